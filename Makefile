@@ -1,0 +1,55 @@
+# Thin wrapper over meson (see README.md). Every target configures what it needs.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+MESON_OPTS ?=
+# Debian packages lensim needs to build, test and draw figures.
+DEB_PKGS   := build-essential meson ninja-build pkg-config libgsl-dev libyaml-dev \
+              libopenblas-dev gnuplot-nox python3
+
+.PHONY: all demo test test-asan bench deps clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# Installs missing Debian packages when run as root; otherwise says what to install.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing Debian packages: $$missing"; \
+	    echo "install them with: sudo apt-get install $$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) $(MESON_OPTS)
+
+$(BUILD_ASAN)/build.ninja: | deps
+	meson setup $(BUILD_ASAN) -Db_sanitize=address,undefined -Db_lundef=false \
+	  -Dcuda=disabled -Dbuildtype=debug $(MESON_OPTS)
+
+demo: all
+	./$(BUILD)/lensim run experiments/demo.yaml -o results/demo
+	./$(BUILD)/lensim plot results/demo
+
+test: all
+	@meson test -C $(BUILD) --print-errorlogs --num-processes 2 > $(BUILD)/test-output.txt 2>&1; \
+	  status=$$?; cat $(BUILD)/test-output.txt; \
+	  python3 tests/summary.py $(BUILD)/meson-logs/testlog.json || status=1; exit $$status
+
+test-asan: $(BUILD_ASAN)/build.ninja
+	ninja -C $(BUILD_ASAN)
+	@UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
+	  meson test -C $(BUILD_ASAN) --print-errorlogs --num-processes 2 --timeout-multiplier 4 \
+	  > $(BUILD_ASAN)/test-output.txt 2>&1; \
+	  status=$$?; cat $(BUILD_ASAN)/test-output.txt; \
+	  python3 tests/summary.py $(BUILD_ASAN)/meson-logs/testlog.json || status=1; exit $$status
+
+bench: all
+	meson test -C $(BUILD) --benchmark --verbose
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

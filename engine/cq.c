@@ -1,0 +1,383 @@
+/*
+ * cq.c: calendar queue (see cq.h for the contract).
+ *
+ * Brown's algorithm with integer time and every guard written out:
+ * - zero gaps: equal times carry no information about the width, so the estimator ignores them;
+ *   a burst of equal times lands in one bucket and appends at its tail in O(1);
+ * - huge gaps: the width is clamped to CQ_WIDTH_MAX and an event more than a year ahead is
+ *   found by a direct search of the bucket heads, after which the cursor is recomputed;
+ * - no usable sample (all gaps zero, or fewer than two events): keep the previous width;
+ * - hysteresis: grow at size > 2N, shrink at size < N/2 - 2, so one push or pop never undoes the
+ *   resize just made;
+ * - sampling pops events and pushes them back: resize is disabled meanwhile, and the scan cursor
+ *   and last popped time are saved and restored around it;
+ * - a push before the cursor's window (possible after a peek, or into an empty queue) moves the
+ *   cursor back to that event's bucket.
+ *
+ * CQ_FAULT selects a deliberately planted bug; it exists only so that the test suite can show
+ * that its differential and invariant checks fail when the queue is wrong (tests/meson.build).
+ */
+#include "cq.h"
+
+#include <math.h>
+
+#include "alloc.h"
+
+#ifndef CQ_FAULT
+#define CQ_FAULT 0
+#endif
+
+enum {
+    CQ_NB_MIN     = 2,        /* Brown: start with two buckets */
+    CQ_NB_MAX     = 1u << 20, /* 16 MiB of bucket heads; beyond this buckets just get longer */
+    CQ_SAMPLE_MAX = 25,       /* Brown: sample at most 25 events to estimate the width */
+    CQ_SAMPLE_SCAN = 2048,    /* pop at most this many looking past bursts of equal times */
+};
+/* Initial width: 1 ms, a typical gap between serving events; the first resize corrects it. */
+#define CQ_WIDTH_INIT SIM_NS_PER_MS
+/* Width cap: 2^40 ns (about 18 minutes). Keeps top + N * width below 2^63 during a scan
+ * (2^62 + 2^20 * 2^40 < 2^63); longer gaps are served by the direct search. */
+#define CQ_WIDTH_MAX (INT64_C(1) << 40)
+
+struct cq_bucket {
+    struct ev *head;
+    struct ev *tail;
+};
+
+struct cq {
+    struct cq_bucket *b;
+    size_t    nb;        /* bucket count, a power of two */
+    size_t    mask;      /* nb - 1 */
+    size_t    nb_max;
+    simtime_t width;     /* bucket width in ns, >= 1 */
+    size_t    size;
+    size_t    grow_at;   /* resize up when size > grow_at */
+    size_t    shrink_at; /* resize down when size < shrink_at */
+    int       resize_ok; /* 0 while sampling */
+    /* Scan cursor: bucket `cur` covers the window [top - width, top) of the current year. */
+    size_t    cur;
+    simtime_t top;
+    simtime_t last_t;    /* time of the last popped event */
+    uint64_t  next_seq;
+    uint64_t  n_resize;
+    uint64_t  n_direct;
+};
+
+static void set_thresholds(cq_t *q)
+{
+    q->grow_at = q->nb < q->nb_max ? 2 * q->nb : SIZE_MAX;
+    q->shrink_at = q->nb > CQ_NB_MIN && q->nb / 2 > 2 ? q->nb / 2 - 2 : 0;
+}
+
+/* Point the cursor at the window holding time t. */
+static void cursor_at(cq_t *q, simtime_t t)
+{
+    simtime_t v = t / q->width;
+    q->cur = (size_t)v & q->mask;
+    q->top = (v + 1) * q->width;
+}
+
+cq_t *cq_new(const struct cq_opts *opts)
+{
+    cq_t *q = sim_calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->nb_max = opts && opts->nb_max ? opts->nb_max : CQ_NB_MAX;
+    SIM_ASSERT(q->nb_max >= CQ_NB_MIN && (q->nb_max & (q->nb_max - 1)) == 0);
+    q->width = opts && opts->width0 ? opts->width0 : CQ_WIDTH_INIT;
+    SIM_ASSERT(q->width >= 1 && q->width <= CQ_WIDTH_MAX);
+    q->nb = CQ_NB_MIN;
+    q->mask = q->nb - 1;
+    q->b = sim_calloc(q->nb, sizeof *q->b);
+    if (!q->b) {
+        sim_free(q);
+        return NULL;
+    }
+    q->resize_ok = 1;
+    set_thresholds(q);
+    cursor_at(q, 0);
+    return q;
+}
+
+void cq_free(cq_t *q)
+{
+    if (!q)
+        return;
+    sim_free(q->b);
+    sim_free(q);
+}
+
+size_t cq_size(const cq_t *q) { return q->size; }
+
+/* Does a belong before b in a bucket? FIFO among equal times. */
+static inline int goes_before(const struct ev *a, const struct ev *b)
+{
+#if CQ_FAULT == 1
+    /* Planted bug: equal times go before their equals (LIFO, as ROSS's port does). */
+    return a->t_ns < b->t_ns || (a->t_ns == b->t_ns && a->seq > b->seq);
+#else
+    return ev_before(a, b);
+#endif
+}
+
+static void bucket_insert(struct cq_bucket *b, struct ev *e)
+{
+    e->link.next = NULL;
+    if (!b->head) {
+        b->head = b->tail = e;
+        return;
+    }
+    if (!goes_before(e, b->tail)) { /* the common case for bursts and for later years */
+        b->tail->link.next = e;
+        b->tail = e;
+        return;
+    }
+    if (goes_before(e, b->head)) {
+        e->link.next = b->head;
+        b->head = e;
+        return;
+    }
+    struct ev *p = b->head; /* e goes after p and before the tail */
+    while (!goes_before(e, p->link.next))
+        p = p->link.next;
+    e->link.next = p->link.next;
+    p->link.next = e;
+}
+
+/* Insert without stamping or resizing: used by push, sampling and rebuild. */
+static void insert(cq_t *q, struct ev *e)
+{
+    simtime_t v = e->t_ns / q->width;
+    bucket_insert(&q->b[(size_t)v & q->mask], e);
+    q->size++;
+    if (q->size == 1 || e->t_ns < q->top - q->width)
+        cursor_at(q, e->t_ns); /* keep every event at or after the cursor's window */
+}
+
+/* Find the earliest event and leave the cursor on its bucket. Requires size > 0. */
+static struct ev *locate(cq_t *q)
+{
+    size_t i = q->cur;
+    simtime_t top = q->top;
+    for (size_t n = 0; n < q->nb; n++) {
+        struct ev *e = q->b[i].head;
+        if (e && e->t_ns < top) {
+            q->cur = i;
+            q->top = top;
+            return e;
+        }
+        i = (i + 1) & q->mask;
+        top += q->width;
+    }
+    /* A whole year without an event in its window: direct search of the bucket heads. The
+     * earliest head is the earliest event because each bucket is sorted. */
+    q->n_direct++;
+    struct ev *best = NULL;
+    for (size_t j = 0; j < q->nb; j++) {
+        struct ev *e = q->b[j].head;
+        if (e && (!best || ev_before(e, best)))
+            best = e;
+    }
+    SIM_ASSERT(best);
+    cursor_at(q, best->t_ns); /* without this every later pop would repeat the search */
+    return best;
+}
+
+static simtime_t estimate_width(cq_t *q);
+
+/* Rebuild with nb_new buckets and a re-estimated width. On allocation failure the queue keeps
+ * its current calendar, which is slower but correct. */
+static void resize(cq_t *q, size_t nb_new)
+{
+    if (nb_new < CQ_NB_MIN || nb_new > q->nb_max)
+        return;
+    simtime_t w = estimate_width(q);
+    struct cq_bucket *nbk = sim_calloc(nb_new, sizeof *nbk);
+    if (!nbk)
+        return;
+    struct cq_bucket *old = q->b;
+    size_t old_nb = q->nb;
+    q->b = nbk;
+    q->nb = nb_new;
+    q->mask = nb_new - 1;
+    q->width = w;
+    q->size = 0;
+    for (size_t j = 0; j < old_nb; j++) {
+        struct ev *e = old[j].head;
+        while (e) {
+            struct ev *next = e->link.next;
+            insert(q, e);
+            e = next;
+        }
+    }
+    sim_free(old);
+    /* Every event is >= last_t, so scanning forward from last_t's window meets them in key
+     * order; the direct search covers any that lie more than a year ahead. */
+    cursor_at(q, q->last_t);
+    set_thresholds(q);
+    q->n_resize++;
+}
+
+/* Brown's estimate: sample events from the front, average the gaps between neighbours after
+ * dropping gaps above twice the mean, and use three times that. Guard for bursts: equal times
+ * say nothing about the width, so zero gaps are skipped and sampling goes on past a burst until
+ * it has k nonzero gaps or has popped CQ_SAMPLE_SCAN events. The samples are pushed back with
+ * their original seq; resize is off and the cursor is saved and restored around it. */
+static simtime_t estimate_width(cq_t *q)
+{
+    struct ev *s[CQ_SAMPLE_SCAN];
+    simtime_t gap[CQ_SAMPLE_MAX];
+    size_t k = q->size <= 5 ? q->size : 5 + q->size / 10; /* Brown's sample size */
+    if (k > CQ_SAMPLE_MAX)
+        k = CQ_SAMPLE_MAX;
+    if (k < 2)
+        return q->width;
+
+    size_t cur = q->cur;
+    simtime_t top = q->top, last_t = q->last_t;
+    size_t n_popped = 0, n_gap = 0;
+    q->resize_ok = 0;
+    while (n_gap + 1 < k && n_popped < CQ_SAMPLE_SCAN && q->size) {
+        s[n_popped] = cq_pop(q);
+        if (n_popped > 0 && s[n_popped]->t_ns > s[n_popped - 1]->t_ns)
+            gap[n_gap++] = s[n_popped]->t_ns - s[n_popped - 1]->t_ns;
+        n_popped++;
+    }
+    for (size_t i = 0; i < n_popped; i++) {
+#if CQ_FAULT == 2 /* planted bug 2: restamp the samples, which breaks FIFO among equal times */
+        s[i]->seq = q->next_seq++;
+#endif
+        insert(q, s[i]);
+    }
+    q->resize_ok = 1;
+#if CQ_FAULT != 3 /* planted bug 3: leave the cursor where sampling moved it */
+    q->cur = cur;
+    q->top = top;
+    q->last_t = last_t;
+#else
+    (void)cur, (void)top, (void)last_t;
+#endif
+
+    if (n_gap == 0)
+        return q->width; /* only equal times: nothing to learn, keep the width */
+    double sum = 0;
+    for (size_t i = 0; i < n_gap; i++)
+        sum += (double)gap[i];
+    double mean = sum / (double)n_gap, kept = 0;
+    size_t nk = 0;
+    for (size_t i = 0; i < n_gap; i++) {
+        if ((double)gap[i] <= 2 * mean) {
+            kept += (double)gap[i];
+            nk++;
+        }
+    }
+    if (nk == 0)
+        return q->width;
+    double w = 3 * kept / (double)nk;
+    if (w < 1)
+        return 1;
+    if (w > (double)CQ_WIDTH_MAX)
+        return CQ_WIDTH_MAX;
+    return (simtime_t)llround(w);
+}
+
+int cq_push(cq_t *q, struct ev *e)
+{
+    SIM_ASSERT(e->t_ns >= q->last_t && e->t_ns <= SIM_T_MAX);
+    e->seq = q->next_seq++;
+    insert(q, e);
+    if (q->size > q->grow_at && q->resize_ok)
+        resize(q, q->nb * 2);
+    return SIM_OK;
+}
+
+struct ev *cq_peek(cq_t *q) { return q->size ? locate(q) : NULL; }
+
+static void maybe_shrink(cq_t *q)
+{
+    if (q->size < q->shrink_at && q->resize_ok)
+        resize(q, q->nb / 2);
+}
+
+struct ev *cq_pop(cq_t *q)
+{
+    if (!q->size)
+        return NULL;
+    struct ev *e = locate(q);
+    struct cq_bucket *b = &q->b[(size_t)(e->t_ns / q->width) & q->mask];
+    SIM_ASSERT(b->head == e);
+    b->head = e->link.next;
+    if (!b->head)
+        b->tail = NULL;
+    q->size--;
+    q->last_t = e->t_ns;
+    maybe_shrink(q);
+    return e;
+}
+
+void cq_remove(cq_t *q, struct ev *e)
+{
+    struct cq_bucket *b = &q->b[(size_t)(e->t_ns / q->width) & q->mask];
+    struct ev *prev = NULL, *p = b->head;
+    while (p && p != e) {
+        prev = p;
+        p = p->link.next;
+    }
+    SIM_ASSERT(p == e);
+    if (prev)
+        prev->link.next = e->link.next;
+    else
+        b->head = e->link.next;
+    if (b->tail == e)
+        b->tail = prev;
+    q->size--;
+    maybe_shrink(q);
+}
+
+int cq_check(const cq_t *q, struct sim_msg *why)
+{
+    size_t total = 0;
+    if (q->nb < CQ_NB_MIN || (q->nb & q->mask) != 0 || q->mask != q->nb - 1)
+        return sim_msg_set(why, SIM_EINPUT, "bucket count %zu is not a power of two", q->nb);
+    if (q->width < 1 || q->width > CQ_WIDTH_MAX)
+        return sim_msg_set(why, SIM_EINPUT, "width %lld out of range", (long long)q->width);
+    if (q->cur >= q->nb || q->top % q->width != 0 ||
+        (size_t)(q->top / q->width - 1) % q->nb != q->cur)
+        return sim_msg_set(why, SIM_EINPUT, "cursor (bucket %zu, top %lld) inconsistent", q->cur,
+                           (long long)q->top);
+    for (size_t j = 0; j < q->nb; j++) {
+        const struct ev *prev = NULL;
+        for (const struct ev *e = q->b[j].head; e; e = e->link.next) {
+            if ((size_t)(e->t_ns / q->width) % q->nb != j)
+                return sim_msg_set(why, SIM_EINPUT, "event t=%lld in bucket %zu, hashes to %zu",
+                                   (long long)e->t_ns, j,
+                                   (size_t)(e->t_ns / q->width) % q->nb);
+            if (prev && !ev_before(prev, e))
+                return sim_msg_set(why, SIM_EINPUT, "bucket %zu unsorted at t=%lld seq=%llu", j,
+                                   (long long)e->t_ns, (unsigned long long)e->seq);
+            if (e->t_ns < q->last_t)
+                return sim_msg_set(why, SIM_EINPUT, "event t=%lld before last popped t=%lld",
+                                   (long long)e->t_ns, (long long)q->last_t);
+            if (e->t_ns < q->top - q->width)
+                return sim_msg_set(why, SIM_EINPUT, "event t=%lld before cursor window %lld",
+                                   (long long)e->t_ns, (long long)(q->top - q->width));
+            if (e->seq >= q->next_seq)
+                return sim_msg_set(why, SIM_EINPUT, "event seq %llu not yet stamped",
+                                   (unsigned long long)e->seq);
+            if (!e->link.next && q->b[j].tail != e)
+                return sim_msg_set(why, SIM_EINPUT, "bucket %zu tail is wrong", j);
+            prev = e;
+            total++;
+        }
+        if (!q->b[j].head && q->b[j].tail)
+            return sim_msg_set(why, SIM_EINPUT, "empty bucket %zu has a tail", j);
+    }
+    if (total != q->size)
+        return sim_msg_set(why, SIM_EINPUT, "size %zu but buckets hold %zu", q->size, total);
+    return SIM_OK;
+}
+
+struct cq_stats cq_stats(const cq_t *q)
+{
+    return (struct cq_stats){q->nb, q->width, q->n_resize, q->n_direct};
+}
