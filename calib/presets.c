@@ -1,0 +1,83 @@
+/*
+ * presets.c: model and GPU tables (see presets.h).
+ *
+ * Model shapes come from each model's public config.json on the Hugging Face hub (keys named in
+ * the comments); parameter counts are the model cards' figures or, where a card gives none, the
+ * count the shape implies. GPU figures come from NVIDIA's datasheets; memory is the total the
+ * driver reports (nvidia-smi), which is what a serving engine can partition.
+ */
+#include "presets.h"
+
+#include <strings.h>
+
+#define MIB (1024.0 * 1024.0)
+
+const struct cal_model cal_models[] = {
+    /* EleutherAI/gpt-j-6b: n_layer 28, n_embd 4096, n_head 16 (head 256), n_inner null = 4 x
+     * n_embd, vocab_size 50400, n_positions 2048; 6,053,381,344 parameters (model card). */
+    {"gpt-j-6b", 28, 4096, 16, 16, 256, 16384, 50400, 2, 2048, 0, 6.053e9},
+    /* meta-llama/Llama-2-7b-hf: num_hidden_layers 32, hidden_size 4096, num_attention_heads 32,
+     * num_key_value_heads 32, intermediate_size 11008, vocab 32000, max_position 4096; 6.74e9. */
+    {"llama-2-7b", 32, 4096, 32, 32, 128, 11008, 32000, 2, 4096, 1, 6.738e9},
+    /* meta-llama/Llama-2-13b-hf: 40 layers, 5120, 40 heads, 40 KV heads, 13824, 32000, 4096. */
+    {"llama-2-13b", 40, 5120, 40, 40, 128, 13824, 32000, 2, 4096, 1, 13.016e9},
+    /* meta-llama/Llama-2-70b-hf: 80 layers, 8192, 64 heads, 8 KV heads (GQA), 28672, 32000. */
+    {"llama-2-70b", 80, 8192, 64, 8, 128, 28672, 32000, 2, 4096, 1, 68.977e9},
+    /* meta-llama/Meta-Llama-3-8B: 32 layers, 4096, 32 heads, 8 KV heads, 14336, vocab 128256,
+     * max_position 8192; 8.03e9. */
+    {"llama-3-8b", 32, 4096, 32, 8, 128, 14336, 128256, 2, 8192, 1, 8.030e9},
+    /* lmsys/vicuna-13b-v1.3 (LLaMA-13B, the SSJF paper's model): 40 layers, 5120, 40 heads,
+     * 13824, vocab 32000, max_position 2048. */
+    {"vicuna-13b", 40, 5120, 40, 40, 128, 13824, 32000, 2, 2048, 1, 13.016e9},
+    /* facebook/opt-13b: num_hidden_layers 40, hidden_size 5120, num_attention_heads 40,
+     * ffn_dim 20480, vocab 50272, max_position 2048 (ReLU MLP). */
+    {"opt-13b", 40, 5120, 40, 40, 128, 20480, 50272, 2, 2048, 0, 12.853e9},
+    /* facebook/opt-30b: 48 layers, 7168, 56 heads, ffn_dim 28672. */
+    {"opt-30b", 48, 7168, 56, 56, 128, 28672, 50272, 2, 2048, 0, 29.975e9},
+    /* facebook/opt-66b: 64 layers, 9216, 72 heads, ffn_dim 36864. */
+    {"opt-66b", 64, 9216, 72, 72, 128, 36864, 50272, 2, 2048, 0, 65.7e9},
+    /* EleutherAI/gpt-neox-20b: 44 layers, 6144, 64 heads (head 96), intermediate 24576, vocab
+     * 50432, max_position 2048; 20.55e9 (S3's motivation model). */
+    {"gpt-neox-20b", 44, 6144, 64, 64, 96, 24576, 50432, 2, 2048, 0, 20.55e9},
+    /* A made-up small shape for CPU calibration in CI (hidden 256, 4 layers); the parameter
+     * count is what the shape implies: 4 x (4 x 256^2 + 3 x 256 x 1024) + 2 x 1024 x 256. */
+    {"tiny", 4, 256, 4, 4, 64, 1024, 1024, 2, 2048, 1, 4718592.0},
+    {0},
+};
+
+const struct cal_gpu cal_gpus[] = {
+    /* A100 SXM4 40GB datasheet: 1,555 GB/s HBM2, 312 TFLOPS dense BF16/FP16, PCIe 4.0 x16
+     * (32 GB/s), NVLink 3 600 GB/s total (300 GB/s per direction); 40,960 MiB. */
+    {"a100-40gb", 40960 * MIB, 1555e9, 312e12, 32e9, 300e9},
+    /* A100 SXM4 80GB datasheet: 2,039 GB/s HBM2e, 312 TFLOPS; 81,920 MiB. */
+    {"a100-80gb", 81920 * MIB, 2039e9, 312e12, 32e9, 300e9},
+    /* H100 SXM5 80GB datasheet: 3.35 TB/s HBM3, 989 TFLOPS dense BF16, PCIe 5.0 x16 (64 GB/s),
+     * NVLink 4 900 GB/s total; 81,559 MiB. */
+    {"h100-80gb", 81559 * MIB, 3.35e12, 989e12, 64e9, 450e9},
+    /* H200 SXM datasheet: 141 GB HBM3e at 4.8 TB/s, 989 TFLOPS dense BF16; 143,771 MiB. */
+    {"h200", 143771 * MIB, 4.8e12, 989e12, 64e9, 450e9},
+    {0},
+};
+
+const struct cal_model *cal_model_find(const char *name)
+{
+    for (const struct cal_model *m = cal_models; m->name; m++)
+        if (!strcasecmp(m->name, name))
+            return m;
+    return NULL;
+}
+
+const struct cal_gpu *cal_gpu_find(const char *name)
+{
+    for (const struct cal_gpu *g = cal_gpus; g->name; g++)
+        if (!strcasecmp(g->name, name))
+            return g;
+    return NULL;
+}
+
+double cal_model_kv_bytes_per_token(const struct cal_model *m)
+{
+    return 2.0 * m->layers * m->kv_heads * m->head_dim * m->dtype_bytes;
+}
+
+double cal_model_weight_bytes(const struct cal_model *m) { return m->n_params * m->dtype_bytes; }

@@ -1,0 +1,90 @@
+/*
+ * profile.h: a perf profile, the contract between calibration (calib/) and the serving model
+ * (sim/). The file format is YAML, specified in calib/PROFILE.md.
+ *
+ * Latency model: the time of one serving iteration of one replica is
+ *     T = c[0] + c[1] * decode_seqs + c[2] * decode_ctx + c[3] * prefill_tok + c[4] * prefill_sq
+ * (seconds), where decode_seqs is the number of sequences decoding one token, decode_ctx the
+ * sum of their context lengths (tokens of KV read), prefill_tok the prompt tokens processed and
+ * prefill_sq the sum over prefilling sequences of their length squared (causal attention). The
+ * coefficients are piecewise: the piece is chosen by the batch's token count
+ * n_tok = decode_seqs + prefill_tok, the first piece whose max_tokens >= n_tok (the last piece
+ * has max_tokens = +inf). Two pieces capture the roofline's memory-bound and compute-bound
+ * regimes of the weight GEMMs.
+ * Memory: kv_bytes_per_token and kv_capacity_bytes (usable KV memory of one replica).
+ * Ownership: plain data; no pointers.
+ */
+#ifndef LENSIM_PROFILE_H
+#define LENSIM_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim.h"
+
+enum cal_term {
+    CAL_T_CONST = 0,   /* seconds per iteration */
+    CAL_T_DECODE_SEQS, /* seconds per decoding sequence */
+    CAL_T_DECODE_CTX,  /* seconds per token of context read by decode attention */
+    CAL_T_PREFILL_TOK, /* seconds per prompt token prefilled */
+    CAL_T_PREFILL_SQ,  /* seconds per squared prompt token (sum of len^2) */
+    CAL_TERMS
+};
+
+enum { CAL_MAX_PIECES = 4 };
+
+struct cal_piece {
+    double max_tokens;       /* this piece covers n_tok <= max_tokens; +inf for the last */
+    double coef[CAL_TERMS];
+};
+
+/* The features of one iteration's batch. */
+struct cal_batch {
+    double decode_seqs;
+    double decode_ctx;
+    double prefill_tok;
+    double prefill_sq;
+};
+
+struct cal_profile {
+    char     model[64];      /* preset name (presets.h) */
+    char     source[16];     /* "measured" or "analytic" */
+    char     backend[16];    /* "cuda", "cpu" or "analytic" */
+    char     device[128];    /* device name as the driver reports it, or the GPU preset */
+    char     driver[64];     /* driver version, or "" */
+    char     cuda[32];       /* CUDA runtime version, or "" */
+    char     date[32];       /* ISO 8601 date of the measurement */
+    uint32_t tp;             /* tensor-parallel degree (GPUs per replica) */
+    size_t   n_pieces;
+    struct cal_piece piece[CAL_MAX_PIECES];
+    double   kv_bytes_per_token;
+    double   kv_capacity_bytes;
+    double   weight_bytes;
+    double   predictor_cost_s; /* per request, on the scheduling path */
+    double   mape_heldout;     /* held-out mean absolute percentage error, in percent */
+    double   maxerr_heldout;   /* held-out maximum absolute percentage error, in percent */
+    char     raw_csv[256];     /* raw measurements, relative to the profile's directory */
+    char     raw_sha256[65];   /* hex SHA-256 of the raw measurements file */
+};
+
+/* Iteration latency in seconds for batch b. Pure; requires n_pieces >= 1. */
+static inline double cal_profile_latency(const struct cal_profile *p, const struct cal_batch *b)
+{
+    double n_tok = b->decode_seqs + b->prefill_tok;
+    size_t i = 0;
+    while (i + 1 < p->n_pieces && n_tok > p->piece[i].max_tokens)
+        i++;
+    const double *c = p->piece[i].coef;
+    return c[CAL_T_CONST] + c[CAL_T_DECODE_SEQS] * b->decode_seqs +
+           c[CAL_T_DECODE_CTX] * b->decode_ctx + c[CAL_T_PREFILL_TOK] * b->prefill_tok +
+           c[CAL_T_PREFILL_SQ] * b->prefill_sq;
+}
+
+/* Read a profile. Returns 0, or SIM_EIO / SIM_ECONFIG with "file:line: what is wrong" in err;
+ * validates ranges (positive capacities, pieces in increasing order, last piece unbounded,
+ * latency positive over the pieces). *out is unspecified on error. */
+int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *err);
+/* Write a profile atomically (temporary file, then rename). Returns 0 or SIM_EIO. */
+int cal_profile_save(const char *path, const struct cal_profile *p, struct sim_msg *err);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * main.c: the `lensim` program: one binary, one subcommand per job. Only here do error codes
+ * become messages and exit statuses.
+ *
+ * Exit statuses (documented in `lensim --help`): 0 success; 1 the run or check failed; 2 bad
+ * usage or invalid input (experiment, trace, profile); 3 input/output error; 77 a GPU is needed
+ * and none is present; 130 interrupted.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "calib.h"
+#include "kcheck.h"
+#include "trace.h"
+
+struct cmd {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct cmd cmds[] = {
+    {"trace", trace_cmd, "inspect a workload: lensim trace stats FILE [--format F]"},
+    {"calibrate", cal_calibrate_cmd, "time kernels and fit a perf profile"},
+    {"kcheck", kc_kcheck_cmd, "check every kernel against its CPU reference"},
+    {0},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: lensim COMMAND [ARGS...]   (lensim COMMAND --help for each)\n\n"
+               "commands:\n");
+    for (const struct cmd *c = cmds; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->help);
+    fprintf(f, "\nexit status: 0 success, 1 run or check failed, 2 bad usage or invalid input,\n"
+               "3 input/output error, 77 no GPU present, 130 interrupted\n");
+}
+
+int main(int argc, char **argv)
+{
+    gsl_set_error_handler_off(); /* R8: every GSL status is checked where it is returned */
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (const struct cmd *c = cmds; c->name; c++)
+        if (!strcmp(argv[1], c->name))
+            return c->fn(argc - 1, argv + 1);
+    fprintf(stderr, "lensim: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
