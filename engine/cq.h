@@ -4,10 +4,10 @@
  * Order: strictly by (t_ns, seq); seq is stamped by cq_push, so equal times pop FIFO.
  * Structure: 2^k buckets of integer width w ns; an event at t lives in bucket (t / w) mod 2^k,
  * each bucket a list sorted by key with a tail pointer (so bursts of equal times append in O(1)).
- * Cost: O(1) amortised push/pop when gaps are smooth; O(n) per resize (doubling when size > 2N,
- * halving when size < N/2 - 2); O(N) direct search when the next event lies more than one
+ * Cost: O(1) amortised push/pop when gaps are smooth; O(n) per resize (doubling when size > N,
+ * halving when size < N/4 - 2); O(N) direct search when the next event lies more than one
  * "year" (N * w) ahead of the scan cursor; cq_remove is O(bucket length).
- * Ownership: links events through ev->link.next; never allocates or frees events.
+ * Ownership: links events through ev->link.cq; never allocates or frees events.
  * Errors: cq_push cannot fail (a failed resize keeps the current calendar, which stays correct).
  * Pushing t < the last popped time, or t > SIM_T_MAX, is a programmer error (SIM_ASSERT).
  */

@@ -17,8 +17,11 @@ struct ev {
     simtime_t t_ns; /* when it fires */
     uint64_t  seq;  /* tie-breaker, stamped at push */
     union {
-        struct ev *next; /* calendar queue: next in bucket */
-        size_t     pos;  /* heap: index in the array */
+        struct {
+            struct ev *next;   /* successor in the bucket */
+            simtime_t  next_t; /* its time, so that pops and inserts need not load it */
+        } cq;                  /* calendar queue */
+        size_t pos;            /* heap: index in the array */
     } link;
     uint32_t type;  /* meaning chosen by the layer above; indexes the engine's handler table */
     uint32_t flags; /* EV_F_* */

@@ -257,6 +257,32 @@ TEST(zero_gaps_keep_width)
     cq_free(q);
 }
 
+/* A width learnt from a dense start must not stick once the queue's size holds steady: the cost
+ * watch re-estimates it at the same bucket count. */
+TEST(stale_width_is_reestimated)
+{
+    cq_t *q = cq_new(NULL);
+    static struct ev e[4000];
+    gsl_rng *r = rng_new(5, 0);
+    for (int i = 0; i < 4000; i++) { /* 1 ns apart: the width learnt is about 1 ns */
+        e[i] = (struct ev){.t_ns = i};
+        cq_push(q, &e[i]);
+    }
+    struct cq_stats s0 = cq_stats(q);
+    for (int i = 0; i < 200000; i++) { /* hold model: the distribution spreads out */
+        struct ev *x = cq_pop(q);
+        x->t_ns += (simtime_t)gsl_ran_exponential(r, 1e9);
+        cq_push(q, x);
+    }
+    struct cq_stats s1 = cq_stats(q);
+    ASSERT_EQ(s1.n_buckets, s0.n_buckets);
+    ASSERT_TRUE(s1.n_resize > s0.n_resize);
+    ASSERT_TRUE(s1.width_ns != s0.width_ns);
+    ASSERT_EQ(cq_check(q, NULL), 0);
+    rng_free(r);
+    cq_free(q);
+}
+
 /* A lone far-future event is found by direct search, and the cursor lands on it. */
 TEST(far_future)
 {
@@ -370,11 +396,15 @@ int main(void)
     /* A planted bug: the differential test alone must catch it. */
     RUN(differential_short_programs);
     RUN(differential_long_programs);
+    (void)fifo_ties, (void)zero_gaps_keep_width, (void)far_future, (void)stale_width_is_reestimated;
+    (void)push_before_cursor_after_peek, (void)checker_detects_corruption;
+    (void)allocation_failures;
 #else
     RUN(differential_short_programs);
     RUN(differential_long_programs);
     RUN(fifo_ties);
     RUN(zero_gaps_keep_width);
+    RUN(stale_width_is_reestimated);
     RUN(far_future);
     RUN(push_before_cursor_after_peek);
     RUN(checker_detects_corruption);
