@@ -468,21 +468,31 @@ static int jskip(struct jcur *c, int depth)
     return jnumber(c, &str, &len, &is_int);
 }
 
-/* A JSON integer value for key `key`: a token count when tok, else any integer (hash ids). */
-static int jint(struct jcur *c, const char *key, int64_t *v, int tok)
+/* Name of a value in messages: "key", or "key[idx]" for an element of a list. */
+static const char *jname(const char *key, long idx, char *buf, size_t n)
+{
+    if (idx < 0)
+        return key;
+    snprintf(buf, n, "%s[%ld]", key, idx);
+    return buf;
+}
+
+/* A JSON integer value for key `key` (element idx of it when idx >= 0): a token count when
+ * tok, else any integer (hash ids). */
+static int jint(struct jcur *c, const char *key, long idx, int64_t *v, int tok)
 {
     const char *lex;
     size_t len;
     int is_int, rc;
-    char q[64];
+    char q[64], nb[48];
     if (c->i < c->n && !(c->s[c->i] == '-' || isdigit((unsigned char)c->s[c->i])))
-        return trace__row_err(c->t, SIM_EINPUT, "%s: expected an integer at column %zu", key,
-                              c->i + 1);
+        return trace__row_err(c->t, SIM_EINPUT, "%s: expected an integer at column %zu",
+                              jname(key, idx, nb, sizeof nb), c->i + 1);
     if ((rc = jnumber(c, &lex, &len, &is_int)))
         return rc;
     if (!is_int)
-        return trace__row_err(c->t, SIM_EINPUT, "%s: not an integer: %s", key,
-                              trace__quote(lex, len, q, sizeof q));
+        return trace__row_err(c->t, SIM_EINPUT, "%s: not an integer: %s",
+                              jname(key, idx, nb, sizeof nb), trace__quote(lex, len, q, sizeof q));
     if (tok) {
         uint64_t u;
         rc = parse_tok(c->t, key, lex, len, 0, &u);
@@ -493,8 +503,8 @@ static int jint(struct jcur *c, const char *key, int64_t *v, int tok)
     int neg = lex[0] == '-';
     enum num_status st = parse_u64(lex + neg, len - neg, 0, &u);
     if (st != NUM_OK || u > (uint64_t)INT64_MAX)
-        return trace__row_err(c->t, SIM_EINPUT, "%s: integer out of range: %s", key,
-                              trace__quote(lex, len, q, sizeof q));
+        return trace__row_err(c->t, SIM_EINPUT, "%s: integer out of range: %s",
+                              jname(key, idx, nb, sizeof nb), trace__quote(lex, len, q, sizeof q));
     *v = neg ? -(int64_t)u : (int64_t)u;
     return SIM_OK;
 }
@@ -547,9 +557,7 @@ static int jhash_ids(struct jcur *c)
     for (;;) {
         jws(c);
         int64_t v;
-        char key[32];
-        snprintf(key, sizeof key, "hash_ids[%zu]", t->n_hash);
-        if ((rc = jint(c, key, &v, 0)))
+        if ((rc = jint(c, "hash_ids", (long)t->n_hash, &v, 0)))
             return rc;
         if (sim_grow((void **)&t->hash, &t->cap_hash, t->n_hash + 1, sizeof *t->hash))
             return sim_msg_set(&t->msg, SIM_ENOMEM, "%s:%llu: out of memory for hash_ids",
@@ -604,11 +612,11 @@ static int parse_mooncake(trace_t *t, char *line, size_t n, struct trace__row *r
             switch (k) {
             case K_TS: rc = jtimestamp(&c, &row->t_ns); break;
             case K_IN:
-                rc = jint(&c, keys[k], &v, 1);
+                rc = jint(&c, keys[k], -1, &v, 1);
                 row->prompt = (uint64_t)v;
                 break;
             case K_OUT:
-                rc = jint(&c, keys[k], &v, 1);
+                rc = jint(&c, keys[k], -1, &v, 1);
                 row->output = (uint64_t)v;
                 break;
             case K_HASH: rc = jhash_ids(&c); break;
