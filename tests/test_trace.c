@@ -46,10 +46,10 @@ static void put_file(const char *name, const char *content, char *path)
 
 /* The outcome of opening a file and reading it to the end or to the first error. */
 struct run {
-    int                 open_rc, rc;
-    size_t              n;
-    struct trace_req    r[MAX_REQS];
-    struct sim_msg      err;
+    int open_rc, rc;
+    size_t n;
+    struct trace_req r[MAX_REQS];
+    struct sim_msg err;
     struct trace_counts c;
 };
 
@@ -140,16 +140,16 @@ TEST(test_datetime)
 {
     static const struct {
         const char *s;
-        int         rc;
-        int64_t     ns; /* from Python: datetime(...,tzinfo=utc).timestamp() */
+        int rc;
+        int64_t ns; /* from Python: datetime(...,tzinfo=utc).timestamp() */
     } cases[] = {
         {"2023-11-16 18:15:46.6805900", 0, INT64_C(1700158546680590000)},
         {"1970-01-01 00:00:00", 0, 0},
         {"2000-02-29 23:59:59.999999999", 0, INT64_C(951868799999999999)},
         {"2200-12-31 23:59:59.9", 0, INT64_C(7289654399900000000)},
         {"2024-03-01 00:00:00.1", 0, INT64_C(1709251200100000000)},
-        {"2023-02-29 00:00:00", -2, 0},  /* not a leap year */
-        {"1900-02-29 00:00:00", -2, 0},  /* out of range (and not leap) */
+        {"2023-02-29 00:00:00", -2, 0}, /* not a leap year */
+        {"1900-02-29 00:00:00", -2, 0}, /* out of range (and not leap) */
         {"2023-13-01 00:00:00", -2, 0},
         {"2023-04-31 00:00:00", -2, 0},
         {"2023-11-16 24:00:00", -2, 0},
@@ -287,7 +287,9 @@ TEST(test_header_only_and_bom)
     ASSERT_EQ(r.open_rc, 0);
     ASSERT_EQ(r.rc, 0);
     ASSERT_EQ(r.n, 0);
-    run_file("bom.csv", "\xef\xbb\xbf" "arrival_s,prompt_tokens,output_tokens\n0,1,1\n",
+    run_file("bom.csv",
+             "\xef\xbb\xbf"
+             "arrival_s,prompt_tokens,output_tokens\n0,1,1\n",
              TRACE_FMT_AUTO, 0, &r, path);
     ASSERT_EQ(r.rc, 0);
     ASSERT_EQ(r.n, 1);
@@ -297,20 +299,20 @@ TEST(test_header_only_and_bom)
 
 struct bad_case {
     enum trace_format fmt;
-    const char       *content;
-    int               line;      /* 0: the message has no line number; -1: open fails */
-    const char       *msg;       /* expected after "path:line: " */
-    size_t            yielded;   /* requests with skip_bad */
-    uint64_t          skipped;   /* rows skipped with skip_bad */
+    const char *content;
+    int line;         /* 0: the message has no line number; -1: open fails */
+    const char *msg;  /* expected after "path:line: " */
+    size_t yielded;   /* requests with skip_bad */
+    uint64_t skipped; /* rows skipped with skip_bad */
 };
 
-#define AZ "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+#define AZ      "TIMESTAMP,ContextTokens,GeneratedTokens\n"
 #define AZ_ROW1 "2023-11-16 18:15:46.6805900,374,44\n"
 #define AZ_ROW3 "2023-11-16 18:15:52.0000000,5,6\n"
-#define LN "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n"
-#define CS "arrival_s,prompt_tokens,output_tokens\n"
-#define MC1 "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 6}\n"
-#define MC3 "{\"timestamp\": 9, \"input_length\": 5, \"output_length\": 6}\n"
+#define LN      "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n"
+#define CS      "arrival_s,prompt_tokens,output_tokens\n"
+#define MC1     "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 6}\n"
+#define MC3     "{\"timestamp\": 9, \"input_length\": 5, \"output_length\": 6}\n"
 
 static const struct bad_case bad_cases[] = {
     /* columns */
@@ -341,9 +343,8 @@ static const struct bad_case bad_cases[] = {
     /* timestamps */
     {TRACE_FMT_AZURE, AZ AZ_ROW1 "2023-11-16 18:15:45.5,12,3\n" AZ_ROW3, 3,
      "timestamp goes backwards (-1.18059 < 0)", 2, 1},
-    {TRACE_FMT_AZURE,
-     AZ AZ_ROW1 "2023-11-16 18:15:47.0,1,1\n2023-11-16 18:15:46.5,12,3\n" AZ_ROW3, 4,
-     "timestamp goes backwards (-0.18059 < 0.31941)", 3, 1},
+    {TRACE_FMT_AZURE, AZ AZ_ROW1 "2023-11-16 18:15:47.0,1,1\n2023-11-16 18:15:46.5,12,3\n" AZ_ROW3,
+     4, "timestamp goes backwards (-0.18059 < 0.31941)", 3, 1},
     {TRACE_FMT_AZURE, AZ AZ_ROW1 "2023-02-29 18:15:47.0,12,3\n" AZ_ROW3, 3,
      "TIMESTAMP: no such date or time: \"2023-02-29 18:15:47.0\"", 2, 1},
     {TRACE_FMT_AZURE, AZ AZ_ROW1 "16/11/2023 18:15:47,12,3\n" AZ_ROW3, 3,
@@ -355,7 +356,10 @@ static const struct bad_case bad_cases[] = {
      1, 1},
     {TRACE_FMT_AZURE, AZ AZ_ROW1 "2023-11-16 18:15:47.0,12,", 3,
      "GeneratedTokens: empty field (the last line has no newline", 1, 1},
-    {TRACE_FMT_CSV, CS "0,1,1\n" "1.5,12,", 3, "output_tokens: empty field (the last line", 1, 1},
+    {TRACE_FMT_CSV,
+     CS "0,1,1\n"
+        "1.5,12,",
+     3, "output_tokens: empty field (the last line", 1, 1},
     /* headers and empty files: open fails whatever skip_bad says */
     {TRACE_FMT_AZURE, "", -1, "empty", 0, 0},
     {TRACE_FMT_AUTO, "", -1, "empty", 0, 0},
@@ -365,8 +369,8 @@ static const struct bad_case bad_cases[] = {
      0, 0},
     {TRACE_FMT_AUTO, "time,in,out\n1,2,3\n", -1, "1: cannot tell the trace format", 0, 0},
     {TRACE_FMT_CSV, "arrival_s,prompt_tokens,output_tokens,name\n", -1,
-     "1: expected the header \"arrival_s,prompt_tokens,output_tokens\" (and optionally \",id\")",
-     0, 0},
+     "1: expected the header \"arrival_s,prompt_tokens,output_tokens\" (and optionally \",id\")", 0,
+     0},
     /* generic CSV */
     {TRACE_FMT_CSV, CS "0,1,1\n-1,2,2\n2,3,3\n", 3, "arrival_s: negative value: \"-1\"", 2, 1},
     {TRACE_FMT_CSV, CS "0,1,1\nnan,2,2\n2,3,3\n", 3, "arrival_s: not a number: \"nan\"", 2, 1},
@@ -390,30 +394,31 @@ static const struct bad_case bad_cases[] = {
      "missing key \"output_length\"", 2, 1},
     {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": 1, \"input_length\": 5, \"input_length\": 5}\n" MC3,
      2, "duplicate key \"input_length\"", 2, 1},
-    {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6, "
-                             "\"hash_ids\": [1, 2.5]}\n" MC3,
+    {TRACE_FMT_MOONCAKE,
+     MC1 "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6, "
+         "\"hash_ids\": [1, 2.5]}\n" MC3,
      2, "hash_ids[1]: not an integer: \"2.5\"", 2, 1},
-    {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6, "
-                             "\"hash_ids\": [1, \"2\"]}\n" MC3,
+    {TRACE_FMT_MOONCAKE,
+     MC1 "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6, "
+         "\"hash_ids\": [1, \"2\"]}\n" MC3,
      2, "hash_ids[1]: expected an integer", 2, 1},
-    {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6, "
-                             "\"hash_ids\": 7}\n" MC3,
+    {TRACE_FMT_MOONCAKE,
+     MC1 "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6, "
+         "\"hash_ids\": 7}\n" MC3,
      2, "hash_ids: expected a list of integers", 2, 1},
-    {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": 1, \"input_length\": 5.5, \"output_length\": 6}\n"
-                             MC3,
-     2, "input_length: not an integer: \"5.5\"", 2, 1},
-    {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": 1, \"input_length\": \"5\", \"output_length\": 6}\n"
-                             MC3,
-     2, "input_length: expected an integer", 2, 1},
-    {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": -1, \"input_length\": 5, \"output_length\": 6}\n"
-                             MC3,
+    {TRACE_FMT_MOONCAKE,
+     MC1 "{\"timestamp\": 1, \"input_length\": 5.5, \"output_length\": 6}\n" MC3, 2,
+     "input_length: not an integer: \"5.5\"", 2, 1},
+    {TRACE_FMT_MOONCAKE,
+     MC1 "{\"timestamp\": 1, \"input_length\": \"5\", \"output_length\": 6}\n" MC3, 2,
+     "input_length: expected an integer", 2, 1},
+    {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": -1, \"input_length\": 5, \"output_length\": 6}\n" MC3,
      2, "timestamp: negative value", 2, 1},
-    {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 0}\n"
-                             MC3,
+    {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 0}\n" MC3,
      2, "output_length: must be at least 1 token, got 0", 2, 1},
-    {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6} x\n"
-                             MC3,
-     2, "JSON: unexpected text after the object at column", 2, 1},
+    {TRACE_FMT_MOONCAKE,
+     MC1 "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6} x\n" MC3, 2,
+     "JSON: unexpected text after the object at column", 2, 1},
     {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": 1, \"input_length\": 5 \"output_length\": 6}\n" MC3,
      2, "JSON: expected ',' or '}' at column 36", 2, 1},
     {TRACE_FMT_MOONCAKE, MC1 "{\"timestamp\": 1, \"note\": \"open, \"input_length\": 5}\n" MC3, 2,
@@ -445,8 +450,8 @@ TEST(test_bad_input)
         if (b->line > 0)
             snprintf(want, sizeof want, "%s:%d: %s", path, b->line, b->msg);
         else
-            snprintf(want, sizeof want, "%s:%s%s", path, b->line < 0 && isdigit(b->msg[0]) ? "" : " ",
-                     b->msg);
+            snprintf(want, sizeof want, "%s:%s%s", path,
+                     b->line < 0 && isdigit(b->msg[0]) ? "" : " ", b->msg);
         if (r.rc != SIM_EINPUT || !strstr(r.err.text, want))
             TEST_FAIL_("case %zu: rc %d, message \"%s\", want SIM_EINPUT and \"%s\"", i, r.rc,
                        r.err.text, want);
@@ -840,7 +845,8 @@ TEST(test_default_lengths)
         gsl_sort(v, 1, n);
         double med = gsl_stats_median_from_sorted_data(v, 1, n), m = exp(mu);
         free(v);
-        ASSERT_NEAR(med, m, 5 * m * sigma * sqrt(2 * 3.14159265358979323846) / (2 * sqrt((double)n)) + 0.5);
+        ASSERT_NEAR(med, m,
+                    5 * m * sigma * sqrt(2 * 3.14159265358979323846) / (2 * sqrt((double)n)) + 0.5);
     }
 }
 
@@ -888,7 +894,7 @@ static uint64_t hash_reqs(const struct trace_opts *o, size_t n, int what)
     uint64_t h = 1469598103934665603u;
     for (size_t i = 0; i < n; i++) {
         ASSERT_EQ(trace_next(t, &r, &err), 1);
-        uint64_t x = what == 0 ? (uint64_t)r.arrival_ns
+        uint64_t x = what == 0   ? (uint64_t)r.arrival_ns
                      : what == 1 ? ((uint64_t)r.prompt_tok << 32 | r.output_tok)
                                  : (uint64_t)r.arrival_ns ^ ((uint64_t)r.prompt_tok << 40) ^
                                        ((uint64_t)r.output_tok << 20);
@@ -939,8 +945,10 @@ TEST(test_determinism)
     o.arrival = TRACE_ARR_BATCH;
     ASSERT_TRUE(hash_reqs(&o, 5000, 1) == len);
     char path[512];
-    put_file("det_len.csv", "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n"
-                            "3,4,7,0.75\n5,6,11,0.8\n", path);
+    put_file("det_len.csv",
+             "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n"
+             "3,4,7,0.75\n5,6,11,0.8\n",
+             path);
     o.arrival = TRACE_ARR_POISSON;
     o.lengths = TRACE_LEN_EMPIRICAL;
     o.lengths_path = path;

@@ -32,9 +32,9 @@ static trace_t *open_path(const char *path, struct trace_opts *o)
 TEST(test_real_files)
 {
     static const struct {
-        const char       *path;
+        const char *path;
         enum trace_format fmt;
-        uint64_t          rows; /* from the README */
+        uint64_t rows; /* from the README */
     } files[] = {
         {"traces/azure2023/AzureLLMInferenceTrace_conv.csv", TRACE_FMT_AZURE, 19366},
         {"traces/azure2023/AzureLLMInferenceTrace_code.csv", TRACE_FMT_AZURE, 8819},

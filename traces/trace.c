@@ -57,8 +57,7 @@ void trace_opts_default(struct trace_opts *o)
 
 /* ---- names ---- */
 
-static const char *const fmt_names[] = {"auto", "azure", "mooncake", "lengths", "csv",
-                                        "synthetic"};
+static const char *const fmt_names[] = {"auto", "azure", "mooncake", "lengths", "csv", "synthetic"};
 static const char *const arr_names[] = {"poisson", "gamma", "batch"};
 
 const char *trace_format_name(enum trace_format f)
@@ -213,8 +212,7 @@ static int check_arrivals(const struct trace_opts *o, struct sim_msg *err)
         /* fall through */
     case TRACE_ARR_POISSON:
         if (!(o->rate > 0 && isfinite(o->rate)))
-            return sim_msg_set(err, SIM_ECONFIG,
-                               "trace: %s arrivals need a rate > 0 req/s, got %g",
+            return sim_msg_set(err, SIM_ECONFIG, "trace: %s arrivals need a rate > 0 req/s, got %g",
                                trace_arrival_name(o->arrival), o->rate);
         return SIM_OK;
     case TRACE_ARR_BATCH:
@@ -254,8 +252,7 @@ static int read_header(trace_t *t, struct sim_msg *err)
     if (rc == 0)
         return sim_msg_set(err, SIM_EINPUT, "%s: empty", t->path);
     if (rc == SIM_EIO)
-        return sim_msg_set(err, SIM_EIO, "%s: read error: %s", t->path,
-                           strerror(t->lr.io_errno));
+        return sim_msg_set(err, SIM_EIO, "%s: read error: %s", t->path, strerror(t->lr.io_errno));
     if (rc == SIM_EINPUT)
         return sim_msg_set(err, SIM_EINPUT, "%s:1: line longer than %d bytes", t->path,
                            TRACE__LINE_MAX);
@@ -283,9 +280,15 @@ static int read_header(trace_t *t, struct sim_msg *err)
     t->timed = f != TRACE_FMT_LENGTHS;
     const char *want = NULL;
     switch (f) {
-    case TRACE_FMT_MOONCAKE: trace__lr_unread(&t->lr); return SIM_OK; /* no header */
-    case TRACE_FMT_AZURE: want = hdr_azure; break;
-    case TRACE_FMT_LENGTHS: want = hdr_lengths; break;
+    case TRACE_FMT_MOONCAKE:
+        trace__lr_unread(&t->lr);
+        return SIM_OK; /* no header */
+    case TRACE_FMT_AZURE:
+        want = hdr_azure;
+        break;
+    case TRACE_FMT_LENGTHS:
+        want = hdr_lengths;
+        break;
     default:
         want = hdr_csv;
         t->csv_has_id = !strcmp(line, hdr_csv_id);
@@ -599,7 +602,10 @@ int trace_next(trace_t *t, struct trace_req *r, struct sim_msg *err)
     }
 }
 
-struct trace_counts trace_counts(const trace_t *t) { return t->c; }
+struct trace_counts trace_counts(const trace_t *t)
+{
+    return t->c;
+}
 
 const int64_t *trace_hash_ids(const trace_t *t, size_t *n)
 {
@@ -607,6 +613,12 @@ const int64_t *trace_hash_ids(const trace_t *t, size_t *n)
     return t->n_hash ? t->hash : NULL;
 }
 
-enum trace_format trace_format_of(const trace_t *t) { return t->fmt; }
+enum trace_format trace_format_of(const trace_t *t)
+{
+    return t->fmt;
+}
 
-const char *trace_path(const trace_t *t) { return t->path; }
+const char *trace_path(const trace_t *t)
+{
+    return t->path;
+}

@@ -59,11 +59,14 @@ static void stats_usage(FILE *f)
 static int exit_status(int rc)
 {
     switch (rc) {
-    case SIM_OK: return 0;
+    case SIM_OK:
+        return 0;
     case SIM_EINPUT:
-    case SIM_ECONFIG: return 2;
+    case SIM_ECONFIG:
+        return 2;
     case SIM_EIO:
-    case SIM_ENOENT: return 3;
+    case SIM_ENOENT:
+        return 3;
     }
     return 1;
 }
@@ -120,7 +123,7 @@ static void put_lengths(const char *what, double *v, size_t n)
 {
     static const struct {
         const char *name;
-        double      f;
+        double f;
     } qs[] = {{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}};
     char key[64];
     snprintf(key, sizeof key, "%s_mean", what);
@@ -137,8 +140,8 @@ static void put_lengths(const char *what, double *v, size_t n)
 
 struct collected {
     int64_t *arr;
-    double  *prompt, *output;
-    size_t   n, cap_arr, cap_prompt, cap_output;
+    double *prompt, *output;
+    size_t n, cap_arr, cap_prompt, cap_output;
 };
 
 static int collect(trace_t *t, struct collected *c, struct sim_msg *err)
@@ -176,8 +179,7 @@ static void report(const trace_t *t, const struct trace_opts *o, struct collecte
         printf("seed: %llu\n", (unsigned long long)o->seed);
     }
     if (o->format == TRACE_FMT_SYNTH)
-        printf("lengths: %s\n", o->lengths == TRACE_LEN_EMPIRICAL ? o->lengths_path
-                                                                  : "log-normal");
+        printf("lengths: %s\n", o->lengths == TRACE_LEN_EMPIRICAL ? o->lengths_path : "log-normal");
     printf("requests: %zu\n", n);
     printf("rows_read: %llu\n", (unsigned long long)k.rows);
     printf("skipped_bad: %llu\n", (unsigned long long)k.skipped_bad);

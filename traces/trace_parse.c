@@ -105,14 +105,18 @@ static int num_err(trace_t *t, const char *col, enum num_status st, const char *
     char q[64];
     trace__quote(s, n, q, sizeof q);
     switch (st) {
-    case NUM_EMPTY: return trace__row_err(t, SIM_EINPUT, "%s: empty field", col);
-    case NUM_NEGATIVE: return trace__row_err(t, SIM_EINPUT, "%s: negative value: %s", col, q);
-    case NUM_NOT_INTEGER: return trace__row_err(t, SIM_EINPUT, "%s: not an integer: %s", col, q);
+    case NUM_EMPTY:
+        return trace__row_err(t, SIM_EINPUT, "%s: empty field", col);
+    case NUM_NEGATIVE:
+        return trace__row_err(t, SIM_EINPUT, "%s: negative value: %s", col, q);
+    case NUM_NOT_INTEGER:
+        return trace__row_err(t, SIM_EINPUT, "%s: not an integer: %s", col, q);
     case NUM_TOO_BIG:
         return trace__row_err(t, SIM_EINPUT, "%s: absurd value %s (more than %u)", col, q,
                               TRACE__TOK_MAX);
     case NUM_NOT_NUMBER:
-    case NUM_OK: break;
+    case NUM_OK:
+        break;
     }
     return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col, q);
 }
@@ -138,15 +142,18 @@ static int parse_seconds(trace_t *t, const char *col, const char *s, size_t n, i
     char q[64];
     if (n == 0)
         return trace__row_err(t, SIM_EINPUT, "%s: empty field", col);
-    if (strspn(s, "0123456789.eE+-") != n || !(isdigit((unsigned char)s[0]) || s[0] == '-' ||
-                                               s[0] == '.'))
-        return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col, trace__quote(s, n, q, sizeof q));
+    if (strspn(s, "0123456789.eE+-") != n ||
+        !(isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '.'))
+        return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col,
+                              trace__quote(s, n, q, sizeof q));
     char *end;
     double x = strtod(s, &end);
     if (end != s + n || !isfinite(x))
-        return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col, trace__quote(s, n, q, sizeof q));
+        return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col,
+                              trace__quote(s, n, q, sizeof q));
     if (x < 0)
-        return trace__row_err(t, SIM_EINPUT, "%s: negative value: %s", col, trace__quote(s, n, q, sizeof q));
+        return trace__row_err(t, SIM_EINPUT, "%s: negative value: %s", col,
+                              trace__quote(s, n, q, sizeof q));
     if (x * 1e9 >= (double)SIM_T_MAX)
         return trace__row_err(t, SIM_EINPUT, "%s: absurd value %s (more than 146 years)", col,
                               trace__quote(s, n, q, sizeof q));
@@ -162,13 +169,16 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;                                  /* [0, 399] */
+    int64_t yoe = y - era * 400;                                   /* [0, 399] */
     int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
     return era * 146097 + doe - 719468;
 }
 
-static int is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static int is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 static int digits(const char *s, size_t k, int *v)
 {
@@ -322,16 +332,16 @@ static int parse_lengths(trace_t *t, char *line, size_t n, struct trace__row *ro
 
 struct jcur {
     const char *s;
-    size_t      n, i;
-    trace_t    *t;
+    size_t n, i;
+    trace_t *t;
 };
 
 #define JSON_MAX_DEPTH 32
 
 static void jws(struct jcur *c)
 {
-    while (c->i < c->n && (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\r' ||
-                           c->s[c->i] == '\n'))
+    while (c->i < c->n &&
+           (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\r' || c->s[c->i] == '\n'))
         c->i++;
 }
 
@@ -560,8 +570,8 @@ static int jhash_ids(struct jcur *c)
         if ((rc = jint(c, "hash_ids", (long)t->n_hash, &v, 0)))
             return rc;
         if (sim_grow((void **)&t->hash, &t->cap_hash, t->n_hash + 1, sizeof *t->hash))
-            return sim_msg_set(&t->msg, SIM_ENOMEM, "%s:%llu: out of memory for hash_ids",
-                               t->path, (unsigned long long)t->lr.lineno);
+            return sim_msg_set(&t->msg, SIM_ENOMEM, "%s:%llu: out of memory for hash_ids", t->path,
+                               (unsigned long long)t->lr.lineno);
         t->hash[t->n_hash++] = v;
         jws(c);
         if (c->i < c->n && c->s[c->i] == ',') {
@@ -578,8 +588,7 @@ static int parse_mooncake(trace_t *t, char *line, size_t n, struct trace__row *r
 {
     struct jcur c = {line, n, 0, t};
     enum { K_TS, K_IN, K_OUT, K_HASH, K_N };
-    static const char *const keys[K_N] = {"timestamp", "input_length", "output_length",
-                                          "hash_ids"};
+    static const char *const keys[K_N] = {"timestamp", "input_length", "output_length", "hash_ids"};
     int seen[K_N] = {0}, rc;
     t->n_hash = 0;
     jws(&c);
@@ -610,7 +619,9 @@ static int parse_mooncake(trace_t *t, char *line, size_t n, struct trace__row *r
                 return trace__row_err(t, SIM_EINPUT, "duplicate key \"%s\"", keys[k]);
             int64_t v;
             switch (k) {
-            case K_TS: rc = jtimestamp(&c, &row->t_ns); break;
+            case K_TS:
+                rc = jtimestamp(&c, &row->t_ns);
+                break;
             case K_IN:
                 rc = jint(&c, keys[k], -1, &v, 1);
                 row->prompt = (uint64_t)v;
@@ -619,8 +630,12 @@ static int parse_mooncake(trace_t *t, char *line, size_t n, struct trace__row *r
                 rc = jint(&c, keys[k], -1, &v, 1);
                 row->output = (uint64_t)v;
                 break;
-            case K_HASH: rc = jhash_ids(&c); break;
-            default: rc = jskip(&c, 1); break; /* unknown keys are allowed and ignored */
+            case K_HASH:
+                rc = jhash_ids(&c);
+                break;
+            default:
+                rc = jskip(&c, 1);
+                break; /* unknown keys are allowed and ignored */
             }
             if (rc)
                 return rc;
