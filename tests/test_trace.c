@@ -99,6 +99,15 @@ static void expect_req(const struct trace_req *r, int64_t arrival_ns, uint32_t p
 
 /* ---- good files ---- */
 
+#define AZ      "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+#define AZ_ROW1 "2023-11-16 18:15:46.6805900,374,44\n"
+#define AZ_ROW3 "2023-11-16 18:15:52.0000000,5,6\n"
+#define LN      "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n"
+#define CS      "arrival_s,prompt_tokens,output_tokens\n"
+#define MC1     "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 6}\n"
+#define MC3     "{\"timestamp\": 9, \"input_length\": 5, \"output_length\": 6}\n"
+
+
 TEST(test_azure_good)
 {
     char path[512];
@@ -293,6 +302,10 @@ TEST(test_header_only_and_bom)
              TRACE_FMT_AUTO, 0, &r, path);
     ASSERT_EQ(r.rc, 0);
     ASSERT_EQ(r.n, 1);
+    run_file("bom.jsonl", "\xef\xbb\xbf" MC1, TRACE_FMT_AUTO, 0, &r, path);
+    if (r.rc)
+        TEST_FAIL_("%s", r.err.text);
+    ASSERT_EQ(r.n, 1);
 }
 
 /* ---- bad input ---- */
@@ -305,14 +318,6 @@ struct bad_case {
     size_t yielded;   /* requests with skip_bad */
     uint64_t skipped; /* rows skipped with skip_bad */
 };
-
-#define AZ      "TIMESTAMP,ContextTokens,GeneratedTokens\n"
-#define AZ_ROW1 "2023-11-16 18:15:46.6805900,374,44\n"
-#define AZ_ROW3 "2023-11-16 18:15:52.0000000,5,6\n"
-#define LN      "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n"
-#define CS      "arrival_s,prompt_tokens,output_tokens\n"
-#define MC1     "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 6}\n"
-#define MC3     "{\"timestamp\": 9, \"input_length\": 5, \"output_length\": 6}\n"
 
 static const struct bad_case bad_cases[] = {
     /* columns */

@@ -259,6 +259,8 @@ static int read_header(trace_t *t, struct sim_msg *err)
     if (n >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) { /* a UTF-8 byte-order mark */
         line += 3;
         n -= 3;
+        t->lr.last = line; /* a Mooncake first row is handed out again without it */
+        t->lr.last_n = n;
     }
     enum trace_format f = t->o.format;
     if (f == TRACE_FMT_AUTO) {
