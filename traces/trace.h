@@ -103,7 +103,18 @@ struct trace_counts {
     uint64_t clamped_prompt; /* prompts clamped to max_prompt_tok */
     uint64_t clamped_output; /* outputs clamped to max_output_tok */
 };
+/* Counters so far. Cannot fail. */
 struct trace_counts trace_counts(const trace_t *t);
+
+/* The Mooncake hash_ids (prefix-cache block hashes, one per 512 prompt tokens) of the request
+ * trace_next returned last: a borrowed array of *n ids, valid until the next trace_next or
+ * trace_close; NULL with *n = 0 for other formats, rows without hash_ids and after the end. */
+const int64_t *trace_hash_ids(const trace_t *t, size_t *n);
+/* The format actually read (AUTO resolved). Cannot fail. */
+enum trace_format trace_format_of(const trace_t *t);
+/* The resolved path of the file read (borrowed, valid until trace_close), or NULL for the
+ * generator. */
+const char *trace_path(const trace_t *t);
 
 /* Names: "auto", "azure", "mooncake", "lengths", "csv", "synthetic". Parse returns 0 or
  * SIM_ECONFIG. */
