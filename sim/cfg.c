@@ -1,0 +1,962 @@
+/*
+ * cfg.c: experiment files (see cfg.h).
+ *
+ * Pipeline: libyaml events -> a small node tree with marks -> flat entries (dotted key, scalar
+ * text, file:line:col) -> applied one by one to a struct cfg through the schema table, which
+ * knows each key's type, range, choices, default and help. Defaults are text too and go through
+ * the same parser, so `lensim schema` shows exactly what a run uses.
+ */
+#include "cfg.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "alloc.h"
+
+/* ---- the schema ---- */
+
+enum ftype { T_STR, T_U32, T_U64, T_F64, T_BOOL };
+
+struct field {
+    const char *key;
+    enum ftype  type;
+    size_t      off, size;
+    const char *def;
+    double      min, max;
+    const char *choices; /* "a|b|c", or NULL */
+    const char *unit;
+    const char *help;
+};
+
+#define FS(k, m, d, ch, h) {k, T_STR, offsetof(struct cfg, m), sizeof(((struct cfg *)0)->m), d, 0, 0, ch, "", h}
+#define FN(k, t, m, d, lo, hi, u, h) {k, t, offsetof(struct cfg, m), sizeof(((struct cfg *)0)->m), d, lo, hi, NULL, u, h}
+#define FB(k, m, d, h) {k, T_BOOL, offsetof(struct cfg, m), sizeof(((struct cfg *)0)->m), d, 0, 1, NULL, "", h}
+
+/* Defaults of the synthetic workload: log-normal lengths fitted to the Azure LLM inference 2023
+ * conversation trace (19,366 requests; mean and sd of ln(tokens)) and its mean rate, 5.53 req/s
+ * (../shared/data/traces/azure2023/README.md). */
+static const struct field fields[] = {
+    FS("name", name, "", NULL, "experiment name (required); results go to results/<name>"),
+    FS("description", description, "", NULL, "free text, copied into the manifest"),
+    FN("seed", T_U64, seed, "1", 0, 1.8e19, "", "experiment seed: every random stream derives from it"),
+
+    FS("model.name", model, "llama-2-7b", NULL,
+       "model preset (gpt-j-6b, llama-2-7b, llama-2-13b, llama-2-70b, llama-3-8b, vicuna-13b, "
+       "opt-13b, opt-30b, opt-66b, gpt-neox-20b, tiny) or 'custom' with the shape below"),
+    FN("model.layers", T_U32, m_layers, "0", 0, 1000, "", "decoder layers (0 = the preset's)"),
+    FN("model.hidden", T_U32, m_hidden, "0", 0, 1e6, "", "hidden size (0 = the preset's)"),
+    FN("model.heads", T_U32, m_heads, "0", 0, 1e4, "", "attention heads (0 = the preset's)"),
+    FN("model.kv_heads", T_U32, m_kv_heads, "0", 0, 1e4, "", "key/value heads (0 = the preset's)"),
+    FN("model.head_dim", T_U32, m_head_dim, "0", 0, 1e4, "", "head dimension (0 = the preset's)"),
+    FN("model.ffn", T_U32, m_ffn, "0", 0, 1e7, "", "MLP inner size (0 = the preset's)"),
+    FN("model.vocab", T_U32, m_vocab, "0", 0, 1e7, "", "vocabulary size (0 = the preset's)"),
+    FN("model.dtype_bytes", T_U32, m_dtype, "0", 0, 8, "bytes", "bytes per weight and KV element (0 = the preset's)"),
+    FN("model.max_ctx", T_U32, m_max_ctx, "0", 0, 1e7, "tokens", "native context length (0 = the preset's)"),
+    FB("model.gated_mlp", m_gated, "true", "custom shapes: SwiGLU MLP (3 matrices) rather than 2"),
+    FN("model.params", T_F64, m_params, "0", 0, 1e13, "parameters", "parameter count (0 = the preset's)"),
+
+    FS("hardware.gpu", gpu, "a100-80gb", NULL, "GPU preset: a100-40gb, a100-80gb, h100-80gb, h200"),
+    FN("hardware.tp", T_U32, tp, "1", 1, 64, "GPUs", "GPUs per replica (tensor-parallel degree)"),
+    FN("hardware.mem_util", T_F64, mem_util, "0.9", 1e-3, 1, "fraction", "share of GPU memory for weights and KV (vLLM's gpu_memory_utilization)"),
+    FN("hardware.host_bw_gbps", T_F64, host_bw_gbps, "0", 0, 1e4, "GB/s", "host link for KV swapping (0 = the preset's PCIe)"),
+
+    FS("perf.profile", profile, "analytic", NULL, "'analytic' (roofline from model and GPU) or a profile YAML written by lensim calibrate"),
+
+    FN("cluster.replicas", T_U32, replicas, "1", 1, 1e5, "", "serving replicas"),
+    FS("cluster.router", router, "round_robin", "round_robin|least_outstanding|random", "how arrivals are spread over replicas"),
+
+    FS("workload.source", source, "synthetic", "synthetic|azure|mooncake|lengths|csv|auto", "the generator, or a trace format"),
+    FS("workload.path", path, "", NULL, "trace file (relative: experiment dir, then data dir)"),
+    FN("workload.requests", T_U64, requests, "0", 0, 1e12, "requests", "first N requests (0 = all; the generator needs N or end_s)"),
+    FN("workload.rate", T_F64, rate, "5.53", 1e-9, 1e9, "req/s", "arrival rate of the generator and of lengths-only files"),
+    FS("workload.arrival", arrival, "poisson", "poisson|gamma|batch", "arrival process (batch: every request at t = 0)"),
+    FN("workload.cv", T_F64, cv, "1", 1e-6, 1e3, "", "coefficient of variation of Gamma inter-arrival times"),
+    FN("workload.rate_scale", T_F64, rate_scale, "1", 1e-9, 1e9, "x", "replay faster (>1) or slower: arrival times are divided by it"),
+    FN("workload.start_s", T_F64, start_s, "0", 0, 1e12, "s", "window start, in the source's seconds from its first row"),
+    FN("workload.end_s", T_F64, end_s, "0", 0, 1e12, "s", "window end (0 = none)"),
+    FN("workload.max_prompt_tokens", T_U32, max_prompt, "0", 0, 1e7, "tokens", "clamp longer prompts (0 = no cap)"),
+    FN("workload.max_output_tokens", T_U32, max_output, "0", 0, 1e7, "tokens", "clamp longer outputs (0 = no cap)"),
+    FS("workload.lengths", lengths, "lognormal", "lognormal|empirical", "generator lengths: fitted log-normal or resampled from lengths_path"),
+    FN("workload.prompt_mu", T_F64, prompt_mu, "6.6333", -10, 30, "ln tokens", "mean of ln(prompt tokens) (Azure 2023 conv fit)"),
+    FN("workload.prompt_sigma", T_F64, prompt_sigma, "0.9852", 0, 10, "ln tokens", "sd of ln(prompt tokens)"),
+    FN("workload.output_mu", T_F64, output_mu, "5.0190", -10, 30, "ln tokens", "mean of ln(output tokens)"),
+    FN("workload.output_sigma", T_F64, output_sigma, "0.8590", 0, 10, "ln tokens", "sd of ln(output tokens)"),
+    FS("workload.lengths_path", lengths_path, "", NULL, "file to resample lengths from (any trace format)"),
+    FB("workload.skip_bad", skip_bad, "false", "skip malformed trace rows (counted) instead of failing"),
+
+    FS("engine.batching", batching, "continuous", "continuous|dynamic|none", "iteration-level batching, static batches, or one request at a time"),
+    FN("engine.max_batch", T_U32, max_batch, "256", 1, 1e6, "sequences", "largest batch (max_num_seqs)"),
+    FN("engine.max_batched_tokens", T_U32, max_batched_tokens, "0", 0, 1e8, "tokens", "tokens per iteration (0 = max(8192, max_seq_len))"),
+    FN("engine.max_wait_s", T_F64, max_wait_s, "0", 0, 1e6, "s", "dynamic batching: longest wait for a full batch"),
+    FS("engine.memory", memory, "max", "max|predicted|oracle|paged", "KV memory: reserve max length, predicted (S3), true length, or paged blocks (vLLM)"),
+    FN("engine.block_size", T_U32, block_size, "16", 1, 65536, "tokens", "paged: tokens per KV block"),
+    FN("engine.max_seq_len", T_U32, max_seq_len, "0", 0, 1e7, "tokens", "prompt + output limit (0 = the model's context)"),
+    FN("engine.watermark", T_F64, watermark, "0.01", 0, 0.99, "fraction", "paged: blocks kept free at admission"),
+    FS("engine.preemption", preemption, "recompute", "recompute|swap", "how a preempted request keeps its tokens"),
+    FS("engine.overflow", overflow, "next_bucket", "next_bucket|max", "predicted memory: new reservation after a misprediction"),
+    FS("engine.queue", queue, "calendar", "calendar|heap", "event queue implementation (results are identical)"),
+    FB("engine.check", check, "false", "check every invariant after every event (slow)"),
+
+    FS("policy.name", policy, "fcfs", "fcfs|sjf|ssjf|s3", "scheduling policy"),
+    FN("policy.aging_s", T_F64, aging_s, "0", 0, 1e9, "s", "serve oldest first once the front waited this long (0 = off)"),
+    FN("policy.aging_factor", T_F64, aging_factor, "0", 0, 1e9, "x", "... or this many times its estimated service time (0 = off)"),
+
+    FS("predictor.name", predictor, "oracle", "oracle|noisy|confusion|replay", "output-length predictor"),
+    FN("predictor.cost_s", T_F64, pred_cost_s, "0", 0, 1e3, "s", "time per prediction, charged before the request can be scheduled"),
+    FN("predictor.sigma", T_F64, pred_sigma, "0.5", 0, 10, "", "noisy: sd of the log-normal error"),
+    FN("predictor.buckets", T_U32, pred_buckets, "10", 1, 64, "", "buckets of equal width up to max_seq_len (S3: 10)"),
+    FS("predictor.edges", pred_edges, "", "list", "explicit bucket upper edges, increasing (overrides buckets)"),
+    FS("predictor.path", pred_path, "", NULL, "confusion matrix or replayed predictions"),
+
+    FS("compat", compat, "none", "none|ssjf", "reproduce a paper's simulator semantics (ssjf: SSJF's public simulator)"),
+
+    FN("slo.ttft_ms", T_F64, slo_ttft_ms, "0", 0, 1e9, "ms", "goodput SLO on time to first token (0 = none)"),
+    FN("slo.tpot_ms", T_F64, slo_tpot_ms, "0", 0, 1e9, "ms", "goodput SLO on time per output token (0 = none)"),
+    FN("slo.e2el_ms", T_F64, slo_e2el_ms, "0", 0, 1e9, "ms", "goodput SLO on end-to-end latency (0 = none)"),
+
+    FB("outputs.requests_csv", out_requests, "true", "write requests.csv (one row per request)"),
+    FN("outputs.timeline_rows", T_U32, out_timeline_rows, "2000", 0, 1e7, "rows", "timeline.csv rows per replica (0 = none)"),
+};
+enum { N_FIELDS = sizeof fields / sizeof *fields };
+
+static const struct field *field_find(const char *key)
+{
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (!strcmp(fields[i].key, key))
+            return &fields[i];
+    return NULL;
+}
+
+static int has_group(const char *g)
+{
+    size_t n = strlen(g);
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (!strncmp(fields[i].key, g, n) && fields[i].key[n] == '.')
+            return 1;
+    return 0;
+}
+
+/* ---- entries: a dotted key, its scalar text and where it was written ---- */
+
+struct mark {
+    const char *file; /* NULL: a default */
+    int         line, col;
+};
+
+struct entry {
+    char       *key;
+    char       *val;
+    struct mark at;
+};
+
+struct entries {
+    struct entry *e;
+    size_t        n, cap;
+};
+
+static void entries_free(struct entries *es)
+{
+    for (size_t i = 0; i < es->n; i++) {
+        sim_free(es->e[i].key);
+        sim_free(es->e[i].val);
+    }
+    sim_free(es->e);
+    memset(es, 0, sizeof *es);
+}
+
+static int entries_add(struct entries *es, const char *key, const char *val, struct mark at)
+{
+    if (sim_grow((void **)&es->e, &es->cap, es->n + 1, sizeof *es->e))
+        return SIM_ENOMEM;
+    struct entry *x = &es->e[es->n];
+    x->key = sim_strdup(key);
+    x->val = sim_strdup(val);
+    x->at = at;
+    if (!x->key || !x->val) {
+        sim_free(x->key);
+        sim_free(x->val);
+        return SIM_ENOMEM;
+    }
+    es->n++;
+    return SIM_OK;
+}
+
+static int msg_at(struct sim_msg *err, struct mark at, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int msg_at(struct sim_msg *err, struct mark at, const char *key, const char *fmt, ...)
+{
+    char what[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (!at.file)
+        return sim_msg_set(err, SIM_ECONFIG, "%s: %s (default)", key, what);
+    if (at.line <= 0)
+        return sim_msg_set(err, SIM_ECONFIG, "%s: %s: %s", at.file, key, what);
+    return sim_msg_set(err, SIM_ECONFIG, "%s:%d:%d: %s: %s", at.file, at.line, at.col, key, what);
+}
+
+/* ---- scalar parsing into a field ---- */
+
+static int parse_into(struct cfg *c, const struct field *f, const char *v, struct mark at,
+                      struct sim_msg *err)
+{
+    char *p = (char *)c + f->off;
+    if (!*v && f->type != T_STR)
+        return msg_at(err, at, f->key, "missing value");
+    switch (f->type) {
+    case T_STR: {
+        if (strlen(v) >= f->size)
+            return msg_at(err, at, f->key, "longer than %zu characters", f->size - 1);
+        if (f->choices && strcmp(f->choices, "list")) {
+            size_t n = strlen(v);
+            const char *s = f->choices;
+            int ok = 0;
+            while (*s) {
+                const char *e = strchr(s, '|');
+                size_t m = e ? (size_t)(e - s) : strlen(s);
+                if (m == n && !strncmp(s, v, n))
+                    ok = 1;
+                s += m + (e != NULL);
+            }
+            if (!ok)
+                return msg_at(err, at, f->key, "'%s' is not one of %s", v, f->choices);
+        }
+        memcpy(p, v, strlen(v) + 1);
+        return SIM_OK;
+    }
+    case T_BOOL: {
+        static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+        for (int i = 0; i < 4; i++) {
+            if (!strcmp(v, yes[i]) || !strcmp(v, no[i])) {
+                *(int *)p = !strcmp(v, yes[i]);
+                return SIM_OK;
+            }
+        }
+        return msg_at(err, at, f->key, "expected true or false, got '%s'", v);
+    }
+    case T_U32:
+    case T_U64:
+    case T_F64: {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        while (*end == ' ')
+            end++;
+        if (end == v || *end || !isfinite(d) || (errno == ERANGE && d != 0))
+            return msg_at(err, at, f->key, "expected a number, got '%s'", v);
+        if (f->type != T_F64 && d != floor(d))
+            return msg_at(err, at, f->key, "expected a whole number, got '%s'", v);
+        if (d < f->min || d > f->max)
+            return msg_at(err, at, f->key, "%s is out of range [%g, %g]", v, f->min, f->max);
+        if (f->type == T_U32)
+            *(uint32_t *)p = (uint32_t)d;
+        else if (f->type == T_U64)
+            *(uint64_t *)p = (uint64_t)d;
+        else
+            *(double *)p = d;
+        return SIM_OK;
+    }
+    }
+    return SIM_ECONFIG;
+}
+
+/* "did you mean": a field whose last component equals the key's. */
+static const char *suggest(const char *key)
+{
+    const char *last = strrchr(key, '.');
+    last = last ? last + 1 : key;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const char *fl = strrchr(fields[i].key, '.');
+        fl = fl ? fl + 1 : fields[i].key;
+        if (!strcmp(fl, last) && strcmp(fields[i].key, key))
+            return fields[i].key;
+    }
+    return NULL;
+}
+
+static int apply_entry(struct cfg *c, struct mark *marks, const struct entry *x,
+                       struct sim_msg *err)
+{
+    const struct field *f = field_find(x->key);
+    if (!f) {
+        const char *s = suggest(x->key);
+        if (s)
+            return msg_at(err, x->at, x->key, "unknown key (did you mean %s?)", s);
+        return msg_at(err, x->at, x->key, "unknown key (lensim schema lists them all)");
+    }
+    int rc = parse_into(c, f, x->val, x->at, err);
+    if (!rc)
+        marks[f - fields] = x->at;
+    return rc;
+}
+
+/* ---- YAML -> node tree ---- */
+
+enum ntype { N_SCALAR, N_MAP, N_SEQ };
+
+struct node {
+    enum ntype   type;
+    char        *val;  /* scalar */
+    int          null; /* plain empty or ~ */
+    struct node *kids; /* map: key, value, key, value...; seq: items */
+    size_t       n, cap;
+    int          line, col;
+};
+
+static void node_free(struct node *n)
+{
+    for (size_t i = 0; i < n->n; i++)
+        node_free(&n->kids[i]);
+    sim_free(n->kids);
+    sim_free(n->val);
+}
+
+struct yp {
+    yaml_parser_t p;
+    const char   *file;
+    struct sim_msg *err;
+};
+
+static int yp_error(struct yp *y)
+{
+    yaml_parser_t *p = &y->p;
+    if (p->error == YAML_MEMORY_ERROR)
+        return sim_msg_set(y->err, SIM_ENOMEM, "out of memory");
+    const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->context_mark;
+    return sim_msg_set(y->err, SIM_ECONFIG, "%s:%zu:%zu: YAML syntax: %s%s%s", y->file,
+                       m->line + 1, m->column + 1, p->problem ? p->problem : "error",
+                       p->context ? " " : "", p->context ? p->context : "");
+}
+
+static int parse_node(struct yp *y, yaml_event_t *ev, struct node *out, int depth);
+
+/* Parse children until the end event of a mapping or sequence. */
+static int parse_children(struct yp *y, struct node *out, yaml_event_type_t end, int depth)
+{
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&y->p, &ev))
+            return yp_error(y);
+        if (ev.type == end) {
+            yaml_event_delete(&ev);
+            return SIM_OK;
+        }
+        if (sim_grow((void **)&out->kids, &out->cap, out->n + 1, sizeof *out->kids)) {
+            yaml_event_delete(&ev);
+            return sim_msg_set(y->err, SIM_ENOMEM, "out of memory");
+        }
+        struct node *k = &out->kids[out->n];
+        memset(k, 0, sizeof *k);
+        out->n++;
+        int rc = parse_node(y, &ev, k, depth + 1);
+        yaml_event_delete(&ev);
+        if (rc)
+            return rc;
+    }
+}
+
+static int parse_node(struct yp *y, yaml_event_t *ev, struct node *out, int depth)
+{
+    out->line = (int)ev->start_mark.line + 1;
+    out->col = (int)ev->start_mark.column + 1;
+    if (depth > 16)
+        return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: nested too deeply", y->file,
+                           out->line, out->col);
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT: {
+        out->type = N_SCALAR;
+        const char *v = (const char *)ev->data.scalar.value;
+        size_t len = ev->data.scalar.length;
+        out->null = ev->data.scalar.plain_implicit &&
+                    (len == 0 || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null"));
+        out->val = sim_malloc(len + 1);
+        if (!out->val)
+            return sim_msg_set(y->err, SIM_ENOMEM, "out of memory");
+        memcpy(out->val, v, len);
+        out->val[len] = 0;
+        if (strlen(out->val) != len)
+            return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: NUL byte in a value", y->file,
+                               out->line, out->col);
+        return SIM_OK;
+    }
+    case YAML_MAPPING_START_EVENT:
+        out->type = N_MAP;
+        return parse_children(y, out, YAML_MAPPING_END_EVENT, depth);
+    case YAML_SEQUENCE_START_EVENT:
+        out->type = N_SEQ;
+        return parse_children(y, out, YAML_SEQUENCE_END_EVENT, depth);
+    case YAML_ALIAS_EVENT:
+        return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: YAML aliases are not supported",
+                           y->file, out->line, out->col);
+    default:
+        return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: unexpected YAML event", y->file,
+                           out->line, out->col);
+    }
+}
+
+/* Parse a whole single-document stream into *root (a mapping; an empty file is an error). */
+static int parse_yaml(struct yp *y, struct node *root)
+{
+    int rc = SIM_OK, docs = 0;
+    memset(root, 0, sizeof *root);
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&y->p, &ev))
+            return yp_error(y);
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&ev);
+            break;
+        }
+        if (t == YAML_DOCUMENT_START_EVENT) {
+            int line = (int)ev.start_mark.line + 1;
+            yaml_event_delete(&ev);
+            if (++docs > 1)
+                return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:1: one YAML document expected",
+                                   y->file, line);
+            yaml_event_t body;
+            if (!yaml_parser_parse(&y->p, &body))
+                return yp_error(y);
+            rc = parse_node(y, &body, root, 0);
+            yaml_event_delete(&body);
+            if (rc)
+                return rc;
+            continue;
+        }
+        yaml_event_delete(&ev);
+    }
+    if (!docs)
+        return sim_msg_set(y->err, SIM_ECONFIG, "%s:1:1: empty experiment file", y->file);
+    if (root->type != N_MAP)
+        return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: expected a mapping of settings",
+                           y->file, root->line, root->col);
+    return SIM_OK;
+}
+
+/* ---- node tree -> entries ---- */
+
+static struct mark mark_of(const char *file, const struct node *n)
+{
+    return (struct mark){file, n->line, n->col};
+}
+
+/* Join a sequence of scalars with commas (list-valued keys). */
+static int join_seq(const char *file, const char *key, const struct node *v, char *buf,
+                    size_t n, struct sim_msg *err)
+{
+    buf[0] = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->kids[i].type != N_SCALAR)
+            return msg_at(err, mark_of(file, &v->kids[i]), key, "expected a list of scalars");
+        size_t len = strlen(buf);
+        if (snprintf(buf + len, n - len, "%s%s", i ? "," : "", v->kids[i].val) >= (int)(n - len))
+            return msg_at(err, mark_of(file, v), key, "list too long");
+    }
+    return SIM_OK;
+}
+
+static int flatten(const char *file, const struct node *map, const char *prefix,
+                   struct entries *out, struct sim_msg *err)
+{
+    for (size_t i = 0; i + 1 < map->n; i += 2) {
+        const struct node *k = &map->kids[i], *v = &map->kids[i + 1];
+        if (k->type != N_SCALAR)
+            return sim_msg_set(err, SIM_ECONFIG, "%s:%d:%d: keys must be plain words", file,
+                               k->line, k->col);
+        char key[200];
+        if (snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k->val) >=
+            (int)sizeof key)
+            return msg_at(err, mark_of(file, k), k->val, "key too long");
+        for (size_t j = 0; j < out->n; j++)
+            if (!strcmp(out->e[j].key, key))
+                return msg_at(err, mark_of(file, k), key, "given twice (first at line %d)",
+                              out->e[j].at.line);
+        if (v->type == N_MAP) {
+            if (*prefix || !has_group(key))
+                return msg_at(err, mark_of(file, k), key,
+                              has_group(key) ? "nested too deeply" : "unknown group");
+            int rc = flatten(file, v, key, out, err);
+            if (rc)
+                return rc;
+            continue;
+        }
+        char buf[CFG_STR_MAX];
+        const char *val = v->val;
+        const struct field *f = field_find(key);
+        if (v->type == N_SEQ) {
+            if (!f || !f->choices || strcmp(f->choices, "list"))
+                return msg_at(err, mark_of(file, v), key,
+                              f ? "expected a single value, not a list" : "unknown key");
+            int rc = join_seq(file, key, v, buf, sizeof buf, err);
+            if (rc)
+                return rc;
+            val = buf;
+        } else if (v->null) {
+            return msg_at(err, mark_of(file, v), key, "missing value");
+        }
+        if (!f && has_group(key)) { /* `policy: sjf` means `policy.name: sjf` */
+            char nk[220];
+            snprintf(nk, sizeof nk, "%s.name", key);
+            if (field_find(nk))
+                strncat(key, ".name", sizeof key - strlen(key) - 1);
+        }
+        int rc = entries_add(out, key, val, mark_of(file, v));
+        if (rc)
+            return sim_msg_set(err, rc, "out of memory");
+    }
+    return SIM_OK;
+}
+
+/* ---- the experiment ---- */
+
+struct run {
+    char           name[CFG_STR_MAX];
+    struct entries set;
+};
+
+struct cfg_exp {
+    char           file[CFG_STR_MAX];
+    char           dir[CFG_STR_MAX];
+    struct entries base;
+    struct entries cli;
+    struct run    *runs;
+    size_t         n_runs;
+};
+
+void cfg_free(cfg_exp_t *e)
+{
+    if (!e)
+        return;
+    entries_free(&e->base);
+    entries_free(&e->cli);
+    for (size_t i = 0; i < e->n_runs; i++)
+        entries_free(&e->runs[i].set);
+    sim_free(e->runs);
+    sim_free(e);
+}
+
+size_t      cfg_n_runs(const cfg_exp_t *e) { return e->n_runs; }
+const char *cfg_dir(const cfg_exp_t *e) { return e->dir; }
+
+/* A directory-name-safe rendering of a value. */
+static void slug(char *dst, size_t n, const char *s)
+{
+    size_t k = 0;
+    for (; *s && k + 1 < n; s++)
+        dst[k++] = isalnum((unsigned char)*s) || *s == '.' || *s == '-' ? *s : '_';
+    dst[k] = 0;
+}
+
+/* Build the runs: `runs` entries (or one empty run) times the sweep's product. */
+static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *sweep,
+                      struct sim_msg *err)
+{
+    const char *file = e->file;
+    size_t n_base = 1, n_sweep = 1;
+    if (runs) {
+        if (runs->type != N_SEQ || runs->n == 0)
+            return msg_at(err, mark_of(file, runs), "runs", "expected a non-empty list of mappings");
+        n_base = runs->n;
+    }
+    if (sweep) {
+        if (sweep->type != N_MAP || sweep->n == 0)
+            return msg_at(err, mark_of(file, sweep), "sweep", "expected a mapping: key -> list of values");
+        for (size_t i = 0; i + 1 < sweep->n; i += 2) {
+            const struct node *v = &sweep->kids[i + 1];
+            if (v->type != N_SEQ || v->n == 0)
+                return msg_at(err, mark_of(file, v), sweep->kids[i].val,
+                              "expected a non-empty list of values to sweep");
+            if (n_sweep > 100000 / v->n)
+                return msg_at(err, mark_of(file, v), "sweep", "more than 100000 runs");
+            n_sweep *= v->n;
+        }
+    }
+    if (n_base * n_sweep > 100000)
+        return msg_at(err, mark_of(file, sweep ? sweep : runs), "sweep", "more than 100000 runs");
+    e->n_runs = n_base * n_sweep;
+    e->runs = sim_calloc(e->n_runs, sizeof *e->runs);
+    if (!e->runs)
+        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    for (size_t b = 0; b < n_base; b++) {
+        for (size_t s = 0; s < n_sweep; s++) {
+            struct run *r = &e->runs[b * n_sweep + s];
+            char name[CFG_STR_MAX] = "";
+            if (runs) {
+                const struct node *m = &runs->kids[b];
+                if (m->type != N_MAP)
+                    return msg_at(err, mark_of(file, m), "runs", "each run is a mapping of settings");
+                struct entries tmp = {0};
+                int rc = flatten(file, m, "", &tmp, err);
+                for (size_t j = 0; !rc && j < tmp.n; j++) {
+                    if (!strcmp(tmp.e[j].key, "name"))
+                        slug(name, sizeof name, tmp.e[j].val);
+                    else
+                        rc = entries_add(&r->set, tmp.e[j].key, tmp.e[j].val, tmp.e[j].at);
+                }
+                entries_free(&tmp);
+                if (rc)
+                    return rc == SIM_ENOMEM ? sim_msg_set(err, rc, "out of memory") : rc;
+                if (!*name)
+                    snprintf(name, sizeof name, "run%zu", b);
+            }
+            size_t idx = s;
+            for (size_t i = 0; sweep && i + 1 < sweep->n; i += 2) {
+                const struct node *k = &sweep->kids[i], *v = &sweep->kids[i + 1];
+                size_t stride = 1;
+                for (size_t j = i + 2; j + 1 < sweep->n; j += 2)
+                    stride *= sweep->kids[j + 1].n;
+                const struct node *val = &v->kids[(idx / stride) % v->n];
+                if (val->type != N_SCALAR || val->null)
+                    return msg_at(err, mark_of(file, val), k->val, "sweep values must be scalars");
+                char key[200];
+                snprintf(key, sizeof key, "%s", k->val);
+                if (!field_find(key) && has_group(key))
+                    strncat(key, ".name", sizeof key - strlen(key) - 1);
+                if (entries_add(&r->set, key, val->val, mark_of(file, val)))
+                    return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+                const char *last = strrchr(k->val, '.');
+                char sv[64];
+                slug(sv, sizeof sv, val->val);
+                size_t len = strlen(name);
+                snprintf(name + len, sizeof name - len, "%s%s-%s", len ? "_" : "",
+                         last ? last + 1 : k->val, sv);
+            }
+            snprintf(r->name, sizeof r->name, "%s", *name ? name : "run");
+        }
+    }
+    return SIM_OK;
+}
+
+static int defaults(struct cfg *c, struct mark *marks)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        struct sim_msg m;
+        int rc = parse_into(c, &fields[i], fields[i].def, (struct mark){0}, &m);
+        SIM_ASSERT(rc == 0); /* the schema's own defaults must parse */
+        if (marks)
+            marks[i] = (struct mark){0};
+    }
+    return SIM_OK;
+}
+
+static int load_from_parser(struct yp *y, const char *path, cfg_exp_t **out, struct sim_msg *err)
+{
+    struct node root;
+    cfg_exp_t *e = NULL;
+    int rc = parse_yaml(y, &root);
+    if (rc)
+        goto out;
+    e = sim_calloc(1, sizeof *e);
+    if (!e) {
+        rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(e->file, sizeof e->file, "%s", path);
+    snprintf(e->dir, sizeof e->dir, "%s", path);
+    char *slash = strrchr(e->dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(e->dir, sizeof e->dir, ".");
+    /* Split off sweep and runs; flatten the rest. */
+    const struct node *sweep = NULL, *runs = NULL;
+    struct node rest = {.type = N_MAP};
+    rest.kids = sim_calloc(root.n ? root.n : 1, sizeof *rest.kids);
+    if (!rest.kids) {
+        rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i + 1 < root.n; i += 2) {
+        const char *k = root.kids[i].val;
+        if (k && !strcmp(k, "sweep"))
+            sweep = &root.kids[i + 1];
+        else if (k && !strcmp(k, "runs"))
+            runs = &root.kids[i + 1];
+        else {
+            rest.kids[rest.n++] = root.kids[i];
+            rest.kids[rest.n++] = root.kids[i + 1];
+        }
+    }
+    rc = flatten(e->file, &rest, "", &e->base, err);
+    sim_free(rest.kids); /* shallow: the nodes belong to root */
+    if (rc)
+        goto out;
+    if ((rc = build_runs(e, runs, sweep, err)))
+        goto out;
+    /* Check the base settings and every run now, so that nothing starts on a bad file. */
+    struct cfg c;
+    struct mark marks[N_FIELDS];
+    defaults(&c, marks);
+    for (size_t i = 0; i < e->base.n; i++)
+        if ((rc = apply_entry(&c, marks, &e->base.e[i], err)))
+            goto out;
+    if (!c.name[0]) {
+        rc = sim_msg_set(err, SIM_ECONFIG, "%s:%d:%d: name: missing required key", e->file,
+                         root.line, root.col);
+        goto out;
+    }
+    for (size_t r = 0; r < e->n_runs; r++) {
+        struct cfg rc_cfg = c;
+        for (size_t i = 0; i < e->runs[r].set.n; i++)
+            if ((rc = apply_entry(&rc_cfg, marks, &e->runs[r].set.e[i], err)))
+                goto out;
+    }
+out:
+    node_free(&root);
+    if (rc) {
+        cfg_free(e);
+        e = NULL;
+    }
+    *out = e;
+    return rc;
+}
+
+int cfg_load(const char *path, cfg_exp_t **out, struct sim_msg *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(errno));
+    struct yp y = {.file = path, .err = err};
+    if (!yaml_parser_initialize(&y.p)) {
+        fclose(f);
+        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    }
+    yaml_parser_set_input_file(&y.p, f);
+    int rc = load_from_parser(&y, path, out, err);
+    yaml_parser_delete(&y.p);
+    if (ferror(f) && !rc)
+        rc = sim_msg_set(err, SIM_EIO, "%s: read error", path);
+    fclose(f);
+    return rc;
+}
+
+int cfg_load_string(const char *text, const char *name, cfg_exp_t **out, struct sim_msg *err)
+{
+    *out = NULL;
+    struct yp y = {.file = name, .err = err};
+    if (!yaml_parser_initialize(&y.p))
+        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    yaml_parser_set_input_string(&y.p, (const unsigned char *)text, strlen(text));
+    int rc = load_from_parser(&y, name, out, err);
+    yaml_parser_delete(&y.p);
+    return rc;
+}
+
+int cfg_add_set(cfg_exp_t *e, const char *assignment, struct sim_msg *err)
+{
+    const char *eq = strchr(assignment, '=');
+    struct mark at = {"--set", 0, 0};
+    if (!eq || eq == assignment)
+        return sim_msg_set(err, SIM_ECONFIG, "--set: expected key=value, got '%s'", assignment);
+    char key[160];
+    size_t n = (size_t)(eq - assignment);
+    if (n >= sizeof key)
+        return sim_msg_set(err, SIM_ECONFIG, "--set: key too long");
+    memcpy(key, assignment, n);
+    key[n] = 0;
+    if (!field_find(key) && has_group(key))
+        strncat(key, ".name", sizeof key - strlen(key) - 1);
+    struct entry x = {key, (char *)eq + 1, at};
+    struct cfg c;
+    struct mark marks[N_FIELDS];
+    defaults(&c, marks);
+    int rc = apply_entry(&c, marks, &x, err);
+    if (rc)
+        return rc;
+    return entries_add(&e->cli, key, eq + 1, at) ? sim_msg_set(err, SIM_ENOMEM, "out of memory")
+                                                 : SIM_OK;
+}
+
+/* ---- resolution and cross-field rules ---- */
+
+static struct mark where(const struct mark *marks, const char *key)
+{
+    const struct field *f = field_find(key);
+    return marks[f - fields];
+}
+
+static int check_edges(const char *s, struct mark at, struct sim_msg *err)
+{
+    unsigned long prev = 0;
+    int n = 0;
+    while (*s) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (end == s || errno || v <= prev || (*end && *end != ','))
+            return msg_at(err, at, "predictor.edges", "expected increasing token counts, e.g. [141, 503, 2048]");
+        if (++n > 64)
+            return msg_at(err, at, "predictor.edges", "at most 64 buckets");
+        prev = v;
+        s = *end ? end + 1 : end;
+    }
+    return SIM_OK;
+}
+
+int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err)
+{
+    SIM_ASSERT(i < e->n_runs);
+    struct mark m[N_FIELDS];
+    defaults(c, m);
+    const struct entries *lists[] = {&e->base, &e->runs[i].set, &e->cli};
+    for (int l = 0; l < 3; l++)
+        for (size_t k = 0; k < lists[l]->n; k++) {
+            int rc = apply_entry(c, m, &lists[l]->e[k], err);
+            if (rc)
+                return rc;
+        }
+    snprintf(c->run_name, sizeof c->run_name, "%s", e->runs[i].name);
+    if (!strcmp(c->source, "synthetic")) {
+        if (!c->requests && c->end_s <= 0)
+            return msg_at(err, where(m, "workload.requests"), "workload.requests",
+                          "the synthetic generator needs a bound: set requests or end_s");
+    } else if (!c->path[0]) {
+        return msg_at(err, where(m, "workload.source"), "workload.path",
+                      "missing required key: source '%s' reads a file", c->source);
+    }
+    if (!strcmp(c->arrival, "batch") && !c->requests &&
+        (!strcmp(c->source, "synthetic") || !strcmp(c->source, "lengths")))
+        return msg_at(err, where(m, "workload.arrival"), "workload.requests",
+                      "batch arrivals need a request count");
+    if (!strcmp(c->lengths, "empirical") && !c->lengths_path[0])
+        return msg_at(err, where(m, "workload.lengths"), "workload.lengths_path",
+                      "missing required key: empirical lengths need a file");
+    if ((!strcmp(c->predictor, "confusion") || !strcmp(c->predictor, "replay")) && !c->pred_path[0])
+        return msg_at(err, where(m, "predictor.name"), "predictor.path",
+                      "missing required key: the %s predictor reads a file", c->predictor);
+    if (c->pred_edges[0]) {
+        int rc = check_edges(c->pred_edges, where(m, "predictor.edges"), err);
+        if (rc)
+            return rc;
+    }
+    if (!strcmp(c->model, "custom") &&
+        !(c->m_layers && c->m_hidden && c->m_heads && c->m_head_dim && c->m_ffn && c->m_params))
+        return msg_at(err, where(m, "model.name"), "model",
+                      "a custom model needs layers, hidden, heads, head_dim, ffn and params");
+    if (c->start_s > 0 && c->end_s > 0 && c->end_s <= c->start_s)
+        return msg_at(err, where(m, "workload.end_s"), "workload.end_s",
+                      "window end %g is not after its start %g", c->end_s, c->start_s);
+    return SIM_OK;
+}
+
+/* ---- dump, hash, schema ---- */
+
+static void dump_value(const struct cfg *c, const struct field *f, FILE *out)
+{
+    const char *p = (const char *)c + f->off;
+    switch (f->type) {
+    case T_STR:
+        fputc('"', out);
+        for (const char *s = p; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                fputc('\\', out);
+            fputc(*s, out);
+        }
+        fputc('"', out);
+        break;
+    case T_U32: fprintf(out, "%u", *(const uint32_t *)p); break;
+    case T_U64: fprintf(out, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+    case T_F64: fprintf(out, "%.15g", *(const double *)p); break;
+    case T_BOOL: fputs(*(const int *)p ? "true" : "false", out); break;
+    }
+}
+
+void cfg_dump(const struct cfg *c, FILE *out)
+{
+    char group[64] = "";
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const struct field *f = &fields[i];
+        const char *dot = strchr(f->key, '.');
+        if (dot) {
+            size_t g = (size_t)(dot - f->key);
+            if (strlen(group) != g || strncmp(group, f->key, g)) {
+                snprintf(group, sizeof group, "%.*s", (int)g, f->key);
+                fprintf(out, "%s:\n", group);
+            }
+            fprintf(out, "  %s: ", dot + 1);
+        } else {
+            group[0] = 0;
+            fprintf(out, "%s: ", f->key);
+        }
+        dump_value(c, f, out);
+        fputc('\n', out);
+    }
+}
+
+uint64_t cfg_hash(const struct cfg *c)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return 0;
+    cfg_dump(c, f);
+    fclose(f);
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)buf[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    free(buf);
+    return h;
+}
+
+static const char *type_name(const struct field *f)
+{
+    switch (f->type) {
+    case T_STR: return f->choices ? (strcmp(f->choices, "list") ? "choice" : "list") : "string";
+    case T_U32:
+    case T_U64: return "integer";
+    case T_F64: return "number";
+    case T_BOOL: return "bool";
+    }
+    return "?";
+}
+
+int cfg_schema_cmd(int argc, char **argv)
+{
+    int md = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--markdown"))
+            md = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: lensim schema [--markdown]\n"
+                   "Print every experiment key with its type, default, unit and help.\n");
+            return 0;
+        } else {
+            fprintf(stderr, "lensim schema: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (md)
+        printf("# Experiment keys\n\nGenerated by `lensim schema --markdown`. A group given a "
+               "scalar sets its `name` (`policy: sjf`). `sweep:` maps keys to lists of values; "
+               "`runs:` lists mappings of keys.\n\n| key | type | default | unit | help |\n"
+               "|---|---|---|---|---|\n");
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const struct field *f = &fields[i];
+        char ty[160];
+        if (f->choices && strcmp(f->choices, "list"))
+            snprintf(ty, sizeof ty, "%s", f->choices);
+        else
+            snprintf(ty, sizeof ty, "%s", type_name(f));
+        const char *def = *f->def ? f->def : (i == 0 ? "(required)" : "\"\"");
+        if (md)
+            printf("| `%s` | %s | `%s` | %s | %s |\n", f->key, ty, def, f->unit, f->help);
+        else
+            printf("%-28s %-10s %-14s %-10s %s%s%s\n", f->key, type_name(f), def, f->unit, f->help,
+                   f->choices && strcmp(f->choices, "list") ? ": " : "",
+                   f->choices && strcmp(f->choices, "list") ? f->choices : "");
+    }
+    return 0;
+}

@@ -1,0 +1,111 @@
+/*
+ * cfg.h: experiment files (YAML, through libyaml) against one declarative schema (R21).
+ *
+ * A file holds one experiment: a name, the settings that differ from the defaults, and optionally
+ * `sweep:` (key -> list of values; the runs are the Cartesian product, first key outermost) and
+ * `runs:` (a list of mappings of dotted keys, each one run; combined with a sweep, every run is
+ * swept). Keys are two levels deep at most (`workload.rate`); a group given a scalar sets its
+ * `name` (`policy: sjf` means `policy.name: sjf`). Every setting is checked against the schema:
+ * unknown keys, wrong types, out-of-range values, missing required ones and bad YAML are errors
+ * reported as `file:line:col: key: message` (or `--set: key: message`), before any run starts.
+ * A resolved run (struct cfg) has every field set: defaults, then the file, then the run's own
+ * overrides, then --set overrides; cfg_dump writes it back as YAML for the run's manifest.
+ */
+#ifndef LENSIM_CFG_H
+#define LENSIM_CFG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sim.h"
+
+enum { CFG_STR_MAX = 256 };
+
+struct cfg {
+    char     name[CFG_STR_MAX];
+    char     run_name[CFG_STR_MAX]; /* set by cfg_resolve: "run" or the swept values */
+    char     description[CFG_STR_MAX];
+    uint64_t seed;
+
+    char     model[64];
+    uint32_t m_layers, m_hidden, m_heads, m_kv_heads, m_head_dim, m_ffn, m_vocab, m_dtype;
+    uint32_t m_max_ctx;
+    int      m_gated;
+    double   m_params;
+
+    char     gpu[64];
+    uint32_t tp;
+    double   mem_util;
+    double   host_bw_gbps;
+
+    char     profile[CFG_STR_MAX];
+
+    uint32_t replicas;
+    char     router[32];
+
+    char     source[16];
+    char     path[CFG_STR_MAX];
+    uint64_t requests;
+    double   rate, cv, rate_scale, start_s, end_s;
+    char     arrival[16];
+    uint32_t max_prompt, max_output;
+    char     lengths[16];
+    double   prompt_mu, prompt_sigma, output_mu, output_sigma;
+    char     lengths_path[CFG_STR_MAX];
+    int      skip_bad;
+
+    char     batching[16];
+    uint32_t max_batch, max_batched_tokens;
+    double   max_wait_s;
+    char     memory[16];
+    uint32_t block_size, max_seq_len;
+    double   watermark;
+    char     preemption[16], overflow[16], queue[16];
+    int      check;
+
+    char     policy[16];
+    double   aging_s, aging_factor;
+
+    char     predictor[16];
+    double   pred_cost_s, pred_sigma;
+    uint32_t pred_buckets;
+    char     pred_edges[CFG_STR_MAX];
+    char     pred_path[CFG_STR_MAX];
+
+    char     compat[16];
+
+    double   slo_ttft_ms, slo_tpot_ms, slo_e2el_ms;
+
+    int      out_requests;
+    uint32_t out_timeline_rows;
+};
+
+typedef struct cfg_exp cfg_exp_t;
+
+/* Parse and check an experiment file. Returns 0 and an owned experiment (free with cfg_free),
+ * or a negative code with "file:line:col: key: message" in err. */
+int  cfg_load(const char *path, cfg_exp_t **out, struct sim_msg *err);
+/* The same from a string (tests); `name` stands for the file name in messages. */
+int  cfg_load_string(const char *text, const char *name, cfg_exp_t **out, struct sim_msg *err);
+void cfg_free(cfg_exp_t *e);
+
+/* Add a `key=value` override that applies to every run (the --set flag). Checked at once:
+ * returns 0, or SIM_ECONFIG with "--set: key: message" in err. */
+int cfg_add_set(cfg_exp_t *e, const char *assignment, struct sim_msg *err);
+
+size_t cfg_n_runs(const cfg_exp_t *e);
+/* Resolve run i (0-based) with every default applied and every cross-field rule checked.
+ * Returns 0, or SIM_ECONFIG with the reason (and where the offending value came from). */
+int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *out, struct sim_msg *err);
+/* The experiment file's directory (relative paths in it are tried from there first). */
+const char *cfg_dir(const cfg_exp_t *e);
+
+/* Write c as YAML, every key with its value. */
+void cfg_dump(const struct cfg *c, FILE *f);
+/* 64-bit FNV-1a hash of cfg_dump's text: the experiment hash in manifests. */
+uint64_t cfg_hash(const struct cfg *c);
+
+/* `lensim schema [--markdown]`: every key with type, default, unit and help. */
+int cfg_schema_cmd(int argc, char **argv);
+
+#endif

@@ -1,0 +1,440 @@
+/* exp.c: from a resolved configuration to a finished run on disk (see exp.h). */
+#include "exp.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "analytic.h"
+#include "version.h"
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* Find `path`: absolute as is; else beside the experiment file, in the working directory, or in
+ * the data directory. */
+static int resolve(const char *key, const char *path, const char *cfg_dir, const char *data_dir,
+                   char *out, size_t n, struct sim_msg *err)
+{
+    if (path[0] == '/') {
+        snprintf(out, n, "%s", path);
+        if (exists(out))
+            return SIM_OK;
+    } else {
+        const char *bases[] = {cfg_dir, ".", data_dir};
+        for (int i = 0; i < 3; i++) {
+            if (!bases[i] || !*bases[i])
+                continue;
+            if (snprintf(out, n, "%s/%s", bases[i], path) >= (int)n)
+                continue;
+            if (exists(out))
+                return SIM_OK;
+        }
+    }
+    out[0] = 0;
+    return sim_msg_set(err, SIM_ENOENT,
+                       "%s: cannot find '%s' (looked beside the experiment, in the working "
+                       "directory and in the data directory%s%s%s)",
+                       key, path, data_dir && *data_dir ? " " : "",
+                       data_dir && *data_dir ? data_dir : "", data_dir && *data_dir ? "" : ": none");
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+static uint64_t file_hash(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    if (!f)
+        return 0;
+    unsigned char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        h = fnv(h, buf, n);
+    fclose(f);
+    return h;
+}
+
+static int build_model(const struct cfg *c, struct cal_model *m, struct sim_msg *err)
+{
+    if (!strcmp(c->model, "custom")) {
+        memset(m, 0, sizeof *m);
+        m->name = "custom";
+        m->dtype_bytes = 2;
+        m->max_ctx = 2048;
+        m->gated_mlp = c->m_gated;
+    } else {
+        const struct cal_model *p = cal_model_find(c->model);
+        if (!p)
+            return sim_msg_set(err, SIM_ECONFIG,
+                               "model.name: unknown model '%s' (presets: see lensim schema)",
+                               c->model);
+        *m = *p;
+    }
+#define OV(field, v)                                                                          \
+    if (v)                                                                                    \
+        m->field = v;
+    OV(layers, c->m_layers)
+    OV(hidden, c->m_hidden)
+    OV(heads, c->m_heads)
+    OV(kv_heads, c->m_kv_heads)
+    OV(head_dim, c->m_head_dim)
+    OV(ffn, c->m_ffn)
+    OV(vocab, c->m_vocab)
+    OV(dtype_bytes, c->m_dtype)
+    OV(max_ctx, c->m_max_ctx)
+    OV(n_params, c->m_params)
+#undef OV
+    if (!m->kv_heads)
+        m->kv_heads = m->heads;
+    if (!m->dtype_bytes || !m->layers || !m->head_dim || !m->kv_heads)
+        return sim_msg_set(err, SIM_ECONFIG, "model: incomplete shape");
+    return SIM_OK;
+}
+
+static int parse_edges(const char *s, struct pred_cfg *p)
+{
+    uint32_t n = 0;
+    while (*s && n < PRED_MAX_BUCKETS) {
+        char *end;
+        p->edges[n++] = (uint32_t)strtoul(s, &end, 10);
+        s = *end ? end + 1 : end;
+    }
+    p->n_buckets = n;
+    return SIM_OK;
+}
+
+int exp_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, struct exp *x,
+              struct sim_msg *err)
+{
+    int rc;
+    memset(x, 0, sizeof *x);
+    x->cfg = *c;
+    snprintf(x->data_dir, sizeof x->data_dir, "%s", data_dir ? data_dir : "");
+    if (strcmp(c->compat, "none"))
+        return sim_msg_set(err, SIM_ECONFIG, "compat: '%s' is not available in this build",
+                           c->compat);
+    if ((rc = build_model(c, &x->model, err)))
+        return rc;
+    x->gpu = cal_gpu_find(c->gpu);
+    if (!x->gpu)
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "hardware.gpu: unknown GPU '%s' (a100-40gb, a100-80gb, h100-80gb, h200)",
+                           c->gpu);
+
+    /* Perf profile. */
+    if (!strcmp(c->profile, "analytic")) {
+        if ((rc = cal_analytic_profile(&x->model, x->gpu, c->tp, c->mem_util, &x->cost.prof, err)))
+            return rc;
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        for (size_t i = 0; i < x->cost.prof.n_pieces; i++)
+            h = fnv(h, &x->cost.prof.piece[i], sizeof x->cost.prof.piece[i]);
+        h = fnv(h, &x->cost.prof.kv_capacity_bytes, sizeof(double));
+        x->profile_hash = h;
+    } else {
+        if ((rc = resolve("perf.profile", c->profile, cfg_dir, data_dir, x->profile_path,
+                          sizeof x->profile_path, err)))
+            return rc;
+        if ((rc = cal_profile_load(x->profile_path, &x->cost.prof, err)))
+            return rc;
+        if (strcmp(x->cost.prof.model, x->model.name))
+            return sim_msg_set(err, SIM_ECONFIG,
+                               "perf.profile: %s was calibrated for model '%s', the experiment "
+                               "uses '%s'",
+                               x->profile_path, x->cost.prof.model, x->model.name);
+        x->profile_hash = file_hash(x->profile_path);
+    }
+    x->cost.swap_bw = c->host_bw_gbps > 0 ? c->host_bw_gbps * 1e9 : x->gpu->pcie_bw;
+
+    /* Cluster and engine. */
+    struct serve_cfg *s = &x->serve;
+    s->replicas = c->replicas;
+    uint32_t max_seq = c->max_seq_len ? c->max_seq_len : x->model.max_ctx;
+    s->max_batch = c->max_batch;
+    s->max_batched_tokens = c->max_batched_tokens ? c->max_batched_tokens
+                                                  : (max_seq > 8192 ? max_seq : 8192);
+    s->max_wait_s = c->max_wait_s;
+    if (router_parse(c->router, &s->router) || batching_parse(c->batching, &s->batching) ||
+        preempt_parse(c->preemption, &s->preempt) || overflow_parse(c->overflow, &s->overflow) ||
+        kv_policy_parse(c->memory, &s->kv.policy) || evq_kind_parse(c->queue, &s->queue))
+        return sim_msg_set(err, SIM_ECONFIG, "internal: a schema choice has no parser");
+    if (s->batching == BATCH_NONE)
+        s->max_batch = 1;
+    double cap_tok = floor(x->cost.prof.kv_capacity_bytes / x->cost.prof.kv_bytes_per_token);
+    s->kv.capacity_tok = cap_tok > 0 ? (uint64_t)cap_tok : 0;
+    s->kv.block_tok = c->block_size;
+    s->kv.watermark = c->watermark;
+    s->kv.max_seq_len = max_seq;
+    s->policy = sched_find(c->policy);
+    if (!s->policy)
+        return sim_msg_set(err, SIM_ECONFIG, "policy.name: unknown policy '%s'", c->policy);
+    s->sched.aging_s = c->aging_s;
+    s->sched.aging_factor = c->aging_factor;
+    s->seed = c->seed;
+    s->check = c->check;
+
+    /* Workload. */
+    struct trace_opts *t = &x->trace;
+    trace_opts_default(t);
+    if (trace_format_parse(c->source, &t->format) ||
+        trace_arrival_parse(c->arrival, &t->arrival))
+        return sim_msg_set(err, SIM_ECONFIG, "internal: a schema choice has no parser");
+    if (t->format != TRACE_FMT_SYNTH) {
+        if ((rc = resolve("workload.path", c->path, cfg_dir, data_dir, x->trace_path,
+                          sizeof x->trace_path, err)))
+            return rc;
+        t->path = x->trace_path;
+    }
+    t->data_dir = x->data_dir[0] ? x->data_dir : NULL;
+    t->rate_scale = c->rate_scale;
+    t->max_requests = c->requests;
+    t->t_start_s = c->start_s;
+    t->t_end_s = c->end_s;
+    t->max_prompt_tok = c->max_prompt;
+    t->max_output_tok = c->max_output;
+    t->skip_bad = c->skip_bad;
+    t->rate = c->rate;
+    t->cv = c->cv;
+    t->seed = c->seed;
+    t->lengths = !strcmp(c->lengths, "empirical") ? TRACE_LEN_EMPIRICAL : TRACE_LEN_LOGNORMAL;
+    t->prompt_mu = c->prompt_mu;
+    t->prompt_sigma = c->prompt_sigma;
+    t->output_mu = c->output_mu;
+    t->output_sigma = c->output_sigma;
+    if (t->lengths == TRACE_LEN_EMPIRICAL) {
+        if ((rc = resolve("workload.lengths_path", c->lengths_path, cfg_dir, data_dir,
+                          x->lengths_path, sizeof x->lengths_path, err)))
+            return rc;
+        t->lengths_path = x->lengths_path;
+        t->lengths_format = TRACE_FMT_AUTO;
+    }
+
+    /* Predictor. */
+    struct pred_cfg *p = &x->pred;
+    p->name = c->predictor;
+    p->cost_s = c->pred_cost_s;
+    p->sigma = c->pred_sigma;
+    p->n_buckets = c->pred_buckets;
+    p->max_len = max_seq;
+    p->seed = c->seed;
+    if (c->pred_edges[0])
+        parse_edges(c->pred_edges, p);
+    if (c->pred_path[0]) {
+        if ((rc = resolve("predictor.path", c->pred_path, cfg_dir, data_dir, x->pred_path,
+                          sizeof x->pred_path, err)))
+            return rc;
+        p->path = x->pred_path;
+    }
+    return SIM_OK;
+}
+
+int exp_mkdirs(const char *path, struct sim_msg *err)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return sim_msg_set(err, SIM_EIO, "%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || !*p) {
+            char save = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) && errno != EEXIST)
+                return sim_msg_set(err, SIM_EIO, "%s: %s", buf, strerror(errno));
+            *p = save;
+            if (!save)
+                break;
+        }
+    }
+    return SIM_OK;
+}
+
+/* ---- output files, written under a temporary name ---- */
+
+struct out {
+    char  final[1100], tmp[1110];
+    FILE *f;
+};
+
+static int out_open(struct out *o, const char *dir, const char *name, struct sim_msg *err)
+{
+    snprintf(o->final, sizeof o->final, "%s/%s", dir, name);
+    snprintf(o->tmp, sizeof o->tmp, "%s.tmp", o->final);
+    o->f = fopen(o->tmp, "w");
+    if (!o->f)
+        return sim_msg_set(err, SIM_EIO, "%s: %s", o->tmp, strerror(errno));
+    return SIM_OK;
+}
+
+static int out_close(struct out *o, struct sim_msg *err)
+{
+    if (!o->f)
+        return SIM_OK;
+    int bad = ferror(o->f);
+    bad |= fclose(o->f) != 0;
+    o->f = NULL;
+    if (bad)
+        return sim_msg_set(err, SIM_EIO, "%s: write error", o->tmp);
+    return SIM_OK;
+}
+
+static void out_discard(struct out *o)
+{
+    if (o->f)
+        fclose(o->f);
+    o->f = NULL;
+    if (o->tmp[0])
+        remove(o->tmp);
+}
+
+static int out_commit(struct out *o, struct sim_msg *err)
+{
+    if (rename(o->tmp, o->final))
+        return sim_msg_set(err, SIM_EIO, "%s: %s", o->final, strerror(errno));
+    o->tmp[0] = 0;
+    return SIM_OK;
+}
+
+static void header(FILE *f, const struct exp *x)
+{
+    fprintf(f, "# lensim %s (%s); experiment %s, run %s, seed %llu, hash %016llx\n",
+            "0.1.0", LENSIM_GIT_REV, x->cfg.name, x->cfg.run_name,
+            (unsigned long long)x->cfg.seed, (unsigned long long)cfg_hash(&x->cfg));
+}
+
+static void write_manifest(FILE *f, const struct exp *x, const struct exp_result *r)
+{
+    struct sim_alloc_stats a = sim_alloc_stats();
+    fprintf(f, "lensim: \"0.1.0\"\ngit_revision: \"%s\"\n", LENSIM_GIT_REV);
+    fprintf(f, "experiment: \"%s\"\nrun: \"%s\"\nseed: %llu\n", x->cfg.name, x->cfg.run_name,
+            (unsigned long long)x->cfg.seed);
+    fprintf(f, "experiment_hash: \"%016llx\"\n", (unsigned long long)cfg_hash(&x->cfg));
+    fprintf(f, "profile: \"%s\"\nprofile_hash: \"%016llx\"\n",
+            x->profile_path[0] ? x->profile_path : "analytic",
+            (unsigned long long)x->profile_hash);
+    fprintf(f, "profile_source: \"%s\"\nprofile_device: \"%s\"\n", x->cost.prof.source,
+            x->cost.prof.device);
+    fprintf(f, "kv_capacity_tokens: %llu\nkv_bytes_per_token: %.0f\n",
+            (unsigned long long)x->serve.kv.capacity_tok, x->cost.prof.kv_bytes_per_token);
+    fprintf(f, "max_seq_len: %u\nmax_batched_tokens: %u\n", x->serve.kv.max_seq_len,
+            x->serve.max_batched_tokens);
+    fprintf(f, "queue: \"%s\"\n", evq_kind_name(x->serve.queue));
+    fprintf(f, "trace: \"%s\"\n", x->trace_path[0] ? x->trace_path : "synthetic");
+    fprintf(f, "stats:\n  arrived: %llu\n  finished: %llu\n  failed: %llu\n  truncated: %llu\n"
+               "  events: %llu\n  aging_overrides: %llu\n",
+            (unsigned long long)r->stats.arrived, (unsigned long long)r->stats.finished,
+            (unsigned long long)r->stats.failed, (unsigned long long)r->stats.truncated,
+            (unsigned long long)r->stats.events, (unsigned long long)r->stats.aging_overrides);
+    fprintf(f, "memory:\n  peak_bytes: %zu\n  allocations: %llu\n", a.peak_bytes,
+            (unsigned long long)a.calls);
+    fprintf(f, "config:\n");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (m) {
+        cfg_dump(&x->cfg, m);
+        fclose(m);
+        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(f, "  %s\n", line);
+        free(buf);
+    }
+}
+
+struct prog {
+    exp_progress_fn fn;
+    void           *ctx;
+    uint64_t        total;
+};
+
+static int progress_tramp(void *ctx, const struct serve_stats *s)
+{
+    struct prog *p = ctx;
+    return p->fn ? p->fn(p->ctx, s, p->total) : 0;
+}
+
+int exp_run(struct exp *x, const char *dir, exp_progress_fn progress, void *pctx,
+            struct exp_result *res, struct sim_msg *err)
+{
+    struct out req = {0}, sum = {0}, tl = {0}, man = {0};
+    trace_t *src = NULL;
+    pred_t *pred = NULL;
+    met_t *met = NULL;
+    int rc;
+    memset(res, 0, sizeof *res);
+    if (dir) {
+        if ((rc = exp_mkdirs(dir, err)))
+            goto out;
+        if (x->cfg.out_requests) {
+            if ((rc = out_open(&req, dir, "requests.csv", err)))
+                goto out;
+            header(req.f, x);
+            fprintf(req.f, "%s\n", met_requests_header);
+        }
+    }
+    if ((rc = trace_open(&x->trace, &src, err)))
+        goto out;
+    if ((rc = pred_new(&x->pred, &pred, err)))
+        goto out;
+    struct met_cfg mc = {
+        .slo_ttft_s = x->cfg.slo_ttft_ms / 1e3,
+        .slo_tpot_s = x->cfg.slo_tpot_ms / 1e3,
+        .slo_e2el_s = x->cfg.slo_e2el_ms / 1e3,
+        .n_replicas = x->serve.replicas,
+        .timeline_rows = dir ? x->cfg.out_timeline_rows : 0,
+        .requests_csv = req.f,
+    };
+    met = met_new(&mc);
+    if (!met) {
+        rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        goto out;
+    }
+    struct prog pg = {progress, pctx, x->cfg.requests};
+    int64_t t0 = sim_wall_ns();
+    rc = serve_run(&x->serve, &x->cost, src, pred, met, progress_tramp, &pg, &res->stats, err);
+    res->wall_s = (double)(sim_wall_ns() - t0) / 1e9;
+    if (rc)
+        goto out;
+    if ((rc = met_summarize(met, res->stats.first_arrival_ns, &res->sum))) {
+        sim_msg_set(err, rc, "out of memory");
+        goto out;
+    }
+    if (dir) {
+        if ((rc = out_open(&sum, dir, "summary.json", err)) ||
+            (rc = out_open(&tl, dir, "timeline.csv", err)) ||
+            (rc = out_open(&man, dir, "manifest.yaml", err)))
+            goto out;
+        met_write_json(&res->sum, sum.f);
+        header(tl.f, x);
+        met_write_timeline(met, tl.f);
+        write_manifest(man.f, x, res);
+        struct out *all[] = {&req, &sum, &tl, &man};
+        for (int i = 0; i < 4; i++)
+            if ((rc = out_close(all[i], err)))
+                goto out;
+        for (int i = 0; i < 4; i++)
+            if (all[i]->tmp[0] && (rc = out_commit(all[i], err)))
+                goto out;
+    }
+out:
+    out_discard(&req);
+    out_discard(&sum);
+    out_discard(&tl);
+    out_discard(&man);
+    met_free(met);
+    pred_free(pred);
+    trace_close(src);
+    return rc;
+}

@@ -1,0 +1,378 @@
+/* met.c: metrics, exact statistics and result writers (see met.h). */
+#include "met.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+
+#include "alloc.h"
+
+const char met_requests_header[] =
+    "id,replica,arrival_s,prompt_tokens,output_tokens,predicted_tokens,queue_s,ttft_s,tpot_s,"
+    "e2el_s,finish_s,preemptions,mispredictions";
+
+struct itl_rec {
+    double   gap_s;
+    uint64_t weight;
+};
+
+struct tl_row {
+    simtime_t t;
+    uint32_t  batch, waiting;
+    uint64_t  kv_used_tok;
+    double    kv_util;
+};
+
+struct tl {
+    struct tl_row *rows;
+    size_t         n;
+    simtime_t      interval, last;
+};
+
+struct met {
+    struct met_cfg cfg;
+    /* Per request (completed). */
+    double *ttft, *tpot, *e2el, *queue, *finish;
+    size_t  n, cap, n_tpot;
+    uint64_t good, failed, in_tok, out_tok;
+    simtime_t last_finish;
+    /* ITL. */
+    struct itl_rec *itl;
+    size_t          n_itl, cap_itl;
+    /* Iterations. */
+    uint64_t iterations, batch_sum, tokens;
+    double   kv_time_sum;  /* sum of kv_util x duration, seconds */
+    double   peak_kv;
+    uint64_t preempt, mispredict, wasted_tok;
+    double   wasted_s;
+    struct tl *tl;
+};
+
+met_t *met_new(const struct met_cfg *cfg)
+{
+    met_t *m = sim_calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->cfg = *cfg;
+    if (cfg->timeline_rows) {
+        m->tl = sim_calloc(cfg->n_replicas, sizeof *m->tl);
+        if (!m->tl)
+            goto fail;
+        for (uint32_t i = 0; i < cfg->n_replicas; i++) {
+            m->tl[i].rows = sim_calloc(cfg->timeline_rows, sizeof *m->tl[i].rows);
+            m->tl[i].last = -1;
+            if (!m->tl[i].rows)
+                goto fail;
+        }
+    }
+    return m;
+fail:
+    met_free(m);
+    return NULL;
+}
+
+void met_free(met_t *m)
+{
+    if (!m)
+        return;
+    sim_free(m->ttft);
+    sim_free(m->tpot);
+    sim_free(m->e2el);
+    sim_free(m->queue);
+    sim_free(m->finish);
+    sim_free(m->itl);
+    if (m->tl)
+        for (uint32_t i = 0; i < m->cfg.n_replicas; i++)
+            sim_free(m->tl[i].rows);
+    sim_free(m->tl);
+    sim_free(m);
+}
+
+static double sec(simtime_t ns) { return (double)ns / (double)SIM_NS_PER_S; }
+
+static int grow_all(met_t *m)
+{
+    if (m->n < m->cap)
+        return SIM_OK;
+    size_t cap = m->cap ? 2 * m->cap : 1024;
+    double **arr[] = {&m->ttft, &m->tpot, &m->e2el, &m->queue, &m->finish};
+    for (size_t i = 0; i < 5; i++) {
+        double *p = sim_realloc(*arr[i], cap * sizeof **arr[i]);
+        if (!p)
+            return SIM_ENOMEM;
+        *arr[i] = p;
+    }
+    m->cap = cap;
+    return SIM_OK;
+}
+
+int met_finish(met_t *m, const struct req *r)
+{
+    if (grow_all(m))
+        return SIM_ENOMEM;
+    double ttft = sec(r->first_token_ns - r->arrival_ns);
+    double e2el = sec(r->finish_ns - r->arrival_ns);
+    double queue = sec(r->sched_ns - r->arrival_ns);
+    double tpot = r->output_tok > 1 ? (e2el - ttft) / (r->output_tok - 1) : 0.0;
+    m->ttft[m->n] = ttft;
+    m->e2el[m->n] = e2el;
+    m->queue[m->n] = queue;
+    m->finish[m->n] = sec(r->finish_ns);
+    m->n++;
+    if (r->output_tok > 1)
+        m->tpot[m->n_tpot++] = tpot;
+    m->in_tok += r->prompt_tok;
+    m->out_tok += r->output_tok;
+    if (r->finish_ns > m->last_finish)
+        m->last_finish = r->finish_ns;
+    int any_slo = m->cfg.slo_ttft_s > 0 || m->cfg.slo_tpot_s > 0 || m->cfg.slo_e2el_s > 0;
+    if (any_slo && (m->cfg.slo_ttft_s <= 0 || ttft <= m->cfg.slo_ttft_s) &&
+        (m->cfg.slo_tpot_s <= 0 || tpot <= m->cfg.slo_tpot_s) &&
+        (m->cfg.slo_e2el_s <= 0 || e2el <= m->cfg.slo_e2el_s))
+        m->good++;
+    if (m->cfg.requests_csv &&
+        fprintf(m->cfg.requests_csv, "%llu,%u,%.9f,%u,%u,%u,%.9f,%.9f,%.9f,%.9f,%.9f,%u,%u\n",
+                (unsigned long long)r->id, r->replica, sec(r->arrival_ns), r->prompt_tok,
+                r->output_tok, r->pred_tok, queue, ttft, tpot, e2el, sec(r->finish_ns),
+                r->n_preempt, r->n_mispredict) < 0)
+        return SIM_EIO;
+    return SIM_OK;
+}
+
+void met_fail(met_t *m, const struct req *r)
+{
+    (void)r;
+    m->failed++;
+}
+
+static int add_itl(met_t *m, double gap_s, uint64_t w)
+{
+    if (sim_grow((void **)&m->itl, &m->cap_itl, m->n_itl + 1, sizeof *m->itl))
+        return SIM_ENOMEM;
+    m->itl[m->n_itl++] = (struct itl_rec){gap_s, w};
+    return SIM_OK;
+}
+
+int met_iter(met_t *m, uint32_t rep, simtime_t t, simtime_t dur, uint32_t batch,
+             uint32_t itl_tokens, uint32_t tokens, double kv_util)
+{
+    (void)rep, (void)t;
+    m->iterations++;
+    m->batch_sum += batch;
+    m->tokens += tokens;
+    m->kv_time_sum += kv_util * sec(dur);
+    if (kv_util > m->peak_kv)
+        m->peak_kv = kv_util;
+    return itl_tokens ? add_itl(m, sec(dur), itl_tokens) : SIM_OK;
+}
+
+int met_gap(met_t *m, simtime_t gap_ns) { return add_itl(m, sec(gap_ns), 1); }
+
+void met_preempt(met_t *m, int misprediction, uint64_t wasted_tok, double wasted_s)
+{
+    m->preempt++;
+    m->mispredict += misprediction != 0;
+    m->wasted_tok += wasted_tok;
+    m->wasted_s += wasted_s;
+}
+
+int met_sample(met_t *m, uint32_t rep, simtime_t t, uint32_t batch, uint64_t kv_used_tok,
+               double kv_util, uint32_t waiting)
+{
+    if (!m->tl)
+        return SIM_OK;
+    struct tl *tl = &m->tl[rep];
+    if (tl->last >= 0 && t - tl->last < tl->interval)
+        return SIM_OK;
+    if (tl->n == m->cfg.timeline_rows) { /* full: keep every other row, sample half as often */
+        size_t k = 0;
+        for (size_t i = 0; i < tl->n; i += 2)
+            tl->rows[k++] = tl->rows[i];
+        tl->n = k;
+        simtime_t span = tl->rows[k - 1].t - tl->rows[0].t;
+        tl->interval = tl->interval ? 2 * tl->interval : span / (simtime_t)k + 1;
+        if (t - tl->rows[k - 1].t < tl->interval)
+            return SIM_OK;
+    }
+    tl->rows[tl->n++] = (struct tl_row){t, batch, waiting, kv_used_tok, kv_util};
+    tl->last = t;
+    return SIM_OK;
+}
+
+static void stat_of(double *x, size_t n, struct met_stat *s)
+{
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    if (!n) {
+        s->mean = s->median = s->p90 = s->p99 = s->std = NAN;
+        return;
+    }
+    gsl_sort(x, 1, n);
+    s->mean = gsl_stats_mean(x, 1, n);
+    s->std = n > 1 ? sqrt(gsl_stats_variance_m(x, 1, n, s->mean) * (n - 1) / n) : 0.0;
+    s->median = gsl_stats_quantile_from_sorted_data(x, 1, n, 0.5);
+    s->p90 = gsl_stats_quantile_from_sorted_data(x, 1, n, 0.9);
+    s->p99 = gsl_stats_quantile_from_sorted_data(x, 1, n, 0.99);
+}
+
+static int cmp_itl(const void *a, const void *b)
+{
+    const struct itl_rec *x = a, *y = b;
+    return x->gap_s < y->gap_s ? -1 : x->gap_s > y->gap_s;
+}
+
+/* The value at position pos (0-based) of the expanded, sorted multiset. */
+static double itl_at(const struct itl_rec *r, size_t n, uint64_t pos)
+{
+    uint64_t cum = 0;
+    for (size_t i = 0; i < n; i++) {
+        cum += r[i].weight;
+        if (pos < cum)
+            return r[i].gap_s;
+    }
+    return r[n - 1].gap_s;
+}
+
+static double itl_quantile(const struct itl_rec *r, size_t n, uint64_t total, double f)
+{
+    double pos = f * (double)(total - 1);
+    uint64_t lo = (uint64_t)floor(pos), hi = (uint64_t)ceil(pos);
+    double a = itl_at(r, n, lo), b = itl_at(r, n, hi);
+    return a + (pos - (double)lo) * (b - a);
+}
+
+static void itl_stat(met_t *m, struct met_stat *s)
+{
+    memset(s, 0, sizeof *s);
+    uint64_t total = 0;
+    double sum = 0, sum2 = 0;
+    for (size_t i = 0; i < m->n_itl; i++) {
+        total += m->itl[i].weight;
+        sum += m->itl[i].gap_s * m->itl[i].weight;
+    }
+    s->n = total;
+    if (!total) {
+        s->mean = s->median = s->p90 = s->p99 = s->std = NAN;
+        return;
+    }
+    qsort(m->itl, m->n_itl, sizeof *m->itl, cmp_itl);
+    s->mean = sum / (double)total;
+    for (size_t i = 0; i < m->n_itl; i++) {
+        double d = m->itl[i].gap_s - s->mean;
+        sum2 += d * d * m->itl[i].weight;
+    }
+    s->std = sqrt(sum2 / (double)total);
+    s->median = itl_quantile(m->itl, m->n_itl, total, 0.5);
+    s->p90 = itl_quantile(m->itl, m->n_itl, total, 0.9);
+    s->p99 = itl_quantile(m->itl, m->n_itl, total, 0.99);
+}
+
+int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
+{
+    memset(out, 0, sizeof *out);
+    out->completed = m->n;
+    out->failed = m->failed;
+    out->total_input_tokens = m->in_tok;
+    out->total_output_tokens = m->out_tok;
+    out->duration_s = m->n ? sec(m->last_finish - first_arrival_ns) : 0.0;
+    double d = out->duration_s > 0 ? out->duration_s : NAN;
+    out->request_throughput = m->n / d;
+    out->output_throughput = m->out_tok / d;
+    out->total_token_throughput = (m->in_tok + m->out_tok) / d;
+    int any_slo = m->cfg.slo_ttft_s > 0 || m->cfg.slo_tpot_s > 0 || m->cfg.slo_e2el_s > 0;
+    out->request_goodput = any_slo ? m->good / d : NAN;
+    out->slo_attainment = any_slo && m->n ? (double)m->good / m->n : NAN;
+    /* SSJF's throughput (simulator.py): pos = int(percentile(range(n), 25)); pos / t[pos]. */
+    if (m->n) {
+        gsl_sort(m->finish, 1, m->n);
+        size_t pos = (size_t)(0.25 * (double)(m->n - 1));
+        double t = m->finish[pos] - sec(first_arrival_ns);
+        out->ssjf_throughput = t > 0 ? pos / t : NAN;
+    } else {
+        out->ssjf_throughput = NAN;
+    }
+    stat_of(m->ttft, m->n, &out->ttft);
+    stat_of(m->tpot, m->n_tpot, &out->tpot);
+    stat_of(m->e2el, m->n, &out->e2el);
+    stat_of(m->queue, m->n, &out->queue);
+    itl_stat(m, &out->itl);
+    out->mean_kv_util = d > 0 ? m->kv_time_sum / (d * m->cfg.n_replicas) : NAN;
+    out->peak_kv_util = m->peak_kv;
+    out->mean_batch_size = m->iterations ? (double)m->batch_sum / m->iterations : NAN;
+    out->iterations = m->iterations;
+    out->preemptions = m->preempt;
+    out->mispredictions = m->mispredict;
+    out->wasted_tokens = m->wasted_tok;
+    out->wasted_s = m->wasted_s;
+    out->tokens_generated = m->tokens;
+    return SIM_OK;
+}
+
+/* JSON numbers: NaN and infinities are written as null. */
+static void jnum(FILE *f, const char *key, double v, double scale, int last)
+{
+    if (isfinite(v))
+        fprintf(f, "  \"%s\": %.6f%s\n", key, v * scale, last ? "" : ",");
+    else
+        fprintf(f, "  \"%s\": null%s\n", key, last ? "" : ",");
+}
+
+static void jstat(FILE *f, const char *name, const struct met_stat *s)
+{
+    char k[64];
+    const char *pre[] = {"mean", "median", "std", "p90", "p99"};
+    double v[] = {s->mean, s->median, s->std, s->p90, s->p99};
+    for (int i = 0; i < 5; i++) {
+        snprintf(k, sizeof k, "%s_%s_ms", pre[i], name);
+        jnum(f, k, v[i], 1e3, 0);
+    }
+}
+
+int met_write_json(const struct met_summary *s, FILE *f)
+{
+    fprintf(f, "{\n");
+    fprintf(f, "  \"completed\": %llu,\n", (unsigned long long)s->completed);
+    fprintf(f, "  \"failed\": %llu,\n", (unsigned long long)s->failed);
+    fprintf(f, "  \"total_input_tokens\": %llu,\n", (unsigned long long)s->total_input_tokens);
+    fprintf(f, "  \"total_output_tokens\": %llu,\n", (unsigned long long)s->total_output_tokens);
+    jnum(f, "duration", s->duration_s, 1, 0);
+    jnum(f, "request_throughput", s->request_throughput, 1, 0);
+    jnum(f, "output_throughput", s->output_throughput, 1, 0);
+    jnum(f, "total_token_throughput", s->total_token_throughput, 1, 0);
+    jnum(f, "request_goodput", s->request_goodput, 1, 0);
+    jnum(f, "slo_attainment", s->slo_attainment, 1, 0);
+    jstat(f, "ttft", &s->ttft);
+    jstat(f, "tpot", &s->tpot);
+    jstat(f, "itl", &s->itl);
+    jstat(f, "e2el", &s->e2el);
+    jnum(f, "mean_jct_ms", s->e2el.mean, 1e3, 0);
+    jstat(f, "queue", &s->queue);
+    jnum(f, "mean_kv_cache_usage", s->mean_kv_util, 1, 0);
+    jnum(f, "peak_kv_cache_usage", s->peak_kv_util, 1, 0);
+    jnum(f, "mean_batch_size", s->mean_batch_size, 1, 0);
+    fprintf(f, "  \"iterations\": %llu,\n", (unsigned long long)s->iterations);
+    fprintf(f, "  \"preemptions\": %llu,\n", (unsigned long long)s->preemptions);
+    fprintf(f, "  \"mispredictions\": %llu,\n", (unsigned long long)s->mispredictions);
+    fprintf(f, "  \"wasted_tokens\": %llu,\n", (unsigned long long)s->wasted_tokens);
+    jnum(f, "wasted_s", s->wasted_s, 1, 0);
+    jnum(f, "ssjf_throughput", s->ssjf_throughput, 1, 1);
+    fprintf(f, "}\n");
+    return ferror(f) ? SIM_EIO : SIM_OK;
+}
+
+int met_write_timeline(const met_t *m, FILE *f)
+{
+    fprintf(f, "replica,time_s,batch_size,kv_used_tokens,kv_cache_usage_perc,"
+               "num_requests_waiting\n");
+    if (m->tl)
+        for (uint32_t r = 0; r < m->cfg.n_replicas; r++)
+            for (size_t i = 0; i < m->tl[r].n; i++) {
+                const struct tl_row *x = &m->tl[r].rows[i];
+                fprintf(f, "%u,%.6f,%u,%llu,%.4f,%u\n", r, sec(x->t), x->batch,
+                        (unsigned long long)x->kv_used_tok, 100.0 * x->kv_util, x->waiting);
+            }
+    return ferror(f) ? SIM_EIO : SIM_OK;
+}

@@ -1,0 +1,83 @@
+/*
+ * met.h: metrics of one run, named and defined as vLLM's serving benchmark does (METRICS.md):
+ *   ttft   arrival to first token;
+ *   tpot   (e2el - ttft) / (output tokens - 1), per request, over requests with > 1 token;
+ *   itl    every gap between consecutive tokens of a request, pooled over all requests;
+ *   e2el   arrival to last token (= JCT); queue: arrival to first admission.
+ * Statistics are exact: every per-request value is kept (32 bytes per request, so 10^7 requests
+ * take 320 MB) and ITL is kept per iteration as (duration, tokens) pairs, since every decoding
+ * request of an iteration sees the same gap; irregular gaps (after a preemption) are kept one by
+ * one. Percentiles interpolate linearly (numpy's default).
+ * Duration (the throughput denominator) is first arrival to last completion.
+ * Timeline: per replica, rows of (time, batch size, KV used, waiting, running), decimated to at
+ * most timeline_rows rows by doubling the sampling interval whenever the buffer fills.
+ * Errors: SIM_ENOMEM or SIM_EIO (requests.csv write); the object stays usable for freeing.
+ */
+#ifndef LENSIM_MET_H
+#define LENSIM_MET_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "req.h"
+#include "sim.h"
+
+struct met_cfg {
+    double   slo_ttft_s, slo_tpot_s, slo_e2el_s; /* 0 = not set */
+    uint32_t n_replicas;
+    uint32_t timeline_rows;  /* per replica; 0 = no timeline */
+    FILE    *requests_csv;   /* borrowed; NULL = do not write per-request rows */
+};
+
+typedef struct met met_t;
+
+met_t *met_new(const struct met_cfg *cfg);
+void   met_free(met_t *m);
+
+/* A request finished (state DONE) or failed (never ran). */
+int met_finish(met_t *m, const struct req *r);
+void met_fail(met_t *m, const struct req *r);
+/* An iteration of replica `rep` ran [t, t + dur): `batch` sequences, `itl_tokens` of its tokens
+ * followed a token of the previous iteration (gap = dur), `tokens` tokens produced in all. */
+int met_iter(met_t *m, uint32_t rep, simtime_t t, simtime_t dur, uint32_t batch,
+             uint32_t itl_tokens, uint32_t tokens, double kv_util);
+/* A timeline sample (decimated inside). */
+int met_sample(met_t *m, uint32_t rep, simtime_t t, uint32_t batch, uint64_t kv_used_tok,
+               double kv_util, uint32_t waiting);
+/* An irregular inter-token gap (after a preemption or a pause). */
+int met_gap(met_t *m, simtime_t gap_ns);
+/* Count a preemption / misprediction event and the tokens it wasted. */
+void met_preempt(met_t *m, int misprediction, uint64_t wasted_tok, double wasted_s);
+
+struct met_stat {
+    double mean, median, p90, p99, std;
+    size_t n;
+};
+
+struct met_summary {
+    uint64_t completed, failed;
+    uint64_t total_input_tokens, total_output_tokens;
+    double   duration_s;
+    double   request_throughput, output_throughput, total_token_throughput;
+    double   request_goodput;  /* NAN when no SLO is set */
+    double   slo_attainment;   /* NAN when no SLO is set */
+    struct met_stat ttft, tpot, itl, e2el, queue; /* seconds */
+    double   mean_kv_util, peak_kv_util;
+    double   mean_batch_size;
+    uint64_t iterations;
+    uint64_t preemptions, mispredictions, wasted_tokens;
+    double   wasted_s;
+    double   ssjf_throughput; /* SSJF paper's definition: 25th-percentile completion rate */
+    uint64_t tokens_generated; /* counted per iteration; equals total_output_tokens */
+};
+
+/* Compute the summary. first_arrival_ns: the run's first arrival. Returns 0 or SIM_ENOMEM. */
+int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out);
+/* Write summary JSON (vLLM key names, times in ms) to f. Returns 0 or SIM_EIO. */
+int met_write_json(const struct met_summary *s, FILE *f);
+/* Write the timeline CSV body (header included). Returns 0 or SIM_EIO. */
+int met_write_timeline(const met_t *m, FILE *f);
+/* The header line of requests.csv. */
+extern const char met_requests_header[];
+
+#endif

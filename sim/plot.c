@@ -1,0 +1,149 @@
+/*
+ * plot.c: `lensim plot DIR`: draw the figures of a results directory with the gnuplot scripts in
+ * plots/ (latency CDFs per run, throughput and JCT against arrival rate, batch size and KV use
+ * over time) into DIR/figures/NAME.png and NAME.svg. Needs gnuplot on the PATH and says how to get it
+ * when it is missing; nothing else in lensim needs it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exp.h"
+#include "run.h"
+
+static const char *const scripts[] = {"latency_cdf", "rate_sweep", "timeline", NULL};
+
+static int on_path(const char *prog, char *out, size_t n)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        return 0;
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (snprintf(out, n, "%.*s/%s", (int)len, path, prog) < (int)n && access(out, X_OK) == 0)
+            return 1;
+        path += len + (end != NULL);
+    }
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: lensim plot DIR [--format png|svg|both] [--scripts DIR]\n\n"
+               "Draw DIR/figures/{latency_cdf,rate_sweep,timeline}.{png,svg} from the results\n"
+               "of `lensim run` (DIR holds results.csv). Needs gnuplot.\n\n"
+               "exit status: 0 done, 1 gnuplot failed, 2 bad usage or no results in DIR,\n"
+               "3 gnuplot not installed\n");
+}
+
+static int run_gnuplot(const char *gp, const char *sdir, const char *dir, const char *fmt,
+                       const char *script, const char *out)
+{
+    char expr[8192], file[4096];
+    snprintf(expr, sizeof expr, "set loadpath '%s'; dir='%s'; fmt='%s'; out='%s'", sdir, dir, fmt,
+             out);
+    snprintf(file, sizeof file, "%s/%s.gp", sdir, script);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execl(gp, "gnuplot", "-e", expr, file, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int plot_cmd(int argc, char **argv)
+{
+    const char *dir = NULL, *fmt = "both", *sdir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            fmt = argv[++i];
+        } else if (!strcmp(argv[i], "--scripts") && i + 1 < argc) {
+            sdir = argv[++i];
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "lensim plot: unknown or incomplete option '%s'\n", argv[i]);
+            return 2;
+        } else if (!dir) {
+            dir = argv[i];
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!dir) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(fmt, "png") && strcmp(fmt, "svg") && strcmp(fmt, "both")) {
+        fprintf(stderr, "lensim plot: --format must be png, svg or both\n");
+        return 2;
+    }
+    if (strchr(dir, '\'') || (sdir && strchr(sdir, '\''))) {
+        fprintf(stderr, "lensim plot: paths with a quote (') are not supported\n");
+        return 2;
+    }
+    char results[2048];
+    snprintf(results, sizeof results, "%s/results.csv", dir);
+    if (access(results, R_OK)) {
+        fprintf(stderr, "lensim plot: %s: %s (run `lensim run` first)\n", results, strerror(errno));
+        return 2;
+    }
+    char gp[2048];
+    if (!on_path("gnuplot", gp, sizeof gp)) {
+        fprintf(stderr, "lensim plot: gnuplot is not installed. On Debian or Ubuntu:\n"
+                        "    sudo apt-get install gnuplot-nox\n"
+                        "(the results in %s are complete without it)\n", dir);
+        return 3;
+    }
+    char sbuf[2048];
+    if (!sdir) {
+        sdir = getenv("LENSIM_PLOTS");
+        if (!sdir) {
+            snprintf(sbuf, sizeof sbuf, "%s/plots", LENSIM_SOURCE_ROOT);
+            sdir = sbuf;
+        }
+    }
+    char fig[2048];
+    snprintf(fig, sizeof fig, "%s/figures", dir);
+    struct sim_msg err;
+    if (exp_mkdirs(fig, &err)) {
+        fprintf(stderr, "lensim plot: %s\n", err.text);
+        return 3;
+    }
+    int failed = 0;
+    const char *fmts[2] = {NULL, NULL};
+    if (!strcmp(fmt, "both")) {
+        fmts[0] = "png";
+        fmts[1] = "svg";
+    } else {
+        fmts[0] = fmt;
+    }
+    for (int s = 0; scripts[s]; s++)
+        for (int k = 0; k < 2 && fmts[k]; k++) {
+            char out[2300];
+            snprintf(out, sizeof out, "%s/%s.%s", fig, scripts[s], fmts[k]);
+            int rc = run_gnuplot(gp, sdir, dir, fmts[k], scripts[s], out);
+            if (rc) {
+                fprintf(stderr, "lensim plot: gnuplot failed on %s/%s.gp (status %d)\n", sdir,
+                        scripts[s], rc);
+                remove(out);
+                failed = 1;
+            } else {
+                printf("%s\n", out);
+            }
+        }
+    return failed;
+}

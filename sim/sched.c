@@ -1,0 +1,212 @@
+/* sched.c: the waiting queue shared by every policy, the key heap, aging, the registry. */
+#include "sched.h"
+
+#include <string.h>
+
+#include "alloc.h"
+
+extern const struct sched_ops sched_fcfs_ops, sched_sjf_ops, sched_ssjf_ops, sched_s3_ops;
+
+const struct sched_ops *const sched_registry[] = {&sched_fcfs_ops, &sched_sjf_ops, &sched_ssjf_ops,
+                                                  &sched_s3_ops, NULL};
+
+const struct sched_ops *sched_find(const char *name)
+{
+    for (const struct sched_ops *const *o = sched_registry; *o; o++)
+        if (!strcmp((*o)->name, name))
+            return *o;
+    return NULL;
+}
+
+struct sched {
+    const struct sched_ops *ops;
+    struct sched_cfg        cfg;
+    struct req             *head, *tail; /* queue order */
+    size_t                  n;
+    uint64_t                next_seq;
+    struct req            **heap; /* ordering policies: min-heap by (key, enq_seq) */
+    size_t                  heap_n, heap_cap;
+    uint64_t                n_aging;
+    void                   *priv; /* the policy's own state */
+};
+
+sched_t *sched_new(const struct sched_ops *ops, const struct sched_cfg *cfg)
+{
+    sched_t *s = sim_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->ops = ops;
+    s->cfg = *cfg;
+    if (ops->init && ops->init(s)) {
+        sched_free(s); /* fini copes with a half-built state */
+        return NULL;
+    }
+    return s;
+}
+
+void sched_free(sched_t *s)
+{
+    if (!s)
+        return;
+    if (s->ops->fini)
+        s->ops->fini(s);
+    sim_free(s->heap);
+    sim_free(s);
+}
+
+size_t      sched_len(const sched_t *s) { return s->n; }
+struct req *sched_front(const sched_t *s) { return s->head; }
+uint64_t    sched_aging_count(const sched_t *s) { return s->n_aging; }
+void       *sched__priv(sched_t *s) { return s->priv; }
+const struct sched_cfg *sched__cfg(const sched_t *s) { return &s->cfg; }
+
+/* The policy's private pointer is set through this back door by init. */
+void sched__set_priv(sched_t *s, void *p) { s->priv = p; }
+
+static inline int heap_less(const struct req *a, const struct req *b)
+{
+    return a->key < b->key || (a->key == b->key && a->enq_seq < b->enq_seq);
+}
+
+static void heap_place(sched_t *s, size_t i, struct req *r)
+{
+    s->heap[i] = r;
+    r->pq_pos = (uint32_t)i;
+}
+
+static void heap_up(sched_t *s, size_t i)
+{
+    struct req *r = s->heap[i];
+    while (i > 0 && heap_less(r, s->heap[(i - 1) / 2])) {
+        heap_place(s, i, s->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_place(s, i, r);
+}
+
+static void heap_down(sched_t *s, size_t i)
+{
+    struct req *r = s->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= s->heap_n)
+            break;
+        if (c + 1 < s->heap_n && heap_less(s->heap[c + 1], s->heap[c]))
+            c++;
+        if (!heap_less(s->heap[c], r))
+            break;
+        heap_place(s, i, s->heap[c]);
+        i = c;
+    }
+    heap_place(s, i, r);
+}
+
+struct req *sched__heap_top(const sched_t *s) { return s->heap_n ? s->heap[0] : NULL; }
+
+static int enqueue(sched_t *s, struct req *r, simtime_t now, int front)
+{
+    if (s->ops->key) {
+        if (sim_grow((void **)&s->heap, &s->heap_cap, s->heap_n + 1, sizeof *s->heap))
+            return SIM_ENOMEM;
+        r->key = s->ops->key(r);
+    }
+    /* Entry order breaks key ties; a preempted request goes first among its equals. */
+    r->enq_seq = front ? 0 : ++s->next_seq;
+    r->enq_ns = now;
+    r->state = REQ_STATE_QUEUED;
+    r->q_prev = r->q_next = NULL;
+    if (front) {
+        r->q_next = s->head;
+        if (s->head)
+            s->head->q_prev = r;
+        else
+            s->tail = r;
+        s->head = r;
+    } else {
+        r->q_prev = s->tail;
+        if (s->tail)
+            s->tail->q_next = r;
+        else
+            s->head = r;
+        s->tail = r;
+    }
+    s->n++;
+    if (s->ops->key) {
+        s->heap[s->heap_n] = r;
+        heap_up(s, s->heap_n++);
+    }
+    if (s->ops->insert)
+        s->ops->insert(s, r);
+    return SIM_OK;
+}
+
+int sched_push(sched_t *s, struct req *r, simtime_t now) { return enqueue(s, r, now, 0); }
+int sched_push_front(sched_t *s, struct req *r, simtime_t now) { return enqueue(s, r, now, 1); }
+
+void sched_remove(sched_t *s, struct req *r)
+{
+    SIM_ASSERT(s->n > 0);
+    if (r->q_prev)
+        r->q_prev->q_next = r->q_next;
+    else
+        s->head = r->q_next;
+    if (r->q_next)
+        r->q_next->q_prev = r->q_prev;
+    else
+        s->tail = r->q_prev;
+    r->q_prev = r->q_next = NULL;
+    s->n--;
+    if (s->ops->key) {
+        size_t i = r->pq_pos;
+        SIM_ASSERT(i < s->heap_n && s->heap[i] == r);
+        struct req *last = s->heap[--s->heap_n];
+        if (i < s->heap_n) {
+            heap_place(s, i, last);
+            heap_up(s, i);
+            heap_down(s, last->pq_pos);
+        }
+    }
+    if (s->ops->remove)
+        s->ops->remove(s, r);
+}
+
+/* SSJF's starvation rule, checked on the front of the queue. */
+static int aging_due(const sched_t *s, const struct sched_admit *a)
+{
+    const struct req *r = s->head;
+    if (!r || (s->cfg.aging_s <= 0 && s->cfg.aging_factor <= 0))
+        return 0;
+    double waited = (double)(a->now - r->enq_ns) / SIM_NS_PER_S;
+    if (s->cfg.aging_s > 0 && waited > s->cfg.aging_s)
+        return 1;
+    return s->cfg.aging_factor > 0 && waited > s->cfg.aging_factor * a->service_s(a->ctx, r);
+}
+
+size_t sched_form_batch(sched_t *s, const struct sched_admit *a)
+{
+    size_t admitted = 0;
+    if (aging_due(s, a)) {
+        s->n_aging++;
+        for (struct req *r = s->head; r;) {
+            struct req *next = r->q_next;
+            if (a->try_admit(a->ctx, r) != ADMIT_OK)
+                return admitted;
+            sched_remove(s, r);
+            admitted++;
+            r = next;
+        }
+        return admitted;
+    }
+    if (s->ops->form_batch) {
+        size_t before = s->n;
+        s->ops->form_batch(s, a);
+        return before - s->n;
+    }
+    for (;;) {
+        struct req *r = s->ops->key ? sched__heap_top(s) : s->head;
+        if (!r || a->try_admit(a->ctx, r) != ADMIT_OK)
+            return admitted;
+        sched_remove(s, r);
+        admitted++;
+    }
+}

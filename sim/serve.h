@@ -1,0 +1,76 @@
+/*
+ * serve.h: the serving model: a cluster of replicas behind a router, fed by one workload source.
+ *
+ * A replica is one serving engine (ORCA / vLLM style): a waiting queue ordered by a policy
+ * (sched.h), a KV memory manager (kv.h), a batcher (continuous: requests join and leave at every
+ * iteration; dynamic: a batch forms when the engine is idle and runs until its longest member
+ * finishes, memory held; none: one request at a time), and an executor whose iteration time comes
+ * from the perf model (cost.h). A request's prefill takes one iteration and yields its first
+ * token; each later iteration yields one token.
+ * Events: at most one per iteration per replica (EV_ITER), one pending arrival for the source
+ * (EV_ARRIVAL), a batch-wait timer per replica (dynamic batching) and, when predictions cost
+ * time, one EV_READY per request. Work per iteration is O(1) plus O(log n) per request that
+ * starts, finishes, outgrows its memory or needs a block at that iteration.
+ * Misprediction (predicted reservations): a request that outgrows its reservation is preempted
+ * and re-queued at the front with the next bucket's reservation (or the maximum), its generated
+ * tokens kept and recomputed (or swapped out and in).
+ * Errors: serve_run returns negative codes with the reason in err.
+ */
+#ifndef LENSIM_SERVE_H
+#define LENSIM_SERVE_H
+
+#include <stdint.h>
+
+#include "cost.h"
+#include "eng.h"
+#include "kv.h"
+#include "met.h"
+#include "pred.h"
+#include "sched.h"
+#include "trace.h"
+
+enum batching { BATCH_CONTINUOUS = 0, BATCH_DYNAMIC, BATCH_NONE };
+enum preempt_mode { PREEMPT_RECOMPUTE = 0, PREEMPT_SWAP };
+enum overflow_mode { OVERFLOW_NEXT_BUCKET = 0, OVERFLOW_MAX };
+enum router_kind { ROUTER_ROUND_ROBIN = 0, ROUTER_LEAST_OUTSTANDING, ROUTER_RANDOM };
+
+struct serve_cfg {
+    uint32_t           replicas;
+    enum router_kind   router;
+    enum batching      batching;
+    uint32_t           max_batch;          /* sequences per iteration */
+    uint32_t           max_batched_tokens; /* tokens per iteration (prefill + decode) */
+    double             max_wait_s;         /* dynamic batching: longest wait for a full batch */
+    struct kv_cfg      kv;                 /* per replica */
+    enum preempt_mode  preempt;
+    enum overflow_mode overflow;
+    const struct sched_ops *policy;
+    struct sched_cfg   sched;
+    uint64_t           seed;
+    enum evq_kind      queue;
+    int                check;              /* run invariant checks after every event */
+};
+
+struct serve_stats {
+    uint64_t  arrived, finished, failed, truncated;
+    simtime_t first_arrival_ns, last_event_ns;
+    uint64_t  events;
+    uint64_t  aging_overrides;
+};
+
+/* Progress callback, called about every 2^16 events; returns nonzero to stop (interrupt). */
+typedef int (*serve_progress_fn)(void *ctx, const struct serve_stats *s);
+
+/* Run the workload `src` through the cluster to completion. Borrows everything. Returns 0,
+ * SIM_EINTR when progress asked to stop, or another negative code with the reason in err. */
+int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src, pred_t *pred,
+              met_t *met, serve_progress_fn progress, void *progress_ctx,
+              struct serve_stats *stats, struct sim_msg *err);
+
+/* Names for the schema. Parse functions return 0 or SIM_ECONFIG. */
+int batching_parse(const char *s, enum batching *out);
+int preempt_parse(const char *s, enum preempt_mode *out);
+int overflow_parse(const char *s, enum overflow_mode *out);
+int router_parse(const char *s, enum router_kind *out);
+
+#endif
