@@ -102,7 +102,8 @@ const char *cfg_dir(const cfg_exp_t *e);
 
 /* Write c as YAML, every key with its value. */
 void cfg_dump(const struct cfg *c, FILE *f);
-/* 64-bit FNV-1a hash of cfg_dump's text: the experiment hash in manifests. */
+/* 64-bit FNV-1a hash of cfg_dump's text, leaving out the settings that cannot change results
+ * (engine.queue, engine.check): the experiment hash in manifests and file headers. */
 uint64_t cfg_hash(const struct cfg *c);
 
 /* `lensim schema [--markdown]`: every key with type, default, unit and help. */

@@ -226,7 +226,7 @@ int exp_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
 
     /* Predictor. */
     struct pred_cfg *p = &x->pred;
-    p->name = c->predictor;
+    p->name = x->cfg.predictor; /* the copy: c may not outlive x */
     p->cost_s = c->pred_cost_s;
     p->sigma = c->pred_sigma;
     p->n_buckets = c->pred_buckets;

@@ -223,6 +223,15 @@ static void finish(struct replica *p, struct req *r, simtime_t now)
     pool_put(c->reqs, r);
 }
 
+/* Dynamic batching: one member fewer is still generating; the batch ends with the last. */
+static void member_gone(struct replica *p, simtime_t now)
+{
+    SIM_ASSERT(p->n_live > 0);
+    if (--p->n_live == 0)
+        while (p->n_run)
+            finish(p, p->run[p->n_run - 1], now);
+}
+
 /* A request produced its last token: finish it, or (dynamic batching) hold its slot and memory
  * until the batch's longest member is done. */
 static void done(struct replica *p, struct req *r, simtime_t now)
@@ -234,10 +243,7 @@ static void done(struct replica *p, struct req *r, simtime_t now)
     r->held = 1;
     if (r->decoding)
         p->n_pad++;
-    SIM_ASSERT(p->n_live > 0);
-    if (--p->n_live == 0)
-        while (p->n_run)
-            finish(p, p->run[p->n_run - 1], now);
+    member_gone(p, now);
 }
 
 /* ---- preemption ---- */
@@ -272,6 +278,8 @@ static void preempt(struct replica *p, struct req *r, uint64_t b, simtime_t now,
     r->need_units = (uint32_t)kv_need_units(&p->kv, r, r->out_budget);
     if (sched_push_front(p->q, r, now))
         fail(c, SIM_ENOMEM);
+    if (c->cfg->batching != BATCH_CONTINUOUS) /* it leaves its static batch for the next one */
+        member_gone(p, now);
 }
 
 /* vLLM's victim: the most recently admitted running request (ties: the latest in the array). */

@@ -1,0 +1,292 @@
+/*
+ * test_serve.c: the serving model against queueing theory, conservation laws and itself.
+ *
+ * - M/G/1: one replica, max batch 1, a perf model whose iteration takes exactly tau, so a request
+ *   with L output tokens is served in S = L tau. Poisson arrivals: the mean queueing delay must
+ *   match Pollaczek-Khinchine, Wq = lambda E[S^2] / (2 (1 - rho)), with E[S], E[S^2] taken from the
+ *   requests actually generated. Bound: 4 standard errors of the simulated mean (batch means over
+ *   40 batches, which absorbs the autocorrelation of waiting times) plus 3 % for the error of the
+ *   moment estimates.
+ * - Conservation, under every batching mode, memory policy and scheduling policy, with every
+ *   invariant checked after every event: each request finishes exactly once (ids in
+ *   requests.csv), tokens generated per iteration sum to the requests' output lengths, KV use
+ *   never exceeds capacity.
+ * - Determinism: the same experiment and seed give byte-identical files; so do the calendar queue
+ *   and the heap.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "cfg.h"
+#include "exp.h"
+#include "test.h"
+
+static char tmpdir[256];
+
+static void build(const char *yaml, struct exp *x, const char **sets)
+{
+    cfg_exp_t *e;
+    struct sim_msg err = {{0}};
+    int rc = cfg_load_string(yaml, "test.yaml", &e, &err);
+    if (rc)
+        TEST_FAIL_("cfg_load_string: %s", err.text);
+    for (; sets && *sets; sets++)
+        if (cfg_add_set(e, *sets, &err))
+            TEST_FAIL_("--set %s: %s", *sets, err.text);
+    struct cfg c;
+    if (cfg_resolve(e, 0, &c, &err))
+        TEST_FAIL_("cfg_resolve: %s", err.text);
+    if (exp_build(&c, ".", "", x, &err))
+        TEST_FAIL_("exp_build: %s", err.text);
+    cfg_free(e);
+}
+
+static void run(struct exp *x, const char *sub, struct exp_result *res)
+{
+    struct sim_msg err = {{0}};
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", tmpdir, sub);
+    if (exp_run(x, sub ? dir : NULL, NULL, NULL, res, &err))
+        TEST_FAIL_("exp_run: %s", err.text);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        fclose(f);
+        return NULL;
+    }
+    b[n] = 0;
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+/* ---- M/G/1 ---- */
+
+TEST(mg1_pollaczek_khinchine)
+{
+    const double tau = 1e-3; /* seconds per iteration, whatever the batch */
+    const size_t n = 200000;
+    /* E[L] for ln L ~ N(4, 0.5^2): about exp(4.125) = 61.9 tokens, so E[S] is about 62 ms. */
+    double lambda = 0.7 / (tau * 61.9);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "name: mg1\nseed: 7\nworkload: {requests: %zu, rate: %.9g, prompt_mu: 3, "
+             "prompt_sigma: 0.2, output_mu: 4, output_sigma: 0.5, max_output_tokens: 400}\n"
+             "engine: {max_batch: 1, max_seq_len: 4096, memory: oracle}\n"
+             "outputs: {timeline_rows: 0}\n",
+             n, lambda);
+    struct exp *x = sim_malloc(sizeof *x);
+    build(yaml, x, NULL);
+    struct cal_profile *p = &x->cost.prof; /* every iteration costs exactly tau */
+    p->n_pieces = 1;
+    memset(p->piece, 0, sizeof p->piece);
+    p->piece[0].max_tokens = INFINITY;
+    p->piece[0].coef[CAL_T_CONST] = tau;
+    struct exp_result res;
+    run(x, "mg1", &res);
+    ASSERT_EQ(res.sum.completed, n);
+
+    /* Moments of S and the waiting times, in arrival order, from requests.csv. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/mg1/requests.csv", tmpdir);
+    FILE *f = fopen(path, "r");
+    ASSERT_TRUE(f);
+    char line[512];
+    double *w = calloc(n, sizeof *w), s1 = 0, s2 = 0;
+    size_t k = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long id;
+        unsigned rep, prompt, out, pred;
+        double arr, queue;
+        if (sscanf(line, "%llu,%u,%lf,%u,%u,%u,%lf", &id, &rep, &arr, &prompt, &out, &pred,
+                   &queue) != 7)
+            continue;
+        ASSERT_TRUE(id < n);
+        w[id] = queue; /* ids are arrival order */
+        double s = out * tau;
+        s1 += s;
+        s2 += s * s;
+        k++;
+    }
+    fclose(f);
+    ASSERT_EQ(k, n);
+    double es = s1 / n, es2 = s2 / n, lam = lambda, rho = lam * es;
+    double pk = lam * es2 / (2 * (1 - rho));
+    /* Batch means: 40 batches after dropping the first 2 % (warm-up from an empty system). */
+    size_t skip = n / 50, nb = 40, bs = (n - skip) / nb;
+    double bm[40], mean = 0, var = 0;
+    for (size_t b = 0; b < nb; b++) {
+        double sum = 0;
+        for (size_t i = 0; i < bs; i++)
+            sum += w[skip + b * bs + i];
+        bm[b] = sum / bs;
+        mean += bm[b] / nb;
+    }
+    for (size_t b = 0; b < nb; b++)
+        var += (bm[b] - mean) * (bm[b] - mean) / (nb - 1);
+    double se = sqrt(var / nb);
+    printf("    rho %.3f  E[S] %.4f s  PK Wq %.5f s  simulated %.5f s  SE %.5f s\n", rho, es, pk,
+           mean, se);
+    ASSERT_NEAR(mean, pk, 4 * se + 0.03 * pk);
+    free(w);
+    sim_free(x);
+}
+
+/* ---- conservation ---- */
+
+static void conservation_case(const char **sets)
+{
+    static const char yaml[] =
+        "name: cons\nseed: 3\n"
+        "workload: {requests: 600, rate: 30, max_prompt_tokens: 1500}\n"
+        "engine: {max_seq_len: 2048, check: true}\n"
+        "predictor: {name: noisy, sigma: 0.8}\n"
+        "outputs: {timeline_rows: 50}\n";
+    struct exp *x = sim_malloc(sizeof *x);
+    build(yaml, x, sets);
+    /* A small KV pool, so that memory binds and preemption and overflow paths run. */
+    x->serve.kv.capacity_tok = 60000;
+    struct exp_result res;
+    run(x, "cons", &res);
+    const struct met_summary *s = &res.sum;
+    ASSERT_EQ(s->completed + s->failed, 600);
+    ASSERT_EQ(res.stats.finished, s->completed);
+    ASSERT_EQ(s->tokens_generated, s->total_output_tokens);
+    ASSERT_TRUE(s->peak_kv_util <= 1.0);
+    /* Each id exactly once. */
+    char path[512], line[512];
+    snprintf(path, sizeof path, "%s/cons/requests.csv", tmpdir);
+    FILE *f = fopen(path, "r");
+    ASSERT_TRUE(f);
+    unsigned char seen[600] = {0};
+    size_t rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long id;
+        if (line[0] == '#' || sscanf(line, "%llu,", &id) != 1)
+            continue;
+        ASSERT_TRUE(id < 600);
+        ASSERT_EQ(seen[id], 0);
+        seen[id] = 1;
+        rows++;
+    }
+    fclose(f);
+    ASSERT_EQ(rows, s->completed);
+    sim_free(x);
+}
+
+TEST(conservation_everywhere)
+{
+    static const char *batching[] = {"continuous", "dynamic", "none"};
+    static const char *memory[] = {"max", "predicted", "oracle", "paged"};
+    static const char *policy[] = {"fcfs", "sjf", "ssjf", "s3"};
+    for (int b = 0; b < 3; b++)
+        for (int m = 0; m < 4; m++)
+            for (int p = 0; p < 4; p++) {
+                char sb[64], sm[64], sp[64];
+                snprintf(sb, sizeof sb, "engine.batching=%s", batching[b]);
+                snprintf(sm, sizeof sm, "engine.memory=%s", memory[m]);
+                snprintf(sp, sizeof sp, "policy=%s", policy[p]);
+                const char *sets[] = {sb, sm, sp, "engine.max_batch=32",
+                                      m == 3 && p == 1 ? "engine.preemption=swap" : "seed=3",
+                                      b == 1 ? "engine.max_wait_s=0.5" : "seed=3", NULL};
+                printf("    %s %s %s\n", batching[b], memory[m], policy[p]);
+                conservation_case(sets);
+            }
+}
+
+/* ---- determinism ---- */
+
+static void same_files(const char *a, const char *b)
+{
+    static const char *files[] = {"requests.csv", "timeline.csv", "summary.json"};
+    for (int i = 0; i < 3; i++) {
+        char pa[512], pb[512];
+        size_t na, nb;
+        snprintf(pa, sizeof pa, "%s/%s/%s", tmpdir, a, files[i]);
+        snprintf(pb, sizeof pb, "%s/%s/%s", tmpdir, b, files[i]);
+        char *x = slurp(pa, &na), *y = slurp(pb, &nb);
+        ASSERT_TRUE(x && y);
+        if (na != nb || memcmp(x, y, na))
+            TEST_FAIL_("%s differs between %s and %s", files[i], a, b);
+        free(x);
+        free(y);
+    }
+}
+
+TEST(determinism_same_seed_and_both_queues)
+{
+    static const char yaml[] =
+        "name: det\nseed: 11\ncluster: {replicas: 3, router: least_outstanding}\n"
+        "workload: {requests: 3000, rate: 12, arrival: gamma, cv: 3}\n"
+        "engine: {memory: paged, max_seq_len: 4096}\npolicy: {name: ssjf, aging_s: 20}\n"
+        "predictor: {name: noisy}\n";
+    const char *heap[] = {"engine.queue=heap", NULL};
+    struct exp *x = sim_malloc(sizeof *x);
+    struct exp_result r1, r2, r3;
+    build(yaml, x, NULL);
+    run(x, "det1", &r1);
+    build(yaml, x, NULL);
+    run(x, "det2", &r2);
+    build(yaml, x, heap);
+    run(x, "det3", &r3);
+    same_files("det1", "det2");
+    same_files("det1", "det3");
+    /* And a different seed really is different. */
+    const char *seed[] = {"seed=12", NULL};
+    build(yaml, x, seed);
+    run(x, "det4", &r3);
+    size_t na, nb;
+    char pa[512], pb[512];
+    snprintf(pa, sizeof pa, "%s/det1/summary.json", tmpdir);
+    snprintf(pb, sizeof pb, "%s/det4/summary.json", tmpdir);
+    char *a = slurp(pa, &na), *b = slurp(pb, &nb);
+    ASSERT_TRUE(a && b && (na != nb || memcmp(a, b, na)));
+    free(a);
+    free(b);
+    sim_free(x);
+}
+
+/* Throughput and latency respond to load the right way: more replicas, lower queueing delay. */
+TEST(more_replicas_less_queueing)
+{
+    static const char yaml[] = "name: scale\nworkload: {requests: 2000, rate: 8}\n"
+                               "engine: {memory: paged, max_seq_len: 4096}\n";
+    const char *two[] = {"cluster.replicas=2", NULL};
+    struct exp *x = sim_malloc(sizeof *x);
+    struct exp_result one, dual;
+    build(yaml, x, NULL);
+    run(x, NULL, &one);
+    build(yaml, x, two);
+    run(x, NULL, &dual);
+    ASSERT_TRUE(dual.sum.queue.mean < one.sum.queue.mean);
+    ASSERT_TRUE(dual.sum.e2el.mean < one.sum.e2el.mean);
+    sim_free(x);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-serve-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    RUN(mg1_pollaczek_khinchine);
+    RUN(conservation_everywhere);
+    RUN(determinism_same_seed_and_both_queues);
+    RUN(more_replicas_less_queueing);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd))
+        return 1;
+    return test_main_end();
+}
