@@ -109,6 +109,29 @@ int kern_cuda_device_count(void)
 #endif
 }
 
+int kern_device_mem(const char *backend, int device, size_t *free_bytes, size_t *total_bytes,
+                    struct sim_msg *err)
+{
+    if (!strcmp(backend, "cpu")) {
+        (void)device;
+        if (kern__cpu_mem(free_bytes, total_bytes))
+            return sim_msg_set(err, SIM_EIO, "cannot read /proc/meminfo");
+        return SIM_OK;
+    }
+    if (!strcmp(backend, "cuda")) {
+#ifdef LENSIM_HAVE_CUDA
+        int rc = kern__cuda_mem(device, free_bytes, total_bytes);
+        if (rc)
+            return sim_msg_set(err, rc, "cuda device %d: cannot read its memory (%s)", device,
+                               rc == SIM_ENODEV ? "no such device" : "CUDA error");
+        return SIM_OK;
+#else
+        return sim_msg_set(err, SIM_ENODEV, "the cuda backend is not built into this binary");
+#endif
+    }
+    return sim_msg_set(err, SIM_ECONFIG, "unknown backend '%s' (cpu or cuda)", backend);
+}
+
 uint16_t kern_f32_to_bf16(float x)
 {
     uint32_t u;

@@ -182,6 +182,11 @@ const struct kern_variant *kern_variant_best(enum kern_op op, enum kern_backend_
 uint16_t kern_f32_to_bf16(float x);
 float    kern_bf16_to_f32(uint16_t x);
 
+/* Free and total memory of a backend's device before any backend is created: host RAM
+ * (MemAvailable, MemTotal) for "cpu", the GPU's for "cuda". Returns 0, SIM_ENODEV or SIM_EIO. */
+int kern_device_mem(const char *backend, int device, size_t *free_bytes, size_t *total_bytes,
+                    struct sim_msg *err);
+
 /* 1 when this binary has the CUDA backend. */
 int kern_have_cuda(void);
 /* Number of CUDA devices visible (0 when none or not built). */

@@ -147,6 +147,8 @@ int kern__cpu_attn_decode(const struct kern_ctx *c, const struct kern_attn_decod
                 for (uint32_t g = 0; g < group; g++) {
                     const float *q = q0 + g * d;
                     float s = 0;
+                    /* A reordered (vectorised) sum: fine for fp32 attention scores. */
+#pragma omp simd reduction(+ : s)
                     for (uint32_t j = 0; j < d; j++)
                         s += q[j] * k[j];
                     sc[g * a->max_len + t] = s * a->scale;
@@ -164,6 +166,7 @@ int kern__cpu_attn_decode(const struct kern_ctx *c, const struct kern_attn_decod
                 for (uint32_t t = 0; t < len; t++) {
                     const float *v = V + kern_ref_kv_offset(kv, slot, t, kh);
                     float p = s[t] / l;
+#pragma omp simd
                     for (uint32_t j = 0; j < d; j++)
                         o[j] += p * v[j];
                 }
@@ -361,17 +364,25 @@ static int proc_field(const char *path, const char *key, char *out, size_t n)
     return found;
 }
 
+int kern__cpu_mem(size_t *free_bytes, size_t *total_bytes)
+{
+    char v[64];
+    if (!proc_field("/proc/meminfo", "MemTotal", v, sizeof v))
+        return SIM_EIO;
+    *total_bytes = (size_t)strtoull(v, NULL, 10) * 1024;
+    if (!proc_field("/proc/meminfo", "MemAvailable", v, sizeof v))
+        return SIM_EIO;
+    *free_bytes = (size_t)strtoull(v, NULL, 10) * 1024;
+    return SIM_OK;
+}
+
 static void cpu_info(const kern_backend_t *b, struct kern_info *out)
 {
     (void)b;
     if (!proc_field("/proc/cpuinfo", "model name", out->device, sizeof out->device))
         snprintf(out->device, sizeof out->device, "cpu");
     snprintf(out->blas, sizeof out->blas, "%s", kern__cpu_have_blas() ? "cblas" : "plain C");
-    char v[64];
-    if (proc_field("/proc/meminfo", "MemTotal", v, sizeof v))
-        out->mem_total = (size_t)strtoull(v, NULL, 10) * 1024;
-    if (proc_field("/proc/meminfo", "MemAvailable", v, sizeof v))
-        out->mem_free = (size_t)strtoull(v, NULL, 10) * 1024;
+    kern__cpu_mem(&out->mem_free, &out->mem_total);
 }
 
 const struct kern__dev kern__dev_cpu = {

@@ -43,6 +43,7 @@ extern const struct kern__dev kern__dev_cpu;
 #ifdef LENSIM_HAVE_CUDA
 extern const struct kern__dev kern__dev_cuda;
 int kern__cuda_device_count(void);
+int kern__cuda_mem(int device, size_t *free_bytes, size_t *total_bytes);
 #endif
 
 struct kern__layer {
@@ -116,5 +117,7 @@ int kern__cpu_bias_act(const struct kern_ctx *c, const struct kern_bias_act_args
 /* Scratch bytes kern__cpu_attn_decode / _prefill need. */
 size_t kern__cpu_scratch_bytes(uint32_t max_ctx, uint32_t group, uint32_t max_prompt);
 int    kern__cpu_have_blas(void);
+/* MemAvailable and MemTotal of the host. Returns 0 or SIM_EIO. */
+int    kern__cpu_mem(size_t *free_bytes, size_t *total_bytes);
 
 #endif
