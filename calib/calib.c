@@ -216,7 +216,7 @@ struct prog {
 static void progress(size_t done, size_t total, void *ctx)
 {
     struct prog *p = ctx;
-    if (p->quiet || (done % 10 && done != total))
+    if (p->quiet || !isatty(2) || (done % 10 && done != total))
         return;
     fprintf(stderr, "\rlensim: timed %zu/%zu points (%.1f s)", done, total,
             (double)(sim_wall_ns() - p->t0) * 1e-9);
