@@ -490,6 +490,42 @@ int kern_backend_new(const struct kern_shape *m, const struct kern_opts *o, kern
     return SIM_OK;
 }
 
+int kern__backend_bare(const char *backend, int device, size_t scratch_bytes,
+                       kern_backend_t **out, struct sim_msg *err)
+{
+    *out = NULL;
+    const struct kern__dev *dev = NULL;
+    if (!strcmp(backend, "cpu"))
+        dev = &kern__dev_cpu;
+#ifdef LENSIM_HAVE_CUDA
+    else if (!strcmp(backend, "cuda"))
+        dev = &kern__dev_cuda;
+#endif
+    if (!dev)
+        return sim_msg_set(err, SIM_ENODEV, "backend '%s' is not built", backend);
+    kern_backend_t *b = sim_calloc(1, sizeof *b);
+    if (!b)
+        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    b->dev = dev;
+    b->o.backend = dev->name;
+    b->o.device = device;
+    int rc = dev->init(b, err);
+    if (rc) {
+        sim_free(b);
+        return rc;
+    }
+    b->scratch_bytes = scratch_bytes;
+    if (dev->alloc(b, &b->scratch, scratch_bytes)) {
+        kern_backend_free(b);
+        return sim_msg_set(err, SIM_ENOMEM, "cannot allocate %zu bytes of scratch",
+                           scratch_bytes);
+    }
+    b->ctx.work = b->scratch;
+    b->ctx.work_bytes = scratch_bytes;
+    *out = b;
+    return SIM_OK;
+}
+
 void kern_backend_free(kern_backend_t *b)
 {
     if (!b)

@@ -397,6 +397,7 @@ const struct kern__dev kern__dev_cpu = {
     .free_host = cpu_free,
     .h2d = cpu_copy,
     .d2h = cpu_copy,
+    .d2d = cpu_copy,
     .fill = cpu_fill,
     .sync = cpu_sync,
     .timer_start = cpu_timer_start,

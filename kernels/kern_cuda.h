@@ -1,5 +1,5 @@
 /*
- * kern_cuda.h: the C-callable entries of the CUDA kernels (kernels/*.cu, R17). Each takes the
+ * kern_cuda.h: the C-callable entries of the CUDA kernels (kernels/<op>.cu, R17). Each takes the
  * backend's context (stream, cuBLAS handle, scratch) and the op's args with bf16 elements on the
  * device, enqueues its work on the stream and returns 0, SIM_ECUDA (launch or cuBLAS error) or
  * SIM_ECONFIG (args the variant does not support: see its supports function). Variants are

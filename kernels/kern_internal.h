@@ -26,6 +26,8 @@ struct kern__dev {
     /* Copies; both complete before returning. */
     int  (*h2d)(kern_backend_t *b, void *dst, const void *src, size_t bytes);
     int  (*d2h)(kern_backend_t *b, void *dst, const void *src, size_t bytes);
+    /* Device-to-device copy, enqueued (not waited for). */
+    int  (*d2d)(kern_backend_t *b, void *dst, const void *src, size_t bytes);
     /* n elements of the device type: offset + scale * kern_rand_u(seed, i). */
     int  (*fill)(kern_backend_t *b, void *p, size_t n, uint64_t seed, float scale, float offset);
     int  (*sync)(kern_backend_t *b);
@@ -95,6 +97,15 @@ struct kern_backend {
     uint32_t p_n_req;
     int      p_prepared;
 };
+
+/* A backend with a device, a stream and `scratch_bytes` of op scratch but no model (for
+ * kcheck). Returns 0 or an error with the reason in err; free with kern_backend_free. */
+int kern__backend_bare(const char *backend, int device, size_t scratch_bytes,
+                       kern_backend_t **out, struct sim_msg *err);
+static inline int kern__dev_copy(kern_backend_t *b, void *dst, const void *src, size_t n)
+{
+    return b->dev->d2d(b, dst, src, n);
+}
 
 /* Element pointer arithmetic on device buffers of the backend's element type. */
 static inline void *kern__at(const kern_backend_t *b, void *p, size_t elems)
