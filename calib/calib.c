@@ -577,7 +577,7 @@ int cal_calibrate_cmd(int argc, char **argv)
     p.mape_heldout = rep.mape_heldout;
     p.maxerr_heldout = rep.maxerr_heldout;
     const char *base = strrchr(csv, '/');
-    snprintf(p.raw_csv, sizeof p.raw_csv, "%s", base ? base + 1 : csv);
+    snprintf(p.raw_csv, sizeof p.raw_csv, "%.255s", base ? base + 1 : csv);
     if (cal_sha256_file(csv, p.raw_sha256)) {
         fprintf(stderr, "lensim calibrate: %s: cannot read back\n", csv);
         sim_free(obs);
