@@ -148,7 +148,9 @@ int kern__cpu_attn_decode(const struct kern_ctx *c, const struct kern_attn_decod
                     const float *q = q0 + g * d;
                     float s = 0;
                     /* A reordered (vectorised) sum: fine for fp32 attention scores. */
+#ifdef LENSIM_OMP_SIMD
 #pragma omp simd reduction(+ : s)
+#endif
                     for (uint32_t j = 0; j < d; j++)
                         s += q[j] * k[j];
                     sc[g * a->max_len + t] = s * a->scale;
@@ -166,7 +168,9 @@ int kern__cpu_attn_decode(const struct kern_ctx *c, const struct kern_attn_decod
                 for (uint32_t t = 0; t < len; t++) {
                     const float *v = V + kern_ref_kv_offset(kv, slot, t, kh);
                     float p = s[t] / l;
+#ifdef LENSIM_OMP_SIMD
 #pragma omp simd
+#endif
                     for (uint32_t j = 0; j < d; j++)
                         o[j] += p * v[j];
                 }
