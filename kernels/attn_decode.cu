@@ -71,27 +71,39 @@ static __global__ void __launch_bounds__(NT)
         }
     }
 
-    /* 1. scores. Every lane runs the same trip count (the shuffles need the whole warp);
-     * lanes past the chunk's end compute on zeros and store nothing. */
-    for (int tb = begin; tb < end; tb += KPI) {
-        const int t = tb + ks;
-        const bool valid = t < end;
-        float k[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        if (act && valid)
-            load8(K + kv_tok<PAGED>(a.kv, slot, t) * hstride, k);
+    /* 1. scores. Two keys per lane group per step, both loads issued before either is used
+     * (more bytes in flight per thread). Every lane runs the same trip count (the shuffles need
+     * the whole warp); lanes past the chunk's end compute on zeros and store nothing. */
+    for (int tb = begin; tb < end; tb += 2 * KPI) {
+        float k[2][8];
+        bool valid[2];
 #pragma unroll
-        for (int g = 0; g < GMAX; g++) {
-            if (g >= G)
-                break;
-            float s = 0;
+        for (int u = 0; u < 2; u++) {
+            const int t = tb + u * KPI + ks;
+            valid[u] = t < end;
 #pragma unroll
             for (int i = 0; i < 8; i++)
-                s += q[g][i] * k[i];
+                k[u][i] = 0.0f;
+            if (act && valid[u])
+                load8(K + kv_tok<PAGED>(a.kv, slot, t) * hstride, k[u]);
+        }
 #pragma unroll
-            for (int o = LPK / 2; o > 0; o >>= 1)
-                s += __shfl_xor_sync(0xffffffffu, s, o);
-            if (lk == 0 && valid)
-                sc[g * chunk + (t - begin)] = s;
+        for (int u = 0; u < 2; u++) {
+            const int t = tb + u * KPI + ks;
+#pragma unroll
+            for (int g = 0; g < GMAX; g++) {
+                if (g >= G)
+                    break;
+                float s = 0;
+#pragma unroll
+                for (int i = 0; i < 8; i++)
+                    s += q[g][i] * k[u][i];
+#pragma unroll
+                for (int o = LPK / 2; o > 0; o >>= 1)
+                    s += __shfl_xor_sync(0xffffffffu, s, o);
+                if (lk == 0 && valid[u])
+                    sc[g * chunk + (t - begin)] = s;
+            }
         }
     }
     __syncthreads();
@@ -124,18 +136,33 @@ static __global__ void __launch_bounds__(NT)
 #pragma unroll
         for (int i = 0; i < 8; i++)
             acc[g][i] = 0.0f;
-    for (int t = begin + ks; t < end; t += KPI) {
-        float v[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        if (act)
-            load8(V + kv_tok<PAGED>(a.kv, slot, t) * hstride, v);
+    for (int tb = begin; tb < end; tb += 2 * KPI) {
+        float v[2][8];
+        bool valid[2];
 #pragma unroll
-        for (int g = 0; g < GMAX; g++) {
-            if (g >= G)
-                break;
-            float p = sc[g * chunk + (t - begin)];
+        for (int u = 0; u < 2; u++) {
+            const int t = tb + u * KPI + ks;
+            valid[u] = t < end;
 #pragma unroll
             for (int i = 0; i < 8; i++)
-                acc[g][i] += p * v[i];
+                v[u][i] = 0.0f;
+            if (act && valid[u])
+                load8(V + kv_tok<PAGED>(a.kv, slot, t) * hstride, v[u]);
+        }
+#pragma unroll
+        for (int u = 0; u < 2; u++) {
+            if (!valid[u])
+                continue;
+            const int t = tb + u * KPI + ks;
+#pragma unroll
+            for (int g = 0; g < GMAX; g++) {
+                if (g >= G)
+                    break;
+                float p = sc[g * chunk + (t - begin)];
+#pragma unroll
+                for (int i = 0; i < 8; i++)
+                    acc[g][i] += p * v[u][i];
+            }
         }
     }
     if (act) {
