@@ -40,7 +40,7 @@ static const struct kern_variant variants[] = {
     {KERN_OP_BIAS_ACT, 1, KERN_BACKEND_CPU, "reference", {.bias_act = kern__cpu_bias_act}, NULL},
 #ifdef LENSIM_HAVE_CUDA
     {KERN_OP_GEMM, 1, KERN_BACKEND_CUDA, "cuBLAS GemmEx bf16, fp32 accumulate", {.gemm = kern_cuda_gemm_v1}, NULL},
-    {KERN_OP_RMSNORM, 1, KERN_BACKEND_CUDA, "block per row, 16-byte loads", {.rmsnorm = kern_cuda_rmsnorm_v1}, NULL},
+    {KERN_OP_RMSNORM, 1, KERN_BACKEND_CUDA, "block of 256 per row", {.rmsnorm = kern_cuda_rmsnorm_v1}, NULL},
     {KERN_OP_ROPE, 1, KERN_BACKEND_CUDA, "thread per pair", {.rope = kern_cuda_rope_v1}, kern_cuda_rope_supports},
     {KERN_OP_KV_APPEND, 1, KERN_BACKEND_CUDA, "16-byte copies, both layouts", {.kv_append = kern_cuda_kv_append_v1}, NULL},
     {KERN_OP_ATTN_DECODE, 1, KERN_BACKEND_CUDA, "split-context (flash-decoding), both layouts", {.attn_decode = kern_cuda_attn_decode_v1}, kern_cuda_attn_decode_supports},
