@@ -86,5 +86,9 @@ static inline double cal_profile_latency(const struct cal_profile *p, const stru
 int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *err);
 /* Write a profile atomically (temporary file, then rename). Returns 0 or SIM_EIO. */
 int cal_profile_save(const char *path, const struct cal_profile *p, struct sim_msg *err);
+/* As cal_profile_save, adding `info` (YAML lines indented by two spaces, or NULL) as the
+ * free-form `info:` section that cal_profile_load skips (grid, timing, per-term errors). */
+int cal_profile_save_info(const char *path, const struct cal_profile *p, const char *info,
+                          struct sim_msg *err);
 
 #endif
