@@ -115,10 +115,18 @@ static const struct field fields[] = {
     FS("predictor.path", pred_path, "", NULL, "confusion matrix or replayed predictions"),
 
     FS("compat", compat, "none", "none|ssjf", "reproduce a paper's simulator semantics (ssjf: SSJF's public simulator)"),
+    FN("ssjf.jobs", T_U32, ssjf_jobs, "50", 1, 1e7, "jobs", "compat ssjf: jobs per repetition (NUM_JOBS)"),
+    FN("ssjf.repeats", T_U32, ssjf_repeats, "20", 1, 1e6, "", "compat ssjf: repetitions averaged (NUM_EXP_RUNS)"),
+    FS("ssjf.predictions", ssjf_predictions, "predictions/ssjf_lmsys_vicuna13b/predictions_warmup_multi_cls_1000K.csv", NULL,
+       "compat ssjf: true lengths and predicted classes, one row per job candidate"),
+    FN("ssjf.batch_wait_s", T_F64, ssjf_wait_s, "10", 0, 1e6, "s", "compat ssjf: FCFS waits this long for a batch to fill (BATCH_WAIT_TIMEOUT)"),
+    FN("ssjf.starvation_s", T_F64, ssjf_starve_s, "100", 0, 1e9, "s", "compat ssjf: age that switches SJF/SSJF to oldest first"),
+    FN("ssjf.starvation_factor", T_F64, ssjf_starve_k, "10", 0, 1e9, "x", "compat ssjf: ... or this many times the true remaining service time"),
 
     FN("slo.ttft_ms", T_F64, slo_ttft_ms, "0", 0, 1e9, "ms", "goodput SLO on time to first token (0 = none)"),
     FN("slo.tpot_ms", T_F64, slo_tpot_ms, "0", 0, 1e9, "ms", "goodput SLO on time per output token (0 = none)"),
     FN("slo.e2el_ms", T_F64, slo_e2el_ms, "0", 0, 1e9, "ms", "goodput SLO on end-to-end latency (0 = none)"),
+    FN("slo.norm_latency_ms", T_F64, slo_norm_ms, "0", 0, 1e9, "ms/token", "goodput SLO on end-to-end latency per output token (0 = none)"),
 
     FB("outputs.requests_csv", out_requests, "true", "write requests.csv (one row per request)"),
     FN("outputs.timeline_rows", T_U32, out_timeline_rows, "2000", 0, 1e7, "rows", "timeline.csv rows per replica (0 = none)"),
@@ -816,7 +824,12 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
                 return rc;
         }
     snprintf(c->run_name, sizeof c->run_name, "%s", e->runs[i].name);
-    if (!strcmp(c->source, "synthetic")) {
+    if (!strcmp(c->compat, "ssjf")) {
+        /* The paper's simulator draws its own jobs from ssjf.predictions. */
+        if (!strcmp(c->policy, "s3"))
+            return msg_at(err, where(m, "policy.name"), "policy.name",
+                          "compat ssjf runs fcfs, sjf or ssjf only");
+    } else if (!strcmp(c->source, "synthetic")) {
         if (!c->requests && c->end_s <= 0)
             return msg_at(err, where(m, "workload.requests"), "workload.requests",
                           "the synthetic generator needs a bound: set requests or end_s");

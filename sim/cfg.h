@@ -73,8 +73,11 @@ struct cfg {
     char     pred_path[CFG_STR_MAX];
 
     char     compat[16];
+    uint32_t ssjf_jobs, ssjf_repeats;
+    char     ssjf_predictions[CFG_STR_MAX];
+    double   ssjf_wait_s, ssjf_starve_s, ssjf_starve_k;
 
-    double   slo_ttft_ms, slo_tpot_ms, slo_e2el_ms;
+    double   slo_ttft_ms, slo_tpot_ms, slo_e2el_ms, slo_norm_ms;
 
     int      out_requests;
     uint32_t out_timeline_rows;

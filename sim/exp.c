@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "analytic.h"
+#include "compat_ssjf.h"
 #include "version.h"
 
 static int exists(const char *p)
@@ -126,9 +127,10 @@ int exp_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     memset(x, 0, sizeof *x);
     x->cfg = *c;
     snprintf(x->data_dir, sizeof x->data_dir, "%s", data_dir ? data_dir : "");
-    if (strcmp(c->compat, "none"))
-        return sim_msg_set(err, SIM_ECONFIG, "compat: '%s' is not available in this build",
-                           c->compat);
+    if (!strcmp(c->compat, "ssjf") &&
+        (rc = resolve("ssjf.predictions", c->ssjf_predictions, cfg_dir, data_dir, x->compat_path,
+                      sizeof x->compat_path, err)))
+        return rc;
     if ((rc = build_model(c, &x->model, err)))
         return rc;
     x->gpu = cal_gpu_find(c->gpu);
@@ -381,8 +383,17 @@ int exp_run(struct exp *x, const char *dir, exp_progress_fn progress, void *pctx
             if ((rc = out_open(&req, dir, "requests.csv", err)))
                 goto out;
             header(req.f, x);
-            fprintf(req.f, "%s\n", met_requests_header);
+            fprintf(req.f, "%s\n", x->compat_path[0] ? compat_ssjf_rows_header
+                                                     : met_requests_header);
         }
+    }
+    if (x->compat_path[0]) { /* the SSJF paper's simulator instead of the serving model */
+        int64_t t0 = sim_wall_ns();
+        if ((rc = compat_ssjf_run(&x->cfg, x->compat_path, req.f, &res->sum, err)))
+            goto out;
+        res->wall_s = (double)(sim_wall_ns() - t0) / 1e9;
+        res->stats.finished = res->sum.completed;
+        goto write;
     }
     if ((rc = trace_open(&x->trace, &src, err)))
         goto out;
@@ -392,6 +403,7 @@ int exp_run(struct exp *x, const char *dir, exp_progress_fn progress, void *pctx
         .slo_ttft_s = x->cfg.slo_ttft_ms / 1e3,
         .slo_tpot_s = x->cfg.slo_tpot_ms / 1e3,
         .slo_e2el_s = x->cfg.slo_e2el_ms / 1e3,
+        .slo_norm_s = x->cfg.slo_norm_ms / 1e3,
         .n_replicas = x->serve.replicas,
         .timeline_rows = dir ? x->cfg.out_timeline_rows : 0,
         .requests_csv = req.f,
@@ -411,6 +423,7 @@ int exp_run(struct exp *x, const char *dir, exp_progress_fn progress, void *pctx
         sim_msg_set(err, rc, "out of memory");
         goto out;
     }
+write:
     if (dir) {
         if ((rc = out_open(&sum, dir, "summary.json", err)) ||
             (rc = out_open(&tl, dir, "timeline.csv", err)) ||
@@ -418,7 +431,8 @@ int exp_run(struct exp *x, const char *dir, exp_progress_fn progress, void *pctx
             goto out;
         met_write_json(&res->sum, sum.f);
         header(tl.f, x);
-        met_write_timeline(met, tl.f);
+        if (met)
+            met_write_timeline(met, tl.f);
         write_manifest(man.f, x, res);
         struct out *all[] = {&req, &sum, &tl, &man};
         for (int i = 0; i < 4; i++)

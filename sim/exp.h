@@ -30,6 +30,7 @@ struct exp {
     char              data_dir[1024];
     struct pred_cfg   pred;
     char              pred_path[1024];
+    char              compat_path[1024]; /* compat ssjf: the predictions file */
 };
 
 /* Build a run. data_dir may be "" (none). Returns 0, or SIM_ECONFIG / SIM_EIO / SIM_ENOENT with

@@ -35,7 +35,7 @@ struct tl {
 struct met {
     struct met_cfg cfg;
     /* Per request (completed). */
-    double *ttft, *tpot, *e2el, *queue, *finish;
+    double *ttft, *tpot, *e2el, *queue, *finish, *norm;
     size_t  n, cap, n_tpot;
     uint64_t good, failed, in_tok, out_tok;
     simtime_t last_finish;
@@ -83,6 +83,7 @@ void met_free(met_t *m)
     sim_free(m->e2el);
     sim_free(m->queue);
     sim_free(m->finish);
+    sim_free(m->norm);
     sim_free(m->itl);
     if (m->tl)
         for (uint32_t i = 0; i < m->cfg.n_replicas; i++)
@@ -98,8 +99,8 @@ static int grow_all(met_t *m)
     if (m->n < m->cap)
         return SIM_OK;
     size_t cap = m->cap ? 2 * m->cap : 1024;
-    double **arr[] = {&m->ttft, &m->tpot, &m->e2el, &m->queue, &m->finish};
-    for (size_t i = 0; i < 5; i++) {
+    double **arr[] = {&m->ttft, &m->tpot, &m->e2el, &m->queue, &m->finish, &m->norm};
+    for (size_t i = 0; i < 6; i++) {
         double *p = sim_realloc(*arr[i], cap * sizeof **arr[i]);
         if (!p)
             return SIM_ENOMEM;
@@ -107,6 +108,11 @@ static int grow_all(met_t *m)
     }
     m->cap = cap;
     return SIM_OK;
+}
+
+static int any_slo(const struct met_cfg *c)
+{
+    return c->slo_ttft_s > 0 || c->slo_tpot_s > 0 || c->slo_e2el_s > 0 || c->slo_norm_s > 0;
 }
 
 int met_finish(met_t *m, const struct req *r)
@@ -121,6 +127,8 @@ int met_finish(met_t *m, const struct req *r)
     m->e2el[m->n] = e2el;
     m->queue[m->n] = queue;
     m->finish[m->n] = sec(r->finish_ns);
+    double norm = e2el / r->output_tok;
+    m->norm[m->n] = norm;
     m->n++;
     if (r->output_tok > 1)
         m->tpot[m->n_tpot++] = tpot;
@@ -128,10 +136,10 @@ int met_finish(met_t *m, const struct req *r)
     m->out_tok += r->output_tok;
     if (r->finish_ns > m->last_finish)
         m->last_finish = r->finish_ns;
-    int any_slo = m->cfg.slo_ttft_s > 0 || m->cfg.slo_tpot_s > 0 || m->cfg.slo_e2el_s > 0;
-    if (any_slo && (m->cfg.slo_ttft_s <= 0 || ttft <= m->cfg.slo_ttft_s) &&
+    if (any_slo(&m->cfg) && (m->cfg.slo_ttft_s <= 0 || ttft <= m->cfg.slo_ttft_s) &&
         (m->cfg.slo_tpot_s <= 0 || tpot <= m->cfg.slo_tpot_s) &&
-        (m->cfg.slo_e2el_s <= 0 || e2el <= m->cfg.slo_e2el_s))
+        (m->cfg.slo_e2el_s <= 0 || e2el <= m->cfg.slo_e2el_s) &&
+        (m->cfg.slo_norm_s <= 0 || norm <= m->cfg.slo_norm_s))
         m->good++;
     if (m->cfg.requests_csv &&
         fprintf(m->cfg.requests_csv, "%llu,%u,%.9f,%u,%u,%u,%.9f,%.9f,%.9f,%.9f,%.9f,%u,%u\n",
@@ -282,9 +290,8 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
     out->request_throughput = m->n / d;
     out->output_throughput = m->out_tok / d;
     out->total_token_throughput = (m->in_tok + m->out_tok) / d;
-    int any_slo = m->cfg.slo_ttft_s > 0 || m->cfg.slo_tpot_s > 0 || m->cfg.slo_e2el_s > 0;
-    out->request_goodput = any_slo ? m->good / d : NAN;
-    out->slo_attainment = any_slo && m->n ? (double)m->good / m->n : NAN;
+    out->request_goodput = any_slo(&m->cfg) ? m->good / d : NAN;
+    out->slo_attainment = any_slo(&m->cfg) && m->n ? (double)m->good / m->n : NAN;
     /* SSJF's throughput (simulator.py): pos = int(percentile(range(n), 25)); pos / t[pos]. */
     if (m->n) {
         gsl_sort(m->finish, 1, m->n);
@@ -298,6 +305,7 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
     stat_of(m->tpot, m->n_tpot, &out->tpot);
     stat_of(m->e2el, m->n, &out->e2el);
     stat_of(m->queue, m->n, &out->queue);
+    stat_of(m->norm, m->n, &out->norm);
     itl_stat(m, &out->itl);
     out->mean_kv_util = d > 0 ? m->kv_time_sum / (d * m->cfg.n_replicas) : NAN;
     out->peak_kv_util = m->peak_kv;
@@ -350,6 +358,7 @@ int met_write_json(const struct met_summary *s, FILE *f)
     jstat(f, "e2el", &s->e2el);
     jnum(f, "mean_jct_ms", s->e2el.mean, 1e3, 0);
     jstat(f, "queue", &s->queue);
+    jstat(f, "norm_latency", &s->norm);
     jnum(f, "mean_kv_cache_usage", s->mean_kv_util, 1, 0);
     jnum(f, "peak_kv_cache_usage", s->peak_kv_util, 1, 0);
     jnum(f, "mean_batch_size", s->mean_batch_size, 1, 0);

@@ -3,7 +3,8 @@
  *   ttft   arrival to first token;
  *   tpot   (e2el - ttft) / (output tokens - 1), per request, over requests with > 1 token;
  *   itl    every gap between consecutive tokens of a request, pooled over all requests;
- *   e2el   arrival to last token (= JCT); queue: arrival to first admission.
+ *   e2el   arrival to last token (= JCT); queue: arrival to first admission;
+ *   norm   normalized latency, e2el / output tokens (the ORCA and vLLM papers' metric).
  * Statistics are exact: every per-request value is kept (32 bytes per request, so 10^7 requests
  * take 320 MB) and ITL is kept per iteration as (duration, tokens) pairs, since every decoding
  * request of an iteration sees the same gap; irregular gaps (after a preemption) are kept one by
@@ -24,6 +25,7 @@
 
 struct met_cfg {
     double   slo_ttft_s, slo_tpot_s, slo_e2el_s; /* 0 = not set */
+    double   slo_norm_s; /* normalized latency (e2el / output tokens), ORCA's and vLLM's papers */
     uint32_t n_replicas;
     uint32_t timeline_rows;  /* per replica; 0 = no timeline */
     FILE    *requests_csv;   /* borrowed; NULL = do not write per-request rows */
@@ -62,6 +64,7 @@ struct met_summary {
     double   request_goodput;  /* NAN when no SLO is set */
     double   slo_attainment;   /* NAN when no SLO is set */
     struct met_stat ttft, tpot, itl, e2el, queue; /* seconds */
+    struct met_stat norm;                         /* e2el / output tokens, seconds per token */
     double   mean_kv_util, peak_kv_util;
     double   mean_batch_size;
     uint64_t iterations;

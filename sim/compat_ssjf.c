@@ -1,0 +1,422 @@
+/* compat_ssjf.c: SSJF's public simulator, re-stated (see compat_ssjf.h for the semantics). */
+#include "compat_ssjf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+
+#include "alloc.h"
+#include "rng.h"
+
+enum { TICKS_PER_S = 100, RNG_COMPAT = 5 };
+
+const char compat_ssjf_rows_header[] =
+    "repeat,job,arrival_s,tokens,predicted_class,service_s,last_start_s,completion_s,jct_s";
+
+struct rowset {
+    uint32_t *len, *cls;
+    size_t    n;
+};
+
+/* The predictions file: ",output_token_length,predicted_length,latency,model". */
+static int load_rows(const char *path, struct rowset *rs, struct sim_msg *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(errno));
+    char line[512];
+    size_t lineno = 0, cap = 0, cap2 = 0;
+    int rc = SIM_OK;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (lineno == 1) {
+            if (!strstr(line, "output_token_length") || !strstr(line, "predicted_length")) {
+                rc = sim_msg_set(err, SIM_EINPUT,
+                                 "%s:1: expected the header ,output_token_length,"
+                                 "predicted_length,latency,model",
+                                 path);
+                goto out;
+            }
+            continue;
+        }
+        char *p = strchr(line, ','), *end;
+        if (!p) {
+            rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: missing columns", path, lineno);
+            goto out;
+        }
+        unsigned long len = strtoul(p + 1, &end, 10);
+        if (end == p + 1 || *end != ',' || len == 0 || len > 10000000) {
+            rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: output_token_length: bad value", path,
+                             lineno);
+            goto out;
+        }
+        p = end + 1;
+        double cls = strtod(p, &end);
+        if (end == p || (*end != ',' && *end != '\n') || cls < 0 || cls > 1000 ||
+            cls != floor(cls)) {
+            rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: predicted_length: expected a class index",
+                             path, lineno);
+            goto out;
+        }
+        if (sim_grow((void **)&rs->len, &cap, rs->n + 1, sizeof *rs->len) ||
+            sim_grow((void **)&rs->cls, &cap2, rs->n + 1, sizeof *rs->cls)) {
+            rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+            goto out;
+        }
+        rs->len[rs->n] = (uint32_t)len;
+        rs->cls[rs->n] = (uint32_t)cls;
+        rs->n++;
+    }
+    if (ferror(f))
+        rc = sim_msg_set(err, SIM_EIO, "%s: read error", path);
+out:
+    fclose(f);
+    return rc;
+}
+
+struct job {
+    int64_t  a;      /* arrival tick */
+    int64_t  e, rem; /* service and remaining service, ticks */
+    int64_t  p;      /* predicted service, ticks */
+    int64_t  age;    /* ticks waited, SJF/SSJF aging */
+    int64_t  start, done;
+    uint32_t tokens, cls;
+};
+
+/* Arrivals of one repetition (job.py). */
+static int arrivals(const struct cfg *c, gsl_rng *r, struct job *j, size_t n)
+{
+    if (!strcmp(c->arrival, "batch")) {
+        for (size_t i = 0; i < n; i++)
+            j[i].a = 0;
+        return SIM_OK;
+    }
+    if (!strcmp(c->arrival, "poisson")) {
+        /* Counts per 1-second slot, int(N / rate) slots, extended until N arrivals. */
+        size_t k = 0; /* slot by slot: the same law as int(N/rate) slots, then extensions */
+        for (size_t s = 0; k < n; s++) {
+            unsigned cnt = gsl_ran_poisson(r, c->rate);
+            for (unsigned q = 0; q < cnt && k < n; q++)
+                j[k++].a = (int64_t)s * TICKS_PER_S;
+        }
+        return SIM_OK;
+    }
+    /* Gamma: N gaps, sorted ascending, summed. */
+    double *g = sim_malloc(n * sizeof *g);
+    if (!g)
+        return SIM_ENOMEM;
+    double shape = 1.0 / (c->cv * c->cv), scale = c->cv * c->cv / c->rate, t = 0;
+    for (size_t i = 0; i < n; i++)
+        g[i] = gsl_ran_gamma(r, shape, scale);
+    gsl_sort(g, 1, n);
+    for (size_t i = 0; i < n; i++) {
+        t += g[i];
+        j[i].a = llround(t * TICKS_PER_S);
+    }
+    sim_free(g);
+    return SIM_OK;
+}
+
+/* ---- FCFS ---- */
+
+static void run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t wait)
+{
+    size_t *q = sim_malloc(2 * n * sizeof *q), head = n, tail = n; /* deque in [head, tail) */
+    size_t *batch = sim_malloc(B * sizeof *batch);
+    SIM_ASSERT(q && batch);
+    for (size_t i = 0; i < n; i++)
+        q[tail++] = i;
+    int64_t t = 0;
+    while (head < tail) {
+        if (t < j[q[head]].a)
+            t = j[q[head]].a;
+        size_t nb = 0;
+        while (nb < B && head < tail && j[q[head]].a <= t + wait)
+            batch[nb++] = q[head++];
+        int64_t s = nb == B ? j[batch[nb - 1]].a : t + wait;
+        if (s > t)
+            t = s;
+        for (size_t k = 0; k < nb; k++)
+            j[batch[k]].start = t;
+        if (!continuous) {
+            int64_t d = 0;
+            for (size_t k = 0; k < nb; k++)
+                if (j[batch[k]].rem > d)
+                    d = j[batch[k]].rem;
+            t += d;
+            for (size_t k = 0; k < nb; k++)
+                j[batch[k]].done = t;
+        } else {
+            int64_t r = INT64_MAX;
+            for (size_t k = 0; k < nb; k++)
+                if (j[batch[k]].rem < r)
+                    r = j[batch[k]].rem;
+            t += r;
+            for (size_t k = 0; k < nb; k++) {
+                struct job *x = &j[batch[k]];
+                if (x->rem <= r) {
+                    x->done = t;
+                } else {
+                    x->rem -= r;
+                    q[--head] = batch[k]; /* back at the head, one at a time: reversed */
+                }
+            }
+        }
+    }
+    sim_free(q);
+    sim_free(batch);
+}
+
+/* ---- SJF / SSJF ---- */
+
+static int64_t key_of(const struct job *x, int ssjf) { return ssjf ? x->p : x->rem; }
+
+/* Stable insertion sort of idx[0..n) by key (ascending) or by age (descending). */
+static void stable_sort(size_t *idx, size_t n, const struct job *j, int by_age, int ssjf)
+{
+    for (size_t i = 1; i < n; i++) {
+        size_t v = idx[i], k = i;
+        while (k > 0) {
+            const struct job *a = &j[idx[k - 1]], *b = &j[v];
+            int before = by_age ? b->age > a->age : key_of(b, ssjf) < key_of(a, ssjf);
+            if (!before)
+                break;
+            idx[k] = idx[k - 1];
+            k--;
+        }
+        idx[k] = v;
+    }
+}
+
+/* Returns the number of jobs that ran (n, or n - 1 by the idle-last-job quirk). */
+static size_t run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssjf, int64_t starve,
+                      double factor)
+{
+    size_t *w = sim_malloc(n * sizeof *w), *ord = sim_malloc(n * sizeof *ord);
+    size_t *batch = sim_malloc(B * sizeof *batch);
+    SIM_ASSERT(w && ord && batch);
+    size_t nw = 0, next = 0, ran = n;
+    int64_t t = 0;
+    for (;;) {
+        if (nw == 0) {
+            if (next >= n)
+                break;
+            if (next == n - 1 && n > 1) { /* quirk: an idle system never runs the last job */
+                j[next].done = -1;
+                ran = n - 1;
+                break;
+            }
+            if (t < j[next].a)
+                t = j[next].a;
+        }
+        while (next < n && j[next].a <= t)
+            w[nw++] = next++;
+        memcpy(ord, w, nw * sizeof *ord);
+        stable_sort(ord, nw, j, 1, ssjf); /* by age, oldest first */
+        const struct job *h = &j[ord[0]];
+        int aging = (double)h->age > (double)starve || (double)h->age > factor * (double)h->rem;
+        if (!aging) {
+            memcpy(ord, w, nw * sizeof *ord);
+            stable_sort(ord, nw, j, 0, ssjf);
+        }
+        size_t nb = nw < B ? nw : B;
+        for (size_t k = 0; k < nb; k++)
+            batch[k] = ord[k];
+        /* Remove the batch from W, keeping the others' order. */
+        size_t m = 0;
+        for (size_t i = 0; i < nw; i++) {
+            int in = 0;
+            for (size_t k = 0; k < nb; k++)
+                in |= w[i] == batch[k];
+            if (!in)
+                w[m++] = w[i];
+        }
+        nw = m;
+        for (size_t k = 0; k < nb; k++)
+            j[batch[k]].start = t;
+        int64_t d;
+        if (!continuous) {
+            d = 0;
+            for (size_t k = 0; k < nb; k++)
+                if (j[batch[k]].rem > d)
+                    d = j[batch[k]].rem;
+            t += d;
+            for (size_t k = 0; k < nb; k++)
+                j[batch[k]].done = t;
+        } else {
+            d = INT64_MAX;
+            for (size_t k = 0; k < nb; k++)
+                if (j[batch[k]].rem < d)
+                    d = j[batch[k]].rem;
+            t += d;
+            for (size_t k = 0; k < nb; k++) {
+                struct job *x = &j[batch[k]];
+                if (x->rem <= d) {
+                    x->done = t;
+                } else {
+                    x->rem -= d;
+                    w[nw++] = batch[k]; /* at the tail, original p kept */
+                }
+            }
+        }
+        for (size_t i = 0; i < nw; i++)
+            j[w[i]].age += d;
+    }
+    sim_free(w);
+    sim_free(ord);
+    sim_free(batch);
+    return ran;
+}
+
+int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct met_summary *out,
+                    struct sim_msg *err)
+{
+    struct rowset rs = {0};
+    int rc = load_rows(path, &rs, err);
+    size_t n = c->ssjf_jobs, R = c->ssjf_repeats;
+    size_t B = !strcmp(c->batching, "none") ? 1 : c->max_batch;
+    int continuous = !strcmp(c->batching, "continuous");
+    int policy = !strcmp(c->policy, "fcfs") ? 0 : !strcmp(c->policy, "sjf") ? 1 : 2;
+    struct job *j = NULL;
+    size_t *all = NULL, *pick = NULL;
+    double *jct = NULL, *wt = NULL, *mean_jct = NULL, *thr = NULL, *nmk = NULL, *p99 = NULL;
+    gsl_rng *r = NULL;
+    size_t n_jct = 0;
+    memset(out, 0, sizeof *out);
+    if (rc)
+        goto out;
+    if (!strcmp(c->policy, "s3")) {
+        rc = sim_msg_set(err, SIM_ECONFIG, "compat ssjf: policy must be fcfs, sjf or ssjf");
+        goto out;
+    }
+    if (rs.n < n) {
+        rc = sim_msg_set(err, SIM_ECONFIG, "compat ssjf: %s has %zu rows, fewer than %zu jobs",
+                         path, rs.n, n);
+        goto out;
+    }
+    j = sim_calloc(n, sizeof *j);
+    all = sim_malloc(rs.n * sizeof *all);
+    pick = sim_malloc(n * sizeof *pick);
+    jct = sim_malloc(n * R * sizeof *jct);
+    wt = sim_malloc(n * R * sizeof *wt);
+    mean_jct = sim_malloc(R * sizeof *mean_jct);
+    p99 = sim_malloc(R * sizeof *p99);
+    thr = sim_malloc(R * sizeof *thr);
+    nmk = sim_malloc(R * sizeof *nmk);
+    r = rng_new(c->seed, RNG_COMPAT);
+    if (!j || !all || !pick || !jct || !wt || !mean_jct || !p99 || !thr || !nmk || !r) {
+        rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < rs.n; i++)
+        all[i] = i;
+    int64_t wait = llround(c->ssjf_wait_s * TICKS_PER_S);
+    int64_t starve = llround(c->ssjf_starve_s * TICKS_PER_S);
+    for (size_t rep = 0; rep < R; rep++) {
+        memset(j, 0, n * sizeof *j);
+        if ((rc = arrivals(c, r, j, n))) {
+            sim_msg_set(err, rc, "out of memory");
+            goto out;
+        }
+        gsl_ran_choose(r, pick, n, all, rs.n, sizeof *pick); /* without replacement ... */
+        gsl_ran_shuffle(r, pick, n, sizeof *pick);          /* ... in random order */
+        for (size_t i = 0; i < n; i++) {
+            struct job *x = &j[i];
+            x->tokens = rs.len[pick[i]];
+            x->cls = rs.cls[pick[i]];
+            x->e = x->rem = 10 + 2 * (int64_t)x->tokens; /* round(0.1 + 0.02 L, 2) s */
+            x->p = 10 + 2 * (int64_t)x->cls;
+            x->start = x->done = 0;
+        }
+        size_t ran = n;
+        if (policy == 0)
+            run_fcfs(j, n, B, continuous, wait);
+        else
+            ran = run_sjf(j, n, B, continuous, policy == 2, starve, c->ssjf_starve_k);
+        double *cj = jct + n_jct, *done = sim_malloc(n * sizeof *done);
+        if (!done) {
+            rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+            goto out;
+        }
+        size_t k = 0;
+        double last = 0;
+        for (size_t i = 0; i < n; i++) {
+            const struct job *x = &j[i];
+            if (x->done < 0)
+                continue;
+            cj[k] = (double)(x->done - x->a) / TICKS_PER_S;
+            wt[n_jct + k] = (double)(x->start - x->a) / TICKS_PER_S;
+            done[k] = (double)x->done / TICKS_PER_S;
+            if (done[k] > last)
+                last = done[k];
+            if (rows)
+                fprintf(rows, "%zu,%zu,%.2f,%u,%u,%.2f,%.2f,%.2f,%.2f\n", rep, i,
+                        (double)x->a / TICKS_PER_S, x->tokens, x->cls,
+                        (double)x->e / TICKS_PER_S, (double)x->start / TICKS_PER_S, done[k],
+                        cj[k]);
+            k++;
+        }
+        SIM_ASSERT(k == ran);
+        mean_jct[rep] = gsl_stats_mean(cj, 1, k);
+        double *tmp = sim_malloc(k * sizeof *tmp);
+        if (!tmp) {
+            sim_free(done);
+            rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(tmp, cj, k * sizeof *tmp);
+        gsl_sort(tmp, 1, k);
+        p99[rep] = gsl_stats_quantile_from_sorted_data(tmp, 1, k, 0.99);
+        sim_free(tmp);
+        gsl_sort(done, 1, k);
+        size_t pos = (size_t)(0.25 * (double)(k - 1)); /* int(np.percentile(range(n), 25)) */
+        thr[rep] = done[pos] > 0 ? (double)pos / done[pos] : NAN;
+        nmk[rep] = last > 0 ? (double)k / last : NAN;
+        sim_free(done);
+        n_jct += k;
+    }
+    out->completed = n_jct;
+    out->failed = n * R - n_jct;
+    out->ttft.mean = out->ttft.median = out->ttft.p90 = out->ttft.p99 = out->ttft.std = NAN;
+    out->tpot = out->itl = out->norm = out->ttft;
+    /* JCT: pooled percentiles, and the paper's mean of per-repetition means. */
+    gsl_sort(jct, 1, n_jct);
+    out->e2el.n = n_jct;
+    out->e2el.mean = gsl_stats_mean(mean_jct, 1, R);
+    out->e2el.std = gsl_stats_sd(jct, 1, n_jct);
+    out->e2el.median = gsl_stats_quantile_from_sorted_data(jct, 1, n_jct, 0.5);
+    out->e2el.p90 = gsl_stats_quantile_from_sorted_data(jct, 1, n_jct, 0.9);
+    out->e2el.p99 = gsl_stats_mean(p99, 1, R); /* np.percentile per run, averaged */
+    gsl_sort(wt, 1, n_jct);
+    out->queue.n = n_jct;
+    out->queue.mean = gsl_stats_mean(wt, 1, n_jct);
+    out->queue.median = gsl_stats_quantile_from_sorted_data(wt, 1, n_jct, 0.5);
+    out->queue.p90 = gsl_stats_quantile_from_sorted_data(wt, 1, n_jct, 0.9);
+    out->queue.p99 = gsl_stats_quantile_from_sorted_data(wt, 1, n_jct, 0.99);
+    out->queue.std = gsl_stats_sd(wt, 1, n_jct);
+    out->ssjf_throughput = gsl_stats_mean(thr, 1, R);
+    out->request_throughput = gsl_stats_mean(nmk, 1, R);
+    out->duration_s = NAN;
+    out->output_throughput = out->total_token_throughput = NAN;
+    out->request_goodput = out->slo_attainment = NAN;
+    out->mean_kv_util = out->peak_kv_util = out->mean_batch_size = NAN;
+out:
+    sim_free(rs.len);
+    sim_free(rs.cls);
+    sim_free(j);
+    sim_free(all);
+    sim_free(pick);
+    sim_free(jct);
+    sim_free(wt);
+    sim_free(mean_jct);
+    sim_free(p99);
+    sim_free(thr);
+    sim_free(nmk);
+    rng_free(r);
+    return rc;
+}
