@@ -15,7 +15,32 @@
 #include "exp.h"
 #include "run.h"
 
-static const char *const scripts[] = {"latency_cdf", "rate_sweep", "timeline", NULL};
+static const char *const native_scripts[] = {"latency_cdf", "rate_sweep", "timeline", "runs", NULL};
+static const char *const ssjf_scripts[] = {"ssjf", "runs", NULL};
+
+/* Results of `compat: ssjf` runs have per-job rows (jct_s) instead of per-request latencies. */
+static int is_compat(const char *dir)
+{
+    char path[2048], line[1024], run[512] = "";
+    snprintf(path, sizeof path, "%s/results.csv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (fgets(line, sizeof line, f) && fgets(line, sizeof line, f))
+        sscanf(line, "%511[^,]", run);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/%s/requests.csv", dir, run);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    int compat = 0;
+    while (fgets(line, sizeof line, f))
+        if (line[0] != '#') {
+            compat = strstr(line, "jct_s") != NULL;
+            break;
+        }
+    fclose(f);
+    return compat;
+}
 
 static int on_path(const char *prog, char *out, size_t n)
 {
@@ -35,8 +60,9 @@ static int on_path(const char *prog, char *out, size_t n)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: lensim plot DIR [--format png|svg|both] [--scripts DIR]\n\n"
-               "Draw DIR/figures/{latency_cdf,rate_sweep,timeline}.{png,svg} from the results\n"
-               "of `lensim run` (DIR holds results.csv). Needs gnuplot.\n\n"
+               "Draw DIR/figures/NAME.{png,svg} from the results of `lensim run` (DIR holds\n"
+               "results.csv): latency_cdf, rate_sweep, timeline and runs; ssjf and runs for a\n"
+               "`compat: ssjf` experiment. Needs gnuplot.\n\n"
                "exit status: 0 done, 1 gnuplot failed, 2 bad usage or no results in DIR,\n"
                "3 gnuplot not installed\n");
 }
@@ -131,6 +157,7 @@ int plot_cmd(int argc, char **argv)
     } else {
         fmts[0] = fmt;
     }
+    const char *const *scripts = is_compat(dir) ? ssjf_scripts : native_scripts;
     for (int s = 0; scripts[s]; s++)
         for (int k = 0; k < 2 && fmts[k]; k++) {
             char out[2300];
