@@ -170,16 +170,28 @@ void sched_remove(sched_t *s, struct req *r)
         s->ops->remove(s, r);
 }
 
-/* SSJF's starvation rule, checked on the front of the queue. */
-static int aging_due(const sched_t *s, const struct sched_admit *a)
+static int aged(const sched_t *s, const struct sched_admit *a, const struct req *r)
 {
-    const struct req *r = s->head;
-    if (!r || (s->cfg.aging_s <= 0 && s->cfg.aging_factor <= 0))
-        return 0;
     double waited = (double)(a->now - r->enq_ns) / SIM_NS_PER_S;
     if (s->cfg.aging_s > 0 && waited > s->cfg.aging_s)
         return 1;
     return s->cfg.aging_factor > 0 && waited > s->cfg.aging_factor * a->service_s(a->ctx, r);
+}
+
+/* SSJF's starvation rule: has the oldest waiting request waited too long? Requests enter the
+ * queue in order, so the oldest is the first one that was not pushed back to the front by a
+ * preemption (those carry enq_seq 0 and are checked too). */
+static int aging_due(const sched_t *s, const struct sched_admit *a)
+{
+    if (s->cfg.aging_s <= 0 && s->cfg.aging_factor <= 0)
+        return 0;
+    for (const struct req *r = s->head; r; r = r->q_next) {
+        if (aged(s, a, r))
+            return 1;
+        if (r->enq_seq != 0)
+            return 0;
+    }
+    return 0;
 }
 
 size_t sched_form_batch(sched_t *s, const struct sched_admit *a)

@@ -593,8 +593,8 @@ static struct replica *route(struct clu *c)
     return &c->rep[best];
 }
 
-/* r is ready to be scheduled: queue it on a replica, and start that replica if idle. */
-static void enqueue(struct clu *c, struct req *r, simtime_t now)
+/* r is ready to be scheduled: queue it on a replica, and (wake) start that replica if idle. */
+static void enqueue(struct clu *c, struct req *r, simtime_t now, int wake)
 {
     struct replica *p = route(c);
     r->replica = p->idx;
@@ -609,14 +609,14 @@ static void enqueue(struct clu *c, struct req *r, simtime_t now)
         fail(c, SIM_ENOMEM);
         return;
     }
-    if (!p->busy)
+    if (wake && !p->busy)
         boundary(p, now);
 }
 
 static void on_ready(eng_t *eng, struct ev *e, void *ctx)
 {
     struct clu *c = ctx;
-    enqueue(c, e->data, eng_now(eng));
+    enqueue(c, e->data, eng_now(eng), 1);
     after_event(c);
 }
 
@@ -673,7 +673,7 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
                     return;
                 }
             } else {
-                enqueue(c, r, now);
+                enqueue(c, r, now, 0);
             }
         }
         int rc = trace_next(c->src, &c->next, c->msg);
@@ -690,6 +690,9 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
         }
         /* The same instant: take it now, so that simultaneous arrivals meet in one queue. */
     }
+    for (uint32_t i = 0; i < c->cfg->replicas; i++) /* then start the idle replicas */
+        if (!c->rep[i].busy && sched_len(c->rep[i].q))
+            boundary(&c->rep[i], now);
     after_event(c);
 }
 
