@@ -837,7 +837,7 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
         return msg_at(err, where(m, "workload.source"), "workload.path",
                       "missing required key: source '%s' reads a file", c->source);
     }
-    if (!strcmp(c->arrival, "batch") && !c->requests &&
+    if (strcmp(c->compat, "ssjf") && !strcmp(c->arrival, "batch") && !c->requests &&
         (!strcmp(c->source, "synthetic") || !strcmp(c->source, "lengths")))
         return msg_at(err, where(m, "workload.arrival"), "workload.requests",
                       "batch arrivals need a request count");

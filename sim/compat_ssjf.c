@@ -122,6 +122,33 @@ static int arrivals(const struct cfg *c, gsl_rng *r, struct job *j, size_t n)
     return SIM_OK;
 }
 
+/* Start batch[0..nb) at *t and run it: a static batch to its longest member, a continuous one
+ * to its first completion. Advances *t, stamps start and completion times, and moves the members
+ * still unfinished (remaining time reduced) to the front of batch, in batch order. Returns how
+ * many are left. */
+static size_t run_batch(struct job *j, size_t *batch, size_t nb, int continuous, int64_t *t)
+{
+    int64_t d = continuous ? INT64_MAX : 0;
+    for (size_t k = 0; k < nb; k++) {
+        int64_t rem = j[batch[k]].rem;
+        j[batch[k]].start = *t;
+        if (continuous ? rem < d : rem > d)
+            d = rem;
+    }
+    *t += d;
+    size_t left = 0;
+    for (size_t k = 0; k < nb; k++) {
+        struct job *x = &j[batch[k]];
+        if (x->rem <= d) {
+            x->done = *t;
+        } else {
+            x->rem -= d;
+            batch[left++] = batch[k];
+        }
+    }
+    return left;
+}
+
 /* ---- FCFS ---- */
 
 static void run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t wait)
@@ -141,32 +168,9 @@ static void run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t 
         int64_t s = nb == B ? j[batch[nb - 1]].a : t + wait;
         if (s > t)
             t = s;
-        for (size_t k = 0; k < nb; k++)
-            j[batch[k]].start = t;
-        if (!continuous) {
-            int64_t d = 0;
-            for (size_t k = 0; k < nb; k++)
-                if (j[batch[k]].rem > d)
-                    d = j[batch[k]].rem;
-            t += d;
-            for (size_t k = 0; k < nb; k++)
-                j[batch[k]].done = t;
-        } else {
-            int64_t r = INT64_MAX;
-            for (size_t k = 0; k < nb; k++)
-                if (j[batch[k]].rem < r)
-                    r = j[batch[k]].rem;
-            t += r;
-            for (size_t k = 0; k < nb; k++) {
-                struct job *x = &j[batch[k]];
-                if (x->rem <= r) {
-                    x->done = t;
-                } else {
-                    x->rem -= r;
-                    q[--head] = batch[k]; /* back at the head, one at a time: reversed */
-                }
-            }
-        }
+        size_t nl = run_batch(j, batch, nb, continuous, &t);
+        for (size_t k = 0; k < nl; k++)
+            q[--head] = batch[k]; /* back at the head, one at a time: reversed */
     }
     sim_free(q);
     sim_free(batch);
@@ -237,33 +241,11 @@ static size_t run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssj
                 w[m++] = w[i];
         }
         nw = m;
-        for (size_t k = 0; k < nb; k++)
-            j[batch[k]].start = t;
-        int64_t d;
-        if (!continuous) {
-            d = 0;
-            for (size_t k = 0; k < nb; k++)
-                if (j[batch[k]].rem > d)
-                    d = j[batch[k]].rem;
-            t += d;
-            for (size_t k = 0; k < nb; k++)
-                j[batch[k]].done = t;
-        } else {
-            d = INT64_MAX;
-            for (size_t k = 0; k < nb; k++)
-                if (j[batch[k]].rem < d)
-                    d = j[batch[k]].rem;
-            t += d;
-            for (size_t k = 0; k < nb; k++) {
-                struct job *x = &j[batch[k]];
-                if (x->rem <= d) {
-                    x->done = t;
-                } else {
-                    x->rem -= d;
-                    w[nw++] = batch[k]; /* at the tail, original p kept */
-                }
-            }
-        }
+        int64_t t0 = t;
+        size_t nl = run_batch(j, batch, nb, continuous, &t);
+        int64_t d = t - t0;
+        for (size_t k = 0; k < nl; k++)
+            w[nw++] = batch[k]; /* at the tail, original p kept */
         for (size_t i = 0; i < nw; i++)
             j[w[i]].age += d;
     }
@@ -384,21 +366,12 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
     out->failed = n * R - n_jct;
     out->ttft.mean = out->ttft.median = out->ttft.p90 = out->ttft.p99 = out->ttft.std = NAN;
     out->tpot = out->itl = out->norm = out->ttft;
-    /* JCT: pooled percentiles, and the paper's mean of per-repetition means. */
-    gsl_sort(jct, 1, n_jct);
-    out->e2el.n = n_jct;
+    /* JCT: pooled statistics, but the mean and p99 as the paper computes them: per repetition,
+     * then averaged. */
+    met_stat_of(jct, n_jct, &out->e2el);
     out->e2el.mean = gsl_stats_mean(mean_jct, 1, R);
-    out->e2el.std = gsl_stats_sd(jct, 1, n_jct);
-    out->e2el.median = gsl_stats_quantile_from_sorted_data(jct, 1, n_jct, 0.5);
-    out->e2el.p90 = gsl_stats_quantile_from_sorted_data(jct, 1, n_jct, 0.9);
-    out->e2el.p99 = gsl_stats_mean(p99, 1, R); /* np.percentile per run, averaged */
-    gsl_sort(wt, 1, n_jct);
-    out->queue.n = n_jct;
-    out->queue.mean = gsl_stats_mean(wt, 1, n_jct);
-    out->queue.median = gsl_stats_quantile_from_sorted_data(wt, 1, n_jct, 0.5);
-    out->queue.p90 = gsl_stats_quantile_from_sorted_data(wt, 1, n_jct, 0.9);
-    out->queue.p99 = gsl_stats_quantile_from_sorted_data(wt, 1, n_jct, 0.99);
-    out->queue.std = gsl_stats_sd(wt, 1, n_jct);
+    out->e2el.p99 = gsl_stats_mean(p99, 1, R);
+    met_stat_of(wt, n_jct, &out->queue);
     out->ssjf_throughput = gsl_stats_mean(thr, 1, R);
     out->request_throughput = gsl_stats_mean(nmk, 1, R);
     out->duration_s = NAN;

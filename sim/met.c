@@ -210,7 +210,7 @@ int met_sample(met_t *m, uint32_t rep, simtime_t t, uint32_t batch, uint64_t kv_
     return SIM_OK;
 }
 
-static void stat_of(double *x, size_t n, struct met_stat *s)
+void met_stat_of(double *x, size_t n, struct met_stat *s)
 {
     memset(s, 0, sizeof *s);
     s->n = n;
@@ -301,11 +301,11 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
     } else {
         out->ssjf_throughput = NAN;
     }
-    stat_of(m->ttft, m->n, &out->ttft);
-    stat_of(m->tpot, m->n_tpot, &out->tpot);
-    stat_of(m->e2el, m->n, &out->e2el);
-    stat_of(m->queue, m->n, &out->queue);
-    stat_of(m->norm, m->n, &out->norm);
+    met_stat_of(m->ttft, m->n, &out->ttft);
+    met_stat_of(m->tpot, m->n_tpot, &out->tpot);
+    met_stat_of(m->e2el, m->n, &out->e2el);
+    met_stat_of(m->queue, m->n, &out->queue);
+    met_stat_of(m->norm, m->n, &out->norm);
     itl_stat(m, &out->itl);
     out->mean_kv_util = d > 0 ? m->kv_time_sum / (d * m->cfg.n_replicas) : NAN;
     out->peak_kv_util = m->peak_kv;
