@@ -266,8 +266,9 @@ static int parse_into(struct cfg *c, const struct field *f, const char *v, struc
             return msg_at(err, at, f->key, "%s is out of range [%g, %g]", v, f->min, f->max);
         if (f->type == T_U32)
             *(uint32_t *)p = (uint32_t)d;
-        else if (f->type == T_U64)
-            *(uint64_t *)p = (uint64_t)d;
+        else if (f->type == T_U64) /* plain digits exactly: a double holds only 53 bits */
+            *(uint64_t *)p = strspn(v, "0123456789") == strlen(v) ? strtoull(v, NULL, 10)
+                                                                   : (uint64_t)d;
         else
             *(double *)p = d;
         return SIM_OK;
@@ -456,6 +457,15 @@ static struct mark mark_of(const char *file, const struct node *n)
     return (struct mark){file, n->line, n->col};
 }
 
+/* The earlier key of mapping `map` spelled like key i, or NULL. */
+static const struct node *earlier_key(const struct node *map, size_t i)
+{
+    for (size_t j = 0; j < i; j += 2)
+        if (map->kids[j].val && map->kids[i].val && !strcmp(map->kids[j].val, map->kids[i].val))
+            return &map->kids[j];
+    return NULL;
+}
+
 /* Join a sequence of scalars with commas (list-valued keys). */
 static int join_seq(const char *file, const char *key, const struct node *v, char *buf,
                     size_t n, struct sim_msg *err)
@@ -483,11 +493,17 @@ static int flatten(const char *file, const struct node *map, const char *prefix,
         if (snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k->val) >=
             (int)sizeof key)
             return msg_at(err, mark_of(file, k), k->val, "key too long");
+        const struct node *first = earlier_key(map, i);
+        if (first)
+            return msg_at(err, mark_of(file, k), key, "given twice (first at line %d)",
+                          first->line);
         for (size_t j = 0; j < out->n; j++)
             if (!strcmp(out->e[j].key, key))
                 return msg_at(err, mark_of(file, k), key, "given twice (first at line %d)",
                               out->e[j].at.line);
         if (v->type == N_MAP) {
+            if (field_find(key))
+                return msg_at(err, mark_of(file, k), key, "expected a single value, not a mapping");
             if (*prefix || !has_group(key))
                 return msg_at(err, mark_of(file, k), key,
                               has_group(key) ? "nested too deeply" : "unknown group");
@@ -563,6 +579,59 @@ static void slug(char *dst, size_t n, const char *s)
     dst[k] = 0;
 }
 
+/* A swept key as applied: `policy` stands for `policy.name`. */
+static void sweep_key(char *key, size_t n, const char *k)
+{
+    snprintf(key, n, "%s", k);
+    if (!field_find(key) && has_group(key))
+        strncat(key, ".name", n - strlen(key) - 1);
+}
+
+static int cmp_run_name(const void *a, const void *b)
+{
+    const struct run *const *x = a, *const *y = b;
+    int c = strcmp((*x)->name, (*y)->name);
+    return c ? c : (*x > *y) - (*x < *y); /* equal names in run order */
+}
+
+/* Runs share nothing on disk, so two must not have one name. Reports the second run of the
+ * first clash, at the `runs:` entry or the swept value that made it. O(n log n). */
+static int check_run_names(cfg_exp_t *e, const struct node *runs, const struct node *sweep,
+                           size_t n_sweep, struct sim_msg *err)
+{
+    const struct run **v = sim_malloc(e->n_runs * sizeof *v);
+    if (!v)
+        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < e->n_runs; i++)
+        v[i] = &e->runs[i];
+    qsort(v, e->n_runs, sizeof *v, cmp_run_name);
+    size_t a = 0, b = SIZE_MAX;
+    for (size_t i = 1; i < e->n_runs; i++) {
+        size_t x = (size_t)(v[i - 1] - e->runs), y = (size_t)(v[i] - e->runs);
+        if (!strcmp(v[i - 1]->name, v[i]->name) && y < b) {
+            a = x;
+            b = y;
+        }
+    }
+    sim_free(v);
+    if (b == SIZE_MAX)
+        return SIM_OK;
+    const char *name = e->runs[b].name;
+    if (a / n_sweep != b / n_sweep)
+        return msg_at(err, mark_of(e->file, &runs->kids[b / n_sweep]), "runs",
+                      "two runs named '%s'", name);
+    const struct node *at = sweep; /* the outermost swept value that differs */
+    for (size_t i = 0, stride = n_sweep; i + 1 < sweep->n; i += 2) {
+        const struct node *vals = &sweep->kids[i + 1];
+        stride /= vals->n;
+        if ((a % n_sweep) / stride % vals->n != (b % n_sweep) / stride % vals->n) {
+            at = &vals->kids[(b % n_sweep) / stride % vals->n];
+            break;
+        }
+    }
+    return msg_at(err, mark_of(e->file, at), "sweep", "two runs named '%s'", name);
+}
+
 /* Build the runs: `runs` entries (or one empty run) times the sweep's product. */
 static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *sweep,
                       struct sim_msg *err)
@@ -579,6 +648,14 @@ static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *
             return msg_at(err, mark_of(file, sweep), "sweep", "expected a mapping: key -> list of values");
         for (size_t i = 0; i + 1 < sweep->n; i += 2) {
             const struct node *v = &sweep->kids[i + 1];
+            char key[200], other[200];
+            sweep_key(key, sizeof key, sweep->kids[i].val);
+            for (size_t j = 0; j < i; j += 2) {
+                sweep_key(other, sizeof other, sweep->kids[j].val);
+                if (!strcmp(key, other))
+                    return msg_at(err, mark_of(file, &sweep->kids[i]), key,
+                                  "given twice (first at line %d)", sweep->kids[j].line);
+            }
             if (v->type != N_SEQ || v->n == 0)
                 return msg_at(err, mark_of(file, v), sweep->kids[i].val,
                               "expected a non-empty list of values to sweep");
@@ -589,10 +666,10 @@ static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *
     }
     if (n_base * n_sweep > 100000)
         return msg_at(err, mark_of(file, sweep ? sweep : runs), "sweep", "more than 100000 runs");
-    e->n_runs = n_base * n_sweep;
-    e->runs = sim_calloc(e->n_runs, sizeof *e->runs);
+    e->runs = sim_calloc(n_base * n_sweep, sizeof *e->runs);
     if (!e->runs)
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    e->n_runs = n_base * n_sweep; /* cfg_free walks them: only once they exist */
     for (size_t b = 0; b < n_base; b++) {
         for (size_t s = 0; s < n_sweep; s++) {
             struct run *r = &e->runs[b * n_sweep + s];
@@ -614,6 +691,8 @@ static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *
                     return rc == SIM_ENOMEM ? sim_msg_set(err, rc, "out of memory") : rc;
                 if (!*name)
                     snprintf(name, sizeof name, "run%zu", b);
+                if (name[0] == '.') /* a directory name: not . or .., not hidden */
+                    name[0] = '_';
             }
             size_t idx = s;
             for (size_t i = 0; sweep && i + 1 < sweep->n; i += 2) {
@@ -625,9 +704,7 @@ static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *
                 if (val->type != N_SCALAR || val->null)
                     return msg_at(err, mark_of(file, val), k->val, "sweep values must be scalars");
                 char key[200];
-                snprintf(key, sizeof key, "%s", k->val);
-                if (!field_find(key) && has_group(key))
-                    strncat(key, ".name", sizeof key - strlen(key) - 1);
+                sweep_key(key, sizeof key, k->val);
                 if (entries_add(&r->set, key, val->val, mark_of(file, val)))
                     return sim_msg_set(err, SIM_ENOMEM, "out of memory");
                 const char *last = strrchr(k->val, '.');
@@ -640,7 +717,7 @@ static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *
             snprintf(r->name, sizeof r->name, "%s", *name ? name : "run");
         }
     }
-    return SIM_OK;
+    return e->n_runs > 1 ? check_run_names(e, runs, sweep, n_sweep, err) : SIM_OK;
 }
 
 static int defaults(struct cfg *c, struct mark *marks)
@@ -685,6 +762,13 @@ static int load_from_parser(struct yp *y, const char *path, cfg_exp_t **out, str
     }
     for (size_t i = 0; i + 1 < root.n; i += 2) {
         const char *k = root.kids[i].val;
+        const struct node *first = earlier_key(&root, i);
+        if (first && (!strcmp(k, "sweep") || !strcmp(k, "runs"))) {
+            rc = msg_at(err, mark_of(e->file, &root.kids[i]), k, "given twice (first at line %d)",
+                        first->line);
+            sim_free(rest.kids);
+            goto out;
+        }
         if (k && !strcmp(k, "sweep"))
             sweep = &root.kids[i + 1];
         else if (k && !strcmp(k, "runs"))
@@ -873,7 +957,10 @@ static void dump_value(const struct cfg *c, const struct field *f, FILE *out)
         for (const char *s = p; *s; s++) {
             if (*s == '"' || *s == '\\')
                 fputc('\\', out);
-            fputc(*s, out);
+            if ((unsigned char)*s < 0x20 || *s == 0x7f) /* YAML would fold a raw line break */
+                fprintf(out, "\\x%02x", (unsigned char)*s);
+            else
+                fputc(*s, out);
         }
         fputc('"', out);
         break;
