@@ -10,6 +10,10 @@
  * reported as `file:line:col: key: message` (or `--set: key: message`), before any run starts.
  * A resolved run (struct cfg) has every field set: defaults, then the file, then the run's own
  * overrides, then --set overrides; cfg_dump writes it back as YAML for the run's manifest.
+ * Run names (each run's directory): a `runs:` entry's `name` (else `run<i>`, 0-based), then per
+ * swept key, in order, `<key's last part>-<value>`, joined with `_`: `rate-2_memory-paged`,
+ * `fast_rate-2`; a lone run is `run`. Characters other than letters, digits, `.` and `-` become
+ * `_`, a leading `.` too; two runs with one name are an error.
  */
 #ifndef LENSIM_CFG_H
 #define LENSIM_CFG_H
