@@ -1,0 +1,38 @@
+# lib.sh: helpers shared by the CLI tests (sourced; bash).
+# Each test gets the lensim executable as $1 (meson passes the built target's path) and, where
+# it needs files from the tree, the source root as $2.
+
+# An absolute path to lensim, so that tests can change directory and PATH.
+lensim_abs() {
+    case $1 in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")" ;;
+    esac
+}
+
+n_fail=0
+n_ok=0
+fail() {
+    printf 'FAIL %s\n' "$*"
+    n_fail=$((n_fail + 1))
+}
+ok() {
+    printf 'ok   %s\n' "$*"
+    n_ok=$((n_ok + 1))
+}
+# Exit status meson expects: 0 all passed, 1 some failed.
+finish() {
+    printf '%d checks, %d failed\n' $((n_ok + n_fail)) "$n_fail"
+    [ "$n_fail" -eq 0 ]
+    exit $?
+}
+skip() {
+    printf 'SKIP: %s\n' "$*"
+    exit 77
+}
+
+# A scratch directory removed on exit.
+scratch() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/lensim-cli-XXXXXX") || exit 1
+    trap 'rm -rf "$TMP"' EXIT
+}
