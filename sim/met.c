@@ -193,9 +193,16 @@ int met_sample(met_t *m, uint32_t rep, simtime_t t, uint32_t batch, uint64_t kv_
     if (!m->tl)
         return SIM_OK;
     struct tl *tl = &m->tl[rep];
+    struct tl_row row = {t, batch, waiting, kv_used_tok, kv_util};
+    if (tl->n && tl->rows[tl->n - 1].t == t) { /* the same instant: the later state stands */
+        tl->rows[tl->n - 1] = row;
+        return SIM_OK;
+    }
     if (tl->last >= 0 && t - tl->last < tl->interval)
         return SIM_OK;
     if (tl->n == m->cfg.timeline_rows) { /* full: keep every other row, sample half as often */
+        if (tl->n == 1) /* halving cannot free a slot: one row keeps the first sample */
+            return SIM_OK;
         size_t k = 0;
         for (size_t i = 0; i < tl->n; i += 2)
             tl->rows[k++] = tl->rows[i];
@@ -205,7 +212,7 @@ int met_sample(met_t *m, uint32_t rep, simtime_t t, uint32_t batch, uint64_t kv_
         if (t - tl->rows[k - 1].t < tl->interval)
             return SIM_OK;
     }
-    tl->rows[tl->n++] = (struct tl_row){t, batch, waiting, kv_used_tok, kv_util};
+    tl->rows[tl->n++] = row;
     tl->last = t;
     return SIM_OK;
 }

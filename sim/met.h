@@ -11,7 +11,8 @@
  * one. Percentiles interpolate linearly (numpy's default).
  * Duration (the throughput denominator) is first arrival to last completion.
  * Timeline: per replica, rows of (time, batch size, KV used, waiting, running), decimated to at
- * most timeline_rows rows by doubling the sampling interval whenever the buffer fills.
+ * most timeline_rows rows by doubling the sampling interval whenever the buffer fills; of two
+ * samples at one instant the later is kept; with timeline_rows = 1 the one row is the first sample.
  * Errors: SIM_ENOMEM or SIM_EIO (requests.csv write); the object stays usable for freeing.
  */
 #ifndef LENSIM_MET_H
