@@ -265,7 +265,7 @@ int run_cmd(int argc, char **argv)
             break;
         }
         struct exp_result res;
-        char rdir[1100];
+        char rdir[1300];
         snprintf(rdir, sizeof rdir, "%s/%s", dir, cfgs[i].run_name);
         bar.run = i;
         bar.name = cfgs[i].run_name;
@@ -278,8 +278,9 @@ int run_cmd(int argc, char **argv)
             results_row(rf, &cfgs[i], &res.sum);
             if (!quiet)
                 table_row(cfgs[i].run_name, &res);
-        } else if (n > 1) {
-            sim_log_err("run %s:", cfgs[i].run_name);
+        } else if (n > 1 && rc != SIM_EINTR) { /* say which run failed */
+            struct sim_msg m = err;
+            snprintf(err.text, sizeof err.text, "run %.120s: %.380s", cfgs[i].run_name, m.text);
         }
         sim_free(x);
     }
