@@ -115,7 +115,7 @@ static const struct field fields[] = {
     FS("predictor.path", pred_path, "", NULL, "confusion matrix or replayed predictions"),
 
     FS("compat", compat, "none", "none|ssjf", "reproduce a paper's simulator semantics (ssjf: SSJF's public simulator)"),
-    FN("ssjf.jobs", T_U32, ssjf_jobs, "50", 1, 1e7, "jobs", "compat ssjf: jobs per repetition (NUM_JOBS)"),
+    FN("ssjf.jobs", T_U32, ssjf_jobs, "50", 1, 1e5, "jobs", "compat ssjf: jobs per repetition (NUM_JOBS; the loop is quadratic in it)"),
     FN("ssjf.repeats", T_U32, ssjf_repeats, "20", 1, 1e6, "", "compat ssjf: repetitions averaged (NUM_EXP_RUNS)"),
     FS("ssjf.predictions", ssjf_predictions, "predictions/ssjf_lmsys_vicuna13b/predictions_warmup_multi_cls_1000K.csv", NULL,
        "compat ssjf: true lengths and predicted classes, one row per job candidate"),

@@ -151,11 +151,16 @@ static size_t run_batch(struct job *j, size_t *batch, size_t nb, int continuous,
 
 /* ---- FCFS ---- */
 
-static void run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t wait)
+/* Work arrays, allocated once per run: q holds 2n, batch B, w and ord n entries each. */
+struct scratch {
+    size_t *q, *batch, *w, *ord;
+};
+
+static void run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t wait,
+                     const struct scratch *sc)
 {
-    size_t *q = sim_malloc(2 * n * sizeof *q), head = n, tail = n; /* deque in [head, tail) */
-    size_t *batch = sim_malloc(B * sizeof *batch);
-    SIM_ASSERT(q && batch);
+    size_t *q = sc->q, head = n, tail = n; /* deque in [head, tail) */
+    size_t *batch = sc->batch;
     for (size_t i = 0; i < n; i++)
         q[tail++] = i;
     int64_t t = 0;
@@ -172,8 +177,6 @@ static void run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t 
         for (size_t k = 0; k < nl; k++)
             q[--head] = batch[k]; /* back at the head, one at a time: reversed */
     }
-    sim_free(q);
-    sim_free(batch);
 }
 
 /* ---- SJF / SSJF ---- */
@@ -199,11 +202,9 @@ static void stable_sort(size_t *idx, size_t n, const struct job *j, int by_age, 
 
 /* Returns the number of jobs that ran (n, or n - 1 by the idle-last-job quirk). */
 static size_t run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssjf, int64_t starve,
-                      double factor)
+                      double factor, const struct scratch *sc)
 {
-    size_t *w = sim_malloc(n * sizeof *w), *ord = sim_malloc(n * sizeof *ord);
-    size_t *batch = sim_malloc(B * sizeof *batch);
-    SIM_ASSERT(w && ord && batch);
+    size_t *w = sc->w, *ord = sc->ord, *batch = sc->batch;
     size_t nw = 0, next = 0, ran = n;
     int64_t t = 0;
     for (;;) {
@@ -249,9 +250,6 @@ static size_t run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssj
         for (size_t i = 0; i < nw; i++)
             j[w[i]].age += d;
     }
-    sim_free(w);
-    sim_free(ord);
-    sim_free(batch);
     return ran;
 }
 
@@ -268,6 +266,7 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
     size_t *all = NULL, *pick = NULL;
     double *jct = NULL, *wt = NULL, *mean_jct = NULL, *thr = NULL, *nmk = NULL, *p99 = NULL;
     gsl_rng *r = NULL;
+    struct scratch sc = {0};
     size_t n_jct = 0;
     memset(out, 0, sizeof *out);
     if (rc)
@@ -291,7 +290,11 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
     thr = sim_malloc(R * sizeof *thr);
     nmk = sim_malloc(R * sizeof *nmk);
     r = rng_new(c->seed, RNG_COMPAT);
-    if (!j || !all || !pick || !jct || !wt || !mean_jct || !p99 || !thr || !nmk || !r) {
+    sc.q = sim_malloc(2 * n * sizeof *sc.q);
+    sc.batch = sim_malloc(B * sizeof *sc.batch);
+    sc.w = sim_malloc(n * sizeof *sc.w);
+    sc.ord = sim_malloc(n * sizeof *sc.ord);
+    if (!sc.q || !sc.batch || !sc.w || !sc.ord || !j || !all || !pick || !jct || !wt || !mean_jct || !p99 || !thr || !nmk || !r) {
         rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
         goto out;
     }
@@ -317,9 +320,9 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
         }
         size_t ran = n;
         if (policy == 0)
-            run_fcfs(j, n, B, continuous, wait);
+            run_fcfs(j, n, B, continuous, wait, &sc);
         else
-            ran = run_sjf(j, n, B, continuous, policy == 2, starve, c->ssjf_starve_k);
+            ran = run_sjf(j, n, B, continuous, policy == 2, starve, c->ssjf_starve_k, &sc);
         double *cj = jct + n_jct, *done = sim_malloc(n * sizeof *done);
         if (!done) {
             rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
@@ -379,6 +382,10 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
     out->request_goodput = out->slo_attainment = NAN;
     out->mean_kv_util = out->peak_kv_util = out->mean_batch_size = NAN;
 out:
+    sim_free(sc.q);
+    sim_free(sc.batch);
+    sim_free(sc.w);
+    sim_free(sc.ord);
     sim_free(rs.len);
     sim_free(rs.cls);
     sim_free(j);
