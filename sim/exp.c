@@ -188,7 +188,11 @@ int exp_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     s->sched.aging_s = c->aging_s;
     s->sched.aging_factor = c->aging_factor;
     s->seed = c->seed;
+#ifdef SIM_DEBUG_CHECKS
+    s->check = 1; /* a checking build (-Ddebug_checks=true) checks every run */
+#else
     s->check = c->check;
+#endif
 
     /* Workload. */
     struct trace_opts *t = &x->trace;
