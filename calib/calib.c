@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "alloc.h"
 #include "kern.h"
 #include "latfit.h"
@@ -240,20 +241,11 @@ static int write_csv(const char *path, const struct args *a, const struct kern_i
                      const char *date, const struct cal_grid *g, const struct cal_time_opts *t,
                      struct sim_msg *err)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = sim_malloc(n);
-    if (!tmp)
-        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
-    snprintf(tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd), unlink(tmp);
-        sim_free(tmp);
-        return sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(e));
-    }
+    struct sim_afile af;
+    int rc = sim_afile_open(&af, path, err);
+    if (rc)
+        return rc;
+    FILE *f = af.f;
     fprintf(f, "# lensim calibration measurements (calib/PROFILE.md)\n");
     fprintf(f, "# model: %s\n# tp: %u\n# backend: %s\n# device: %s\n# driver: %s\n# cuda: %s\n",
             a->model, a->tp, ki->backend, ki->device, ki->driver, ki->runtime);
@@ -277,15 +269,7 @@ static int write_csv(const char *path, const struct args *a, const struct kern_i
         put_list(f, p->plen, p->n_pre);
         fputc('\n', f);
     }
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (!bad && rename(tmp, path) != 0)
-        bad = 1;
-    int e = errno;
-    if (bad)
-        unlink(tmp);
-    sim_free(tmp);
-    return bad ? sim_msg_set(err, SIM_EIO, "%s: cannot write: %s", path, strerror(e)) : SIM_OK;
+    return sim_afile_commit(&af, err);
 }
 
 /* Run the grid's largest point a few times, untimed. */

@@ -20,6 +20,7 @@
 
 #include <yaml.h>
 
+#include "afile.h"
 #include "alloc.h"
 #include "calib.h"
 
@@ -411,21 +412,11 @@ static void put_num(FILE *f, const char *indent, const char *key, double v)
 int cal_profile_save_info(const char *path, const struct cal_profile *p, const char *info,
                           struct sim_msg *err)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = sim_malloc(n);
-    if (!tmp)
-        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
-    snprintf(tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd), unlink(tmp);
-        sim_free(tmp);
-        return sim_msg_set(err, SIM_EIO, "%s: cannot create a temporary file: %s", path,
-                           strerror(e));
-    }
+    struct sim_afile af;
+    int rc = sim_afile_open(&af, path, err);
+    if (rc)
+        return rc;
+    FILE *f = af.f;
     static const char *const names[CAL_TERMS] = {"const", "decode_seqs", "decode_ctx",
                                                  "prefill_tok", "prefill_sq"};
     fprintf(f, "# lensim perf profile; format: calib/PROFILE.md\n");
@@ -460,17 +451,7 @@ int cal_profile_save_info(const char *path, const struct cal_profile *p, const c
     put_str(f, "sha256", p->raw_sha256);
     if (info && *info)
         fprintf(f, "info:\n%s", info);
-    int bad = ferror(f);
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (!bad && rename(tmp, path) != 0)
-        bad = 1;
-    int e = errno;
-    if (bad)
-        unlink(tmp);
-    sim_free(tmp);
-    return bad ? sim_msg_set(err, SIM_EIO, "%s: cannot write: %s", path, strerror(e)) : SIM_OK;
+    return sim_afile_commit(&af, err);
 }
 
 int cal_profile_save(const char *path, const struct cal_profile *p, struct sim_msg *err)

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "alloc.h"
 #include "analytic.h"
 #include "compat_ssjf.h"
@@ -268,50 +269,13 @@ int exp_mkdirs(const char *path, struct sim_msg *err)
     return SIM_OK;
 }
 
-/* ---- output files, written under a temporary name ---- */
+/* ---- output files: each written under a temporary name, renamed when complete ---- */
 
-struct out {
-    char  final[1100], tmp[1110];
-    FILE *f;
-};
-
-static int out_open(struct out *o, const char *dir, const char *name, struct sim_msg *err)
+static int out_open(struct sim_afile *o, const char *dir, const char *name, struct sim_msg *err)
 {
-    snprintf(o->final, sizeof o->final, "%s/%s", dir, name);
-    snprintf(o->tmp, sizeof o->tmp, "%s.tmp", o->final);
-    o->f = fopen(o->tmp, "w");
-    if (!o->f)
-        return sim_msg_set(err, SIM_EIO, "%s: %s", o->tmp, strerror(errno));
-    return SIM_OK;
-}
-
-static int out_close(struct out *o, struct sim_msg *err)
-{
-    if (!o->f)
-        return SIM_OK;
-    int bad = ferror(o->f);
-    bad |= fclose(o->f) != 0;
-    o->f = NULL;
-    if (bad)
-        return sim_msg_set(err, SIM_EIO, "%s: write error", o->tmp);
-    return SIM_OK;
-}
-
-static void out_discard(struct out *o)
-{
-    if (o->f)
-        fclose(o->f);
-    o->f = NULL;
-    if (o->tmp[0])
-        remove(o->tmp);
-}
-
-static int out_commit(struct out *o, struct sim_msg *err)
-{
-    if (rename(o->tmp, o->final))
-        return sim_msg_set(err, SIM_EIO, "%s: %s", o->final, strerror(errno));
-    o->tmp[0] = 0;
-    return SIM_OK;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return sim_afile_open(o, path, err);
 }
 
 static void header(FILE *f, const struct exp *x)
@@ -374,7 +338,7 @@ static int progress_tramp(void *ctx, const struct serve_stats *s)
 int exp_run(struct exp *x, const char *dir, exp_progress_fn progress, void *pctx,
             struct exp_result *res, struct sim_msg *err)
 {
-    struct out req = {0}, sum = {0}, tl = {0}, man = {0};
+    struct sim_afile req = {0}, sum = {0}, tl = {0}, man = {0};
     trace_t *src = NULL;
     pred_t *pred = NULL;
     met_t *met = NULL;
@@ -438,19 +402,16 @@ write:
         if (met)
             met_write_timeline(met, tl.f);
         write_manifest(man.f, x, res);
-        struct out *all[] = {&req, &sum, &tl, &man};
+        struct sim_afile *all[] = {&req, &sum, &tl, &man};
         for (int i = 0; i < 4; i++)
-            if ((rc = out_close(all[i], err)))
-                goto out;
-        for (int i = 0; i < 4; i++)
-            if (all[i]->tmp[0] && (rc = out_commit(all[i], err)))
+            if (all[i]->f && (rc = sim_afile_commit(all[i], err)))
                 goto out;
     }
 out:
-    out_discard(&req);
-    out_discard(&sum);
-    out_discard(&tl);
-    out_discard(&man);
+    sim_afile_discard(&req);
+    sim_afile_discard(&sum);
+    sim_afile_discard(&tl);
+    sim_afile_discard(&man);
     met_free(met);
     pred_free(pred);
     trace_close(src);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "alloc.h"
 #include "cfg.h"
 #include "exp.h"
@@ -243,16 +244,15 @@ int run_cmd(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old);
     struct bar bar = {.on = !quiet && isatty(2), .n_runs = n};
-    char rpath[1100], rtmp[1110];
+    char rpath[1100];
     snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
-    snprintf(rtmp, sizeof rtmp, "%s.tmp", rpath);
-    FILE *rf = fopen(rtmp, "w");
-    if (!rf) {
-        rc = sim_msg_set(&err, SIM_EIO, "%s: %s", rtmp, strerror(errno));
+    struct sim_afile rf_file;
+    if ((rc = sim_afile_open(&rf_file, rpath, &err))) {
         sigaction(SIGINT, &old, NULL);
         sim_free(cfgs);
         goto fail;
     }
+    FILE *rf = rf_file.f;
     fprintf(rf, "%s\n", results_header);
     if (!quiet) {
         printf("lensim run %s: %zu run%s -> %s\n", file, n, n == 1 ? "" : "s", dir);
@@ -285,14 +285,10 @@ int run_cmd(int argc, char **argv)
         sim_free(x);
     }
     sigaction(SIGINT, &old, NULL);
-    int bad = ferror(rf);
-    bad |= fclose(rf) != 0;
-    if (!rc && bad)
-        rc = sim_msg_set(&err, SIM_EIO, "%s: write error", rtmp);
-    if (!rc && rename(rtmp, rpath))
-        rc = sim_msg_set(&err, SIM_EIO, "%s: %s", rpath, strerror(errno));
-    if (rc)
-        remove(rtmp);
+    if (rc) /* results.csv only when every run finished */
+        sim_afile_discard(&rf_file);
+    else
+        rc = sim_afile_commit(&rf_file, &err);
     sim_free(cfgs);
     if (!rc)
         goto out;
