@@ -59,6 +59,6 @@ if [ -d out/long ]; then
 else
     ok "interrupted run left nothing"
 fi
-tmp=$(find out -name '*.tmp')
+tmp=$(find out -name '*.tmp*')
 [ -z "$tmp" ] && ok "no *.tmp file" || fail "left *.tmp: $tmp"
 finish
