@@ -2,7 +2,8 @@
  * test_serve.c: the serving model against queueing theory, conservation laws and itself.
  *
  * - M/G/1: one replica, max batch 1, a perf model whose iteration takes exactly tau, so a request
- *   with L output tokens is served in S = L tau. Poisson arrivals: the mean queueing delay must
+ *   with L output tokens is served in S = L tau, and its TTFT, TPOT and E2EL follow exactly from
+ *   its queueing delay. Poisson arrivals: the mean queueing delay must
  *   match Pollaczek-Khinchine, Wq = lambda E[S^2] / (2 (1 - rho)), with E[S], E[S^2] taken from the
  *   requests actually generated. Bound: 4 standard errors of the simulated mean (batch means over
  *   40 batches, which absorbs the autocorrelation of waiting times) plus 3 % for the error of the
@@ -109,11 +110,17 @@ TEST(mg1_pollaczek_khinchine)
     while (fgets(line, sizeof line, f)) {
         unsigned long long id;
         unsigned rep, prompt, out, pred;
-        double arr, queue;
-        if (sscanf(line, "%llu,%u,%lf,%u,%u,%u,%lf", &id, &rep, &arr, &prompt, &out, &pred,
-                   &queue) != 7)
+        double arr, queue, ttft, tpot, e2el;
+        if (sscanf(line, "%llu,%u,%lf,%u,%u,%u,%lf,%lf,%lf,%lf", &id, &rep, &arr, &prompt, &out,
+                   &pred, &queue, &ttft, &tpot, &e2el) != 10)
             continue;
         ASSERT_TRUE(id < n);
+        /* One request at a time, each iteration tau: the prefill iteration yields the first
+         * token, each later one a token, so these hold exactly (to the 1 ns rounding). */
+        ASSERT_NEAR(ttft, queue + tau, 1e-8);
+        ASSERT_NEAR(e2el, queue + out * tau, 1e-8 * out);
+        if (out > 1)
+            ASSERT_NEAR(tpot, tau, 1e-8);
         w[id] = queue; /* ids are arrival order */
         double s = out * tau;
         s1 += s;
