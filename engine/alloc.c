@@ -73,24 +73,23 @@ void *sim_realloc(void *p, size_t n)
     return h + 1;
 }
 
-int sim_grow(void **p, size_t *cap, size_t need, size_t size)
+void *sim_grow_array(void *p, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
-        return SIM_OK;
+        return p;
     size_t ncap = *cap ? *cap : 16;
     while (ncap < need) {
         if (ncap > SIZE_MAX / 2)
-            return SIM_ENOMEM;
+            return p;
         ncap *= 2;
     }
     if (size && ncap > SIZE_MAX / size)
-        return SIM_ENOMEM;
-    void *np = sim_realloc(*p, ncap * size);
+        return p;
+    void *np = sim_realloc(p, ncap * size);
     if (!np)
-        return SIM_ENOMEM;
-    *p = np;
+        return p;
     *cap = ncap;
-    return SIM_OK;
+    return np;
 }
 
 char *sim_strdup(const char *s)

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sim.h"
+
 /* Returns owned memory (free with sim_free), or NULL when out of memory or when an injected
  * failure is due. sim_malloc(0) returns a valid unique pointer. */
 void *sim_malloc(size_t n);
@@ -19,9 +21,16 @@ void *sim_malloc(size_t n);
 void *sim_calloc(size_t n, size_t size);
 /* Resize p (which may be NULL). On failure returns NULL and leaves p valid and unchanged. */
 void *sim_realloc(void *p, size_t n);
-/* Grow an array geometrically: ensures *cap >= need (elements of `size` bytes) reallocating *p.
- * Returns 0, or SIM_ENOMEM with *p and *cap unchanged. */
-int sim_grow(void **p, size_t *cap, size_t need, size_t size);
+/* Grow an array geometrically: returns p reallocated to hold at least `need` elements of `size`
+ * bytes and sets *cap, or returns p itself with *cap unchanged (< need) when out of memory.
+ * Use it through SIM_GROW, which keeps the array's element type. */
+void *sim_grow_array(void *p, size_t *cap, size_t need, size_t size);
+/* Ensure the array `p` (an lvalue of type T *, with `cap` its capacity in elements, a size_t
+ * lvalue) holds at least `need` elements. Evaluates to 0, or SIM_ENOMEM with p and cap unchanged.
+ * The pointer is assigned as a value (void * to T *), never written through a `void **`, which
+ * C11 6.5p7 forbids for a T * object. p and cap are evaluated more than once: no side effects. */
+#define SIM_GROW(p, cap, need)                                                                   \
+    ((p) = sim_grow_array((p), &(cap), (need), sizeof *(p)), (cap) >= (size_t)(need) ? SIM_OK : SIM_ENOMEM)
 /* Returns an owned copy of s (free with sim_free), or NULL. */
 char *sim_strdup(const char *s);
 /* Release p; NULL is a no-op. */

@@ -72,7 +72,7 @@ static void sift_down(hq_t *q, size_t i)
 int hq_push(hq_t *q, struct ev *e)
 {
     SIM_ASSERT(e->t_ns >= q->last_t && e->t_ns <= SIM_T_MAX);
-    int rc = sim_grow((void **)&q->a, &q->cap, q->n + 1, sizeof *q->a);
+    int rc = SIM_GROW(q->a, q->cap, q->n + 1);
     if (rc)
         return rc;
     e->seq = q->next_seq++;

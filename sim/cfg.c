@@ -180,7 +180,7 @@ static void entries_free(struct entries *es)
 
 static int entries_add(struct entries *es, const char *key, const char *val, struct mark at)
 {
-    if (sim_grow((void **)&es->e, &es->cap, es->n + 1, sizeof *es->e))
+    if (SIM_GROW(es->e, es->cap, es->n + 1))
         return SIM_ENOMEM;
     struct entry *x = &es->e[es->n];
     x->key = sim_strdup(key);
@@ -358,7 +358,7 @@ static int parse_children(struct yp *y, struct node *out, yaml_event_type_t end,
             yaml_event_delete(&ev);
             return SIM_OK;
         }
-        if (sim_grow((void **)&out->kids, &out->cap, out->n + 1, sizeof *out->kids)) {
+        if (SIM_GROW(out->kids, out->cap, out->n + 1)) {
             yaml_event_delete(&ev);
             return sim_msg_set(y->err, SIM_ENOMEM, "out of memory");
         }

@@ -63,8 +63,8 @@ static int load_rows(const char *path, struct rowset *rs, struct sim_msg *err)
                              path, lineno);
             goto out;
         }
-        if (sim_grow((void **)&rs->len, &cap, rs->n + 1, sizeof *rs->len) ||
-            sim_grow((void **)&rs->cls, &cap2, rs->n + 1, sizeof *rs->cls)) {
+        if (SIM_GROW(rs->len, cap, rs->n + 1) ||
+            SIM_GROW(rs->cls, cap2, rs->n + 1)) {
             rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
             goto out;
         }

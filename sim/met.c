@@ -158,7 +158,7 @@ void met_fail(met_t *m, const struct req *r)
 
 static int add_itl(met_t *m, double gap_s, uint64_t w)
 {
-    if (sim_grow((void **)&m->itl, &m->cap_itl, m->n_itl + 1, sizeof *m->itl))
+    if (SIM_GROW(m->itl, m->cap_itl, m->n_itl + 1))
         return SIM_ENOMEM;
     m->itl[m->n_itl++] = (struct itl_rec){gap_s, w};
     return SIM_OK;

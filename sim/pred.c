@@ -173,7 +173,7 @@ static int load_replay(pred_t *p, const char *path, struct sim_msg *err)
                              path, lineno);
             goto out;
         }
-        if (sim_grow((void **)&p->rep, &cap, p->n_rep + 1, sizeof *p->rep)) {
+        if (SIM_GROW(p->rep, cap, p->n_rep + 1)) {
             rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
             goto out;
         }

@@ -106,7 +106,7 @@ struct req *sched__heap_top(const sched_t *s) { return s->heap_n ? s->heap[0] : 
 static int enqueue(sched_t *s, struct req *r, simtime_t now, int front)
 {
     if (s->ops->key) {
-        if (sim_grow((void **)&s->heap, &s->heap_cap, s->heap_n + 1, sizeof *s->heap))
+        if (SIM_GROW(s->heap, s->heap_cap, s->heap_n + 1))
             return SIM_ENOMEM;
         r->key = s->ops->key(r);
     }

@@ -132,7 +132,7 @@ static void ih_down(struct replica *p, size_t i)
 
 static int ih_push(struct replica *p, struct req *r)
 {
-    if (sim_grow((void **)&p->ih, &p->ih_cap, p->ih_n + 1, sizeof *p->ih))
+    if (SIM_GROW(p->ih, p->ih_cap, p->ih_n + 1))
         return SIM_ENOMEM;
     p->ih[p->ih_n] = r;
     r->in_heap = 1;
@@ -157,7 +157,7 @@ static void ih_remove(struct replica *p, struct req *r)
 
 static int run_add(struct replica *p, struct req *r)
 {
-    if (sim_grow((void **)&p->run, &p->cap_run, p->n_run + 1, sizeof *p->run))
+    if (SIM_GROW(p->run, p->cap_run, p->n_run + 1))
         return SIM_ENOMEM;
     r->run_pos = (uint32_t)p->n_run;
     p->run[p->n_run++] = r;
@@ -333,7 +333,7 @@ static enum admit_rc try_admit(void *ctx, struct req *r)
         return ADMIT_FULL;
     if (kv_admit(&p->kv, r, r->need_units))
         return ADMIT_NO_MEMORY;
-    if (run_add(p, r) || sim_grow((void **)&p->pf, &p->cap_pf, p->n_pf + 1, sizeof *p->pf)) {
+    if (run_add(p, r) || SIM_GROW(p->pf, p->cap_pf, p->n_pf + 1)) {
         fail(c, SIM_ENOMEM);
         return ADMIT_FULL;
     }

@@ -358,7 +358,7 @@ static int load_pairs(trace_t *t, struct sim_msg *err)
     size_t cap = 0;
     struct trace_req r = {0};
     while ((rc = trace_next(in, &r, err)) == 1) {
-        if (sim_grow((void **)&t->pairs, &cap, 2 * (t->n_pairs + 1), sizeof *t->pairs)) {
+        if (SIM_GROW(t->pairs, cap, 2 * (t->n_pairs + 1))) {
             rc = sim_msg_set(err, SIM_ENOMEM, "%s: out of memory for the lengths", in->path);
             break;
         }

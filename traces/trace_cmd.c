@@ -149,9 +149,9 @@ static int collect(trace_t *t, struct collected *c, struct sim_msg *err)
     struct trace_req r;
     int rc;
     while ((rc = trace_next(t, &r, err)) == 1) {
-        if (sim_grow((void **)&c->arr, &c->cap_arr, c->n + 1, sizeof *c->arr) ||
-            sim_grow((void **)&c->prompt, &c->cap_prompt, c->n + 1, sizeof *c->prompt) ||
-            sim_grow((void **)&c->output, &c->cap_output, c->n + 1, sizeof *c->output))
+        if (SIM_GROW(c->arr, c->cap_arr, c->n + 1) ||
+            SIM_GROW(c->prompt, c->cap_prompt, c->n + 1) ||
+            SIM_GROW(c->output, c->cap_output, c->n + 1))
             return sim_msg_set(err, SIM_ENOMEM, "trace stats: out of memory");
         c->arr[c->n] = r.arrival_ns;
         c->prompt[c->n] = r.prompt_tok;

@@ -569,7 +569,7 @@ static int jhash_ids(struct jcur *c)
         int64_t v;
         if ((rc = jint(c, "hash_ids", (long)t->n_hash, &v, 0)))
             return rc;
-        if (sim_grow((void **)&t->hash, &t->cap_hash, t->n_hash + 1, sizeof *t->hash))
+        if (SIM_GROW(t->hash, t->cap_hash, t->n_hash + 1))
             return sim_msg_set(&t->msg, SIM_ENOMEM, "%s:%llu: out of memory for hash_ids", t->path,
                                (unsigned long long)t->lr.lineno);
         t->hash[t->n_hash++] = v;
