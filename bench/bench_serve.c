@@ -1,17 +1,17 @@
 /*
- * bench_serve.c: whole serving runs through exp_build + exp_run, the way `lensim run` does them.
+ * bench_serve.c: whole serving runs through run_build + run_exec, the way `lensim run` does them.
  *
  * Scenarios (one table row each):
  *   - the Azure 2023 conversation trace (19,366 requests) on one replica of Llama-2-7B on an
  *     A100-80GB, paged memory, FCFS (experiments/azure-conv.yaml's first run); skipped with a
  *     note when the data directory is absent;
  *   - 10^6 synthetic requests (the embedded Azure-like workload) at 80 req/s on 16 replicas
- *     (5 req/s each: busy, near saturation), no output files (exp_run with no directory);
+ *     (5 req/s each: busy, near saturation), no output files (run_exec with no directory);
  *   - the same with every output file written (requests.csv, timeline.csv, summary, manifest)
  *     into a temporary directory, to show what the files cost.
  * Each scenario runs in its own child process, so that peak memory is its own: lensim's allocator
  * peak (sim_alloc_stats().peak_bytes) and the process's maximum RSS (getrusage). Wall time is the
- * median of REPS runs of exp_run (exp_build, which reads no trace, is outside the timing);
+ * median of REPS runs of run_exec (run_build, which reads no trace, is outside the timing);
  * events/s is the run's dispatched events over that median.
  * Goals: Azure conversation trace <= 50 ms; 10^6 requests on 16 replicas <= 5 s.
  * Usage: bench_serve [requests]   (default 1e6, for the synthetic rows)
@@ -28,7 +28,7 @@
 
 #include "alloc.h"
 #include "cfg.h"
-#include "exp.h"
+#include "run.h"
 #include "trace.h"
 
 enum { REPS = 5 };
@@ -40,7 +40,7 @@ struct scenario {
     double goal_s;    /* 0 = none */
 };
 
-static int build(const struct scenario *s, uint64_t requests, const char *data_dir, struct exp *x,
+static int build(const struct scenario *s, uint64_t requests, const char *data_dir, struct run *x,
                  struct sim_msg *err)
 {
     cfg_exp_t *e = NULL;
@@ -57,7 +57,7 @@ static int build(const struct scenario *s, uint64_t requests, const char *data_d
     if (!rc)
         rc = cfg_resolve(e, 0, &c, err);
     if (!rc)
-        rc = exp_build(&c, cfg_dir(e), data_dir, x, err);
+        rc = run_build(&c, cfg_dir(e), data_dir, x, err);
     cfg_free(e);
     return rc;
 }
@@ -65,10 +65,10 @@ static int build(const struct scenario *s, uint64_t requests, const char *data_d
 /* Runs in the child: prints one table row. Returns an exit status. */
 static int scenario_row(const struct scenario *s, uint64_t requests, const char *data_dir)
 {
-    struct exp *x = sim_malloc(sizeof *x);
+    struct run *x = sim_malloc(sizeof *x);
     struct sim_msg err = {{0}};
     double wall[REPS];
-    struct exp_result res;
+    struct run_result res;
     char dir[] = "/tmp/lensim-bench-serve-XXXXXX";
     if (!x || (s->outputs && !mkdtemp(dir)))
         return 1;
@@ -78,7 +78,7 @@ static int scenario_row(const struct scenario *s, uint64_t requests, const char 
             return 1;
         }
         int64_t t0 = sim_wall_ns();
-        if (exp_run(x, s->outputs ? dir : NULL, NULL, NULL, &res, &err)) {
+        if (run_exec(x, s->outputs ? dir : NULL, NULL, NULL, &res, &err)) {
             fprintf(stderr, "bench_serve: %s: %s\n", s->name, err.text);
             return 1;
         }
@@ -131,7 +131,7 @@ int main(int argc, char **argv)
     snprintf(trace, sizeof trace, "%s/traces/azure2023/AzureLLMInferenceTrace_conv.csv", data_dir);
     have_data = have_data && access(trace, R_OK) == 0;
 
-    printf("whole runs (exp_run): wall = median of %d runs; peak = lensim allocator / process max "
+    printf("whole runs (run_exec): wall = median of %d runs; peak = lensim allocator / process max "
            "RSS\n",
            REPS);
     printf("%-34s %9s %8s %12s %13s %13s %11s  %s\n", "scenario", "requests", "replicas", "wall",

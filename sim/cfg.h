@@ -113,7 +113,8 @@ void cfg_dump(const struct cfg *c, FILE *f);
  * (engine.queue, engine.check): the experiment hash in manifests and file headers. */
 uint64_t cfg_hash(const struct cfg *c);
 
-/* `lensim schema [--markdown]`: every key with type, default, unit and help. */
-int cfg_schema_cmd(int argc, char **argv);
+/* Print every key with type, default, unit and help: a table, or (markdown) the page
+ * experiments/SCHEMA.md. Cannot fail (stdio errors are the caller's to check on `out`). */
+void cfg_schema_print(FILE *out, int markdown);
 
 #endif

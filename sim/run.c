@@ -1,305 +1,419 @@
-/*
- * run.c: `lensim run EXPERIMENT.yaml`: resolve every run of the experiment, run them in order,
- * write each run's files and the experiment's results.csv (one row per run), and print a
- * summary table. SIGINT stops the current run cleanly: finished runs stay on disk, the
- * interrupted one leaves nothing that looks complete, and the exit status is 130.
- */
+/* exp.c: from a resolved configuration to a finished run on disk (see exp.h). */
+#include "run.h"
+
 #include <errno.h>
-#include <signal.h>
-#include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "afile.h"
 #include "alloc.h"
-#include "cfg.h"
-#include "exp.h"
-#include "run.h"
-#include "trace.h"
+#include "analytic.h"
+#include "compat_ssjf.h"
+#include "version.h"
 
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
+static int exists(const char *p)
 {
-    (void)sig;
-    interrupted = 1;
+    struct stat st;
+    return stat(p, &st) == 0;
 }
 
-struct bar {
-    int       on;
-    int64_t   last;
-    size_t    run, n_runs;
-    const char *name;
+/* Find `path`: absolute as is; else beside the experiment file, in the working directory, or in
+ * the data directory. */
+static int resolve(const char *key, const char *path, const char *cfg_dir, const char *data_dir,
+                   char *out, size_t n, struct sim_msg *err)
+{
+    if (path[0] == '/') {
+        snprintf(out, n, "%s", path);
+        if (exists(out))
+            return SIM_OK;
+    } else {
+        const char *bases[] = {cfg_dir, ".", data_dir};
+        for (int i = 0; i < 3; i++) {
+            if (!bases[i] || !*bases[i])
+                continue;
+            if (snprintf(out, n, "%s/%s", bases[i], path) >= (int)n)
+                continue;
+            if (exists(out))
+                return SIM_OK;
+        }
+    }
+    out[0] = 0;
+    return sim_msg_set(err, SIM_ENOENT,
+                       "%s: cannot find '%s' (looked beside the experiment, in the working "
+                       "directory and in the data directory%s%s%s)",
+                       key, path, data_dir && *data_dir ? " " : "",
+                       data_dir && *data_dir ? data_dir : "", data_dir && *data_dir ? "" : ": none");
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+static uint64_t file_hash(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    if (!f)
+        return 0;
+    unsigned char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        h = fnv(h, buf, n);
+    fclose(f);
+    return h;
+}
+
+static int build_model(const struct cfg *c, struct cal_model *m, struct sim_msg *err)
+{
+    if (!strcmp(c->model, "custom")) {
+        memset(m, 0, sizeof *m);
+        m->name = "custom";
+        m->dtype_bytes = 2;
+        m->max_ctx = 2048;
+        m->gated_mlp = c->m_gated;
+    } else {
+        const struct cal_model *p = cal_model_find(c->model);
+        if (!p)
+            return sim_msg_set(err, SIM_ECONFIG,
+                               "model.name: unknown model '%s' (presets: see lensim schema)",
+                               c->model);
+        *m = *p;
+    }
+#define OV(field, v)                                                                          \
+    if (v)                                                                                    \
+        m->field = v;
+    OV(layers, c->m_layers)
+    OV(hidden, c->m_hidden)
+    OV(heads, c->m_heads)
+    OV(kv_heads, c->m_kv_heads)
+    OV(head_dim, c->m_head_dim)
+    OV(ffn, c->m_ffn)
+    OV(vocab, c->m_vocab)
+    OV(dtype_bytes, c->m_dtype)
+    OV(max_ctx, c->m_max_ctx)
+    OV(n_params, c->m_params)
+#undef OV
+    if (!m->kv_heads)
+        m->kv_heads = m->heads;
+    if (!m->dtype_bytes || !m->layers || !m->head_dim || !m->kv_heads)
+        return sim_msg_set(err, SIM_ECONFIG, "model: incomplete shape");
+    return SIM_OK;
+}
+
+static int parse_edges(const char *s, struct pred_cfg *p)
+{
+    uint32_t n = 0;
+    while (*s && n < PRED_MAX_BUCKETS) {
+        char *end;
+        p->edges[n++] = (uint32_t)strtoul(s, &end, 10);
+        s = *end ? end + 1 : end;
+    }
+    p->n_buckets = n;
+    return SIM_OK;
+}
+
+int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, struct run *x,
+              struct sim_msg *err)
+{
+    int rc;
+    memset(x, 0, sizeof *x);
+    x->cfg = *c;
+    snprintf(x->data_dir, sizeof x->data_dir, "%s", data_dir ? data_dir : "");
+    if (!strcmp(c->compat, "ssjf") &&
+        (rc = resolve("ssjf.predictions", c->ssjf_predictions, cfg_dir, data_dir, x->compat_path,
+                      sizeof x->compat_path, err)))
+        return rc;
+    if ((rc = build_model(c, &x->model, err)))
+        return rc;
+    x->gpu = cal_gpu_find(c->gpu);
+    if (!x->gpu)
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "hardware.gpu: unknown GPU '%s' (a100-40gb, a100-80gb, h100-80gb, h200)",
+                           c->gpu);
+
+    /* Perf profile. */
+    if (!strcmp(c->profile, "analytic")) {
+        if ((rc = cal_analytic_profile(&x->model, x->gpu, c->tp, c->mem_util, &x->cost.prof, err)))
+            return rc;
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        for (size_t i = 0; i < x->cost.prof.n_pieces; i++)
+            h = fnv(h, &x->cost.prof.piece[i], sizeof x->cost.prof.piece[i]);
+        h = fnv(h, &x->cost.prof.kv_capacity_bytes, sizeof(double));
+        x->profile_hash = h;
+    } else {
+        if ((rc = resolve("perf.profile", c->profile, cfg_dir, data_dir, x->profile_path,
+                          sizeof x->profile_path, err)))
+            return rc;
+        if ((rc = cal_profile_load(x->profile_path, &x->cost.prof, err)))
+            return rc;
+        if (strcmp(x->cost.prof.model, x->model.name))
+            return sim_msg_set(err, SIM_ECONFIG,
+                               "perf.profile: %s was calibrated for model '%s', the experiment "
+                               "uses '%s'",
+                               x->profile_path, x->cost.prof.model, x->model.name);
+        x->profile_hash = file_hash(x->profile_path);
+    }
+    x->cost.swap_bw = c->host_bw_gbps > 0 ? c->host_bw_gbps * 1e9 : x->gpu->pcie_bw;
+
+    /* Cluster and engine. */
+    struct serve_cfg *s = &x->serve;
+    s->replicas = c->replicas;
+    uint32_t max_seq = c->max_seq_len ? c->max_seq_len : x->model.max_ctx;
+    s->max_batch = c->max_batch;
+    s->max_batched_tokens = c->max_batched_tokens ? c->max_batched_tokens
+                                                  : (max_seq > 8192 ? max_seq : 8192);
+    s->max_wait_s = c->max_wait_s;
+    if (router_parse(c->router, &s->router) || batching_parse(c->batching, &s->batching) ||
+        preempt_parse(c->preemption, &s->preempt) || overflow_parse(c->overflow, &s->overflow) ||
+        kv_policy_parse(c->memory, &s->kv.policy) || evq_kind_parse(c->queue, &s->queue))
+        return sim_msg_set(err, SIM_ECONFIG, "internal: a schema choice has no parser");
+    if (s->batching == BATCH_NONE)
+        s->max_batch = 1;
+    double cap_tok = floor(x->cost.prof.kv_capacity_bytes / x->cost.prof.kv_bytes_per_token);
+    s->kv.capacity_tok = cap_tok > 0 ? (uint64_t)cap_tok : 0;
+    s->kv.block_tok = c->block_size;
+    s->kv.watermark = c->watermark;
+    s->kv.max_seq_len = max_seq;
+    s->policy = sched_find(c->policy);
+    if (!s->policy)
+        return sim_msg_set(err, SIM_ECONFIG, "policy.name: unknown policy '%s'", c->policy);
+    s->sched.aging_s = c->aging_s;
+    s->sched.aging_factor = c->aging_factor;
+    s->seed = c->seed;
+#ifdef SIM_DEBUG_CHECKS
+    s->check = 1; /* a checking build (-Ddebug_checks=true) checks every run */
+#else
+    s->check = c->check;
+#endif
+
+    /* Workload. */
+    struct trace_opts *t = &x->trace;
+    trace_opts_default(t);
+    if (trace_format_parse(c->source, &t->format) ||
+        trace_arrival_parse(c->arrival, &t->arrival))
+        return sim_msg_set(err, SIM_ECONFIG, "internal: a schema choice has no parser");
+    if (t->format != TRACE_FMT_SYNTH) {
+        if ((rc = resolve("workload.path", c->path, cfg_dir, data_dir, x->trace_path,
+                          sizeof x->trace_path, err)))
+            return rc;
+        t->path = x->trace_path;
+    }
+    t->data_dir = x->data_dir[0] ? x->data_dir : NULL;
+    t->rate_scale = c->rate_scale;
+    t->max_requests = c->requests;
+    t->t_start_s = c->start_s;
+    t->t_end_s = c->end_s;
+    t->max_prompt_tok = c->max_prompt;
+    t->max_output_tok = c->max_output;
+    t->skip_bad = c->skip_bad;
+    t->rate = c->rate;
+    t->cv = c->cv;
+    t->seed = c->seed;
+    t->lengths = !strcmp(c->lengths, "empirical") ? TRACE_LEN_EMPIRICAL : TRACE_LEN_LOGNORMAL;
+    t->prompt_mu = c->prompt_mu;
+    t->prompt_sigma = c->prompt_sigma;
+    t->output_mu = c->output_mu;
+    t->output_sigma = c->output_sigma;
+    if (t->lengths == TRACE_LEN_EMPIRICAL) {
+        if ((rc = resolve("workload.lengths_path", c->lengths_path, cfg_dir, data_dir,
+                          x->lengths_path, sizeof x->lengths_path, err)))
+            return rc;
+        t->lengths_path = x->lengths_path;
+        t->lengths_format = TRACE_FMT_AUTO;
+    }
+
+    /* Predictor. */
+    struct pred_cfg *p = &x->pred;
+    p->name = x->cfg.predictor; /* the copy: c may not outlive x */
+    p->cost_s = c->pred_cost_s;
+    p->sigma = c->pred_sigma;
+    p->n_buckets = c->pred_buckets;
+    p->max_len = max_seq;
+    p->seed = c->seed;
+    if (c->pred_edges[0])
+        parse_edges(c->pred_edges, p);
+    if (c->pred_path[0]) {
+        if ((rc = resolve("predictor.path", c->pred_path, cfg_dir, data_dir, x->pred_path,
+                          sizeof x->pred_path, err)))
+            return rc;
+        p->path = x->pred_path;
+    }
+    return SIM_OK;
+}
+
+int run_mkdirs(const char *path, struct sim_msg *err)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return sim_msg_set(err, SIM_EIO, "%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || !*p) {
+            char save = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) && errno != EEXIST)
+                return sim_msg_set(err, SIM_EIO, "%s: %s", buf, strerror(errno));
+            *p = save;
+            if (!save)
+                break;
+        }
+    }
+    return SIM_OK;
+}
+
+/* ---- output files: each written under a temporary name, renamed when complete ---- */
+
+static int out_open(struct sim_afile *o, const char *dir, const char *name, struct sim_msg *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return sim_afile_open(o, path, err);
+}
+
+static void header(FILE *f, const struct run *x)
+{
+    fprintf(f, "# lensim %s (%s); experiment %s, run %s, seed %llu, hash %016llx\n",
+            "0.1.0", LENSIM_GIT_REV, x->cfg.name, x->cfg.run_name,
+            (unsigned long long)x->cfg.seed, (unsigned long long)cfg_hash(&x->cfg));
+}
+
+static void write_manifest(FILE *f, const struct run *x, const struct run_result *r)
+{
+    struct sim_alloc_stats a = sim_alloc_stats();
+    fprintf(f, "lensim: \"0.1.0\"\ngit_revision: \"%s\"\n", LENSIM_GIT_REV);
+    fprintf(f, "experiment: \"%s\"\nrun: \"%s\"\nseed: %llu\n", x->cfg.name, x->cfg.run_name,
+            (unsigned long long)x->cfg.seed);
+    fprintf(f, "experiment_hash: \"%016llx\"\n", (unsigned long long)cfg_hash(&x->cfg));
+    fprintf(f, "profile: \"%s\"\nprofile_hash: \"%016llx\"\n",
+            x->profile_path[0] ? x->profile_path : "analytic",
+            (unsigned long long)x->profile_hash);
+    fprintf(f, "profile_source: \"%s\"\nprofile_device: \"%s\"\n", x->cost.prof.source,
+            x->cost.prof.device);
+    fprintf(f, "kv_capacity_tokens: %llu\nkv_bytes_per_token: %.0f\n",
+            (unsigned long long)x->serve.kv.capacity_tok, x->cost.prof.kv_bytes_per_token);
+    fprintf(f, "max_seq_len: %u\nmax_batched_tokens: %u\n", x->serve.kv.max_seq_len,
+            x->serve.max_batched_tokens);
+    fprintf(f, "queue: \"%s\"\n", evq_kind_name(x->serve.queue));
+    fprintf(f, "trace: \"%s\"\n", x->trace_path[0] ? x->trace_path : "synthetic");
+    fprintf(f, "stats:\n  arrived: %llu\n  finished: %llu\n  failed: %llu\n  truncated: %llu\n"
+               "  events: %llu\n  aging_overrides: %llu\n",
+            (unsigned long long)r->stats.arrived, (unsigned long long)r->stats.finished,
+            (unsigned long long)r->stats.failed, (unsigned long long)r->stats.truncated,
+            (unsigned long long)r->stats.events, (unsigned long long)r->stats.aging_overrides);
+    fprintf(f, "memory:\n  peak_bytes: %zu\n  allocations: %llu\n", a.peak_bytes,
+            (unsigned long long)a.calls);
+    fprintf(f, "config:\n");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (m) {
+        cfg_dump(&x->cfg, m);
+        fclose(m);
+        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(f, "  %s\n", line);
+        free(buf);
+    }
+}
+
+struct prog {
+    run_progress_fn fn;
+    void           *ctx;
+    uint64_t        total;
 };
 
-static int progress(void *ctx, const struct serve_stats *s, uint64_t total)
+static int progress_tramp(void *ctx, const struct serve_stats *s)
 {
-    struct bar *b = ctx;
-    if (interrupted)
-        return 1;
-    if (!b->on)
-        return 0;
-    int64_t now = sim_wall_ns();
-    if (now - b->last < 200 * SIM_NS_PER_MS)
-        return 0;
-    b->last = now;
-    uint64_t done = s->finished + s->failed;
-    if (total) {
-        int pct = (int)(100.0 * (double)done / (double)total);
-        char bar[21];
-        for (int i = 0; i < 20; i++)
-            bar[i] = i < pct / 5 ? '#' : '.';
-        bar[20] = 0;
-        fprintf(stderr, "\r  run %zu/%zu %-24.24s [%s] %3d%% %llu req, sim t=%.1f s", b->run + 1,
-                b->n_runs, b->name, bar, pct, (unsigned long long)done,
-                (double)s->last_event_ns / 1e9);
-    } else {
-        fprintf(stderr, "\r  run %zu/%zu %-24.24s %llu req done, sim t=%.1f s", b->run + 1,
-                b->n_runs, b->name, (unsigned long long)done, (double)s->last_event_ns / 1e9);
-    }
-    return 0;
+    struct prog *p = ctx;
+    return p->fn ? p->fn(p->ctx, s, p->total) : 0;
 }
 
-static void usage(FILE *f)
+int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pctx,
+            struct run_result *res, struct sim_msg *err)
 {
-    fprintf(f,
-            "usage: lensim run EXPERIMENT.yaml [-o DIR] [--seed N] [--set KEY=VALUE]...\n"
-            "                  [--queue calendar|heap] [--data-dir DIR] [--check] [-q]\n\n"
-            "Run every run of an experiment (its sweep or runs list) and write, per run,\n"
-            "DIR/<run>/{requests.csv,timeline.csv,summary.json,manifest.yaml}, and\n"
-            "DIR/results.csv with one row per run. DIR defaults to results/<name>.\n\n"
-            "  -o DIR           output directory\n"
-            "  --seed N         same as --set seed=N\n"
-            "  --set KEY=VALUE  override a setting for every run (lensim schema lists keys)\n"
-            "  --queue Q        event queue: calendar (default) or heap; results are identical\n"
-            "  --data-dir DIR   where traces live (default: $LENSIM_DATA, then ../shared/data)\n"
-            "  --check          check every invariant after every event (slow)\n"
-            "  -q, --quiet      no progress bar and no table\n\n"
-            "exit status: 0 done, 1 a run failed, 2 invalid experiment or option,\n"
-            "3 input/output error, 130 interrupted\n");
-}
-
-static int exit_code(int rc)
-{
-    switch (rc) {
-    case SIM_OK: return 0;
-    case SIM_ECONFIG:
-    case SIM_EINPUT:
-    case SIM_ENOENT: return 2;
-    case SIM_EIO: return 3;
-    case SIM_EINTR: return 130;
-    default: return 1;
-    }
-}
-
-static const char results_header[] =
-    "run,policy,memory,batching,predictor,rate,cv,rate_scale,replicas,max_batch,completed,failed,"
-    "duration_s,request_throughput,output_throughput,ssjf_throughput,request_goodput,"
-    "slo_attainment,mean_ttft_ms,p99_ttft_ms,mean_tpot_ms,p99_tpot_ms,mean_itl_ms,mean_e2el_ms,"
-    "median_e2el_ms,p99_e2el_ms,mean_queue_ms,mean_kv_cache_usage,peak_kv_cache_usage,"
-    "mean_batch_size,preemptions,mispredictions";
-
-static void num(FILE *f, double v, double scale)
-{
-    if (v == v && v - v == 0)
-        fprintf(f, ",%.6f", v * scale);
-    else
-        fprintf(f, ",");
-}
-
-static void results_row(FILE *f, const struct cfg *c, const struct met_summary *s)
-{
-    fprintf(f, "%s,%s,%s,%s,%s,%.15g,%.15g,%.15g,%u,%u,%llu,%llu", c->run_name, c->policy,
-            c->memory, c->batching, c->predictor, c->rate, c->cv, c->rate_scale, c->replicas,
-            c->max_batch, (unsigned long long)s->completed, (unsigned long long)s->failed);
-    num(f, s->duration_s, 1);
-    num(f, s->request_throughput, 1);
-    num(f, s->output_throughput, 1);
-    num(f, s->ssjf_throughput, 1);
-    num(f, s->request_goodput, 1);
-    num(f, s->slo_attainment, 1);
-    num(f, s->ttft.mean, 1e3);
-    num(f, s->ttft.p99, 1e3);
-    num(f, s->tpot.mean, 1e3);
-    num(f, s->tpot.p99, 1e3);
-    num(f, s->itl.mean, 1e3);
-    num(f, s->e2el.mean, 1e3);
-    num(f, s->e2el.median, 1e3);
-    num(f, s->e2el.p99, 1e3);
-    num(f, s->queue.mean, 1e3);
-    num(f, s->mean_kv_util, 1);
-    num(f, s->peak_kv_util, 1);
-    num(f, s->mean_batch_size, 1);
-    fprintf(f, ",%llu,%llu\n", (unsigned long long)s->preemptions,
-            (unsigned long long)s->mispredictions);
-}
-
-static void table_header(void)
-{
-    printf("%-26s %7s %5s %8s %9s %9s %9s %8s %9s %9s %5s %6s %7s\n", "run", "done", "fail",
-           "req/s", "tok/s", "TTFT ms", "p99 TTFT", "TPOT ms", "E2E s", "p99 E2E", "KV%", "batch",
-           "wall s");
-}
-
-static void table_row(const char *name, const struct exp_result *r)
-{
-    const struct met_summary *s = &r->sum;
-    printf("%-26.26s %7llu %5llu %8.3f %9.1f %9.1f %9.1f %8.2f %9.3f %9.3f %5.1f %6.1f %7.3f\n",
-           name, (unsigned long long)s->completed, (unsigned long long)s->failed,
-           s->request_throughput, s->output_throughput, s->ttft.mean * 1e3, s->ttft.p99 * 1e3,
-           s->tpot.mean * 1e3, s->e2el.mean, s->e2el.p99, 100 * s->mean_kv_util,
-           s->mean_batch_size, r->wall_s);
-}
-
-int run_cmd(int argc, char **argv)
-{
-    const char *file = NULL, *outdir = NULL, *data_flag = NULL;
-    int quiet = 0;
-    cfg_exp_t *e = NULL;
-    struct sim_msg err = {{0}};
-    char **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
-    size_t n_sets = 0;
-    int rc = SIM_OK, status = 0;
-    char seedbuf[64], qbuf[64];
-    if (!sets)
-        return 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            sim_free(sets);
-            return 0;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(a, "--check")) {
-            sets[n_sets++] = "engine.check=true";
-        } else if ((!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--seed") ||
-                    !strcmp(a, "--queue") || !strcmp(a, "--data-dir")) && i + 1 >= argc) {
-            fprintf(stderr, "lensim run: %s needs a value\n", a);
-            status = 2;
+    struct sim_afile req = {0}, sum = {0}, tl = {0}, man = {0};
+    trace_t *src = NULL;
+    pred_t *pred = NULL;
+    met_t *met = NULL;
+    int rc;
+    memset(res, 0, sizeof *res);
+    if (dir) {
+        if ((rc = run_mkdirs(dir, err)))
             goto out;
-        } else if (!strcmp(a, "-o")) {
-            outdir = argv[++i];
-        } else if (!strcmp(a, "--set")) {
-            sets[n_sets++] = argv[++i];
-        } else if (!strcmp(a, "--seed")) {
-            snprintf(seedbuf, sizeof seedbuf, "seed=%s", argv[++i]);
-            sets[n_sets++] = seedbuf;
-        } else if (!strcmp(a, "--queue")) {
-            snprintf(qbuf, sizeof qbuf, "engine.queue=%s", argv[++i]);
-            sets[n_sets++] = qbuf;
-        } else if (!strcmp(a, "--data-dir")) {
-            data_flag = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "lensim run: unknown option '%s' (see lensim run --help)\n", a);
-            status = 2;
-            goto out;
-        } else if (!file) {
-            file = a;
-        } else {
-            fprintf(stderr, "lensim run: one experiment file at a time ('%s')\n", a);
-            status = 2;
-            goto out;
+        if (x->cfg.out_requests) {
+            if ((rc = out_open(&req, dir, "requests.csv", err)))
+                goto out;
+            header(req.f, x);
+            fprintf(req.f, "%s\n", x->compat_path[0] ? compat_ssjf_rows_header
+                                                     : met_requests_header);
         }
     }
-    if (!file) {
-        usage(stderr);
-        status = 2;
+    if (x->compat_path[0]) { /* the SSJF paper's simulator instead of the serving model */
+        int64_t t0 = sim_wall_ns();
+        if ((rc = compat_ssjf_run(&x->cfg, x->compat_path, req.f, &res->sum, err)))
+            goto out;
+        res->wall_s = (double)(sim_wall_ns() - t0) / 1e9;
+        res->stats.finished = res->sum.completed;
+        goto write;
+    }
+    if ((rc = trace_open(&x->trace, &src, err)))
+        goto out;
+    if ((rc = pred_new(&x->pred, &pred, err)))
+        goto out;
+    struct met_cfg mc = {
+        .slo_ttft_s = x->cfg.slo_ttft_ms / 1e3,
+        .slo_tpot_s = x->cfg.slo_tpot_ms / 1e3,
+        .slo_e2el_s = x->cfg.slo_e2el_ms / 1e3,
+        .slo_norm_s = x->cfg.slo_norm_ms / 1e3,
+        .n_replicas = x->serve.replicas,
+        .timeline_rows = dir ? x->cfg.out_timeline_rows : 0,
+        .requests_csv = req.f,
+    };
+    met = met_new(&mc);
+    if (!met) {
+        rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = cfg_load(file, &e, &err)))
-        goto fail;
-    for (size_t i = 0; i < n_sets; i++)
-        if ((rc = cfg_add_set(e, sets[i], &err)))
-            goto fail;
-    char data_dir[1024] = "";
-    if (trace_data_dir(data_flag, data_dir, sizeof data_dir) && data_flag) {
-        rc = sim_msg_set(&err, SIM_ENOENT, "--data-dir: %s: no such directory", data_flag);
-        goto fail;
-    }
-
-    /* Resolve every run first: a bad run fails before any work is done. */
-    size_t n = cfg_n_runs(e);
-    struct cfg *cfgs = sim_calloc(n, sizeof *cfgs);
-    if (!cfgs) {
-        rc = sim_msg_set(&err, SIM_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < n; i++)
-        if ((rc = cfg_resolve(e, i, &cfgs[i], &err))) {
-            sim_free(cfgs);
-            goto fail;
-        }
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", outdir ? outdir : "");
-    if (!outdir)
-        snprintf(dir, sizeof dir, "results/%s", cfgs[0].name);
-    if ((rc = exp_mkdirs(dir, &err))) {
-        sim_free(cfgs);
-        goto fail;
-    }
-
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, &old);
-    struct bar bar = {.on = !quiet && isatty(2), .n_runs = n};
-    char rpath[1100];
-    snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
-    struct sim_afile rf_file;
-    if ((rc = sim_afile_open(&rf_file, rpath, &err))) {
-        sigaction(SIGINT, &old, NULL);
-        sim_free(cfgs);
-        goto fail;
-    }
-    FILE *rf = rf_file.f;
-    fprintf(rf, "%s\n", results_header);
-    if (!quiet) {
-        printf("lensim run %s: %zu run%s -> %s\n", file, n, n == 1 ? "" : "s", dir);
-        table_header();
-    }
-    for (size_t i = 0; i < n && !rc; i++) {
-        struct exp *x = sim_malloc(sizeof *x);
-        if (!x) {
-            rc = sim_msg_set(&err, SIM_ENOMEM, "out of memory");
-            break;
-        }
-        struct exp_result res;
-        char rdir[1300];
-        snprintf(rdir, sizeof rdir, "%s/%s", dir, cfgs[i].run_name);
-        bar.run = i;
-        bar.name = cfgs[i].run_name;
-        rc = exp_build(&cfgs[i], cfg_dir(e), data_dir, x, &err);
-        if (!rc)
-            rc = exp_run(x, rdir, progress, &bar, &res, &err);
-        if (bar.on)
-            fprintf(stderr, "\r\033[K");
-        if (!rc) {
-            results_row(rf, &cfgs[i], &res.sum);
-            if (!quiet)
-                table_row(cfgs[i].run_name, &res);
-        } else if (n > 1 && rc != SIM_EINTR) { /* say which run failed */
-            struct sim_msg m = err;
-            snprintf(err.text, sizeof err.text, "run %.120s: %.380s", cfgs[i].run_name, m.text);
-        }
-        sim_free(x);
-    }
-    sigaction(SIGINT, &old, NULL);
-    if (rc) /* results.csv only when every run finished */
-        sim_afile_discard(&rf_file);
-    else
-        rc = sim_afile_commit(&rf_file, &err);
-    sim_free(cfgs);
-    if (!rc)
+    struct prog pg = {progress, pctx, x->cfg.requests};
+    int64_t t0 = sim_wall_ns();
+    rc = serve_run(&x->serve, &x->cost, src, pred, met, progress_tramp, &pg, &res->stats, err);
+    res->wall_s = (double)(sim_wall_ns() - t0) / 1e9;
+    if (rc)
         goto out;
-fail:
-    if (rc == SIM_EINTR)
-        fprintf(stderr, "lensim run: interrupted; finished runs are kept, the current one is not\n");
-    else
-        fprintf(stderr, "lensim run: %s\n", err.text[0] ? err.text : sim_strerror(rc));
-    status = exit_code(rc);
+    if ((rc = met_summarize(met, res->stats.first_arrival_ns, &res->sum))) {
+        sim_msg_set(err, rc, "out of memory");
+        goto out;
+    }
+write:
+    if (dir) {
+        if ((rc = out_open(&sum, dir, "summary.json", err)) ||
+            (rc = out_open(&tl, dir, "timeline.csv", err)) ||
+            (rc = out_open(&man, dir, "manifest.yaml", err)))
+            goto out;
+        met_write_json(&res->sum, sum.f);
+        header(tl.f, x);
+        if (met)
+            met_write_timeline(met, tl.f);
+        write_manifest(man.f, x, res);
+        struct sim_afile *all[] = {&req, &sum, &tl, &man};
+        for (int i = 0; i < 4; i++)
+            if (all[i]->f && (rc = sim_afile_commit(all[i], err)))
+                goto out;
+    }
 out:
-    cfg_free(e);
-    sim_free(sets);
-    return status;
+    sim_afile_discard(&req);
+    sim_afile_discard(&sum);
+    sim_afile_discard(&tl);
+    sim_afile_discard(&man);
+    met_free(met);
+    pred_free(pred);
+    trace_close(src);
+    return rc;
 }

@@ -1,9 +1,58 @@
-/* run.h: the `lensim run` and `lensim plot` commands (argv[0] is the command's name). Each
- * returns a process exit status. */
+/*
+ * run.h: one run of an experiment, from a resolved configuration to files on disk.
+ *
+ * run_build turns a struct cfg into the pieces the serving model takes (model shape, GPU, perf
+ * profile, KV capacity, workload options, predictor, cluster settings), resolving relative paths
+ * against the experiment's directory, the working directory and the data directory, in that
+ * order. run_exec runs it and writes, in the run's directory, requests.csv, timeline.csv,
+ * summary.json and manifest.yaml, each under a temporary name renamed only when the run is
+ * complete, so an interrupted or failed run never leaves a file that looks finished.
+ */
 #ifndef LENSIM_RUN_H
 #define LENSIM_RUN_H
 
-int run_cmd(int argc, char **argv);
-int plot_cmd(int argc, char **argv);
+#include "cfg.h"
+#include "met.h"
+#include "presets.h"
+#include "serve.h"
+
+struct run {
+    struct cfg        cfg;
+    struct cal_model  model;
+    const struct cal_gpu *gpu;
+    struct cost       cost;
+    uint64_t          profile_hash;
+    char              profile_path[CFG_STR_MAX]; /* "" for analytic */
+    struct serve_cfg  serve;
+    struct trace_opts trace;
+    char              trace_path[1024];
+    char              lengths_path[1024];
+    char              data_dir[1024];
+    struct pred_cfg   pred;
+    char              pred_path[1024];
+    char              compat_path[1024]; /* compat ssjf: the predictions file */
+};
+
+/* Build a run. data_dir may be "" (none). Returns 0, or SIM_ECONFIG / SIM_EIO / SIM_ENOENT with
+ * the reason in err. */
+int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, struct run *x,
+              struct sim_msg *err);
+
+struct run_result {
+    struct met_summary sum;
+    struct serve_stats stats;
+    double             wall_s;
+};
+
+/* Progress hook for long runs (may be NULL). */
+typedef int (*run_progress_fn)(void *ctx, const struct serve_stats *s, uint64_t total);
+
+/* Run x and write its files into dir (created if missing; NULL = write nothing). Returns 0,
+ * SIM_EINTR when interrupted, or a negative code with the reason in err. */
+int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pctx,
+            struct run_result *res, struct sim_msg *err);
+
+/* mkdir -p. Returns 0 or SIM_EIO. */
+int run_mkdirs(const char *path, struct sim_msg *err);
 
 #endif

@@ -14,7 +14,7 @@
 
 #include "alloc.h"
 #include "cfg.h"
-#include "exp.h"
+#include "run.h"
 #include "met.h"
 #include "test.h"
 
@@ -145,15 +145,15 @@ TEST(timeline_of_a_long_run)
     struct cfg c;
     ASSERT_EQ(cfg_resolve(e, 0, &c, &err), 0);
     cfg_free(e);
-    struct exp *x = sim_malloc(sizeof *x);
+    struct run *x = sim_malloc(sizeof *x);
     ASSERT_TRUE(x);
-    if (exp_build(&c, ".", "", x, &err))
-        TEST_FAIL_("exp_build: %s", err.text);
+    if (run_build(&c, ".", "", x, &err))
+        TEST_FAIL_("run_build: %s", err.text);
     char dir[512];
     snprintf(dir, sizeof dir, "%s/tl", tmpdir);
-    struct exp_result res;
-    if (exp_run(x, dir, NULL, NULL, &res, &err))
-        TEST_FAIL_("exp_run: %s", err.text);
+    struct run_result res;
+    if (run_exec(x, dir, NULL, NULL, &res, &err))
+        TEST_FAIL_("run_exec: %s", err.text);
     sim_free(x);
     ASSERT_EQ(res.sum.completed, 20000);
     ASSERT_TRUE(res.sum.iterations > 100 * 37); /* many more iterations than rows */

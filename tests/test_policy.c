@@ -19,7 +19,7 @@
 
 #include "alloc.h"
 #include "cfg.h"
-#include "exp.h"
+#include "run.h"
 #include "test.h"
 
 static char tmpdir[256];
@@ -30,7 +30,7 @@ struct row {
     unsigned prompt, out, pred, mispred;
 };
 
-static void build(const char *yaml, struct exp *x, const char **sets)
+static void build(const char *yaml, struct run *x, const char **sets)
 {
     cfg_exp_t *e;
     struct sim_msg err = {{0}};
@@ -40,19 +40,19 @@ static void build(const char *yaml, struct exp *x, const char **sets)
         if (cfg_add_set(e, *sets, &err))
             TEST_FAIL_("--set %s: %s", *sets, err.text);
     struct cfg c;
-    if (cfg_resolve(e, 0, &c, &err) || exp_build(&c, ".", "", x, &err))
+    if (cfg_resolve(e, 0, &c, &err) || run_build(&c, ".", "", x, &err))
         TEST_FAIL_("%s", err.text);
     cfg_free(e);
 }
 
 /* Run and read requests.csv back into rows indexed by id. */
-static struct row *run_rows(struct exp *x, const char *sub, size_t n, struct exp_result *res)
+static struct row *run_rows(struct run *x, const char *sub, size_t n, struct run_result *res)
 {
     struct sim_msg err = {{0}};
     char dir[512], path[600], line[512];
     snprintf(dir, sizeof dir, "%s/%s", tmpdir, sub);
-    if (exp_run(x, dir, NULL, NULL, res, &err))
-        TEST_FAIL_("exp_run: %s", err.text);
+    if (run_exec(x, dir, NULL, NULL, res, &err))
+        TEST_FAIL_("run_exec: %s", err.text);
     snprintf(path, sizeof path, "%s/requests.csv", dir);
     FILE *f = fopen(path, "r");
     ASSERT_TRUE(f);
@@ -74,7 +74,7 @@ static struct row *run_rows(struct exp *x, const char *sub, size_t n, struct exp
 }
 
 /* A perf model in which every iteration costs tau: service time = output tokens x tau. */
-static void constant_iterations(struct exp *x, double tau)
+static void constant_iterations(struct run *x, double tau)
 {
     struct cal_profile *p = &x->cost.prof;
     p->n_pieces = 1;
@@ -95,8 +95,8 @@ TEST(sjf_beats_fcfs_and_matches_mg1_sjf)
              "engine: {batching: none, max_seq_len: 4096, memory: oracle}\n"
              "outputs: {timeline_rows: 0}\n",
              n, lambda);
-    struct exp *x = sim_malloc(sizeof *x);
-    struct exp_result rf, rs;
+    struct run *x = sim_malloc(sizeof *x);
+    struct run_result rf, rs;
     build(yaml, x, (const char *[]){"policy=fcfs", NULL});
     constant_iterations(x, tau);
     struct row *fc = run_rows(x, "fcfs", n, &rf);
@@ -162,8 +162,8 @@ TEST(s3_mispredictions_are_exactly_the_overflows)
         "name: s3\nseed: 9\nworkload: {requests: 3000, rate: 40, max_prompt_tokens: 1000}\n"
         "engine: {memory: predicted, max_seq_len: 2048, check: true}\npolicy: s3\n"
         "predictor: {buckets: 10, sigma: 0.6}\n";
-    struct exp *x = sim_malloc(sizeof *x);
-    struct exp_result res;
+    struct run *x = sim_malloc(sizeof *x);
+    struct run_result res;
     build(yaml, x, (const char *[]){"predictor=oracle", NULL});
     struct row *r = run_rows(x, "s3o", 3000, &res);
     ASSERT_EQ(res.sum.mispredictions, 0);
@@ -224,8 +224,8 @@ TEST(reservation_admits_by_capacity_and_paged_by_blocks)
         "prompt_sigma: 0, output_mu: 3.912023005, output_sigma: 0}\n"
         "engine: {max_seq_len: 2048, max_batch: 1000, max_batched_tokens: 200000, "
         "block_size: 16, watermark: 0, check: true}\n";
-    struct exp *x = sim_malloc(sizeof *x);
-    struct exp_result res;
+    struct run *x = sim_malloc(sizeof *x);
+    struct run_result res;
     build(yaml, x, (const char *[]){"engine.memory=max", NULL});
     x->serve.kv.capacity_tok = 10 * 2048 + 2047; /* room for 10, not 11 */
     free(run_rows(x, "max", 500, &res));
@@ -258,8 +258,8 @@ TEST(aging_bounds_overtaking)
     static const char yaml[] =
         "name: age\nseed: 4\nworkload: {requests: 1500, rate: 6, max_prompt_tokens: 1000}\n"
         "engine: {max_seq_len: 2048, memory: paged, max_batch: 8, check: true}\npolicy: sjf\n";
-    struct exp *x = sim_malloc(sizeof *x);
-    struct exp_result res;
+    struct run *x = sim_malloc(sizeof *x);
+    struct run_result res;
     build(yaml, x, NULL);
     struct row *r = run_rows(x, "noage", 1500, &res);
     size_t without = aged_overtakes(r, res.sum.completed, 5.0);

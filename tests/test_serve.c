@@ -21,12 +21,12 @@
 
 #include "alloc.h"
 #include "cfg.h"
-#include "exp.h"
+#include "run.h"
 #include "test.h"
 
 static char tmpdir[256];
 
-static void build(const char *yaml, struct exp *x, const char **sets)
+static void build(const char *yaml, struct run *x, const char **sets)
 {
     cfg_exp_t *e;
     struct sim_msg err = {{0}};
@@ -39,18 +39,18 @@ static void build(const char *yaml, struct exp *x, const char **sets)
     struct cfg c;
     if (cfg_resolve(e, 0, &c, &err))
         TEST_FAIL_("cfg_resolve: %s", err.text);
-    if (exp_build(&c, ".", "", x, &err))
-        TEST_FAIL_("exp_build: %s", err.text);
+    if (run_build(&c, ".", "", x, &err))
+        TEST_FAIL_("run_build: %s", err.text);
     cfg_free(e);
 }
 
-static void run(struct exp *x, const char *sub, struct exp_result *res)
+static void run(struct run *x, const char *sub, struct run_result *res)
 {
     struct sim_msg err = {{0}};
     char dir[512];
     snprintf(dir, sizeof dir, "%s/%s", tmpdir, sub);
-    if (exp_run(x, sub ? dir : NULL, NULL, NULL, res, &err))
-        TEST_FAIL_("exp_run: %s", err.text);
+    if (run_exec(x, sub ? dir : NULL, NULL, NULL, res, &err))
+        TEST_FAIL_("run_exec: %s", err.text);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -88,14 +88,14 @@ TEST(mg1_pollaczek_khinchine)
              "engine: {max_batch: 1, max_seq_len: 4096, memory: oracle}\n"
              "outputs: {timeline_rows: 0}\n",
              n, lambda);
-    struct exp *x = sim_malloc(sizeof *x);
+    struct run *x = sim_malloc(sizeof *x);
     build(yaml, x, NULL);
     struct cal_profile *p = &x->cost.prof; /* every iteration costs exactly tau */
     p->n_pieces = 1;
     memset(p->piece, 0, sizeof p->piece);
     p->piece[0].max_tokens = INFINITY;
     p->piece[0].coef[CAL_T_CONST] = tau;
-    struct exp_result res;
+    struct run_result res;
     run(x, "mg1", &res);
     ASSERT_EQ(res.sum.completed, n);
 
@@ -161,11 +161,11 @@ static void conservation_case(const char **sets)
         "engine: {max_seq_len: 2048, check: true}\n"
         "predictor: {name: noisy, sigma: 0.8}\n"
         "outputs: {timeline_rows: 50}\n";
-    struct exp *x = sim_malloc(sizeof *x);
+    struct run *x = sim_malloc(sizeof *x);
     build(yaml, x, sets);
     /* A small KV pool, so that memory binds and preemption and overflow paths run. */
     x->serve.kv.capacity_tok = 60000;
-    struct exp_result res;
+    struct run_result res;
     run(x, "cons", &res);
     const struct met_summary *s = &res.sum;
     ASSERT_EQ(s->completed + s->failed, 600);
@@ -240,8 +240,8 @@ TEST(determinism_same_seed_and_both_queues)
         "engine: {memory: paged, max_seq_len: 4096}\npolicy: {name: ssjf, aging_s: 20}\n"
         "predictor: {name: noisy}\n";
     const char *heap[] = {"engine.queue=heap", NULL};
-    struct exp *x = sim_malloc(sizeof *x);
-    struct exp_result r1, r2, r3;
+    struct run *x = sim_malloc(sizeof *x);
+    struct run_result r1, r2, r3;
     build(yaml, x, NULL);
     run(x, "det1", &r1);
     build(yaml, x, NULL);
@@ -271,8 +271,8 @@ TEST(more_replicas_less_queueing)
     static const char yaml[] = "name: scale\nworkload: {requests: 2000, rate: 8}\n"
                                "engine: {memory: paged, max_seq_len: 4096}\n";
     const char *two[] = {"cluster.replicas=2", NULL};
-    struct exp *x = sim_malloc(sizeof *x);
-    struct exp_result one, dual;
+    struct run *x = sim_malloc(sizeof *x);
+    struct run_result one, dual;
     build(yaml, x, NULL);
     run(x, NULL, &one);
     build(yaml, x, two);

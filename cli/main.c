@@ -12,9 +12,8 @@
 #include <gsl/gsl_errno.h>
 
 #include "calib.h"
-#include "cfg.h"
+#include "cmds.h"
 #include "kcheck.h"
-#include "run.h"
 #include "trace.h"
 
 struct cmd {
@@ -26,7 +25,7 @@ struct cmd {
 static const struct cmd cmds[] = {
     {"run", run_cmd, "run an experiment: lensim run EXPERIMENT.yaml [-o DIR] [--set K=V]..."},
     {"plot", plot_cmd, "draw the figures of a results directory (needs gnuplot)"},
-    {"schema", cfg_schema_cmd, "list every experiment key with type, default, unit and help"},
+    {"schema", schema_cmd, "list every experiment key with type, default, unit and help"},
     {"trace", trace_cmd, "inspect a workload: lensim trace stats FILE [--format F]"},
     {"calibrate", cal_calibrate_cmd, "time kernels and fit a perf profile"},
     {"kcheck", kc_kcheck_cmd, "check every kernel against its CPU reference"},

@@ -1,5 +1,5 @@
 /*
- * plot.c: `lensim plot DIR`: draw the figures of a results directory with the gnuplot scripts in
+ * cmd_plot.c: `lensim plot DIR`: draw the figures of a results directory with the gnuplot scripts in
  * plots/ (latency CDFs per run, throughput and JCT against arrival rate, batch size and KV use
  * over time) into DIR/figures/NAME.png and NAME.svg. Needs gnuplot on the PATH and says how to get it
  * when it is missing; nothing else in lensim needs it.
@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "exp.h"
+#include "cmds.h"
 #include "run.h"
 
 static const char *const native_scripts[] = {"latency_cdf", "rate_sweep", "timeline", "runs", NULL};
@@ -145,7 +145,7 @@ int plot_cmd(int argc, char **argv)
     char fig[2048];
     snprintf(fig, sizeof fig, "%s/figures", dir);
     struct sim_msg err;
-    if (exp_mkdirs(fig, &err)) {
+    if (run_mkdirs(fig, &err)) {
         fprintf(stderr, "lensim plot: %s\n", err.text);
         return 3;
     }

@@ -1,0 +1,305 @@
+/*
+ * cmd_run.c: `lensim run EXPERIMENT.yaml`: resolve every run of the experiment, run them in order,
+ * write each run's files and the experiment's results.csv (one row per run), and print a
+ * summary table. SIGINT stops the current run cleanly: finished runs stay on disk, the
+ * interrupted one leaves nothing that looks complete, and the exit status is 130.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "afile.h"
+#include "alloc.h"
+#include "cfg.h"
+#include "cmds.h"
+#include "run.h"
+#include "trace.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+struct bar {
+    int       on;
+    int64_t   last;
+    size_t    run, n_runs;
+    const char *name;
+};
+
+static int progress(void *ctx, const struct serve_stats *s, uint64_t total)
+{
+    struct bar *b = ctx;
+    if (interrupted)
+        return 1;
+    if (!b->on)
+        return 0;
+    int64_t now = sim_wall_ns();
+    if (now - b->last < 200 * SIM_NS_PER_MS)
+        return 0;
+    b->last = now;
+    uint64_t done = s->finished + s->failed;
+    if (total) {
+        int pct = (int)(100.0 * (double)done / (double)total);
+        char bar[21];
+        for (int i = 0; i < 20; i++)
+            bar[i] = i < pct / 5 ? '#' : '.';
+        bar[20] = 0;
+        fprintf(stderr, "\r  run %zu/%zu %-24.24s [%s] %3d%% %llu req, sim t=%.1f s", b->run + 1,
+                b->n_runs, b->name, bar, pct, (unsigned long long)done,
+                (double)s->last_event_ns / 1e9);
+    } else {
+        fprintf(stderr, "\r  run %zu/%zu %-24.24s %llu req done, sim t=%.1f s", b->run + 1,
+                b->n_runs, b->name, (unsigned long long)done, (double)s->last_event_ns / 1e9);
+    }
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lensim run EXPERIMENT.yaml [-o DIR] [--seed N] [--set KEY=VALUE]...\n"
+            "                  [--queue calendar|heap] [--data-dir DIR] [--check] [-q]\n\n"
+            "Run every run of an experiment (its sweep or runs list) and write, per run,\n"
+            "DIR/<run>/{requests.csv,timeline.csv,summary.json,manifest.yaml}, and\n"
+            "DIR/results.csv with one row per run. DIR defaults to results/<name>.\n\n"
+            "  -o DIR           output directory\n"
+            "  --seed N         same as --set seed=N\n"
+            "  --set KEY=VALUE  override a setting for every run (lensim schema lists keys)\n"
+            "  --queue Q        event queue: calendar (default) or heap; results are identical\n"
+            "  --data-dir DIR   where traces live (default: $LENSIM_DATA, then ../shared/data)\n"
+            "  --check          check every invariant after every event (slow)\n"
+            "  -q, --quiet      no progress bar and no table\n\n"
+            "exit status: 0 done, 1 a run failed, 2 invalid experiment or option,\n"
+            "3 input/output error, 130 interrupted\n");
+}
+
+static int exit_code(int rc)
+{
+    switch (rc) {
+    case SIM_OK: return 0;
+    case SIM_ECONFIG:
+    case SIM_EINPUT:
+    case SIM_ENOENT: return 2;
+    case SIM_EIO: return 3;
+    case SIM_EINTR: return 130;
+    default: return 1;
+    }
+}
+
+static const char results_header[] =
+    "run,policy,memory,batching,predictor,rate,cv,rate_scale,replicas,max_batch,completed,failed,"
+    "duration_s,request_throughput,output_throughput,ssjf_throughput,request_goodput,"
+    "slo_attainment,mean_ttft_ms,p99_ttft_ms,mean_tpot_ms,p99_tpot_ms,mean_itl_ms,mean_e2el_ms,"
+    "median_e2el_ms,p99_e2el_ms,mean_queue_ms,mean_kv_cache_usage,peak_kv_cache_usage,"
+    "mean_batch_size,preemptions,mispredictions";
+
+static void num(FILE *f, double v, double scale)
+{
+    if (v == v && v - v == 0)
+        fprintf(f, ",%.6f", v * scale);
+    else
+        fprintf(f, ",");
+}
+
+static void results_row(FILE *f, const struct cfg *c, const struct met_summary *s)
+{
+    fprintf(f, "%s,%s,%s,%s,%s,%.15g,%.15g,%.15g,%u,%u,%llu,%llu", c->run_name, c->policy,
+            c->memory, c->batching, c->predictor, c->rate, c->cv, c->rate_scale, c->replicas,
+            c->max_batch, (unsigned long long)s->completed, (unsigned long long)s->failed);
+    num(f, s->duration_s, 1);
+    num(f, s->request_throughput, 1);
+    num(f, s->output_throughput, 1);
+    num(f, s->ssjf_throughput, 1);
+    num(f, s->request_goodput, 1);
+    num(f, s->slo_attainment, 1);
+    num(f, s->ttft.mean, 1e3);
+    num(f, s->ttft.p99, 1e3);
+    num(f, s->tpot.mean, 1e3);
+    num(f, s->tpot.p99, 1e3);
+    num(f, s->itl.mean, 1e3);
+    num(f, s->e2el.mean, 1e3);
+    num(f, s->e2el.median, 1e3);
+    num(f, s->e2el.p99, 1e3);
+    num(f, s->queue.mean, 1e3);
+    num(f, s->mean_kv_util, 1);
+    num(f, s->peak_kv_util, 1);
+    num(f, s->mean_batch_size, 1);
+    fprintf(f, ",%llu,%llu\n", (unsigned long long)s->preemptions,
+            (unsigned long long)s->mispredictions);
+}
+
+static void table_header(void)
+{
+    printf("%-26s %7s %5s %8s %9s %9s %9s %8s %9s %9s %5s %6s %7s\n", "run", "done", "fail",
+           "req/s", "tok/s", "TTFT ms", "p99 TTFT", "TPOT ms", "E2E s", "p99 E2E", "KV%", "batch",
+           "wall s");
+}
+
+static void table_row(const char *name, const struct run_result *r)
+{
+    const struct met_summary *s = &r->sum;
+    printf("%-26.26s %7llu %5llu %8.3f %9.1f %9.1f %9.1f %8.2f %9.3f %9.3f %5.1f %6.1f %7.3f\n",
+           name, (unsigned long long)s->completed, (unsigned long long)s->failed,
+           s->request_throughput, s->output_throughput, s->ttft.mean * 1e3, s->ttft.p99 * 1e3,
+           s->tpot.mean * 1e3, s->e2el.mean, s->e2el.p99, 100 * s->mean_kv_util,
+           s->mean_batch_size, r->wall_s);
+}
+
+int run_cmd(int argc, char **argv)
+{
+    const char *file = NULL, *outdir = NULL, *data_flag = NULL;
+    int quiet = 0;
+    cfg_exp_t *e = NULL;
+    struct sim_msg err = {{0}};
+    char **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
+    size_t n_sets = 0;
+    int rc = SIM_OK, status = 0;
+    char seedbuf[64], qbuf[64];
+    if (!sets)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            sim_free(sets);
+            return 0;
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else if (!strcmp(a, "--check")) {
+            sets[n_sets++] = "engine.check=true";
+        } else if ((!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--seed") ||
+                    !strcmp(a, "--queue") || !strcmp(a, "--data-dir")) && i + 1 >= argc) {
+            fprintf(stderr, "lensim run: %s needs a value\n", a);
+            status = 2;
+            goto out;
+        } else if (!strcmp(a, "-o")) {
+            outdir = argv[++i];
+        } else if (!strcmp(a, "--set")) {
+            sets[n_sets++] = argv[++i];
+        } else if (!strcmp(a, "--seed")) {
+            snprintf(seedbuf, sizeof seedbuf, "seed=%s", argv[++i]);
+            sets[n_sets++] = seedbuf;
+        } else if (!strcmp(a, "--queue")) {
+            snprintf(qbuf, sizeof qbuf, "engine.queue=%s", argv[++i]);
+            sets[n_sets++] = qbuf;
+        } else if (!strcmp(a, "--data-dir")) {
+            data_flag = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "lensim run: unknown option '%s' (see lensim run --help)\n", a);
+            status = 2;
+            goto out;
+        } else if (!file) {
+            file = a;
+        } else {
+            fprintf(stderr, "lensim run: one experiment file at a time ('%s')\n", a);
+            status = 2;
+            goto out;
+        }
+    }
+    if (!file) {
+        usage(stderr);
+        status = 2;
+        goto out;
+    }
+    if ((rc = cfg_load(file, &e, &err)))
+        goto fail;
+    for (size_t i = 0; i < n_sets; i++)
+        if ((rc = cfg_add_set(e, sets[i], &err)))
+            goto fail;
+    char data_dir[1024] = "";
+    if (trace_data_dir(data_flag, data_dir, sizeof data_dir) && data_flag) {
+        rc = sim_msg_set(&err, SIM_ENOENT, "--data-dir: %s: no such directory", data_flag);
+        goto fail;
+    }
+
+    /* Resolve every run first: a bad run fails before any work is done. */
+    size_t n = cfg_n_runs(e);
+    struct cfg *cfgs = sim_calloc(n, sizeof *cfgs);
+    if (!cfgs) {
+        rc = sim_msg_set(&err, SIM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((rc = cfg_resolve(e, i, &cfgs[i], &err))) {
+            sim_free(cfgs);
+            goto fail;
+        }
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", outdir ? outdir : "");
+    if (!outdir)
+        snprintf(dir, sizeof dir, "results/%s", cfgs[0].name);
+    if ((rc = run_mkdirs(dir, &err))) {
+        sim_free(cfgs);
+        goto fail;
+    }
+
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
+    struct bar bar = {.on = !quiet && isatty(2), .n_runs = n};
+    char rpath[1100];
+    snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
+    struct sim_afile rf_file;
+    if ((rc = sim_afile_open(&rf_file, rpath, &err))) {
+        sigaction(SIGINT, &old, NULL);
+        sim_free(cfgs);
+        goto fail;
+    }
+    FILE *rf = rf_file.f;
+    fprintf(rf, "%s\n", results_header);
+    if (!quiet) {
+        printf("lensim run %s: %zu run%s -> %s\n", file, n, n == 1 ? "" : "s", dir);
+        table_header();
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct run *x = sim_malloc(sizeof *x);
+        if (!x) {
+            rc = sim_msg_set(&err, SIM_ENOMEM, "out of memory");
+            break;
+        }
+        struct run_result res;
+        char rdir[1300];
+        snprintf(rdir, sizeof rdir, "%s/%s", dir, cfgs[i].run_name);
+        bar.run = i;
+        bar.name = cfgs[i].run_name;
+        rc = run_build(&cfgs[i], cfg_dir(e), data_dir, x, &err);
+        if (!rc)
+            rc = run_exec(x, rdir, progress, &bar, &res, &err);
+        if (bar.on)
+            fprintf(stderr, "\r\033[K");
+        if (!rc) {
+            results_row(rf, &cfgs[i], &res.sum);
+            if (!quiet)
+                table_row(cfgs[i].run_name, &res);
+        } else if (n > 1 && rc != SIM_EINTR) { /* say which run failed */
+            struct sim_msg m = err;
+            snprintf(err.text, sizeof err.text, "run %.120s: %.380s", cfgs[i].run_name, m.text);
+        }
+        sim_free(x);
+    }
+    sigaction(SIGINT, &old, NULL);
+    if (rc) /* results.csv only when every run finished */
+        sim_afile_discard(&rf_file);
+    else
+        rc = sim_afile_commit(&rf_file, &err);
+    sim_free(cfgs);
+    if (!rc)
+        goto out;
+fail:
+    if (rc == SIM_EINTR)
+        fprintf(stderr, "lensim run: interrupted; finished runs are kept, the current one is not\n");
+    else
+        fprintf(stderr, "lensim run: %s\n", err.text[0] ? err.text : sim_strerror(rc));
+    status = exit_code(rc);
+out:
+    cfg_free(e);
+    sim_free(sets);
+    return status;
+}
