@@ -19,6 +19,7 @@ const char *sim_strerror(int err)
     case SIM_ENOENT: return "not found";
     case SIM_ENODEV: return "no such device or backend";
     case SIM_EINTR: return "interrupted";
+    case SIM_EINVARIANT: return "invariant broken";
     }
     return "unknown error";
 }

@@ -36,7 +36,8 @@ enum sim_err {
     SIM_EINPUT  = -7, /* malformed input data (trace row, JSON, CSV) */
     SIM_ENOENT  = -8, /* no such thing (file, preset, stale event handle) */
     SIM_ENODEV  = -9, /* no GPU or backend not built */
-    SIM_EINTR   = -10 /* interrupted by a signal */
+    SIM_EINTR   = -10, /* interrupted by a signal */
+    SIM_EINVARIANT = -11 /* a module's invariant check (x_check) found its state broken */
 };
 
 /* Human text of an error code. Never NULL. */

@@ -430,54 +430,54 @@ int cq_check(const cq_t *q, struct sim_msg *why)
 {
     size_t total = 0;
     if (q->nb < CQ_NB_MIN || (q->nb & q->mask) != 0 || q->mask != q->nb - 1)
-        return sim_msg_set(why, SIM_EINPUT, "bucket count %zu is not a power of two", q->nb);
+        return sim_msg_set(why, SIM_EINVARIANT, "bucket count %zu is not a power of two", q->nb);
     if (q->width < 1 || q->width > CQ_WIDTH_MAX)
-        return sim_msg_set(why, SIM_EINPUT, "width %lld out of range", (long long)q->width);
+        return sim_msg_set(why, SIM_EINVARIANT, "width %lld out of range", (long long)q->width);
     if (q->cur >= q->nb || q->top % q->width != 0 ||
         (size_t)(q->top / q->width - 1) % q->nb != q->cur)
-        return sim_msg_set(why, SIM_EINPUT, "cursor (bucket %zu, top %lld) inconsistent", q->cur,
+        return sim_msg_set(why, SIM_EINVARIANT, "cursor (bucket %zu, top %lld) inconsistent", q->cur,
                            (long long)q->top);
     for (size_t j = 0; j < q->nb; j++) {
         const struct cq_bucket *b = &q->b[j];
         const struct ev *prev = NULL;
         if (b->head && (b->head_t != b->head->t_ns || b->tail_t != b->tail->t_ns))
-            return sim_msg_set(why, SIM_EINPUT, "bucket %zu cached head/tail times are stale", j);
+            return sim_msg_set(why, SIM_EINVARIANT, "bucket %zu cached head/tail times are stale", j);
         for (const struct ev *e = b->head; e; e = e->link.cq.next) {
             if ((size_t)(e->t_ns / q->width) % q->nb != j)
-                return sim_msg_set(why, SIM_EINPUT, "event t=%lld in bucket %zu, hashes to %zu",
+                return sim_msg_set(why, SIM_EINVARIANT, "event t=%lld in bucket %zu, hashes to %zu",
                                    (long long)e->t_ns, j,
                                    (size_t)(e->t_ns / q->width) % q->nb);
             if (prev && !ev_before(prev, e))
-                return sim_msg_set(why, SIM_EINPUT, "bucket %zu unsorted at t=%lld seq=%llu", j,
+                return sim_msg_set(why, SIM_EINVARIANT, "bucket %zu unsorted at t=%lld seq=%llu", j,
                                    (long long)e->t_ns, (unsigned long long)e->seq);
             if (prev && prev->link.cq.next_t != e->t_ns)
-                return sim_msg_set(why, SIM_EINPUT, "bucket %zu: cached successor time stale", j);
+                return sim_msg_set(why, SIM_EINVARIANT, "bucket %zu: cached successor time stale", j);
             if (e->t_ns < q->last_t)
-                return sim_msg_set(why, SIM_EINPUT, "event t=%lld before last popped t=%lld",
+                return sim_msg_set(why, SIM_EINVARIANT, "event t=%lld before last popped t=%lld",
                                    (long long)e->t_ns, (long long)q->last_t);
             if (e->t_ns < q->top - q->width)
-                return sim_msg_set(why, SIM_EINPUT, "event t=%lld before cursor window %lld",
+                return sim_msg_set(why, SIM_EINVARIANT, "event t=%lld before cursor window %lld",
                                    (long long)e->t_ns, (long long)(q->top - q->width));
             if (e->seq >= q->next_seq)
-                return sim_msg_set(why, SIM_EINPUT, "event seq %llu not yet stamped",
+                return sim_msg_set(why, SIM_EINVARIANT, "event seq %llu not yet stamped",
                                    (unsigned long long)e->seq);
             if (!e->link.cq.next && b->tail != e)
-                return sim_msg_set(why, SIM_EINPUT, "bucket %zu tail is wrong", j);
+                return sim_msg_set(why, SIM_EINVARIANT, "bucket %zu tail is wrong", j);
             prev = e;
             total++;
         }
         if (!b->head && (b->tail || b->hint))
-            return sim_msg_set(why, SIM_EINPUT, "empty bucket %zu has a tail or hint", j);
+            return sim_msg_set(why, SIM_EINVARIANT, "empty bucket %zu has a tail or hint", j);
         if (b->hint) {
             const struct ev *e = b->head;
             while (e && e != b->hint)
                 e = e->link.cq.next;
             if (!e)
-                return sim_msg_set(why, SIM_EINPUT, "bucket %zu hint not in the bucket", j);
+                return sim_msg_set(why, SIM_EINVARIANT, "bucket %zu hint not in the bucket", j);
         }
     }
     if (total != q->size)
-        return sim_msg_set(why, SIM_EINPUT, "size %zu but buckets hold %zu", q->size, total);
+        return sim_msg_set(why, SIM_EINVARIANT, "size %zu but buckets hold %zu", q->size, total);
     return SIM_OK;
 }
 

@@ -43,7 +43,7 @@ size_t cq_size(const cq_t *q);
 
 /* Validate every invariant: size equals the sum of bucket lengths; each bucket is sorted by key
  * and holds only events that hash to it; tails are right; no event precedes the last popped time
- * or the scan cursor's window; seqs are below the next stamp. Returns 0, or SIM_EINPUT with the
+ * or the scan cursor's window; seqs are below the next stamp. Returns 0, or SIM_EINVARIANT with the
  * first violation described in why (may be NULL). O(size + buckets). */
 int cq_check(const cq_t *q, struct sim_msg *why);
 

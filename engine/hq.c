@@ -118,16 +118,16 @@ int hq_check(const hq_t *q, struct sim_msg *why)
     for (size_t i = 0; i < q->n; i++) {
         const struct hq_ent *x = &q->a[i];
         if (x->e->link.pos != i)
-            return sim_msg_set(why, SIM_EINPUT, "entry %zu has back-pointer %zu", i,
+            return sim_msg_set(why, SIM_EINVARIANT, "entry %zu has back-pointer %zu", i,
                                x->e->link.pos);
         if (x->t != x->e->t_ns || x->seq != x->e->seq)
-            return sim_msg_set(why, SIM_EINPUT, "entry %zu key differs from its event", i);
+            return sim_msg_set(why, SIM_EINVARIANT, "entry %zu key differs from its event", i);
         if (i > 0 && ent_less(x, &q->a[(i - 1) / 2]))
-            return sim_msg_set(why, SIM_EINPUT, "entry %zu smaller than its parent", i);
+            return sim_msg_set(why, SIM_EINVARIANT, "entry %zu smaller than its parent", i);
         if (x->t < q->last_t)
-            return sim_msg_set(why, SIM_EINPUT, "entry %zu before last popped time", i);
+            return sim_msg_set(why, SIM_EINVARIANT, "entry %zu before last popped time", i);
         if (x->seq >= q->next_seq)
-            return sim_msg_set(why, SIM_EINPUT, "entry %zu seq not yet stamped", i);
+            return sim_msg_set(why, SIM_EINVARIANT, "entry %zu seq not yet stamped", i);
     }
     return SIM_OK;
 }

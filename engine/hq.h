@@ -35,7 +35,7 @@ void hq_remove(hq_t *q, struct ev *e);
 size_t hq_size(const hq_t *q);
 
 /* Validate the heap order, the inline keys, the back-pointers and the last-popped bound.
- * Returns 0, or SIM_EINPUT with the first violation in why (may be NULL). O(n). */
+ * Returns 0, or SIM_EINVARIANT with the first violation in why (may be NULL). O(n). */
 int hq_check(const hq_t *q, struct sim_msg *why);
 
 #endif

@@ -106,13 +106,13 @@ void kv_release(struct kv *kv, struct req *r)
 int kv_check(const struct kv *kv, struct req *const *running, size_t n, struct sim_msg *why)
 {
     if (kv->used > kv->total)
-        return sim_msg_set(why, SIM_EINPUT, "KV over-committed: %llu of %llu units",
+        return sim_msg_set(why, SIM_EINVARIANT, "KV over-committed: %llu of %llu units",
                            (unsigned long long)kv->used, (unsigned long long)kv->total);
     uint64_t sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += kv->cfg.policy == KV_PAGED ? running[i]->blocks : running[i]->resv_tok;
     if (sum != kv->used)
-        return sim_msg_set(why, SIM_EINPUT, "KV used %llu but running requests hold %llu",
+        return sim_msg_set(why, SIM_EINVARIANT, "KV used %llu but running requests hold %llu",
                            (unsigned long long)kv->used, (unsigned long long)sum);
     return SIM_OK;
 }

@@ -73,7 +73,7 @@ static inline uint64_t kv_used_tok(const struct kv *kv)
     return kv->used * (kv->cfg.policy == KV_PAGED ? kv->cfg.block_tok : 1);
 }
 
-/* Check the pool against the running set (n requests). Returns 0 or SIM_EINPUT with why. */
+/* Check the pool against the running set (n requests). Returns 0 or SIM_EINVARIANT with why. */
 int kv_check(const struct kv *kv, struct req *const *running, size_t n, struct sim_msg *why);
 
 #endif
