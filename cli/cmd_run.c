@@ -110,8 +110,11 @@ static void num(FILE *f, double v, double scale)
 
 static void results_row(FILE *f, const struct cfg *c, const struct met_summary *s)
 {
-    fprintf(f, "%s,%s,%s,%s,%s,%.15g,%.15g,%.15g,%u,%u,%llu,%llu", c->run_name, c->policy,
-            c->memory, c->batching, c->predictor, c->rate, c->cv, c->rate_scale, c->replicas,
+    fprintf(f, "%s,%s,%s,%s,%s,%.15g,%.15g,%.15g,%u,%u,%llu,%llu", c->run_name,
+            sim_choice_name(sched_policy_choices, c->policy),
+            sim_choice_name(kv_policy_choices, c->memory),
+            sim_choice_name(serve_batching_choices, c->batching),
+            sim_choice_name(pred_kind_choices, c->predictor), c->rate, c->cv, c->rate_scale, c->replicas,
             c->max_batch, (unsigned long long)s->completed, (unsigned long long)s->failed);
     num(f, s->duration_s, 1);
     num(f, s->request_throughput, 1);

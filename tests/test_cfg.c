@@ -411,17 +411,17 @@ TEST(defaults_applied)
     ASSERT_NEAR(c.mem_util, 0.9, 0);
     ASSERT_TRUE(!strcmp(c.profile, "analytic"));
     ASSERT_EQ(c.replicas, 1);
-    ASSERT_TRUE(!strcmp(c.router, "round_robin") && !strcmp(c.source, "synthetic"));
+    ASSERT_TRUE(!strcmp(sim_choice_name(serve_router_choices, (int)c.router), "round_robin") && !strcmp(sim_choice_name(trace_format_choices, (int)c.source), "synthetic"));
     ASSERT_EQ(c.requests, 5);
     ASSERT_NEAR(c.rate, 5.53, 0);
     ASSERT_NEAR(c.cv, 1, 0);
-    ASSERT_TRUE(!strcmp(c.arrival, "poisson") && !strcmp(c.lengths, "lognormal"));
+    ASSERT_TRUE(!strcmp(sim_choice_name(trace_arrival_choices, (int)c.arrival), "poisson") && !strcmp(sim_choice_name(trace_lengths_choices, (int)c.lengths), "lognormal"));
     ASSERT_NEAR(c.prompt_mu, 6.6333, 0);
-    ASSERT_TRUE(!strcmp(c.batching, "continuous") && !strcmp(c.memory, "max"));
+    ASSERT_TRUE(!strcmp(sim_choice_name(serve_batching_choices, (int)c.batching), "continuous") && !strcmp(sim_choice_name(kv_policy_choices, (int)c.memory), "max"));
     ASSERT_EQ(c.max_batch, 256);
     ASSERT_EQ(c.block_size, 16);
-    ASSERT_TRUE(!strcmp(c.policy, "fcfs") && !strcmp(c.predictor, "oracle"));
-    ASSERT_TRUE(!strcmp(c.queue, "calendar") && !strcmp(c.compat, "none"));
+    ASSERT_TRUE(!strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), "fcfs") && !strcmp(sim_choice_name(pred_kind_choices, (int)c.predictor), "oracle"));
+    ASSERT_TRUE(!strcmp(sim_choice_name(evq_kind_choices, (int)c.queue), "calendar") && !strcmp(sim_choice_name(cfg_compat_choices, (int)c.compat), "none"));
     ASSERT_EQ(c.check, 0);
     ASSERT_EQ(c.m_gated, 1);
     ASSERT_EQ(c.out_requests, 1);
@@ -437,8 +437,8 @@ TEST(group_scalar_means_name)
                            "predictor.sigma: 0.25\nseed: 18000000000000000000\n");
     struct cfg c;
     RESOLVE_OK(e, 0, &c);
-    ASSERT_TRUE(!strcmp(c.policy, "sjf") && !strcmp(c.predictor, "noisy"));
-    ASSERT_TRUE(!strcmp(c.model, "llama-2-13b") && !strcmp(c.memory, "paged"));
+    ASSERT_TRUE(!strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), "sjf") && !strcmp(sim_choice_name(pred_kind_choices, (int)c.predictor), "noisy"));
+    ASSERT_TRUE(!strcmp(c.model, "llama-2-13b") && !strcmp(sim_choice_name(kv_policy_choices, (int)c.memory), "paged"));
     ASSERT_EQ(c.check, 1);
     ASSERT_NEAR(c.pred_sigma, 0.25, 0);
     ASSERT_TRUE(c.seed == UINT64_C(18000000000000000000));
@@ -468,7 +468,7 @@ TEST(sweep_product_order_and_names)
         if (strcmp(c.run_name, want))
             TEST_FAIL_("run %zu is named %s, want %s", i, c.run_name, want);
         ASSERT_NEAR(c.rate, atof(rate[a]), 0);
-        ASSERT_TRUE(!strcmp(c.policy, pol[b]) && !strcmp(c.memory, mem[m]));
+        ASSERT_TRUE(!strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), pol[b]) && !strcmp(sim_choice_name(kv_policy_choices, (int)c.memory), mem[m]));
         ASSERT_EQ(c.requests, 5);
     }
     cfg_free(e);
@@ -491,8 +491,8 @@ TEST(runs_times_sweep)
         if (strcmp(c.run_name, names[i]))
             TEST_FAIL_("run %zu is named %s, want %s", i, c.run_name, names[i]);
         ASSERT_EQ(c.replicas, i % 2 ? 4 : 1);
-        ASSERT_TRUE(!strcmp(c.memory, i < 2 ? "paged" : "max"));
-        ASSERT_TRUE(!strcmp(c.policy, i < 2 ? "fcfs" : "sjf"));
+        ASSERT_TRUE(!strcmp(sim_choice_name(kv_policy_choices, (int)c.memory), i < 2 ? "paged" : "max"));
+        ASSERT_TRUE(!strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), i < 2 ? "fcfs" : "sjf"));
         ASSERT_EQ(c.requests, i < 2 ? 5 : 7);
         ASSERT_NEAR(c.rate, 2, 0);
         ASSERT_TRUE(!strcmp(c.name, "r"));
@@ -531,7 +531,7 @@ TEST(set_wins)
     for (size_t i = 0; i < cfg_n_runs(e); i++) {
         RESOLVE_OK(e, i, &c);
         ASSERT_NEAR(c.rate, 7, 0);
-        ASSERT_TRUE(!strcmp(c.memory, "oracle") && !strcmp(c.policy, "s3"));
+        ASSERT_TRUE(!strcmp(sim_choice_name(kv_policy_choices, (int)c.memory), "oracle") && !strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), "s3"));
         ASSERT_EQ(c.seed, 6);
     }
     /* Run names keep the swept values. */
@@ -586,7 +586,7 @@ TEST(dump_round_trip)
     ASSERT_EQ(b.out_timeline_rows, 17);
     /* The hash sees results-relevant settings only. */
     b.check = 0;
-    snprintf(b.queue, sizeof b.queue, "heap");
+    b.queue = EVQ_HEAP;
     ASSERT_TRUE(cfg_hash(&a) == cfg_hash(&b));
     b.seed++;
     ASSERT_TRUE(cfg_hash(&a) != cfg_hash(&b));
@@ -633,7 +633,7 @@ TEST(alloc_failure_walk)
             ASSERT_EQ(cfg_n_runs(e), 12);
             ASSERT_TRUE(!strcmp(c.run_name, "b_rate-3_batching-dynamic"));
             ASSERT_EQ(c.requests, 60);
-            ASSERT_TRUE(!strcmp(c.policy, "fcfs"));
+            ASSERT_TRUE(!strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), "fcfs"));
             n_ok++;
         }
         if (loaded)
