@@ -1022,6 +1022,12 @@ uint64_t cfg_hash(const struct cfg *c)
     return h;
 }
 
+const struct sim_choice *cfg_choices_of(const char *key)
+{
+    const struct field *f = field_find(key);
+    return f ? f->choices : NULL;
+}
+
 static const char *type_name(const struct field *f)
 {
     switch (f->type) {

@@ -128,6 +128,10 @@ void cfg_dump(const struct cfg *c, FILE *f);
  * (engine.queue, engine.check): the experiment hash in manifests and file headers. */
 uint64_t cfg_hash(const struct cfg *c);
 
+/* The choice set of a choice key ("policy.name"), or NULL for any other key. Borrows key;
+ * the set is static. */
+const struct sim_choice *cfg_choices_of(const char *key);
+
 /* Print every key with type, default, unit and help: a table, or (markdown) the page
  * experiments/SCHEMA.md. Cannot fail (stdio errors are the caller's to check on `out`). */
 void cfg_schema_print(FILE *out, int markdown);

@@ -11,6 +11,9 @@
  * - Positive cases: defaults, `policy: sjf`, the sweep's Cartesian product in the documented order
  *   with the documented run names, runs x sweep, precedence (defaults < file < run < --set), and a
  *   cfg_dump -> load -> resolve round trip with the same cfg_hash and the same text.
+ * - Every choice key of the schema (as `lensim schema` lists them) has its owner's choice set;
+ *   every name in it is accepted, resolves, and is dumped back as the same name; a wrong name is
+ *   refused with the set's `a|b|c`.
  * - An allocation-failure walk over load, --set and resolve of a sweep x runs experiment: every
  *   failure is SIM_ENOMEM, no experiment comes back, nothing leaks.
  */
@@ -598,6 +601,81 @@ TEST(dump_round_trip)
 
 /* ---- allocation failures ---- */
 
+/* The value cfg_dump wrote for dotted `key` in text, into out; NULL when absent. cfg_dump writes
+ * `group:` lines, `  key: value` under them and `key: value` at the top level. */
+static const char *dumped_value(const char *text, const char *key, char *out, size_t n)
+{
+    char group[64] = "";
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        const char *colon = strchr(p, ':');
+        int nested = !strncmp(p, "  ", 2);
+        if (!colon)
+            return NULL;
+        if (colon[1] == '\n') { /* a group line */
+            snprintf(group, sizeof group, "%.*s", (int)(colon - p), p);
+            continue;
+        }
+        char full[200];
+        snprintf(full, sizeof full, "%s%s%.*s", nested ? group : "", nested ? "." : "",
+                 (int)(colon - p - 2 * nested), p + 2 * nested);
+        if (!strcmp(full, key)) {
+            snprintf(out, n, "%.*s", (int)strcspn(colon + 2, "\n"), colon + 2);
+            return out;
+        }
+    }
+    return NULL;
+}
+
+TEST(every_choice_round_trips)
+{
+    char *schema = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&schema, &len);
+    cfg_schema_print(f, 0);
+    fclose(f);
+    int n_choice_keys = 0;
+    for (const char *p = schema; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        char key[64], type[32];
+        if (*p == ' ' || sscanf(p, "%63s %31s", key, type) != 2)
+            continue; /* a value's help line */
+        const struct sim_choice *set = cfg_choices_of(key);
+        if (strcmp(type, "choice")) {
+            ASSERT_TRUE(set == NULL);
+            continue;
+        }
+        ASSERT_TRUE(set != NULL && set[0].name != NULL);
+        n_choice_keys++;
+        for (const struct sim_choice *c = set; c->name; c++) {
+            ASSERT_TRUE(c->help && *c->help);
+            for (const struct sim_choice *d = set; d < c; d++) /* name <-> value is one to one */
+                ASSERT_TRUE(strcmp(d->name, c->name) && d->value != c->value);
+            cfg_exp_t *e = LOAD_OK("name: x\nworkload: {requests: 5, path: t.csv, lengths_path: "
+                                   "l.csv}\npredictor: {path: p.txt}\n");
+            char set_arg[128], got[64], want[64];
+            snprintf(set_arg, sizeof set_arg, "%s=%s", key, c->name);
+            struct sim_msg err = {{0}};
+            int rc = cfg_add_set(e, set_arg, &err);
+            if (rc)
+                TEST_FAIL_("--set %s: %s", set_arg, err.text);
+            struct cfg cf;
+            RESOLVE_OK(e, 0, &cf);
+            char *text = dump_text(&cf);
+            snprintf(want, sizeof want, "\"%s\"", c->name);
+            if (!dumped_value(text, key, got, sizeof got) || strcmp(got, want))
+                TEST_FAIL_("%s: dumped as %s", set_arg, dumped_value(text, key, got, sizeof got));
+            free(text);
+            cfg_free(e);
+        }
+        char bad[80], msg[400], names[200];
+        snprintf(bad, sizeof bad, "%s=no-such-value", key);
+        snprintf(msg, sizeof msg, "--set: %s: 'no-such-value' is not one of %s", key,
+                 sim_choice_list(set, names, sizeof names));
+        SET_FAILS(bad, msg);
+    }
+    free(schema);
+    ASSERT_TRUE(n_choice_keys >= 12); /* router ... compat */
+}
+
 TEST(alloc_failure_walk)
 {
     static const char yaml[] =
@@ -670,6 +748,7 @@ int main(void)
     RUN(runs_times_sweep);
     RUN(set_wins);
     RUN(dump_round_trip);
+    RUN(every_choice_round_trips);
     RUN(alloc_failure_walk);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
