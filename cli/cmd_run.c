@@ -63,21 +63,24 @@ static int progress(void *ctx, const struct serve_stats *s, uint64_t total)
 
 static void usage(FILE *f)
 {
+    char queues[64];
+    sim_choice_list(evq_kind_choices, queues, sizeof queues);
     fprintf(f,
             "usage: lensim run EXPERIMENT.yaml [-o DIR] [--seed N] [--set KEY=VALUE]...\n"
-            "                  [--queue calendar|heap] [--data-dir DIR] [--check] [-q]\n\n"
+            "                  [--queue %s] [--data-dir DIR] [--check] [-q]\n\n"
             "Run every run of an experiment (its sweep or runs list) and write, per run,\n"
             "DIR/<run>/{requests.csv,timeline.csv,summary.json,manifest.yaml}, and\n"
             "DIR/results.csv with one row per run. DIR defaults to results/<name>.\n\n"
             "  -o DIR           output directory\n"
             "  --seed N         same as --set seed=N\n"
             "  --set KEY=VALUE  override a setting for every run (lensim schema lists keys)\n"
-            "  --queue Q        event queue: calendar (default) or heap; results are identical\n"
+            "  --queue Q        same as --set engine.queue=Q; results are identical\n"
             "  --data-dir DIR   where traces live (default: $LENSIM_DATA, then ../shared/data)\n"
             "  --check          check every invariant after every event (slow)\n"
             "  -q, --quiet      no progress bar and no table\n\n"
             "exit status: 0 done, 1 a run failed, 2 invalid experiment or option,\n"
-            "3 input/output error, 130 interrupted\n");
+            "3 input/output error, 130 interrupted\n",
+            queues);
 }
 
 static int exit_code(int rc)

@@ -41,17 +41,18 @@ struct field {
     const char *help;
 };
 
-#define SIZE_OF(m) sizeof(((struct cfg *)0)->m)
-#define FS(k, m, d, h) {k, T_STR, offsetof(struct cfg, m), SIZE_OF(m), d, 0, 0, NULL, NULL, "", h}
-#define FP(k, m, d, names, h) {k, T_STR, offsetof(struct cfg, m), SIZE_OF(m), d, 0, 0, NULL, names, "", h}
-#define FL(k, m, d, h) {k, T_LIST, offsetof(struct cfg, m), SIZE_OF(m), d, 0, 0, NULL, NULL, "", h}
-#define FC(k, m, d, set, h) {k, T_CHOICE, offsetof(struct cfg, m), SIZE_OF(m), d, 0, 0, set, NULL, "", h}
-#define FN(k, t, m, d, lo, hi, u, h) {k, t, offsetof(struct cfg, m), SIZE_OF(m), d, lo, hi, NULL, NULL, u, h}
-#define FB(k, m, d, h) {k, T_BOOL, offsetof(struct cfg, m), SIZE_OF(m), d, 0, 1, NULL, NULL, "", h}
+#define AT(m) offsetof(struct cfg, m), sizeof(((struct cfg *)0)->m)
+#define FS(k, m, d, h) {k, T_STR, AT(m), d, 0, 0, NULL, NULL, "", h}
+#define FP(k, m, d, names, h) {k, T_STR, AT(m), d, 0, 0, NULL, names, "", h}
+#define FL(k, m, d, h) {k, T_LIST, AT(m), d, 0, 0, NULL, NULL, "", h}
+#define FC(k, m, d, set, h) {k, T_CHOICE, AT(m), d, 0, 0, set, NULL, "", h}
+#define FN(k, t, m, d, lo, hi, u, h) {k, t, AT(m), d, lo, hi, NULL, NULL, u, h}
+#define FB(k, m, d, h) {k, T_BOOL, AT(m), d, 0, 1, NULL, NULL, "", h}
 
 const struct sim_choice cfg_compat_choices[] = {
     {"none", CFG_COMPAT_NONE, "lensim's own serving model"},
-    {"ssjf", CFG_COMPAT_SSJF, "the SSJF paper's public simulator: its jobs, batching and starvation rule"},
+    {"ssjf", CFG_COMPAT_SSJF,
+     "the SSJF paper's public simulator: its jobs, batching and starvation rule (ssjf.*)"},
     {NULL, 0, NULL},
 };
 

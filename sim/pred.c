@@ -14,8 +14,10 @@
 
 const struct sim_choice pred_kind_choices[] = {
     {"oracle", PRED_ORACLE, "the true output length (and its bucket)"},
-    {"noisy", PRED_NOISY, "the true length times exp(N(0, sigma^2)), rounded into [1, max_seq_len]"},
-    {"confusion", PRED_CONFUSION, "a bucket classifier: the bucket is drawn from a confusion-matrix row (path)"},
+    {"noisy", PRED_NOISY,
+     "the true length times exp(N(0, sigma^2)), rounded into [1, max_seq_len]"},
+    {"confusion", PRED_CONFUSION,
+     "a bucket classifier: the bucket is drawn from a confusion-matrix row (path)"},
     {"replay", PRED_REPLAY, "predictions recorded per request id, replayed from a file (path)"},
     {NULL, 0, NULL},
 };

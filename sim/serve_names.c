@@ -2,8 +2,10 @@
 #include "serve.h"
 
 const struct sim_choice serve_batching_choices[] = {
-    {"continuous", BATCH_CONTINUOUS, "iteration-level: requests join and leave at every iteration (ORCA, vLLM)"},
-    {"dynamic", BATCH_DYNAMIC, "static batches: formed when the engine is idle, run until the longest finishes"},
+    {"continuous", BATCH_CONTINUOUS,
+     "iteration-level: requests join and leave at every iteration (ORCA, vLLM)"},
+    {"dynamic", BATCH_DYNAMIC,
+     "static batches: formed when the engine is idle, run until the longest finishes"},
     {"none", BATCH_NONE, "one request at a time"},
     {NULL, 0, NULL},
 };
@@ -22,7 +24,8 @@ const struct sim_choice serve_overflow_choices[] = {
 
 const struct sim_choice serve_router_choices[] = {
     {"round_robin", ROUTER_ROUND_ROBIN, "replicas in turn"},
-    {"least_outstanding", ROUTER_LEAST_OUTSTANDING, "the replica with the fewest waiting plus running requests (lowest index on ties)"},
+    {"least_outstanding", ROUTER_LEAST_OUTSTANDING,
+     "the replica with the fewest waiting plus running requests (lowest index on ties)"},
     {"random", ROUTER_RANDOM, "a uniformly random replica (seeded)"},
     {NULL, 0, NULL},
 };

@@ -90,6 +90,13 @@ static void set_fails_(const char *assignment, const char *msg, int line)
 }
 #define SET_FAILS(a, msg) set_fails_(a, msg, __LINE__)
 
+/* Whether choice value v of set is named `name`. */
+static int named(const struct sim_choice *set, int v, const char *name)
+{
+    const char *n = sim_choice_name(set, v);
+    return n && !strcmp(n, name);
+}
+
 static const char *write_file(const char *name, const char *text)
 {
     static char p[512];
@@ -414,17 +421,22 @@ TEST(defaults_applied)
     ASSERT_NEAR(c.mem_util, 0.9, 0);
     ASSERT_TRUE(!strcmp(c.profile, "analytic"));
     ASSERT_EQ(c.replicas, 1);
-    ASSERT_TRUE(!strcmp(sim_choice_name(serve_router_choices, (int)c.router), "round_robin") && !strcmp(sim_choice_name(trace_format_choices, (int)c.source), "synthetic"));
+    ASSERT_TRUE(named(serve_router_choices, c.router, "round_robin"));
+    ASSERT_TRUE(named(trace_format_choices, c.source, "synthetic"));
     ASSERT_EQ(c.requests, 5);
     ASSERT_NEAR(c.rate, 5.53, 0);
     ASSERT_NEAR(c.cv, 1, 0);
-    ASSERT_TRUE(!strcmp(sim_choice_name(trace_arrival_choices, (int)c.arrival), "poisson") && !strcmp(sim_choice_name(trace_lengths_choices, (int)c.lengths), "lognormal"));
+    ASSERT_TRUE(named(trace_arrival_choices, c.arrival, "poisson"));
+    ASSERT_TRUE(named(trace_lengths_choices, c.lengths, "lognormal"));
     ASSERT_NEAR(c.prompt_mu, 6.6333, 0);
-    ASSERT_TRUE(!strcmp(sim_choice_name(serve_batching_choices, (int)c.batching), "continuous") && !strcmp(sim_choice_name(kv_policy_choices, (int)c.memory), "max"));
+    ASSERT_TRUE(named(serve_batching_choices, c.batching, "continuous"));
+    ASSERT_TRUE(named(kv_policy_choices, c.memory, "max"));
     ASSERT_EQ(c.max_batch, 256);
     ASSERT_EQ(c.block_size, 16);
-    ASSERT_TRUE(!strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), "fcfs") && !strcmp(sim_choice_name(pred_kind_choices, (int)c.predictor), "oracle"));
-    ASSERT_TRUE(!strcmp(sim_choice_name(evq_kind_choices, (int)c.queue), "calendar") && !strcmp(sim_choice_name(cfg_compat_choices, (int)c.compat), "none"));
+    ASSERT_TRUE(named(sched_policy_choices, c.policy, "fcfs"));
+    ASSERT_TRUE(named(pred_kind_choices, c.predictor, "oracle"));
+    ASSERT_TRUE(named(evq_kind_choices, c.queue, "calendar"));
+    ASSERT_TRUE(named(cfg_compat_choices, c.compat, "none"));
     ASSERT_EQ(c.check, 0);
     ASSERT_EQ(c.m_gated, 1);
     ASSERT_EQ(c.out_requests, 1);
@@ -440,8 +452,9 @@ TEST(group_scalar_means_name)
                            "predictor.sigma: 0.25\nseed: 18000000000000000000\n");
     struct cfg c;
     RESOLVE_OK(e, 0, &c);
-    ASSERT_TRUE(!strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), "sjf") && !strcmp(sim_choice_name(pred_kind_choices, (int)c.predictor), "noisy"));
-    ASSERT_TRUE(!strcmp(c.model, "llama-2-13b") && !strcmp(sim_choice_name(kv_policy_choices, (int)c.memory), "paged"));
+    ASSERT_TRUE(named(sched_policy_choices, c.policy, "sjf"));
+    ASSERT_TRUE(named(pred_kind_choices, c.predictor, "noisy"));
+    ASSERT_TRUE(!strcmp(c.model, "llama-2-13b") && named(kv_policy_choices, c.memory, "paged"));
     ASSERT_EQ(c.check, 1);
     ASSERT_NEAR(c.pred_sigma, 0.25, 0);
     ASSERT_TRUE(c.seed == UINT64_C(18000000000000000000));
@@ -471,7 +484,8 @@ TEST(sweep_product_order_and_names)
         if (strcmp(c.run_name, want))
             TEST_FAIL_("run %zu is named %s, want %s", i, c.run_name, want);
         ASSERT_NEAR(c.rate, atof(rate[a]), 0);
-        ASSERT_TRUE(!strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), pol[b]) && !strcmp(sim_choice_name(kv_policy_choices, (int)c.memory), mem[m]));
+        ASSERT_TRUE(named(sched_policy_choices, c.policy, pol[b]));
+        ASSERT_TRUE(named(kv_policy_choices, c.memory, mem[m]));
         ASSERT_EQ(c.requests, 5);
     }
     cfg_free(e);
@@ -494,8 +508,8 @@ TEST(runs_times_sweep)
         if (strcmp(c.run_name, names[i]))
             TEST_FAIL_("run %zu is named %s, want %s", i, c.run_name, names[i]);
         ASSERT_EQ(c.replicas, i % 2 ? 4 : 1);
-        ASSERT_TRUE(!strcmp(sim_choice_name(kv_policy_choices, (int)c.memory), i < 2 ? "paged" : "max"));
-        ASSERT_TRUE(!strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), i < 2 ? "fcfs" : "sjf"));
+        ASSERT_TRUE(named(kv_policy_choices, c.memory, i < 2 ? "paged" : "max"));
+        ASSERT_TRUE(named(sched_policy_choices, c.policy, i < 2 ? "fcfs" : "sjf"));
         ASSERT_EQ(c.requests, i < 2 ? 5 : 7);
         ASSERT_NEAR(c.rate, 2, 0);
         ASSERT_TRUE(!strcmp(c.name, "r"));
@@ -534,7 +548,8 @@ TEST(set_wins)
     for (size_t i = 0; i < cfg_n_runs(e); i++) {
         RESOLVE_OK(e, i, &c);
         ASSERT_NEAR(c.rate, 7, 0);
-        ASSERT_TRUE(!strcmp(sim_choice_name(kv_policy_choices, (int)c.memory), "oracle") && !strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), "s3"));
+        ASSERT_TRUE(named(kv_policy_choices, c.memory, "oracle"));
+        ASSERT_TRUE(named(sched_policy_choices, c.policy, "s3"));
         ASSERT_EQ(c.seed, 6);
     }
     /* Run names keep the swept values. */
@@ -711,7 +726,7 @@ TEST(alloc_failure_walk)
             ASSERT_EQ(cfg_n_runs(e), 12);
             ASSERT_TRUE(!strcmp(c.run_name, "b_rate-3_batching-dynamic"));
             ASSERT_EQ(c.requests, 60);
-            ASSERT_TRUE(!strcmp(sim_choice_name(sched_policy_choices, (int)c.policy), "fcfs"));
+            ASSERT_TRUE(named(sched_policy_choices, c.policy, "fcfs"));
             n_ok++;
         }
         if (loaded)

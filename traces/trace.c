@@ -61,7 +61,8 @@ void trace_opts_default(struct trace_opts *o)
 /* In the schema's order: the generator first, detection last. */
 const struct sim_choice trace_format_choices[] = {
     {"synthetic", TRACE_FMT_SYNTH, "the generator: arrival process and lengths below, no file"},
-    {"azure", TRACE_FMT_AZURE, "Azure LLM inference 2023 CSV: TIMESTAMP,ContextTokens,GeneratedTokens"},
+    {"azure", TRACE_FMT_AZURE,
+     "Azure LLM inference 2023 CSV: TIMESTAMP,ContextTokens,GeneratedTokens"},
     {"mooncake", TRACE_FMT_MOONCAKE, "Mooncake JSONL: timestamp (ms), input_length, output_length"},
     {"lengths", TRACE_FMT_LENGTHS, "lengths-only CSV; arrivals drawn from the arrival process"},
     {"csv", TRACE_FMT_CSV, "the interchange CSV: arrival_s,prompt_tokens,output_tokens[,id]"},
