@@ -423,18 +423,18 @@ static double col_f64(const struct col *c, const struct met_summary *s)
     return *(const double *)((const char *)s + c->off);
 }
 
-/* One JSON member; NaN and infinities are written as null. */
-static void json_member(FILE *f, const struct col *c, const struct met_summary *s, int last)
+/* The file value of column c: an integer, a fixed-point number, or `missing` for NaN and
+ * infinities (JSON null, an empty CSV field). */
+static void put_value(FILE *f, const struct col *c, const struct met_summary *s,
+                      const char *missing)
 {
-    fprintf(f, "  \"%s\": ", c->json);
     double v = c->type == COL_F64 ? col_f64(c, s) : 0;
     if (c->type == COL_U64)
         fprintf(f, "%llu", (unsigned long long)col_u64(c, s));
     else if (isfinite(v))
         fprintf(f, "%.6f", v * c->scale);
     else
-        fputs("null", f);
-    fputs(last ? "\n" : ",\n", f);
+        fputs(missing, f);
 }
 
 int met_write_json(const struct met_summary *s, FILE *f)
@@ -444,9 +444,13 @@ int met_write_json(const struct met_summary *s, FILE *f)
         if (cols[i].json)
             last = i;
     fprintf(f, "{\n");
-    for (size_t i = 0; i < N_COLS; i++)
-        if (cols[i].json)
-            json_member(f, &cols[i], s, i == last);
+    for (size_t i = 0; i < N_COLS; i++) {
+        if (!cols[i].json)
+            continue;
+        fprintf(f, "  \"%s\": ", cols[i].json);
+        put_value(f, &cols[i], s, "null");
+        fputs(i == last ? "\n" : ",\n", f);
+    }
     fprintf(f, "}\n");
     return ferror(f) ? SIM_EIO : SIM_OK;
 }
@@ -461,16 +465,10 @@ void met_csv_header(FILE *f)
 void met_csv_row(const struct met_summary *s, FILE *f)
 {
     for (size_t i = 0; i < N_COLS; i++) {
-        const struct col *c = &cols[i];
-        if (!c->csv)
+        if (!cols[i].csv)
             continue;
-        double v = c->type == COL_F64 ? col_f64(c, s) : 0;
-        if (c->type == COL_U64)
-            fprintf(f, ",%llu", (unsigned long long)col_u64(c, s));
-        else if (isfinite(v))
-            fprintf(f, ",%.6f", v * c->scale);
-        else
-            fputc(',', f);
+        fputc(',', f);
+        put_value(f, &cols[i], s, "");
     }
 }
 
