@@ -948,8 +948,10 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
 static void dump_value(const struct cfg *c, const struct field *f, FILE *out)
 {
     const char *p = (const char *)c + f->off;
-    if (f->type == T_CHOICE) /* written as the name it was given by */
+    if (f->type == T_CHOICE) { /* written as the name it was given by */
         p = sim_choice_name(f->choices, *(const int *)p);
+        SIM_ASSERT(p); /* a value outside its set: not from cfg_resolve */
+    }
     switch (f->type) {
     case T_STR:
     case T_LIST:
@@ -1055,7 +1057,7 @@ static const char *full_help(const struct field *f, char *buf, size_t n)
 
 static void schema_row(FILE *out, const struct field *f, int md, int first)
 {
-    char ty[200], help[600];
+    char help[600];
     const char *def = *f->def ? f->def : (first ? "(required)" : "\"\"");
     if (!md) {
         fprintf(out, "%-28s %-10s %-14s %-10s %s\n", f->key, type_name(f), def, f->unit,
@@ -1064,8 +1066,7 @@ static void schema_row(FILE *out, const struct field *f, int md, int first)
             fprintf(out, "%-28s   %-20s %s\n", "", ch->name, ch->help);
         return;
     }
-    fprintf(out, "| `%s` | %s | `%s` | %s | %s", f->key,
-            f->choices ? sim_choice_list(f->choices, ty, sizeof ty) : type_name(f), def, f->unit,
+    fprintf(out, "| `%s` | %s | `%s` | %s | %s", f->key, type_name(f), def, f->unit,
             full_help(f, help, sizeof help));
     for (const struct sim_choice *ch = f->choices; ch && ch->name; ch++)
         fprintf(out, "<br>`%s`: %s", ch->name, ch->help);
