@@ -8,6 +8,8 @@
  */
 #include "presets.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <strings.h>
 
 #define MIB (1024.0 * 1024.0)
@@ -73,6 +75,36 @@ const struct cal_gpu *cal_gpu_find(const char *name)
         if (!strcasecmp(g->name, name))
             return g;
     return NULL;
+}
+
+/* Join the names of a NULL-name-terminated table whose entries are `stride` bytes apart and
+ * start with their name. */
+_Static_assert(offsetof(struct cal_model, name) == 0 && offsetof(struct cal_gpu, name) == 0,
+               "join_names reads an entry's name at its start");
+static char *join_names(const void *table, size_t stride, char *buf, size_t n, const char *sep)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (const char *p = table; len < n; p += stride) {
+        const char *name = *(const char *const *)p;
+        if (!name)
+            break;
+        int k = snprintf(buf + len, n - len, "%s%s", len ? sep : "", name);
+        if (k < 0)
+            break;
+        len += (size_t)k;
+    }
+    return buf;
+}
+
+char *cal_model_names(char *buf, size_t n, const char *sep)
+{
+    return join_names(cal_models, sizeof *cal_models, buf, n, sep);
+}
+
+char *cal_gpu_names(char *buf, size_t n, const char *sep)
+{
+    return join_names(cal_gpus, sizeof *cal_gpus, buf, n, sep);
 }
 
 double cal_model_kv_bytes_per_token(const struct cal_model *m)

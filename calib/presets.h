@@ -43,6 +43,12 @@ extern const struct cal_gpu   cal_gpus[];
 const struct cal_model *cal_model_find(const char *name);
 const struct cal_gpu   *cal_gpu_find(const char *name);
 
+/* The preset names in table order, joined by sep ("a100-40gb, h200"), into buf of n > 0 bytes
+ * (truncated if need be, always NUL-terminated): for help texts and "unknown name" errors.
+ * Returns buf. Cannot fail. */
+char *cal_model_names(char *buf, size_t n, const char *sep);
+char *cal_gpu_names(char *buf, size_t n, const char *sep);
+
 /* KV-cache bytes per token of one sequence: 2 (K and V) x layers x kv_heads x head_dim x dtype. */
 double cal_model_kv_bytes_per_token(const struct cal_model *m);
 /* Weight bytes: n_params x dtype_bytes. */

@@ -63,21 +63,24 @@ static int progress(void *ctx, const struct serve_stats *s, uint64_t total)
 
 static void usage(FILE *f)
 {
+    char queues[64];
+    sim_choice_list(evq_kind_choices, queues, sizeof queues);
     fprintf(f,
             "usage: lensim run EXPERIMENT.yaml [-o DIR] [--seed N] [--set KEY=VALUE]...\n"
-            "                  [--queue calendar|heap] [--data-dir DIR] [--check] [-q]\n\n"
+            "                  [--queue %s] [--data-dir DIR] [--check] [-q]\n\n"
             "Run every run of an experiment (its sweep or runs list) and write, per run,\n"
             "DIR/<run>/{requests.csv,timeline.csv,summary.json,manifest.yaml}, and\n"
             "DIR/results.csv with one row per run. DIR defaults to results/<name>.\n\n"
             "  -o DIR           output directory\n"
             "  --seed N         same as --set seed=N\n"
             "  --set KEY=VALUE  override a setting for every run (lensim schema lists keys)\n"
-            "  --queue Q        event queue: calendar (default) or heap; results are identical\n"
+            "  --queue Q        same as --set engine.queue=Q; results are identical\n"
             "  --data-dir DIR   where traces live (default: $LENSIM_DATA, then ../shared/data)\n"
             "  --check          check every invariant after every event (slow)\n"
             "  -q, --quiet      no progress bar and no table\n\n"
             "exit status: 0 done, 1 a run failed, 2 invalid experiment or option,\n"
-            "3 input/output error, 130 interrupted\n");
+            "3 input/output error, 130 interrupted\n",
+            queues);
 }
 
 static int exit_code(int rc)
@@ -93,63 +96,38 @@ static int exit_code(int rc)
     }
 }
 
-static const char results_header[] =
-    "run,policy,memory,batching,predictor,rate,cv,rate_scale,replicas,max_batch,completed,failed,"
-    "duration_s,request_throughput,output_throughput,ssjf_throughput,request_goodput,"
-    "slo_attainment,mean_ttft_ms,p99_ttft_ms,mean_tpot_ms,p99_tpot_ms,mean_itl_ms,mean_e2el_ms,"
-    "median_e2el_ms,p99_e2el_ms,mean_queue_ms,mean_kv_cache_usage,peak_kv_cache_usage,"
-    "mean_batch_size,preemptions,mispredictions";
-
-static void num(FILE *f, double v, double scale)
+/* results.csv: the run's settings that tell runs apart, then the summary's columns (met.c). */
+static void results_header(FILE *f)
 {
-    if (v == v && v - v == 0)
-        fprintf(f, ",%.6f", v * scale);
-    else
-        fprintf(f, ",");
+    fprintf(f, "run,policy,memory,batching,predictor,rate,cv,rate_scale,replicas,max_batch");
+    met_csv_header(f);
+    fputc('\n', f);
 }
 
 static void results_row(FILE *f, const struct cfg *c, const struct met_summary *s)
 {
-    fprintf(f, "%s,%s,%s,%s,%s,%.15g,%.15g,%.15g,%u,%u,%llu,%llu", c->run_name, c->policy,
-            c->memory, c->batching, c->predictor, c->rate, c->cv, c->rate_scale, c->replicas,
-            c->max_batch, (unsigned long long)s->completed, (unsigned long long)s->failed);
-    num(f, s->duration_s, 1);
-    num(f, s->request_throughput, 1);
-    num(f, s->output_throughput, 1);
-    num(f, s->ssjf_throughput, 1);
-    num(f, s->request_goodput, 1);
-    num(f, s->slo_attainment, 1);
-    num(f, s->ttft.mean, 1e3);
-    num(f, s->ttft.p99, 1e3);
-    num(f, s->tpot.mean, 1e3);
-    num(f, s->tpot.p99, 1e3);
-    num(f, s->itl.mean, 1e3);
-    num(f, s->e2el.mean, 1e3);
-    num(f, s->e2el.median, 1e3);
-    num(f, s->e2el.p99, 1e3);
-    num(f, s->queue.mean, 1e3);
-    num(f, s->mean_kv_util, 1);
-    num(f, s->peak_kv_util, 1);
-    num(f, s->mean_batch_size, 1);
-    fprintf(f, ",%llu,%llu\n", (unsigned long long)s->preemptions,
-            (unsigned long long)s->mispredictions);
+    fprintf(f, "%s,%s,%s,%s,%s,%.15g,%.15g,%.15g,%u,%u", c->run_name,
+            sim_choice_name(sched_policy_choices, c->policy),
+            sim_choice_name(kv_policy_choices, c->memory),
+            sim_choice_name(serve_batching_choices, c->batching),
+            sim_choice_name(pred_kind_choices, c->predictor), c->rate, c->cv, c->rate_scale,
+            c->replicas, c->max_batch);
+    met_csv_row(s, f);
+    fputc('\n', f);
 }
 
 static void table_header(void)
 {
-    printf("%-26s %7s %5s %8s %9s %9s %9s %8s %9s %9s %5s %6s %7s\n", "run", "done", "fail",
-           "req/s", "tok/s", "TTFT ms", "p99 TTFT", "TPOT ms", "E2E s", "p99 E2E", "KV%", "batch",
-           "wall s");
+    printf("%-26s", "run");
+    met_table_header(stdout);
+    printf(" %7s\n", "wall s");
 }
 
 static void table_row(const char *name, const struct run_result *r)
 {
-    const struct met_summary *s = &r->sum;
-    printf("%-26.26s %7llu %5llu %8.3f %9.1f %9.1f %9.1f %8.2f %9.3f %9.3f %5.1f %6.1f %7.3f\n",
-           name, (unsigned long long)s->completed, (unsigned long long)s->failed,
-           s->request_throughput, s->output_throughput, s->ttft.mean * 1e3, s->ttft.p99 * 1e3,
-           s->tpot.mean * 1e3, s->e2el.mean, s->e2el.p99, 100 * s->mean_kv_util,
-           s->mean_batch_size, r->wall_s);
+    printf("%-26.26s", name);
+    met_table_row(&r->sum, stdout);
+    printf(" %7.3f\n", r->wall_s);
 }
 
 int run_cmd(int argc, char **argv)
@@ -253,7 +231,7 @@ int run_cmd(int argc, char **argv)
         goto fail;
     }
     FILE *rf = rf_file.f;
-    fprintf(rf, "%s\n", results_header);
+    results_header(rf);
     if (!quiet) {
         printf("lensim run %s: %zu run%s -> %s\n", file, n, n == 1 ? "" : "s", dir);
         table_header();

@@ -1,22 +1,19 @@
 /* evq.c: construction and naming of the queue dispatcher (see evq.h). */
 #include "evq.h"
 
-#include <string.h>
 
-int evq_kind_parse(const char *name, enum evq_kind *out)
+const struct sim_choice evq_kind_choices[] = {
+    {"calendar", EVQ_CALENDAR, "calendar queue (Brown 1988): O(1) amortised per event"},
+    {"heap", EVQ_HEAP, "binary heap: O(log n) per event, the reference implementation"},
+    {NULL, 0, NULL},
+};
+
+const char *evq_kind_name(enum evq_kind kind)
 {
-    if (!strcmp(name, "calendar")) {
-        *out = EVQ_CALENDAR;
-        return SIM_OK;
-    }
-    if (!strcmp(name, "heap")) {
-        *out = EVQ_HEAP;
-        return SIM_OK;
-    }
-    return SIM_ECONFIG;
+    const char *n = sim_choice_name(evq_kind_choices, (int)kind);
+    SIM_ASSERT(n);
+    return n;
 }
-
-const char *evq_kind_name(enum evq_kind kind) { return kind == EVQ_HEAP ? "heap" : "calendar"; }
 
 int evq_init(struct evq *q, enum evq_kind kind)
 {

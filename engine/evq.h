@@ -7,6 +7,7 @@
 #ifndef LENSIM_EVQ_H
 #define LENSIM_EVQ_H
 
+#include "choice.h"
 #include "cq.h"
 #include "hq.h"
 
@@ -20,8 +21,9 @@ struct evq {
     } u;
 };
 
-/* Parse "calendar" or "heap". Returns 0, or SIM_ECONFIG leaving *out unchanged. */
-int evq_kind_parse(const char *name, enum evq_kind *out);
+/* The queues' names and help (the schema's engine.queue), values enum evq_kind. */
+extern const struct sim_choice evq_kind_choices[];
+/* "calendar" or "heap". Cannot fail. */
 const char *evq_kind_name(enum evq_kind kind);
 
 /* Initialise q as an empty queue of the given kind. Returns 0 or SIM_ENOMEM. */

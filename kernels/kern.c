@@ -109,27 +109,55 @@ int kern_cuda_device_count(void)
 #endif
 }
 
+const struct sim_choice kern_backend_choices[] = {
+    {"cpu", KERN_BACKEND_CPU, "the host: C reference kernels over OpenBLAS"},
+    {"cuda", KERN_BACKEND_CUDA, "an NVIDIA GPU: CUDA kernels and cuBLAS (needs -Dcuda=enabled)"},
+    {NULL, 0, NULL},
+};
+
+/* The backend named `name`: 0 with *id set, or SIM_ECONFIG (not a backend) with the reason. */
+static int backend_id(const char *name, enum kern_backend_id *id, struct sim_msg *err)
+{
+    const struct sim_choice *c = sim_choice_find(kern_backend_choices, name);
+    char names[64];
+    if (!c)
+        return sim_msg_set(err, SIM_ECONFIG, "unknown backend '%s' (%s)", name,
+                           sim_choice_list(kern_backend_choices, names, sizeof names));
+    *id = (enum kern_backend_id)c->value;
+    return SIM_OK;
+}
+
+/* The device table of a backend, or NULL when this binary lacks it. */
+static const struct kern__dev *dev_of(enum kern_backend_id id)
+{
+#ifdef LENSIM_HAVE_CUDA
+    if (id == KERN_BACKEND_CUDA)
+        return &kern__dev_cuda;
+#endif
+    return id == KERN_BACKEND_CPU ? &kern__dev_cpu : NULL;
+}
+
 int kern_device_mem(const char *backend, int device, size_t *free_bytes, size_t *total_bytes,
                     struct sim_msg *err)
 {
-    if (!strcmp(backend, "cpu")) {
+    enum kern_backend_id id = KERN_BACKEND_CPU;
+    int rc = backend_id(backend, &id, err);
+    if (rc)
+        return rc;
+    if (id == KERN_BACKEND_CPU) {
         (void)device;
         if (kern__cpu_mem(free_bytes, total_bytes))
             return sim_msg_set(err, SIM_EIO, "cannot read /proc/meminfo");
         return SIM_OK;
     }
-    if (!strcmp(backend, "cuda")) {
 #ifdef LENSIM_HAVE_CUDA
-        int rc = kern__cuda_mem(device, free_bytes, total_bytes);
-        if (rc)
-            return sim_msg_set(err, rc, "cuda device %d: cannot read its memory (%s)", device,
-                               rc == SIM_ENODEV ? "no such device" : "CUDA error");
-        return SIM_OK;
+    if ((rc = kern__cuda_mem(device, free_bytes, total_bytes)))
+        return sim_msg_set(err, rc, "cuda device %d: cannot read its memory (%s)", device,
+                           rc == SIM_ENODEV ? "no such device" : "CUDA error");
+    return SIM_OK;
 #else
-        return sim_msg_set(err, SIM_ENODEV, "the cuda backend is not built into this binary");
+    return sim_msg_set(err, SIM_ENODEV, "the cuda backend is not built into this binary");
 #endif
-    }
-    return sim_msg_set(err, SIM_ECONFIG, "unknown backend '%s' (cpu or cuda)", backend);
 }
 
 uint16_t kern_f32_to_bf16(float x)
@@ -419,20 +447,16 @@ int kern_backend_new(const struct kern_shape *m, const struct kern_opts *o, kern
                      struct sim_msg *err)
 {
     *out = NULL;
-    const struct kern__dev *dev = NULL;
-    const char *name = o->backend ? o->backend : "cpu";
-    if (!strcmp(name, "cpu")) {
-        dev = &kern__dev_cpu;
-    } else if (!strcmp(name, "cuda")) {
-#ifdef LENSIM_HAVE_CUDA
-        dev = &kern__dev_cuda;
-#else
+    enum kern_backend_id id = KERN_BACKEND_CPU; /* the default */
+    if (o->backend) {
+        int rc = backend_id(o->backend, &id, err);
+        if (rc)
+            return rc;
+    }
+    const struct kern__dev *dev = dev_of(id);
+    if (!dev)
         return sim_msg_set(err, SIM_ENODEV, "the cuda backend is not built into this binary "
                                             "(meson -Dcuda=enabled needs nvcc and cuBLAS)");
-#endif
-    } else {
-        return sim_msg_set(err, SIM_ECONFIG, "unknown backend '%s' (cpu or cuda)", name);
-    }
     if (m) {
         int rc = check_shape(m, err);
         if (rc)
@@ -494,13 +518,8 @@ int kern__backend_bare(const char *backend, int device, size_t scratch_bytes,
                        kern_backend_t **out, struct sim_msg *err)
 {
     *out = NULL;
-    const struct kern__dev *dev = NULL;
-    if (!strcmp(backend, "cpu"))
-        dev = &kern__dev_cpu;
-#ifdef LENSIM_HAVE_CUDA
-    else if (!strcmp(backend, "cuda"))
-        dev = &kern__dev_cuda;
-#endif
+    enum kern_backend_id id;
+    const struct kern__dev *dev = backend_id(backend, &id, err) ? NULL : dev_of(id);
     if (!dev)
         return sim_msg_set(err, SIM_ENODEV, "backend '%s' is not built", backend);
     kern_backend_t *b = sim_calloc(1, sizeof *b);

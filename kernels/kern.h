@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "choice.h"
 #include "kern_ops.h"
 #include "sim.h"
 
@@ -44,7 +45,7 @@ struct kern_pred_shape {
 };
 
 struct kern_opts {
-    const char         *backend;       /* "cpu" or "cuda" */
+    const char         *backend;       /* a kern_backend_choices name; NULL = "cpu" */
     uint64_t            seed;          /* weights, KV contents and pseudo-random token ids */
     enum kern_kv_layout kv_layout;
     uint32_t            block_tok;     /* paged: tokens per block (default 16) */
@@ -181,6 +182,9 @@ const struct kern_variant *kern_variant_best(enum kern_op op, enum kern_backend_
 /* bf16 helpers (round to nearest even; NaN stays NaN). */
 uint16_t kern_f32_to_bf16(float x);
 float    kern_bf16_to_f32(uint16_t x);
+
+/* The backends' names and help (kern_opts.backend), values enum kern_backend_id. */
+extern const struct sim_choice kern_backend_choices[];
 
 /* Free and total memory of a backend's device before any backend is created: host RAM
  * (MemAvailable, MemTotal) for "cpu", the GPU's for "cuda". Returns 0, SIM_ENODEV or SIM_EIO. */

@@ -18,10 +18,16 @@
 #include <yaml.h>
 
 #include "alloc.h"
+#include "presets.h"
 
 /* ---- the schema ---- */
 
-enum ftype { T_STR, T_U32, T_U64, T_F64, T_BOOL };
+/* T_CHOICE: an int-sized enum member, named through the owning module's choice set. T_LIST: a
+ * YAML list of scalars, kept as comma-joined text (a string in the dump). */
+enum ftype { T_STR, T_LIST, T_CHOICE, T_U32, T_U64, T_F64, T_BOOL };
+
+/* The names of a preset table (calib/presets.h), for help texts. */
+typedef char *(*names_fn)(char *buf, size_t n, const char *sep);
 
 struct field {
     const char *key;
@@ -29,26 +35,37 @@ struct field {
     size_t      off, size;
     const char *def;
     double      min, max;
-    const char *choices; /* "a|b|c", or NULL */
+    const struct sim_choice *choices; /* T_CHOICE: the set, or NULL */
+    names_fn    presets;              /* T_STR naming a preset: the table's names, or NULL */
     const char *unit;
     const char *help;
 };
 
-#define FS(k, m, d, ch, h) {k, T_STR, offsetof(struct cfg, m), sizeof(((struct cfg *)0)->m), d, 0, 0, ch, "", h}
-#define FN(k, t, m, d, lo, hi, u, h) {k, t, offsetof(struct cfg, m), sizeof(((struct cfg *)0)->m), d, lo, hi, NULL, u, h}
-#define FB(k, m, d, h) {k, T_BOOL, offsetof(struct cfg, m), sizeof(((struct cfg *)0)->m), d, 0, 1, NULL, "", h}
+#define AT(m) offsetof(struct cfg, m), sizeof(((struct cfg *)0)->m)
+#define FS(k, m, d, h) {k, T_STR, AT(m), d, 0, 0, NULL, NULL, "", h}
+#define FP(k, m, d, names, h) {k, T_STR, AT(m), d, 0, 0, NULL, names, "", h}
+#define FL(k, m, d, h) {k, T_LIST, AT(m), d, 0, 0, NULL, NULL, "", h}
+#define FC(k, m, d, set, h) {k, T_CHOICE, AT(m), d, 0, 0, set, NULL, "", h}
+#define FN(k, t, m, d, lo, hi, u, h) {k, t, AT(m), d, lo, hi, NULL, NULL, u, h}
+#define FB(k, m, d, h) {k, T_BOOL, AT(m), d, 0, 1, NULL, NULL, "", h}
+
+const struct sim_choice cfg_compat_choices[] = {
+    {"none", CFG_COMPAT_NONE, "lensim's own serving model"},
+    {"ssjf", CFG_COMPAT_SSJF,
+     "the SSJF paper's public simulator: its jobs, batching and starvation rule (ssjf.*)"},
+    {NULL, 0, NULL},
+};
 
 /* Defaults of the synthetic workload: log-normal lengths fitted to the Azure LLM inference 2023
  * conversation trace (19,366 requests; mean and sd of ln(tokens)) and its mean rate, 5.53 req/s
  * (../shared/data/traces/azure2023/README.md). */
 static const struct field fields[] = {
-    FS("name", name, "", NULL, "experiment name (required); results go to results/<name>"),
-    FS("description", description, "", NULL, "free text, copied into the manifest"),
+    FS("name", name, "", "experiment name (required); results go to results/<name>"),
+    FS("description", description, "", "free text, copied into the manifest"),
     FN("seed", T_U64, seed, "1", 0, 1.8e19, "", "experiment seed: every random stream derives from it"),
 
-    FS("model.name", model, "llama-2-7b", NULL,
-       "model preset (gpt-j-6b, llama-2-7b, llama-2-13b, llama-2-70b, llama-3-8b, vicuna-13b, "
-       "opt-13b, opt-30b, opt-66b, gpt-neox-20b, tiny) or 'custom' with the shape below"),
+    FP("model.name", model, "llama-2-7b", cal_model_names,
+       "model preset, or 'custom' with the shape below"),
     FN("model.layers", T_U32, m_layers, "0", 0, 1000, "", "decoder layers (0 = the preset's)"),
     FN("model.hidden", T_U32, m_hidden, "0", 0, 1e6, "", "hidden size (0 = the preset's)"),
     FN("model.heads", T_U32, m_heads, "0", 0, 1e4, "", "attention heads (0 = the preset's)"),
@@ -61,63 +78,63 @@ static const struct field fields[] = {
     FB("model.gated_mlp", m_gated, "true", "custom shapes: SwiGLU MLP (3 matrices) rather than 2"),
     FN("model.params", T_F64, m_params, "0", 0, 1e13, "parameters", "parameter count (0 = the preset's)"),
 
-    FS("hardware.gpu", gpu, "a100-80gb", NULL, "GPU preset: a100-40gb, a100-80gb, h100-80gb, h200"),
+    FP("hardware.gpu", gpu, "a100-80gb", cal_gpu_names, "GPU preset"),
     FN("hardware.tp", T_U32, tp, "1", 1, 64, "GPUs", "GPUs per replica (tensor-parallel degree)"),
     FN("hardware.mem_util", T_F64, mem_util, "0.9", 1e-3, 1, "fraction", "share of GPU memory for weights and KV (vLLM's gpu_memory_utilization)"),
     FN("hardware.host_bw_gbps", T_F64, host_bw_gbps, "0", 0, 1e4, "GB/s", "host link for KV swapping (0 = the preset's PCIe)"),
 
-    FS("perf.profile", profile, "analytic", NULL, "'analytic' (roofline from model and GPU) or a profile YAML written by lensim calibrate"),
+    FS("perf.profile", profile, "analytic", "'analytic' (roofline from model and GPU) or a profile YAML written by lensim calibrate"),
 
     FN("cluster.replicas", T_U32, replicas, "1", 1, 1e5, "", "serving replicas"),
-    FS("cluster.router", router, "round_robin", "round_robin|least_outstanding|random", "how arrivals are spread over replicas"),
+    FC("cluster.router", router, "round_robin", serve_router_choices, "how arrivals are spread over replicas"),
 
-    FS("workload.source", source, "synthetic", "synthetic|azure|mooncake|lengths|csv|auto", "the generator, or a trace format"),
-    FS("workload.path", path, "", NULL, "trace file (relative: experiment dir, then data dir)"),
+    FC("workload.source", source, "synthetic", trace_format_choices, "the generator, or a trace format"),
+    FS("workload.path", path, "", "trace file (relative: experiment dir, then data dir)"),
     FN("workload.requests", T_U64, requests, "0", 0, 1e12, "requests", "first N requests (0 = all; the generator needs N or end_s)"),
     FN("workload.rate", T_F64, rate, "5.53", 1e-9, 1e9, "req/s", "arrival rate of the generator and of lengths-only files"),
-    FS("workload.arrival", arrival, "poisson", "poisson|gamma|batch", "arrival process (batch: every request at t = 0)"),
+    FC("workload.arrival", arrival, "poisson", trace_arrival_choices, "arrival process of the generator and of lengths-only files"),
     FN("workload.cv", T_F64, cv, "1", 1e-6, 1e3, "", "coefficient of variation of Gamma inter-arrival times"),
     FN("workload.rate_scale", T_F64, rate_scale, "1", 1e-9, 1e9, "x", "replay faster (>1) or slower: arrival times are divided by it"),
     FN("workload.start_s", T_F64, start_s, "0", 0, 1e12, "s", "window start, in the source's seconds from its first row"),
     FN("workload.end_s", T_F64, end_s, "0", 0, 1e12, "s", "window end (0 = none)"),
     FN("workload.max_prompt_tokens", T_U32, max_prompt, "0", 0, 1e7, "tokens", "clamp longer prompts (0 = no cap)"),
     FN("workload.max_output_tokens", T_U32, max_output, "0", 0, 1e7, "tokens", "clamp longer outputs (0 = no cap)"),
-    FS("workload.lengths", lengths, "lognormal", "lognormal|empirical", "generator lengths: fitted log-normal or resampled from lengths_path"),
+    FC("workload.lengths", lengths, "lognormal", trace_lengths_choices, "the generator's lengths"),
     FN("workload.prompt_mu", T_F64, prompt_mu, "6.6333", -10, 30, "ln tokens", "mean of ln(prompt tokens) (Azure 2023 conv fit)"),
     FN("workload.prompt_sigma", T_F64, prompt_sigma, "0.9852", 0, 10, "ln tokens", "sd of ln(prompt tokens)"),
     FN("workload.output_mu", T_F64, output_mu, "5.0190", -10, 30, "ln tokens", "mean of ln(output tokens)"),
     FN("workload.output_sigma", T_F64, output_sigma, "0.8590", 0, 10, "ln tokens", "sd of ln(output tokens)"),
-    FS("workload.lengths_path", lengths_path, "", NULL, "file to resample lengths from (any trace format)"),
+    FS("workload.lengths_path", lengths_path, "", "file to resample lengths from (any trace format)"),
     FB("workload.skip_bad", skip_bad, "false", "skip malformed trace rows (counted) instead of failing"),
 
-    FS("engine.batching", batching, "continuous", "continuous|dynamic|none", "iteration-level batching, static batches, or one request at a time"),
+    FC("engine.batching", batching, "continuous", serve_batching_choices, "how requests are grouped into iterations"),
     FN("engine.max_batch", T_U32, max_batch, "256", 1, 1e6, "sequences", "largest batch (max_num_seqs)"),
     FN("engine.max_batched_tokens", T_U32, max_batched_tokens, "0", 0, 1e8, "tokens", "tokens per iteration (0 = max(8192, max_seq_len))"),
     FN("engine.max_wait_s", T_F64, max_wait_s, "0", 0, 1e6, "s", "dynamic batching: longest wait for a full batch"),
-    FS("engine.memory", memory, "max", "max|predicted|oracle|paged", "KV memory: reserve max length, predicted (S3), true length, or paged blocks (vLLM)"),
+    FC("engine.memory", memory, "max", kv_policy_choices, "how KV memory is reserved for a request"),
     FN("engine.block_size", T_U32, block_size, "16", 1, 65536, "tokens", "paged: tokens per KV block"),
     FN("engine.max_seq_len", T_U32, max_seq_len, "0", 0, 1e7, "tokens", "prompt + output limit (0 = the model's context)"),
     FN("engine.watermark", T_F64, watermark, "0.01", 0, 0.99, "fraction", "paged: blocks kept free at admission"),
-    FS("engine.preemption", preemption, "recompute", "recompute|swap", "how a preempted request keeps its tokens"),
-    FS("engine.overflow", overflow, "next_bucket", "next_bucket|max", "predicted memory: new reservation after a misprediction"),
-    FS("engine.queue", queue, "calendar", "calendar|heap", "event queue implementation (results are identical)"),
+    FC("engine.preemption", preemption, "recompute", serve_preempt_choices, "how a preempted request keeps its tokens"),
+    FC("engine.overflow", overflow, "next_bucket", serve_overflow_choices, "predicted memory: new reservation after a misprediction"),
+    FC("engine.queue", queue, "calendar", evq_kind_choices, "event queue implementation (results are identical)"),
     FB("engine.check", check, "false", "check every invariant after every event (slow)"),
 
-    FS("policy.name", policy, "fcfs", "fcfs|sjf|ssjf|s3", "scheduling policy"),
+    FC("policy.name", policy, "fcfs", sched_policy_choices, "scheduling policy"),
     FN("policy.aging_s", T_F64, aging_s, "0", 0, 1e9, "s", "serve oldest first once the front waited this long (0 = off)"),
     FN("policy.aging_factor", T_F64, aging_factor, "0", 0, 1e9, "x", "... or this many times its estimated service time (0 = off)"),
 
-    FS("predictor.name", predictor, "oracle", "oracle|noisy|confusion|replay", "output-length predictor"),
+    FC("predictor.name", predictor, "oracle", pred_kind_choices, "output-length predictor"),
     FN("predictor.cost_s", T_F64, pred_cost_s, "0", 0, 1e3, "s", "time per prediction, charged before the request can be scheduled"),
     FN("predictor.sigma", T_F64, pred_sigma, "0.5", 0, 10, "", "noisy: sd of the log-normal error"),
     FN("predictor.buckets", T_U32, pred_buckets, "10", 1, 64, "", "buckets of equal width up to max_seq_len (S3: 10)"),
-    FS("predictor.edges", pred_edges, "", "list", "explicit bucket upper edges, increasing (overrides buckets)"),
-    FS("predictor.path", pred_path, "", NULL, "confusion matrix or replayed predictions"),
+    FL("predictor.edges", pred_edges, "", "explicit bucket upper edges, increasing (overrides buckets)"),
+    FS("predictor.path", pred_path, "", "confusion matrix or replayed predictions"),
 
-    FS("compat", compat, "none", "none|ssjf", "reproduce a paper's simulator semantics (ssjf: SSJF's public simulator)"),
+    FC("compat", compat, "none", cfg_compat_choices, "reproduce a paper's simulator semantics"),
     FN("ssjf.jobs", T_U32, ssjf_jobs, "50", 1, 1e5, "jobs", "compat ssjf: jobs per repetition (NUM_JOBS; the loop is quadratic in it)"),
     FN("ssjf.repeats", T_U32, ssjf_repeats, "20", 1, 1e6, "", "compat ssjf: repetitions averaged (NUM_EXP_RUNS)"),
-    FS("ssjf.predictions", ssjf_predictions, "predictions/ssjf_lmsys_vicuna13b/predictions_warmup_multi_cls_1000K.csv", NULL,
+    FS("ssjf.predictions", ssjf_predictions, "predictions/ssjf_lmsys_vicuna13b/predictions_warmup_multi_cls_1000K.csv",
        "compat ssjf: true lengths and predicted classes, one row per job candidate"),
     FN("ssjf.batch_wait_s", T_F64, ssjf_wait_s, "10", 0, 1e6, "s", "compat ssjf: FCFS waits this long for a batch to fill (BATCH_WAIT_TIMEOUT)"),
     FN("ssjf.starvation_s", T_F64, ssjf_starve_s, "100", 0, 1e9, "s", "compat ssjf: age that switches SJF/SSJF to oldest first"),
@@ -217,27 +234,23 @@ static int parse_into(struct cfg *c, const struct field *f, const char *v, struc
                       struct sim_msg *err)
 {
     char *p = (char *)c + f->off;
-    if (!*v && f->type != T_STR)
+    if (!*v && f->type != T_STR && f->type != T_LIST)
         return msg_at(err, at, f->key, "missing value");
     switch (f->type) {
-    case T_STR: {
+    case T_STR:
+    case T_LIST:
         if (strlen(v) >= f->size)
             return msg_at(err, at, f->key, "longer than %zu characters", f->size - 1);
-        if (f->choices && strcmp(f->choices, "list")) {
-            size_t n = strlen(v);
-            const char *s = f->choices;
-            int ok = 0;
-            while (*s) {
-                const char *e = strchr(s, '|');
-                size_t m = e ? (size_t)(e - s) : strlen(s);
-                if (m == n && !strncmp(s, v, n))
-                    ok = 1;
-                s += m + (e != NULL);
-            }
-            if (!ok)
-                return msg_at(err, at, f->key, "'%s' is not one of %s", v, f->choices);
-        }
         memcpy(p, v, strlen(v) + 1);
+        return SIM_OK;
+    case T_CHOICE: {
+        const struct sim_choice *ch = sim_choice_find(f->choices, v);
+        if (!ch) {
+            char names[200];
+            return msg_at(err, at, f->key, "'%s' is not one of %s", v,
+                          sim_choice_list(f->choices, names, sizeof names));
+        }
+        *(int *)p = ch->value;
         return SIM_OK;
     }
     case T_BOOL: {
@@ -516,7 +529,7 @@ static int flatten(const char *file, const struct node *map, const char *prefix,
         const char *val = v->val;
         const struct field *f = field_find(key);
         if (v->type == N_SEQ) {
-            if (!f || !f->choices || strcmp(f->choices, "list"))
+            if (!f || f->type != T_LIST)
                 return msg_at(err, mark_of(file, v), key,
                               f ? "expected a single value, not a list" : "unknown key");
             int rc = join_seq(file, key, v, buf, sizeof buf, err);
@@ -724,6 +737,7 @@ static int defaults(struct cfg *c, struct mark *marks)
 {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < N_FIELDS; i++) {
+        SIM_ASSERT(fields[i].type != T_CHOICE || fields[i].size == sizeof(int)); /* an enum */
         struct sim_msg m;
         int rc = parse_into(c, &fields[i], fields[i].def, (struct mark){0}, &m);
         SIM_ASSERT(rc == 0); /* the schema's own defaults must parse */
@@ -877,24 +891,6 @@ static struct mark where(const struct mark *marks, const char *key)
     return marks[f - fields];
 }
 
-static int check_edges(const char *s, struct mark at, struct sim_msg *err)
-{
-    unsigned long prev = 0;
-    int n = 0;
-    while (*s) {
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (end == s || errno || v <= prev || (*end && *end != ','))
-            return msg_at(err, at, "predictor.edges", "expected increasing token counts, e.g. [141, 503, 2048]");
-        if (++n > 64)
-            return msg_at(err, at, "predictor.edges", "at most 64 buckets");
-        prev = v;
-        s = *end ? end + 1 : end;
-    }
-    return SIM_OK;
-}
-
 int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err)
 {
     SIM_ASSERT(i < e->n_runs);
@@ -908,34 +904,35 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
                 return rc;
         }
     snprintf(c->run_name, sizeof c->run_name, "%s", e->runs[i].name);
-    if (!strcmp(c->compat, "ssjf")) {
+    if (c->compat == CFG_COMPAT_SSJF) {
         /* The paper's simulator draws its own jobs from ssjf.predictions. */
-        if (!strcmp(c->policy, "s3"))
+        if (c->policy == SCHED_S3)
             return msg_at(err, where(m, "policy.name"), "policy.name",
                           "compat ssjf runs fcfs, sjf or ssjf only");
-    } else if (!strcmp(c->source, "synthetic")) {
+    } else if (c->source == TRACE_FMT_SYNTH) {
         if (!c->requests && c->end_s <= 0)
             return msg_at(err, where(m, "workload.requests"), "workload.requests",
                           "the synthetic generator needs a bound: set requests or end_s");
     } else if (!c->path[0]) {
         return msg_at(err, where(m, "workload.source"), "workload.path",
-                      "missing required key: source '%s' reads a file", c->source);
+                      "missing required key: source '%s' reads a file",
+                      sim_choice_name(trace_format_choices, c->source));
     }
-    if (strcmp(c->compat, "ssjf") && !strcmp(c->arrival, "batch") && !c->requests &&
-        (!strcmp(c->source, "synthetic") || !strcmp(c->source, "lengths")))
+    if (c->compat != CFG_COMPAT_SSJF && c->arrival == TRACE_ARR_BATCH && !c->requests &&
+        (c->source == TRACE_FMT_SYNTH || c->source == TRACE_FMT_LENGTHS))
         return msg_at(err, where(m, "workload.arrival"), "workload.requests",
                       "batch arrivals need a request count");
-    if (!strcmp(c->lengths, "empirical") && !c->lengths_path[0])
+    if (c->lengths == TRACE_LEN_EMPIRICAL && !c->lengths_path[0])
         return msg_at(err, where(m, "workload.lengths"), "workload.lengths_path",
                       "missing required key: empirical lengths need a file");
-    if ((!strcmp(c->predictor, "confusion") || !strcmp(c->predictor, "replay")) && !c->pred_path[0])
+    if ((c->predictor == PRED_CONFUSION || c->predictor == PRED_REPLAY) && !c->pred_path[0])
         return msg_at(err, where(m, "predictor.name"), "predictor.path",
-                      "missing required key: the %s predictor reads a file", c->predictor);
-    if (c->pred_edges[0]) {
-        int rc = check_edges(c->pred_edges, where(m, "predictor.edges"), err);
-        if (rc)
-            return rc;
-    }
+                      "missing required key: the %s predictor reads a file",
+                      sim_choice_name(pred_kind_choices, c->predictor));
+    uint32_t edges[PRED_MAX_BUCKETS], n_edges;
+    struct sim_msg why;
+    if (pred_edges_parse(c->pred_edges, edges, &n_edges, &why))
+        return msg_at(err, where(m, "predictor.edges"), "predictor.edges", "%s", why.text);
     if (!strcmp(c->model, "custom") &&
         !(c->m_layers && c->m_hidden && c->m_heads && c->m_head_dim && c->m_ffn && c->m_params))
         return msg_at(err, where(m, "model.name"), "model",
@@ -951,8 +948,14 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
 static void dump_value(const struct cfg *c, const struct field *f, FILE *out)
 {
     const char *p = (const char *)c + f->off;
+    if (f->type == T_CHOICE) { /* written as the name it was given by */
+        p = sim_choice_name(f->choices, *(const int *)p);
+        SIM_ASSERT(p); /* a value outside its set: not from cfg_resolve */
+    }
     switch (f->type) {
     case T_STR:
+    case T_LIST:
+    case T_CHOICE:
         fputc('"', out);
         for (const char *s = p; *s; s++) {
             if (*s == '"' || *s == '\\')
@@ -1022,16 +1025,52 @@ uint64_t cfg_hash(const struct cfg *c)
     return h;
 }
 
+const struct sim_choice *cfg_choices_of(const char *key)
+{
+    const struct field *f = field_find(key);
+    return f ? f->choices : NULL;
+}
+
 static const char *type_name(const struct field *f)
 {
     switch (f->type) {
-    case T_STR: return f->choices ? (strcmp(f->choices, "list") ? "choice" : "list") : "string";
+    case T_STR: return "string";
+    case T_LIST: return "list";
+    case T_CHOICE: return "choice";
     case T_U32:
     case T_U64: return "integer";
     case T_F64: return "number";
     case T_BOOL: return "bool";
     }
     return "?";
+}
+
+/* The help with, for a preset name, the presets: "GPU preset (a100-40gb, h200)". */
+static const char *full_help(const struct field *f, char *buf, size_t n)
+{
+    if (!f->presets)
+        return f->help;
+    char names[400];
+    snprintf(buf, n, "%s (presets: %s)", f->help, f->presets(names, sizeof names, ", "));
+    return buf;
+}
+
+static void schema_row(FILE *out, const struct field *f, int md, int first)
+{
+    char help[600];
+    const char *def = *f->def ? f->def : (first ? "(required)" : "\"\"");
+    if (!md) {
+        fprintf(out, "%-28s %-10s %-14s %-10s %s\n", f->key, type_name(f), def, f->unit,
+                full_help(f, help, sizeof help));
+        for (const struct sim_choice *ch = f->choices; ch && ch->name; ch++)
+            fprintf(out, "%-28s   %-20s %s\n", "", ch->name, ch->help);
+        return;
+    }
+    fprintf(out, "| `%s` | %s | `%s` | %s | %s", f->key, type_name(f), def, f->unit,
+            full_help(f, help, sizeof help));
+    for (const struct sim_choice *ch = f->choices; ch && ch->name; ch++)
+        fprintf(out, "<br>`%s`: %s", ch->name, ch->help);
+    fprintf(out, " |\n");
 }
 
 void cfg_schema_print(FILE *out, int md)
@@ -1042,19 +1081,6 @@ void cfg_schema_print(FILE *out, int md)
                "`runs:` lists mappings of keys; each run of their product is named after its `runs:` "
                "entry and swept values (`fast_rate-2_memory-paged`; see sim/cfg.h).\n\n| key | type | default | unit | help |\n"
                "|---|---|---|---|---|\n");
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const struct field *f = &fields[i];
-        char ty[160];
-        if (f->choices && strcmp(f->choices, "list"))
-            snprintf(ty, sizeof ty, "%s", f->choices);
-        else
-            snprintf(ty, sizeof ty, "%s", type_name(f));
-        const char *def = *f->def ? f->def : (i == 0 ? "(required)" : "\"\"");
-        if (md)
-            fprintf(out, "| `%s` | %s | `%s` | %s | %s |\n", f->key, ty, def, f->unit, f->help);
-        else
-            fprintf(out, "%-28s %-10s %-14s %-10s %s%s%s\n", f->key, type_name(f), def, f->unit, f->help,
-                   f->choices && strcmp(f->choices, "list") ? ": " : "",
-                   f->choices && strcmp(f->choices, "list") ? f->choices : "");
-    }
+    for (size_t i = 0; i < N_FIELDS; i++)
+        schema_row(out, &fields[i], md, i == 0);
 }

@@ -21,10 +21,23 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "choice.h"
+#include "evq.h"
+#include "kv.h"
+#include "pred.h"
+#include "sched.h"
+#include "serve.h"
 #include "sim.h"
+#include "trace.h"
 
 enum { CFG_STR_MAX = 256 };
 
+/* compat: whose simulator semantics a run follows. */
+enum cfg_compat { CFG_COMPAT_NONE = 0, CFG_COMPAT_SSJF };
+extern const struct sim_choice cfg_compat_choices[];
+
+/* Choices are held as their owners' enums (the schema names them through the owners' choice
+ * sets); strings are NUL-terminated. */
 struct cfg {
     char     name[CFG_STR_MAX];
     char     run_name[CFG_STR_MAX]; /* set by cfg_resolve: "run" or the swept values */
@@ -45,38 +58,40 @@ struct cfg {
     char     profile[CFG_STR_MAX];
 
     uint32_t replicas;
-    char     router[32];
+    enum router_kind router;
 
-    char     source[16];
+    enum trace_format source;
     char     path[CFG_STR_MAX];
     uint64_t requests;
     double   rate, cv, rate_scale, start_s, end_s;
-    char     arrival[16];
+    enum trace_arrival arrival;
     uint32_t max_prompt, max_output;
-    char     lengths[16];
+    enum trace_lengths lengths;
     double   prompt_mu, prompt_sigma, output_mu, output_sigma;
     char     lengths_path[CFG_STR_MAX];
     int      skip_bad;
 
-    char     batching[16];
+    enum batching batching;
     uint32_t max_batch, max_batched_tokens;
     double   max_wait_s;
-    char     memory[16];
+    enum kv_policy memory;
     uint32_t block_size, max_seq_len;
     double   watermark;
-    char     preemption[16], overflow[16], queue[16];
+    enum preempt_mode preemption;
+    enum overflow_mode overflow;
+    enum evq_kind queue;
     int      check;
 
-    char     policy[16];
+    enum sched_policy policy;
     double   aging_s, aging_factor;
 
-    char     predictor[16];
+    enum pred_kind predictor;
     double   pred_cost_s, pred_sigma;
     uint32_t pred_buckets;
-    char     pred_edges[CFG_STR_MAX];
+    char     pred_edges[CFG_STR_MAX]; /* "e1,e2,...": pred_edges_parse reads it */
     char     pred_path[CFG_STR_MAX];
 
-    char     compat[16];
+    enum cfg_compat compat;
     uint32_t ssjf_jobs, ssjf_repeats;
     char     ssjf_predictions[CFG_STR_MAX];
     double   ssjf_wait_s, ssjf_starve_s, ssjf_starve_k;
@@ -112,6 +127,10 @@ void cfg_dump(const struct cfg *c, FILE *f);
 /* 64-bit FNV-1a hash of cfg_dump's text, leaving out the settings that cannot change results
  * (engine.queue, engine.check): the experiment hash in manifests and file headers. */
 uint64_t cfg_hash(const struct cfg *c);
+
+/* The choice set of a choice key ("policy.name"), or NULL for any other key. Borrows key;
+ * the set is static. */
+const struct sim_choice *cfg_choices_of(const char *key);
 
 /* Print every key with type, default, unit and help: a table, or (markdown) the page
  * experiments/SCHEMA.md. Cannot fail (stdio errors are the caller's to check on `out`). */

@@ -91,12 +91,12 @@ struct job {
 /* Arrivals of one repetition (job.py). */
 static int arrivals(const struct cfg *c, gsl_rng *r, struct job *j, size_t n)
 {
-    if (!strcmp(c->arrival, "batch")) {
+    if (c->arrival == TRACE_ARR_BATCH) {
         for (size_t i = 0; i < n; i++)
             j[i].a = 0;
         return SIM_OK;
     }
-    if (!strcmp(c->arrival, "poisson")) {
+    if (c->arrival == TRACE_ARR_POISSON) {
         /* Counts per 1-second slot, int(N / rate) slots, extended until N arrivals. */
         size_t k = 0; /* slot by slot: the same law as int(N/rate) slots, then extensions */
         for (size_t s = 0; k < n; s++) {
@@ -259,9 +259,9 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
     struct rowset rs = {0};
     int rc = load_rows(path, &rs, err);
     size_t n = c->ssjf_jobs, R = c->ssjf_repeats;
-    size_t B = !strcmp(c->batching, "none") ? 1 : c->max_batch;
-    int continuous = !strcmp(c->batching, "continuous");
-    int policy = !strcmp(c->policy, "fcfs") ? 0 : !strcmp(c->policy, "sjf") ? 1 : 2;
+    size_t B = c->batching == BATCH_NONE ? 1 : c->max_batch;
+    int continuous = c->batching == BATCH_CONTINUOUS;
+    int policy = c->policy == SCHED_FCFS ? 0 : c->policy == SCHED_SJF ? 1 : 2;
     struct job *j = NULL;
     size_t *all = NULL, *pick = NULL;
     double *jct = NULL, *wt = NULL, *mean_jct = NULL, *thr = NULL, *nmk = NULL, *p99 = NULL;
@@ -271,7 +271,7 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
     memset(out, 0, sizeof *out);
     if (rc)
         goto out;
-    if (!strcmp(c->policy, "s3")) {
+    if (c->policy == SCHED_S3) {
         rc = sim_msg_set(err, SIM_ECONFIG, "compat ssjf: policy must be fcfs, sjf or ssjf");
         goto out;
     }

@@ -4,19 +4,13 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const names[] = {"max", "predicted", "oracle", "paged"};
-
-int kv_policy_parse(const char *name, enum kv_policy *out)
-{
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(name, names[i])) {
-            *out = (enum kv_policy)i;
-            return SIM_OK;
-        }
-    return SIM_ECONFIG;
-}
-
-const char *kv_policy_name(enum kv_policy p) { return names[p]; }
+const struct sim_choice kv_policy_choices[] = {
+    {"max", KV_MAX, "reserve prompt + the rest of max_seq_len at admission (ORCA)"},
+    {"predicted", KV_PREDICTED, "reserve prompt + the predicted bucket's upper edge (S3)"},
+    {"oracle", KV_ORACLE, "reserve prompt + the true output length (an upper bound on prediction)"},
+    {"paged", KV_PAGED, "blocks of block_size tokens allocated as the sequence grows (vLLM)"},
+    {NULL, 0, NULL},
+};
 
 int kv_init(struct kv *kv, const struct kv_cfg *cfg, struct sim_msg *err)
 {
@@ -32,7 +26,7 @@ int kv_init(struct kv *kv, const struct kv_cfg *cfg, struct sim_msg *err)
     }
     if (kv->total == 0)
         return sim_msg_set(err, SIM_ECONFIG, "no KV-cache memory left for %s blocks",
-                           names[cfg->policy]);
+                           sim_choice_name(kv_policy_choices, (int)cfg->policy));
     return SIM_OK;
 }
 

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "choice.h"
 #include "req.h"
 #include "sim.h"
 
@@ -39,9 +40,8 @@ struct kv {
     uint64_t      peak;      /* highest `used` seen */
 };
 
-/* Parse "max", "predicted", "oracle", "paged". Returns 0 or SIM_ECONFIG. */
-int         kv_policy_parse(const char *name, enum kv_policy *out);
-const char *kv_policy_name(enum kv_policy p);
+/* The policies' names and help, values enum kv_policy (the schema's engine.memory). */
+extern const struct sim_choice kv_policy_choices[];
 
 /* Initialise. Returns 0, or SIM_ECONFIG with the reason in err (no capacity, block size 0). */
 int kv_init(struct kv *kv, const struct kv_cfg *cfg, struct sim_msg *err);

@@ -2,6 +2,7 @@
 #include "met.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,57 +327,169 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
     return SIM_OK;
 }
 
-/* JSON numbers: NaN and infinities are written as null. */
-static void jnum(FILE *f, const char *key, double v, double scale, int last)
+/* ---- the summary's columns: one row per output value ---- */
+
+enum col_type { COL_U64, COL_F64 };
+
+/* A summary value and where it goes. A NULL name leaves the column out of that output, so one
+ * value may appear in some outputs only, or twice at different places (ssjf_throughput sits
+ * fourth in results.csv but last in summary.json). The table is in summary.json's order;
+ * results.csv and the terminal table take their columns in the same order. Every output scales
+ * the field by `scale` except the terminal table, which has units of its own (`tscale`). */
+struct col {
+    const char   *json;  /* summary.json key */
+    const char   *csv;   /* results.csv column */
+    const char   *title; /* terminal table title */
+    enum col_type type;
+    size_t        off;   /* of the field in struct met_summary */
+    double        scale; /* file value = field x scale */
+    const char   *unit;  /* of the file value */
+    int           width, prec; /* terminal table: printf width and decimals */
+    double        tscale;      /* terminal table value = field x tscale */
+};
+
+#define OFF(m) offsetof(struct met_summary, m)
+#define U64(json, csv, m, unit) {json, csv, NULL, COL_U64, OFF(m), 1, unit, 0, 0, 1}
+#define F64(json, csv, m, scale, unit) {json, csv, NULL, COL_F64, OFF(m), scale, unit, 0, 0, 1}
+/* ... and shown in the terminal table. */
+#define U64T(json, csv, m, unit, title, w) {json, csv, title, COL_U64, OFF(m), 1, unit, w, 0, 1}
+#define F64T(json, csv, m, scale, unit, title, w, p, ts) \
+    {json, csv, title, COL_F64, OFF(m), scale, unit, w, p, ts}
+
+static const struct col cols[] = {
+    U64T("completed", "completed", completed, "requests", "done", 7),
+    U64T("failed", "failed", failed, "requests", "fail", 5),
+    U64("total_input_tokens", NULL, total_input_tokens, "tokens"),
+    U64("total_output_tokens", NULL, total_output_tokens, "tokens"),
+    F64("duration", "duration_s", duration_s, 1, "s"),
+    F64T("request_throughput", "request_throughput", request_throughput, 1, "req/s", "req/s", 8, 3,
+         1),
+    F64T("output_throughput", "output_throughput", output_throughput, 1, "tok/s", "tok/s", 9, 1, 1),
+    F64(NULL, "ssjf_throughput", ssjf_throughput, 1, "req/s"),
+    F64("total_token_throughput", NULL, total_token_throughput, 1, "tok/s"),
+    F64("request_goodput", "request_goodput", request_goodput, 1, "req/s"),
+    F64("slo_attainment", "slo_attainment", slo_attainment, 1, "fraction"),
+    F64T("mean_ttft_ms", "mean_ttft_ms", ttft.mean, 1e3, "ms", "TTFT ms", 9, 1, 1e3),
+    F64("median_ttft_ms", NULL, ttft.median, 1e3, "ms"),
+    F64("std_ttft_ms", NULL, ttft.std, 1e3, "ms"),
+    F64("p90_ttft_ms", NULL, ttft.p90, 1e3, "ms"),
+    F64T("p99_ttft_ms", "p99_ttft_ms", ttft.p99, 1e3, "ms", "p99 TTFT", 9, 1, 1e3),
+    F64T("mean_tpot_ms", "mean_tpot_ms", tpot.mean, 1e3, "ms", "TPOT ms", 8, 2, 1e3),
+    F64("median_tpot_ms", NULL, tpot.median, 1e3, "ms"),
+    F64("std_tpot_ms", NULL, tpot.std, 1e3, "ms"),
+    F64("p90_tpot_ms", NULL, tpot.p90, 1e3, "ms"),
+    F64("p99_tpot_ms", "p99_tpot_ms", tpot.p99, 1e3, "ms"),
+    F64("mean_itl_ms", "mean_itl_ms", itl.mean, 1e3, "ms"),
+    F64("median_itl_ms", NULL, itl.median, 1e3, "ms"),
+    F64("std_itl_ms", NULL, itl.std, 1e3, "ms"),
+    F64("p90_itl_ms", NULL, itl.p90, 1e3, "ms"),
+    F64("p99_itl_ms", NULL, itl.p99, 1e3, "ms"),
+    F64T("mean_e2el_ms", "mean_e2el_ms", e2el.mean, 1e3, "ms", "E2E s", 9, 3, 1),
+    F64("median_e2el_ms", "median_e2el_ms", e2el.median, 1e3, "ms"),
+    F64("std_e2el_ms", NULL, e2el.std, 1e3, "ms"),
+    F64("p90_e2el_ms", NULL, e2el.p90, 1e3, "ms"),
+    F64T("p99_e2el_ms", "p99_e2el_ms", e2el.p99, 1e3, "ms", "p99 E2E", 9, 3, 1),
+    F64("mean_jct_ms", NULL, e2el.mean, 1e3, "ms"), /* JCT, the scheduling papers' name */
+    F64("mean_queue_ms", "mean_queue_ms", queue.mean, 1e3, "ms"),
+    F64("median_queue_ms", NULL, queue.median, 1e3, "ms"),
+    F64("std_queue_ms", NULL, queue.std, 1e3, "ms"),
+    F64("p90_queue_ms", NULL, queue.p90, 1e3, "ms"),
+    F64("p99_queue_ms", NULL, queue.p99, 1e3, "ms"),
+    F64("mean_norm_latency_ms", NULL, norm.mean, 1e3, "ms/token"),
+    F64("median_norm_latency_ms", NULL, norm.median, 1e3, "ms/token"),
+    F64("std_norm_latency_ms", NULL, norm.std, 1e3, "ms/token"),
+    F64("p90_norm_latency_ms", NULL, norm.p90, 1e3, "ms/token"),
+    F64("p99_norm_latency_ms", NULL, norm.p99, 1e3, "ms/token"),
+    F64T("mean_kv_cache_usage", "mean_kv_cache_usage", mean_kv_util, 1, "fraction", "KV%", 5, 1,
+         100),
+    F64("peak_kv_cache_usage", "peak_kv_cache_usage", peak_kv_util, 1, "fraction"),
+    F64T("mean_batch_size", "mean_batch_size", mean_batch_size, 1, "sequences", "batch", 6, 1, 1),
+    U64("iterations", NULL, iterations, "iterations"),
+    U64("preemptions", "preemptions", preemptions, "preemptions"),
+    U64("mispredictions", "mispredictions", mispredictions, "requests"),
+    U64("wasted_tokens", NULL, wasted_tokens, "tokens"),
+    F64("wasted_s", NULL, wasted_s, 1, "s"),
+    F64("ssjf_throughput", NULL, ssjf_throughput, 1, "req/s"),
+};
+enum { N_COLS = sizeof cols / sizeof *cols };
+
+static uint64_t col_u64(const struct col *c, const struct met_summary *s)
 {
-    if (isfinite(v))
-        fprintf(f, "  \"%s\": %.6f%s\n", key, v * scale, last ? "" : ",");
-    else
-        fprintf(f, "  \"%s\": null%s\n", key, last ? "" : ",");
+    return *(const uint64_t *)((const char *)s + c->off);
 }
 
-static void jstat(FILE *f, const char *name, const struct met_stat *s)
+static double col_f64(const struct col *c, const struct met_summary *s)
 {
-    char k[64];
-    const char *pre[] = {"mean", "median", "std", "p90", "p99"};
-    double v[] = {s->mean, s->median, s->std, s->p90, s->p99};
-    for (int i = 0; i < 5; i++) {
-        snprintf(k, sizeof k, "%s_%s_ms", pre[i], name);
-        jnum(f, k, v[i], 1e3, 0);
-    }
+    return *(const double *)((const char *)s + c->off);
+}
+
+/* The file value of column c: an integer, a fixed-point number, or `missing` for NaN and
+ * infinities (JSON null, an empty CSV field). */
+static void put_value(FILE *f, const struct col *c, const struct met_summary *s,
+                      const char *missing)
+{
+    double v = c->type == COL_F64 ? col_f64(c, s) : 0;
+    if (c->type == COL_U64)
+        fprintf(f, "%llu", (unsigned long long)col_u64(c, s));
+    else if (isfinite(v))
+        fprintf(f, "%.6f", v * c->scale);
+    else
+        fputs(missing, f);
 }
 
 int met_write_json(const struct met_summary *s, FILE *f)
 {
+    size_t last = 0;
+    for (size_t i = 0; i < N_COLS; i++)
+        if (cols[i].json)
+            last = i;
     fprintf(f, "{\n");
-    fprintf(f, "  \"completed\": %llu,\n", (unsigned long long)s->completed);
-    fprintf(f, "  \"failed\": %llu,\n", (unsigned long long)s->failed);
-    fprintf(f, "  \"total_input_tokens\": %llu,\n", (unsigned long long)s->total_input_tokens);
-    fprintf(f, "  \"total_output_tokens\": %llu,\n", (unsigned long long)s->total_output_tokens);
-    jnum(f, "duration", s->duration_s, 1, 0);
-    jnum(f, "request_throughput", s->request_throughput, 1, 0);
-    jnum(f, "output_throughput", s->output_throughput, 1, 0);
-    jnum(f, "total_token_throughput", s->total_token_throughput, 1, 0);
-    jnum(f, "request_goodput", s->request_goodput, 1, 0);
-    jnum(f, "slo_attainment", s->slo_attainment, 1, 0);
-    jstat(f, "ttft", &s->ttft);
-    jstat(f, "tpot", &s->tpot);
-    jstat(f, "itl", &s->itl);
-    jstat(f, "e2el", &s->e2el);
-    jnum(f, "mean_jct_ms", s->e2el.mean, 1e3, 0);
-    jstat(f, "queue", &s->queue);
-    jstat(f, "norm_latency", &s->norm);
-    jnum(f, "mean_kv_cache_usage", s->mean_kv_util, 1, 0);
-    jnum(f, "peak_kv_cache_usage", s->peak_kv_util, 1, 0);
-    jnum(f, "mean_batch_size", s->mean_batch_size, 1, 0);
-    fprintf(f, "  \"iterations\": %llu,\n", (unsigned long long)s->iterations);
-    fprintf(f, "  \"preemptions\": %llu,\n", (unsigned long long)s->preemptions);
-    fprintf(f, "  \"mispredictions\": %llu,\n", (unsigned long long)s->mispredictions);
-    fprintf(f, "  \"wasted_tokens\": %llu,\n", (unsigned long long)s->wasted_tokens);
-    jnum(f, "wasted_s", s->wasted_s, 1, 0);
-    jnum(f, "ssjf_throughput", s->ssjf_throughput, 1, 1);
+    for (size_t i = 0; i < N_COLS; i++) {
+        if (!cols[i].json)
+            continue;
+        fprintf(f, "  \"%s\": ", cols[i].json);
+        put_value(f, &cols[i], s, "null");
+        fputs(i == last ? "\n" : ",\n", f);
+    }
     fprintf(f, "}\n");
     return ferror(f) ? SIM_EIO : SIM_OK;
+}
+
+void met_csv_header(FILE *f)
+{
+    for (size_t i = 0; i < N_COLS; i++)
+        if (cols[i].csv)
+            fprintf(f, ",%s", cols[i].csv);
+}
+
+void met_csv_row(const struct met_summary *s, FILE *f)
+{
+    for (size_t i = 0; i < N_COLS; i++) {
+        if (!cols[i].csv)
+            continue;
+        fputc(',', f);
+        put_value(f, &cols[i], s, "");
+    }
+}
+
+void met_table_header(FILE *f)
+{
+    for (size_t i = 0; i < N_COLS; i++)
+        if (cols[i].title)
+            fprintf(f, " %*s", cols[i].width, cols[i].title);
+}
+
+void met_table_row(const struct met_summary *s, FILE *f)
+{
+    for (size_t i = 0; i < N_COLS; i++) {
+        const struct col *c = &cols[i];
+        if (!c->title)
+            continue;
+        if (c->type == COL_U64)
+            fprintf(f, " %*llu", c->width, (unsigned long long)col_u64(c, s));
+        else
+            fprintf(f, " %*.*f", c->width, c->prec, col_f64(c, s) * c->tscale);
+    }
 }
 
 int met_write_timeline(const met_t *m, FILE *f)

@@ -81,8 +81,18 @@ void met_stat_of(double *x, size_t n, struct met_stat *s);
 
 /* Compute the summary. first_arrival_ns: the run's first arrival. Returns 0 or SIM_ENOMEM. */
 int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out);
-/* Write summary JSON (vLLM key names, times in ms) to f. Returns 0 or SIM_EIO. */
+/* The summary's outputs, all driven by one column table in met.c (a new metric is one row).
+ * Write summary JSON (vLLM key names, times in ms) to f. Returns 0 or SIM_EIO. */
 int met_write_json(const struct met_summary *s, FILE *f);
+/* results.csv: the metric columns' names, then one run's values, each preceded by a comma
+ * (the caller writes the leading columns and the line end). NaN is an empty field. Borrow s
+ * and f; stdio errors are the caller's to check on f. */
+void met_csv_header(FILE *f);
+void met_csv_row(const struct met_summary *s, FILE *f);
+/* The terminal table's metric columns, each preceded by a space: titles, then one run's values
+ * in the table's own units (ms, s, %). Same contract as the CSV pair. */
+void met_table_header(FILE *f);
+void met_table_row(const struct met_summary *s, FILE *f);
 /* Write the timeline CSV body (header included). Returns 0 or SIM_EIO. */
 int met_write_timeline(const met_t *m, FILE *f);
 /* The header line of requests.csv. */

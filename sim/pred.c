@@ -12,9 +12,36 @@
 #include "alloc.h"
 #include "rng.h"
 
-enum pred_kind { PRED_ORACLE, PRED_NOISY, PRED_CONFUSION, PRED_REPLAY };
+const struct sim_choice pred_kind_choices[] = {
+    {"oracle", PRED_ORACLE, "the true output length (and its bucket)"},
+    {"noisy", PRED_NOISY,
+     "the true length times exp(N(0, sigma^2)), rounded into [1, max_seq_len]"},
+    {"confusion", PRED_CONFUSION,
+     "a bucket classifier: the bucket is drawn from a confusion-matrix row (path)"},
+    {"replay", PRED_REPLAY, "predictions recorded per request id, replayed from a file (path)"},
+    {NULL, 0, NULL},
+};
 
-const char *const pred_names[] = {"oracle", "noisy", "confusion", "replay", NULL};
+int pred_edges_parse(const char *s, uint32_t edges[PRED_MAX_BUCKETS], uint32_t *n,
+                     struct sim_msg *err)
+{
+    unsigned long prev = 0;
+    *n = 0;
+    while (*s) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (end == s || errno || v <= prev || v > UINT32_MAX || (*end && *end != ','))
+            return sim_msg_set(err, SIM_ECONFIG,
+                               "expected increasing token counts, e.g. [141, 503, 2048]");
+        if (*n == PRED_MAX_BUCKETS)
+            return sim_msg_set(err, SIM_ECONFIG, "at most %d buckets", PRED_MAX_BUCKETS);
+        edges[(*n)++] = (uint32_t)v;
+        prev = v;
+        s = *end ? end + 1 : end;
+    }
+    return SIM_OK;
+}
 
 struct replay_ent {
     uint64_t id;
@@ -23,7 +50,6 @@ struct replay_ent {
 
 struct pred {
     enum pred_kind     kind;
-    char               name[16];
     double             cost_s;
     double             sigma;
     uint32_t           max_len;
@@ -192,25 +218,13 @@ int pred_new(const struct pred_cfg *cfg, pred_t **out, struct sim_msg *err)
     if (!p)
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
     int rc = SIM_OK;
-    snprintf(p->name, sizeof p->name, "%s", cfg->name);
+    p->kind = cfg->kind;
     p->cost_s = cfg->cost_s;
     p->sigma = cfg->sigma;
     p->max_len = cfg->max_len;
-    if (!strcmp(cfg->name, "oracle"))
-        p->kind = PRED_ORACLE;
-    else if (!strcmp(cfg->name, "noisy"))
-        p->kind = PRED_NOISY;
-    else if (!strcmp(cfg->name, "confusion"))
-        p->kind = PRED_CONFUSION;
-    else if (!strcmp(cfg->name, "replay"))
-        p->kind = PRED_REPLAY;
-    else {
-        rc = sim_msg_set(err, SIM_ECONFIG, "predictor.name: unknown predictor '%s'", cfg->name);
-        goto fail;
-    }
     if ((p->kind == PRED_CONFUSION || p->kind == PRED_REPLAY) && (!cfg->path || !*cfg->path)) {
         rc = sim_msg_set(err, SIM_ECONFIG, "predictor.path: the %s predictor needs a file",
-                         cfg->name);
+                         pred_name(p));
         goto fail;
     }
     if (p->kind == PRED_CONFUSION) {
@@ -218,14 +232,8 @@ int pred_new(const struct pred_cfg *cfg, pred_t **out, struct sim_msg *err)
             goto fail;
     } else if (cfg->edges[0]) {
         p->n = cfg->n_buckets;
-        for (uint32_t i = 0; i < p->n; i++) {
-            if (cfg->edges[i] == 0 || (i && cfg->edges[i] <= cfg->edges[i - 1])) {
-                rc = sim_msg_set(err, SIM_ECONFIG,
-                                 "predictor.edges: must be increasing positive token counts");
-                goto fail;
-            }
-            p->edge[i] = cfg->edges[i];
-        }
+        SIM_ASSERT(p->n <= PRED_MAX_BUCKETS); /* checked by pred_edges_parse */
+        memcpy(p->edge, cfg->edges, p->n * sizeof *p->edge);
     } else {
         equal_edges(p, cfg->n_buckets ? cfg->n_buckets : 10);
     }
@@ -254,7 +262,10 @@ void pred_free(pred_t *p)
 }
 
 double      pred_cost_s(const pred_t *p) { return p->cost_s; }
-const char *pred_name(const pred_t *p) { return p->name; }
+const char *pred_name(const pred_t *p)
+{
+    return sim_choice_name(pred_kind_choices, (int)p->kind);
+}
 uint32_t    pred_n_buckets(const pred_t *p) { return p->n; }
 
 int pred_bucket_of(const pred_t *p, uint32_t tokens)

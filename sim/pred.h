@@ -19,17 +19,24 @@
 
 #include <stdint.h>
 
+#include "choice.h"
 #include "req.h"
 #include "sim.h"
 
 enum { PRED_MAX_BUCKETS = 64, PRED_RNG_STREAM = 3 };
 
+enum pred_kind { PRED_ORACLE = 0, PRED_NOISY, PRED_CONFUSION, PRED_REPLAY };
+
+/* The predictors' names and help (the schema's predictor.name), values enum pred_kind. */
+extern const struct sim_choice pred_kind_choices[];
+
 struct pred_cfg {
-    const char *name;          /* oracle | noisy | confusion | replay */
+    enum pred_kind kind;
     double      cost_s;        /* per-request prediction cost */
     double      sigma;         /* noisy: log-normal error sigma */
-    uint32_t    n_buckets;     /* 0 = from the matrix file, else 10 */
-    uint32_t    edges[PRED_MAX_BUCKETS]; /* upper edges; all 0 = equal width to max_len */
+    uint32_t    n_buckets;     /* 0 = from the matrix file, else 10; with edges: their count */
+    uint32_t    edges[PRED_MAX_BUCKETS]; /* upper edges from pred_edges_parse; all 0 = equal
+                                          * width to max_len */
     const char *path;          /* confusion matrix or replay file */
     uint32_t    max_len;       /* largest output length (max_seq_len) */
     uint64_t    seed;
@@ -55,7 +62,11 @@ uint32_t pred_bucket_upper(const pred_t *p, int bucket);
  * after a request outgrew `tokens`. */
 uint32_t pred_next_edge(const pred_t *p, uint32_t tokens);
 
-/* Names, for the schema's help. */
-extern const char *const pred_names[];
+/* Parse explicit bucket upper edges, "e1,e2,...,en" (the schema's predictor.edges; "" = none):
+ * positive, strictly increasing token counts, at most PRED_MAX_BUCKETS. Returns 0 with the edges
+ * in edges[0..*n) (*n = 0 for ""), or SIM_ECONFIG with the reason (no key, no place: the caller
+ * knows them) in err (edges and *n then unspecified). Borrows s. */
+int pred_edges_parse(const char *s, uint32_t edges[PRED_MAX_BUCKETS], uint32_t *n,
+                     struct sim_msg *err);
 
 #endif

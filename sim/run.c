@@ -82,10 +82,11 @@ static int build_model(const struct cfg *c, struct cal_model *m, struct sim_msg 
         m->gated_mlp = c->m_gated;
     } else {
         const struct cal_model *p = cal_model_find(c->model);
+        char names[400];
         if (!p)
             return sim_msg_set(err, SIM_ECONFIG,
-                               "model.name: unknown model '%s' (presets: see lensim schema)",
-                               c->model);
+                               "model.name: unknown model '%s' (presets: %s; or custom)",
+                               c->model, cal_model_names(names, sizeof names, ", "));
         *m = *p;
     }
 #define OV(field, v)                                                                          \
@@ -109,18 +110,6 @@ static int build_model(const struct cfg *c, struct cal_model *m, struct sim_msg 
     return SIM_OK;
 }
 
-static int parse_edges(const char *s, struct pred_cfg *p)
-{
-    uint32_t n = 0;
-    while (*s && n < PRED_MAX_BUCKETS) {
-        char *end;
-        p->edges[n++] = (uint32_t)strtoul(s, &end, 10);
-        s = *end ? end + 1 : end;
-    }
-    p->n_buckets = n;
-    return SIM_OK;
-}
-
 int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, struct run *x,
               struct sim_msg *err)
 {
@@ -128,17 +117,17 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     memset(x, 0, sizeof *x);
     x->cfg = *c;
     snprintf(x->data_dir, sizeof x->data_dir, "%s", data_dir ? data_dir : "");
-    if (!strcmp(c->compat, "ssjf") &&
+    if (c->compat == CFG_COMPAT_SSJF &&
         (rc = resolve("ssjf.predictions", c->ssjf_predictions, cfg_dir, data_dir, x->compat_path,
                       sizeof x->compat_path, err)))
         return rc;
     if ((rc = build_model(c, &x->model, err)))
         return rc;
     x->gpu = cal_gpu_find(c->gpu);
+    char names[200];
     if (!x->gpu)
-        return sim_msg_set(err, SIM_ECONFIG,
-                           "hardware.gpu: unknown GPU '%s' (a100-40gb, a100-80gb, h100-80gb, h200)",
-                           c->gpu);
+        return sim_msg_set(err, SIM_ECONFIG, "hardware.gpu: unknown GPU '%s' (%s)", c->gpu,
+                           cal_gpu_names(names, sizeof names, ", "));
 
     /* Perf profile. */
     if (!strcmp(c->profile, "analytic")) {
@@ -172,10 +161,12 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     s->max_batched_tokens = c->max_batched_tokens ? c->max_batched_tokens
                                                   : (max_seq > 8192 ? max_seq : 8192);
     s->max_wait_s = c->max_wait_s;
-    if (router_parse(c->router, &s->router) || batching_parse(c->batching, &s->batching) ||
-        preempt_parse(c->preemption, &s->preempt) || overflow_parse(c->overflow, &s->overflow) ||
-        kv_policy_parse(c->memory, &s->kv.policy) || evq_kind_parse(c->queue, &s->queue))
-        return sim_msg_set(err, SIM_ECONFIG, "internal: a schema choice has no parser");
+    s->router = c->router;
+    s->batching = c->batching;
+    s->preempt = c->preemption;
+    s->overflow = c->overflow;
+    s->kv.policy = c->memory;
+    s->queue = c->queue;
     if (s->batching == BATCH_NONE)
         s->max_batch = 1;
     double cap_tok = floor(x->cost.prof.kv_capacity_bytes / x->cost.prof.kv_bytes_per_token);
@@ -183,9 +174,7 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     s->kv.block_tok = c->block_size;
     s->kv.watermark = c->watermark;
     s->kv.max_seq_len = max_seq;
-    s->policy = sched_find(c->policy);
-    if (!s->policy)
-        return sim_msg_set(err, SIM_ECONFIG, "policy.name: unknown policy '%s'", c->policy);
+    s->policy = sched_ops_of(c->policy);
     s->sched.aging_s = c->aging_s;
     s->sched.aging_factor = c->aging_factor;
     s->seed = c->seed;
@@ -198,9 +187,8 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     /* Workload. */
     struct trace_opts *t = &x->trace;
     trace_opts_default(t);
-    if (trace_format_parse(c->source, &t->format) ||
-        trace_arrival_parse(c->arrival, &t->arrival))
-        return sim_msg_set(err, SIM_ECONFIG, "internal: a schema choice has no parser");
+    t->format = c->source;
+    t->arrival = c->arrival;
     if (t->format != TRACE_FMT_SYNTH) {
         if ((rc = resolve("workload.path", c->path, cfg_dir, data_dir, x->trace_path,
                           sizeof x->trace_path, err)))
@@ -218,7 +206,7 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     t->rate = c->rate;
     t->cv = c->cv;
     t->seed = c->seed;
-    t->lengths = !strcmp(c->lengths, "empirical") ? TRACE_LEN_EMPIRICAL : TRACE_LEN_LOGNORMAL;
+    t->lengths = c->lengths;
     t->prompt_mu = c->prompt_mu;
     t->prompt_sigma = c->prompt_sigma;
     t->output_mu = c->output_mu;
@@ -233,14 +221,17 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
 
     /* Predictor. */
     struct pred_cfg *p = &x->pred;
-    p->name = x->cfg.predictor; /* the copy: c may not outlive x */
+    p->kind = c->predictor;
     p->cost_s = c->pred_cost_s;
     p->sigma = c->pred_sigma;
     p->n_buckets = c->pred_buckets;
     p->max_len = max_seq;
     p->seed = c->seed;
-    if (c->pred_edges[0])
-        parse_edges(c->pred_edges, p);
+    if (c->pred_edges[0]) {
+        struct sim_msg why;
+        if ((rc = pred_edges_parse(c->pred_edges, p->edges, &p->n_buckets, &why)))
+            return sim_msg_set(err, rc, "predictor.edges: %s", why.text);
+    }
     if (c->pred_path[0]) {
         if ((rc = resolve("predictor.path", c->pred_path, cfg_dir, data_dir, x->pred_path,
                           sizeof x->pred_path, err)))

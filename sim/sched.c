@@ -7,15 +7,24 @@
 
 extern const struct sched_ops sched_fcfs_ops, sched_sjf_ops, sched_ssjf_ops, sched_s3_ops;
 
-const struct sched_ops *const sched_registry[] = {&sched_fcfs_ops, &sched_sjf_ops, &sched_ssjf_ops,
-                                                  &sched_s3_ops, NULL};
+const struct sim_choice sched_policy_choices[] = {
+    {"fcfs", SCHED_FCFS, "first come, first served: queue order, preempted requests first"},
+    {"sjf", SCHED_SJF, "shortest TRUE remaining output first: an oracle that knows each length"},
+    {"ssjf", SCHED_SSJF, "shortest PREDICTED remaining output first (the predictor's length)"},
+    {"s3", SCHED_S3, "S3: decreasing first fit of predicted reservations into free KV memory"},
+    {NULL, 0, NULL},
+};
 
-const struct sched_ops *sched_find(const char *name)
+const struct sched_ops *sched_ops_of(enum sched_policy p)
 {
-    for (const struct sched_ops *const *o = sched_registry; *o; o++)
-        if (!strcmp((*o)->name, name))
-            return *o;
-    return NULL;
+    static const struct sched_ops *const ops[] = {
+        [SCHED_FCFS] = &sched_fcfs_ops,
+        [SCHED_SJF] = &sched_sjf_ops,
+        [SCHED_SSJF] = &sched_ssjf_ops,
+        [SCHED_S3] = &sched_s3_ops,
+    };
+    SIM_ASSERT((unsigned)p < sizeof ops / sizeof *ops);
+    return ops[p];
 }
 
 struct sched {

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "choice.h"
 #include "req.h"
 #include "sim.h"
 
@@ -54,8 +55,6 @@ struct sched_cfg {
 };
 
 struct sched_ops {
-    const char *name;
-    const char *help;
     /* Ordering key, smaller first; NULL = queue order only (fcfs). */
     double (*key)(const struct req *r); /* optional */
     /* Offer requests in the policy's order; NULL = offer by key (or queue order), stop at the first
@@ -67,9 +66,12 @@ struct sched_ops {
     void (*remove)(sched_t *s, struct req *r);                    /* optional */
 };
 
-extern const struct sched_ops *const sched_registry[]; /* NULL-terminated */
-/* The policy named `name`, or NULL. */
-const struct sched_ops *sched_find(const char *name);
+enum sched_policy { SCHED_FCFS = 0, SCHED_SJF, SCHED_SSJF, SCHED_S3 };
+
+/* The policies' names and help (the schema's policy.name), values enum sched_policy. */
+extern const struct sim_choice sched_policy_choices[];
+/* The ops table of policy p. Cannot fail (p must be an enum sched_policy value). */
+const struct sched_ops *sched_ops_of(enum sched_policy p);
 
 /* Returns an owned empty queue for the policy (free with sched_free), or NULL (out of memory). */
 sched_t *sched_new(const struct sched_ops *ops, const struct sched_cfg *cfg);

@@ -3,6 +3,5 @@
 #include "sched.h"
 
 const struct sched_ops sched_fcfs_ops = {
-    .name = "fcfs",
-    .help = "first come, first served (queue order; preempted requests first)",
+    .key = NULL, /* queue order: every hook is the generic one */
 };

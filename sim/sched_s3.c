@@ -123,8 +123,6 @@ static void s3_form_batch(sched_t *s, const struct sched_admit *a)
 }
 
 const struct sched_ops sched_s3_ops = {
-    .name = "s3",
-    .help = "S3: decreasing first fit of predicted reservations into free KV memory",
     .form_batch = s3_form_batch,
     .init = s3_init,
     .fini = s3_fini,

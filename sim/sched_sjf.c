@@ -5,7 +5,5 @@
 static double sjf_key(const struct req *r) { return (double)req_remaining(r); }
 
 const struct sched_ops sched_sjf_ops = {
-    .name = "sjf",
-    .help = "shortest true remaining output first (oracle)",
     .key = sjf_key,
 };

@@ -8,7 +8,5 @@ static double ssjf_key(const struct req *r)
 }
 
 const struct sched_ops sched_ssjf_ops = {
-    .name = "ssjf",
-    .help = "shortest predicted remaining output first",
     .key = ssjf_key,
 };

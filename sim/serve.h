@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 
+#include "choice.h"
 #include "cost.h"
 #include "eng.h"
 #include "kv.h"
@@ -67,10 +68,8 @@ int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src
               met_t *met, serve_progress_fn progress, void *progress_ctx,
               struct serve_stats *stats, struct sim_msg *err);
 
-/* Names for the schema. Parse functions return 0 or SIM_ECONFIG. */
-int batching_parse(const char *s, enum batching *out);
-int preempt_parse(const char *s, enum preempt_mode *out);
-int overflow_parse(const char *s, enum overflow_mode *out);
-int router_parse(const char *s, enum router_kind *out);
+/* The choice sets of the enums above (serve_names.c), for the schema: values are the enum's. */
+extern const struct sim_choice serve_batching_choices[], serve_preempt_choices[],
+    serve_overflow_choices[], serve_router_choices[];
 
 #endif

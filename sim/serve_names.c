@@ -1,29 +1,31 @@
-/* serve_names.c: the names of the serving model's choices (serve.h). */
-#include <string.h>
-
+/* serve_names.c: the serving model's choice sets (serve.h), each value with its one-line help. */
 #include "serve.h"
 
-static int parse_name(const char *s, const char *const *names, int n, int *out)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(s, names[i])) {
-            *out = i;
-            return SIM_OK;
-        }
-    return SIM_ECONFIG;
-}
+const struct sim_choice serve_batching_choices[] = {
+    {"continuous", BATCH_CONTINUOUS,
+     "iteration-level: requests join and leave at every iteration (ORCA, vLLM)"},
+    {"dynamic", BATCH_DYNAMIC,
+     "static batches: formed when the engine is idle, run until the longest finishes"},
+    {"none", BATCH_NONE, "one request at a time"},
+    {NULL, 0, NULL},
+};
 
-#define PARSER(fn, type, ...)                                                              \
-    int fn(const char *s, type *out)                                                       \
-    {                                                                                      \
-        static const char *const names[] = {__VA_ARGS__};                                  \
-        int v, rc = parse_name(s, names, (int)(sizeof names / sizeof *names), &v);         \
-        if (!rc)                                                                           \
-            *out = (type)v;                                                                \
-        return rc;                                                                         \
-    }
-PARSER(batching_parse, enum batching, "continuous", "dynamic", "none")
-PARSER(preempt_parse, enum preempt_mode, "recompute", "swap")
-PARSER(overflow_parse, enum overflow_mode, "next_bucket", "max")
-PARSER(router_parse, enum router_kind, "round_robin", "least_outstanding", "random")
+const struct sim_choice serve_preempt_choices[] = {
+    {"recompute", PREEMPT_RECOMPUTE, "drop the KV cache and recompute the tokens on readmission"},
+    {"swap", PREEMPT_SWAP, "copy the KV cache to host memory and back over the host link"},
+    {NULL, 0, NULL},
+};
 
+const struct sim_choice serve_overflow_choices[] = {
+    {"next_bucket", OVERFLOW_NEXT_BUCKET, "reserve up to the next bucket's upper edge (S3)"},
+    {"max", OVERFLOW_MAX, "reserve up to max_seq_len"},
+    {NULL, 0, NULL},
+};
+
+const struct sim_choice serve_router_choices[] = {
+    {"round_robin", ROUTER_ROUND_ROBIN, "replicas in turn"},
+    {"least_outstanding", ROUTER_LEAST_OUTSTANDING,
+     "the replica with the fewest waiting plus running requests (lowest index on ties)"},
+    {"random", ROUTER_RANDOM, "a uniformly random replica (seeded)"},
+    {NULL, 0, NULL},
+};

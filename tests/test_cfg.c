@@ -11,6 +11,9 @@
  * - Positive cases: defaults, `policy: sjf`, the sweep's Cartesian product in the documented order
  *   with the documented run names, runs x sweep, precedence (defaults < file < run < --set), and a
  *   cfg_dump -> load -> resolve round trip with the same cfg_hash and the same text.
+ * - Every choice key of the schema (as `lensim schema` lists them) has its owner's choice set;
+ *   every name in it is accepted, resolves, and is dumped back as the same name; a wrong name is
+ *   refused with the set's `a|b|c`.
  * - An allocation-failure walk over load, --set and resolve of a sweep x runs experiment: every
  *   failure is SIM_ENOMEM, no experiment comes back, nothing leaks.
  */
@@ -86,6 +89,13 @@ static void set_fails_(const char *assignment, const char *msg, int line)
     ASSERT_EQ(sim_alloc_stats().live, live);
 }
 #define SET_FAILS(a, msg) set_fails_(a, msg, __LINE__)
+
+/* Whether choice value v of set is named `name`. */
+static int named(const struct sim_choice *set, int v, const char *name)
+{
+    const char *n = sim_choice_name(set, v);
+    return n && !strcmp(n, name);
+}
 
 static const char *write_file(const char *name, const char *text)
 {
@@ -411,17 +421,22 @@ TEST(defaults_applied)
     ASSERT_NEAR(c.mem_util, 0.9, 0);
     ASSERT_TRUE(!strcmp(c.profile, "analytic"));
     ASSERT_EQ(c.replicas, 1);
-    ASSERT_TRUE(!strcmp(c.router, "round_robin") && !strcmp(c.source, "synthetic"));
+    ASSERT_TRUE(named(serve_router_choices, c.router, "round_robin"));
+    ASSERT_TRUE(named(trace_format_choices, c.source, "synthetic"));
     ASSERT_EQ(c.requests, 5);
     ASSERT_NEAR(c.rate, 5.53, 0);
     ASSERT_NEAR(c.cv, 1, 0);
-    ASSERT_TRUE(!strcmp(c.arrival, "poisson") && !strcmp(c.lengths, "lognormal"));
+    ASSERT_TRUE(named(trace_arrival_choices, c.arrival, "poisson"));
+    ASSERT_TRUE(named(trace_lengths_choices, c.lengths, "lognormal"));
     ASSERT_NEAR(c.prompt_mu, 6.6333, 0);
-    ASSERT_TRUE(!strcmp(c.batching, "continuous") && !strcmp(c.memory, "max"));
+    ASSERT_TRUE(named(serve_batching_choices, c.batching, "continuous"));
+    ASSERT_TRUE(named(kv_policy_choices, c.memory, "max"));
     ASSERT_EQ(c.max_batch, 256);
     ASSERT_EQ(c.block_size, 16);
-    ASSERT_TRUE(!strcmp(c.policy, "fcfs") && !strcmp(c.predictor, "oracle"));
-    ASSERT_TRUE(!strcmp(c.queue, "calendar") && !strcmp(c.compat, "none"));
+    ASSERT_TRUE(named(sched_policy_choices, c.policy, "fcfs"));
+    ASSERT_TRUE(named(pred_kind_choices, c.predictor, "oracle"));
+    ASSERT_TRUE(named(evq_kind_choices, c.queue, "calendar"));
+    ASSERT_TRUE(named(cfg_compat_choices, c.compat, "none"));
     ASSERT_EQ(c.check, 0);
     ASSERT_EQ(c.m_gated, 1);
     ASSERT_EQ(c.out_requests, 1);
@@ -437,8 +452,9 @@ TEST(group_scalar_means_name)
                            "predictor.sigma: 0.25\nseed: 18000000000000000000\n");
     struct cfg c;
     RESOLVE_OK(e, 0, &c);
-    ASSERT_TRUE(!strcmp(c.policy, "sjf") && !strcmp(c.predictor, "noisy"));
-    ASSERT_TRUE(!strcmp(c.model, "llama-2-13b") && !strcmp(c.memory, "paged"));
+    ASSERT_TRUE(named(sched_policy_choices, c.policy, "sjf"));
+    ASSERT_TRUE(named(pred_kind_choices, c.predictor, "noisy"));
+    ASSERT_TRUE(!strcmp(c.model, "llama-2-13b") && named(kv_policy_choices, c.memory, "paged"));
     ASSERT_EQ(c.check, 1);
     ASSERT_NEAR(c.pred_sigma, 0.25, 0);
     ASSERT_TRUE(c.seed == UINT64_C(18000000000000000000));
@@ -468,7 +484,8 @@ TEST(sweep_product_order_and_names)
         if (strcmp(c.run_name, want))
             TEST_FAIL_("run %zu is named %s, want %s", i, c.run_name, want);
         ASSERT_NEAR(c.rate, atof(rate[a]), 0);
-        ASSERT_TRUE(!strcmp(c.policy, pol[b]) && !strcmp(c.memory, mem[m]));
+        ASSERT_TRUE(named(sched_policy_choices, c.policy, pol[b]));
+        ASSERT_TRUE(named(kv_policy_choices, c.memory, mem[m]));
         ASSERT_EQ(c.requests, 5);
     }
     cfg_free(e);
@@ -491,8 +508,8 @@ TEST(runs_times_sweep)
         if (strcmp(c.run_name, names[i]))
             TEST_FAIL_("run %zu is named %s, want %s", i, c.run_name, names[i]);
         ASSERT_EQ(c.replicas, i % 2 ? 4 : 1);
-        ASSERT_TRUE(!strcmp(c.memory, i < 2 ? "paged" : "max"));
-        ASSERT_TRUE(!strcmp(c.policy, i < 2 ? "fcfs" : "sjf"));
+        ASSERT_TRUE(named(kv_policy_choices, c.memory, i < 2 ? "paged" : "max"));
+        ASSERT_TRUE(named(sched_policy_choices, c.policy, i < 2 ? "fcfs" : "sjf"));
         ASSERT_EQ(c.requests, i < 2 ? 5 : 7);
         ASSERT_NEAR(c.rate, 2, 0);
         ASSERT_TRUE(!strcmp(c.name, "r"));
@@ -531,7 +548,8 @@ TEST(set_wins)
     for (size_t i = 0; i < cfg_n_runs(e); i++) {
         RESOLVE_OK(e, i, &c);
         ASSERT_NEAR(c.rate, 7, 0);
-        ASSERT_TRUE(!strcmp(c.memory, "oracle") && !strcmp(c.policy, "s3"));
+        ASSERT_TRUE(named(kv_policy_choices, c.memory, "oracle"));
+        ASSERT_TRUE(named(sched_policy_choices, c.policy, "s3"));
         ASSERT_EQ(c.seed, 6);
     }
     /* Run names keep the swept values. */
@@ -586,7 +604,7 @@ TEST(dump_round_trip)
     ASSERT_EQ(b.out_timeline_rows, 17);
     /* The hash sees results-relevant settings only. */
     b.check = 0;
-    snprintf(b.queue, sizeof b.queue, "heap");
+    b.queue = EVQ_HEAP;
     ASSERT_TRUE(cfg_hash(&a) == cfg_hash(&b));
     b.seed++;
     ASSERT_TRUE(cfg_hash(&a) != cfg_hash(&b));
@@ -597,6 +615,81 @@ TEST(dump_round_trip)
 }
 
 /* ---- allocation failures ---- */
+
+/* The value cfg_dump wrote for dotted `key` in text, into out; NULL when absent. cfg_dump writes
+ * `group:` lines, `  key: value` under them and `key: value` at the top level. */
+static const char *dumped_value(const char *text, const char *key, char *out, size_t n)
+{
+    char group[64] = "";
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        const char *colon = strchr(p, ':');
+        int nested = !strncmp(p, "  ", 2);
+        if (!colon)
+            return NULL;
+        if (colon[1] == '\n') { /* a group line */
+            snprintf(group, sizeof group, "%.*s", (int)(colon - p), p);
+            continue;
+        }
+        char full[200];
+        snprintf(full, sizeof full, "%s%s%.*s", nested ? group : "", nested ? "." : "",
+                 (int)(colon - p - 2 * nested), p + 2 * nested);
+        if (!strcmp(full, key)) {
+            snprintf(out, n, "%.*s", (int)strcspn(colon + 2, "\n"), colon + 2);
+            return out;
+        }
+    }
+    return NULL;
+}
+
+TEST(every_choice_round_trips)
+{
+    char *schema = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&schema, &len);
+    cfg_schema_print(f, 0);
+    fclose(f);
+    int n_choice_keys = 0;
+    for (const char *p = schema; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        char key[64], type[32];
+        if (*p == ' ' || sscanf(p, "%63s %31s", key, type) != 2)
+            continue; /* a value's help line */
+        const struct sim_choice *set = cfg_choices_of(key);
+        if (strcmp(type, "choice")) {
+            ASSERT_TRUE(set == NULL);
+            continue;
+        }
+        ASSERT_TRUE(set != NULL && set[0].name != NULL);
+        n_choice_keys++;
+        for (const struct sim_choice *c = set; c->name; c++) {
+            ASSERT_TRUE(c->help && *c->help);
+            for (const struct sim_choice *d = set; d < c; d++) /* name <-> value is one to one */
+                ASSERT_TRUE(strcmp(d->name, c->name) && d->value != c->value);
+            cfg_exp_t *e = LOAD_OK("name: x\nworkload: {requests: 5, path: t.csv, lengths_path: "
+                                   "l.csv}\npredictor: {path: p.txt}\n");
+            char set_arg[128], got[64], want[64];
+            snprintf(set_arg, sizeof set_arg, "%s=%s", key, c->name);
+            struct sim_msg err = {{0}};
+            int rc = cfg_add_set(e, set_arg, &err);
+            if (rc)
+                TEST_FAIL_("--set %s: %s", set_arg, err.text);
+            struct cfg cf;
+            RESOLVE_OK(e, 0, &cf);
+            char *text = dump_text(&cf);
+            snprintf(want, sizeof want, "\"%s\"", c->name);
+            if (!dumped_value(text, key, got, sizeof got) || strcmp(got, want))
+                TEST_FAIL_("%s: dumped as %s", set_arg, dumped_value(text, key, got, sizeof got));
+            free(text);
+            cfg_free(e);
+        }
+        char bad[80], msg[400], names[200];
+        snprintf(bad, sizeof bad, "%s=no-such-value", key);
+        snprintf(msg, sizeof msg, "--set: %s: 'no-such-value' is not one of %s", key,
+                 sim_choice_list(set, names, sizeof names));
+        SET_FAILS(bad, msg);
+    }
+    free(schema);
+    ASSERT_TRUE(n_choice_keys >= 12); /* router ... compat */
+}
 
 TEST(alloc_failure_walk)
 {
@@ -633,7 +726,7 @@ TEST(alloc_failure_walk)
             ASSERT_EQ(cfg_n_runs(e), 12);
             ASSERT_TRUE(!strcmp(c.run_name, "b_rate-3_batching-dynamic"));
             ASSERT_EQ(c.requests, 60);
-            ASSERT_TRUE(!strcmp(c.policy, "fcfs"));
+            ASSERT_TRUE(named(sched_policy_choices, c.policy, "fcfs"));
             n_ok++;
         }
         if (loaded)
@@ -670,6 +763,7 @@ int main(void)
     RUN(runs_times_sweep);
     RUN(set_wins);
     RUN(dump_round_trip);
+    RUN(every_choice_round_trips);
     RUN(alloc_failure_walk);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -9,6 +9,8 @@
  *   idle replica that starts an iteration at the same instant samples twice).
  * - End to end: a 2-replica run of 20,000 requests with K = 37 (many more iterations than K),
  *   reading timeline.csv back.
+ * And the summary's column table: a two-request run computed by hand gives, byte for byte, the
+ * summary.json, results.csv columns and terminal row written below.
  */
 #include <unistd.h>
 
@@ -180,6 +182,128 @@ TEST(timeline_of_a_long_run)
     free(text);
 }
 
+/* Text written to a memory stream by fn(s, f); free() it. */
+static char *written(void (*fn)(const struct met_summary *, FILE *), const struct met_summary *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    fn(s, f);
+    fclose(f);
+    return buf;
+}
+
+static void write_json(const struct met_summary *s, FILE *f) { met_write_json(s, f); }
+static void csv_header(const struct met_summary *s, FILE *f) { (void)s, met_csv_header(f); }
+static void table_header(const struct met_summary *s, FILE *f) { (void)s, met_table_header(f); }
+
+/* One replica, 1-second iterations, no SLO (goodput and attainment are null):
+ *   A arrives at 0, admitted at 0, tokens at 1, 2, 3 s (prompt 10, output 3);
+ *   B arrives at 1, admitted at 2, its only token at 3 s (prompt 20, output 1).
+ * Iterations [0,1) A's prefill, KV 25%; [1,2) A decodes, 50%; [2,3) A decodes and B's prefill,
+ * 75%: 4 tokens, two of them 1 s after the previous one (ITL).
+ * ttft {1, 2} s, tpot {1} (B has one token), e2el {3, 2}, queue {0, 1}, norm {1, 2} s/token;
+ * quantiles interpolate ({1, 2}: p90 1.9). Duration 3 s; mean KV 1.5/3; batch 4/3; SSJF
+ * throughput: position int(0.25 x 1) = 0 over 3 s. */
+TEST(summary_columns_by_hand)
+{
+    met_t *m = met_new(&(struct met_cfg){.n_replicas = 1});
+    ASSERT_TRUE(m != NULL);
+    const simtime_t S = 1000000000;
+    struct req a = {.id = 0, .arrival_ns = 0, .prompt_tok = 10, .output_tok = 3, .sched_ns = 0,
+                    .first_token_ns = S, .finish_ns = 3 * S};
+    struct req b = {.id = 1, .arrival_ns = S, .prompt_tok = 20, .output_tok = 1, .sched_ns = 2 * S,
+                    .first_token_ns = 3 * S, .finish_ns = 3 * S};
+    ASSERT_EQ(met_iter(m, 0, 0, S, 1, 0, 1, 0.25), 0);
+    ASSERT_EQ(met_iter(m, 0, S, S, 1, 1, 1, 0.5), 0);
+    ASSERT_EQ(met_iter(m, 0, 2 * S, S, 2, 1, 2, 0.75), 0);
+    ASSERT_EQ(met_finish(m, &b), 0);
+    ASSERT_EQ(met_finish(m, &a), 0);
+    struct met_summary s;
+    ASSERT_EQ(met_summarize(m, 0, &s), 0);
+    met_free(m);
+
+    static const char json[] =
+        "{\n"
+        "  \"completed\": 2,\n"
+        "  \"failed\": 0,\n"
+        "  \"total_input_tokens\": 30,\n"
+        "  \"total_output_tokens\": 4,\n"
+        "  \"duration\": 3.000000,\n"
+        "  \"request_throughput\": 0.666667,\n"
+        "  \"output_throughput\": 1.333333,\n"
+        "  \"total_token_throughput\": 11.333333,\n"
+        "  \"request_goodput\": null,\n"
+        "  \"slo_attainment\": null,\n"
+        "  \"mean_ttft_ms\": 1500.000000,\n"
+        "  \"median_ttft_ms\": 1500.000000,\n"
+        "  \"std_ttft_ms\": 500.000000,\n"
+        "  \"p90_ttft_ms\": 1900.000000,\n"
+        "  \"p99_ttft_ms\": 1990.000000,\n"
+        "  \"mean_tpot_ms\": 1000.000000,\n"
+        "  \"median_tpot_ms\": 1000.000000,\n"
+        "  \"std_tpot_ms\": 0.000000,\n"
+        "  \"p90_tpot_ms\": 1000.000000,\n"
+        "  \"p99_tpot_ms\": 1000.000000,\n"
+        "  \"mean_itl_ms\": 1000.000000,\n"
+        "  \"median_itl_ms\": 1000.000000,\n"
+        "  \"std_itl_ms\": 0.000000,\n"
+        "  \"p90_itl_ms\": 1000.000000,\n"
+        "  \"p99_itl_ms\": 1000.000000,\n"
+        "  \"mean_e2el_ms\": 2500.000000,\n"
+        "  \"median_e2el_ms\": 2500.000000,\n"
+        "  \"std_e2el_ms\": 500.000000,\n"
+        "  \"p90_e2el_ms\": 2900.000000,\n"
+        "  \"p99_e2el_ms\": 2990.000000,\n"
+        "  \"mean_jct_ms\": 2500.000000,\n"
+        "  \"mean_queue_ms\": 500.000000,\n"
+        "  \"median_queue_ms\": 500.000000,\n"
+        "  \"std_queue_ms\": 500.000000,\n"
+        "  \"p90_queue_ms\": 900.000000,\n"
+        "  \"p99_queue_ms\": 990.000000,\n"
+        "  \"mean_norm_latency_ms\": 1500.000000,\n"
+        "  \"median_norm_latency_ms\": 1500.000000,\n"
+        "  \"std_norm_latency_ms\": 500.000000,\n"
+        "  \"p90_norm_latency_ms\": 1900.000000,\n"
+        "  \"p99_norm_latency_ms\": 1990.000000,\n"
+        "  \"mean_kv_cache_usage\": 0.500000,\n"
+        "  \"peak_kv_cache_usage\": 0.750000,\n"
+        "  \"mean_batch_size\": 1.333333,\n"
+        "  \"iterations\": 3,\n"
+        "  \"preemptions\": 0,\n"
+        "  \"mispredictions\": 0,\n"
+        "  \"wasted_tokens\": 0,\n"
+        "  \"wasted_s\": 0.000000,\n"
+        "  \"ssjf_throughput\": 0.000000\n"
+        "}\n";
+    static const char csv_head[] =
+        ",completed,failed,duration_s,request_throughput,output_throughput,ssjf_throughput,"
+        "request_goodput,slo_attainment,mean_ttft_ms,p99_ttft_ms,mean_tpot_ms,p99_tpot_ms,"
+        "mean_itl_ms,mean_e2el_ms,median_e2el_ms,p99_e2el_ms,mean_queue_ms,mean_kv_cache_usage,"
+        "peak_kv_cache_usage,mean_batch_size,preemptions,mispredictions";
+    static const char csv_row[] =
+        ",2,0,3.000000,0.666667,1.333333,0.000000,,,1500.000000,1990.000000,1000.000000,"
+        "1000.000000,1000.000000,2500.000000,2500.000000,2990.000000,500.000000,0.500000,"
+        "0.750000,1.333333,0,0";
+    static const char table_head[] =
+        "    done  fail    req/s     tok/s   TTFT ms  p99 TTFT  TPOT ms     E2E s   p99 E2E   KV%"
+        "  batch";
+    static const char table_row[] =
+        "       2     0    0.667       1.3    1500.0    1990.0  1000.00     2.500     2.990  50.0"
+        "    1.3";
+    struct {
+        void (*fn)(const struct met_summary *, FILE *);
+        const char *want;
+    } outs[] = {{write_json, json},      {csv_header, csv_head},     {met_csv_row, csv_row},
+                {table_header, table_head}, {met_table_row, table_row}};
+    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
+        char *got = written(outs[i].fn, &s);
+        if (strcmp(got, outs[i].want))
+            TEST_FAIL_("output %zu:\n%s\nwanted:\n%s", i, got, outs[i].want);
+        free(got);
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-met-XXXXXX");
@@ -187,6 +311,7 @@ int main(void)
         return 1;
     RUN(decimation_direct);
     RUN(timeline_of_a_long_run);
+    RUN(summary_columns_by_hand);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd))

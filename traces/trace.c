@@ -58,37 +58,66 @@ void trace_opts_default(struct trace_opts *o)
 
 /* ---- names ---- */
 
-static const char *const fmt_names[] = {"auto", "azure", "mooncake", "lengths", "csv", "synthetic"};
-static const char *const arr_names[] = {"poisson", "gamma", "batch"};
+/* In the schema's order: the generator first, detection last. */
+const struct sim_choice trace_format_choices[] = {
+    {"synthetic", TRACE_FMT_SYNTH, "the generator: arrival process and lengths below, no file"},
+    {"azure", TRACE_FMT_AZURE,
+     "Azure LLM inference 2023 CSV: TIMESTAMP,ContextTokens,GeneratedTokens"},
+    {"mooncake", TRACE_FMT_MOONCAKE, "Mooncake JSONL: timestamp (ms), input_length, output_length"},
+    {"lengths", TRACE_FMT_LENGTHS, "lengths-only CSV; arrivals drawn from the arrival process"},
+    {"csv", TRACE_FMT_CSV, "the interchange CSV: arrival_s,prompt_tokens,output_tokens[,id]"},
+    {"auto", TRACE_FMT_AUTO, "one of the file formats, told by the file's name and header"},
+    {NULL, 0, NULL},
+};
+
+const struct sim_choice trace_arrival_choices[] = {
+    {"poisson", TRACE_ARR_POISSON, "exponential gaps at `rate`"},
+    {"gamma", TRACE_ARR_GAMMA, "Gamma gaps with mean 1/rate and coefficient of variation `cv`"},
+    {"batch", TRACE_ARR_BATCH, "every request at t = 0 (offline throughput)"},
+    {NULL, 0, NULL},
+};
+
+const struct sim_choice trace_lengths_choices[] = {
+    {"lognormal", TRACE_LEN_LOGNORMAL, "ln(tokens) ~ N(mu, sigma), rounded, at least 1"},
+    {"empirical", TRACE_LEN_EMPIRICAL, "resampled with replacement from lengths_path"},
+    {NULL, 0, NULL},
+};
+
+static int parse(const struct sim_choice *set, const char *name, int *out)
+{
+    const struct sim_choice *c = sim_choice_find(set, name);
+    if (!c)
+        return SIM_ECONFIG;
+    *out = c->value;
+    return SIM_OK;
+}
 
 const char *trace_format_name(enum trace_format f)
 {
-    return (unsigned)f < sizeof fmt_names / sizeof *fmt_names ? fmt_names[f] : "?";
+    const char *n = sim_choice_name(trace_format_choices, (int)f);
+    return n ? n : "?";
 }
 
 int trace_format_parse(const char *name, enum trace_format *out)
 {
-    for (unsigned i = 0; i < sizeof fmt_names / sizeof *fmt_names; i++)
-        if (name && !strcmp(name, fmt_names[i])) {
-            *out = (enum trace_format)i;
-            return SIM_OK;
-        }
-    return SIM_ECONFIG;
+    int v, rc = parse(trace_format_choices, name, &v);
+    if (!rc)
+        *out = (enum trace_format)v;
+    return rc;
 }
 
 const char *trace_arrival_name(enum trace_arrival a)
 {
-    return (unsigned)a < sizeof arr_names / sizeof *arr_names ? arr_names[a] : "?";
+    const char *n = sim_choice_name(trace_arrival_choices, (int)a);
+    return n ? n : "?";
 }
 
 int trace_arrival_parse(const char *name, enum trace_arrival *out)
 {
-    for (unsigned i = 0; i < sizeof arr_names / sizeof *arr_names; i++)
-        if (name && !strcmp(name, arr_names[i])) {
-            *out = (enum trace_arrival)i;
-            return SIM_OK;
-        }
-    return SIM_ECONFIG;
+    int v, rc = parse(trace_arrival_choices, name, &v);
+    if (!rc)
+        *out = (enum trace_arrival)v;
+    return rc;
 }
 
 /* ---- paths ---- */

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "choice.h"
 #include "sim.h"
 
 typedef struct trace trace_t;
@@ -116,8 +117,12 @@ enum trace_format trace_format_of(const trace_t *t);
  * generator. */
 const char *trace_path(const trace_t *t);
 
-/* Names: "auto", "azure", "mooncake", "lengths", "csv", "synthetic". Parse returns 0 or
- * SIM_ECONFIG. */
+/* The choice sets (names and help; values the enums above): formats (the schema's
+ * workload.source), arrival processes and generator lengths. */
+extern const struct sim_choice trace_format_choices[], trace_arrival_choices[],
+    trace_lengths_choices[];
+/* Names through the sets above: a name, or "?" for a value outside its enum (cannot fail); parse
+ * returns 0, or SIM_ECONFIG with *out unchanged (name may be NULL). */
 const char *trace_format_name(enum trace_format f);
 int         trace_format_parse(const char *name, enum trace_format *out);
 const char *trace_arrival_name(enum trace_arrival a);
