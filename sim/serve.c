@@ -7,7 +7,6 @@
 #include "pool.h"
 
 enum { EV_ARRIVAL = 0, EV_READY = 1, EV_ITER = 2, EV_TIMER = 3 };
-enum { RNG_ROUTER = 4 };
 enum { PROGRESS_EVERY = 1 << 16 };
 
 struct clu;
