@@ -14,20 +14,19 @@ static bool iter_less(const void *a, const void *b)
     return ((const struct req *)a)->next_iter < ((const struct req *)b)->next_iter;
 }
 
-static int ih_add(struct replica *p, struct req *r)
+static int heap_add(struct replica *p, struct req *r)
 {
-    if (ih_push(&p->ih, r))
+    if (ih_push(&p->ih, r, iter_less))
         return SIM_ENOMEM;
     r->in_heap = 1;
     return SIM_OK;
 }
 
-static void ih_drop(struct replica *p, struct req *r)
+static void heap_drop(struct replica *p, struct req *r)
 {
     if (!r->in_heap)
         return;
-    SIM_ASSERT(r->heap_pos < ih_size(&p->ih));
-    ih_remove(&p->ih, r);
+    ih_remove(&p->ih, r, iter_less);
     r->in_heap = 0;
 }
 
@@ -87,7 +86,7 @@ static void leave_decode(struct replica *p, struct req *r)
 static void leave(struct replica *p, struct req *r)
 {
     run_remove(p, r);
-    ih_drop(p, r);
+    heap_drop(p, r);
     leave_decode(p, r);
     kv_release(p->kv, r);
 }
@@ -156,7 +155,7 @@ static void on_limit(struct replica *p, struct req *r, uint64_t b, simtime_t now
                 return;
         }
         set_next(p, r);
-        if (ih_add(p, r))
+        if (heap_add(p, r))
             fail(p, SIM_ENOMEM);
         return;
     }
@@ -346,7 +345,7 @@ static void end_prefills(struct replica *p, uint64_t j, simtime_t now)
         p->n_decode++;
         p->ctx_base_sum += r->ctx_base;
         set_next(p, r);
-        if (ih_add(p, r))
+        if (heap_add(p, r))
             fail(p, SIM_ENOMEM);
     }
     p->n_pf = 0;
@@ -374,7 +373,7 @@ static void end_iteration(struct replica *p, simtime_t now)
     struct req *r;
     while ((r = ih_top(&p->ih)) && r->next_iter <= b) {
         SIM_ASSERT(r->next_iter == b);
-        ih_drop(p, r);
+        heap_drop(p, r);
         if (gen_at(r, b) >= r->output_tok)
             p->bat->done(p, r, now);
         else
@@ -424,7 +423,7 @@ uint64_t    replica_aging_count(const struct replica *p) { return sched_aging_co
 void replica_check(const struct replica *p)
 {
     struct sim_msg m;
-    if (kv_check(p->kv, p->run, p->n_run, &m) || ih_check(&p->ih, &m)) {
+    if (kv_check(p->kv, p->run, p->n_run, &m) || ih_check(&p->ih, iter_less, &m)) {
         sim_log_err("replica %u: %s", p->idx, m.text);
         SIM_ASSERT(!"replica invariant");
     }
@@ -457,7 +456,7 @@ int replica_new(const struct replica_env *env, uint32_t idx, struct replica **ou
     p->cfg = cfg;
     p->bat = batch_rule(cfg->batching);
     p->idx = idx;
-    ih_init(&p->ih, iter_less, offsetof(struct req, heap_pos));
+    ih_init(&p->ih, offsetof(struct req, heap_pos));
     if ((rc = kv_new(&cfg->kv, &p->kv, err)))
         goto fail;
     struct sched_cfg sc = cfg->sched;

@@ -44,7 +44,7 @@ sched_t *sched_new(const struct sched_ops *ops, const struct sched_cfg *cfg)
         return NULL;
     s->ops = ops;
     s->cfg = *cfg;
-    ih_init(&s->heap, heap_less, offsetof(struct req, pq_pos));
+    ih_init(&s->heap, offsetof(struct req, pq_pos));
     if (ops->init && ops->init(s)) {
         sched_free(s); /* fini copes with a half-built state */
         return NULL;
@@ -79,7 +79,7 @@ static int enqueue(sched_t *s, struct req *r, simtime_t now, int front)
     r->enq_seq = front ? 0 : s->next_seq + 1;
     if (s->ops->key) {
         r->key = s->ops->key(r);
-        if (ih_push(&s->heap, r))
+        if (ih_push(&s->heap, r, heap_less))
             return SIM_ENOMEM;
     }
     s->next_seq += !front;
@@ -124,7 +124,7 @@ void sched_remove(sched_t *s, struct req *r)
     r->q_prev = r->q_next = NULL;
     s->n--;
     if (s->ops->key)
-        ih_remove(&s->heap, r);
+        ih_remove(&s->heap, r, heap_less);
     if (s->ops->remove)
         s->ops->remove(s, r);
 }
