@@ -141,8 +141,12 @@ uint32_t kv_out_limit(const kv_t *kv, const struct req *r)
     return r->resv_tok - r->prompt_tok;
 }
 
-int      kv_grows(const kv_t *kv) { return paged(kv); }
-uint32_t kv_held(const kv_t *kv, const struct req *r) { return paged(kv) ? r->blocks : r->resv_tok; }
+int kv_grows(const kv_t *kv) { return paged(kv); }
+
+uint32_t kv_held(const kv_t *kv, const struct req *r)
+{
+    return paged(kv) ? r->blocks : r->resv_tok;
+}
 
 int kv_admit(kv_t *kv, struct req *r)
 {

@@ -9,10 +9,11 @@
  * is idle and runs until its longest member finishes, memory held; none: one request at a time),
  * and an executor whose iteration time comes from the perf model (exec.h, cost.h). A request's
  * prefill takes one iteration and yields its first token; each later iteration yields one token.
- * Events: at most one per iteration per replica (EV_ITER), one pending arrival for the source
- * (EV_ARRIVAL), a batch-wait timer per replica (dynamic batching) and, when predictions cost
- * time, one EV_READY per request. Work per iteration is O(1) plus O(log n) per request that
- * starts, finishes, outgrows its memory or needs a block at that iteration.
+ * Events (enum serve_ev, replica.h): at most one per iteration per replica (SERVE_EV_ITER), one
+ * pending arrival for the source (SERVE_EV_ARRIVAL), a batch-wait timer per replica (dynamic
+ * batching, SERVE_EV_TIMER) and, when predictions cost time, one SERVE_EV_READY per request.
+ * Work per iteration is O(1) plus O(log n) per request that starts, finishes, outgrows its
+ * memory or needs a block at that iteration.
  * Misprediction (predicted reservations): a request that outgrows its reservation is preempted
  * and re-queued at the front with the next bucket's reservation (or the maximum), its generated
  * tokens kept and recomputed (or swapped out and in).
