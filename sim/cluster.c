@@ -114,7 +114,7 @@ static void on_ready(eng_t *eng, struct ev *e, void *ctx)
 
 /* A request that cannot run at all (its prompt fills the sequence, or it needs more KV memory
  * than a replica has) fails at once; the others are predicted, then queued. */
-static int take(struct clu *c, struct req *r, simtime_t now)
+static int take_arrival(struct clu *c, struct req *r, simtime_t now)
 {
     int truncated;
     int ok = kv_admissible(replica_kv(c->rep[0]), r, &truncated);
@@ -157,7 +157,7 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
         r->sched_ns = r->first_token_ns = r->last_token_ns = -1;
         r->pred_bucket = -1;
         c->st.arrived++;
-        if (take(c, r, now)) {
+        if (take_arrival(c, r, now)) {
             fail(c, SIM_ENOMEM);
             return;
         }
