@@ -443,32 +443,35 @@ void replica_check(const struct replica *p)
 
 /* ---- set-up ---- */
 
-int replica_new(const struct replica_env *env, uint32_t idx, struct replica **out,
-                struct sim_msg *err)
+/* Fill a zeroed replica: its pool, its queue (sized by the pool's largest need), its rule. */
+static int setup(struct replica *p, const struct replica_env *env, uint32_t idx,
+                 struct sim_msg *err)
 {
     const struct serve_cfg *cfg = env->cfg;
-    struct replica         *p = sim_calloc(1, sizeof *p);
-    int                     rc = SIM_ENOMEM;
-    *out = NULL;
-    if (!p)
-        return sim_msg_set(err, rc, "out of memory");
     p->env = env;
     p->cfg = cfg;
     p->bat = batch_rule(cfg->batching);
     p->idx = idx;
     ih_init(&p->ih, offsetof(struct req, heap_pos));
-    if ((rc = kv_new(&cfg->kv, &p->kv, err)))
-        goto fail;
+    int rc = kv_new(&cfg->kv, &p->kv, err);
+    if (rc)
+        return rc;
     struct sched_cfg sc = cfg->sched;
     sc.max_units = kv_queue_units(p->kv);
-    if (!(p->q = sched_new(cfg->policy, &sc))) {
-        rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
-        goto fail;
+    p->q = sched_new(cfg->policy, &sc);
+    return p->q ? SIM_OK : sim_msg_set(err, SIM_ENOMEM, "out of memory");
+}
+
+int replica_new(const struct replica_env *env, uint32_t idx, struct replica **out,
+                struct sim_msg *err)
+{
+    struct replica *p = sim_calloc(1, sizeof *p);
+    int rc = p ? setup(p, env, idx, err) : sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    if (rc) {
+        replica_free(p); /* copes with a half-built replica */
+        p = NULL;
     }
     *out = p;
-    return SIM_OK;
-fail:
-    replica_free(p);
     return rc;
 }
 
