@@ -4,7 +4,9 @@
  * Each stream is a gsl_rng (MT19937) seeded from (experiment seed, stream id) through SplitMix64,
  * so each purpose (arrivals, lengths, predictor noise, ...) draws from its own stream and keeps
  * drawing the same numbers when another purpose changes (common random numbers across policies).
- * Stream ids are chosen by the layer above; the engine knows no names.
+ * Stream ids are handed out here, in one enum, so that no two purposes share a stream by accident;
+ * a new purpose takes the next free value. The values are part of every result (changing one
+ * changes the numbers drawn), so they never move.
  */
 #ifndef LENSIM_RNG_H
 #define LENSIM_RNG_H
@@ -14,6 +16,16 @@
 #include <gsl/gsl_rng.h>
 
 typedef gsl_rng rng_t;
+
+/* The stream ids, one per purpose, with their owners. */
+enum rng_stream {
+    RNG_ARRIVALS   = 1,      /* traces/: synthetic inter-arrival times */
+    RNG_LENGTHS    = 2,      /* traces/: synthetic prompt and output lengths */
+    RNG_PREDICTOR  = 3,      /* sim/pred.c: predictor noise */
+    RNG_ROUTER     = 4,      /* sim/cluster.c: the random router */
+    RNG_COMPAT     = 5,      /* sim/compat_ssjf.c: the SSJF reference simulator */
+    RNG_CALIB_GRID = 0xca1b  /* calib/sweep.c: the calibration grid's shuffle */
+};
 
 /* Returns an owned generator (free with rng_free), or NULL when out of memory. */
 rng_t   *rng_new(uint64_t seed, uint64_t stream);

@@ -95,7 +95,7 @@ int cal_grid_make(const struct cal_grid_opts *o, struct cal_grid *g, struct sim_
                            "prompt 16, 32 tokens per batch, 256 KV tokens, 24 points)");
     size_t n = o->n_points;
     struct shape *sh = sim_calloc(n, sizeof *sh);
-    rng_t *r = rng_new(o->seed, 0xca1b);
+    rng_t *r = rng_new(o->seed, RNG_CALIB_GRID);
     g->pt = sim_calloc(n, sizeof *g->pt);
     if (!sh || !r || !g->pt) {
         sim_free(sh);

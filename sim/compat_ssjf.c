@@ -13,7 +13,7 @@
 #include "alloc.h"
 #include "rng.h"
 
-enum { TICKS_PER_S = 100, RNG_COMPAT = 5 };
+enum { TICKS_PER_S = 100 };
 
 const char compat_ssjf_rows_header[] =
     "repeat,job,arrival_s,tokens,predicted_class,service_s,last_start_s,completion_s,jct_s";

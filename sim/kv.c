@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "alloc.h"
+
 const struct sim_choice kv_policy_choices[] = {
     {"max", KV_MAX, "reserve prompt + the rest of max_seq_len at admission (ORCA)"},
     {"predicted", KV_PREDICTED, "reserve prompt + the predicted bucket's upper edge (S3)"},
@@ -12,9 +14,15 @@ const struct sim_choice kv_policy_choices[] = {
     {NULL, 0, NULL},
 };
 
-int kv_init(struct kv *kv, const struct kv_cfg *cfg, struct sim_msg *err)
+struct kv {
+    struct kv_cfg cfg;
+    uint64_t      total;     /* units */
+    uint64_t      used;      /* units */
+    uint64_t      watermark; /* paged: units that admission leaves free */
+};
+
+static int configure(kv_t *kv, const struct kv_cfg *cfg, struct sim_msg *err)
 {
-    memset(kv, 0, sizeof *kv);
     kv->cfg = *cfg;
     if (cfg->policy == KV_PAGED) {
         if (cfg->block_tok == 0)
@@ -27,15 +35,58 @@ int kv_init(struct kv *kv, const struct kv_cfg *cfg, struct sim_msg *err)
     if (kv->total == 0)
         return sim_msg_set(err, SIM_ECONFIG, "no KV-cache memory left for %s blocks",
                            sim_choice_name(kv_policy_choices, (int)cfg->policy));
+    if (cfg->policy == KV_MAX && kv->total < cfg->max_seq_len)
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "KV capacity (%llu tokens) holds no max-length sequence (%u tokens)",
+                           (unsigned long long)kv->total, cfg->max_seq_len);
     return SIM_OK;
 }
 
-static uint64_t blocks_for(const struct kv *kv, uint64_t tok)
+int kv_new(const struct kv_cfg *cfg, kv_t **out, struct sim_msg *err)
+{
+    kv_t *kv = sim_calloc(1, sizeof *kv);
+    int   rc = kv ? configure(kv, cfg, err) : sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    if (rc) {
+        kv_free(kv);
+        kv = NULL;
+    }
+    *out = kv;
+    return rc;
+}
+
+void kv_free(kv_t *kv) { sim_free(kv); }
+
+static int paged(const kv_t *kv) { return kv->cfg.policy == KV_PAGED; }
+
+static uint64_t blocks_for(const kv_t *kv, uint64_t tok)
 {
     return (tok + kv->cfg.block_tok - 1) / kv->cfg.block_tok;
 }
 
-uint64_t kv_need_units(const struct kv *kv, const struct req *r, uint32_t out_budget)
+int kv_admissible(const kv_t *kv, struct req *r, int *truncated)
+{
+    uint32_t L = kv->cfg.max_seq_len;
+    *truncated = 0;
+    if (r->prompt_tok >= L)
+        return 0;
+    if (r->prompt_tok + r->output_tok > L) {
+        r->output_tok = L - r->prompt_tok;
+        *truncated = 1;
+    }
+    uint64_t need_tok = kv->cfg.policy == KV_MAX ? L : (uint64_t)r->prompt_tok + r->output_tok;
+    uint64_t cap = paged(kv) ? (kv->total - kv->watermark) * kv->cfg.block_tok : kv->total;
+    return need_tok <= cap;
+}
+
+uint64_t kv_queue_units(const kv_t *kv)
+{
+    return paged(kv) ? blocks_for(kv, kv->cfg.max_seq_len) : kv->cfg.max_seq_len;
+}
+
+/* Units r needs when (re)admitted with output budget `out_budget` (the predicted or next bucket
+ * edge; ignored by max, oracle and paged). For paged, the units needed now: the prompt and the
+ * tokens generated so far. */
+static uint64_t need_units(const kv_t *kv, const struct req *r, uint32_t out_budget)
 {
     uint64_t cap = kv->cfg.max_seq_len;
     switch (kv->cfg.policy) {
@@ -52,59 +103,97 @@ uint64_t kv_need_units(const struct kv *kv, const struct req *r, uint32_t out_bu
     return blocks_for(kv, (uint64_t)r->prompt_tok + r->generated + 1);
 }
 
-uint32_t kv_out_limit(const struct kv *kv, const struct req *r)
+void kv_queue(const kv_t *kv, struct req *r, const pred_t *pred)
 {
-    if (kv->cfg.policy == KV_PAGED)
+    r->out_budget = r->pred_tok;
+    if (kv->cfg.policy == KV_PREDICTED) {
+        uint32_t room = kv->cfg.max_seq_len - r->prompt_tok;
+        uint32_t up = pred_bucket_upper(pred, r->pred_bucket);
+        r->out_budget = up < room ? up : room;
+    }
+    kv_requeue(kv, r);
+}
+
+void kv_requeue(const kv_t *kv, struct req *r)
+{
+    r->need_units = (uint32_t)need_units(kv, r, r->out_budget);
+}
+
+void kv_overflow(const kv_t *kv, struct req *r, uint32_t gen, const pred_t *pred,
+                 enum overflow_mode mode)
+{
+    SIM_ASSERT(kv->cfg.policy == KV_PREDICTED);
+    uint32_t room = kv->cfg.max_seq_len - r->prompt_tok;
+    uint32_t nb = mode == OVERFLOW_MAX ? room : pred_next_edge(pred, gen);
+    r->out_budget = nb > gen && nb < room ? nb : room;
+}
+
+uint32_t kv_out_limit(const kv_t *kv, const struct req *r)
+{
+    if (paged(kv))
         return (uint32_t)(r->blocks * (uint64_t)kv->cfg.block_tok - r->prompt_tok);
     return r->resv_tok - r->prompt_tok;
 }
 
-int kv_admit(struct kv *kv, struct req *r, uint64_t units)
+int kv_grows(const kv_t *kv) { return paged(kv); }
+
+uint32_t kv_held(const kv_t *kv, const struct req *r)
 {
+    return paged(kv) ? r->blocks : r->resv_tok;
+}
+
+int kv_admit(kv_t *kv, struct req *r)
+{
+    uint64_t units = r->need_units;
     uint64_t room = kv->total - kv->used;
-    if (kv->cfg.policy == KV_PAGED)
+    if (paged(kv))
         room = room > kv->watermark ? room - kv->watermark : 0;
     if (units > room)
         return SIM_ENOSPC;
     kv->used += units;
-    if (kv->cfg.policy == KV_PAGED)
+    if (paged(kv))
         r->blocks = (uint32_t)units;
     else
         r->resv_tok = (uint32_t)units;
-    if (kv->used > kv->peak)
-        kv->peak = kv->used;
     return SIM_OK;
 }
 
-int kv_grow(struct kv *kv, struct req *r)
+int kv_grow(kv_t *kv, struct req *r)
 {
-    SIM_ASSERT(kv->cfg.policy == KV_PAGED);
+    SIM_ASSERT(paged(kv));
     if (kv->used == kv->total)
         return SIM_ENOSPC;
     kv->used++;
     r->blocks++;
-    if (kv->used > kv->peak)
-        kv->peak = kv->used;
     return SIM_OK;
 }
 
-void kv_release(struct kv *kv, struct req *r)
+void kv_release(kv_t *kv, struct req *r)
 {
-    uint64_t u = kv->cfg.policy == KV_PAGED ? r->blocks : r->resv_tok;
+    uint64_t u = kv_held(kv, r);
     SIM_ASSERT(u <= kv->used);
     kv->used -= u;
     r->blocks = 0;
     r->resv_tok = 0;
 }
 
-int kv_check(const struct kv *kv, struct req *const *running, size_t n, struct sim_msg *why)
+uint64_t kv_free_units(const kv_t *kv) { return kv->total - kv->used; }
+
+double kv_util(const kv_t *kv)
+{
+    return kv->total ? (double)kv->used / (double)kv->total : 0.0;
+}
+
+uint64_t kv_used_tok(const kv_t *kv) { return kv->used * (paged(kv) ? kv->cfg.block_tok : 1); }
+
+int kv_check(const kv_t *kv, struct req *const *running, size_t n, struct sim_msg *why)
 {
     if (kv->used > kv->total)
         return sim_msg_set(why, SIM_EINVARIANT, "KV over-committed: %llu of %llu units",
                            (unsigned long long)kv->used, (unsigned long long)kv->total);
     uint64_t sum = 0;
     for (size_t i = 0; i < n; i++)
-        sum += kv->cfg.policy == KV_PAGED ? running[i]->blocks : running[i]->resv_tok;
+        sum += kv_held(kv, running[i]);
     if (sum != kv->used)
         return sim_msg_set(why, SIM_EINVARIANT, "KV used %llu but running requests hold %llu",
                            (unsigned long long)kv->used, (unsigned long long)sum);

@@ -6,11 +6,14 @@
  *   oracle    reserve prompt + the true output length (the upper bound on what prediction gains);
  *   paged     blocks of block_tok tokens allocated as the sequence grows (vLLM), admission keeps a
  *             watermark of free blocks, and a full pool forces preemption.
+ * Every memory decision of the replica is made here: whether a request can ever run (and its
+ * truncation to max_seq_len), the output budget a queued or overflowed request is reserved for,
+ * the units it needs to be admitted, and the largest such need (the policies' bitmap size).
  * Units: the pool counts "units" of block_tok tokens (1 for the reservation policies). A request
  * holds r->resv_tok tokens (reservation policies) or r->blocks units (paged).
  * Invariant (kv_check): 0 <= used <= total, and used equals the sum over live requests of what
  * each holds (the replica passes its running set).
- * Cost: every call O(1).
+ * Cost: every call O(1), except kv_check O(n) and kv_overflow O(buckets).
  */
 #ifndef LENSIM_KV_H
 #define LENSIM_KV_H
@@ -19,10 +22,13 @@
 #include <stdint.h>
 
 #include "choice.h"
+#include "pred.h"
 #include "req.h"
 #include "sim.h"
 
 enum kv_policy { KV_MAX = 0, KV_PREDICTED, KV_ORACLE, KV_PAGED };
+/* What a predicted reservation grows to when outgrown (S3: the next bucket's edge). */
+enum overflow_mode { OVERFLOW_NEXT_BUCKET = 0, OVERFLOW_MAX };
 
 struct kv_cfg {
     enum kv_policy policy;
@@ -32,48 +38,61 @@ struct kv_cfg {
     uint32_t       max_seq_len;  /* prompt + output limit */
 };
 
-struct kv {
-    struct kv_cfg cfg;
-    uint64_t      total;     /* units */
-    uint64_t      used;      /* units */
-    uint64_t      watermark; /* paged: units that admission leaves free */
-    uint64_t      peak;      /* highest `used` seen */
-};
+typedef struct kv kv_t;
 
 /* The policies' names and help, values enum kv_policy (the schema's engine.memory). */
 extern const struct sim_choice kv_policy_choices[];
 
-/* Initialise. Returns 0, or SIM_ECONFIG with the reason in err (no capacity, block size 0). */
-int kv_init(struct kv *kv, const struct kv_cfg *cfg, struct sim_msg *err);
+/* Make an empty pool in *out (owned: free with kv_free). Returns 0, SIM_ENOMEM, or SIM_ECONFIG
+ * with the reason in err (no capacity, block size 0, a max policy that holds no max-length
+ * sequence); *out is NULL on failure. */
+int  kv_new(const struct kv_cfg *cfg, kv_t **out, struct sim_msg *err);
+/* NULL is a no-op. */
+void kv_free(kv_t *kv);
 
-/* Tokens the reservation covers when r is (re)admitted with output budget `out_budget` (the
- * predicted or next bucket edge; ignored by max, oracle and paged). For paged, the units needed
- * now: the prompt and the tokens generated so far. */
-uint64_t kv_need_units(const struct kv *kv, const struct req *r, uint32_t out_budget);
+/* Can r ever run on this pool? Borrows r and caps r->output_tok at what max_seq_len leaves,
+ * setting *truncated when it did. Returns 0 when the prompt fills the sequence (r unchanged) or
+ * the request needs more memory than the pool can ever give it, 1 otherwise. */
+int kv_admissible(const kv_t *kv, struct req *r, int *truncated);
+/* The largest kv_need a queued request can have, in units (the policies' bitmap size). */
+uint64_t kv_queue_units(const kv_t *kv);
+/* r enters the waiting queue: set r->out_budget (predicted: its bucket's upper edge from pred,
+ * else its predicted length) and r->need_units. Borrows pred. Cannot fail. */
+void kv_queue(const kv_t *kv, struct req *r, const pred_t *pred);
+/* r goes back to the queue after a preemption (r->generated updated): recompute
+ * r->need_units for its current r->out_budget. Cannot fail. */
+void kv_requeue(const kv_t *kv, struct req *r);
+/* Predicted policy: r outgrew its reservation after generating `gen` tokens. Sets r->out_budget
+ * to the next bucket edge above gen (or, with OVERFLOW_MAX or past the last edge, to all the
+ * room max_seq_len leaves). Borrows pred. Cannot fail. */
+void kv_overflow(const kv_t *kv, struct req *r, uint32_t gen, const pred_t *pred,
+                 enum overflow_mode mode);
+
 /* Output tokens r may generate (in total, counting r->generated) before it needs more memory:
  * its reservation for the reservation policies, the end of its last block for paged. */
-uint32_t kv_out_limit(const struct kv *kv, const struct req *r);
+uint32_t kv_out_limit(const kv_t *kv, const struct req *r);
+/* 1 when a running request that reaches kv_out_limit grows block by block (paged), 0 when it
+ * has outgrown a reservation (kv_overflow). */
+int kv_grows(const kv_t *kv);
+/* Units r holds now. */
+uint32_t kv_held(const kv_t *kv, const struct req *r);
 
-/* Admit: take `units` for r. Returns 0, or SIM_ENOSPC (nothing changed) when they are not free
- * (paged: when admission would dip into the watermark). */
-int kv_admit(struct kv *kv, struct req *r, uint64_t units);
+/* Admit: take r->need_units for r. Returns 0, or SIM_ENOSPC (nothing changed) when they are not
+ * free (paged: when admission would dip into the watermark). */
+int kv_admit(kv_t *kv, struct req *r);
 /* Grow a running paged request by one block. Returns 0 or SIM_ENOSPC (nothing changed). */
-int kv_grow(struct kv *kv, struct req *r);
+int kv_grow(kv_t *kv, struct req *r);
 /* Give back everything r holds. Cannot fail. */
-void kv_release(struct kv *kv, struct req *r);
+void kv_release(kv_t *kv, struct req *r);
 
+/* Units not in use (watermark included). */
+uint64_t kv_free_units(const kv_t *kv);
 /* Fraction of the pool in use, in [0, 1]. */
-static inline double kv_util(const struct kv *kv)
-{
-    return kv->total ? (double)kv->used / (double)kv->total : 0.0;
-}
+double   kv_util(const kv_t *kv);
 /* Tokens of memory in use (units x block size). */
-static inline uint64_t kv_used_tok(const struct kv *kv)
-{
-    return kv->used * (kv->cfg.policy == KV_PAGED ? kv->cfg.block_tok : 1);
-}
+uint64_t kv_used_tok(const kv_t *kv);
 
 /* Check the pool against the running set (n requests). Returns 0 or SIM_EINVARIANT with why. */
-int kv_check(const struct kv *kv, struct req *const *running, size_t n, struct sim_msg *why);
+int kv_check(const kv_t *kv, struct req *const *running, size_t n, struct sim_msg *why);
 
 #endif

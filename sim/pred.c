@@ -239,7 +239,7 @@ int pred_new(const struct pred_cfg *cfg, pred_t **out, struct sim_msg *err)
     }
     if (p->kind == PRED_REPLAY && (rc = load_replay(p, cfg->path, err)))
         goto fail;
-    p->rng = rng_new(cfg->seed, PRED_RNG_STREAM);
+    p->rng = rng_new(cfg->seed, RNG_PREDICTOR);
     if (!p->rng) {
         rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
         goto fail;

@@ -11,8 +11,8 @@
  * point estimate is its bucket's upper edge, which is also what S3 reserves.
  * Cost: every prediction is charged cost_s seconds on the scheduling path (cluster.c serves
  * predictions one at a time, in arrival order).
- * Randomness: the RNG stream PRED_RNG_STREAM of the experiment seed, so predictions do not change
- * when the policy does.
+ * Randomness: the RNG stream RNG_PREDICTOR (rng.h) of the experiment seed, so predictions do not
+ * change when the policy does.
  */
 #ifndef LENSIM_PRED_H
 #define LENSIM_PRED_H
@@ -23,7 +23,7 @@
 #include "req.h"
 #include "sim.h"
 
-enum { PRED_MAX_BUCKETS = 64, PRED_RNG_STREAM = 3 };
+enum { PRED_MAX_BUCKETS = 64 };
 
 enum pred_kind { PRED_ORACLE = 0, PRED_NOISY, PRED_CONFUSION, PRED_REPLAY };
 

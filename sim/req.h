@@ -13,6 +13,7 @@
 #ifndef LENSIM_REQ_H
 #define LENSIM_REQ_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sim.h"
@@ -39,7 +40,7 @@ struct req {
     int64_t  ctx_base;       /* decode context at iteration j is ctx_base + j */
     uint64_t next_iter;      /* iteration after which the replica must look at it again */
     uint32_t run_pos;        /* index in the replica's running array */
-    uint32_t heap_pos;       /* index in the replica's iteration heap */
+    size_t   heap_pos;       /* index in the replica's iteration heap (ih.h) */
     int      decoding;       /* 1 once its prefill is done in the current run */
     int      swapped;        /* its KV cache waits in host memory (swap preemption) */
     int      held;           /* dynamic batching: done, but its slot is held until the batch ends */
@@ -54,7 +55,7 @@ struct req {
     /* Waiting queue (sched.h). */
     struct req *q_prev, *q_next; /* arrival-order list of waiting requests */
     struct req *p_prev, *p_next; /* the policy's own lists (s3 size classes) */
-    uint32_t    pq_pos;          /* index in the policy's heap */
+    size_t      pq_pos;          /* index in the policy's heap (ih.h) */
     double      key;             /* the policy's ordering key */
     uint64_t    enq_seq;         /* tie-breaker: order of entry into the queue */
     simtime_t   enq_ns;          /* when it last entered the waiting queue */

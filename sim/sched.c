@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "ih.h"
 
 extern const struct sched_ops sched_fcfs_ops, sched_sjf_ops, sched_ssjf_ops, sched_s3_ops;
 
@@ -33,11 +34,17 @@ struct sched {
     struct req             *head, *tail; /* queue order */
     size_t                  n;
     uint64_t                next_seq;
-    struct req            **heap; /* ordering policies: min-heap by (key, enq_seq) */
-    size_t                  heap_n, heap_cap;
+    struct ih               heap; /* ordering policies: min-heap by (key, enq_seq) */
     uint64_t                n_aging;
     void                   *priv; /* the policy's own state */
 };
+
+/* The key heap's order: key, then entry order (a preempted request, enq_seq 0, first). */
+static bool heap_less(const void *a, const void *b)
+{
+    const struct req *x = a, *y = b;
+    return x->key < y->key || (x->key == y->key && x->enq_seq < y->enq_seq);
+}
 
 sched_t *sched_new(const struct sched_ops *ops, const struct sched_cfg *cfg)
 {
@@ -46,6 +53,7 @@ sched_t *sched_new(const struct sched_ops *ops, const struct sched_cfg *cfg)
         return NULL;
     s->ops = ops;
     s->cfg = *cfg;
+    ih_init(&s->heap, offsetof(struct req, pq_pos));
     if (ops->init && ops->init(s)) {
         sched_free(s); /* fini copes with a half-built state */
         return NULL;
@@ -59,7 +67,7 @@ void sched_free(sched_t *s)
         return;
     if (s->ops->fini)
         s->ops->fini(s);
-    sim_free(s->heap);
+    ih_fini(&s->heap);
     sim_free(s);
 }
 
@@ -72,55 +80,18 @@ const struct sched_cfg *sched__cfg(const sched_t *s) { return &s->cfg; }
 /* The policy's private pointer is set through this back door by init. */
 void sched__set_priv(sched_t *s, void *p) { s->priv = p; }
 
-static inline int heap_less(const struct req *a, const struct req *b)
-{
-    return a->key < b->key || (a->key == b->key && a->enq_seq < b->enq_seq);
-}
-
-static void heap_place(sched_t *s, size_t i, struct req *r)
-{
-    s->heap[i] = r;
-    r->pq_pos = (uint32_t)i;
-}
-
-static void heap_up(sched_t *s, size_t i)
-{
-    struct req *r = s->heap[i];
-    while (i > 0 && heap_less(r, s->heap[(i - 1) / 2])) {
-        heap_place(s, i, s->heap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    heap_place(s, i, r);
-}
-
-static void heap_down(sched_t *s, size_t i)
-{
-    struct req *r = s->heap[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= s->heap_n)
-            break;
-        if (c + 1 < s->heap_n && heap_less(s->heap[c + 1], s->heap[c]))
-            c++;
-        if (!heap_less(s->heap[c], r))
-            break;
-        heap_place(s, i, s->heap[c]);
-        i = c;
-    }
-    heap_place(s, i, r);
-}
-
-struct req *sched__heap_top(const sched_t *s) { return s->heap_n ? s->heap[0] : NULL; }
+struct req *sched__heap_top(const sched_t *s) { return ih_top(&s->heap); }
 
 static int enqueue(sched_t *s, struct req *r, simtime_t now, int front)
 {
-    if (s->ops->key) {
-        if (SIM_GROW(s->heap, s->heap_cap, s->heap_n + 1))
-            return SIM_ENOMEM;
-        r->key = s->ops->key(r);
-    }
     /* Entry order breaks key ties; a preempted request goes first among its equals. */
-    r->enq_seq = front ? 0 : ++s->next_seq;
+    r->enq_seq = front ? 0 : s->next_seq + 1;
+    if (s->ops->key) {
+        r->key = s->ops->key(r);
+        if (ih_push(&s->heap, r, heap_less))
+            return SIM_ENOMEM;
+    }
+    s->next_seq += !front;
     r->enq_ns = now;
     r->state = REQ_STATE_QUEUED;
     r->q_prev = r->q_next = NULL;
@@ -140,10 +111,6 @@ static int enqueue(sched_t *s, struct req *r, simtime_t now, int front)
         s->tail = r;
     }
     s->n++;
-    if (s->ops->key) {
-        s->heap[s->heap_n] = r;
-        heap_up(s, s->heap_n++);
-    }
     if (s->ops->insert)
         s->ops->insert(s, r);
     return SIM_OK;
@@ -165,16 +132,8 @@ void sched_remove(sched_t *s, struct req *r)
         s->tail = r->q_prev;
     r->q_prev = r->q_next = NULL;
     s->n--;
-    if (s->ops->key) {
-        size_t i = r->pq_pos;
-        SIM_ASSERT(i < s->heap_n && s->heap[i] == r);
-        struct req *last = s->heap[--s->heap_n];
-        if (i < s->heap_n) {
-            heap_place(s, i, last);
-            heap_up(s, i);
-            heap_down(s, last->pq_pos);
-        }
-    }
+    if (s->ops->key)
+        ih_remove(&s->heap, r, heap_less);
     if (s->ops->remove)
         s->ops->remove(s, r);
 }

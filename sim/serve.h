@@ -1,16 +1,19 @@
 /*
  * serve.h: the serving model: a cluster of replicas behind a router, fed by one workload source.
  *
- * A replica is one serving engine (ORCA / vLLM style): a waiting queue ordered by a policy
- * (sched.h), a KV memory manager (kv.h), a batcher (continuous: requests join and leave at every
- * iteration; dynamic: a batch forms when the engine is idle and runs until its longest member
- * finishes, memory held; none: one request at a time), and an executor whose iteration time comes
- * from the perf model (cost.h). A request's prefill takes one iteration and yields its first
- * token; each later iteration yields one token.
- * Events: at most one per iteration per replica (EV_ITER), one pending arrival for the source
- * (EV_ARRIVAL), a batch-wait timer per replica (dynamic batching) and, when predictions cost
- * time, one EV_READY per request. Work per iteration is O(1) plus O(log n) per request that
- * starts, finishes, outgrows its memory or needs a block at that iteration.
+ * The cluster (cluster.c) reads arrivals from the source, fails the requests that can never run,
+ * charges predictions on one predictor that serves them in arrival order, and routes each request
+ * to a replica (replica.h). A replica is one serving engine (ORCA / vLLM style): a waiting queue
+ * ordered by a policy (sched.h), a KV memory manager (kv.h), a batching rule (batch.h:
+ * continuous: requests join and leave at every iteration; dynamic: a batch forms when the engine
+ * is idle and runs until its longest member finishes, memory held; none: one request at a time),
+ * and an executor whose iteration time comes from the perf model (exec.h, cost.h). A request's
+ * prefill takes one iteration and yields its first token; each later iteration yields one token.
+ * Events (enum serve_ev, replica.h): at most one per iteration per replica (SERVE_EV_ITER), one
+ * pending arrival for the source (SERVE_EV_ARRIVAL), a batch-wait timer per replica (dynamic
+ * batching, SERVE_EV_TIMER) and, when predictions cost time, one SERVE_EV_READY per request.
+ * Work per iteration is O(1) plus O(log n) per request that starts, finishes, outgrows its
+ * memory or needs a block at that iteration.
  * Misprediction (predicted reservations): a request that outgrows its reservation is preempted
  * and re-queued at the front with the next bucket's reservation (or the maximum), its generated
  * tokens kept and recomputed (or swapped out and in).
@@ -24,6 +27,7 @@
 #include "choice.h"
 #include "cost.h"
 #include "eng.h"
+#include "exec.h"
 #include "kv.h"
 #include "met.h"
 #include "pred.h"
@@ -32,7 +36,6 @@
 
 enum batching { BATCH_CONTINUOUS = 0, BATCH_DYNAMIC, BATCH_NONE };
 enum preempt_mode { PREEMPT_RECOMPUTE = 0, PREEMPT_SWAP };
-enum overflow_mode { OVERFLOW_NEXT_BUCKET = 0, OVERFLOW_MAX };
 enum router_kind { ROUTER_ROUND_ROBIN = 0, ROUTER_LEAST_OUTSTANDING, ROUTER_RANDOM };
 
 struct serve_cfg {
@@ -44,12 +47,13 @@ struct serve_cfg {
     double             max_wait_s;         /* dynamic batching: longest wait for a full batch */
     struct kv_cfg      kv;                 /* per replica */
     enum preempt_mode  preempt;
-    enum overflow_mode overflow;
+    enum overflow_mode overflow;           /* kv.h */
     const struct sched_ops *policy;
     struct sched_cfg   sched;
     uint64_t           seed;
     enum evq_kind      queue;
     int                check;              /* run invariant checks after every event */
+    const struct exec *exec;               /* the executor; NULL = the model clock over cost */
 };
 
 struct serve_stats {
@@ -62,7 +66,8 @@ struct serve_stats {
 /* Progress callback, called about every 2^16 events; returns nonzero to stop (interrupt). */
 typedef int (*serve_progress_fn)(void *ctx, const struct serve_stats *s);
 
-/* Run the workload `src` through the cluster to completion. Borrows everything. Returns 0,
+/* Run the workload `src` through the cluster to completion, timed by cfg->exec or, when it is
+ * NULL, by the model clock over cost (exec_model). Borrows everything. Returns 0,
  * SIM_EINTR when progress asked to stop, or another negative code with the reason in err. */
 int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src, pred_t *pred,
               met_t *met, serve_progress_fn progress, void *progress_ctx,

@@ -14,6 +14,13 @@
  *   never exceeds capacity.
  * - Determinism: the same experiment and seed give byte-identical files; so do the calendar queue
  *   and the heap.
+ * - The executor seam (exec.h): a stub executor that records its calls and answers with the model
+ *   clock's figures gives the model clock's run, file for file; on every iteration the sequences
+ *   the batch lists add up to the aggregates the model clock prices (count, summed decode
+ *   context, prefill tokens and their squares), each listed once and holding KV memory. Cases:
+ *   paged memory under recompute and swap preemption, predicted reservations that overflow,
+ *   static batches with aging by service estimates, on a KV pool small enough that every
+ *   preemption path runs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +28,7 @@
 
 #include "alloc.h"
 #include "cfg.h"
+#include "exec.h"
 #include "run.h"
 #include "test.h"
 
@@ -265,6 +273,170 @@ TEST(determinism_same_seed_and_both_queues)
     sim_free(x);
 }
 
+/* ---- the executor seam ---- */
+
+enum { MAX_SEQS = 4096 };
+
+struct stub {
+    struct exec model;
+    uint64_t    n_iter, n_recompute, n_swap, n_decode;
+    uint64_t    n_listed;
+    char        why[256]; /* first disagreement, or empty */
+    /* One listing. */
+    uint64_t ids[MAX_SEQS];
+    uint32_t n, n_decode_seqs;
+    double   ctx_sum, pf_tok, pf_sq;
+    int      bad;
+};
+
+static void disagree(struct stub *s, const char *what)
+{
+    if (!s->why[0])
+        snprintf(s->why, sizeof s->why, "iteration %llu: %s", (unsigned long long)s->n_iter, what);
+}
+
+static void visit(void *ctx, const struct exec_seq *q)
+{
+    struct stub *s = ctx;
+    if (s->n == MAX_SEQS) {
+        s->bad = 1;
+        return;
+    }
+    s->ids[s->n++] = q->id;
+    if (q->kv_blk == 0 || q->new_tok == 0 || q->ctx_tok == 0)
+        s->bad = 1;
+    if (q->kind == EXEC_SEQ_DECODE) {
+        s->n_decode_seqs++;
+        s->ctx_sum += q->ctx_tok;
+        if (q->new_tok != 1)
+            s->bad = 1;
+    } else {
+        s->pf_tok += q->new_tok;
+        s->pf_sq += (double)q->new_tok * q->new_tok;
+    }
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static simtime_t stub_iter_ns(void *self, const struct exec_batch *b)
+{
+    struct stub *s = self;
+    s->n_iter++;
+    s->n = s->n_decode_seqs = 0;
+    s->ctx_sum = s->pf_tok = s->pf_sq = 0;
+    s->bad = 0;
+    exec_batch_list(b, visit, s);
+    s->n_listed += s->n;
+    qsort(s->ids, s->n, sizeof *s->ids, cmp_u64);
+    for (uint32_t i = 1; i < s->n; i++)
+        if (s->ids[i] == s->ids[i - 1])
+            disagree(s, "a sequence listed twice");
+    if (s->bad)
+        disagree(s, "a sequence with no memory, no context or a multi-token decode");
+    if (s->n != b->n_seqs)
+        disagree(s, "listed count differs from n_seqs");
+    if (s->n_decode_seqs != b->agg.decode_seqs)
+        disagree(s, "decode count differs");
+    if (s->ctx_sum != b->agg.decode_ctx)
+        disagree(s, "summed decode context differs");
+    if (s->pf_tok != b->agg.prefill_tok || s->pf_sq != b->agg.prefill_sq)
+        disagree(s, "prefill tokens or squares differ");
+    return s->model.ops->iter_ns(s->model.self, b);
+}
+
+static double stub_recompute_s(void *self, double tok)
+{
+    struct stub *s = self;
+    s->n_recompute++;
+    return s->model.ops->recompute_s(s->model.self, tok);
+}
+
+static double stub_swap_s(void *self, double tok)
+{
+    struct stub *s = self;
+    s->n_swap++;
+    return s->model.ops->swap_s(s->model.self, tok);
+}
+
+static double stub_decode_s(void *self, double ctx_tok)
+{
+    struct stub *s = self;
+    s->n_decode++;
+    return s->model.ops->decode_s(s->model.self, ctx_tok);
+}
+
+static const struct exec_ops stub_ops = {"stub", stub_iter_ns, stub_recompute_s, stub_swap_s,
+                                         stub_decode_s};
+
+/* Run the case with the model clock, then with the stub; return the stub's record. */
+static struct stub *model_vs_stub(const char *name, const char **sets)
+{
+    static const char yaml[] =
+        "name: seam\nseed: 5\n"
+        "workload: {requests: 800, rate: 40, max_prompt_tokens: 1500}\n"
+        "engine: {max_seq_len: 2048, max_batch: 48, check: true}\n"
+        "predictor: {name: noisy, sigma: 0.8}\n"
+        "outputs: {timeline_rows: 100}\n";
+    char model_dir[128], stub_dir[128];
+    snprintf(model_dir, sizeof model_dir, "%s-model", name);
+    snprintf(stub_dir, sizeof stub_dir, "%s-stub", name);
+    struct run       *x = sim_malloc(sizeof *x);
+    struct run_result res;
+    build(yaml, x, sets);
+    x->serve.kv.capacity_tok = 40000; /* memory binds: preemption and overflow paths run */
+    run(x, model_dir, &res);
+    build(yaml, x, sets);
+    x->serve.kv.capacity_tok = 40000;
+    struct stub *s = sim_calloc(1, sizeof *s);
+    s->model = exec_model(&x->cost);
+    struct exec ex = {&stub_ops, s};
+    x->serve.exec = &ex;
+    run(x, stub_dir, &res);
+    sim_free(x);
+    if (s->why[0])
+        TEST_FAIL_("%s: %s", name, s->why);
+    ASSERT_TRUE(s->n_iter > 0 && s->n_listed >= s->n_iter);
+    same_files(model_dir, stub_dir);
+    return s;
+}
+
+TEST(exec_seam_paged_recompute)
+{
+    const char *sets[] = {"engine.memory=paged", NULL};
+    struct stub *s = model_vs_stub("paged-recompute", sets);
+    ASSERT_TRUE(s->n_recompute > 0); /* memory pressure preempted someone */
+    sim_free(s);
+}
+
+TEST(exec_seam_paged_swap)
+{
+    const char *sets[] = {"engine.memory=paged", "engine.preemption=swap", NULL};
+    struct stub *s = model_vs_stub("paged-swap", sets);
+    ASSERT_TRUE(s->n_swap > 0);
+    sim_free(s);
+}
+
+TEST(exec_seam_predicted_overflow)
+{
+    const char *sets[] = {"engine.memory=predicted", "policy=s3", NULL};
+    struct stub *s = model_vs_stub("predicted", sets);
+    ASSERT_TRUE(s->n_recompute > 0); /* a reservation was outgrown */
+    sim_free(s);
+}
+
+TEST(exec_seam_static_batches_with_aging)
+{
+    const char *sets[] = {"engine.batching=dynamic", "engine.max_wait_s=0.5", "policy=ssjf",
+                          "policy.aging_factor=3", NULL};
+    struct stub *s = model_vs_stub("static", sets);
+    ASSERT_TRUE(s->n_decode > 0); /* aging asked for service estimates */
+    sim_free(s);
+}
+
 /* Throughput and latency respond to load the right way: more replicas, lower queueing delay. */
 TEST(more_replicas_less_queueing)
 {
@@ -291,6 +463,10 @@ int main(void)
     RUN(conservation_everywhere);
     RUN(determinism_same_seed_and_both_queues);
     RUN(more_replicas_less_queueing);
+    RUN(exec_seam_paged_recompute);
+    RUN(exec_seam_paged_swap);
+    RUN(exec_seam_predicted_overflow);
+    RUN(exec_seam_static_batches_with_aging);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd))

@@ -361,9 +361,9 @@ static int open_file(trace_t *t, struct sim_msg *err)
 
 static int open_rngs(trace_t *t, int lengths, struct sim_msg *err)
 {
-    t->rng_arr = rng_new(t->o.seed, TRACE_RNG_ARRIVALS);
+    t->rng_arr = rng_new(t->o.seed, RNG_ARRIVALS);
     if (lengths)
-        t->rng_len = rng_new(t->o.seed, TRACE_RNG_LENGTHS);
+        t->rng_len = rng_new(t->o.seed, RNG_LENGTHS);
     if (!t->rng_arr || (lengths && !t->rng_len))
         return sim_msg_set(err, SIM_ENOMEM, "trace: out of memory for random streams");
     return SIM_OK;

@@ -11,7 +11,8 @@
  * Errors: trace_open and trace_next return negative sim_err codes and write
  * "file:line: what is wrong" into the caller's sim_msg.
  * Randomness: synthetic arrivals and lengths come from their own RNG streams derived from
- * (seed, TRACE_RNG_*), so they do not change when anything else in an experiment changes.
+ * (seed, RNG_ARRIVALS or RNG_LENGTHS in rng.h), so they do not change when anything else in an
+ * experiment changes.
  * Ownership: trace_open returns an owned trace_t (free with trace_close); option strings are
  * copied.
  */
@@ -52,9 +53,6 @@ enum trace_lengths {
     TRACE_LEN_LOGNORMAL = 0, /* ln(tokens) ~ N(mu, sigma), rounded, at least 1 */
     TRACE_LEN_EMPIRICAL      /* resampled (with replacement) from lengths_path */
 };
-
-/* RNG stream ids used by the generator (see rng.h). */
-enum { TRACE_RNG_ARRIVALS = 1, TRACE_RNG_LENGTHS = 2 };
 
 struct trace_opts {
     enum trace_format format;

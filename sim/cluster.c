@@ -1,0 +1,265 @@
+/* cluster.c: arrivals, the predictor queue, the router and the run loop (see serve.h); each
+ * replica's admission, iterations and preemption are in replica.c. */
+#include "serve.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "pool.h"
+#include "replica.h"
+#include "rng.h"
+
+enum { PROGRESS_EVERY = 1 << 16 };
+
+struct clu {
+    const struct serve_cfg *cfg;
+    struct replica_env      env; /* what the replicas share */
+    struct exec             model;
+    eng_t                  *eng;
+    replica_t             **rep;
+    trace_t                *src;
+    struct trace_req        next;
+    pred_t                 *pred;
+    simtime_t               pred_free;
+    met_t                  *met;
+    pool_t                 *reqs;
+    uint32_t                rr;
+    rng_t                  *rng_router;
+    struct serve_stats      st;
+    struct sim_msg         *msg;
+    serve_progress_fn       progress;
+    void                   *pctx;
+    uint64_t                next_progress;
+};
+
+static void fail(struct clu *c, int rc) { eng_stop(c->eng, rc); }
+
+/* The run's counters as of now (the replicas count what they finish). */
+static void take_stats(struct clu *c)
+{
+    c->st.finished = 0;
+    for (uint32_t i = 0; i < c->cfg->replicas; i++)
+        c->st.finished += replica_finished(c->rep[i]);
+    c->st.events = eng_dispatched(c->eng);
+    c->st.last_event_ns = eng_now(c->eng);
+}
+
+/* ---- events ---- */
+
+static void after_event(struct clu *c)
+{
+    if (c->cfg->check)
+        for (uint32_t i = 0; i < c->cfg->replicas; i++)
+            replica_check(c->rep[i]);
+    uint64_t n = eng_dispatched(c->eng);
+    if (n >= c->next_progress) {
+        c->next_progress = n + PROGRESS_EVERY;
+        take_stats(c);
+        if (c->progress && c->progress(c->pctx, &c->st))
+            fail(c, SIM_EINTR);
+    }
+}
+
+static void on_iter(eng_t *eng, struct ev *e, void *ctx)
+{
+    replica_on_iter(e->data, eng_now(eng));
+    after_event(ctx);
+}
+
+static void on_timer(eng_t *eng, struct ev *e, void *ctx)
+{
+    replica_on_timer(e->data, eng_now(eng));
+    after_event(ctx);
+}
+
+static replica_t *route(struct clu *c)
+{
+    uint32_t n = c->cfg->replicas, best = 0;
+    switch (c->cfg->router) {
+    case ROUTER_ROUND_ROBIN: best = c->rr++ % n; break;
+    case ROUTER_RANDOM: best = (uint32_t)gsl_rng_uniform_int(c->rng_router, n); break;
+    case ROUTER_LEAST_OUTSTANDING: {
+        size_t lo = SIZE_MAX;
+        for (uint32_t i = 0; i < n; i++) {
+            size_t o = replica_outstanding(c->rep[i]);
+            if (o < lo) {
+                lo = o;
+                best = i;
+            }
+        }
+        break;
+    }
+    }
+    return c->rep[best];
+}
+
+/* r is ready to be scheduled: queue it on a replica, and (wake) start that replica if idle. */
+static void enqueue(struct clu *c, struct req *r, simtime_t now, int wake)
+{
+    replica_t *p = route(c);
+    if (replica_enqueue(p, r, now)) {
+        fail(c, SIM_ENOMEM);
+        return;
+    }
+    if (wake)
+        replica_wake(p, now);
+}
+
+static void on_ready(eng_t *eng, struct ev *e, void *ctx)
+{
+    struct clu *c = ctx;
+    enqueue(c, e->data, eng_now(eng), 1);
+    after_event(c);
+}
+
+/* A request that cannot run at all (its prompt fills the sequence, or it needs more KV memory
+ * than a replica has) fails at once; the others are predicted, then queued. */
+static int take_arrival(struct clu *c, struct req *r, simtime_t now)
+{
+    int truncated;
+    int ok = kv_admissible(replica_kv(c->rep[0]), r, &truncated);
+    c->st.truncated += (uint64_t)truncated;
+    if (!ok) {
+        r->state = REQ_STATE_FAILED;
+        met_fail(c->met, r);
+        c->st.failed++;
+        pool_put(c->reqs, r);
+        return SIM_OK;
+    }
+    pred_predict(c->pred, r);
+    double pc = pred_cost_s(c->pred);
+    if (pc <= 0) {
+        enqueue(c, r, now, 0);
+        return SIM_OK;
+    }
+    /* One predictor, serving in arrival order. */
+    simtime_t start = c->pred_free > now ? c->pred_free : now;
+    c->pred_free = start + (simtime_t)(pc * SIM_NS_PER_S);
+    return eng_schedule_at(c->eng, c->pred_free, SERVE_EV_READY, r, 0, NULL);
+}
+
+static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
+{
+    (void)e;
+    struct clu *c = ctx;
+    simtime_t now = eng_now(eng);
+    for (;;) {
+        struct req *r = pool_get(c->reqs);
+        if (!r) {
+            fail(c, SIM_ENOMEM);
+            return;
+        }
+        memset(r, 0, sizeof *r);
+        r->id = c->next.id;
+        r->arrival_ns = now;
+        r->prompt_tok = c->next.prompt_tok;
+        r->output_tok = c->next.output_tok;
+        r->sched_ns = r->first_token_ns = r->last_token_ns = -1;
+        r->pred_bucket = -1;
+        c->st.arrived++;
+        if (take_arrival(c, r, now)) {
+            fail(c, SIM_ENOMEM);
+            return;
+        }
+        int rc = trace_next(c->src, &c->next, c->msg);
+        if (rc < 0) {
+            fail(c, rc);
+            return;
+        }
+        if (rc == 0)
+            break;
+        if (c->next.arrival_ns > now) {
+            if (eng_schedule_at(eng, c->next.arrival_ns, SERVE_EV_ARRIVAL, NULL, 0, NULL))
+                fail(c, SIM_ENOMEM);
+            break;
+        }
+        /* The same instant: take it now, so that simultaneous arrivals meet in one queue. */
+    }
+    for (uint32_t i = 0; i < c->cfg->replicas; i++) /* then start the idle replicas */
+        if (replica_waiting(c->rep[i]))
+            replica_wake(c->rep[i], now);
+    after_event(c);
+}
+
+/* ---- set-up ---- */
+
+static void clu_fini(struct clu *c)
+{
+    if (c->rep)
+        for (uint32_t i = 0; i < c->cfg->replicas; i++)
+            replica_free(c->rep[i]);
+    sim_free(c->rep);
+    pool_free(c->reqs);
+    rng_free(c->rng_router);
+    eng_free(c->eng);
+}
+
+/* Make the engine, the pools and the replicas. Returns 0 or a negative code with err set. */
+static int clu_init(struct clu *c, const struct cost *cost, struct sim_msg *err)
+{
+    const struct serve_cfg *cfg = c->cfg;
+    c->eng = eng_new(&(struct eng_opts){.queue = cfg->queue, .seed = cfg->seed});
+    c->reqs = pool_new(sizeof(struct req), 4096);
+    c->rng_router = rng_new(cfg->seed, RNG_ROUTER);
+    c->rep = sim_calloc(cfg->replicas, sizeof *c->rep);
+    if (!c->eng || !c->reqs || !c->rng_router || !c->rep)
+        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    c->model = exec_model(cost);
+    c->env = (struct replica_env){.cfg = cfg,
+                                  .exec = cfg->exec ? cfg->exec : &c->model,
+                                  .eng = c->eng,
+                                  .met = c->met,
+                                  .pred = c->pred,
+                                  .reqs = c->reqs};
+    for (uint32_t i = 0; i < cfg->replicas; i++) {
+        int rc = replica_new(&c->env, i, &c->rep[i], err);
+        if (rc)
+            return rc;
+    }
+    if (cfg->max_batched_tokens < cfg->kv.max_seq_len)
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "engine.max_batched_tokens (%u) is below engine.max_seq_len (%u): "
+                           "long prompts could never be scheduled",
+                           cfg->max_batched_tokens, cfg->kv.max_seq_len);
+    eng_on(c->eng, SERVE_EV_ARRIVAL, on_arrival, c);
+    eng_on(c->eng, SERVE_EV_READY, on_ready, c);
+    eng_on(c->eng, SERVE_EV_ITER, on_iter, c);
+    eng_on(c->eng, SERVE_EV_TIMER, on_timer, c);
+    return SIM_OK;
+}
+
+int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src, pred_t *pred,
+              met_t *met, serve_progress_fn progress, void *progress_ctx,
+              struct serve_stats *stats, struct sim_msg *err)
+{
+    struct clu c = {.cfg = cfg, .src = src, .pred = pred, .met = met, .msg = err,
+                    .progress = progress, .pctx = progress_ctx, .next_progress = PROGRESS_EVERY};
+    SIM_ASSERT(cfg->replicas > 0 && cfg->max_batch > 0 && cfg->policy);
+    int rc = clu_init(&c, cost, err);
+    if (rc)
+        goto out;
+    rc = trace_next(src, &c.next, err);
+    if (rc < 0)
+        goto out;
+    if (rc == 1) {
+        c.st.first_arrival_ns = c.next.arrival_ns;
+        if ((rc = eng_schedule_at(c.eng, c.next.arrival_ns, SERVE_EV_ARRIVAL, NULL, 0, NULL)))
+            goto out;
+    }
+    rc = eng_run(c.eng, SIM_T_MAX);
+    if (rc == SIM_ENOMEM)
+        sim_msg_set(err, rc, "out of memory");
+    else if (rc == SIM_EINTR)
+        sim_msg_set(err, rc, "interrupted");
+    for (uint32_t i = 0; i < cfg->replicas; i++) {
+        if (!rc) /* everything served */
+            SIM_ASSERT(!replica_outstanding(c.rep[i]) && !replica_busy(c.rep[i]));
+        c.st.aging_overrides += replica_aging_count(c.rep[i]);
+    }
+    take_stats(&c);
+out:
+    if (stats)
+        *stats = c.st;
+    clu_fini(&c);
+    return rc;
+}

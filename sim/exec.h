@@ -1,0 +1,78 @@
+/*
+ * exec.h: the executor of a replica, behind an ops table: how long one iteration of a described
+ * batch takes, and what preemptions cost (recomputing a sequence's prefill, moving its KV cache
+ * over the host link). The model clock (exec_model.c: the perf profile of cost.h) is the first
+ * implementation; a live executor, which runs the batch on kernels and reports the time it took,
+ * is the second.
+ * The batch: the replica keeps aggregates, not a list, so that an iteration costs O(1) and not
+ * O(batch) (req.h); the model clock needs only those. An executor that needs the sequences
+ * themselves asks the batch to list them (exec_batch_list), which walks the replica's running
+ * set in O(batch); the model clock never asks, so it pays nothing for the listing.
+ * Ownership: an executor borrows the batch for the duration of one call; the listing is valid
+ * only inside it. Errors: none; a live executor that fails stops the run through its own means.
+ */
+#ifndef LENSIM_EXEC_H
+#define LENSIM_EXEC_H
+
+#include <stdint.h>
+
+#include "cost.h"
+#include "profile.h"
+#include "sim.h"
+
+enum exec_seq_kind {
+    EXEC_SEQ_PREFILL = 0, /* computes new_tok tokens (its prompt and any tokens kept) */
+    EXEC_SEQ_DECODE       /* computes one token over ctx_tok of context (a swap-in too) */
+};
+
+/* One sequence of the iteration. */
+struct exec_seq {
+    uint64_t           id;      /* the request's id */
+    enum exec_seq_kind kind;
+    uint32_t           ctx_tok; /* context as the profile counts it: decode, the tokens its
+                                   attention covers; prefill, the tokens it writes */
+    uint32_t           new_tok; /* tokens computed in this iteration (1 for a decode) */
+    uint32_t           kv_blk;  /* KV units it holds: blocks (paged) or tokens (reservations) */
+};
+
+/* Called once per sequence by exec_batch_list. */
+typedef void (*exec_seq_fn)(void *ctx, const struct exec_seq *s);
+
+/* One iteration, as the replica describes it. */
+struct exec_batch {
+    struct cal_batch agg;     /* decode seqs, summed decode context, prefill tokens and squares */
+    double           extra_s; /* other work charged to this iteration (swap-ins), seconds */
+    uint32_t         n_seqs;  /* sequences exec_batch_list visits */
+    /* The replica's side of the listing (exec_batch_list calls it). */
+    void (*list)(const void *owner, exec_seq_fn fn, void *ctx);
+    const void *owner;
+};
+
+/* Visit every sequence of the batch, in an unspecified order. O(batch). */
+static inline void exec_batch_list(const struct exec_batch *b, exec_seq_fn fn, void *ctx)
+{
+    b->list(b->owner, fn, ctx);
+}
+
+struct exec_ops {
+    const char *name;
+    /* Time of one iteration of b, in ns, at least 1. */
+    simtime_t (*iter_ns)(void *self, const struct exec_batch *b);
+    /* Seconds of prefill work that recomputing tok tokens of a preempted sequence repeats. */
+    double (*recompute_s)(void *self, double tok);
+    /* Seconds to move tok tokens of KV cache over the host link, one way. */
+    double (*swap_s)(void *self, double tok);
+    /* Seconds one sequence alone takes per token at context ctx_tok (service estimates). */
+    double (*decode_s)(void *self, double ctx_tok);
+};
+
+/* An executor: its ops and their state (borrowed). */
+struct exec {
+    const struct exec_ops *ops;
+    void                  *self;
+};
+
+/* The model clock over c (borrowed for the executor's life). Cannot fail. */
+struct exec exec_model(const struct cost *c);
+
+#endif
