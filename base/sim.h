@@ -43,6 +43,10 @@ enum sim_err {
 /* Human text of an error code. Never NULL. */
 const char *sim_strerror(int err);
 
+/* The error for a failed open of an input file, from its errno: SIM_ENOENT when the file does
+ * not exist (invalid input, like any name that names nothing), SIM_ENOMEM, else SIM_EIO. Pure. */
+int sim_err_of_errno(int errnum);
+
 /* Print "file:line func: cond" to stderr and abort. Never returns. */
 _Noreturn void sim_abort(const char *file, int line, const char *func, const char *cond);
 

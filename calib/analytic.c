@@ -16,6 +16,18 @@
 /* Latency of one all-reduce step across GPUs (NVLink), seconds. */
 #define ALLREDUCE_ALPHA_S 8e-6
 
+struct cal_allreduce cal_allreduce_cost(const struct cal_model *m, uint32_t tp, double elem_bytes,
+                                        double link_bps)
+{
+    struct cal_allreduce c = {0, 0};
+    if (tp > 1) {
+        double ar_bytes = 2.0 * (tp - 1) / tp * m->hidden * elem_bytes; /* one ring all-reduce */
+        c.const_s = 2.0 * m->layers * ALLREDUCE_ALPHA_S;
+        c.per_tok_s = 2.0 * m->layers * ar_bytes / link_bps;
+    }
+    return c;
+}
+
 int cal_analytic_profile(const struct cal_model *m, const struct cal_gpu *g, uint32_t tp,
                          double mem_util, struct cal_profile *out, struct sim_msg *err)
 {
@@ -40,12 +52,9 @@ int cal_analytic_profile(const struct cal_model *m, const struct cal_gpu *g, uin
 
     double overhead = OVERHEAD_S + OVERHEAD_S_PER_LAY * m->layers;
     double per_tok = kvb / bw; /* writing each new token's K and V */
-    if (tp > 1) {
-        /* Two ring all-reduces per layer of n_tok x hidden activations. */
-        double ar_bytes = 2.0 * (tp - 1) / tp * m->hidden * m->dtype_bytes;
-        per_tok += 2.0 * m->layers * ar_bytes / g->link_bw;
-        overhead += 2.0 * m->layers * ALLREDUCE_ALPHA_S;
-    }
+    struct cal_allreduce ar = cal_allreduce_cost(m, tp, m->dtype_bytes, g->link_bw);
+    per_tok += ar.per_tok_s; /* + 0 at tp 1 */
+    overhead += ar.const_s;
     double per_ctx = kvb / bw;                                    /* decode attention reads */
     double per_sq = 2.0 * m->layers * (double)m->hidden / flops; /* causal prefill attention */
 

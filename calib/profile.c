@@ -314,7 +314,7 @@ int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(errno));
+        return sim_msg_set(err, sim_err_of_errno(errno), "%s: %s", path, strerror(errno));
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = SIM_OK;

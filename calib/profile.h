@@ -80,9 +80,10 @@ static inline double cal_profile_latency(const struct cal_profile *p, const stru
            c[CAL_T_PREFILL_SQ] * b->prefill_sq;
 }
 
-/* Read a profile. Returns 0, or SIM_EIO / SIM_ECONFIG with "file:line: what is wrong" in err;
- * validates ranges (positive capacities, pieces in increasing order, last piece unbounded,
- * latency positive over the pieces). *out is unspecified on error. */
+/* Read a profile. Returns 0, or SIM_ENOENT (no such file) / SIM_EIO / SIM_ECONFIG with
+ * "file:line: what is wrong" in err; validates ranges (positive capacities, pieces in
+ * increasing order, last piece unbounded, latency positive over the pieces). *out is
+ * unspecified on error. */
 int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *err);
 /* Write a profile atomically (temporary file, then rename). Returns 0 or SIM_EIO. */
 int cal_profile_save(const char *path, const struct cal_profile *p, struct sim_msg *err);

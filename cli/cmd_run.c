@@ -75,22 +75,9 @@ static void usage(FILE *f)
             "  --queue Q        event queue: calendar (default) or heap; results are identical\n"
             "  --data-dir DIR   where traces live (default: $LENSIM_DATA, then ../shared/data)\n"
             "  --check          check every invariant after every event (slow)\n"
-            "  -q, --quiet      no progress bar and no table\n\n"
+            "  -q, --quiet      no progress bar, no table and no info messages\n\n"
             "exit status: 0 done, 1 a run failed, 2 invalid experiment or option,\n"
             "3 input/output error, 130 interrupted\n");
-}
-
-static int exit_code(int rc)
-{
-    switch (rc) {
-    case SIM_OK: return 0;
-    case SIM_ECONFIG:
-    case SIM_EINPUT:
-    case SIM_ENOENT: return 2;
-    case SIM_EIO: return 3;
-    case SIM_EINTR: return 130;
-    default: return 1;
-    }
 }
 
 static const char results_header[] =
@@ -163,21 +150,22 @@ int run_cmd(int argc, char **argv)
     int rc = SIM_OK, status = 0;
     char seedbuf[64], qbuf[64];
     if (!sets)
-        return 1;
+        return CLI_EXIT_FAILED;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             sim_free(sets);
-            return 0;
+            return CLI_EXIT_OK;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
+            sim_log_quiet(1);
         } else if (!strcmp(a, "--check")) {
             sets[n_sets++] = "engine.check=true";
         } else if ((!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--seed") ||
                     !strcmp(a, "--queue") || !strcmp(a, "--data-dir")) && i + 1 >= argc) {
             fprintf(stderr, "lensim run: %s needs a value\n", a);
-            status = 2;
+            status = CLI_EXIT_USAGE;
             goto out;
         } else if (!strcmp(a, "-o")) {
             outdir = argv[++i];
@@ -193,19 +181,19 @@ int run_cmd(int argc, char **argv)
             data_flag = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "lensim run: unknown option '%s' (see lensim run --help)\n", a);
-            status = 2;
+            status = CLI_EXIT_USAGE;
             goto out;
         } else if (!file) {
             file = a;
         } else {
             fprintf(stderr, "lensim run: one experiment file at a time ('%s')\n", a);
-            status = 2;
+            status = CLI_EXIT_USAGE;
             goto out;
         }
     }
     if (!file) {
         usage(stderr);
-        status = 2;
+        status = CLI_EXIT_USAGE;
         goto out;
     }
     if ((rc = cfg_load(file, &e, &err)))
@@ -297,7 +285,7 @@ fail:
         fprintf(stderr, "lensim run: interrupted; finished runs are kept, the current one is not\n");
     else
         fprintf(stderr, "lensim run: %s\n", err.text[0] ? err.text : sim_strerror(rc));
-    status = exit_code(rc);
+    status = cli_exit_status(rc);
 out:
     cfg_free(e);
     sim_free(sets);

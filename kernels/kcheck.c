@@ -1,5 +1,5 @@
 /*
- * kcheck.c: `lensim kcheck`: every kernel variant against its plain-C reference (R18), then,
+ * kcheck.c: every kernel variant against its plain-C reference (R18), then,
  * with --bench, timings against the device's measured ceilings (R19 napkin math).
  *
  * For each op, variant and configuration: seeded random inputs (rounded to bf16 on CUDA, so the
@@ -48,6 +48,7 @@ struct kc {
     uint64_t        seed;
     int             fails, checks;
     int             verbose;
+    FILE           *out; /* the report */
 };
 
 /* ---- device helpers ---- */
@@ -164,13 +165,13 @@ static int compare(struct kc *k, const char *what, const struct kern_variant *v,
     if (!pass)
         k->fails++;
     if (!pass || k->verbose)
-        printf("%-12s v%d %-4s %-44s nmse=%.2e (<=%.0e)  maxerr=%.2e @ %zu  %s\n",
+        fprintf(k->out, "%-12s v%d %-4s %-44s nmse=%.2e (<=%.0e)  maxerr=%.2e @ %zu  %s\n",
                kern_op_name(v->op), v->version, k->cuda ? "cuda" : "cpu", what, nmse, t.nmse,
                worst, worst_i, pass ? "OK" : "FAIL");
     if (!pass) {
         for (size_t i = 0; i < shown; i++)
-            printf("    %s\n", first[i]);
-        printf("    %zu of %zu elements outside atol %.2e + rtol %.2e |ref|; worst index %zu\n",
+            fprintf(k->out, "    %s\n", first[i]);
+        fprintf(k->out, "    %zu of %zu elements outside atol %.2e + rtol %.2e |ref|; worst index %zu\n",
                bad, n, atol, t.rtol, worst_i);
     }
     return pass;
@@ -579,7 +580,7 @@ static int run_pre(void *p)
 static void bench_line(const struct bench_ctx *bc, const char *op, const char *shape, double t,
                        double bytes, double flops)
 {
-    printf("bench  %-12s %-40s %9.1f us  %8.1f GB/s %5.1f%%  %7.1f TFLOP/s %5.1f%%\n", op, shape,
+    fprintf(bc->k->out, "bench  %-12s %-40s %9.1f us  %8.1f GB/s %5.1f%%  %7.1f TFLOP/s %5.1f%%\n", op, shape,
            t * 1e6, bytes / t / 1e9, 100 * bytes / t / bc->d2d_bps, flops / t / 1e12,
            100 * flops / t / bc->gemm_flops);
 }
@@ -611,9 +612,9 @@ static void bench(struct kc *k)
     double tg = median_run(k, run_gemm, &gr, 0);
     bc.gemm_flops = 2.0 * N * N * N / tg;
     dev_free(k, (void *)gr.a.a), dev_free(k, (void *)gr.a.b), dev_free(k, gr.a.c);
-    printf("ceiling  device-to-device copy %.0f GB/s (read + write);  cuBLAS bf16 GEMM 8192^3 "
+    fprintf(k->out, "ceiling  device-to-device copy %.0f GB/s (read + write);  cuBLAS bf16 GEMM 8192^3 "
            "%.0f TFLOP/s\n", bc.d2d_bps / 1e9, bc.gemm_flops / 1e12);
-    printf("bench  %-12s %-40s %12s  %13s %6s  %15s %6s\n", "op", "shape", "median", "bandwidth",
+    fprintf(k->out, "bench  %-12s %-40s %12s  %13s %6s  %15s %6s\n", "op", "shape", "median", "bandwidth",
            "%D2D", "rate", "%peak");
 
     /* GEMMs of one Llama-2-7B layer (QKV, O, gate+up, down) at decode and prefill batch sizes. */
@@ -690,111 +691,50 @@ static void bench(struct kc *k)
     }
 }
 
-/* ---- the command ---- */
+/* ---- the check run ---- */
 
-static void usage(FILE *f)
+int kc_check(const struct kc_opts *o, struct kc_result *res, struct sim_msg *err)
 {
-    fprintf(f, "usage: lensim kcheck [--backend cuda|cpu] [--bench] [--seed S] [--list] [-v]\n"
-               "                     [OP [VERSION]]\n\n"
-               "Compares every kernel variant of the backend (default cuda) with its plain-C\n"
-               "reference on fresh random inputs; prints failures (or every check with -v).\n"
-               "--bench then times the CUDA kernels at Llama-2-7B / GPT-J shapes against the\n"
-               "measured copy bandwidth and cuBLAS GEMM rate. OP: one of");
-    for (int i = 0; i < KERN_OP_COUNT; i++)
-        fprintf(f, " %s", kern_op_name((enum kern_op)i));
-    fprintf(f, ".\nexit status: 0 all passed, 1 a mismatch, 2 bad usage, 77 no GPU (or CUDA not "
-               "built)\n");
-}
-
-int kc_kcheck_cmd(int argc, char **argv)
-{
-    const char *be = "cuda", *op = NULL;
-    int version = 0, do_bench = 0, list = 0, verbose = 0;
-    uint64_t seed = (uint64_t)sim_wall_ns();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--backend") && i + 1 < argc) {
-            be = argv[++i];
-        } else if (!strcmp(a, "--seed") && i + 1 < argc) {
-            seed = strtoull(argv[++i], NULL, 10);
-        } else if (!strcmp(a, "--bench")) {
-            do_bench = 1;
-        } else if (!strcmp(a, "--list")) {
-            list = 1;
-        } else if (!strcmp(a, "-v")) {
-            verbose = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "lensim kcheck: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!op) {
-            op = a;
-        } else if (!version) {
-            version = atoi(a);
-            if (version <= 0) {
-                fprintf(stderr, "lensim kcheck: VERSION must be a positive number\n");
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "lensim kcheck: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (strcmp(be, "cuda") && strcmp(be, "cpu")) {
-        fprintf(stderr, "lensim kcheck: --backend: cuda or cpu\n");
-        return 2;
-    }
-    int op_id = -1;
-    if (op && (op_id = kern_op_find(op)) < 0) {
-        fprintf(stderr, "lensim kcheck: unknown op '%s' (see --help)\n", op);
-        return 2;
-    }
+    int cuda = !strcmp(o->backend, "cuda");
+    memset(res, 0, sizeof *res);
+    if (!cuda && strcmp(o->backend, "cpu"))
+        return sim_msg_set(err, SIM_ECONFIG, "--backend: cuda or cpu, not '%s'", o->backend);
+    if (cuda && !kern_have_cuda())
+        return sim_msg_set(err, SIM_ENODEV, "CUDA kernels not built (no nvcc at build time)");
+    if (cuda && kern_cuda_device_count() == 0)
+        return sim_msg_set(err, SIM_ENODEV, "no CUDA device present");
+    struct kc k = {.cuda = cuda, .seed = o->seed, .verbose = o->verbose, .out = o->out};
     size_t nv;
     const struct kern_variant *vs = kern_variants(&nv);
-    if (list) {
-        for (size_t i = 0; i < nv; i++)
-            printf("%-12s v%d  %-4s  %s\n", kern_op_name(vs[i].op), vs[i].version,
-                   vs[i].backend == KERN_BACKEND_CUDA ? "cuda" : "cpu", vs[i].desc);
-        return 0;
-    }
-    int cuda = !strcmp(be, "cuda");
-    if (cuda && (!kern_have_cuda() || kern_cuda_device_count() == 0)) {
-        printf("SKIP: %s\n", kern_have_cuda() ? "no CUDA device present"
-                                               : "CUDA kernels not built (no nvcc at build time)");
-        return 77;
-    }
-    struct sim_msg err = {{0}};
-    struct kc k = {.cuda = cuda, .seed = seed, .verbose = verbose};
-    int rc = kern__backend_bare(be, 0, cuda ? (size_t)512 << 20 : (size_t)16 << 20, &k.b, &err);
-    if (rc) {
-        fprintf(stderr, "lensim kcheck: %s\n", err.text);
-        return rc == SIM_ENODEV ? 77 : 1;
-    }
-    printf("kcheck %s, seed %llu\n", be, (unsigned long long)seed);
     int matched = 0;
+    int rc = kern__backend_bare(o->backend, 0, cuda ? (size_t)512 << 20 : (size_t)16 << 20, &k.b,
+                                err);
+    if (rc)
+        goto out;
+    fprintf(k.out, "kcheck %s, seed %llu\n", o->backend, (unsigned long long)o->seed);
     for (size_t i = 0; i < nv; i++) {
         const struct kern_variant *v = &vs[i];
         if (v->backend != (cuda ? KERN_BACKEND_CUDA : KERN_BACKEND_CPU) ||
-            (op_id >= 0 && (int)v->op != op_id) || (version && v->version != version))
+            (o->op >= 0 && (int)v->op != o->op) || (o->version && v->version != o->version))
             continue;
         if (!cuda && v->supports && !v->supports(NULL))
             continue; /* e.g. cblas when built without BLAS */
         matched++;
         int before = k.fails, nchk = k.checks;
         checks[v->op](&k, v);
-        printf("%-12s v%d %-4s %-44s %d checks  %s\n", kern_op_name(v->op), v->version, be,
-               v->desc, k.checks - nchk, k.fails == before ? "OK" : "FAIL");
+        fprintf(k.out, "%-12s v%d %-4s %-44s %d checks  %s\n", kern_op_name(v->op), v->version,
+                o->backend, v->desc, k.checks - nchk, k.fails == before ? "OK" : "FAIL");
     }
     if (!matched) {
-        fprintf(stderr, "lensim kcheck: no %s variant matches\n", be);
-        kern_backend_free(k.b);
-        return 2;
+        rc = sim_msg_set(err, SIM_ENOENT, "no %s variant matches", o->backend);
+        goto out;
     }
-    printf("%d checks, %d failed\n", k.checks, k.fails);
-    if (do_bench && cuda && !k.fails)
+    fprintf(k.out, "%d checks, %d failed\n", k.checks, k.fails);
+    if (o->bench && cuda && !k.fails)
         bench(&k);
+out:
+    res->checks = k.checks;
+    res->fails = k.fails;
     kern_backend_free(k.b);
-    return k.fails ? 1 : 0;
+    return rc;
 }

@@ -1,6 +1,7 @@
 /*
- * test_calib_e2e.c: `lensim calibrate --backend cpu --model tiny` end to end, then the profile
- * in use: load it and predict every held-out measured batch with cal_profile_latency.
+ * test_calib_e2e.c: cal_calibrate (what `lensim calibrate --backend cpu --model tiny` runs) end
+ * to end, then the profile in use: load it and predict every held-out measured batch with
+ * cal_profile_latency; and the command's argv errors (cli/cmd_calibrate.c, linked in).
  *
  * argv[1] is the grid ("full", or "quick" under the sanitizers, where -O0 code is slow). The
  * profile must load, its raw CSV's SHA-256 must match, the held-out MAPE recomputed from the CSV
@@ -13,6 +14,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "calib.h"
+#include "cmds.h"
 #include "kern.h"
 #include "profile.h"
 #include "sha256.h"
@@ -27,7 +29,7 @@ static int run(int n, const char **args)
     for (int i = 0; i < n; i++)
         argv[i] = (char *)args[i];
     argv[n] = NULL;
-    return cal_calibrate_cmd(n, argv);
+    return calibrate_cmd(n, argv);
 }
 
 TEST(calibrate_then_predict_heldout)
@@ -35,10 +37,18 @@ TEST(calibrate_then_predict_heldout)
     char out[300], csv[300];
     snprintf(out, sizeof out, "%s/tiny.yaml", dir);
     snprintf(csv, sizeof csv, "%s/tiny.csv", dir);
-    const char *args[] = {"calibrate", "--backend", "cpu", "--model", "tiny", "-o", out,
-                          "--grid", grid};
+    struct cal_calibrate_opts o;
+    cal_calibrate_opts_default(&o);
+    o.backend = "cpu";
+    o.model = "tiny";
+    o.out = out;
+    o.grid = grid;
     int64_t t0 = sim_wall_ns();
-    ASSERT_EQ(run(9, args), 0);
+    struct sim_msg cerr = {{0}};
+    int crc = cal_calibrate(&o, stdout, &cerr);
+    if (crc)
+        TEST_FAIL_("%s", cerr.text);
+    ASSERT_EQ(crc, 0);
     double wall = (double)(sim_wall_ns() - t0) * 1e-9;
 
     struct cal_profile p;
