@@ -120,11 +120,3 @@ done:
         gsl_multifit_linear_free(ws);
     return rc;
 }
-
-double fit_eval(const struct fit_result *r, const double *x)
-{
-    double s = 0;
-    for (size_t j = 0; j < r->p; j++)
-        s += r->coef[j] * x[j];
-    return s;
-}

@@ -45,7 +45,4 @@ struct fit_result {
  * a GSL failure) or SIM_ENOMEM, with the reason in err and out->status. */
 int fit_linear(const struct fit_data *d, struct fit_result *out, struct sim_msg *err);
 
-/* sum_j x_j c_j. Pure. */
-double fit_eval(const struct fit_result *r, const double *x);
-
 #endif

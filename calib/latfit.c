@@ -10,11 +10,6 @@
 
 #include "alloc.h"
 
-static const char *const term_names[CAL_TERMS] = {"const", "decode_seqs", "decode_ctx",
-                                                  "prefill_tok", "prefill_sq"};
-
-const char *cal_term_name(size_t j) { return j < CAL_TERMS ? term_names[j] : "?"; }
-
 void cal_batch_terms(const struct cal_batch *b, double x[CAL_TERMS])
 {
     x[CAL_T_CONST] = 1;
@@ -46,8 +41,12 @@ static int fit_piece(const struct cal_obs *obs, const size_t *sel, size_t m, siz
     }
     unsigned char active[CAL_TERMS];
     memset(active, 1, sizeof active);
+    const char *names[CAL_TERMS];
+    for (size_t j = 0; j < CAL_TERMS; j++)
+        names[j] = cal_term_name(j);
     for (int round = 0; round < CAL_TERMS; round++) {
-        struct fit_data d = {m, CAL_TERMS, ws->x, ws->y, ws->w, term_names, active, 1};
+        struct fit_data d = {.n = m, .p = CAL_TERMS, .x = ws->x, .y = ws->y, .w = ws->w,
+                             .names = names, .active = active, .relative = 1};
         int rc = fit_linear(&d, fr, NULL);
         if (rc)
             return rc;
@@ -283,7 +282,7 @@ int cal_latfit(const struct cal_obs *obs, size_t n, const struct cal_latfit_opts
             if (out->piece[k].coef[j] < 0)
                 add_warn(out, "piece %zu: %s coefficient %.3g is significantly negative: the "
                               "form does not fit this region well",
-                         k + 1, term_names[j], out->piece[k].coef[j]);
+                         k + 1, cal_term_name((size_t)j), out->piece[k].coef[j]);
     if (out->n_heldout && out->mape_heldout > 5.0)
         add_warn(out, "held-out MAPE %.2f %% exceeds 5 %% (max %.1f %%): the linear form does "
                       "not fit these timings",

@@ -57,7 +57,4 @@ int cal_latfit(const struct cal_obs *obs, size_t n, const struct cal_latfit_opts
 /* Features of b in profile.h's term order (1, decode_seqs, ...). */
 void cal_batch_terms(const struct cal_batch *b, double x[CAL_TERMS]);
 
-/* Name of term j ("const", "decode_seqs", ...). */
-const char *cal_term_name(size_t j);
-
 #endif

@@ -22,7 +22,13 @@
 
 #include "afile.h"
 #include "alloc.h"
-#include "calib.h"
+
+const char *cal_term_name(size_t j)
+{
+    static const char *const names[CAL_TERMS] = {"const", "decode_seqs", "decode_ctx",
+                                                 "prefill_tok", "prefill_sq"};
+    return j < CAL_TERMS ? names[j] : "?";
+}
 
 #define PROFILE_FORMAT "lensim-profile/1"
 
@@ -134,9 +140,7 @@ static int piece_pair(struct rd *r, const char *key, yaml_node_t *v, void *ctx)
         return rc;
     }
     for (size_t j = 0; j < CAL_TERMS; j++) {
-        static const char *const names[CAL_TERMS] = {"const", "decode_seqs", "decode_ctx",
-                                                     "prefill_tok", "prefill_sq"};
-        if (!strcmp(key, names[j]))
+        if (!strcmp(key, cal_term_name(j)))
             return get_num(r, v, key, &pc->coef[j]);
     }
     return at(r, v, key, "unknown key in a latency piece (max_tokens, const, decode_seqs, "
@@ -417,8 +421,6 @@ int cal_profile_save_info(const char *path, const struct cal_profile *p, const c
     if (rc)
         return rc;
     FILE *f = af.f;
-    static const char *const names[CAL_TERMS] = {"const", "decode_seqs", "decode_ctx",
-                                                 "prefill_tok", "prefill_sq"};
     fprintf(f, "# lensim perf profile; format: calib/PROFILE.md\n");
     fprintf(f, "format: %s\n", PROFILE_FORMAT);
     put_str(f, "model", p->model);
@@ -434,7 +436,7 @@ int cal_profile_save_info(const char *path, const struct cal_profile *p, const c
     for (size_t k = 0; k < p->n_pieces; k++) {
         put_num(f, "    - ", "max_tokens", p->piece[k].max_tokens);
         for (size_t j = 0; j < CAL_TERMS; j++)
-            put_num(f, "      ", names[j], p->piece[k].coef[j]);
+            put_num(f, "      ", cal_term_name(j), p->piece[k].coef[j]);
     }
     fprintf(f, "memory:\n");
     put_num(f, "  ", "kv_bytes_per_token", p->kv_bytes_per_token);

@@ -31,6 +31,10 @@ enum cal_term {
     CAL_TERMS
 };
 
+/* Name of term j as profiles and messages spell it ("const", "decode_seqs", ...); "?" past
+ * CAL_TERMS. Cannot fail. */
+const char *cal_term_name(size_t j);
+
 enum { CAL_MAX_PIECES = 4 };
 
 struct cal_piece {

@@ -5,7 +5,7 @@
  * - malformed profiles are SIM_ECONFIG with "file:line" pointing at the offending line: YAML
  *   syntax, unknown and duplicate keys, bad numbers, pieces out of order, a bounded last piece,
  *   missing required keys, a latency that goes negative;
- * - a missing file is SIM_EIO; the free-form info section is skipped;
+ * - a missing file is SIM_ENOENT; the free-form info section is skipped;
  * - an allocation-failure walk: every failing allocation gives SIM_ENOMEM and leaks nothing;
  * - SHA-256 matches the FIPS 180-4 test vectors.
  */
@@ -159,7 +159,7 @@ TEST(malformed_profiles_give_file_line_errors)
     expect_error(edit(4, "tp: 1\npredictor: [1]\n"), SIM_ECONFIG, ":5:", "mapping");
     expect_error(edit(2, "model: {a: 1}\n"), SIM_ECONFIG, ":2:", "string");
     expect_error("", SIM_ECONFIG, ":1:", "empty");
-    ASSERT_EQ(cal_profile_load(path_of("nonexistent.yaml"), &q, &err), SIM_EIO);
+    ASSERT_EQ(cal_profile_load(path_of("nonexistent.yaml"), &q, &err), SIM_ENOENT);
     ASSERT_STR_CONTAINS(err.text, "nonexistent.yaml");
 }
 
