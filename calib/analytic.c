@@ -19,7 +19,7 @@
 struct cal_allreduce cal_allreduce_cost(const struct cal_model *m, uint32_t tp, double elem_bytes,
                                         double link_bps)
 {
-    struct cal_allreduce c = {0, 0};
+    struct cal_allreduce c = {.const_s = 0, .per_tok_s = 0};
     if (tp > 1) {
         double ar_bytes = 2.0 * (tp - 1) / tp * m->hidden * elem_bytes; /* one ring all-reduce */
         c.const_s = 2.0 * m->layers * ALLREDUCE_ALPHA_S;

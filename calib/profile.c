@@ -300,7 +300,8 @@ static int check_positive(struct rd *r, const struct cal_profile *p)
         double ends[2] = {lo, hi};
         for (int e = 0; e < 2; e++) {
             double n = ends[e];
-            struct cal_batch dec = {n, n, 0, 0}, pre = {0, 0, n, n * n};
+            struct cal_batch dec = {.decode_seqs = n, .decode_ctx = n},
+                             pre = {.prefill_tok = n, .prefill_sq = n * n};
             double td = cal_profile_latency(p, &dec), tpf = cal_profile_latency(p, &pre);
             if (!(td > 0) || !(tpf > 0))
                 return sim_msg_set(r->err, SIM_ECONFIG,

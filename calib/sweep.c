@@ -220,10 +220,10 @@ int cal_grid_run(kern_backend_t *b, struct cal_grid *g, const struct cal_time_op
             struct cal_point *p = &g->pt[i];
             uint32_t k = 0;
             for (uint32_t j = 0; j < p->n_dec; j++, k++)
-                seq[k] = (struct kern_seq){k, p->ctx[j], 1, NULL};
+                seq[k] = (struct kern_seq){.slot = k, .start = p->ctx[j], .n_new = 1};
             for (uint32_t j = 0; j < p->n_pre; j++, k++)
-                seq[k] = (struct kern_seq){k, 0, p->plen[j], NULL};
-            struct kern_batch batch = {k, seq};
+                seq[k] = (struct kern_seq){.slot = k, .start = 0, .n_new = p->plen[j]};
+            struct kern_batch batch = {.n_seqs = k, .seqs = seq};
             kern_kv_reset(b);
             rc = kern_prepare(b, &batch, err);
             if (!rc) {

@@ -196,13 +196,13 @@ static void check_gemm(struct kc *k, const struct kern_variant *v)
             float *A = host_rand(k, (size_t)m * kk, 1 + s, 1.0f);
             float *B = host_rand(k, (size_t)n * kk, 2 + s, 1.0f / sqrtf((float)kk));
             float *C = host_rand(k, (size_t)m * n, 3 + s, 1.0f), *out = malloc(4 * (size_t)m * n);
-            struct kern_gemm_args a = {m, n, kk, A, kk, B, kk, C, n, 1.0f, (float)beta};
+            struct kern_gemm_args a = {.m = m, .n = n, .k = kk, .a = A, .lda = kk, .b = B, .ldb = kk, .c = C, .ldc = n, .alpha = 1.0f, .beta = (float)beta};
             void *dA = dev_floats(k, A, (size_t)m * kk), *dB = dev_floats(k, B, (size_t)n * kk);
             if (!beta)
                 sentinel(C, (size_t)m * n);
             void *dC = dev_floats(k, C, (size_t)m * n);
             kern_ref_gemm(&a); /* C now holds the reference */
-            struct kern_gemm_args da = {m, n, kk, dA, kk, dB, kk, dC, n, 1.0f, (float)beta};
+            struct kern_gemm_args da = {.m = m, .n = n, .k = kk, .a = dA, .lda = kk, .b = dB, .ldb = kk, .c = dC, .ldc = n, .alpha = 1.0f, .beta = (float)beta};
             if (!v->supports || v->supports(&da)) {
                 struct kern_ctx c = ctx_of(k);
                 SIM_ASSERT(!v->fn.gemm(&c, &da));
@@ -225,12 +225,12 @@ static void check_rmsnorm(struct kc *k, const struct kern_variant *v)
         int32_t idx[17];
         for (uint32_t i = 0; i < n; i++)
             idx[i] = (int32_t)((i * 7 + 3) % rows);
-        struct kern_rmsnorm_args a = {n, dim, x, dim, gather ? idx : NULL, w, y, dim, 1e-5f};
+        struct kern_rmsnorm_args a = {.n = n, .dim = dim, .x = x, .ldx = dim, .rows = gather ? idx : NULL, .w = w, .y = y, .ldy = dim, .eps = 1e-5f};
         kern_ref_rmsnorm(&a);
         sentinel(out, (size_t)n * dim);
         void *dx = dev_floats(k, x, (size_t)rows * dim), *dw = dev_floats(k, w, dim),
              *dy = dev_floats(k, out, (size_t)n * dim), *di = dev_ints(k, idx, n);
-        struct kern_rmsnorm_args da = {n, dim, dx, dim, gather ? di : NULL, dw, dy, dim, 1e-5f};
+        struct kern_rmsnorm_args da = {.n = n, .dim = dim, .x = dx, .ldx = dim, .rows = gather ? di : NULL, .w = dw, .y = dy, .ldy = dim, .eps = 1e-5f};
         struct kern_ctx c = ctx_of(k);
         SIM_ASSERT(!v->fn.rmsnorm(&c, &da));
         dev_read(k, out, dy, (size_t)n * dim);
@@ -250,10 +250,10 @@ static void check_rope(struct kc *k, const struct kern_variant *v)
     int32_t pos[33];
     for (uint32_t i = 0; i < n; i++)
         pos[i] = (int32_t)(kern_mix64(k->seed + i) % 4096);
-    struct kern_rope_args a = {n, heads, d, ref, ld, pos, 10000.0f};
+    struct kern_rope_args a = {.n = n, .n_heads = heads, .head_dim = d, .x = ref, .ldx = ld, .pos = pos, .theta = 10000.0f};
     kern_ref_rope(&a);
     void *dx = dev_floats(k, x, (size_t)n * ld), *dp = dev_ints(k, pos, n);
-    struct kern_rope_args da = {n, heads, d, dx, ld, dp, 10000.0f};
+    struct kern_rope_args da = {.n = n, .n_heads = heads, .head_dim = d, .x = dx, .ldx = ld, .pos = dp, .theta = 10000.0f};
     struct kern_ctx c = ctx_of(k);
     SIM_ASSERT(!v->fn.rope(&c, &da));
     dev_read(k, out, dx, (size_t)n * ld);
@@ -287,7 +287,7 @@ static void kv_make(struct kc *k, struct kvbuf *c, enum kern_kv_layout lay, uint
         c->table[i] = (int32_t)(((uint64_t)i * 40503u + 17u) % nb);
     for (uint32_t i = 0; nb % 2 && i < nb; i++)
         c->table[i] = (int32_t)(nb - 1 - i);
-    c->h = (struct kern_kv){lay, kvh, d, c->hk, c->hv, ctx, bt, c->table, per};
+    c->h = (struct kern_kv){.layout = lay, .kv_heads = kvh, .head_dim = d, .k = c->hk, .v = c->hv, .slot_stride_tok = ctx, .block_tok = bt, .block_table = c->table, .table_stride = per};
     c->dv = c->h;
     c->dv.k = dev_floats(k, c->hk, c->n);
     c->dv.v = dev_floats(k, c->hv, c->n);
@@ -313,13 +313,11 @@ static void check_kv_append(struct kc *k, const struct kern_variant *v)
             slot[i] = (int32_t)(i % slots);
             pos[i] = (int32_t)((i / slots) * 13 + i % 7); /* distinct per slot */
         }
-        struct kern_kv_append_args a = {c.h, n, src, ld, (size_t)H * d, (size_t)(H + kvh) * d,
-                                        slot, pos};
+        struct kern_kv_append_args a = {.kv = c.h, .n = n, .src = src, .ld_src = ld, .k_off = (size_t)H * d, .v_off = (size_t)(H + kvh) * d, .slot = slot, .pos = pos};
         kern_ref_kv_append(&a);
         void *ds = dev_floats(k, src, n * ld), *dsl = dev_ints(k, slot, n),
              *dp = dev_ints(k, pos, n);
-        struct kern_kv_append_args da = {c.dv, n, ds, ld, (size_t)H * d, (size_t)(H + kvh) * d,
-                                         dsl, dp};
+        struct kern_kv_append_args da = {.kv = c.dv, .n = n, .src = ds, .ld_src = ld, .k_off = (size_t)H * d, .v_off = (size_t)(H + kvh) * d, .slot = dsl, .pos = dp};
         struct kern_ctx cx = ctx_of(k);
         SIM_ASSERT(!v->fn.kv_append(&cx, &da));
         dev_read(k, out, c.dv.k, c.n);
@@ -357,8 +355,7 @@ static void check_attn_decode(struct kc *k, const struct kern_variant *v)
             len[i] = i == 0 ? (int32_t)L : 1 + (int32_t)(kern_mix64(k->seed + 99 * i) % L);
         }
         float scale = 1.0f / sqrtf((float)d);
-        struct kern_attn_decode_args a = {c.h, n, H, q, (size_t)H * d, slot, len, L, ref,
-                                          (size_t)H * d, scale};
+        struct kern_attn_decode_args a = {.kv = c.h, .n = n, .n_heads = H, .q = q, .ldq = (size_t)H * d, .slot = slot, .len = len, .max_len = L, .o = ref, .ldo = (size_t)H * d, .scale = scale};
         struct kern_ctx cx = ctx_of(k);
         if (v->supports && !v->supports(&a)) {
             kv_free(k, &c);
@@ -369,8 +366,7 @@ static void check_attn_decode(struct kc *k, const struct kern_variant *v)
         sentinel(out, (size_t)n * H * d);
         void *dq = dev_floats(k, q, (size_t)n * H * d), *dsl = dev_ints(k, slot, n),
              *dl = dev_ints(k, len, n), *dout = dev_floats(k, out, (size_t)n * H * d);
-        struct kern_attn_decode_args da = {c.dv, n, H, dq, (size_t)H * d, dsl, dl, L, dout,
-                                           (size_t)H * d, scale};
+        struct kern_attn_decode_args da = {.kv = c.dv, .n = n, .n_heads = H, .q = dq, .ldq = (size_t)H * d, .slot = dsl, .len = dl, .max_len = L, .o = dout, .ldo = (size_t)H * d, .scale = scale};
         SIM_ASSERT(!v->fn.attn_decode(&cx, &da));
         dev_read(k, out, dout, (size_t)n * H * d);
         char what[80];
@@ -392,12 +388,11 @@ static void check_attn_prefill(struct kc *k, const struct kern_variant *v)
     size_t ld = (size_t)(H + 2 * KV) * d, on = (size_t)rows * H * d;
     float *x = host_rand(k, rows * ld, 61, 1.0f), *ref = malloc(4 * on), *out = malloc(4 * on);
     float scale = 1.0f / sqrtf((float)d);
-    struct kern_attn_prefill_args a = {4, row0, len, H, KV, d, x, ld, ref, (size_t)H * d, scale};
+    struct kern_attn_prefill_args a = {.n_seqs = 4, .row0 = row0, .len = len, .n_heads = H, .kv_heads = KV, .head_dim = d, .qkv = x, .ldqkv = ld, .o = ref, .ldo = (size_t)H * d, .scale = scale};
     kern_ref_attn_prefill(&a);
     sentinel(out, on);
     void *dx = dev_floats(k, x, rows * ld), *dout = dev_floats(k, out, on);
-    struct kern_attn_prefill_args da = {4, row0, len, H, KV, d, dx, ld, dout, (size_t)H * d,
-                                        scale};
+    struct kern_attn_prefill_args da = {.n_seqs = 4, .row0 = row0, .len = len, .n_heads = H, .kv_heads = KV, .head_dim = d, .qkv = dx, .ldqkv = ld, .o = dout, .ldo = (size_t)H * d, .scale = scale};
     struct kern_ctx cx = ctx_of(k);
     SIM_ASSERT(!v->fn.attn_prefill(&cx, &da));
     dev_read(k, out, dout, on);
@@ -412,11 +407,11 @@ static void check_act(struct kc *k, const struct kern_variant *v)
         uint32_t n = 9, ffn = 1000, ldx = (gated ? 2 : 1) * ffn;
         float *x = host_rand(k, (size_t)n * ldx, 71, 4.0f), *ref = malloc(4 * (size_t)n * ffn);
         float *out = malloc(4 * (size_t)n * ffn);
-        struct kern_act_args a = {n, ffn, gated, x, ldx, ref, ffn};
+        struct kern_act_args a = {.n = n, .ffn = ffn, .gated = gated, .x = x, .ldx = ldx, .y = ref, .ldy = ffn};
         kern_ref_act(&a);
         sentinel(out, (size_t)n * ffn);
         void *dx = dev_floats(k, x, (size_t)n * ldx), *dy = dev_floats(k, out, (size_t)n * ffn);
-        struct kern_act_args da = {n, ffn, gated, dx, ldx, dy, ffn};
+        struct kern_act_args da = {.n = n, .ffn = ffn, .gated = gated, .x = dx, .ldx = ldx, .y = dy, .ldy = ffn};
         struct kern_ctx cx = ctx_of(k);
         SIM_ASSERT(!v->fn.act(&cx, &da));
         dev_read(k, out, dy, (size_t)n * ffn);
@@ -435,12 +430,12 @@ static void check_embed(struct kc *k, const struct kern_variant *v)
     int32_t ids[21];
     for (uint32_t i = 0; i < n; i++)
         ids[i] = (int32_t)(kern_mix64(k->seed ^ i) % vocab);
-    struct kern_embed_args a = {n, dim, ids, t, ref, dim};
+    struct kern_embed_args a = {.n = n, .dim = dim, .ids = ids, .table = t, .y = ref, .ldy = dim};
     kern_ref_embed(&a);
     sentinel(out, (size_t)n * dim);
     void *dt = dev_floats(k, t, (size_t)vocab * dim), *di = dev_ints(k, ids, n),
          *dy = dev_floats(k, out, (size_t)n * dim);
-    struct kern_embed_args da = {n, dim, di, dt, dy, dim};
+    struct kern_embed_args da = {.n = n, .dim = dim, .ids = di, .table = dt, .y = dy, .ldy = dim};
     struct kern_ctx cx = ctx_of(k);
     SIM_ASSERT(!v->fn.embed(&cx, &da));
     dev_read(k, out, dy, (size_t)n * dim);
@@ -457,13 +452,13 @@ static void check_embag(struct kc *k, const struct kern_variant *v)
         idx[i] = (int32_t)(kern_mix64(k->seed + 7u * (uint64_t)i) % feats);
     float *t = host_rand(k, (size_t)feats * dim, 91, 1.0f), *bias = host_rand(k, dim, 92, 0.5f);
     float *ref = malloc(4 * (size_t)n * dim), *out = malloc(4 * (size_t)n * dim);
-    struct kern_embag_args a = {n, dim, offs, idx, t, bias, ref, dim};
+    struct kern_embag_args a = {.n = n, .dim = dim, .offs = offs, .idx = idx, .table = t, .bias = bias, .y = ref, .ldy = dim};
     kern_ref_embag(&a);
     sentinel(out, (size_t)n * dim);
     void *dt = dev_floats(k, t, (size_t)feats * dim), *db = dev_floats(k, bias, dim),
          *doff = dev_ints(k, offs, 6), *didx = dev_ints(k, idx, 557),
          *dy = dev_floats(k, out, (size_t)n * dim);
-    struct kern_embag_args da = {n, dim, doff, didx, dt, db, dy, dim};
+    struct kern_embag_args da = {.n = n, .dim = dim, .offs = doff, .idx = didx, .table = dt, .bias = db, .y = dy, .ldy = dim};
     struct kern_ctx cx = ctx_of(k);
     SIM_ASSERT(!v->fn.embag(&cx, &da));
     dev_read(k, out, dy, (size_t)n * dim);
@@ -479,10 +474,10 @@ static void check_bias_act(struct kc *k, const struct kern_variant *v)
         float *x = host_rand(k, (size_t)n * dim, 101, 1.0f), *b = host_rand(k, dim, 102, 1.0f);
         float *ref = malloc(4 * (size_t)n * dim), *out = malloc(4 * (size_t)n * dim);
         memcpy(ref, x, 4 * (size_t)n * dim);
-        struct kern_bias_act_args a = {n, dim, ref, dim, b, relu};
+        struct kern_bias_act_args a = {.n = n, .dim = dim, .x = ref, .ldx = dim, .bias = b, .relu = relu};
         kern_ref_bias_act(&a);
         void *dx = dev_floats(k, x, (size_t)n * dim), *db = dev_floats(k, b, dim);
-        struct kern_bias_act_args da = {n, dim, dx, dim, db, relu};
+        struct kern_bias_act_args da = {.n = n, .dim = dim, .x = dx, .ldx = dim, .bias = db, .relu = relu};
         struct kern_ctx cx = ctx_of(k);
         SIM_ASSERT(!v->fn.bias_act(&cx, &da));
         dev_read(k, out, dx, (size_t)n * dim);
@@ -595,17 +590,21 @@ static void *dev_rand(struct kc *k, size_t n, uint64_t seed)
 
 static void bench(struct kc *k)
 {
-    struct bench_ctx bc = {k, 0, 0};
+    struct bench_ctx bc = {.k = k};
     const struct kern_variant *vg = kern_variant_best(KERN_OP_GEMM, KERN_BACKEND_CUDA, NULL);
     /* Ceilings: a 2 GiB device-to-device copy (bytes read + written) and an 8192^3 bf16 GEMM. */
-    struct copy_run cr = {k, NULL, NULL, (size_t)2 << 30};
+    struct copy_run cr = {.k = k, .bytes = (size_t)2 << 30};
     cr.src = dev_rand(k, cr.bytes / 2, 1);
     cr.dst = dev_rand(k, cr.bytes / 2, 2);
     double tc = median_run(k, run_copy, &cr, 0);
     bc.d2d_bps = 2.0 * cr.bytes / tc;
     dev_free(k, cr.src), dev_free(k, cr.dst);
     uint32_t N = 8192;
-    struct gemm_run gr = {k, vg, {N, N, N, NULL, N, NULL, N, NULL, N, 1.0f, 0.0f}};
+    struct gemm_run gr = {
+        .k = k,
+        .v = vg,
+        .a = {.m = N, .n = N, .k = N, .lda = N, .ldb = N, .ldc = N, .alpha = 1.0f, .beta = 0.0f},
+    };
     gr.a.a = dev_rand(k, (size_t)N * N, 3);
     gr.a.b = dev_rand(k, (size_t)N * N, 4);
     gr.a.c = dev_rand(k, (size_t)N * N, 5);
@@ -625,7 +624,11 @@ static void bench(struct kc *k)
     for (size_t s = 0; s < 4; s++)
         for (size_t mi = 0; mi < 5; mi++) {
             uint32_t m = ms[mi], n = shapes[s][0], kk = shapes[s][1];
-            struct gemm_run g = {k, vg, {m, n, kk, NULL, kk, NULL, kk, NULL, n, 1.0f, 0.0f}};
+            struct gemm_run g = {
+                .k = k,
+                .v = vg,
+                .a = {.m = m, .n = n, .k = kk, .lda = kk, .ldb = kk, .ldc = n, .alpha = 1.0f},
+            };
             g.a.a = dev_rand(k, (size_t)m * kk, 6);
             g.a.b = dev_rand(k, (size_t)n * kk, 7);
             g.a.c = dev_rand(k, (size_t)m * n, 8);
@@ -651,9 +654,22 @@ static void bench(struct kc *k)
                 slot[i] = (int32_t)i, len[i] = (int32_t)L;
             for (uint32_t i = 0; i < n * per; i++)
                 tab[i] = (int32_t)(((uint64_t)i * 40503u + 17u) % (n * per));
-            struct dec_run r = {k, vd, {{(enum kern_kv_layout)lay, KV, d, NULL, NULL, L, bt, NULL,
-                                         per}, n, H, NULL, (size_t)H * d, NULL, NULL, L, NULL,
-                                        (size_t)H * d, 1.0f / sqrtf((float)d)}};
+            struct dec_run r = {
+                .k = k,
+                .v = vd,
+                .a = {.kv = {.layout = (enum kern_kv_layout)lay,
+                             .kv_heads = KV,
+                             .head_dim = d,
+                             .slot_stride_tok = L,
+                             .block_tok = bt,
+                             .table_stride = per},
+                      .n = n,
+                      .n_heads = H,
+                      .ldq = (size_t)H * d,
+                      .max_len = L,
+                      .ldo = (size_t)H * d,
+                      .scale = 1.0f / sqrtf((float)d)},
+            };
             r.a.kv.k = dev_rand(k, kvn, 9);
             r.a.kv.v = dev_rand(k, kvn, 10);
             r.a.kv.block_table = dev_ints(k, tab, (size_t)n * per);
@@ -678,8 +694,19 @@ static void bench(struct kc *k)
     for (size_t i = 0; i < 3; i++) {
         uint32_t L = plen[i], H = 32, d = 128, row0 = 0;
         size_t ld = (size_t)3 * H * d;
-        struct pre_run r = {k, vp, {1, &row0, &L, H, H, d, NULL, ld, NULL, (size_t)H * d,
-                                    1.0f / sqrtf((float)d)}};
+        struct pre_run r = {
+            .k = k,
+            .v = vp,
+            .a = {.n_seqs = 1,
+                  .row0 = &row0,
+                  .len = &L,
+                  .n_heads = H,
+                  .kv_heads = H,
+                  .head_dim = d,
+                  .ldqkv = ld,
+                  .ldo = (size_t)H * d,
+                  .scale = 1.0f / sqrtf((float)d)},
+        };
         r.a.qkv = dev_rand(k, (size_t)L * ld, 13);
         r.a.o = dev_rand(k, (size_t)L * H * d, 14);
         double t = median_run(k, run_pre, &r, 1);
