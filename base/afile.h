@@ -13,9 +13,9 @@
 #include "sim.h"
 
 struct sim_afile {
-    FILE *f;     /* write here */
-    char *path;  /* the target */
-    char *tmp;   /* the temporary file */
+    FILE *f;    /* write here */
+    char *path; /* the target */
+    char *tmp;  /* the temporary file */
 };
 
 /* Create a temporary file for `path`. Returns 0, or an error with *a left empty. */

@@ -39,10 +39,10 @@ int cal_analytic_profile(const struct cal_model *m, const struct cal_gpu *g, uin
     double cap = tp * g->mem_bytes * mem_util - wbytes;
     if (cap <= 0)
         return sim_msg_set(err, SIM_ECONFIG,
-                           "%s weights (%.1f GB) do not fit in %u x %s at mem_util %.2f",
-                           m->name, wbytes / 1e9, tp, g->name, mem_util);
+                           "%s weights (%.1f GB) do not fit in %u x %s at mem_util %.2f", m->name,
+                           wbytes / 1e9, tp, g->name, mem_util);
 
-    double bw = g->hbm_bw * BW_EFF * tp;      /* aggregate over the replica's GPUs */
+    double bw = g->hbm_bw * BW_EFF * tp; /* aggregate over the replica's GPUs */
     double flops = g->peak_flops * FLOPS_EFF * tp;
     double kvb = cal_model_kv_bytes_per_token(m);
 
@@ -50,12 +50,12 @@ int cal_analytic_profile(const struct cal_model *m, const struct cal_gpu *g, uin
     double s_per_tok_gemm = 2.0 * m->n_params / flops; /* compute-bound GEMM time per token */
     double ridge = t_weights / s_per_tok_gemm;         /* tokens where the two meet */
 
-    double overhead = OVERHEAD_S + OVERHEAD_S_PER_LAY * m->layers;
-    double per_tok = kvb / bw; /* writing each new token's K and V */
+    double               overhead = OVERHEAD_S + OVERHEAD_S_PER_LAY * m->layers;
+    double               per_tok = kvb / bw; /* writing each new token's K and V */
     struct cal_allreduce ar = cal_allreduce_cost(m, tp, m->dtype_bytes, g->link_bw);
     per_tok += ar.per_tok_s; /* + 0 at tp 1 */
     overhead += ar.const_s;
-    double per_ctx = kvb / bw;                                    /* decode attention reads */
+    double per_ctx = kvb / bw;                                   /* decode attention reads */
     double per_sq = 2.0 * m->layers * (double)m->hidden / flops; /* causal prefill attention */
 
     memset(out, 0, sizeof *out);

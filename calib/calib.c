@@ -34,10 +34,10 @@ struct cal_run {
     const struct cal_calibrate_opts *o;
     const struct cal_model          *m;
     struct kern_shape                sh;
-    int                              gpu;     /* o->backend is "cuda" */
-    size_t                           eb;      /* bytes per weight and KV element */
+    int                              gpu;           /* o->backend is "cuda" */
+    size_t                           eb;            /* bytes per weight and KV element */
     size_t                           free0, total0; /* device memory before we start */
-    double                           room;    /* bytes a server has after the weights */
+    double                           room;          /* bytes a server has after the weights */
     struct cal_grid_opts             go;
     struct cal_grid                  g;
     struct kern_opts                 ko;
@@ -54,8 +54,13 @@ struct cal_run {
 
 void cal_calibrate_opts_default(struct cal_calibrate_opts *o)
 {
-    *o = (struct cal_calibrate_opts){.backend = "cpu", .grid = "full", .tp = 1, .seed = 1,
-                                     .layout = KERN_KV_PAGED, .graphs = 1, .mem_util = 0.90};
+    *o = (struct cal_calibrate_opts){.backend = "cpu",
+                                     .grid = "full",
+                                     .tp = 1,
+                                     .seed = 1,
+                                     .layout = KERN_KV_PAGED,
+                                     .graphs = 1,
+                                     .mem_util = 0.90};
 }
 
 /* The shard of m that one of tp GPUs holds. */
@@ -77,7 +82,8 @@ static int shard(const struct cal_model *m, uint32_t tp, struct kern_shape *s)
 static size_t weight_bytes_of(const struct kern_shape *s, size_t eb)
 {
     size_t qkv = (size_t)(s->heads + 2 * s->kv_heads) * s->head_dim;
-    size_t per = 2 * (size_t)s->hidden + qkv * s->hidden + (size_t)s->hidden * s->heads * s->head_dim +
+    size_t per = 2 * (size_t)s->hidden + qkv * s->hidden +
+                 (size_t)s->hidden * s->heads * s->head_dim +
                  (size_t)(s->gated_mlp ? 3 : 2) * s->ffn * s->hidden;
     return eb * (per * s->layers + 2 * (size_t)s->vocab * s->hidden + s->hidden);
 }
@@ -97,12 +103,12 @@ static void put_list(FILE *f, const uint32_t *v, uint32_t n)
 static int write_csv(const struct cal_run *r, struct sim_msg *err)
 {
     const struct cal_calibrate_opts *a = r->o;
-    const struct kern_info *ki = &r->ki;
-    const struct cal_grid *g = &r->g;
-    const struct cal_time_opts *t = &r->t;
-    const char *path = r->csv, *date = r->date;
-    struct sim_afile af;
-    int rc = sim_afile_open(&af, path, err);
+    const struct kern_info          *ki = &r->ki;
+    const struct cal_grid           *g = &r->g;
+    const struct cal_time_opts      *t = &r->t;
+    const char                      *path = r->csv, *date = r->date;
+    struct sim_afile                 af;
+    int                              rc = sim_afile_open(&af, path, err);
     if (rc)
         return rc;
     FILE *f = af.f;
@@ -122,8 +128,8 @@ static int write_csv(const struct cal_run *r, struct sim_msg *err)
         fprintf(f, "%zu,%s,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.9g,%.9g,%.9g,%.9g,%u,", i,
                 kind_name(p->kind), p->heldout ? "heldout" : "train", p->feat.decode_seqs,
                 p->feat.decode_ctx, p->feat.prefill_tok, p->feat.prefill_sq,
-                p->feat.decode_seqs + p->feat.prefill_tok, p->t.median_s, p->t.p10_s,
-                p->t.p90_s, p->t.min_s, p->t.n);
+                p->feat.decode_seqs + p->feat.prefill_tok, p->t.median_s, p->t.p10_s, p->t.p90_s,
+                p->t.min_s, p->t.n);
         put_list(f, p->ctx, p->n_dec);
         fputc(',', f);
         put_list(f, p->plen, p->n_pre);
@@ -136,16 +142,16 @@ static int write_csv(const struct cal_run *r, struct sim_msg *err)
 static int warm_up(kern_backend_t *b, struct cal_grid *g, struct sim_msg *err)
 {
     struct cal_grid one = *g;
-    size_t big = 0;
+    size_t          big = 0;
     for (size_t i = 1; i < g->n; i++)
         if (g->pt[i].feat.decode_seqs + g->pt[i].feat.prefill_tok >
             g->pt[big].feat.decode_seqs + g->pt[big].feat.prefill_tok)
             big = i;
     one.pt = &g->pt[big];
     one.n = 1;
-    struct cal_time_opts t = {.warmup = 2, .repeats = 1, .warm = 1};
+    struct cal_time_opts  t = {.warmup = 2, .repeats = 1, .warm = 1};
     struct cal_time_stats keep = g->pt[big].t;
-    int rc = cal_grid_run(b, &one, &t, 1, NULL, NULL, err);
+    int                   rc = cal_grid_run(b, &one, &t, 1, NULL, NULL, err);
     g->pt[big].t = keep;
     return rc;
 }
@@ -153,23 +159,28 @@ static int warm_up(kern_backend_t *b, struct cal_grid *g, struct sim_msg *err)
 static int pred_run(void *ctx) { return kern_pred_run(ctx); }
 
 /* Median seconds of one predictor forward pass over n_req requests of 256 hashed features. */
-static int time_predictor(const struct cal_calibrate_opts *a, uint32_t n_req, double *out, struct sim_msg *err)
+static int time_predictor(const struct cal_calibrate_opts *a, uint32_t n_req, double *out,
+                          struct sim_msg *err)
 {
     /* Sized like a fastText-style proxy: 2^18 hash buckets, width 256, two hidden layers, ten
      * output-length buckets. */
     struct kern_pred_shape ps = {.features = 1u << 18, .dim = 256, .layers = 2, .classes = 10};
-    struct kern_opts o = {.backend = a->backend, .seed = a->seed, .pred = &ps,
-                          .pred_max_req = 64, .pred_max_feat = 256, .device = a->device,
-                          .cpu_threads = a->threads};
-    kern_backend_t *b;
-    int rc = kern_backend_new(NULL, &o, &b, err);
+    struct kern_opts       o = {.backend = a->backend,
+                                .seed = a->seed,
+                                .pred = &ps,
+                                .pred_max_req = 64,
+                                .pred_max_feat = 256,
+                                .device = a->device,
+                                .cpu_threads = a->threads};
+    kern_backend_t        *b;
+    int                    rc = kern_backend_new(NULL, &o, &b, err);
     if (rc)
         return rc;
     uint32_t nf[64];
     for (uint32_t i = 0; i < 64; i++)
         nf[i] = 256;
     rc = kern_pred_prepare(b, n_req, nf, err);
-    struct cal_time_opts t = {.warmup = 3, .repeats = 21, .min_repeats = 5, .budget_s = 0.2};
+    struct cal_time_opts  t = {.warmup = 3, .repeats = 21, .min_repeats = 5, .budget_s = 0.2};
     struct cal_time_stats st;
     if (!rc)
         rc = cal_time(b, pred_run, b, &t, &st);
@@ -182,7 +193,8 @@ static int time_predictor(const struct cal_calibrate_opts *a, uint32_t n_req, do
 }
 
 /* Defaults of the grid limits for the model on the backend (see PROFILE.md). */
-static void limits(const struct cal_calibrate_opts *a, const struct cal_model *m, struct cal_grid_opts *g)
+static void limits(const struct cal_calibrate_opts *a, const struct cal_model *m,
+                   struct cal_grid_opts *g)
 {
     int gpu = !strcmp(a->backend, "cuda");
     int quick = !strcmp(a->grid, "quick"), small = !strcmp(a->grid, "small");
@@ -230,35 +242,50 @@ static int plan(struct cal_run *r, struct sim_msg *err)
      * workspace), and no more than max_seqs half-full contexts. */
     r->room = a->mem_util * (double)r->total0 - (double)(r->total0 - r->free0) - wb;
     if (r->room <= 0)
-        return sim_msg_set(err, SIM_ECONFIG,
-                           "%s weights (%.2f GB) leave no memory on the device", m->name, wb / 1e9);
+        return sim_msg_set(err, SIM_ECONFIG, "%s weights (%.2f GB) leave no memory on the device",
+                           m->name, wb / 1e9);
     size_t kv_cap_tok = (size_t)(r->room * 0.5 / (double)kvpt);
     size_t want = (size_t)r->go.max_seqs * r->go.max_ctx / 2 + (size_t)r->go.max_batch_tok;
     r->go.max_kv_tok = want < kv_cap_tok ? want : kv_cap_tok;
     if ((rc = cal_grid_make(&r->go, &r->g, err)))
         return rc;
     r->ko = (struct kern_opts){
-        .backend = a->backend, .seed = a->seed, .kv_layout = a->layout, .block_tok = 16,
-        .max_slots = r->go.max_seqs, .max_ctx = r->go.max_ctx,
+        .backend = a->backend,
+        .seed = a->seed,
+        .kv_layout = a->layout,
+        .block_tok = 16,
+        .max_slots = r->go.max_seqs,
+        .max_ctx = r->go.max_ctx,
         .kv_tokens = cal_grid_kv_need(&r->g) + (size_t)r->go.max_seqs * 16,
-        .max_batch_tok = r->go.max_batch_tok, .max_seqs = r->go.max_seqs,
-        .max_prompt = r->go.max_prompt, .graphs = r->gpu && a->graphs, .device = a->device,
+        .max_batch_tok = r->go.max_batch_tok,
+        .max_seqs = r->go.max_seqs,
+        .max_prompt = r->go.max_prompt,
+        .graphs = r->gpu && a->graphs,
+        .device = a->device,
         .cpu_threads = a->threads,
     };
-    if (a->layout == KERN_KV_CONTIGUOUS &&
-        (double)r->go.max_seqs * r->go.max_ctx * kvpt > r->room)
+    if (a->layout == KERN_KV_CONTIGUOUS && (double)r->go.max_seqs * r->go.max_ctx * kvpt > r->room)
         return sim_msg_set(err, SIM_ECONFIG,
                            "a contiguous cache of %u x %u tokens does not fit; lower --max-seqs "
                            "or --max-ctx, or use --kv-layout paged",
                            r->go.max_seqs, r->go.max_ctx);
     int quick = !strcmp(a->grid, "quick");
-    r->t = r->gpu  ? (struct cal_time_opts){.warmup = 3, .repeats = 15, .min_repeats = 5,
-                                            .budget_s = 0.5, .warm = 0}
-           : quick ? (struct cal_time_opts){.warmup = 1, .repeats = 5, .min_repeats = 3,
-                                            .budget_s = 0.05, .warm = 1}
-                   : (struct cal_time_opts){.warmup = 1, .repeats = 15, .min_repeats = 6,
-                                            .budget_s = 0.2, .warm = 1};
-    time_t now = time(NULL);
+    r->t = r->gpu  ? (struct cal_time_opts){.warmup = 3,
+                                            .repeats = 15,
+                                            .min_repeats = 5,
+                                            .budget_s = 0.5,
+                                            .warm = 0}
+           : quick ? (struct cal_time_opts){.warmup = 1,
+                                            .repeats = 5,
+                                            .min_repeats = 3,
+                                            .budget_s = 0.05,
+                                            .warm = 1}
+                   : (struct cal_time_opts){.warmup = 1,
+                                            .repeats = 15,
+                                            .min_repeats = 6,
+                                            .budget_s = 0.2,
+                                            .warm = 1};
+    time_t    now = time(NULL);
     struct tm tmv;
     gmtime_r(&now, &tmv);
     strftime(r->date, sizeof r->date, "%Y-%m-%d", &tmv);
@@ -284,7 +311,7 @@ static int sweep(struct cal_run *r, struct sim_msg *err)
                  r->m->name, a->tp, a->backend, r->g.n, r->go.max_seqs, r->go.max_batch_tok,
                  r->go.max_ctx, r->go.max_prompt, r->ko.kv_tokens);
     kern_backend_t *b = NULL;
-    int rc = kern_backend_new(&r->sh, &r->ko, &b, err);
+    int             rc = kern_backend_new(&r->sh, &r->ko, &b, err);
     if (rc)
         return rc;
     kern_backend_info(b, &r->ki);
@@ -310,10 +337,11 @@ static int fit(struct cal_run *r, struct sim_msg *err)
     if (!r->obs)
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
     for (size_t i = 0; i < r->g.n; i++)
-        r->obs[i] = (struct cal_obs){.b = r->g.pt[i].feat, .t_s = r->g.pt[i].t.median_s,
+        r->obs[i] = (struct cal_obs){.b = r->g.pt[i].feat,
+                                     .t_s = r->g.pt[i].t.median_s,
                                      .heldout = r->g.pt[i].heldout};
     struct cal_latfit_opts lo = {.max_pieces = CAL_MAX_PIECES, .seed = (unsigned)r->o->seed};
-    int rc = cal_latfit(r->obs, r->g.n, &lo, &r->rep, err);
+    int                    rc = cal_latfit(r->obs, r->g.n, &lo, &r->rep, err);
     if (rc && err) {
         struct sim_msg why = *err;
         sim_msg_set(err, rc, "%.380s (raw measurements kept in %.120s)", why.text, r->csv);
@@ -326,7 +354,7 @@ static int fit(struct cal_run *r, struct sim_msg *err)
 static int link_bps(const struct cal_run *r, double *out, struct sim_msg *err)
 {
     const struct cal_calibrate_opts *a = r->o;
-    const struct cal_gpu *gp = a->gpu ? cal_gpu_find(a->gpu) : NULL;
+    const struct cal_gpu            *gp = a->gpu ? cal_gpu_find(a->gpu) : NULL;
     if (!gp)
         gp = cal_gpu_find_device(r->ki.device);
     *out = a->link_gbps > 0 ? a->link_gbps * 1e9 : gp ? gp->link_bw : 0;
@@ -342,7 +370,7 @@ static int link_bps(const struct cal_run *r, double *out, struct sim_msg *err)
 static int make_profile(struct cal_run *r, struct sim_msg *err)
 {
     const struct cal_calibrate_opts *a = r->o;
-    struct cal_profile *p = &r->p;
+    struct cal_profile              *p = &r->p;
     memset(p, 0, sizeof *p);
     snprintf(p->model, sizeof p->model, "%s", r->m->name);
     snprintf(p->source, sizeof p->source, "measured");
@@ -356,7 +384,7 @@ static int make_profile(struct cal_run *r, struct sim_msg *err)
     memcpy(p->piece, r->rep.piece, sizeof p->piece);
     if (a->tp > 1) {
         double link;
-        int rc = link_bps(r, &link, err);
+        int    rc = link_bps(r, &link, err);
         if (rc)
             return rc;
         struct cal_allreduce ar = cal_allreduce_cost(r->m, a->tp, (double)r->eb, link);
@@ -383,8 +411,8 @@ static int make_profile(struct cal_run *r, struct sim_msg *err)
 static void make_info(const struct cal_run *r, char *info, size_t n)
 {
     const struct cal_latfit_report *rep = &r->rep;
-    const struct cal_time_opts *t = &r->t;
-    size_t k = 0;
+    const struct cal_time_opts     *t = &r->t;
+    size_t                          k = 0;
 #define INFO(...) k += (size_t)snprintf(info + k, k < n ? n - k : 0, __VA_ARGS__)
     INFO("  timed_unit: \"one whole iteration: embedding, %u layers, final norm, LM head\"\n",
          r->sh.layers);
@@ -427,7 +455,7 @@ static void make_info(const struct cal_run *r, char *info, size_t n)
 static void print_summary(const struct cal_run *r, FILE *f, double wall_s)
 {
     const struct cal_latfit_report *rep = &r->rep;
-    const struct cal_profile *p = &r->p;
+    const struct cal_profile       *p = &r->p;
     fprintf(f, "%s on %s (%s, %s): %zu pieces\n", r->m->name, r->ki.device, r->ki.backend,
             r->ki.blas, rep->n_pieces);
     fprintf(f, "  %-10s", "n_tok <=");
@@ -458,13 +486,13 @@ static void print_summary(const struct cal_run *r, FILE *f, double wall_s)
 
 int cal_calibrate(const struct cal_calibrate_opts *o, FILE *summary, struct sim_msg *err)
 {
-    int64_t t_start = sim_wall_ns();
+    int64_t         t_start = sim_wall_ns();
     struct cal_run *r = sim_calloc(1, sizeof *r);
     if (!r)
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
     r->o = o;
     char info[4096];
-    int rc;
+    int  rc;
     if ((rc = plan(r, err)) || (rc = sweep(r, err)) || (rc = write_csv(r, err)) ||
         (rc = fit(r, err)) || (rc = time_predictor(o, 1, &r->pred1, err)) ||
         (rc = time_predictor(o, 32, &r->pred32, err)) || (rc = make_profile(r, err)))

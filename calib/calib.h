@@ -22,21 +22,21 @@
 #include "sim.h"
 
 struct cal_calibrate_opts {
-    const char         *backend;  /* "cpu" or "cuda" */
-    const char         *model;    /* model preset (calib/presets.c) */
-    const char         *out;      /* PROFILE.yaml to write */
-    const char         *csv;      /* raw measurements; NULL: out with .csv */
-    const char         *grid;     /* "full", "small" or "quick": grid size and repeats */
-    const char         *gpu;      /* GPU preset for the tp > 1 link; NULL: from the device name */
-    uint32_t            tp;       /* tensor-parallel degree: time one GPU's shard */
+    const char         *backend; /* "cpu" or "cuda" */
+    const char         *model;   /* model preset (calib/presets.c) */
+    const char         *out;     /* PROFILE.yaml to write */
+    const char         *csv;     /* raw measurements; NULL: out with .csv */
+    const char         *grid;    /* "full", "small" or "quick": grid size and repeats */
+    const char         *gpu;     /* GPU preset for the tp > 1 link; NULL: from the device name */
+    uint32_t            tp;      /* tensor-parallel degree: time one GPU's shard */
     uint32_t            max_seqs, max_ctx, max_prompt, max_batch_tok; /* grid limits; 0: default */
-    size_t              points;   /* grid points; 0: the grid's */
-    uint64_t            seed;     /* grid, weights and held-out split */
+    size_t              points; /* grid points; 0: the grid's */
+    uint64_t            seed;   /* grid, weights and held-out split */
     enum kern_kv_layout layout;
-    int                 graphs;   /* CUDA graphs */
-    int                 device;   /* CUDA device ordinal */
-    int                 threads;  /* CPU: BLAS threads (0: one) */
-    double              mem_util; /* fraction of device memory a server may use */
+    int                 graphs;    /* CUDA graphs */
+    int                 device;    /* CUDA device ordinal */
+    int                 threads;   /* CPU: BLAS threads (0: one) */
+    double              mem_util;  /* fraction of device memory a server may use */
     double              link_gbps; /* GPU-GPU link GB/s one way; 0: from the GPU preset */
     /* Called after every timed point; NULL for none. */
     void (*progress)(size_t done, size_t total, void *ctx);

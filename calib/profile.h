@@ -38,7 +38,7 @@ const char *cal_term_name(size_t j);
 enum { CAL_MAX_PIECES = 4 };
 
 struct cal_piece {
-    double max_tokens;       /* this piece covers n_tok <= max_tokens; +inf for the last */
+    double max_tokens; /* this piece covers n_tok <= max_tokens; +inf for the last */
     double coef[CAL_TERMS];
 };
 
@@ -51,24 +51,24 @@ struct cal_batch {
 };
 
 struct cal_profile {
-    char     model[64];      /* preset name (presets.h) */
-    char     source[16];     /* "measured" or "analytic" */
-    char     backend[16];    /* "cuda", "cpu" or "analytic" */
-    char     device[128];    /* device name as the driver reports it, or the GPU preset */
-    char     driver[64];     /* driver version, or "" */
-    char     cuda[32];       /* CUDA runtime version, or "" */
-    char     date[32];       /* ISO 8601 date of the measurement */
-    uint32_t tp;             /* tensor-parallel degree (GPUs per replica) */
-    size_t   n_pieces;
+    char             model[64];   /* preset name (presets.h) */
+    char             source[16];  /* "measured" or "analytic" */
+    char             backend[16]; /* "cuda", "cpu" or "analytic" */
+    char             device[128]; /* device name as the driver reports it, or the GPU preset */
+    char             driver[64];  /* driver version, or "" */
+    char             cuda[32];    /* CUDA runtime version, or "" */
+    char             date[32];    /* ISO 8601 date of the measurement */
+    uint32_t         tp;          /* tensor-parallel degree (GPUs per replica) */
+    size_t           n_pieces;
     struct cal_piece piece[CAL_MAX_PIECES];
-    double   kv_bytes_per_token;
-    double   kv_capacity_bytes;
-    double   weight_bytes;
-    double   predictor_cost_s; /* per request, on the scheduling path */
-    double   mape_heldout;     /* held-out mean absolute percentage error, in percent */
-    double   maxerr_heldout;   /* held-out maximum absolute percentage error, in percent */
-    char     raw_csv[256];     /* raw measurements, relative to the profile's directory */
-    char     raw_sha256[65];   /* hex SHA-256 of the raw measurements file */
+    double           kv_bytes_per_token;
+    double           kv_capacity_bytes;
+    double           weight_bytes;
+    double           predictor_cost_s; /* per request, on the scheduling path */
+    double           mape_heldout;     /* held-out mean absolute percentage error, in percent */
+    double           maxerr_heldout;   /* held-out maximum absolute percentage error, in percent */
+    char             raw_csv[256];     /* raw measurements, relative to the profile's directory */
+    char             raw_sha256[65];   /* hex SHA-256 of the raw measurements file */
 };
 
 /* Iteration latency in seconds for batch b. Pure; requires n_pieces >= 1. */

@@ -65,25 +65,54 @@ static int parse_u(const char *s, const char *flag, double lo, double hi, double
 
 static int parse_args(int argc, char **argv, struct cal_calibrate_opts *a, int *quiet)
 {
-    enum { O_BACKEND = 256, O_MODEL, O_TP, O_CSV, O_GRID, O_POINTS, O_SEED, O_LAYOUT, O_MSEQ,
-           O_MCTX, O_MPROMPT, O_MTOK, O_MEM, O_GPU, O_LINK, O_NOGRAPH, O_DEVICE, O_THREADS };
+    enum {
+        O_BACKEND = 256,
+        O_MODEL,
+        O_TP,
+        O_CSV,
+        O_GRID,
+        O_POINTS,
+        O_SEED,
+        O_LAYOUT,
+        O_MSEQ,
+        O_MCTX,
+        O_MPROMPT,
+        O_MTOK,
+        O_MEM,
+        O_GPU,
+        O_LINK,
+        O_NOGRAPH,
+        O_DEVICE,
+        O_THREADS
+    };
     static const struct option opts[] = {
-        {"backend", required_argument, 0, O_BACKEND}, {"model", required_argument, 0, O_MODEL},
-        {"tp", required_argument, 0, O_TP},           {"output", required_argument, 0, 'o'},
-        {"csv", required_argument, 0, O_CSV},         {"grid", required_argument, 0, O_GRID},
-        {"points", required_argument, 0, O_POINTS},   {"seed", required_argument, 0, O_SEED},
-        {"kv-layout", required_argument, 0, O_LAYOUT}, {"max-seqs", required_argument, 0, O_MSEQ},
-        {"max-ctx", required_argument, 0, O_MCTX},    {"max-prompt", required_argument, 0, O_MPROMPT},
-        {"max-batch-tok", required_argument, 0, O_MTOK}, {"mem-util", required_argument, 0, O_MEM},
-        {"gpu", required_argument, 0, O_GPU},         {"link-gbps", required_argument, 0, O_LINK},
-        {"no-graphs", no_argument, 0, O_NOGRAPH},     {"device", required_argument, 0, O_DEVICE},
-        {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0},
+        {"backend", required_argument, 0, O_BACKEND},
+        {"model", required_argument, 0, O_MODEL},
+        {"tp", required_argument, 0, O_TP},
+        {"output", required_argument, 0, 'o'},
+        {"csv", required_argument, 0, O_CSV},
+        {"grid", required_argument, 0, O_GRID},
+        {"points", required_argument, 0, O_POINTS},
+        {"seed", required_argument, 0, O_SEED},
+        {"kv-layout", required_argument, 0, O_LAYOUT},
+        {"max-seqs", required_argument, 0, O_MSEQ},
+        {"max-ctx", required_argument, 0, O_MCTX},
+        {"max-prompt", required_argument, 0, O_MPROMPT},
+        {"max-batch-tok", required_argument, 0, O_MTOK},
+        {"mem-util", required_argument, 0, O_MEM},
+        {"gpu", required_argument, 0, O_GPU},
+        {"link-gbps", required_argument, 0, O_LINK},
+        {"no-graphs", no_argument, 0, O_NOGRAPH},
+        {"device", required_argument, 0, O_DEVICE},
+        {"threads", required_argument, 0, O_THREADS},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     cal_calibrate_opts_default(a);
     optind = 1;
     opterr = 0;
-    int c;
+    int    c;
     double v;
     while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -106,19 +135,35 @@ static int parse_args(int argc, char **argv, struct cal_calibrate_opts *a, int *
                 return -1;
             }
             break;
-        case O_TP: case O_POINTS: case O_SEED: case O_MSEQ: case O_MCTX: case O_MPROMPT:
-        case O_MTOK: case O_DEVICE: case O_THREADS:
+        case O_TP:
+        case O_POINTS:
+        case O_SEED:
+        case O_MSEQ:
+        case O_MCTX:
+        case O_MPROMPT:
+        case O_MTOK:
+        case O_DEVICE:
+        case O_THREADS:
             if (parse_u(optarg, argv[optind - 1], 0, 1e12, &v) || v != floor(v))
                 return -1;
-            if (c == O_TP) a->tp = (uint32_t)v;
-            if (c == O_POINTS) a->points = (size_t)v;
-            if (c == O_SEED) a->seed = (uint64_t)v;
-            if (c == O_MSEQ) a->max_seqs = (uint32_t)v;
-            if (c == O_MCTX) a->max_ctx = (uint32_t)v;
-            if (c == O_MPROMPT) a->max_prompt = (uint32_t)v;
-            if (c == O_MTOK) a->max_batch_tok = (uint32_t)v;
-            if (c == O_DEVICE) a->device = (int)v;
-            if (c == O_THREADS) a->threads = (int)v;
+            if (c == O_TP)
+                a->tp = (uint32_t)v;
+            if (c == O_POINTS)
+                a->points = (size_t)v;
+            if (c == O_SEED)
+                a->seed = (uint64_t)v;
+            if (c == O_MSEQ)
+                a->max_seqs = (uint32_t)v;
+            if (c == O_MCTX)
+                a->max_ctx = (uint32_t)v;
+            if (c == O_MPROMPT)
+                a->max_prompt = (uint32_t)v;
+            if (c == O_MTOK)
+                a->max_batch_tok = (uint32_t)v;
+            if (c == O_DEVICE)
+                a->device = (int)v;
+            if (c == O_THREADS)
+                a->threads = (int)v;
             break;
         case O_MEM:
             if (parse_u(optarg, "--mem-util", 0.05, 1.0, &a->mem_util))
@@ -181,8 +226,8 @@ static void progress(size_t done, size_t total, void *ctx)
 int calibrate_cmd(int argc, char **argv)
 {
     struct cal_calibrate_opts o;
-    int quiet = 0;
-    int prc = parse_args(argc, argv, &o, &quiet);
+    int                       quiet = 0;
+    int                       prc = parse_args(argc, argv, &o, &quiet);
     if (prc)
         return prc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     if (quiet)
@@ -191,7 +236,7 @@ int calibrate_cmd(int argc, char **argv)
     o.progress = progress;
     o.progress_ctx = &pg;
     struct sim_msg err = {{0}};
-    int rc = cal_calibrate(&o, quiet ? NULL : stdout, &err);
+    int            rc = cal_calibrate(&o, quiet ? NULL : stdout, &err);
     if (rc)
         fprintf(stderr, "%slensim calibrate: %s\n", pg.open ? "\n" : "",
                 err.text[0] ? err.text : sim_strerror(rc));

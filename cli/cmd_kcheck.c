@@ -26,7 +26,7 @@ static void usage(FILE *f)
 
 static void list(void)
 {
-    size_t nv;
+    size_t                     nv;
     const struct kern_variant *vs = kern_variants(&nv);
     for (size_t i = 0; i < nv; i++)
         printf("%-12s v%d  %-4s  %s\n", kern_op_name(vs[i].op), vs[i].version,
@@ -35,9 +35,12 @@ static void list(void)
 
 int kcheck_cmd(int argc, char **argv)
 {
-    struct kc_opts o = {.backend = "cuda", .op = -1, .seed = (uint64_t)sim_wall_ns(), .out = stdout};
-    const char *op = NULL;
-    int do_list = 0;
+    struct kc_opts o = {.backend = "cuda",
+                        .op = -1,
+                        .seed = (uint64_t)sim_wall_ns(),
+                        .out = stdout};
+    const char    *op = NULL;
+    int            do_list = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -81,9 +84,9 @@ int kcheck_cmd(int argc, char **argv)
         list();
         return CLI_EXIT_OK;
     }
-    struct sim_msg err = {{0}};
+    struct sim_msg   err = {{0}};
     struct kc_result res;
-    int rc = kc_check(&o, &res, &err);
+    int              rc = kc_check(&o, &res, &err);
     if (rc == SIM_ENODEV && !res.checks) /* meson reads 77 as SKIP; say why on stdout */
         printf("SKIP: %s\n", err.text);
     else if (rc)

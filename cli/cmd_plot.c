@@ -49,7 +49,7 @@ static int on_path(const char *prog, char *out, size_t n)
         return 0;
     while (*path) {
         const char *end = strchr(path, ':');
-        size_t len = end ? (size_t)(end - path) : strlen(path);
+        size_t      len = end ? (size_t)(end - path) : strlen(path);
         if (snprintf(out, n, "%.*s/%s", (int)len, path, prog) < (int)n && access(out, X_OK) == 0)
             return 1;
         path += len + (end != NULL);
@@ -130,9 +130,11 @@ int plot_cmd(int argc, char **argv)
     }
     char gp[2048];
     if (!on_path("gnuplot", gp, sizeof gp)) {
-        fprintf(stderr, "lensim plot: gnuplot is not installed. On Debian or Ubuntu:\n"
-                        "    sudo apt-get install gnuplot-nox\n"
-                        "(the results in %s are complete without it)\n", dir);
+        fprintf(stderr,
+                "lensim plot: gnuplot is not installed. On Debian or Ubuntu:\n"
+                "    sudo apt-get install gnuplot-nox\n"
+                "(the results in %s are complete without it)\n",
+                dir);
         return CLI_EXIT_IO;
     }
     char sbuf[2048];
@@ -150,7 +152,7 @@ int plot_cmd(int argc, char **argv)
         fprintf(stderr, "lensim plot: %s\n", err.text);
         return CLI_EXIT_IO;
     }
-    int failed = 0;
+    int         failed = 0;
     const char *fmts[2] = {NULL, NULL};
     if (!strcmp(fmt, "both")) {
         fmts[0] = "png";

@@ -27,9 +27,9 @@ static void on_sigint(int sig)
 }
 
 struct bar {
-    int       on;
-    int64_t   last;
-    size_t    run, n_runs;
+    int         on;
+    int64_t     last;
+    size_t      run, n_runs;
     const char *name;
 };
 
@@ -46,7 +46,7 @@ static int progress(void *ctx, const struct serve_stats *s, uint64_t total)
     b->last = now;
     uint64_t done = s->finished + s->failed;
     if (total) {
-        int pct = (int)(100.0 * (double)done / (double)total);
+        int  pct = (int)(100.0 * (double)done / (double)total);
         char bar[21];
         for (int i = 0; i < 20; i++)
             bar[i] = i < pct / 5 ? '#' : '.';
@@ -63,21 +63,20 @@ static int progress(void *ctx, const struct serve_stats *s, uint64_t total)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: lensim run EXPERIMENT.yaml [-o DIR] [--seed N] [--set KEY=VALUE]...\n"
-            "                  [--queue calendar|heap] [--data-dir DIR] [--check] [-q]\n\n"
-            "Run every run of an experiment (its sweep or runs list) and write, per run,\n"
-            "DIR/<run>/{requests.csv,timeline.csv,summary.json,manifest.yaml}, and\n"
-            "DIR/results.csv with one row per run. DIR defaults to results/<name>.\n\n"
-            "  -o DIR           output directory\n"
-            "  --seed N         same as --set seed=N\n"
-            "  --set KEY=VALUE  override a setting for every run (lensim schema lists keys)\n"
-            "  --queue Q        event queue: calendar (default) or heap; results are identical\n"
-            "  --data-dir DIR   where traces live (default: $LENSIM_DATA, then ../shared/data)\n"
-            "  --check          check every invariant after every event (slow)\n"
-            "  -q, --quiet      no progress bar, no table and no info messages\n\n"
-            "exit status: 0 done, 1 a run failed, 2 invalid experiment or option,\n"
-            "3 input/output error, 130 interrupted\n");
+    fprintf(f, "usage: lensim run EXPERIMENT.yaml [-o DIR] [--seed N] [--set KEY=VALUE]...\n"
+               "                  [--queue calendar|heap] [--data-dir DIR] [--check] [-q]\n\n"
+               "Run every run of an experiment (its sweep or runs list) and write, per run,\n"
+               "DIR/<run>/{requests.csv,timeline.csv,summary.json,manifest.yaml}, and\n"
+               "DIR/results.csv with one row per run. DIR defaults to results/<name>.\n\n"
+               "  -o DIR           output directory\n"
+               "  --seed N         same as --set seed=N\n"
+               "  --set KEY=VALUE  override a setting for every run (lensim schema lists keys)\n"
+               "  --queue Q        event queue: calendar (default) or heap; results are identical\n"
+               "  --data-dir DIR   where traces live (default: $LENSIM_DATA, then ../shared/data)\n"
+               "  --check          check every invariant after every event (slow)\n"
+               "  -q, --quiet      no progress bar, no table and no info messages\n\n"
+               "exit status: 0 done, 1 a run failed, 2 invalid experiment or option,\n"
+               "3 input/output error, 130 interrupted\n");
 }
 
 static const char results_header[] =
@@ -141,14 +140,14 @@ static void table_row(const char *name, const struct run_result *r)
 
 int run_cmd(int argc, char **argv)
 {
-    const char *file = NULL, *outdir = NULL, *data_flag = NULL;
-    int quiet = 0;
-    cfg_exp_t *e = NULL;
+    const char    *file = NULL, *outdir = NULL, *data_flag = NULL;
+    int            quiet = 0;
+    cfg_exp_t     *e = NULL;
     struct sim_msg err = {{0}};
-    char **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
-    size_t n_sets = 0;
-    int rc = SIM_OK, status = 0;
-    char seedbuf[64], qbuf[64];
+    char         **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
+    size_t         n_sets = 0;
+    int            rc = SIM_OK, status = 0;
+    char           seedbuf[64], qbuf[64];
     if (!sets)
         return CLI_EXIT_FAILED;
     for (int i = 1; i < argc; i++) {
@@ -163,7 +162,8 @@ int run_cmd(int argc, char **argv)
         } else if (!strcmp(a, "--check")) {
             sets[n_sets++] = "engine.check=true";
         } else if ((!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--seed") ||
-                    !strcmp(a, "--queue") || !strcmp(a, "--data-dir")) && i + 1 >= argc) {
+                    !strcmp(a, "--queue") || !strcmp(a, "--data-dir")) &&
+                   i + 1 >= argc) {
             fprintf(stderr, "lensim run: %s needs a value\n", a);
             status = CLI_EXIT_USAGE;
             goto out;
@@ -208,7 +208,7 @@ int run_cmd(int argc, char **argv)
     }
 
     /* Resolve every run first: a bad run fails before any work is done. */
-    size_t n = cfg_n_runs(e);
+    size_t      n = cfg_n_runs(e);
     struct cfg *cfgs = sim_calloc(n, sizeof *cfgs);
     if (!cfgs) {
         rc = sim_msg_set(&err, SIM_ENOMEM, "out of memory");
@@ -232,7 +232,7 @@ int run_cmd(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old);
     struct bar bar = {.on = !quiet && isatty(2), .n_runs = n};
-    char rpath[1100];
+    char       rpath[1100];
     snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
     struct sim_afile rf_file;
     if ((rc = sim_afile_open(&rf_file, rpath, &err))) {
@@ -253,7 +253,7 @@ int run_cmd(int argc, char **argv)
             break;
         }
         struct run_result res;
-        char rdir[1300];
+        char              rdir[1300];
         snprintf(rdir, sizeof rdir, "%s/%s", dir, cfgs[i].run_name);
         bar.run = i;
         bar.name = cfgs[i].run_name;
@@ -282,7 +282,8 @@ int run_cmd(int argc, char **argv)
         goto out;
 fail:
     if (rc == SIM_EINTR)
-        fprintf(stderr, "lensim run: interrupted; finished runs are kept, the current one is not\n");
+        fprintf(stderr,
+                "lensim run: interrupted; finished runs are kept, the current one is not\n");
     else
         fprintf(stderr, "lensim run: %s\n", err.text[0] ? err.text : sim_strerror(rc));
     status = cli_exit_status(rc);

@@ -90,9 +90,9 @@ static int cmd_stats(int argc, char **argv)
 {
     struct trace_opts o;
     trace_opts_default(&o);
-    const char *file = NULL;
-    uint64_t requests = STATS_DEFAULT_REQUESTS, max_requests = 0;
-    int have_max = 0;
+    const char       *file = NULL;
+    uint64_t          requests = STATS_DEFAULT_REQUESTS, max_requests = 0;
+    int               have_max = 0;
     enum trace_format fmt = TRACE_FMT_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -113,9 +113,9 @@ static int cmd_stats(int argc, char **argv)
             continue;
         }
         /* --name VALUE or --name=VALUE */
-        char name[32];
+        char        name[32];
         const char *eq = strchr(a, '='), *v;
-        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        size_t      len = eq ? (size_t)(eq - a) : strlen(a);
         if (len >= sizeof name) {
             sim_log_err("trace stats: unknown option '%s' (see --help)", a);
             return CLI_EXIT_USAGE;
@@ -184,7 +184,7 @@ static int cmd_stats(int argc, char **argv)
     }
 
     struct sim_msg err = {{0}};
-    int rc = trace_stats(&o, stdout, &err);
+    int            rc = trace_stats(&o, stdout, &err);
     if (rc)
         sim_log_err("%s", err.text[0] ? err.text : sim_strerror(rc));
     return cli_exit_status(rc);

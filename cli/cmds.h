@@ -9,11 +9,11 @@
 
 /* The exit statuses (`lensim --help` and the README's "Errors and exit statuses" list them). */
 enum cli_exit {
-    CLI_EXIT_OK          = 0,   /* success */
-    CLI_EXIT_FAILED      = 1,   /* a run or check failed; out of memory; a broken invariant */
-    CLI_EXIT_USAGE       = 2,   /* bad usage or invalid input (experiment, trace, profile, file) */
-    CLI_EXIT_IO          = 3,   /* input/output error */
-    CLI_EXIT_NODEV       = 77,  /* a GPU is needed and none is present (meson's SKIP) */
+    CLI_EXIT_OK = 0,            /* success */
+    CLI_EXIT_FAILED = 1,        /* a run or check failed; out of memory; a broken invariant */
+    CLI_EXIT_USAGE = 2,         /* bad usage or invalid input (experiment, trace, profile, file) */
+    CLI_EXIT_IO = 3,            /* input/output error */
+    CLI_EXIT_NODEV = 77,        /* a GPU is needed and none is present (meson's SKIP) */
     CLI_EXIT_INTERRUPTED = 130, /* SIGINT */
 };
 

@@ -32,13 +32,13 @@ TEST(commit_writes_the_target)
     char path[300];
     snprintf(path, sizeof path, "%s/ok.txt", dir);
     struct sim_afile a;
-    struct sim_msg err = {{0}};
+    struct sim_msg   err = {{0}};
     ASSERT_EQ(sim_afile_open(&a, path, &err), 0);
     ASSERT_TRUE(!exists(path)); /* not before commit */
     fprintf(a.f, "hello\n");
     ASSERT_EQ(sim_afile_commit(&a, &err), 0);
     FILE *f = fopen(path, "r");
-    char line[16] = "";
+    char  line[16] = "";
     ASSERT_TRUE(f && fgets(line, sizeof line, f));
     fclose(f);
     ASSERT_STR_CONTAINS(line, "hello");
@@ -53,7 +53,7 @@ TEST(full_device_reports_enospc_and_the_path)
     char path[300];
     snprintf(path, sizeof path, "%s/full.txt", dir);
     struct sim_afile a;
-    struct sim_msg err = {{0}};
+    struct sim_msg   err = {{0}};
     ASSERT_EQ(sim_afile_open(&a, path, &err), 0);
     /* Write through /dev/full instead of the temporary file: every write fails with ENOSPC. */
     fclose(a.f);
@@ -78,7 +78,7 @@ TEST(failed_rename_names_the_target)
     snprintf(sub, sizeof sub, "%s/x", path);
     ASSERT_EQ(mkdir(sub, 0755), 0); /* not empty: rename of a file onto it fails */
     struct sim_afile a;
-    struct sim_msg err = {{0}};
+    struct sim_msg   err = {{0}};
     ASSERT_EQ(sim_afile_open(&a, path, &err), 0);
     fprintf(a.f, "x\n");
     ASSERT_EQ(sim_afile_commit(&a, &err), SIM_EIO);
@@ -95,7 +95,7 @@ TEST(discard_leaves_nothing)
     char path[300];
     snprintf(path, sizeof path, "%s/gone.txt", dir);
     struct sim_afile a;
-    struct sim_msg err = {{0}};
+    struct sim_msg   err = {{0}};
     ASSERT_EQ(sim_afile_open(&a, path, &err), 0);
     fprintf(a.f, "partial\n");
     sim_afile_discard(&a);
@@ -109,7 +109,7 @@ TEST(open_in_a_missing_directory_names_the_path)
     char path[300];
     snprintf(path, sizeof path, "%s/no/such/dir.txt", dir);
     struct sim_afile a;
-    struct sim_msg err = {{0}};
+    struct sim_msg   err = {{0}};
     ASSERT_EQ(sim_afile_open(&a, path, &err), SIM_EIO);
     ASSERT_STR_CONTAINS(err.text, path);
     ASSERT_TRUE(a.f == NULL && a.path == NULL && a.tmp == NULL);

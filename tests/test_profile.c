@@ -29,7 +29,7 @@ static const char *path_of(const char *name)
 static const char *write_file(const char *name, const char *text)
 {
     const char *p = path_of(name);
-    FILE *f = fopen(p, "w");
+    FILE       *f = fopen(p, "w");
     ASSERT_TRUE(f);
     fputs(text, f);
     fclose(f);
@@ -72,8 +72,8 @@ static struct cal_profile sample(void)
 TEST(round_trip_is_exact)
 {
     struct cal_profile p = sample(), q;
-    struct sim_msg err = {{0}};
-    const char *path = path_of("rt.yaml");
+    struct sim_msg     err = {{0}};
+    const char        *path = path_of("rt.yaml");
     ASSERT_EQ(cal_profile_save_info(path, &p, "  grid: {points: 3}\n  anything: [1, 2]\n", &err),
               0);
     int rc = cal_profile_load(path, &q, &err);
@@ -87,32 +87,31 @@ TEST(round_trip_is_exact)
     ASSERT_TRUE(memcmp(&p, &q, sizeof p) == 0);
 }
 
-static const char *good =
-    "format: lensim-profile/1\n"   /* 1 */
-    "model: tiny\n"                /* 2 */
-    "backend: cpu\n"               /* 3 */
-    "tp: 1\n"                      /* 4 */
-    "latency:\n"                   /* 5 */
-    "  pieces:\n"                  /* 6 */
-    "    - max_tokens: 16\n"       /* 7 */
-    "      const: 1e-3\n"          /* 8 */
-    "      decode_seqs: 1e-5\n"    /* 9 */
-    "    - max_tokens: .inf\n"     /* 10 */
-    "      const: 2e-3\n"          /* 11 */
-    "      prefill_tok: 1e-4\n"    /* 12 */
-    "memory:\n"                    /* 13 */
-    "  kv_bytes_per_token: 8192\n" /* 14 */
-    "  kv_capacity_bytes: 1e9\n";  /* 15 */
+static const char *good = "format: lensim-profile/1\n"   /* 1 */
+                          "model: tiny\n"                /* 2 */
+                          "backend: cpu\n"               /* 3 */
+                          "tp: 1\n"                      /* 4 */
+                          "latency:\n"                   /* 5 */
+                          "  pieces:\n"                  /* 6 */
+                          "    - max_tokens: 16\n"       /* 7 */
+                          "      const: 1e-3\n"          /* 8 */
+                          "      decode_seqs: 1e-5\n"    /* 9 */
+                          "    - max_tokens: .inf\n"     /* 10 */
+                          "      const: 2e-3\n"          /* 11 */
+                          "      prefill_tok: 1e-4\n"    /* 12 */
+                          "memory:\n"                    /* 13 */
+                          "  kv_bytes_per_token: 8192\n" /* 14 */
+                          "  kv_capacity_bytes: 1e9\n";  /* 15 */
 
 /* Replace line `line` (1-based) of good with `repl` (may hold several lines, or ""). */
 static const char *edit(int line, const char *repl)
 {
     static char out[2048];
     const char *s = good;
-    size_t k = 0;
+    size_t      k = 0;
     for (int l = 1; *s; l++) {
         const char *e = strchr(s, '\n');
-        size_t n = (size_t)(e - s) + 1;
+        size_t      n = (size_t)(e - s) + 1;
         if (l == line)
             k += (size_t)snprintf(out + k, sizeof out - k, "%s", repl);
         else
@@ -124,10 +123,10 @@ static const char *edit(int line, const char *repl)
 
 static void expect_error(const char *text, int code, const char *where, const char *what)
 {
-    const char *p = write_file("bad.yaml", text);
+    const char        *p = write_file("bad.yaml", text);
     struct cal_profile q;
-    struct sim_msg err = {{0}};
-    int rc = cal_profile_load(p, &q, &err);
+    struct sim_msg     err = {{0}};
+    int                rc = cal_profile_load(p, &q, &err);
     if (rc != code)
         TEST_FAIL_("expected %d, got %d (%s) for:\n%s", code, rc, err.text, text);
     char loc[600];
@@ -139,12 +138,12 @@ static void expect_error(const char *text, int code, const char *where, const ch
 TEST(malformed_profiles_give_file_line_errors)
 {
     struct cal_profile q;
-    struct sim_msg err = {{0}};
+    struct sim_msg     err = {{0}};
     ASSERT_EQ(cal_profile_load(write_file("good.yaml", good), &q, &err), 0);
     ASSERT_EQ(q.n_pieces, 2);
     ASSERT_TRUE(isinf(q.piece[1].max_tokens));
 
-    expect_error(edit(8, "      const: [1e-3\n"), SIM_ECONFIG, ":", "");   /* YAML syntax */
+    expect_error(edit(8, "      const: [1e-3\n"), SIM_ECONFIG, ":", ""); /* YAML syntax */
     expect_error(edit(9, "      decode_sqs: 1e-5\n"), SIM_ECONFIG, ":9:", "unknown key");
     expect_error(edit(9, "      const: 1e-5\n"), SIM_ECONFIG, ":9:", "duplicate");
     expect_error(edit(14, "  kv_bytes_per_token: lots\n"), SIM_ECONFIG, ":14:", "not a finite");
@@ -165,10 +164,10 @@ TEST(malformed_profiles_give_file_line_errors)
 
 TEST(allocation_failure_walk)
 {
-    const char *p = write_file("walk.yaml", good);
+    const char        *p = write_file("walk.yaml", good);
     struct cal_profile q;
-    struct sim_msg err = {{0}};
-    int ok = 0, n_fail = 0;
+    struct sim_msg     err = {{0}};
+    int                ok = 0, n_fail = 0;
     for (uint64_t n = 1; n < 64 && !ok; n++) {
         struct sim_alloc_stats before = sim_alloc_stats();
         sim_alloc_fail_after(n);
@@ -193,7 +192,7 @@ TEST(allocation_failure_walk)
 TEST(save_to_a_missing_folder_fails_cleanly)
 {
     struct cal_profile s = sample();
-    struct sim_msg err = {{0}};
+    struct sim_msg     err = {{0}};
     ASSERT_EQ(cal_profile_save(path_of("no/such/dir/p.yaml"), &s, &err), SIM_EIO);
     ASSERT_STR_CONTAINS(err.text, "p.yaml");
 }
@@ -201,7 +200,7 @@ TEST(save_to_a_missing_folder_fails_cleanly)
 TEST(sha256_vectors)
 {
     struct cal_sha256 s;
-    char hex[65];
+    char              hex[65];
     cal_sha256_init(&s);
     cal_sha256_update(&s, "abc", 3);
     cal_sha256_final(&s, hex);

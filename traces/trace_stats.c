@@ -32,7 +32,7 @@ static void put_lengths(FILE *f, const char *what, double *v, size_t n)
 {
     static const struct {
         const char *name;
-        double f;
+        double      f;
     } qs[] = {{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}};
     char key[64];
     snprintf(key, sizeof key, "%s_mean", what);
@@ -49,14 +49,14 @@ static void put_lengths(FILE *f, const char *what, double *v, size_t n)
 
 struct collected {
     int64_t *arr;
-    double *prompt, *output;
-    size_t n, cap_arr, cap_prompt, cap_output;
+    double  *prompt, *output;
+    size_t   n, cap_arr, cap_prompt, cap_output;
 };
 
 static int collect(trace_t *t, struct collected *c, struct sim_msg *err)
 {
     struct trace_req r;
-    int rc;
+    int              rc;
     while ((rc = trace_next(t, &r, err)) == 1) {
         if (SIM_GROW(c->arr, c->cap_arr, c->n + 1) ||
             SIM_GROW(c->prompt, c->cap_prompt, c->n + 1) ||
@@ -73,7 +73,7 @@ static int collect(trace_t *t, struct collected *c, struct sim_msg *err)
 static void report(FILE *f, const trace_t *t, const struct trace_opts *o, struct collected *c)
 {
     struct trace_counts k = trace_counts(t);
-    size_t n = c->n;
+    size_t              n = c->n;
     if (trace_path(t))
         fprintf(f, "source: %s\n", trace_path(t));
     else
@@ -88,7 +88,8 @@ static void report(FILE *f, const trace_t *t, const struct trace_opts *o, struct
         fprintf(f, "seed: %llu\n", (unsigned long long)o->seed);
     }
     if (o->format == TRACE_FMT_SYNTH)
-        fprintf(f, "lengths: %s\n", o->lengths == TRACE_LEN_EMPIRICAL ? o->lengths_path : "log-normal");
+        fprintf(f, "lengths: %s\n",
+                o->lengths == TRACE_LEN_EMPIRICAL ? o->lengths_path : "log-normal");
     fprintf(f, "requests: %zu\n", n);
     fprintf(f, "rows_read: %llu\n", (unsigned long long)k.rows);
     fprintf(f, "skipped_bad: %llu\n", (unsigned long long)k.skipped_bad);
@@ -98,7 +99,7 @@ static void report(FILE *f, const trace_t *t, const struct trace_opts *o, struct
     double dur = n ? (double)(c->arr[n - 1] - c->arr[0]) / 1e9 : NAN;
     put_num(f, "duration_s", dur, 9);
     fprintf(f, "# rate_rps = (requests - 1) / duration_s: the mean rate between the first and the "
-           "last arrival\n");
+               "last arrival\n");
     put_num(f, "rate_rps", n < 2 ? NAN : dur > 0 ? (double)(n - 1) / dur : INFINITY, 6);
     put_lengths(f, "prompt", c->prompt, n);
     put_lengths(f, "output", c->output, n);
@@ -114,15 +115,15 @@ static void report(FILE *f, const trace_t *t, const struct trace_opts *o, struct
             cv = gsl_stats_sd_with_fixed_mean(gap, 1, n - 1, mean) / mean;
     }
     fprintf(f, "# interarrival_cv = population standard deviation / mean of the requests - 1 "
-           "gaps\n");
+               "gaps\n");
     put_num(f, "interarrival_cv", cv, 6);
 }
 
 int trace_stats(const struct trace_opts *o, FILE *out, struct sim_msg *err)
 {
-    trace_t *t = NULL;
+    trace_t         *t = NULL;
     struct collected c = {0};
-    int rc = trace_open(o, &t, err);
+    int              rc = trace_open(o, &t, err);
     if (rc)
         goto out;
     if ((rc = collect(t, &c, err)))
