@@ -217,18 +217,11 @@ static void check_gemm(struct kc *k, const struct kern_variant *v)
             if (!beta)
                 sentinel(C, (size_t)m * n);
             void *dC = dev_floats(k, C, (size_t)m * n);
-            kern_ref_gemm(&a); /* C now holds the reference */
-            struct kern_gemm_args da = {.m = m,
-                                        .n = n,
-                                        .k = kk,
-                                        .a = dA,
-                                        .lda = kk,
-                                        .b = dB,
-                                        .ldb = kk,
-                                        .c = dC,
-                                        .ldc = n,
-                                        .alpha = 1.0f,
-                                        .beta = (float)beta};
+            kern_ref_gemm(&a);            /* C now holds the reference */
+            struct kern_gemm_args da = a; /* the same call on the device copies */
+            da.a = dA;
+            da.b = dB;
+            da.c = dC;
             if (!v->supports || v->supports(&da)) {
                 struct kern_ctx c = ctx_of(k);
                 SIM_ASSERT(!v->fn.gemm(&c, &da));
@@ -264,16 +257,12 @@ static void check_rmsnorm(struct kc *k, const struct kern_variant *v)
         sentinel(out, (size_t)n * dim);
         void *dx = dev_floats(k, x, (size_t)rows * dim), *dw = dev_floats(k, w, dim),
              *dy = dev_floats(k, out, (size_t)n * dim), *di = dev_ints(k, idx, n);
-        struct kern_rmsnorm_args da = {.n = n,
-                                       .dim = dim,
-                                       .x = dx,
-                                       .ldx = dim,
-                                       .rows = gather ? di : NULL,
-                                       .w = dw,
-                                       .y = dy,
-                                       .ldy = dim,
-                                       .eps = 1e-5f};
-        struct kern_ctx          c = ctx_of(k);
+        struct kern_rmsnorm_args da = a; /* the same call on the device copies */
+        da.x = dx;
+        da.rows = gather ? di : NULL;
+        da.w = dw;
+        da.y = dy;
+        struct kern_ctx c = ctx_of(k);
         SIM_ASSERT(!v->fn.rmsnorm(&c, &da));
         dev_read(k, out, dy, (size_t)n * dim);
         compare(k, gather ? "n=17 dim gathered rows" : "n=17 contiguous rows", v, out, y,
@@ -301,8 +290,9 @@ static void check_rope(struct kc *k, const struct kern_variant *v)
                                .theta = 10000.0f};
     kern_ref_rope(&a);
     void                 *dx = dev_floats(k, x, (size_t)n * ld), *dp = dev_ints(k, pos, n);
-    struct kern_rope_args da =
-        {.n = n, .n_heads = heads, .head_dim = d, .x = dx, .ldx = ld, .pos = dp, .theta = 10000.0f};
+    struct kern_rope_args da = a; /* the same call on the device copies */
+    da.x = dx;
+    da.pos = dp;
     struct kern_ctx c = ctx_of(k);
     SIM_ASSERT(!v->fn.rope(&c, &da));
     dev_read(k, out, dx, (size_t)n * ld);
@@ -381,15 +371,12 @@ static void check_kv_append(struct kc *k, const struct kern_variant *v)
         kern_ref_kv_append(&a);
         void *ds = dev_floats(k, src, n * ld), *dsl = dev_ints(k, slot, n),
              *dp = dev_ints(k, pos, n);
-        struct kern_kv_append_args da = {.kv = c.dv,
-                                         .n = n,
-                                         .src = ds,
-                                         .ld_src = ld,
-                                         .k_off = (size_t)H * d,
-                                         .v_off = (size_t)(H + kvh) * d,
-                                         .slot = dsl,
-                                         .pos = dp};
-        struct kern_ctx            cx = ctx_of(k);
+        struct kern_kv_append_args da = a; /* the same call on the device copies */
+        da.kv = c.dv;
+        da.src = ds;
+        da.slot = dsl;
+        da.pos = dp;
+        struct kern_ctx cx = ctx_of(k);
         SIM_ASSERT(!v->fn.kv_append(&cx, &da));
         dev_read(k, out, c.dv.k, c.n);
         compare(k, lay ? "paged K, untouched stays sentinel" : "contiguous K, untouched stays", v,
@@ -448,17 +435,12 @@ static void check_attn_decode(struct kc *k, const struct kern_variant *v)
         sentinel(out, (size_t)n * H * d);
         void *dq = dev_floats(k, q, (size_t)n * H * d), *dsl = dev_ints(k, slot, n),
              *dl = dev_ints(k, len, n), *dout = dev_floats(k, out, (size_t)n * H * d);
-        struct kern_attn_decode_args da = {.kv = c.dv,
-                                           .n = n,
-                                           .n_heads = H,
-                                           .q = dq,
-                                           .ldq = (size_t)H * d,
-                                           .slot = dsl,
-                                           .len = dl,
-                                           .max_len = L,
-                                           .o = dout,
-                                           .ldo = (size_t)H * d,
-                                           .scale = scale};
+        struct kern_attn_decode_args da = a; /* the same call on the device copies */
+        da.kv = c.dv;
+        da.q = dq;
+        da.slot = dsl;
+        da.len = dl;
+        da.o = dout;
         SIM_ASSERT(!v->fn.attn_decode(&cx, &da));
         dev_read(k, out, dout, (size_t)n * H * d);
         char what[80];
@@ -494,18 +476,10 @@ static void check_attn_prefill(struct kc *k, const struct kern_variant *v)
     kern_ref_attn_prefill(&a);
     sentinel(out, on);
     void                         *dx = dev_floats(k, x, rows * ld), *dout = dev_floats(k, out, on);
-    struct kern_attn_prefill_args da = {.n_seqs = 4,
-                                        .row0 = row0,
-                                        .len = len,
-                                        .n_heads = H,
-                                        .kv_heads = KV,
-                                        .head_dim = d,
-                                        .qkv = dx,
-                                        .ldqkv = ld,
-                                        .o = dout,
-                                        .ldo = (size_t)H * d,
-                                        .scale = scale};
-    struct kern_ctx               cx = ctx_of(k);
+    struct kern_attn_prefill_args da = a; /* the same call on the device copies */
+    da.qkv = dx;
+    da.o = dout;
+    struct kern_ctx cx = ctx_of(k);
     SIM_ASSERT(!v->fn.attn_prefill(&cx, &da));
     dev_read(k, out, dout, on);
     compare(k, "prompts 1,7,130,513 H=8 KV=2", v, out, ref, on);
@@ -524,8 +498,9 @@ static void check_act(struct kc *k, const struct kern_variant *v)
         kern_ref_act(&a);
         sentinel(out, (size_t)n * ffn);
         void *dx = dev_floats(k, x, (size_t)n * ldx), *dy = dev_floats(k, out, (size_t)n * ffn);
-        struct kern_act_args da =
-            {.n = n, .ffn = ffn, .gated = gated, .x = dx, .ldx = ldx, .y = dy, .ldy = ffn};
+        struct kern_act_args da = a; /* the same call on the device copies */
+        da.x = dx;
+        da.y = dy;
         struct kern_ctx cx = ctx_of(k);
         SIM_ASSERT(!v->fn.act(&cx, &da));
         dev_read(k, out, dy, (size_t)n * ffn);
@@ -549,8 +524,11 @@ static void check_embed(struct kc *k, const struct kern_variant *v)
     sentinel(out, (size_t)n * dim);
     void *dt = dev_floats(k, t, (size_t)vocab * dim), *di = dev_ints(k, ids, n),
          *dy = dev_floats(k, out, (size_t)n * dim);
-    struct kern_embed_args da = {.n = n, .dim = dim, .ids = di, .table = dt, .y = dy, .ldy = dim};
-    struct kern_ctx        cx = ctx_of(k);
+    struct kern_embed_args da = a; /* the same call on the device copies */
+    da.ids = di;
+    da.table = dt;
+    da.y = dy;
+    struct kern_ctx cx = ctx_of(k);
     SIM_ASSERT(!v->fn.embed(&cx, &da));
     dev_read(k, out, dy, (size_t)n * dim);
     compare(k, "n=21 dim=512", v, out, ref, (size_t)n * dim);
@@ -579,15 +557,13 @@ static void check_embag(struct kc *k, const struct kern_variant *v)
     void *dt = dev_floats(k, t, (size_t)feats * dim), *db = dev_floats(k, bias, dim),
          *doff = dev_ints(k, offs, 6), *didx = dev_ints(k, idx, 557),
          *dy = dev_floats(k, out, (size_t)n * dim);
-    struct kern_embag_args da = {.n = n,
-                                 .dim = dim,
-                                 .offs = doff,
-                                 .idx = didx,
-                                 .table = dt,
-                                 .bias = db,
-                                 .y = dy,
-                                 .ldy = dim};
-    struct kern_ctx        cx = ctx_of(k);
+    struct kern_embag_args da = a; /* the same call on the device copies */
+    da.offs = doff;
+    da.idx = didx;
+    da.table = dt;
+    da.bias = db;
+    da.y = dy;
+    struct kern_ctx cx = ctx_of(k);
     SIM_ASSERT(!v->fn.embag(&cx, &da));
     dev_read(k, out, dy, (size_t)n * dim);
     compare(k, "5 requests, 0..256 features", v, out, ref, (size_t)n * dim);
@@ -606,8 +582,9 @@ static void check_bias_act(struct kc *k, const struct kern_variant *v)
             {.n = n, .dim = dim, .x = ref, .ldx = dim, .bias = b, .relu = relu};
         kern_ref_bias_act(&a);
         void *dx = dev_floats(k, x, (size_t)n * dim), *db = dev_floats(k, b, dim);
-        struct kern_bias_act_args da =
-            {.n = n, .dim = dim, .x = dx, .ldx = dim, .bias = db, .relu = relu};
+        struct kern_bias_act_args da = a; /* the same call on the device copies */
+        da.x = dx;
+        da.bias = db;
         struct kern_ctx cx = ctx_of(k);
         SIM_ASSERT(!v->fn.bias_act(&cx, &da));
         dev_read(k, out, dx, (size_t)n * dim);
