@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "analytic.h"
+#include "presets.h"
 #include "profile.h"
 #include "sha256.h"
 #include "test.h"
@@ -216,6 +218,61 @@ TEST(sha256_vectors)
     ASSERT_STR_CONTAINS(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+/* Driver device names map to their presets; names of other devices map to none. */
+TEST(gpu_presets_match_driver_names)
+{
+    static const struct {
+        const char *device, *preset;
+    } cases[] = {
+        {"NVIDIA H100 80GB HBM3", "h100-80gb"},
+        {"NVIDIA A100-SXM4-40GB", "a100-40gb"},
+        {"NVIDIA A100-SXM4-80GB", "a100-80gb"},
+        {"NVIDIA A100 80GB PCIe", "a100-80gb"},
+        {"NVIDIA H200", "h200"},
+        {"Tesla V100-SXM2-16GB", NULL},
+        {"Intel(R) Xeon(R) CPU", NULL},
+        {"", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const struct cal_gpu *g = cal_gpu_find_device(cases[i].device);
+        if (cases[i].preset ? !g || strcmp(g->name, cases[i].preset) : g != NULL)
+            TEST_FAIL_("'%s' -> %s, want %s", cases[i].device, g ? g->name : "none",
+                       cases[i].preset ? cases[i].preset : "none");
+    }
+    for (const struct cal_gpu *g = cal_gpus; g->name; g++) /* every preset's own name */
+        ASSERT_TRUE(cal_gpu_find_device(g->name) == g);
+}
+
+/* Two ring all-reduces per layer: nothing at tp 1, and the textbook cost otherwise, the same
+ * for the analytic profile and for calibration (cal_allreduce_cost is their one model). */
+TEST(allreduce_cost)
+{
+    const struct cal_model *m = cal_model_find("llama-2-7b");
+    ASSERT_TRUE(m != NULL);
+    struct cal_allreduce one = cal_allreduce_cost(m, 1, 2, 300e9);
+    ASSERT_TRUE(one.const_s == 0 && one.per_tok_s == 0);
+    for (uint32_t tp = 2; tp <= 8; tp *= 2) {
+        struct cal_allreduce ar = cal_allreduce_cost(m, tp, 2, 300e9);
+        double bytes = 2.0 * (tp - 1) / tp * 4096 * 2; /* one ring all-reduce of a token */
+        ASSERT_NEAR(ar.per_tok_s, 2 * 32 * bytes / 300e9, 1e-18);
+        ASSERT_NEAR(ar.const_s, 2 * 32 * 8e-6, 1e-15);
+    }
+    /* The analytic profile adds exactly that to one GPU's per-token cost. */
+    const struct cal_gpu *g = cal_gpu_find("h100-80gb");
+    struct cal_profile    p1, p2;
+    struct sim_msg        err = {{0}};
+    ASSERT_EQ(cal_analytic_profile(m, g, 2, 0.9, &p2, &err), 0);
+    struct cal_gpu g2 = *g; /* one GPU with the pair's bandwidth and FLOP/s: tp 1, same roofline */
+    g2.hbm_bw *= 2;
+    g2.peak_flops *= 2;
+    g2.mem_bytes *= 2;
+    ASSERT_EQ(cal_analytic_profile(m, &g2, 1, 0.9, &p1, &err), 0);
+    struct cal_allreduce ar = cal_allreduce_cost(m, 2, m->dtype_bytes, g->link_bw);
+    ASSERT_NEAR(p2.piece[1].coef[CAL_T_DECODE_SEQS] - p1.piece[1].coef[CAL_T_DECODE_SEQS],
+                ar.per_tok_s, 1e-15);
+    ASSERT_NEAR(p2.piece[1].coef[CAL_T_CONST] - p1.piece[1].coef[CAL_T_CONST], ar.const_s, 1e-12);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/lensim_test_profile_XXXXXX");
@@ -228,6 +285,8 @@ int main(void)
     RUN(allocation_failure_walk);
     RUN(save_to_a_missing_folder_fails_cleanly);
     RUN(sha256_vectors);
+    RUN(gpu_presets_match_driver_names);
+    RUN(allreduce_cost);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
