@@ -43,20 +43,32 @@ int sim_afile_open(struct sim_afile *a, const char *path, struct sim_msg *err)
     return SIM_OK;
 }
 
+/* Record the first failure's errno (the cause): later calls on a failed stream fail too, often
+ * with another errno (fsync on a device gives EINVAL after a write gave ENOSPC). */
+static void first_errno(int failed, int *e)
+{
+    if (failed && !*e)
+        *e = errno ? errno : EIO;
+}
+
 int sim_afile_commit(struct sim_afile *a, struct sim_msg *err)
 {
-    int bad = ferror(a->f);
-    bad |= fflush(a->f) != 0;
-    bad |= fsync(fileno(a->f)) != 0; /* on disk before it takes the target's name */
-    bad |= fclose(a->f) != 0;
+    int e = 0;
+    errno = 0;
+    /* ferror: a write failed earlier; fflush has the errno when the failed write is buffered. */
+    int bad = ferror(a->f), flushed = fflush(a->f) == 0;
+    if (bad && flushed)
+        e = EIO; /* the failed write's errno is long gone */
+    first_errno(!flushed, &e);
+    first_errno(fsync(fileno(a->f)) != 0, &e); /* on disk before it takes the target's name */
+    first_errno(fclose(a->f) != 0, &e);
     a->f = NULL;
-    if (!bad && rename(a->tmp, a->path) != 0)
-        bad = 1;
-    int e = errno, rc = SIM_OK;
-    if (bad) {
+    if (!e)
+        first_errno(rename(a->tmp, a->path) != 0, &e);
+    int rc = SIM_OK;
+    if (e) {
         unlink(a->tmp);
-        rc = sim_msg_set(err, SIM_EIO, "%s: cannot write: %s", a->path,
-                         e ? strerror(e) : "write error");
+        rc = sim_msg_set(err, SIM_EIO, "%s: cannot write: %s", a->path, strerror(e));
     }
     empty(a);
     return rc;

@@ -13,14 +13,15 @@
 #include "sim.h"
 
 struct sim_afile {
-    FILE *f;     /* write here */
-    char *path;  /* the target */
-    char *tmp;   /* the temporary file */
+    FILE *f;    /* write here */
+    char *path; /* the target */
+    char *tmp;  /* the temporary file */
 };
 
 /* Create a temporary file for `path`. Returns 0, or an error with *a left empty. */
 int sim_afile_open(struct sim_afile *a, const char *path, struct sim_msg *err);
-/* Flush, fsync, close and rename onto the target. Returns 0, or SIM_EIO (write error or rename failed; the
+/* Flush, fsync, close and rename onto the target. Returns 0, or SIM_EIO with "path: cannot
+ * write: <the first failure's cause>" in err (a write, flush, sync, close or rename failed; the
  * temporary file is removed). Empties *a either way. */
 int sim_afile_commit(struct sim_afile *a, struct sim_msg *err);
 /* Close and remove the temporary file. Safe on an empty or zeroed struct. Cannot fail. */

@@ -13,7 +13,7 @@ union hdr {
 };
 
 static struct sim_alloc_stats st;
-static uint64_t fail_countdown; /* 0 = off; 1 = fail the next allocation */
+static uint64_t               fail_countdown; /* 0 = off; 1 = fail the next allocation */
 
 static int inject_failure(void)
 {
@@ -63,7 +63,7 @@ void *sim_realloc(void *p, size_t n)
     if (n > SIZE_MAX - sizeof(union hdr) || inject_failure())
         return NULL;
     union hdr *old = (union hdr *)p - 1;
-    size_t old_size = old->size;
+    size_t     old_size = old->size;
     union hdr *h = realloc(old, sizeof *h + n);
     if (!h)
         return NULL;
@@ -95,7 +95,7 @@ void *sim_grow_array(void *p, size_t *cap, size_t need, size_t size)
 char *sim_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *d = sim_malloc(n);
+    char  *d = sim_malloc(n);
     if (d)
         memcpy(d, s, n);
     return d;

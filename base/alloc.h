@@ -29,8 +29,9 @@ void *sim_grow_array(void *p, size_t *cap, size_t need, size_t size);
  * lvalue) holds at least `need` elements. Evaluates to 0, or SIM_ENOMEM with p and cap unchanged.
  * The pointer is assigned as a value (void * to T *), never written through a `void **`, which
  * C11 6.5p7 forbids for a T * object. p and cap are evaluated more than once: no side effects. */
-#define SIM_GROW(p, cap, need)                                                                   \
-    ((p) = sim_grow_array((p), &(cap), (need), sizeof *(p)), (cap) >= (size_t)(need) ? SIM_OK : SIM_ENOMEM)
+#define SIM_GROW(p, cap, need)                               \
+    ((p) = sim_grow_array((p), &(cap), (need), sizeof *(p)), \
+     (cap) >= (size_t)(need) ? SIM_OK : SIM_ENOMEM)
 /* Returns an owned copy of s (free with sim_free), or NULL. */
 char *sim_strdup(const char *s);
 /* Release p; NULL is a no-op. */

@@ -1,6 +1,7 @@
 /* sim.c: error strings, the abort path and logging (see sim.h). */
 #include "sim.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -22,6 +23,11 @@ const char *sim_strerror(int err)
     case SIM_EINVARIANT: return "invariant broken";
     }
     return "unknown error";
+}
+
+int sim_err_of_errno(int errnum)
+{
+    return errnum == ENOENT ? SIM_ENOENT : errnum == ENOMEM ? SIM_ENOMEM : SIM_EIO;
 }
 
 void sim_abort(const char *file, int line, const char *func, const char *cond)

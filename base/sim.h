@@ -26,22 +26,26 @@ typedef int64_t simtime_t;
 #define SIM_T_MAX (INT64_C(1) << 62)
 
 enum sim_err {
-    SIM_OK      = 0,
-    SIM_ENOMEM  = -1, /* allocation failed */
-    SIM_EIO     = -2, /* file could not be read or written */
-    SIM_ECONFIG = -3, /* bad experiment, option or profile */
-    SIM_ECUDA   = -4, /* CUDA or cuBLAS call failed */
-    SIM_ENOSPC  = -5, /* no room (KV memory, queue capacity) */
-    SIM_EFIT    = -6, /* model fit failed or degenerate */
-    SIM_EINPUT  = -7, /* malformed input data (trace row, JSON, CSV) */
-    SIM_ENOENT  = -8, /* no such thing (file, preset, stale event handle) */
-    SIM_ENODEV  = -9, /* no GPU or backend not built */
-    SIM_EINTR   = -10, /* interrupted by a signal */
+    SIM_OK = 0,
+    SIM_ENOMEM = -1,     /* allocation failed */
+    SIM_EIO = -2,        /* file could not be read or written */
+    SIM_ECONFIG = -3,    /* bad experiment, option or profile */
+    SIM_ECUDA = -4,      /* CUDA or cuBLAS call failed */
+    SIM_ENOSPC = -5,     /* no room (KV memory, queue capacity) */
+    SIM_EFIT = -6,       /* model fit failed or degenerate */
+    SIM_EINPUT = -7,     /* malformed input data (trace row, JSON, CSV) */
+    SIM_ENOENT = -8,     /* no such thing (file, preset, stale event handle) */
+    SIM_ENODEV = -9,     /* no GPU or backend not built */
+    SIM_EINTR = -10,     /* interrupted by a signal */
     SIM_EINVARIANT = -11 /* a module's invariant check (x_check) found its state broken */
 };
 
 /* Human text of an error code. Never NULL. */
 const char *sim_strerror(int err);
+
+/* The error for a failed open of an input file, from its errno: SIM_ENOENT when the file does
+ * not exist (invalid input, like any name that names nothing), SIM_ENOMEM, else SIM_EIO. Pure. */
+int sim_err_of_errno(int errnum);
 
 /* Print "file:line func: cond" to stderr and abort. Never returns. */
 _Noreturn void sim_abort(const char *file, int line, const char *func, const char *cond);

@@ -16,6 +16,18 @@
 /* Latency of one all-reduce step across GPUs (NVLink), seconds. */
 #define ALLREDUCE_ALPHA_S 8e-6
 
+struct cal_allreduce cal_allreduce_cost(const struct cal_model *m, uint32_t tp, double elem_bytes,
+                                        double link_bps)
+{
+    struct cal_allreduce c = {.const_s = 0, .per_tok_s = 0};
+    if (tp > 1) {
+        double ar_bytes = 2.0 * (tp - 1) / tp * m->hidden * elem_bytes; /* one ring all-reduce */
+        c.const_s = 2.0 * m->layers * ALLREDUCE_ALPHA_S;
+        c.per_tok_s = 2.0 * m->layers * ar_bytes / link_bps;
+    }
+    return c;
+}
+
 int cal_analytic_profile(const struct cal_model *m, const struct cal_gpu *g, uint32_t tp,
                          double mem_util, struct cal_profile *out, struct sim_msg *err)
 {
@@ -27,10 +39,10 @@ int cal_analytic_profile(const struct cal_model *m, const struct cal_gpu *g, uin
     double cap = tp * g->mem_bytes * mem_util - wbytes;
     if (cap <= 0)
         return sim_msg_set(err, SIM_ECONFIG,
-                           "%s weights (%.1f GB) do not fit in %u x %s at mem_util %.2f",
-                           m->name, wbytes / 1e9, tp, g->name, mem_util);
+                           "%s weights (%.1f GB) do not fit in %u x %s at mem_util %.2f", m->name,
+                           wbytes / 1e9, tp, g->name, mem_util);
 
-    double bw = g->hbm_bw * BW_EFF * tp;      /* aggregate over the replica's GPUs */
+    double bw = g->hbm_bw * BW_EFF * tp; /* aggregate over the replica's GPUs */
     double flops = g->peak_flops * FLOPS_EFF * tp;
     double kvb = cal_model_kv_bytes_per_token(m);
 
@@ -38,15 +50,12 @@ int cal_analytic_profile(const struct cal_model *m, const struct cal_gpu *g, uin
     double s_per_tok_gemm = 2.0 * m->n_params / flops; /* compute-bound GEMM time per token */
     double ridge = t_weights / s_per_tok_gemm;         /* tokens where the two meet */
 
-    double overhead = OVERHEAD_S + OVERHEAD_S_PER_LAY * m->layers;
-    double per_tok = kvb / bw; /* writing each new token's K and V */
-    if (tp > 1) {
-        /* Two ring all-reduces per layer of n_tok x hidden activations. */
-        double ar_bytes = 2.0 * (tp - 1) / tp * m->hidden * m->dtype_bytes;
-        per_tok += 2.0 * m->layers * ar_bytes / g->link_bw;
-        overhead += 2.0 * m->layers * ALLREDUCE_ALPHA_S;
-    }
-    double per_ctx = kvb / bw;                                    /* decode attention reads */
+    double               overhead = OVERHEAD_S + OVERHEAD_S_PER_LAY * m->layers;
+    double               per_tok = kvb / bw; /* writing each new token's K and V */
+    struct cal_allreduce ar = cal_allreduce_cost(m, tp, m->dtype_bytes, g->link_bw);
+    per_tok += ar.per_tok_s; /* + 0 at tp 1 */
+    overhead += ar.const_s;
+    double per_ctx = kvb / bw;                                   /* decode attention reads */
     double per_sq = 2.0 * m->layers * (double)m->hidden / flops; /* causal prefill attention */
 
     memset(out, 0, sizeof *out);

@@ -21,4 +21,15 @@
 int cal_analytic_profile(const struct cal_model *m, const struct cal_gpu *g, uint32_t tp,
                          double mem_util, struct cal_profile *out, struct sim_msg *err);
 
+/* Tensor parallelism's cost per iteration on tp GPUs: two ring all-reduces per layer of the
+ * n_tok x hidden activations, elem_bytes each (Megatron-LM), over a link of link_bps bytes/s one
+ * way. const_s is the steps' latency per iteration, per_tok_s the transfer per token of the
+ * batch. Both are 0 for tp 1. Pure. */
+struct cal_allreduce {
+    double const_s;   /* seconds per iteration */
+    double per_tok_s; /* seconds per token (decode sequence or prompt token) */
+};
+struct cal_allreduce cal_allreduce_cost(const struct cal_model *m, uint32_t tp, double elem_bytes,
+                                        double link_bps);
+
 #endif

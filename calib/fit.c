@@ -59,7 +59,7 @@ int fit_linear(const struct fit_data *d, struct fit_result *out, struct sim_msg 
     gsl_matrix *X = gsl_matrix_alloc(d->n, pa), *cov = gsl_matrix_alloc(pa, pa);
     gsl_vector *y = gsl_vector_alloc(d->n), *w = gsl_vector_alloc(d->n), *c = gsl_vector_alloc(pa);
     gsl_multifit_linear_workspace *ws = gsl_multifit_linear_alloc(d->n, pa);
-    int rc = SIM_OK;
+    int                            rc = SIM_OK;
     if (!X || !cov || !y || !w || !c || !ws) {
         rc = fail(out, err, SIM_ENOMEM, "out of memory");
         goto done;
@@ -119,12 +119,4 @@ done:
     if (ws)
         gsl_multifit_linear_free(ws);
     return rc;
-}
-
-double fit_eval(const struct fit_result *r, const double *x)
-{
-    double s = 0;
-    for (size_t j = 0; j < r->p; j++)
-        s += r->coef[j] * x[j];
-    return s;
 }

@@ -20,12 +20,12 @@ enum { FIT_MAX_P = 8 };
 
 struct fit_data {
     size_t               n, p;
-    const double        *x;      /* n x p design, row-major */
-    const double        *y;      /* n observations */
-    const double        *w;      /* n weights (1 / sigma^2), or NULL for all 1 */
-    const char *const   *names;  /* p term names for messages, or NULL */
-    const unsigned char *active; /* p flags, 0 holds the coefficient at 0; NULL: all active */
-    int                  relative;  /* 1: weights known only up to a common factor (e.g. 1/y^2
+    const double        *x;        /* n x p design, row-major */
+    const double        *y;        /* n observations */
+    const double        *w;        /* n weights (1 / sigma^2), or NULL for all 1 */
+    const char *const   *names;    /* p term names for messages, or NULL */
+    const unsigned char *active;   /* p flags, 0 holds the coefficient at 0; NULL: all active */
+    int                  relative; /* 1: weights known only up to a common factor (e.g. 1/y^2
                                      * for relative errors): err scales by sqrt(chi2_dof) even
                                      * below 1 */
 };
@@ -37,15 +37,12 @@ struct fit_result {
     double err[FIT_MAX_P];            /* sqrt(cov_jj) * max(1, sqrt(chi2_dof)); with relative
                                        * weights sqrt(cov_jj * chi2_dof) */
     double chi2, chi2_dof;
-    double cond;                      /* condition number of the column-scaled design */
-    char   status[96];                /* "success", or what went wrong */
+    double cond;       /* condition number of the column-scaled design */
+    char   status[96]; /* "success", or what went wrong */
 };
 
 /* Fit d into *out. Returns 0; SIM_EFIT (zero column, rank deficiency, no degrees of freedom,
  * a GSL failure) or SIM_ENOMEM, with the reason in err and out->status. */
 int fit_linear(const struct fit_data *d, struct fit_result *out, struct sim_msg *err);
-
-/* sum_j x_j c_j. Pure. */
-double fit_eval(const struct fit_result *r, const double *x);
 
 #endif

@@ -10,11 +10,6 @@
 
 #include "alloc.h"
 
-static const char *const term_names[CAL_TERMS] = {"const", "decode_seqs", "decode_ctx",
-                                                  "prefill_tok", "prefill_sq"};
-
-const char *cal_term_name(size_t j) { return j < CAL_TERMS ? term_names[j] : "?"; }
-
 void cal_batch_terms(const struct cal_batch *b, double x[CAL_TERMS])
 {
     x[CAL_T_CONST] = 1;
@@ -46,13 +41,23 @@ static int fit_piece(const struct cal_obs *obs, const size_t *sel, size_t m, siz
     }
     unsigned char active[CAL_TERMS];
     memset(active, 1, sizeof active);
+    const char *names[CAL_TERMS];
+    for (size_t j = 0; j < CAL_TERMS; j++)
+        names[j] = cal_term_name(j);
     for (int round = 0; round < CAL_TERMS; round++) {
-        struct fit_data d = {m, CAL_TERMS, ws->x, ws->y, ws->w, term_names, active, 1};
-        int rc = fit_linear(&d, fr, NULL);
+        struct fit_data d = {.n = m,
+                             .p = CAL_TERMS,
+                             .x = ws->x,
+                             .y = ws->y,
+                             .w = ws->w,
+                             .names = names,
+                             .active = active,
+                             .relative = 1};
+        int             rc = fit_linear(&d, fr, NULL);
         if (rc)
             return rc;
         /* Hold at 0 the most negative insignificant term, then refit. */
-        int worst = -1;
+        int    worst = -1;
         double wz = 0;
         for (int j = 1; j < CAL_TERMS; j++) {
             if (!active[j] || fr->coef[j] >= 0)
@@ -83,9 +88,8 @@ static double predict(const struct cal_piece *pc, size_t k, const struct cal_bat
 /* Fit a K-piece form with breakpoints bp[0..K-1) on the points with mask[i] (train set),
  * into pc. Returns 0 or SIM_EFIT. */
 static int fit_form(const struct cal_obs *obs, size_t n, const unsigned char *mask,
-                    const double *bp, size_t K, size_t min_pts, struct ws *ws,
-                    struct cal_piece *pc, struct fit_result *fr, size_t *cnt,
-                    unsigned char held[][CAL_TERMS])
+                    const double *bp, size_t K, size_t min_pts, struct ws *ws, struct cal_piece *pc,
+                    struct fit_result *fr, size_t *cnt, unsigned char held[][CAL_TERMS])
 {
     for (size_t k = 0; k < K; k++) {
         double lo = k ? bp[k - 1] : -INFINITY, hi = k + 1 < K ? bp[k] : INFINITY;
@@ -96,7 +100,7 @@ static int fit_form(const struct cal_obs *obs, size_t n, const unsigned char *ma
                 ws->sel[m++] = i;
         }
         struct fit_result tmp;
-        unsigned char h[CAL_TERMS];
+        unsigned char     h[CAL_TERMS];
         int rc = fit_piece(obs, ws->sel, m, min_pts, ws, fr ? &fr[k] : &tmp, held ? held[k] : h);
         if (rc)
             return rc;
@@ -115,8 +119,8 @@ static double ape(const struct cal_piece *pc, size_t K, const struct cal_obs *o)
 
 /* k-fold cross-validated MAPE (%) of the form; INFINITY when a fold cannot be fitted. */
 static double cv_mape(const struct cal_obs *obs, size_t n, const unsigned char *train,
-                      const size_t *fold, size_t folds, const double *bp, size_t K,
-                      size_t min_pts, struct ws *ws, unsigned char *mask)
+                      const size_t *fold, size_t folds, const double *bp, size_t K, size_t min_pts,
+                      struct ws *ws, unsigned char *mask)
 {
     double sum = 0;
     size_t cnt = 0;
@@ -163,10 +167,10 @@ int cal_latfit(const struct cal_obs *obs, size_t n, const struct cal_latfit_opts
         if (!(obs[i].t_s > 0) || !isfinite(obs[i].t_s))
             return sim_msg_set(err, SIM_EFIT, "measurement %zu is not a positive time", i);
 
-    struct ws ws = {0};
+    struct ws      ws = {0};
     unsigned char *train = sim_malloc(n + 1), *mask = sim_malloc(n + 1);
-    size_t *fold = sim_malloc(sizeof *fold * (n + 1));
-    double *nt = sim_malloc(sizeof *nt * (n + 1));
+    size_t        *fold = sim_malloc(sizeof *fold * (n + 1));
+    double        *nt = sim_malloc(sizeof *nt * (n + 1));
     ws.x = sim_malloc(sizeof *ws.x * CAL_TERMS * (n + 1));
     ws.y = sim_malloc(sizeof *ws.y * (n + 1));
     ws.w = sim_malloc(sizeof *ws.w * (n + 1));
@@ -243,8 +247,8 @@ int cal_latfit(const struct cal_obs *obs, size_t n, const struct cal_latfit_opts
     if (!best_k || !isfinite(best_cv)) {
         /* Say why: the single line's own error, on all the training points. */
         struct fit_result fr;
-        unsigned char h[CAL_TERMS];
-        size_t m = 0;
+        unsigned char     h[CAL_TERMS];
+        size_t            m = 0;
         for (size_t i = 0; i < n; i++)
             if (train[i])
                 ws.sel[m++] = i;
@@ -281,16 +285,19 @@ int cal_latfit(const struct cal_obs *obs, size_t n, const struct cal_latfit_opts
     for (size_t k = 0; k < best_k; k++)
         for (int j = 1; j < CAL_TERMS; j++)
             if (out->piece[k].coef[j] < 0)
-                add_warn(out, "piece %zu: %s coefficient %.3g is significantly negative: the "
-                              "form does not fit this region well",
-                         k + 1, term_names[j], out->piece[k].coef[j]);
+                add_warn(out,
+                         "piece %zu: %s coefficient %.3g is significantly negative: the "
+                         "form does not fit this region well",
+                         k + 1, cal_term_name((size_t)j), out->piece[k].coef[j]);
     if (out->n_heldout && out->mape_heldout > 5.0)
-        add_warn(out, "held-out MAPE %.2f %% exceeds 5 %% (max %.1f %%): the linear form does "
-                      "not fit these timings",
+        add_warn(out,
+                 "held-out MAPE %.2f %% exceeds 5 %% (max %.1f %%): the linear form does "
+                 "not fit these timings",
                  out->mape_heldout, out->maxerr_heldout);
     if (out->n_heldout && out->maxerr_heldout > 20.0 && out->mape_heldout <= 5.0)
-        add_warn(out, "one held-out point is off by %.1f %% (MAPE %.2f %%): timing noise or a "
-                      "regime the form misses",
+        add_warn(out,
+                 "one held-out point is off by %.1f %% (MAPE %.2f %%): timing noise or a "
+                 "regime the form misses",
                  out->maxerr_heldout, out->mape_heldout);
 done:
     sim_free(train);

@@ -41,13 +41,13 @@ struct cal_latfit_report {
     struct cal_piece  piece[CAL_MAX_PIECES];
     struct fit_result fit[CAL_MAX_PIECES];
     size_t            n_in_piece[CAL_MAX_PIECES];
-    unsigned char     held0[CAL_MAX_PIECES][CAL_TERMS]; /* terms held at 0 */
-    double            cv_mape;                           /* %, of the chosen form */
-    double            cv_mape_1;                         /* %, of the best single line */
+    unsigned char     held0[CAL_MAX_PIECES][CAL_TERMS];         /* terms held at 0 */
+    double            cv_mape;                                  /* %, of the chosen form */
+    double            cv_mape_1;                                /* %, of the best single line */
     double            mape_train, mape_heldout, maxerr_heldout; /* % */
-    size_t            worst_heldout;                     /* index into the obs array */
+    size_t            worst_heldout;                            /* index into the obs array */
     size_t            n_train, n_heldout;
-    char              warn[1024];                        /* "; "-separated, or "" */
+    char              warn[1024]; /* "; "-separated, or "" */
 };
 
 /* Fit obs (n points). Returns 0 and *out, or SIM_EFIT / SIM_ENOMEM with the reason in err. */
@@ -56,8 +56,5 @@ int cal_latfit(const struct cal_obs *obs, size_t n, const struct cal_latfit_opts
 
 /* Features of b in profile.h's term order (1, decode_seqs, ...). */
 void cal_batch_terms(const struct cal_batch *b, double x[CAL_TERMS]);
-
-/* Name of term j ("const", "decode_seqs", ...). */
-const char *cal_term_name(size_t j);
 
 #endif

@@ -8,8 +8,10 @@
  */
 #include "presets.h"
 
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #define MIB (1024.0 * 1024.0)
@@ -105,6 +107,35 @@ char *cal_model_names(char *buf, size_t n, const char *sep)
 char *cal_gpu_names(char *buf, size_t n, const char *sep)
 {
     return join_names(cal_gpus, sizeof *cal_gpus, buf, n, sep);
+}
+
+/* Whether the n characters at s appear in hay, case-insensitive. */
+static int contains(const char *hay, const char *s, size_t n)
+{
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)s[i]))
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
+const struct cal_gpu *cal_gpu_find_device(const char *device)
+{
+    const struct cal_gpu *first = NULL;
+    for (const struct cal_gpu *g = cal_gpus; g->name; g++) {
+        const char *dash = strchr(g->name, '-');
+        size_t family = dash ? (size_t)(dash - g->name) : strlen(g->name);
+        if (!family || !contains(device, g->name, family))
+            continue;
+        if (dash && contains(device, dash + 1, strlen(dash + 1)))
+            return g;
+        if (!first)
+            first = g;
+    }
+    return first;
 }
 
 double cal_model_kv_bytes_per_token(const struct cal_model *m)

@@ -48,6 +48,11 @@ const struct cal_gpu   *cal_gpu_find(const char *name);
  * Returns buf. Cannot fail. */
 char *cal_model_names(char *buf, size_t n, const char *sep);
 char *cal_gpu_names(char *buf, size_t n, const char *sep);
+/* The GPU preset a driver's device name ("NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB")
+ * stands for: a preset whose family (its name up to the first '-', "h100") appears in the
+ * device name, case-insensitive; of several, the one whose size suffix ("40gb") appears too,
+ * else the first in the table. NULL when none does. */
+const struct cal_gpu   *cal_gpu_find_device(const char *device);
 
 /* KV-cache bytes per token of one sequence: 2 (K and V) x layers x kv_heads x head_dim x dtype. */
 double cal_model_kv_bytes_per_token(const struct cal_model *m);

@@ -22,7 +22,13 @@
 
 #include "afile.h"
 #include "alloc.h"
-#include "calib.h"
+
+const char *cal_term_name(size_t j)
+{
+    static const char *const names[CAL_TERMS] = {"const", "decode_seqs", "decode_ctx",
+                                                 "prefill_tok", "prefill_sq"};
+    return j < CAL_TERMS ? names[j] : "?";
+}
 
 #define PROFILE_FORMAT "lensim-profile/1"
 
@@ -49,7 +55,7 @@ static int at(struct rd *r, const yaml_node_t *n, const char *key, const char *f
     __attribute__((format(printf, 4, 5)));
 static int at(struct rd *r, const yaml_node_t *n, const char *key, const char *fmt, ...)
 {
-    char what[320];
+    char    what[320];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
@@ -111,7 +117,7 @@ static int each_pair(struct rd *r, yaml_node_t *m, const char *where, pair_fn fn
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&r->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(&r->doc, p->value);
-        const char *ks = scalar(k);
+        const char  *ks = scalar(k);
         if (!ks)
             return at(r, k, where, "keys must be plain strings");
         for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++)
@@ -134,13 +140,12 @@ static int piece_pair(struct rd *r, const char *key, yaml_node_t *v, void *ctx)
         return rc;
     }
     for (size_t j = 0; j < CAL_TERMS; j++) {
-        static const char *const names[CAL_TERMS] = {"const", "decode_seqs", "decode_ctx",
-                                                     "prefill_tok", "prefill_sq"};
-        if (!strcmp(key, names[j]))
+        if (!strcmp(key, cal_term_name(j)))
             return get_num(r, v, key, &pc->coef[j]);
     }
-    return at(r, v, key, "unknown key in a latency piece (max_tokens, const, decode_seqs, "
-                         "decode_ctx, prefill_tok, prefill_sq)");
+    return at(r, v, key,
+              "unknown key in a latency piece (max_tokens, const, decode_seqs, "
+              "decode_ctx, prefill_tok, prefill_sq)");
 }
 
 static int latency_pair(struct rd *r, const char *key, yaml_node_t *v, void *ctx)
@@ -157,7 +162,7 @@ static int latency_pair(struct rd *r, const char *key, yaml_node_t *v, void *ctx
         return at(r, v, key, "%zu pieces (1 to %d)", n, CAL_MAX_PIECES);
     p->n_pieces = n;
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *e = yaml_document_get_node(&r->doc, v->data.sequence.items.start[i]);
+        yaml_node_t      *e = yaml_document_get_node(&r->doc, v->data.sequence.items.start[i]);
         struct cal_piece *pc = &p->piece[i];
         pc->max_tokens = NAN;
         int rc = each_pair(r, e, "latency.pieces[]", piece_pair, pc);
@@ -179,7 +184,7 @@ static int latency_pair(struct rd *r, const char *key, yaml_node_t *v, void *ctx
 static int memory_pair(struct rd *r, const char *key, yaml_node_t *v, void *ctx)
 {
     struct cal_profile *p = ctx;
-    int rc;
+    int                 rc;
     if (!strcmp(key, "kv_bytes_per_token")) {
         if (!(rc = get_num(r, v, key, &p->kv_bytes_per_token)) && !(p->kv_bytes_per_token > 0))
             return at(r, v, key, "must be positive");
@@ -194,8 +199,9 @@ static int memory_pair(struct rd *r, const char *key, yaml_node_t *v, void *ctx)
     }
     if (!strcmp(key, "weight_bytes"))
         return get_nonneg(r, v, key, &p->weight_bytes);
-    return at(r, v, key, "unknown key in memory (kv_bytes_per_token, kv_capacity_bytes, "
-                         "weight_bytes)");
+    return at(r, v, key,
+              "unknown key in memory (kv_bytes_per_token, kv_capacity_bytes, "
+              "weight_bytes)");
 }
 
 static int predictor_pair(struct rd *r, const char *key, yaml_node_t *v, void *ctx)
@@ -260,7 +266,7 @@ static int top_pair(struct rd *r, const char *key, yaml_node_t *v, void *ctx)
         return get_str(r, v, key, p->date, sizeof p->date);
     if (!strcmp(key, "tp")) {
         double t;
-        int rc = get_num(r, v, key, &t);
+        int    rc = get_num(r, v, key, &t);
         if (rc)
             return rc;
         if (t < 1 || t > 1024 || t != floor(t))
@@ -295,8 +301,9 @@ static int check_positive(struct rd *r, const struct cal_profile *p)
             continue;
         double ends[2] = {lo, hi};
         for (int e = 0; e < 2; e++) {
-            double n = ends[e];
-            struct cal_batch dec = {n, n, 0, 0}, pre = {0, 0, n, n * n};
+            double           n = ends[e];
+            struct cal_batch dec = {.decode_seqs = n, .decode_ctx = n},
+                             pre = {.prefill_tok = n, .prefill_sq = n * n};
             double td = cal_profile_latency(p, &dec), tpf = cal_profile_latency(p, &pre);
             if (!(td > 0) || !(tpf > 0))
                 return sim_msg_set(r->err, SIM_ECONFIG,
@@ -314,14 +321,14 @@ int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
+        return sim_msg_set(err, sim_err_of_errno(errno), "%s: %s", path, strerror(errno));
+    char  *buf = NULL;
     size_t len = 0, cap = 0;
-    int rc = SIM_OK;
+    int    rc = SIM_OK;
     for (;;) {
         if (len + 4096 > cap) {
             size_t nc = cap ? 2 * cap : 8192;
-            char *nb = sim_realloc(buf, nc);
+            char  *nb = sim_realloc(buf, nc);
             if (!nb) {
                 rc = sim_msg_set(err, SIM_ENOMEM, "%s: out of memory", path);
                 break;
@@ -342,7 +349,7 @@ int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *
         return rc;
     }
 
-    struct rd r = {.path = path, .err = err};
+    struct rd     r = {.path = path, .err = err};
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
         sim_free(buf);
@@ -369,9 +376,12 @@ int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *
     static const struct {
         unsigned    bit;
         const char *key;
-    } req[] = {{REQ_FORMAT, "format"},       {REQ_MODEL, "model"},
-               {REQ_BACKEND, "backend"},     {REQ_TP, "tp"},
-               {REQ_PIECES, "latency.pieces"}, {REQ_KVB, "memory.kv_bytes_per_token"},
+    } req[] = {{REQ_FORMAT, "format"},
+               {REQ_MODEL, "model"},
+               {REQ_BACKEND, "backend"},
+               {REQ_TP, "tp"},
+               {REQ_PIECES, "latency.pieces"},
+               {REQ_KVB, "memory.kv_bytes_per_token"},
                {REQ_KVCAP, "memory.kv_capacity_bytes"}};
     for (size_t i = 0; !rc && i < sizeof req / sizeof req[0]; i++)
         if (!(r.seen & req[i].bit))
@@ -413,12 +423,10 @@ int cal_profile_save_info(const char *path, const struct cal_profile *p, const c
                           struct sim_msg *err)
 {
     struct sim_afile af;
-    int rc = sim_afile_open(&af, path, err);
+    int              rc = sim_afile_open(&af, path, err);
     if (rc)
         return rc;
     FILE *f = af.f;
-    static const char *const names[CAL_TERMS] = {"const", "decode_seqs", "decode_ctx",
-                                                 "prefill_tok", "prefill_sq"};
     fprintf(f, "# lensim perf profile; format: calib/PROFILE.md\n");
     fprintf(f, "format: %s\n", PROFILE_FORMAT);
     put_str(f, "model", p->model);
@@ -434,7 +442,7 @@ int cal_profile_save_info(const char *path, const struct cal_profile *p, const c
     for (size_t k = 0; k < p->n_pieces; k++) {
         put_num(f, "    - ", "max_tokens", p->piece[k].max_tokens);
         for (size_t j = 0; j < CAL_TERMS; j++)
-            put_num(f, "      ", names[j], p->piece[k].coef[j]);
+            put_num(f, "      ", cal_term_name(j), p->piece[k].coef[j]);
     }
     fprintf(f, "memory:\n");
     put_num(f, "  ", "kv_bytes_per_token", p->kv_bytes_per_token);

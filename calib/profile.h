@@ -31,10 +31,14 @@ enum cal_term {
     CAL_TERMS
 };
 
+/* Name of term j as profiles and messages spell it ("const", "decode_seqs", ...); "?" past
+ * CAL_TERMS. Cannot fail. */
+const char *cal_term_name(size_t j);
+
 enum { CAL_MAX_PIECES = 4 };
 
 struct cal_piece {
-    double max_tokens;       /* this piece covers n_tok <= max_tokens; +inf for the last */
+    double max_tokens; /* this piece covers n_tok <= max_tokens; +inf for the last */
     double coef[CAL_TERMS];
 };
 
@@ -47,24 +51,24 @@ struct cal_batch {
 };
 
 struct cal_profile {
-    char     model[64];      /* preset name (presets.h) */
-    char     source[16];     /* "measured" or "analytic" */
-    char     backend[16];    /* "cuda", "cpu" or "analytic" */
-    char     device[128];    /* device name as the driver reports it, or the GPU preset */
-    char     driver[64];     /* driver version, or "" */
-    char     cuda[32];       /* CUDA runtime version, or "" */
-    char     date[32];       /* ISO 8601 date of the measurement */
-    uint32_t tp;             /* tensor-parallel degree (GPUs per replica) */
-    size_t   n_pieces;
+    char             model[64];   /* preset name (presets.h) */
+    char             source[16];  /* "measured" or "analytic" */
+    char             backend[16]; /* "cuda", "cpu" or "analytic" */
+    char             device[128]; /* device name as the driver reports it, or the GPU preset */
+    char             driver[64];  /* driver version, or "" */
+    char             cuda[32];    /* CUDA runtime version, or "" */
+    char             date[32];    /* ISO 8601 date of the measurement */
+    uint32_t         tp;          /* tensor-parallel degree (GPUs per replica) */
+    size_t           n_pieces;
     struct cal_piece piece[CAL_MAX_PIECES];
-    double   kv_bytes_per_token;
-    double   kv_capacity_bytes;
-    double   weight_bytes;
-    double   predictor_cost_s; /* per request, on the scheduling path */
-    double   mape_heldout;     /* held-out mean absolute percentage error, in percent */
-    double   maxerr_heldout;   /* held-out maximum absolute percentage error, in percent */
-    char     raw_csv[256];     /* raw measurements, relative to the profile's directory */
-    char     raw_sha256[65];   /* hex SHA-256 of the raw measurements file */
+    double           kv_bytes_per_token;
+    double           kv_capacity_bytes;
+    double           weight_bytes;
+    double           predictor_cost_s; /* per request, on the scheduling path */
+    double           mape_heldout;     /* held-out mean absolute percentage error, in percent */
+    double           maxerr_heldout;   /* held-out maximum absolute percentage error, in percent */
+    char             raw_csv[256];     /* raw measurements, relative to the profile's directory */
+    char             raw_sha256[65];   /* hex SHA-256 of the raw measurements file */
 };
 
 /* Iteration latency in seconds for batch b. Pure; requires n_pieces >= 1. */
@@ -80,9 +84,10 @@ static inline double cal_profile_latency(const struct cal_profile *p, const stru
            c[CAL_T_PREFILL_SQ] * b->prefill_sq;
 }
 
-/* Read a profile. Returns 0, or SIM_EIO / SIM_ECONFIG with "file:line: what is wrong" in err;
- * validates ranges (positive capacities, pieces in increasing order, last piece unbounded,
- * latency positive over the pieces). *out is unspecified on error. */
+/* Read a profile. Returns 0, or SIM_ENOENT (no such file) / SIM_EIO / SIM_ECONFIG with
+ * "file:line: what is wrong" in err; validates ranges (positive capacities, pieces in
+ * increasing order, last piece unbounded, latency positive over the pieces). *out is
+ * unspecified on error. */
 int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *err);
 /* Write a profile atomically (temporary file, then rename). Returns 0 or SIM_EIO. */
 int cal_profile_save(const char *path, const struct cal_profile *p, struct sim_msg *err);

@@ -33,7 +33,8 @@ static void block(struct cal_sha256 *s, const uint8_t *p)
     uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3], e = s->h[4], f = s->h[5],
              g = s->h[6], h = s->h[7];
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+        uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] +
+                      w[i];
         uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
         h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
     }
@@ -68,7 +69,7 @@ void cal_sha256_update(struct cal_sha256 *s, const void *data, size_t n)
 void cal_sha256_final(struct cal_sha256 *s, char hex[65])
 {
     uint64_t bits = s->n_bytes * 8;
-    uint8_t pad = 0x80, zero = 0, len[8];
+    uint8_t  pad = 0x80, zero = 0, len[8];
     cal_sha256_update(s, &pad, 1);
     while (s->n_buf != 56)
         cal_sha256_update(s, &zero, 1);
@@ -87,7 +88,7 @@ int cal_sha256_file(const char *path, char hex[65])
     struct cal_sha256 s;
     cal_sha256_init(&s);
     uint8_t buf[1 << 14];
-    size_t n;
+    size_t  n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
         cal_sha256_update(&s, buf, n);
     int bad = ferror(f);

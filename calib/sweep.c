@@ -93,9 +93,9 @@ int cal_grid_make(const struct cal_grid_opts *o, struct cal_grid *g, struct sim_
         return sim_msg_set(err, SIM_ECONFIG,
                            "grid limits too small (need at least 2 sequences, context 32, "
                            "prompt 16, 32 tokens per batch, 256 KV tokens, 24 points)");
-    size_t n = o->n_points;
+    size_t        n = o->n_points;
     struct shape *sh = sim_calloc(n, sizeof *sh);
-    rng_t *r = rng_new(o->seed, RNG_CALIB_GRID);
+    rng_t        *r = rng_new(o->seed, RNG_CALIB_GRID);
     g->pt = sim_calloc(n, sizeof *g->pt);
     if (!sh || !r || !g->pt) {
         sim_free(sh);
@@ -126,7 +126,7 @@ int cal_grid_make(const struct cal_grid_opts *o, struct cal_grid *g, struct sim_
             s.kind = u < 0.45 ? CAL_PT_DECODE : u < 0.7 ? CAL_PT_PREFILL : CAL_PT_MIXED;
             s.n_dec = s.kind == CAL_PT_PREFILL ? 0 : log_uniform(r, 1, o->max_seqs);
             s.ctx_mean = s.kind == CAL_PT_PREFILL ? 0 : log_uniform(r, 16, o->max_ctx - 1);
-            s.n_pre = s.kind == CAL_PT_DECODE ? 0
+            s.n_pre = s.kind == CAL_PT_DECODE    ? 0
                       : gsl_rng_uniform(r) < 0.6 ? 1
                                                  : log_uniform(r, 2, 8);
             s.plen_mean = s.kind == CAL_PT_DECODE ? 0 : log_uniform(r, 8, maxp);
@@ -146,7 +146,7 @@ int cal_grid_make(const struct cal_grid_opts *o, struct cal_grid *g, struct sim_
     }
     uint32_t *l = g->lens;
     for (size_t i = 0; i < n; i++) {
-        struct cal_point *p = &g->pt[i];
+        struct cal_point   *p = &g->pt[i];
         const struct shape *s = &sh[i];
         p->kind = s->kind;
         p->n_dec = s->n_dec;
@@ -199,7 +199,7 @@ int cal_grid_run(kern_backend_t *b, struct cal_grid *g, const struct cal_time_op
     size_t cap = 0;
     for (size_t i = 0; i < g->n; i++)
         cap = g->pt[i].n_dec + g->pt[i].n_pre > cap ? g->pt[i].n_dec + g->pt[i].n_pre : cap;
-    struct kern_seq *seq = sim_calloc(cap ? cap : 1, sizeof *seq);
+    struct kern_seq       *seq = sim_calloc(cap ? cap : 1, sizeof *seq);
     struct cal_time_stats *st = sim_malloc(sizeof *st);
     if (!seq || !st) {
         sim_free(seq);
@@ -218,12 +218,12 @@ int cal_grid_run(kern_backend_t *b, struct cal_grid *g, const struct cal_time_op
     for (unsigned r = 0; r < rounds && !rc; r++)
         for (size_t i = 0; i < g->n && !rc; i++) {
             struct cal_point *p = &g->pt[i];
-            uint32_t k = 0;
+            uint32_t          k = 0;
             for (uint32_t j = 0; j < p->n_dec; j++, k++)
-                seq[k] = (struct kern_seq){k, p->ctx[j], 1, NULL};
+                seq[k] = (struct kern_seq){.slot = k, .start = p->ctx[j], .n_new = 1};
             for (uint32_t j = 0; j < p->n_pre; j++, k++)
-                seq[k] = (struct kern_seq){k, 0, p->plen[j], NULL};
-            struct kern_batch batch = {k, seq};
+                seq[k] = (struct kern_seq){.slot = k, .start = 0, .n_new = p->plen[j]};
+            struct kern_batch batch = {.n_seqs = k, .seqs = seq};
             kern_kv_reset(b);
             rc = kern_prepare(b, &batch, err);
             if (!rc) {

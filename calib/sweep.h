@@ -63,8 +63,7 @@ size_t cal_grid_kv_need(const struct cal_grid *g);
  * of a few. progress (may be NULL) is called after each point of each round. Returns 0 or the
  * first error, with the reason in err. */
 int cal_grid_run(kern_backend_t *b, struct cal_grid *g, const struct cal_time_opts *t,
-                 unsigned rounds,
-                 void (*progress)(size_t done, size_t total, void *ctx), void *pctx,
-                 struct sim_msg *err);
+                 unsigned rounds, void (*progress)(size_t done, size_t total, void *ctx),
+                 void *pctx, struct sim_msg *err);
 
 #endif

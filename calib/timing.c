@@ -16,18 +16,18 @@ double cal_quantile(double *x, size_t n, double q)
 int cal_time(kern_backend_t *b, int (*fn)(void *ctx), void *ctx, const struct cal_time_opts *o,
              struct cal_time_stats *st)
 {
-    double *t = st->sample_s;
+    double  *t = st->sample_s;
     unsigned reps = o->repeats ? o->repeats : 1;
     if (reps > CAL_TIME_MAX_REPEATS)
         reps = CAL_TIME_MAX_REPEATS;
     unsigned min_reps = o->min_repeats ? o->min_repeats : 1;
-    int rc;
+    int      rc;
     for (unsigned i = 0; i < o->warmup; i++)
         if ((rc = fn(ctx)) != 0)
             return rc;
     if ((rc = kern_sync(b)) != 0)
         return rc;
-    double sum = 0;
+    double   sum = 0;
     unsigned n = 0;
     while (n < reps) {
         if (!o->warm && (rc = kern_flush_cache(b)) != 0)

@@ -19,11 +19,11 @@
 #include "kern.h"
 
 struct cal_time_opts {
-    unsigned warmup;       /* untimed runs first (0: none) */
-    unsigned repeats;      /* timed runs, at most (1..CAL_TIME_MAX_REPEATS) */
-    unsigned min_repeats;  /* timed runs, at least */
-    double   budget_s;     /* stop repeating once the timed runs sum past this (0: none) */
-    int      warm;         /* 1: no cache flush between repeats */
+    unsigned warmup;      /* untimed runs first (0: none) */
+    unsigned repeats;     /* timed runs, at most (1..CAL_TIME_MAX_REPEATS) */
+    unsigned min_repeats; /* timed runs, at least */
+    double   budget_s;    /* stop repeating once the timed runs sum past this (0: none) */
+    int      warm;        /* 1: no cache flush between repeats */
 };
 
 enum { CAL_TIME_MAX_REPEATS = 256 };

@@ -49,7 +49,7 @@ static int on_path(const char *prog, char *out, size_t n)
         return 0;
     while (*path) {
         const char *end = strchr(path, ':');
-        size_t len = end ? (size_t)(end - path) : strlen(path);
+        size_t      len = end ? (size_t)(end - path) : strlen(path);
         if (snprintf(out, n, "%.*s/%s", (int)len, path, prog) < (int)n && access(out, X_OK) == 0)
             return 1;
         path += len + (end != NULL);
@@ -94,45 +94,48 @@ int plot_cmd(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
-            return 0;
+            return CLI_EXIT_OK;
         } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
             fmt = argv[++i];
         } else if (!strcmp(argv[i], "--scripts") && i + 1 < argc) {
             sdir = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "lensim plot: unknown or incomplete option '%s'\n", argv[i]);
-            return 2;
+            return CLI_EXIT_USAGE;
         } else if (!dir) {
             dir = argv[i];
         } else {
             usage(stderr);
-            return 2;
+            return CLI_EXIT_USAGE;
         }
     }
     if (!dir) {
         usage(stderr);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     if (strcmp(fmt, "png") && strcmp(fmt, "svg") && strcmp(fmt, "both")) {
         fprintf(stderr, "lensim plot: --format must be png, svg or both\n");
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     if (strchr(dir, '\'') || (sdir && strchr(sdir, '\''))) {
         fprintf(stderr, "lensim plot: paths with a quote (') are not supported\n");
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     char results[2048];
     snprintf(results, sizeof results, "%s/results.csv", dir);
     if (access(results, R_OK)) {
-        fprintf(stderr, "lensim plot: %s: %s (run `lensim run` first)\n", results, strerror(errno));
-        return 2;
+        int e = errno;
+        fprintf(stderr, "lensim plot: %s: %s (run `lensim run` first)\n", results, strerror(e));
+        return cli_exit_status(sim_err_of_errno(e));
     }
     char gp[2048];
     if (!on_path("gnuplot", gp, sizeof gp)) {
-        fprintf(stderr, "lensim plot: gnuplot is not installed. On Debian or Ubuntu:\n"
-                        "    sudo apt-get install gnuplot-nox\n"
-                        "(the results in %s are complete without it)\n", dir);
-        return 3;
+        fprintf(stderr,
+                "lensim plot: gnuplot is not installed. On Debian or Ubuntu:\n"
+                "    sudo apt-get install gnuplot-nox\n"
+                "(the results in %s are complete without it)\n",
+                dir);
+        return CLI_EXIT_IO;
     }
     char sbuf[2048];
     if (!sdir) {
@@ -147,9 +150,9 @@ int plot_cmd(int argc, char **argv)
     struct sim_msg err;
     if (run_mkdirs(fig, &err)) {
         fprintf(stderr, "lensim plot: %s\n", err.text);
-        return 3;
+        return CLI_EXIT_IO;
     }
-    int failed = 0;
+    int         failed = 0;
     const char *fmts[2] = {NULL, NULL};
     if (!strcmp(fmt, "both")) {
         fmts[0] = "png";
@@ -172,5 +175,5 @@ int plot_cmd(int argc, char **argv)
                 printf("%s\n", out);
             }
         }
-    return failed;
+    return failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }

@@ -27,9 +27,9 @@ static void on_sigint(int sig)
 }
 
 struct bar {
-    int       on;
-    int64_t   last;
-    size_t    run, n_runs;
+    int         on;
+    int64_t     last;
+    size_t      run, n_runs;
     const char *name;
 };
 
@@ -46,7 +46,7 @@ static int progress(void *ctx, const struct serve_stats *s, uint64_t total)
     b->last = now;
     uint64_t done = s->finished + s->failed;
     if (total) {
-        int pct = (int)(100.0 * (double)done / (double)total);
+        int  pct = (int)(100.0 * (double)done / (double)total);
         char bar[21];
         for (int i = 0; i < 20; i++)
             bar[i] = i < pct / 5 ? '#' : '.';
@@ -77,23 +77,10 @@ static void usage(FILE *f)
             "  --queue Q        same as --set engine.queue=Q; results are identical\n"
             "  --data-dir DIR   where traces live (default: $LENSIM_DATA, then ../shared/data)\n"
             "  --check          check every invariant after every event (slow)\n"
-            "  -q, --quiet      no progress bar and no table\n\n"
+            "  -q, --quiet      no progress bar, no table and no info messages\n\n"
             "exit status: 0 done, 1 a run failed, 2 invalid experiment or option,\n"
             "3 input/output error, 130 interrupted\n",
             queues);
-}
-
-static int exit_code(int rc)
-{
-    switch (rc) {
-    case SIM_OK: return 0;
-    case SIM_ECONFIG:
-    case SIM_EINPUT:
-    case SIM_ENOENT: return 2;
-    case SIM_EIO: return 3;
-    case SIM_EINTR: return 130;
-    default: return 1;
-    }
 }
 
 /* results.csv: the run's settings that tell runs apart, then the summary's columns (met.c). */
@@ -132,30 +119,32 @@ static void table_row(const char *name, const struct run_result *r)
 
 int run_cmd(int argc, char **argv)
 {
-    const char *file = NULL, *outdir = NULL, *data_flag = NULL;
-    int quiet = 0;
-    cfg_exp_t *e = NULL;
+    const char    *file = NULL, *outdir = NULL, *data_flag = NULL;
+    int            quiet = 0;
+    cfg_exp_t     *e = NULL;
     struct sim_msg err = {{0}};
-    char **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
-    size_t n_sets = 0;
-    int rc = SIM_OK, status = 0;
-    char seedbuf[64], qbuf[64];
+    char         **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
+    size_t         n_sets = 0;
+    int            rc = SIM_OK, status = 0;
+    char           seedbuf[64], qbuf[64];
     if (!sets)
-        return 1;
+        return CLI_EXIT_FAILED;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             sim_free(sets);
-            return 0;
+            return CLI_EXIT_OK;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
+            sim_log_quiet(1);
         } else if (!strcmp(a, "--check")) {
             sets[n_sets++] = "engine.check=true";
         } else if ((!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--seed") ||
-                    !strcmp(a, "--queue") || !strcmp(a, "--data-dir")) && i + 1 >= argc) {
+                    !strcmp(a, "--queue") || !strcmp(a, "--data-dir")) &&
+                   i + 1 >= argc) {
             fprintf(stderr, "lensim run: %s needs a value\n", a);
-            status = 2;
+            status = CLI_EXIT_USAGE;
             goto out;
         } else if (!strcmp(a, "-o")) {
             outdir = argv[++i];
@@ -171,19 +160,19 @@ int run_cmd(int argc, char **argv)
             data_flag = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "lensim run: unknown option '%s' (see lensim run --help)\n", a);
-            status = 2;
+            status = CLI_EXIT_USAGE;
             goto out;
         } else if (!file) {
             file = a;
         } else {
             fprintf(stderr, "lensim run: one experiment file at a time ('%s')\n", a);
-            status = 2;
+            status = CLI_EXIT_USAGE;
             goto out;
         }
     }
     if (!file) {
         usage(stderr);
-        status = 2;
+        status = CLI_EXIT_USAGE;
         goto out;
     }
     if ((rc = cfg_load(file, &e, &err)))
@@ -198,7 +187,7 @@ int run_cmd(int argc, char **argv)
     }
 
     /* Resolve every run first: a bad run fails before any work is done. */
-    size_t n = cfg_n_runs(e);
+    size_t      n = cfg_n_runs(e);
     struct cfg *cfgs = sim_calloc(n, sizeof *cfgs);
     if (!cfgs) {
         rc = sim_msg_set(&err, SIM_ENOMEM, "out of memory");
@@ -222,7 +211,7 @@ int run_cmd(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old);
     struct bar bar = {.on = !quiet && isatty(2), .n_runs = n};
-    char rpath[1100];
+    char       rpath[1100];
     snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
     struct sim_afile rf_file;
     if ((rc = sim_afile_open(&rf_file, rpath, &err))) {
@@ -243,7 +232,7 @@ int run_cmd(int argc, char **argv)
             break;
         }
         struct run_result res;
-        char rdir[1300];
+        char              rdir[1300];
         snprintf(rdir, sizeof rdir, "%s/%s", dir, cfgs[i].run_name);
         bar.run = i;
         bar.name = cfgs[i].run_name;
@@ -272,10 +261,11 @@ int run_cmd(int argc, char **argv)
         goto out;
 fail:
     if (rc == SIM_EINTR)
-        fprintf(stderr, "lensim run: interrupted; finished runs are kept, the current one is not\n");
+        fprintf(stderr,
+                "lensim run: interrupted; finished runs are kept, the current one is not\n");
     else
         fprintf(stderr, "lensim run: %s\n", err.text[0] ? err.text : sim_strerror(rc));
-    status = exit_code(rc);
+    status = cli_exit_status(rc);
 out:
     cfg_free(e);
     sim_free(sets);

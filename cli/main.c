@@ -2,19 +2,17 @@
  * main.c: the `lensim` program: one binary, one subcommand per job. Only here do error codes
  * become messages and exit statuses.
  *
- * Exit statuses (documented in `lensim --help`): 0 success; 1 the run or check failed; 2 bad
- * usage or invalid input (experiment, trace, profile); 3 input/output error; 77 a GPU is needed
- * and none is present; 130 interrupted.
+ * Exit statuses (documented in `lensim --help`; one table, cli_exit_status in exit.c): 0 success;
+ * 1 the run or check failed (also out of memory, a broken invariant); 2 bad usage or invalid
+ * input (experiment, trace, profile, a file that does not exist); 3 input/output error; 77 a GPU
+ * is needed and none is present; 130 interrupted.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <gsl/gsl_errno.h>
 
-#include "calib.h"
 #include "cmds.h"
-#include "kcheck.h"
-#include "trace.h"
 
 struct cmd {
     const char *name;
@@ -27,8 +25,8 @@ static const struct cmd cmds[] = {
     {"plot", plot_cmd, "draw the figures of a results directory (needs gnuplot)"},
     {"schema", schema_cmd, "list every experiment key with type, default, unit and help"},
     {"trace", trace_cmd, "inspect a workload: lensim trace stats FILE [--format F]"},
-    {"calibrate", cal_calibrate_cmd, "time kernels and fit a perf profile"},
-    {"kcheck", kc_kcheck_cmd, "check every kernel against its CPU reference"},
+    {"calibrate", calibrate_cmd, "time kernels and fit a perf profile"},
+    {"kcheck", kcheck_cmd, "check every kernel against its CPU reference"},
     {0},
 };
 
@@ -47,16 +45,16 @@ int main(int argc, char **argv)
     gsl_set_error_handler_off(); /* R8: every GSL status is checked where it is returned */
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return CLI_EXIT_OK;
     }
     for (const struct cmd *c = cmds; c->name; c++)
         if (!strcmp(argv[1], c->name))
             return c->fn(argc - 1, argv + 1);
     fprintf(stderr, "lensim: unknown command '%s'\n", argv[1]);
     usage(stderr);
-    return 2;
+    return CLI_EXIT_USAGE;
 }

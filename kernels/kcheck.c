@@ -1,5 +1,5 @@
 /*
- * kcheck.c: `lensim kcheck`: every kernel variant against its plain-C reference (R18), then,
+ * kcheck.c: every kernel variant against its plain-C reference (R18), then,
  * with --bench, timings against the device's measured ceilings (R19 napkin math).
  *
  * For each op, variant and configuration: seeded random inputs (rounded to bf16 on CUDA, so the
@@ -48,6 +48,7 @@ struct kc {
     uint64_t        seed;
     int             fails, checks;
     int             verbose;
+    FILE           *out; /* the report */
 };
 
 /* ---- device helpers ---- */
@@ -72,7 +73,7 @@ static float *host_rand(const struct kc *k, size_t n, uint64_t salt, float scale
 static void *dev_floats(struct kc *k, const float *h, size_t n)
 {
     const struct kern__dev *d = k->b->dev;
-    void *p;
+    void                   *p;
     SIM_ASSERT(!d->alloc(k->b, &p, n * d->elem_bytes + 16));
     if (!h)
         return p;
@@ -126,16 +127,16 @@ static int compare(struct kc *k, const char *what, const struct kern_variant *v,
                    const float *ref, size_t n)
 {
     struct tol t = k->cuda ? tol_cuda[v->op] : tol_cpu;
-    double se = 0, sr = 0, worst = 0;
-    size_t worst_i = 0, bad = 0, shown = 0;
+    double     se = 0, sr = 0, worst = 0;
+    size_t     worst_i = 0, bad = 0, shown = 0;
     for (size_t i = 0; i < n; i++)
         if (!isnan(ref[i]))
             sr += (double)ref[i] * ref[i];
     double rms = sqrt(sr / (double)(n ? n : 1)), atol = t.atol_rel * rms;
-    char first[5][96];
+    char   first[5][96];
     for (size_t i = 0; i < n; i++) {
         double r = ref[i], o = out[i], e;
-        int ok;
+        int    ok;
         if (isnan(r)) { /* a sentinel that must survive (KV append) */
             ok = isnan(o);
             e = ok ? 0 : INFINITY;
@@ -159,19 +160,20 @@ static int compare(struct kc *k, const char *what, const struct kern_variant *v,
         }
     }
     double nmse = sr > 0 ? se / sr : se;
-    int pass = bad == 0 && nmse <= t.nmse;
+    int    pass = bad == 0 && nmse <= t.nmse;
     k->checks++;
     if (!pass)
         k->fails++;
     if (!pass || k->verbose)
-        printf("%-12s v%d %-4s %-44s nmse=%.2e (<=%.0e)  maxerr=%.2e @ %zu  %s\n",
-               kern_op_name(v->op), v->version, k->cuda ? "cuda" : "cpu", what, nmse, t.nmse,
-               worst, worst_i, pass ? "OK" : "FAIL");
+        fprintf(k->out, "%-12s v%d %-4s %-44s nmse=%.2e (<=%.0e)  maxerr=%.2e @ %zu  %s\n",
+                kern_op_name(v->op), v->version, k->cuda ? "cuda" : "cpu", what, nmse, t.nmse,
+                worst, worst_i, pass ? "OK" : "FAIL");
     if (!pass) {
         for (size_t i = 0; i < shown; i++)
-            printf("    %s\n", first[i]);
-        printf("    %zu of %zu elements outside atol %.2e + rtol %.2e |ref|; worst index %zu\n",
-               bad, n, atol, t.rtol, worst_i);
+            fprintf(k->out, "    %s\n", first[i]);
+        fprintf(k->out,
+                "    %zu of %zu elements outside atol %.2e + rtol %.2e |ref|; worst index %zu\n",
+                bad, n, atol, t.rtol, worst_i);
     }
     return pass;
 }
@@ -183,25 +185,43 @@ static struct kern_ctx ctx_of(struct kc *k) { return k->b->ctx; }
 static void check_gemm(struct kc *k, const struct kern_variant *v)
 {
     /* Kept small enough for the double-precision host reference (about 5 s in all). */
-    static const uint32_t cuda_shapes[][3] = {{1, 4096, 4096}, {7, 96, 200}, {64, 3072, 4096},
-                                              {300, 1000, 256}, {33, 4096, 11008}};
-    static const uint32_t cpu_shapes[][3] = {{1, 256, 256}, {7, 96, 200}, {64, 768, 256},
+    static const uint32_t cuda_shapes[][3] = {{1, 4096, 4096},
+                                              {7, 96, 200},
+                                              {64, 3072, 4096},
+                                              {300, 1000, 256},
+                                              {33, 4096, 11008}};
+    static const uint32_t cpu_shapes[][3] = {{1, 256, 256},
+                                             {7, 96, 200},
+                                             {64, 768, 256},
                                              {130, 1000, 129}};
     const uint32_t(*sh)[3] = k->cuda ? cuda_shapes : cpu_shapes;
     size_t ns = k->cuda ? 5 : 4;
     for (size_t s = 0; s < ns; s++)
         for (int beta = 0; beta < 2; beta++) {
             uint32_t m = sh[s][0], n = sh[s][1], kk = sh[s][2];
-            float *A = host_rand(k, (size_t)m * kk, 1 + s, 1.0f);
-            float *B = host_rand(k, (size_t)n * kk, 2 + s, 1.0f / sqrtf((float)kk));
-            float *C = host_rand(k, (size_t)m * n, 3 + s, 1.0f), *out = malloc(4 * (size_t)m * n);
-            struct kern_gemm_args a = {m, n, kk, A, kk, B, kk, C, n, 1.0f, (float)beta};
+            float   *A = host_rand(k, (size_t)m * kk, 1 + s, 1.0f);
+            float   *B = host_rand(k, (size_t)n * kk, 2 + s, 1.0f / sqrtf((float)kk));
+            float   *C = host_rand(k, (size_t)m * n, 3 + s, 1.0f), *out = malloc(4 * (size_t)m * n);
+            struct kern_gemm_args a = {.m = m,
+                                       .n = n,
+                                       .k = kk,
+                                       .a = A,
+                                       .lda = kk,
+                                       .b = B,
+                                       .ldb = kk,
+                                       .c = C,
+                                       .ldc = n,
+                                       .alpha = 1.0f,
+                                       .beta = (float)beta};
             void *dA = dev_floats(k, A, (size_t)m * kk), *dB = dev_floats(k, B, (size_t)n * kk);
             if (!beta)
                 sentinel(C, (size_t)m * n);
             void *dC = dev_floats(k, C, (size_t)m * n);
-            kern_ref_gemm(&a); /* C now holds the reference */
-            struct kern_gemm_args da = {m, n, kk, dA, kk, dB, kk, dC, n, 1.0f, (float)beta};
+            kern_ref_gemm(&a);            /* C now holds the reference */
+            struct kern_gemm_args da = a; /* the same call on the device copies */
+            da.a = dA;
+            da.b = dB;
+            da.c = dC;
             if (!v->supports || v->supports(&da)) {
                 struct kern_ctx c = ctx_of(k);
                 SIM_ASSERT(!v->fn.gemm(&c, &da));
@@ -219,17 +239,29 @@ static void check_rmsnorm(struct kc *k, const struct kern_variant *v)
 {
     for (int gather = 0; gather < 2; gather++) {
         uint32_t n = 17, dim = k->cuda ? 4096 : 256, rows = 40;
-        float *x = host_rand(k, (size_t)rows * dim, 11, 2.0f), *w = host_rand(k, dim, 12, 1.0f);
-        float *y = malloc(4 * (size_t)n * dim), *out = malloc(4 * (size_t)n * dim);
-        int32_t idx[17];
+        float   *x = host_rand(k, (size_t)rows * dim, 11, 2.0f), *w = host_rand(k, dim, 12, 1.0f);
+        float   *y = malloc(4 * (size_t)n * dim), *out = malloc(4 * (size_t)n * dim);
+        int32_t  idx[17];
         for (uint32_t i = 0; i < n; i++)
             idx[i] = (int32_t)((i * 7 + 3) % rows);
-        struct kern_rmsnorm_args a = {n, dim, x, dim, gather ? idx : NULL, w, y, dim, 1e-5f};
+        struct kern_rmsnorm_args a = {.n = n,
+                                      .dim = dim,
+                                      .x = x,
+                                      .ldx = dim,
+                                      .rows = gather ? idx : NULL,
+                                      .w = w,
+                                      .y = y,
+                                      .ldy = dim,
+                                      .eps = 1e-5f};
         kern_ref_rmsnorm(&a);
         sentinel(out, (size_t)n * dim);
         void *dx = dev_floats(k, x, (size_t)rows * dim), *dw = dev_floats(k, w, dim),
              *dy = dev_floats(k, out, (size_t)n * dim), *di = dev_ints(k, idx, n);
-        struct kern_rmsnorm_args da = {n, dim, dx, dim, gather ? di : NULL, dw, dy, dim, 1e-5f};
+        struct kern_rmsnorm_args da = a; /* the same call on the device copies */
+        da.x = dx;
+        da.rows = gather ? di : NULL;
+        da.w = dw;
+        da.y = dy;
         struct kern_ctx c = ctx_of(k);
         SIM_ASSERT(!v->fn.rmsnorm(&c, &da));
         dev_read(k, out, dy, (size_t)n * dim);
@@ -243,16 +275,24 @@ static void check_rmsnorm(struct kc *k, const struct kern_variant *v)
 static void check_rope(struct kc *k, const struct kern_variant *v)
 {
     uint32_t n = 33, heads = 40, d = k->cuda ? 128 : 64, ld = (heads + 8) * d;
-    float *x = host_rand(k, (size_t)n * ld, 21, 1.0f), *ref = malloc(4 * (size_t)n * ld);
-    float *out = malloc(4 * (size_t)n * ld);
+    float   *x = host_rand(k, (size_t)n * ld, 21, 1.0f), *ref = malloc(4 * (size_t)n * ld);
+    float   *out = malloc(4 * (size_t)n * ld);
     memcpy(ref, x, 4 * (size_t)n * ld);
     int32_t pos[33];
     for (uint32_t i = 0; i < n; i++)
         pos[i] = (int32_t)(kern_mix64(k->seed + i) % 4096);
-    struct kern_rope_args a = {n, heads, d, ref, ld, pos, 10000.0f};
+    struct kern_rope_args a = {.n = n,
+                               .n_heads = heads,
+                               .head_dim = d,
+                               .x = ref,
+                               .ldx = ld,
+                               .pos = pos,
+                               .theta = 10000.0f};
     kern_ref_rope(&a);
-    void *dx = dev_floats(k, x, (size_t)n * ld), *dp = dev_ints(k, pos, n);
-    struct kern_rope_args da = {n, heads, d, dx, ld, dp, 10000.0f};
+    void                 *dx = dev_floats(k, x, (size_t)n * ld), *dp = dev_ints(k, pos, n);
+    struct kern_rope_args da = a; /* the same call on the device copies */
+    da.x = dx;
+    da.pos = dp;
     struct kern_ctx c = ctx_of(k);
     SIM_ASSERT(!v->fn.rope(&c, &da));
     dev_read(k, out, dx, (size_t)n * ld);
@@ -273,7 +313,7 @@ static void kv_make(struct kc *k, struct kvbuf *c, enum kern_kv_layout lay, uint
                     uint32_t ctx, uint32_t kvh, uint32_t d, int poison)
 {
     uint32_t bt = 16, per = (ctx + bt - 1) / bt, nb = slots * per;
-    size_t tok = lay == KERN_KV_PAGED ? (size_t)nb * bt : (size_t)slots * ctx;
+    size_t   tok = lay == KERN_KV_PAGED ? (size_t)nb * bt : (size_t)slots * ctx;
     c->n = tok * kvh * d;
     c->hk = host_rand(k, c->n, 31, 1.0f);
     c->hv = host_rand(k, c->n, 32, 1.0f);
@@ -286,7 +326,15 @@ static void kv_make(struct kc *k, struct kvbuf *c, enum kern_kv_layout lay, uint
         c->table[i] = (int32_t)(((uint64_t)i * 40503u + 17u) % nb);
     for (uint32_t i = 0; nb % 2 && i < nb; i++)
         c->table[i] = (int32_t)(nb - 1 - i);
-    c->h = (struct kern_kv){lay, kvh, d, c->hk, c->hv, ctx, bt, c->table, per};
+    c->h = (struct kern_kv){.layout = lay,
+                            .kv_heads = kvh,
+                            .head_dim = d,
+                            .k = c->hk,
+                            .v = c->hv,
+                            .slot_stride_tok = ctx,
+                            .block_tok = bt,
+                            .block_table = c->table,
+                            .table_stride = per};
     c->dv = c->h;
     c->dv.k = dev_floats(k, c->hk, c->n);
     c->dv.v = dev_floats(k, c->hv, c->n);
@@ -302,28 +350,37 @@ static void kv_free(struct kc *k, struct kvbuf *c)
 static void check_kv_append(struct kc *k, const struct kern_variant *v)
 {
     for (int lay = 0; lay < 2; lay++) {
-        uint32_t n = 37, kvh = 8, d = k->cuda ? 128 : 64, H = 32, slots = 6, ctx = 100;
-        size_t ld = (size_t)(H + 2 * kvh) * d;
+        uint32_t     n = 37, kvh = 8, d = k->cuda ? 128 : 64, H = 32, slots = 6, ctx = 100;
+        size_t       ld = (size_t)(H + 2 * kvh) * d;
         struct kvbuf c;
         kv_make(k, &c, (enum kern_kv_layout)lay, slots, ctx, kvh, d, 1);
-        float *src = host_rand(k, n * ld, 41, 1.0f), *out = malloc(4 * c.n);
+        float  *src = host_rand(k, n * ld, 41, 1.0f), *out = malloc(4 * c.n);
         int32_t slot[37], pos[37];
         for (uint32_t i = 0; i < n; i++) {
             slot[i] = (int32_t)(i % slots);
             pos[i] = (int32_t)((i / slots) * 13 + i % 7); /* distinct per slot */
         }
-        struct kern_kv_append_args a = {c.h, n, src, ld, (size_t)H * d, (size_t)(H + kvh) * d,
-                                        slot, pos};
+        struct kern_kv_append_args a = {.kv = c.h,
+                                        .n = n,
+                                        .src = src,
+                                        .ld_src = ld,
+                                        .k_off = (size_t)H * d,
+                                        .v_off = (size_t)(H + kvh) * d,
+                                        .slot = slot,
+                                        .pos = pos};
         kern_ref_kv_append(&a);
         void *ds = dev_floats(k, src, n * ld), *dsl = dev_ints(k, slot, n),
              *dp = dev_ints(k, pos, n);
-        struct kern_kv_append_args da = {c.dv, n, ds, ld, (size_t)H * d, (size_t)(H + kvh) * d,
-                                         dsl, dp};
+        struct kern_kv_append_args da = a; /* the same call on the device copies */
+        da.kv = c.dv;
+        da.src = ds;
+        da.slot = dsl;
+        da.pos = dp;
         struct kern_ctx cx = ctx_of(k);
         SIM_ASSERT(!v->fn.kv_append(&cx, &da));
         dev_read(k, out, c.dv.k, c.n);
-        compare(k, lay ? "paged K, untouched stays sentinel" : "contiguous K, untouched stays",
-                v, out, c.hk, c.n);
+        compare(k, lay ? "paged K, untouched stays sentinel" : "contiguous K, untouched stays", v,
+                out, c.hk, c.n);
         dev_read(k, out, c.dv.v, c.n);
         compare(k, lay ? "paged V" : "contiguous V", v, out, c.hv, c.n);
         dev_free(k, ds), dev_free(k, dsl), dev_free(k, dp);
@@ -340,25 +397,35 @@ static void check_attn_decode(struct kc *k, const struct kern_variant *v)
         {3, 8, 8, 64, 700, 0},     {4, 16, 16, 256, 2048, 1}, {4, 16, 16, 96, 1500, 1},
         {6, 64, 8, 128, 200, 1},   {1, 4, 4, 64, 1, 0},
     };
-    static const uint32_t cfg_cpu[][6] = {{5, 8, 2, 64, 300, 0}, {5, 8, 2, 64, 300, 1},
+    static const uint32_t cfg_cpu[][6] = {{5, 8, 2, 64, 300, 0},
+                                          {5, 8, 2, 64, 300, 1},
                                           {3, 4, 4, 32, 33, 1}};
-    size_t nc = k->cuda ? sizeof cfg / sizeof cfg[0] : 3;
+    size_t                nc = k->cuda ? sizeof cfg / sizeof cfg[0] : 3;
     for (size_t ci = 0; ci < nc; ci++) {
         const uint32_t *g = k->cuda ? cfg[ci] : cfg_cpu[ci];
-        uint32_t n = g[0], H = g[1], KV = g[2], d = g[3], L = g[4];
-        struct kvbuf c;
+        uint32_t        n = g[0], H = g[1], KV = g[2], d = g[3], L = g[4];
+        struct kvbuf    c;
         kv_make(k, &c, (enum kern_kv_layout)g[5], n, L, KV, d, 0);
-        float *q = host_rand(k, (size_t)n * H * d, 51 + ci, 1.0f);
-        float *ref = malloc(4 * (size_t)n * H * d), *out = malloc(4 * (size_t)n * H * d);
+        float  *q = host_rand(k, (size_t)n * H * d, 51 + ci, 1.0f);
+        float  *ref = malloc(4 * (size_t)n * H * d), *out = malloc(4 * (size_t)n * H * d);
         int32_t slot[16], len[16];
         for (uint32_t i = 0; i < n; i++) {
             slot[i] = (int32_t)((i * 5 + 1) % n);
             len[i] = i == 0 ? (int32_t)L : 1 + (int32_t)(kern_mix64(k->seed + 99 * i) % L);
         }
-        float scale = 1.0f / sqrtf((float)d);
-        struct kern_attn_decode_args a = {c.h, n, H, q, (size_t)H * d, slot, len, L, ref,
-                                          (size_t)H * d, scale};
-        struct kern_ctx cx = ctx_of(k);
+        float                        scale = 1.0f / sqrtf((float)d);
+        struct kern_attn_decode_args a = {.kv = c.h,
+                                          .n = n,
+                                          .n_heads = H,
+                                          .q = q,
+                                          .ldq = (size_t)H * d,
+                                          .slot = slot,
+                                          .len = len,
+                                          .max_len = L,
+                                          .o = ref,
+                                          .ldo = (size_t)H * d,
+                                          .scale = scale};
+        struct kern_ctx              cx = ctx_of(k);
         if (v->supports && !v->supports(&a)) {
             kv_free(k, &c);
             free(q), free(ref), free(out);
@@ -368,8 +435,12 @@ static void check_attn_decode(struct kc *k, const struct kern_variant *v)
         sentinel(out, (size_t)n * H * d);
         void *dq = dev_floats(k, q, (size_t)n * H * d), *dsl = dev_ints(k, slot, n),
              *dl = dev_ints(k, len, n), *dout = dev_floats(k, out, (size_t)n * H * d);
-        struct kern_attn_decode_args da = {c.dv, n, H, dq, (size_t)H * d, dsl, dl, L, dout,
-                                           (size_t)H * d, scale};
+        struct kern_attn_decode_args da = a; /* the same call on the device copies */
+        da.kv = c.dv;
+        da.q = dq;
+        da.slot = dsl;
+        da.len = dl;
+        da.o = dout;
         SIM_ASSERT(!v->fn.attn_decode(&cx, &da));
         dev_read(k, out, dout, (size_t)n * H * d);
         char what[80];
@@ -390,13 +461,24 @@ static void check_attn_prefill(struct kc *k, const struct kern_variant *v)
         row0[s] = rows, rows += len[s];
     size_t ld = (size_t)(H + 2 * KV) * d, on = (size_t)rows * H * d;
     float *x = host_rand(k, rows * ld, 61, 1.0f), *ref = malloc(4 * on), *out = malloc(4 * on);
-    float scale = 1.0f / sqrtf((float)d);
-    struct kern_attn_prefill_args a = {4, row0, len, H, KV, d, x, ld, ref, (size_t)H * d, scale};
+    float  scale = 1.0f / sqrtf((float)d);
+    struct kern_attn_prefill_args a = {.n_seqs = 4,
+                                       .row0 = row0,
+                                       .len = len,
+                                       .n_heads = H,
+                                       .kv_heads = KV,
+                                       .head_dim = d,
+                                       .qkv = x,
+                                       .ldqkv = ld,
+                                       .o = ref,
+                                       .ldo = (size_t)H * d,
+                                       .scale = scale};
     kern_ref_attn_prefill(&a);
     sentinel(out, on);
-    void *dx = dev_floats(k, x, rows * ld), *dout = dev_floats(k, out, on);
-    struct kern_attn_prefill_args da = {4, row0, len, H, KV, d, dx, ld, dout, (size_t)H * d,
-                                        scale};
+    void                         *dx = dev_floats(k, x, rows * ld), *dout = dev_floats(k, out, on);
+    struct kern_attn_prefill_args da = a; /* the same call on the device copies */
+    da.qkv = dx;
+    da.o = dout;
     struct kern_ctx cx = ctx_of(k);
     SIM_ASSERT(!v->fn.attn_prefill(&cx, &da));
     dev_read(k, out, dout, on);
@@ -409,13 +491,16 @@ static void check_act(struct kc *k, const struct kern_variant *v)
 {
     for (int gated = 0; gated < 2; gated++) {
         uint32_t n = 9, ffn = 1000, ldx = (gated ? 2 : 1) * ffn;
-        float *x = host_rand(k, (size_t)n * ldx, 71, 4.0f), *ref = malloc(4 * (size_t)n * ffn);
-        float *out = malloc(4 * (size_t)n * ffn);
-        struct kern_act_args a = {n, ffn, gated, x, ldx, ref, ffn};
+        float   *x = host_rand(k, (size_t)n * ldx, 71, 4.0f), *ref = malloc(4 * (size_t)n * ffn);
+        float   *out = malloc(4 * (size_t)n * ffn);
+        struct kern_act_args a =
+            {.n = n, .ffn = ffn, .gated = gated, .x = x, .ldx = ldx, .y = ref, .ldy = ffn};
         kern_ref_act(&a);
         sentinel(out, (size_t)n * ffn);
         void *dx = dev_floats(k, x, (size_t)n * ldx), *dy = dev_floats(k, out, (size_t)n * ffn);
-        struct kern_act_args da = {n, ffn, gated, dx, ldx, dy, ffn};
+        struct kern_act_args da = a; /* the same call on the device copies */
+        da.x = dx;
+        da.y = dy;
         struct kern_ctx cx = ctx_of(k);
         SIM_ASSERT(!v->fn.act(&cx, &da));
         dev_read(k, out, dy, (size_t)n * ffn);
@@ -429,17 +514,20 @@ static void check_act(struct kc *k, const struct kern_variant *v)
 static void check_embed(struct kc *k, const struct kern_variant *v)
 {
     uint32_t n = 21, dim = 512, vocab = 1000;
-    float *t = host_rand(k, (size_t)vocab * dim, 81, 1.0f), *ref = malloc(4 * (size_t)n * dim);
-    float *out = malloc(4 * (size_t)n * dim);
-    int32_t ids[21];
+    float   *t = host_rand(k, (size_t)vocab * dim, 81, 1.0f), *ref = malloc(4 * (size_t)n * dim);
+    float   *out = malloc(4 * (size_t)n * dim);
+    int32_t  ids[21];
     for (uint32_t i = 0; i < n; i++)
         ids[i] = (int32_t)(kern_mix64(k->seed ^ i) % vocab);
-    struct kern_embed_args a = {n, dim, ids, t, ref, dim};
+    struct kern_embed_args a = {.n = n, .dim = dim, .ids = ids, .table = t, .y = ref, .ldy = dim};
     kern_ref_embed(&a);
     sentinel(out, (size_t)n * dim);
     void *dt = dev_floats(k, t, (size_t)vocab * dim), *di = dev_ints(k, ids, n),
          *dy = dev_floats(k, out, (size_t)n * dim);
-    struct kern_embed_args da = {n, dim, di, dt, dy, dim};
+    struct kern_embed_args da = a; /* the same call on the device copies */
+    da.ids = di;
+    da.table = dt;
+    da.y = dy;
     struct kern_ctx cx = ctx_of(k);
     SIM_ASSERT(!v->fn.embed(&cx, &da));
     dev_read(k, out, dy, (size_t)n * dim);
@@ -451,18 +539,30 @@ static void check_embed(struct kc *k, const struct kern_variant *v)
 static void check_embag(struct kc *k, const struct kern_variant *v)
 {
     uint32_t n = 5, dim = 256, feats = 4096;
-    int32_t offs[6] = {0, 3, 3, 300, 301, 557}, idx[557];
+    int32_t  offs[6] = {0, 3, 3, 300, 301, 557}, idx[557];
     for (int i = 0; i < 557; i++)
         idx[i] = (int32_t)(kern_mix64(k->seed + 7u * (uint64_t)i) % feats);
     float *t = host_rand(k, (size_t)feats * dim, 91, 1.0f), *bias = host_rand(k, dim, 92, 0.5f);
     float *ref = malloc(4 * (size_t)n * dim), *out = malloc(4 * (size_t)n * dim);
-    struct kern_embag_args a = {n, dim, offs, idx, t, bias, ref, dim};
+    struct kern_embag_args a = {.n = n,
+                                .dim = dim,
+                                .offs = offs,
+                                .idx = idx,
+                                .table = t,
+                                .bias = bias,
+                                .y = ref,
+                                .ldy = dim};
     kern_ref_embag(&a);
     sentinel(out, (size_t)n * dim);
     void *dt = dev_floats(k, t, (size_t)feats * dim), *db = dev_floats(k, bias, dim),
          *doff = dev_ints(k, offs, 6), *didx = dev_ints(k, idx, 557),
          *dy = dev_floats(k, out, (size_t)n * dim);
-    struct kern_embag_args da = {n, dim, doff, didx, dt, db, dy, dim};
+    struct kern_embag_args da = a; /* the same call on the device copies */
+    da.offs = doff;
+    da.idx = didx;
+    da.table = dt;
+    da.bias = db;
+    da.y = dy;
     struct kern_ctx cx = ctx_of(k);
     SIM_ASSERT(!v->fn.embag(&cx, &da));
     dev_read(k, out, dy, (size_t)n * dim);
@@ -475,13 +575,16 @@ static void check_bias_act(struct kc *k, const struct kern_variant *v)
 {
     for (int relu = 0; relu < 2; relu++) {
         uint32_t n = 13, dim = 300;
-        float *x = host_rand(k, (size_t)n * dim, 101, 1.0f), *b = host_rand(k, dim, 102, 1.0f);
-        float *ref = malloc(4 * (size_t)n * dim), *out = malloc(4 * (size_t)n * dim);
+        float   *x = host_rand(k, (size_t)n * dim, 101, 1.0f), *b = host_rand(k, dim, 102, 1.0f);
+        float   *ref = malloc(4 * (size_t)n * dim), *out = malloc(4 * (size_t)n * dim);
         memcpy(ref, x, 4 * (size_t)n * dim);
-        struct kern_bias_act_args a = {n, dim, ref, dim, b, relu};
+        struct kern_bias_act_args a =
+            {.n = n, .dim = dim, .x = ref, .ldx = dim, .bias = b, .relu = relu};
         kern_ref_bias_act(&a);
         void *dx = dev_floats(k, x, (size_t)n * dim), *db = dev_floats(k, b, dim);
-        struct kern_bias_act_args da = {n, dim, dx, dim, db, relu};
+        struct kern_bias_act_args da = a; /* the same call on the device copies */
+        da.x = dx;
+        da.bias = db;
         struct kern_ctx cx = ctx_of(k);
         SIM_ASSERT(!v->fn.bias_act(&cx, &da));
         dev_read(k, out, dx, (size_t)n * dim);
@@ -493,11 +596,16 @@ static void check_bias_act(struct kc *k, const struct kern_variant *v)
 }
 
 static void (*const checks[KERN_OP_COUNT])(struct kc *, const struct kern_variant *) = {
-    [KERN_OP_GEMM] = check_gemm,           [KERN_OP_RMSNORM] = check_rmsnorm,
-    [KERN_OP_ROPE] = check_rope,           [KERN_OP_KV_APPEND] = check_kv_append,
-    [KERN_OP_ATTN_DECODE] = check_attn_decode, [KERN_OP_ATTN_PREFILL] = check_attn_prefill,
-    [KERN_OP_ACT] = check_act,             [KERN_OP_EMBED] = check_embed,
-    [KERN_OP_EMBAG] = check_embag,         [KERN_OP_BIAS_ACT] = check_bias_act,
+    [KERN_OP_GEMM] = check_gemm,
+    [KERN_OP_RMSNORM] = check_rmsnorm,
+    [KERN_OP_ROPE] = check_rope,
+    [KERN_OP_KV_APPEND] = check_kv_append,
+    [KERN_OP_ATTN_DECODE] = check_attn_decode,
+    [KERN_OP_ATTN_PREFILL] = check_attn_prefill,
+    [KERN_OP_ACT] = check_act,
+    [KERN_OP_EMBED] = check_embed,
+    [KERN_OP_EMBAG] = check_embag,
+    [KERN_OP_BIAS_ACT] = check_bias_act,
 };
 
 /* ---- bench (CUDA) ---- */
@@ -509,7 +617,7 @@ struct bench_ctx {
 
 static double median_run(struct kc *k, int (*fn)(void *), void *arg, int flush)
 {
-    double t[20];
+    double                  t[20];
     const struct kern__dev *d = k->b->dev;
     for (int i = 0; i < 3; i++)
         SIM_ASSERT(!fn(arg));
@@ -530,14 +638,14 @@ static double median_run(struct kc *k, int (*fn)(void *), void *arg, int flush)
 }
 
 struct gemm_run {
-    struct kc                  *k;
-    const struct kern_variant  *v;
-    struct kern_gemm_args       a;
+    struct kc                 *k;
+    const struct kern_variant *v;
+    struct kern_gemm_args      a;
 };
 static int run_gemm(void *p)
 {
     struct gemm_run *g = p;
-    struct kern_ctx c = ctx_of(g->k);
+    struct kern_ctx  c = ctx_of(g->k);
     return g->v->fn.gemm(&c, &g->a);
 }
 
@@ -553,9 +661,9 @@ static int run_copy(void *p)
 }
 
 struct dec_run {
-    struct kc                         *k;
-    const struct kern_variant         *v;
-    struct kern_attn_decode_args       a;
+    struct kc                   *k;
+    const struct kern_variant   *v;
+    struct kern_attn_decode_args a;
 };
 static int run_dec(void *p)
 {
@@ -565,9 +673,9 @@ static int run_dec(void *p)
 }
 
 struct pre_run {
-    struct kc                          *k;
-    const struct kern_variant          *v;
-    struct kern_attn_prefill_args       a;
+    struct kc                    *k;
+    const struct kern_variant    *v;
+    struct kern_attn_prefill_args a;
 };
 static int run_pre(void *p)
 {
@@ -579,9 +687,9 @@ static int run_pre(void *p)
 static void bench_line(const struct bench_ctx *bc, const char *op, const char *shape, double t,
                        double bytes, double flops)
 {
-    printf("bench  %-12s %-40s %9.1f us  %8.1f GB/s %5.1f%%  %7.1f TFLOP/s %5.1f%%\n", op, shape,
-           t * 1e6, bytes / t / 1e9, 100 * bytes / t / bc->d2d_bps, flops / t / 1e12,
-           100 * flops / t / bc->gemm_flops);
+    fprintf(bc->k->out, "bench  %-12s %-40s %9.1f us  %8.1f GB/s %5.1f%%  %7.1f TFLOP/s %5.1f%%\n",
+            op, shape, t * 1e6, bytes / t / 1e9, 100 * bytes / t / bc->d2d_bps, flops / t / 1e12,
+            100 * flops / t / bc->gemm_flops);
 }
 
 static void *dev_rand(struct kc *k, size_t n, uint64_t seed)
@@ -594,42 +702,51 @@ static void *dev_rand(struct kc *k, size_t n, uint64_t seed)
 
 static void bench(struct kc *k)
 {
-    struct bench_ctx bc = {k, 0, 0};
+    struct bench_ctx           bc = {.k = k};
     const struct kern_variant *vg = kern_variant_best(KERN_OP_GEMM, KERN_BACKEND_CUDA, NULL);
     /* Ceilings: a 2 GiB device-to-device copy (bytes read + written) and an 8192^3 bf16 GEMM. */
-    struct copy_run cr = {k, NULL, NULL, (size_t)2 << 30};
+    struct copy_run cr = {.k = k, .bytes = (size_t)2 << 30};
     cr.src = dev_rand(k, cr.bytes / 2, 1);
     cr.dst = dev_rand(k, cr.bytes / 2, 2);
     double tc = median_run(k, run_copy, &cr, 0);
     bc.d2d_bps = 2.0 * cr.bytes / tc;
     dev_free(k, cr.src), dev_free(k, cr.dst);
-    uint32_t N = 8192;
-    struct gemm_run gr = {k, vg, {N, N, N, NULL, N, NULL, N, NULL, N, 1.0f, 0.0f}};
+    uint32_t        N = 8192;
+    struct gemm_run gr = {
+        .k = k,
+        .v = vg,
+        .a = {.m = N, .n = N, .k = N, .lda = N, .ldb = N, .ldc = N, .alpha = 1.0f, .beta = 0.0f},
+    };
     gr.a.a = dev_rand(k, (size_t)N * N, 3);
     gr.a.b = dev_rand(k, (size_t)N * N, 4);
     gr.a.c = dev_rand(k, (size_t)N * N, 5);
     double tg = median_run(k, run_gemm, &gr, 0);
     bc.gemm_flops = 2.0 * N * N * N / tg;
     dev_free(k, (void *)gr.a.a), dev_free(k, (void *)gr.a.b), dev_free(k, gr.a.c);
-    printf("ceiling  device-to-device copy %.0f GB/s (read + write);  cuBLAS bf16 GEMM 8192^3 "
-           "%.0f TFLOP/s\n", bc.d2d_bps / 1e9, bc.gemm_flops / 1e12);
-    printf("bench  %-12s %-40s %12s  %13s %6s  %15s %6s\n", "op", "shape", "median", "bandwidth",
-           "%D2D", "rate", "%peak");
+    fprintf(k->out,
+            "ceiling  device-to-device copy %.0f GB/s (read + write);  cuBLAS bf16 GEMM 8192^3 "
+            "%.0f TFLOP/s\n",
+            bc.d2d_bps / 1e9, bc.gemm_flops / 1e12);
+    fprintf(k->out, "bench  %-12s %-40s %12s  %13s %6s  %15s %6s\n", "op", "shape", "median",
+            "bandwidth", "%D2D", "rate", "%peak");
 
     /* GEMMs of one Llama-2-7B layer (QKV, O, gate+up, down) at decode and prefill batch sizes. */
-    static const uint32_t shapes[][2] = {{12288, 4096}, {4096, 4096}, {22016, 4096},
-                                         {4096, 11008}};
-    static const char *names[] = {"qkv", "o", "gate_up", "down"};
+    static const uint32_t shapes[][2] = {{12288, 4096}, {4096, 4096}, {22016, 4096}, {4096, 11008}};
+    static const char    *names[] = {"qkv", "o", "gate_up", "down"};
     static const uint32_t ms[] = {1, 16, 64, 256, 4096};
     for (size_t s = 0; s < 4; s++)
         for (size_t mi = 0; mi < 5; mi++) {
-            uint32_t m = ms[mi], n = shapes[s][0], kk = shapes[s][1];
-            struct gemm_run g = {k, vg, {m, n, kk, NULL, kk, NULL, kk, NULL, n, 1.0f, 0.0f}};
+            uint32_t        m = ms[mi], n = shapes[s][0], kk = shapes[s][1];
+            struct gemm_run g = {
+                .k = k,
+                .v = vg,
+                .a = {.m = m, .n = n, .k = kk, .lda = kk, .ldb = kk, .ldc = n, .alpha = 1.0f},
+            };
             g.a.a = dev_rand(k, (size_t)m * kk, 6);
             g.a.b = dev_rand(k, (size_t)n * kk, 7);
             g.a.c = dev_rand(k, (size_t)m * n, 8);
             double t = median_run(k, run_gemm, &g, 1);
-            char sh[64];
+            char   sh[64];
             snprintf(sh, sizeof sh, "llama-7b %s m=%u n=%u k=%u", names[s], m, n, kk);
             double bytes = 2.0 * ((double)n * kk + (double)m * kk + (double)m * n);
             bench_line(&bc, "gemm", sh, t, bytes, 2.0 * m * n * kk);
@@ -638,21 +755,36 @@ static void bench(struct kc *k)
 
     /* Decode attention at long context: Llama-2-7B (32 heads of 128) and GPT-J (16 of 256). */
     const struct kern_variant *vd = kern_variant_best(KERN_OP_ATTN_DECODE, KERN_BACKEND_CUDA, NULL);
-    static const uint32_t dcfg[][5] = {{64, 32, 32, 128, 4096}, {8, 32, 32, 128, 4096},
-                                       {64, 16, 16, 256, 2048}, {64, 32, 8, 128, 4096}};
+    static const uint32_t      dcfg[][5] = {{64, 32, 32, 128, 4096},
+                                            {8, 32, 32, 128, 4096},
+                                            {64, 16, 16, 256, 2048},
+                                            {64, 32, 8, 128, 4096}};
     for (size_t ci = 0; ci < 4; ci++)
         for (int lay = 0; lay < 2; lay++) {
             uint32_t n = dcfg[ci][0], H = dcfg[ci][1], KV = dcfg[ci][2], d = dcfg[ci][3],
                      L = dcfg[ci][4], bt = 16, per = L / bt;
-            size_t kvn = (size_t)n * L * KV * d;
+            size_t   kvn = (size_t)n * L * KV * d;
             int32_t *slot = malloc(4 * n), *len = malloc(4 * n), *tab = malloc(4 * (size_t)n * per);
             for (uint32_t i = 0; i < n; i++)
                 slot[i] = (int32_t)i, len[i] = (int32_t)L;
             for (uint32_t i = 0; i < n * per; i++)
                 tab[i] = (int32_t)(((uint64_t)i * 40503u + 17u) % (n * per));
-            struct dec_run r = {k, vd, {{(enum kern_kv_layout)lay, KV, d, NULL, NULL, L, bt, NULL,
-                                         per}, n, H, NULL, (size_t)H * d, NULL, NULL, L, NULL,
-                                        (size_t)H * d, 1.0f / sqrtf((float)d)}};
+            struct dec_run r = {
+                .k = k,
+                .v = vd,
+                .a = {.kv = {.layout = (enum kern_kv_layout)lay,
+                             .kv_heads = KV,
+                             .head_dim = d,
+                             .slot_stride_tok = L,
+                             .block_tok = bt,
+                             .table_stride = per},
+                      .n = n,
+                      .n_heads = H,
+                      .ldq = (size_t)H * d,
+                      .max_len = L,
+                      .ldo = (size_t)H * d,
+                      .scale = 1.0f / sqrtf((float)d)},
+            };
             r.a.kv.k = dev_rand(k, kvn, 9);
             r.a.kv.v = dev_rand(k, kvn, 10);
             r.a.kv.block_table = dev_ints(k, tab, (size_t)n * per);
@@ -661,7 +793,7 @@ static void bench(struct kc *k)
             r.a.slot = dev_ints(k, slot, n);
             r.a.len = dev_ints(k, len, n);
             double t = median_run(k, run_dec, &r, 1);
-            char sh[64];
+            char   sh[64];
             snprintf(sh, sizeof sh, "B=%u H=%u KV=%u d=%u ctx=%u %s", n, H, KV, d, L,
                      lay ? "paged" : "contig");
             bench_line(&bc, "attn_decode", sh, t, 2.0 * kvn * 2, 4.0 * n * L * H * d);
@@ -672,17 +804,29 @@ static void bench(struct kc *k)
         }
 
     /* Prefill attention of one long prompt, Llama-2-7B heads. */
-    const struct kern_variant *vp = kern_variant_best(KERN_OP_ATTN_PREFILL, KERN_BACKEND_CUDA, NULL);
-    static const uint32_t plen[] = {512, 2048, 4096};
+    const struct kern_variant *vp = kern_variant_best(KERN_OP_ATTN_PREFILL, KERN_BACKEND_CUDA,
+                                                      NULL);
+    static const uint32_t      plen[] = {512, 2048, 4096};
     for (size_t i = 0; i < 3; i++) {
-        uint32_t L = plen[i], H = 32, d = 128, row0 = 0;
-        size_t ld = (size_t)3 * H * d;
-        struct pre_run r = {k, vp, {1, &row0, &L, H, H, d, NULL, ld, NULL, (size_t)H * d,
-                                    1.0f / sqrtf((float)d)}};
+        uint32_t       L = plen[i], H = 32, d = 128, row0 = 0;
+        size_t         ld = (size_t)3 * H * d;
+        struct pre_run r = {
+            .k = k,
+            .v = vp,
+            .a = {.n_seqs = 1,
+                  .row0 = &row0,
+                  .len = &L,
+                  .n_heads = H,
+                  .kv_heads = H,
+                  .head_dim = d,
+                  .ldqkv = ld,
+                  .ldo = (size_t)H * d,
+                  .scale = 1.0f / sqrtf((float)d)},
+        };
         r.a.qkv = dev_rand(k, (size_t)L * ld, 13);
         r.a.o = dev_rand(k, (size_t)L * H * d, 14);
         double t = median_run(k, run_pre, &r, 1);
-        char sh[64];
+        char   sh[64];
         snprintf(sh, sizeof sh, "prompt=%u H=32 d=128 (causal FLOPs)", L);
         bench_line(&bc, "attn_prefill", sh, t, 2.0 * L * ld + 2.0 * L * H * d,
                    2.0 * (double)L * L * H * d); /* causal: half of 2 x 2 L^2 H d */
@@ -690,111 +834,50 @@ static void bench(struct kc *k)
     }
 }
 
-/* ---- the command ---- */
+/* ---- the check run ---- */
 
-static void usage(FILE *f)
+int kc_check(const struct kc_opts *o, struct kc_result *res, struct sim_msg *err)
 {
-    fprintf(f, "usage: lensim kcheck [--backend cuda|cpu] [--bench] [--seed S] [--list] [-v]\n"
-               "                     [OP [VERSION]]\n\n"
-               "Compares every kernel variant of the backend (default cuda) with its plain-C\n"
-               "reference on fresh random inputs; prints failures (or every check with -v).\n"
-               "--bench then times the CUDA kernels at Llama-2-7B / GPT-J shapes against the\n"
-               "measured copy bandwidth and cuBLAS GEMM rate. OP: one of");
-    for (int i = 0; i < KERN_OP_COUNT; i++)
-        fprintf(f, " %s", kern_op_name((enum kern_op)i));
-    fprintf(f, ".\nexit status: 0 all passed, 1 a mismatch, 2 bad usage, 77 no GPU (or CUDA not "
-               "built)\n");
-}
-
-int kc_kcheck_cmd(int argc, char **argv)
-{
-    const char *be = "cuda", *op = NULL;
-    int version = 0, do_bench = 0, list = 0, verbose = 0;
-    uint64_t seed = (uint64_t)sim_wall_ns();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--backend") && i + 1 < argc) {
-            be = argv[++i];
-        } else if (!strcmp(a, "--seed") && i + 1 < argc) {
-            seed = strtoull(argv[++i], NULL, 10);
-        } else if (!strcmp(a, "--bench")) {
-            do_bench = 1;
-        } else if (!strcmp(a, "--list")) {
-            list = 1;
-        } else if (!strcmp(a, "-v")) {
-            verbose = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "lensim kcheck: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!op) {
-            op = a;
-        } else if (!version) {
-            version = atoi(a);
-            if (version <= 0) {
-                fprintf(stderr, "lensim kcheck: VERSION must be a positive number\n");
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "lensim kcheck: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (strcmp(be, "cuda") && strcmp(be, "cpu")) {
-        fprintf(stderr, "lensim kcheck: --backend: cuda or cpu\n");
-        return 2;
-    }
-    int op_id = -1;
-    if (op && (op_id = kern_op_find(op)) < 0) {
-        fprintf(stderr, "lensim kcheck: unknown op '%s' (see --help)\n", op);
-        return 2;
-    }
-    size_t nv;
+    int cuda = !strcmp(o->backend, "cuda");
+    memset(res, 0, sizeof *res);
+    if (!cuda && strcmp(o->backend, "cpu"))
+        return sim_msg_set(err, SIM_ECONFIG, "--backend: cuda or cpu, not '%s'", o->backend);
+    if (cuda && !kern_have_cuda())
+        return sim_msg_set(err, SIM_ENODEV, "CUDA kernels not built (no nvcc at build time)");
+    if (cuda && kern_cuda_device_count() == 0)
+        return sim_msg_set(err, SIM_ENODEV, "no CUDA device present");
+    struct kc k = {.cuda = cuda, .seed = o->seed, .verbose = o->verbose, .out = o->out};
+    size_t    nv;
     const struct kern_variant *vs = kern_variants(&nv);
-    if (list) {
-        for (size_t i = 0; i < nv; i++)
-            printf("%-12s v%d  %-4s  %s\n", kern_op_name(vs[i].op), vs[i].version,
-                   vs[i].backend == KERN_BACKEND_CUDA ? "cuda" : "cpu", vs[i].desc);
-        return 0;
-    }
-    int cuda = !strcmp(be, "cuda");
-    if (cuda && (!kern_have_cuda() || kern_cuda_device_count() == 0)) {
-        printf("SKIP: %s\n", kern_have_cuda() ? "no CUDA device present"
-                                               : "CUDA kernels not built (no nvcc at build time)");
-        return 77;
-    }
-    struct sim_msg err = {{0}};
-    struct kc k = {.cuda = cuda, .seed = seed, .verbose = verbose};
-    int rc = kern__backend_bare(be, 0, cuda ? (size_t)512 << 20 : (size_t)16 << 20, &k.b, &err);
-    if (rc) {
-        fprintf(stderr, "lensim kcheck: %s\n", err.text);
-        return rc == SIM_ENODEV ? 77 : 1;
-    }
-    printf("kcheck %s, seed %llu\n", be, (unsigned long long)seed);
-    int matched = 0;
+    int                        matched = 0;
+    int rc = kern__backend_bare(o->backend, 0, cuda ? (size_t)512 << 20 : (size_t)16 << 20, &k.b,
+                                err);
+    if (rc)
+        goto out;
+    fprintf(k.out, "kcheck %s, seed %llu\n", o->backend, (unsigned long long)o->seed);
     for (size_t i = 0; i < nv; i++) {
         const struct kern_variant *v = &vs[i];
         if (v->backend != (cuda ? KERN_BACKEND_CUDA : KERN_BACKEND_CPU) ||
-            (op_id >= 0 && (int)v->op != op_id) || (version && v->version != version))
+            (o->op >= 0 && (int)v->op != o->op) || (o->version && v->version != o->version))
             continue;
         if (!cuda && v->supports && !v->supports(NULL))
             continue; /* e.g. cblas when built without BLAS */
         matched++;
         int before = k.fails, nchk = k.checks;
         checks[v->op](&k, v);
-        printf("%-12s v%d %-4s %-44s %d checks  %s\n", kern_op_name(v->op), v->version, be,
-               v->desc, k.checks - nchk, k.fails == before ? "OK" : "FAIL");
+        fprintf(k.out, "%-12s v%d %-4s %-44s %d checks  %s\n", kern_op_name(v->op), v->version,
+                o->backend, v->desc, k.checks - nchk, k.fails == before ? "OK" : "FAIL");
     }
     if (!matched) {
-        fprintf(stderr, "lensim kcheck: no %s variant matches\n", be);
-        kern_backend_free(k.b);
-        return 2;
+        rc = sim_msg_set(err, SIM_ENOENT, "no %s variant matches", o->backend);
+        goto out;
     }
-    printf("%d checks, %d failed\n", k.checks, k.fails);
-    if (do_bench && cuda && !k.fails)
+    fprintf(k.out, "%d checks, %d failed\n", k.checks, k.fails);
+    if (o->bench && cuda && !k.fails)
         bench(&k);
+out:
+    res->checks = k.checks;
+    res->fails = k.fails;
     kern_backend_free(k.b);
-    return k.fails ? 1 : 0;
+    return rc;
 }

@@ -611,56 +611,162 @@ static struct kern_kv layer_kv(const kern_backend_t *b, uint32_t l)
 static int enqueue(kern_backend_t *b)
 {
     const struct kern_shape *m = &b->m;
-    size_t T = b->o.max_batch_tok;
-    const int32_t *tok = b->d_meta, *pos = b->d_meta + T, *slot = b->d_meta + 2 * T,
+    size_t                   T = b->o.max_batch_tok;
+    const int32_t           *tok = b->d_meta, *pos = b->d_meta + T, *slot = b->d_meta + 2 * T,
                   *len = b->d_meta + 3 * T, *last = b->d_meta + 4 * T;
     uint32_t n = b->n_rows, H = m->heads, KV = m->kv_heads, d = m->head_dim, h = m->hidden;
-    size_t ldqkv = (size_t)(H + 2 * KV) * d, ldgu = (size_t)(m->gated_mlp ? 2 : 1) * m->ffn;
-    float scale = 1.0f / sqrtf((float)d);
+    size_t   ldqkv = (size_t)(H + 2 * KV) * d, ldgu = (size_t)(m->gated_mlp ? 2 : 1) * m->ffn;
+    float    scale = 1.0f / sqrtf((float)d);
 
-    struct kern_embed_args ea = {n, h, tok, b->embed, b->x, h};
+    struct kern_embed_args ea =
+        {.n = n, .dim = h, .ids = tok, .table = b->embed, .y = b->x, .ldy = h};
     OP_CALL(b, KERN_OP_EMBED, embed, &ea);
     for (uint32_t l = 0; l < m->layers; l++) {
         const struct kern__layer *L = &b->layer[l];
-        struct kern_kv kv = layer_kv(b, l);
-        struct kern_rmsnorm_args n1 = {n, h, b->x, h, NULL, L->attn_norm, b->xn, h, 1e-5f};
+        struct kern_kv            kv = layer_kv(b, l);
+        struct kern_rmsnorm_args  n1 = {.n = n,
+                                        .dim = h,
+                                        .x = b->x,
+                                        .ldx = h,
+                                        .rows = NULL,
+                                        .w = L->attn_norm,
+                                        .y = b->xn,
+                                        .ldy = h,
+                                        .eps = 1e-5f};
         OP_CALL(b, KERN_OP_RMSNORM, rmsnorm, &n1);
-        struct kern_gemm_args g1 = {n, (uint32_t)ldqkv, h, b->xn, h, L->wqkv, h, b->qkv, ldqkv,
-                                    1.0f, 0.0f};
+        struct kern_gemm_args g1 = {.m = n,
+                                    .n = (uint32_t)ldqkv,
+                                    .k = h,
+                                    .a = b->xn,
+                                    .lda = h,
+                                    .b = L->wqkv,
+                                    .ldb = h,
+                                    .c = b->qkv,
+                                    .ldc = ldqkv,
+                                    .alpha = 1.0f,
+                                    .beta = 0.0f};
         OP_CALL(b, KERN_OP_GEMM, gemm, &g1);
-        struct kern_rope_args ro = {n, H + KV, d, b->qkv, ldqkv, pos, 10000.0f};
+        struct kern_rope_args ro = {.n = n,
+                                    .n_heads = H + KV,
+                                    .head_dim = d,
+                                    .x = b->qkv,
+                                    .ldx = ldqkv,
+                                    .pos = pos,
+                                    .theta = 10000.0f};
         OP_CALL(b, KERN_OP_ROPE, rope, &ro);
-        struct kern_kv_append_args ap = {kv, n, b->qkv, ldqkv, (size_t)H * d,
-                                         (size_t)(H + KV) * d, slot, pos};
+        struct kern_kv_append_args ap = {.kv = kv,
+                                         .n = n,
+                                         .src = b->qkv,
+                                         .ld_src = ldqkv,
+                                         .k_off = (size_t)H * d,
+                                         .v_off = (size_t)(H + KV) * d,
+                                         .slot = slot,
+                                         .pos = pos};
         OP_CALL(b, KERN_OP_KV_APPEND, kv_append, &ap);
         if (b->n_dec_rows) {
-            struct kern_attn_decode_args at = {kv, b->n_dec_rows, H, b->qkv, ldqkv, slot, len,
-                                               b->max_dec_len, b->att, (size_t)H * d, scale};
+            struct kern_attn_decode_args at = {.kv = kv,
+                                               .n = b->n_dec_rows,
+                                               .n_heads = H,
+                                               .q = b->qkv,
+                                               .ldq = ldqkv,
+                                               .slot = slot,
+                                               .len = len,
+                                               .max_len = b->max_dec_len,
+                                               .o = b->att,
+                                               .ldo = (size_t)H * d,
+                                               .scale = scale};
             OP_CALL(b, KERN_OP_ATTN_DECODE, attn_decode, &at);
         }
         if (b->n_pre) {
-            struct kern_attn_prefill_args ap2 = {b->n_pre, b->pre_row0, b->pre_len, H, KV, d,
-                                                 b->qkv, ldqkv, b->att, (size_t)H * d, scale};
+            struct kern_attn_prefill_args ap2 = {.n_seqs = b->n_pre,
+                                                 .row0 = b->pre_row0,
+                                                 .len = b->pre_len,
+                                                 .n_heads = H,
+                                                 .kv_heads = KV,
+                                                 .head_dim = d,
+                                                 .qkv = b->qkv,
+                                                 .ldqkv = ldqkv,
+                                                 .o = b->att,
+                                                 .ldo = (size_t)H * d,
+                                                 .scale = scale};
             OP_CALL(b, KERN_OP_ATTN_PREFILL, attn_prefill, &ap2);
         }
-        struct kern_gemm_args g2 = {n, h, H * d, b->att, (size_t)H * d, L->wo, (size_t)H * d,
-                                    b->x, h, 1.0f, 1.0f};
+        struct kern_gemm_args g2 = {.m = n,
+                                    .n = h,
+                                    .k = H * d,
+                                    .a = b->att,
+                                    .lda = (size_t)H * d,
+                                    .b = L->wo,
+                                    .ldb = (size_t)H * d,
+                                    .c = b->x,
+                                    .ldc = h,
+                                    .alpha = 1.0f,
+                                    .beta = 1.0f};
         OP_CALL(b, KERN_OP_GEMM, gemm, &g2);
-        struct kern_rmsnorm_args n2 = {n, h, b->x, h, NULL, L->mlp_norm, b->xn, h, 1e-5f};
+        struct kern_rmsnorm_args n2 = {.n = n,
+                                       .dim = h,
+                                       .x = b->x,
+                                       .ldx = h,
+                                       .rows = NULL,
+                                       .w = L->mlp_norm,
+                                       .y = b->xn,
+                                       .ldy = h,
+                                       .eps = 1e-5f};
         OP_CALL(b, KERN_OP_RMSNORM, rmsnorm, &n2);
-        struct kern_gemm_args g3 = {n, (uint32_t)ldgu, h, b->xn, h, L->wgu, h, b->gu, ldgu,
-                                    1.0f, 0.0f};
+        struct kern_gemm_args g3 = {.m = n,
+                                    .n = (uint32_t)ldgu,
+                                    .k = h,
+                                    .a = b->xn,
+                                    .lda = h,
+                                    .b = L->wgu,
+                                    .ldb = h,
+                                    .c = b->gu,
+                                    .ldc = ldgu,
+                                    .alpha = 1.0f,
+                                    .beta = 0.0f};
         OP_CALL(b, KERN_OP_GEMM, gemm, &g3);
-        struct kern_act_args ac = {n, m->ffn, m->gated_mlp, b->gu, ldgu, b->mlp, m->ffn};
+        struct kern_act_args ac = {.n = n,
+                                   .ffn = m->ffn,
+                                   .gated = m->gated_mlp,
+                                   .x = b->gu,
+                                   .ldx = ldgu,
+                                   .y = b->mlp,
+                                   .ldy = m->ffn};
         OP_CALL(b, KERN_OP_ACT, act, &ac);
-        struct kern_gemm_args g4 = {n, h, m->ffn, b->mlp, m->ffn, L->wdown, m->ffn, b->x, h,
-                                    1.0f, 1.0f};
+        struct kern_gemm_args g4 = {.m = n,
+                                    .n = h,
+                                    .k = m->ffn,
+                                    .a = b->mlp,
+                                    .lda = m->ffn,
+                                    .b = L->wdown,
+                                    .ldb = m->ffn,
+                                    .c = b->x,
+                                    .ldc = h,
+                                    .alpha = 1.0f,
+                                    .beta = 1.0f};
         OP_CALL(b, KERN_OP_GEMM, gemm, &g4);
     }
-    struct kern_rmsnorm_args nf = {b->n_seqs, h, b->x, h, last, b->final_norm, b->last, h, 1e-5f};
+    struct kern_rmsnorm_args nf = {.n = b->n_seqs,
+                                   .dim = h,
+                                   .x = b->x,
+                                   .ldx = h,
+                                   .rows = last,
+                                   .w = b->final_norm,
+                                   .y = b->last,
+                                   .ldy = h,
+                                   .eps = 1e-5f};
     OP_CALL(b, KERN_OP_RMSNORM, rmsnorm, &nf);
-    struct kern_gemm_args gl = {b->n_seqs, m->vocab, h, b->last, h, b->lm_head, h, b->logits,
-                                m->vocab, 1.0f, 0.0f};
+    struct kern_gemm_args gl = {.m = b->n_seqs,
+                                .n = m->vocab,
+                                .k = h,
+                                .a = b->last,
+                                .lda = h,
+                                .b = b->lm_head,
+                                .ldb = h,
+                                .c = b->logits,
+                                .ldc = m->vocab,
+                                .alpha = 1.0f,
+                                .beta = 0.0f};
     OP_CALL(b, KERN_OP_GEMM, gemm, &gl);
     return SIM_OK;
 }
@@ -674,8 +780,8 @@ int kern_prepare(kern_backend_t *b, const struct kern_batch *batch, struct sim_m
         return sim_msg_set(err, SIM_ECONFIG, "backend has no model");
     const struct kern_opts *o = &b->o;
     if (batch->n_seqs == 0 || batch->n_seqs > o->max_seqs)
-        return sim_msg_set(err, SIM_ECONFIG, "batch of %zu sequences (limit 1..%u)",
-                           batch->n_seqs, o->max_seqs);
+        return sim_msg_set(err, SIM_ECONFIG, "batch of %zu sequences (limit 1..%u)", batch->n_seqs,
+                           o->max_seqs);
     size_t rows = 0;
     for (size_t i = 0; i < batch->n_seqs; i++) {
         const struct kern_seq *s = &batch->seqs[i];
@@ -836,24 +942,52 @@ int kern_pred_run(kern_backend_t *b)
 {
     SIM_ASSERT(b->p_prepared);
     const struct kern_pred_shape *p = &b->ps;
-    uint32_t R = b->p_n_req, D = p->dim;
-    const int32_t *offs = b->d_pmeta, *idx = b->d_pmeta + b->o.pred_max_req + 1;
-    struct kern_embag_args eb = {R, D, offs, idx, b->p_table, b->p_bias0, b->p_y0, D};
+    uint32_t                      R = b->p_n_req, D = p->dim;
+    const int32_t                *offs = b->d_pmeta, *idx = b->d_pmeta + b->o.pred_max_req + 1;
+    struct kern_embag_args        eb = {.n = R,
+                                        .dim = D,
+                                        .offs = offs,
+                                        .idx = idx,
+                                        .table = b->p_table,
+                                        .bias = b->p_bias0,
+                                        .y = b->p_y0,
+                                        .ldy = D};
     OP_CALL(b, KERN_OP_EMBAG, embag, &eb);
     void *in = b->p_y0, *outb = b->p_y1;
     for (uint32_t l = 0; l < p->layers; l++) {
-        struct kern_gemm_args g = {R, D, D, in, D, b->p_w[l], D, outb, D, 1.0f, 0.0f};
+        struct kern_gemm_args g = {.m = R,
+                                   .n = D,
+                                   .k = D,
+                                   .a = in,
+                                   .lda = D,
+                                   .b = b->p_w[l],
+                                   .ldb = D,
+                                   .c = outb,
+                                   .ldc = D,
+                                   .alpha = 1.0f,
+                                   .beta = 0.0f};
         OP_CALL(b, KERN_OP_GEMM, gemm, &g);
-        struct kern_bias_act_args ba = {R, D, outb, D, b->p_b[l], 1};
+        struct kern_bias_act_args ba =
+            {.n = R, .dim = D, .x = outb, .ldx = D, .bias = b->p_b[l], .relu = 1};
         OP_CALL(b, KERN_OP_BIAS_ACT, bias_act, &ba);
         void *t = in;
         in = outb;
         outb = t;
     }
-    struct kern_gemm_args go = {R, p->classes, D, in, D, b->p_wout, D, b->p_out, p->classes,
-                                1.0f, 0.0f};
+    struct kern_gemm_args go = {.m = R,
+                                .n = p->classes,
+                                .k = D,
+                                .a = in,
+                                .lda = D,
+                                .b = b->p_wout,
+                                .ldb = D,
+                                .c = b->p_out,
+                                .ldc = p->classes,
+                                .alpha = 1.0f,
+                                .beta = 0.0f};
     OP_CALL(b, KERN_OP_GEMM, gemm, &go);
-    struct kern_bias_act_args bo = {R, p->classes, b->p_out, p->classes, b->p_bout, 0};
+    struct kern_bias_act_args bo =
+        {.n = R, .dim = p->classes, .x = b->p_out, .ldx = p->classes, .bias = b->p_bout, .relu = 0};
     OP_CALL(b, KERN_OP_BIAS_ACT, bias_act, &bo);
     return SIM_OK;
 }

@@ -33,8 +33,8 @@ int kern__cpu_gemm_blocked(const struct kern_ctx *c, const struct kern_gemm_args
 {
     (void)c;
     const float *A = a->a, *B = a->b;
-    float *C = a->c;
-    float *bt = sim_malloc(sizeof *bt * GB_K * GB_N); /* B panel, transposed: [k][n] */
+    float       *C = a->c;
+    float       *bt = sim_malloc(sizeof *bt * GB_K * GB_N); /* B panel, transposed: [k][n] */
     if (!bt)
         return SIM_ENOMEM;
     for (uint32_t i = 0; i < a->m; i++)
@@ -48,12 +48,12 @@ int kern__cpu_gemm_blocked(const struct kern_ctx *c, const struct kern_gemm_args
                 for (uint32_t k = 0; k < kb; k++)
                     bt[k * GB_N + j] = B[(j0 + j) * a->ldb + k0 + k];
             for (uint32_t i = 0; i < a->m; i++) {
-                float acc[GB_N] = {0};
+                float        acc[GB_N] = {0};
                 const float *ar = A + i * a->lda + k0;
                 /* Inner loop over n is contiguous and independent: it vectorises without
                  * reassociating sums. */
                 for (uint32_t k = 0; k < kb; k++) {
-                    float av = ar[k];
+                    float        av = ar[k];
                     const float *br = bt + k * GB_N;
                     for (uint32_t j = 0; j < GB_N; j++)
                         acc[j] += av * br[j];
@@ -83,8 +83,8 @@ int kern__cpu_gemm_blas(const struct kern_ctx *c, const struct kern_gemm_args *a
 #ifdef LENSIM_HAVE_BLAS
     if (a->m == 0 || a->n == 0)
         return SIM_OK;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->m, (int)a->n, (int)a->k,
-                a->alpha, a->a, (int)a->lda, a->b, (int)a->ldb, a->beta, a->c, (int)a->ldc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->m, (int)a->n, (int)a->k, a->alpha,
+                a->a, (int)a->lda, a->b, (int)a->ldb, a->beta, a->c, (int)a->ldc);
     return SIM_OK;
 #else
     (void)a;
@@ -98,8 +98,8 @@ static int gemm_nt(const struct kern_ctx *c, const struct kern_gemm_args *a)
 }
 
 /* C[m][n] = A[m][k] . B[k][n] (B not transposed), overwriting C. */
-static void gemm_nn(uint32_t m, uint32_t n, uint32_t k, const float *A, size_t lda,
-                    const float *B, size_t ldb, float *C, size_t ldc)
+static void gemm_nn(uint32_t m, uint32_t n, uint32_t k, const float *A, size_t lda, const float *B,
+                    size_t ldb, float *C, size_t ldc)
 {
 #ifdef LENSIM_HAVE_BLAS
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, A,
@@ -133,10 +133,10 @@ size_t kern__cpu_scratch_bytes(uint32_t max_ctx, uint32_t group, uint32_t max_pr
 int kern__cpu_attn_decode(const struct kern_ctx *c, const struct kern_attn_decode_args *a)
 {
     const struct kern_kv *kv = &a->kv;
-    uint32_t d = kv->head_dim, group = a->n_heads / kv->kv_heads;
+    uint32_t              d = kv->head_dim, group = a->n_heads / kv->kv_heads;
     if (c->work_bytes < sizeof(float) * (size_t)a->max_len * group)
         return SIM_ECONFIG;
-    float *sc = c->work; /* [group][max_len] */
+    float       *sc = c->work; /* [group][max_len] */
     const float *K = kv->k, *V = kv->v;
     for (uint32_t i = 0; i < a->n; i++) {
         uint32_t len = (uint32_t)a->len[i], slot = (uint32_t)a->slot[i];
@@ -146,7 +146,7 @@ int kern__cpu_attn_decode(const struct kern_ctx *c, const struct kern_attn_decod
                 const float *k = K + kern_ref_kv_offset(kv, slot, t, kh);
                 for (uint32_t g = 0; g < group; g++) {
                     const float *q = q0 + g * d;
-                    float s = 0;
+                    float        s = 0;
                     /* A reordered (vectorised) sum: fine for fp32 attention scores. */
 #ifdef LENSIM_OMP_SIMD
 #pragma omp simd reduction(+ : s)
@@ -167,7 +167,7 @@ int kern__cpu_attn_decode(const struct kern_ctx *c, const struct kern_attn_decod
                     o[j] = 0;
                 for (uint32_t t = 0; t < len; t++) {
                     const float *v = V + kern_ref_kv_offset(kv, slot, t, kh);
-                    float p = s[t] / l;
+                    float        p = s[t] / l;
 #ifdef LENSIM_OMP_SIMD
 #pragma omp simd
 #endif
@@ -182,7 +182,7 @@ int kern__cpu_attn_decode(const struct kern_ctx *c, const struct kern_attn_decod
 
 int kern__cpu_attn_prefill(const struct kern_ctx *c, const struct kern_attn_prefill_args *a)
 {
-    uint32_t d = a->head_dim, group = a->n_heads / a->kv_heads;
+    uint32_t     d = a->head_dim, group = a->n_heads / a->kv_heads;
     const float *X = a->qkv;
     for (uint32_t s = 0; s < a->n_seqs; s++) {
         uint32_t r0 = a->row0[s], L = a->len[s];
@@ -193,9 +193,17 @@ int kern__cpu_attn_prefill(const struct kern_ctx *c, const struct kern_attn_pref
             const float *q = X + r0 * a->ldqkv + (size_t)h * d;
             const float *k = X + r0 * a->ldqkv + (size_t)(a->n_heads + h / group) * d;
             const float *v = X + r0 * a->ldqkv + (size_t)(a->n_heads + a->kv_heads + h / group) * d;
-            struct kern_gemm_args g = {.m = L, .n = L, .k = d, .a = q, .lda = a->ldqkv, .b = k,
-                                       .ldb = a->ldqkv, .c = S, .ldc = L, .alpha = a->scale};
-            int rc = gemm_nt(c, &g);
+            struct kern_gemm_args g = {.m = L,
+                                       .n = L,
+                                       .k = d,
+                                       .a = q,
+                                       .lda = a->ldqkv,
+                                       .b = k,
+                                       .ldb = a->ldqkv,
+                                       .c = S,
+                                       .ldc = L,
+                                       .alpha = a->scale};
+            int                   rc = gemm_nt(c, &g);
             if (rc)
                 return rc;
             for (uint32_t i = 0; i < L; i++) {
@@ -348,8 +356,8 @@ static int proc_field(const char *path, const char *key, char *out, size_t n)
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
-    char line[512];
-    int found = 0;
+    char   line[512];
+    int    found = 0;
     size_t kl = strlen(key);
     while (!found && fgets(line, sizeof line, f)) {
         if (strncmp(line, key, kl) != 0)

@@ -16,22 +16,22 @@
 #include "kern_internal.h"
 
 struct cuda_state {
-    cudaStream_t   stream;
-    cublasHandle_t blas;
-    cudaEvent_t    ev0, ev1;
-    void          *flush;
-    size_t         flush_bytes;
-    void          *blas_ws;
+    cudaStream_t          stream;
+    cublasHandle_t        blas;
+    cudaEvent_t           ev0, ev1;
+    void                 *flush;
+    size_t                flush_bytes;
+    void                 *blas_ws;
     struct cudaDeviceProp prop;
 };
 
-#define CU(call)                                                                              \
-    do {                                                                                      \
-        cudaError_t e_ = (call);                                                              \
-        if (e_ != cudaSuccess) {                                                              \
-            sim_log_err("%s:%d: %s: %s", __FILE__, __LINE__, #call, cudaGetErrorString(e_));  \
-            return SIM_ECUDA;                                                                 \
-        }                                                                                     \
+#define CU(call)                                                                             \
+    do {                                                                                     \
+        cudaError_t e_ = (call);                                                             \
+        if (e_ != cudaSuccess) {                                                             \
+            sim_log_err("%s:%d: %s: %s", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+            return SIM_ECUDA;                                                                \
+        }                                                                                    \
     } while (0)
 
 static struct cuda_state *st(const kern_backend_t *b) { return b->dev_state; }
@@ -82,10 +82,10 @@ static int cuda_init(kern_backend_t *b, struct sim_msg *err)
     if (!rc && (cudaMalloc(&s->blas_ws, (size_t)32 << 20) != cudaSuccess ||
                 cudaMalloc(&s->flush, s->flush_bytes) != cudaSuccess))
         rc = sim_msg_set(err, SIM_ENOMEM, "cannot allocate cuBLAS workspace and flush buffer");
-    if (!rc && (cublasSetStream(s->blas, s->stream) != CUBLAS_STATUS_SUCCESS ||
-                cublasSetWorkspace(s->blas, s->blas_ws, (size_t)32 << 20) !=
-                    CUBLAS_STATUS_SUCCESS ||
-                cublasSetMathMode(s->blas, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS))
+    if (!rc &&
+        (cublasSetStream(s->blas, s->stream) != CUBLAS_STATUS_SUCCESS ||
+         cublasSetWorkspace(s->blas, s->blas_ws, (size_t)32 << 20) != CUBLAS_STATUS_SUCCESS ||
+         cublasSetMathMode(s->blas, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS))
         rc = sim_msg_set(err, SIM_ECUDA, "cuBLAS setup failed");
     b->ctx.backend = KERN_BACKEND_CUDA;
     b->ctx.stream = s->stream;
@@ -192,7 +192,7 @@ static int cuda_timer_start(kern_backend_t *b)
 static int cuda_timer_stop(kern_backend_t *b, double *s)
 {
     struct cuda_state *c = st(b);
-    float ms = 0;
+    float              ms = 0;
     CU(cudaEventRecord(c->ev1, c->stream));
     CU(cudaEventSynchronize(c->ev1));
     CU(cudaEventElapsedTime(&ms, c->ev0, c->ev1));
@@ -230,11 +230,11 @@ static void cuda_info(const kern_backend_t *b, struct kern_info *out)
 static int cuda_graph_capture(kern_backend_t *b, int (*fn)(kern_backend_t *), void **graph)
 {
     struct cuda_state *c = st(b);
-    cudaGraph_t g = NULL;
-    cudaGraphExec_t ge = NULL;
+    cudaGraph_t        g = NULL;
+    cudaGraphExec_t    ge = NULL;
     *graph = NULL;
     CU(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
-    int rc = fn(b);
+    int         rc = fn(b);
     cudaError_t e = cudaStreamEndCapture(c->stream, &g);
     if (rc || e != cudaSuccess) {
         if (g)

@@ -21,11 +21,11 @@ enum kern_backend_id { KERN_BACKEND_CPU = 0, KERN_BACKEND_CUDA = 1 };
 /* Where an op runs: the backend's stream and BLAS handle, and a scratch buffer it may use. */
 struct kern_ctx {
     enum kern_backend_id backend;
-    void  *stream;     /* cudaStream_t, or NULL */
-    void  *blas;       /* cublasHandle_t, or NULL */
-    void  *work;       /* scratch memory on the backend's device */
-    size_t work_bytes;
-    int    n_sm;       /* multiprocessors (CUDA); sizes split-context grids */
+    void                *stream; /* cudaStream_t, or NULL */
+    void                *blas;   /* cublasHandle_t, or NULL */
+    void                *work;   /* scratch memory on the backend's device */
+    size_t               work_bytes;
+    int                  n_sm; /* multiprocessors (CUDA); sizes split-context grids */
 };
 
 /* C[m][n] = alpha * A[m][k] . B[n][k]^T + beta * C (the "linear layer" form: B holds weights as
@@ -74,37 +74,37 @@ enum kern_kv_layout { KERN_KV_CONTIGUOUS = 0, KERN_KV_PAGED = 1 };
  * and likewise in v. */
 struct kern_kv {
     enum kern_kv_layout layout;
-    uint32_t       kv_heads, head_dim;
-    void          *k, *v;
-    uint32_t       slot_stride_tok; /* contiguous */
-    uint32_t       block_tok;       /* paged */
-    const int32_t *block_table;     /* paged */
-    uint32_t       table_stride;    /* paged: blocks per slot in the table */
+    uint32_t            kv_heads, head_dim;
+    void               *k, *v;
+    uint32_t            slot_stride_tok; /* contiguous */
+    uint32_t            block_tok;       /* paged */
+    const int32_t      *block_table;     /* paged */
+    uint32_t            table_stride;    /* paged: blocks per slot in the table */
 };
 
 /* Write row i's key and value (src + i*ld_src + k_off, + v_off; kv_heads x head_dim each) into
  * the cache at (slot[i], pos[i]). */
 struct kern_kv_append_args {
-    struct kern_kv  kv;
-    uint32_t        n;
-    const void     *src;
-    size_t          ld_src, k_off, v_off;
-    const int32_t  *slot, *pos;
+    struct kern_kv kv;
+    uint32_t       n;
+    const void    *src;
+    size_t         ld_src, k_off, v_off;
+    const int32_t *slot, *pos;
 };
 
 /* Attention of n query rows over the cache: row i's n_heads heads (q + i*ldq) attend to keys
  * 0 .. len[i]-1 of slot[i]; head h uses KV head h / (n_heads / kv_heads) (grouped-query).
  * o[i] = softmax(scale q.K^T) V. max_len (host) bounds len[]. */
 struct kern_attn_decode_args {
-    struct kern_kv  kv;
-    uint32_t        n, n_heads;
-    const void     *q;
-    size_t          ldq;
-    const int32_t  *slot, *len;
-    uint32_t        max_len;
-    void           *o;
-    size_t          ldo;
-    float           scale;
+    struct kern_kv kv;
+    uint32_t       n, n_heads;
+    const void    *q;
+    size_t         ldq;
+    const int32_t *slot, *len;
+    uint32_t       max_len;
+    void          *o;
+    size_t         ldo;
+    float          scale;
 };
 
 /* Causal self-attention of n_seqs prompts that start at position 0. Sequence s holds rows

@@ -831,7 +831,7 @@ int cfg_load(const char *path, cfg_exp_t **out, struct sim_msg *err)
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(errno));
+        return sim_msg_set(err, sim_err_of_errno(errno), "%s: %s", path, strerror(errno));
     struct yp y = {.file = path, .err = err};
     if (!yaml_parser_initialize(&y.p)) {
         fclose(f);

@@ -1,6 +1,7 @@
 /*
- * test_calib_e2e.c: `lensim calibrate --backend cpu --model tiny` end to end, then the profile
- * in use: load it and predict every held-out measured batch with cal_profile_latency.
+ * test_calib_e2e.c: cal_calibrate (what `lensim calibrate --backend cpu --model tiny` runs) end
+ * to end, then the profile in use: load it and predict every held-out measured batch with
+ * cal_profile_latency; and the command's argv errors (cli/cmd_calibrate.c, linked in).
  *
  * argv[1] is the grid ("full", or "quick" under the sanitizers, where -O0 code is slow). The
  * profile must load, its raw CSV's SHA-256 must match, the held-out MAPE recomputed from the CSV
@@ -13,12 +14,13 @@
 #include <gsl/gsl_errno.h>
 
 #include "calib.h"
+#include "cmds.h"
 #include "kern.h"
 #include "profile.h"
 #include "sha256.h"
 #include "test.h"
 
-static char dir[256];
+static char        dir[256];
 static const char *grid = "full";
 
 static int run(int n, const char **args)
@@ -27,7 +29,7 @@ static int run(int n, const char **args)
     for (int i = 0; i < n; i++)
         argv[i] = (char *)args[i];
     argv[n] = NULL;
-    return cal_calibrate_cmd(n, argv);
+    return calibrate_cmd(n, argv);
 }
 
 TEST(calibrate_then_predict_heldout)
@@ -35,15 +37,23 @@ TEST(calibrate_then_predict_heldout)
     char out[300], csv[300];
     snprintf(out, sizeof out, "%s/tiny.yaml", dir);
     snprintf(csv, sizeof csv, "%s/tiny.csv", dir);
-    const char *args[] = {"calibrate", "--backend", "cpu", "--model", "tiny", "-o", out,
-                          "--grid", grid};
-    int64_t t0 = sim_wall_ns();
-    ASSERT_EQ(run(9, args), 0);
+    struct cal_calibrate_opts o;
+    cal_calibrate_opts_default(&o);
+    o.backend = "cpu";
+    o.model = "tiny";
+    o.out = out;
+    o.grid = grid;
+    int64_t        t0 = sim_wall_ns();
+    struct sim_msg cerr = {{0}};
+    int            crc = cal_calibrate(&o, stdout, &cerr);
+    if (crc)
+        TEST_FAIL_("%s", cerr.text);
+    ASSERT_EQ(crc, 0);
     double wall = (double)(sim_wall_ns() - t0) * 1e-9;
 
     struct cal_profile p;
-    struct sim_msg err = {{0}};
-    int rc = cal_profile_load(out, &p, &err);
+    struct sim_msg     err = {{0}};
+    int                rc = cal_profile_load(out, &p, &err);
     if (rc)
         TEST_FAIL_("%s", err.text);
     ASSERT_STR_CONTAINS(p.model, "tiny");
@@ -58,9 +68,9 @@ TEST(calibrate_then_predict_heldout)
 
     FILE *f = fopen(csv, "r");
     ASSERT_TRUE(f);
-    char line[65536];
+    char   line[65536];
     double sum = 0, mx = 0;
-    int n = 0, n_train = 0, header = 0;
+    int    n = 0, n_train = 0, header = 0;
     while (fgets(line, sizeof line, f)) {
         if (line[0] == '#')
             continue;
@@ -68,16 +78,17 @@ TEST(calibrate_then_predict_heldout)
             ASSERT_STR_CONTAINS(line, "decode_seqs,decode_ctx,prefill_tok,prefill_sq");
             continue;
         }
-        char kind[16], set[16];
+        char   kind[16], set[16];
         double ds, dc, pt, ps, ntok, med;
         ASSERT_EQ(sscanf(line, "%*d,%15[^,],%15[^,],%lf,%lf,%lf,%lf,%lf,%lf", kind, set, &ds, &dc,
-                         &pt, &ps, &ntok, &med), 8);
+                         &pt, &ps, &ntok, &med),
+                  8);
         if (strcmp(set, "heldout")) {
             n_train++;
             continue;
         }
         struct cal_batch b = {ds, dc, pt, ps};
-        double e = fabs(cal_profile_latency(&p, &b) - med) / med * 100;
+        double           e = fabs(cal_profile_latency(&p, &b) - med) / med * 100;
         sum += e;
         mx = e > mx ? e : mx;
         n++;
@@ -86,7 +97,8 @@ TEST(calibrate_then_predict_heldout)
     ASSERT_TRUE(n >= 5 && n_train >= 30);
     double mape = sum / n;
     printf("grid %s: held-out MAPE %.2f %%, max %.2f %% over %d batches; %zu pieces; "
-           "calibration %.1f s\n", grid, mape, mx, n, p.n_pieces, wall);
+           "calibration %.1f s\n",
+           grid, mape, mx, n, p.n_pieces, wall);
     ASSERT_NEAR(mape, p.mape_heldout, 1e-3); /* %.9g in the CSV */
     ASSERT_NEAR(mx, p.maxerr_heldout, 1e-3);
     /* Timings on a shared 2-core machine are noisy, so the goal (held-out MAPE <= 5 %) is

@@ -399,7 +399,7 @@ TEST(errors_through_files)
     cfg_free(e);
 
     snprintf(want, sizeof want, "%s/missing.yaml", tmpdir);
-    ASSERT_EQ(cfg_load(want, &e, &err), SIM_EIO);
+    ASSERT_EQ(cfg_load(want, &e, &err), SIM_ENOENT);
     ASSERT_TRUE(e == NULL);
     ASSERT_STR_CONTAINS(err.text, "missing.yaml: No such file or directory");
     ASSERT_EQ(sim_alloc_stats().live, live);

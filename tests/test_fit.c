@@ -38,9 +38,9 @@ TEST(recovers_known_coefficients_within_3_sigma)
             w[i] = rel ? 1.0 / (y[i] * y[i]) : 1.0 / (sigma * sigma);
         }
         rng_free(r);
-        struct fit_data d = {n, 4, x, y, w, NULL, NULL, rel};
+        struct fit_data   d = {n, 4, x, y, w, NULL, NULL, rel};
         struct fit_result fr;
-        struct sim_msg err = {{0}};
+        struct sim_msg    err = {{0}};
         ASSERT_EQ(fit_linear(&d, &fr, &err), 0);
         ASSERT_EQ(fr.rank, 4);
         double t[4] = {truth[0] + 50, truth[1], truth[2], truth[3]};
@@ -59,8 +59,8 @@ TEST(recovers_known_coefficients_within_3_sigma)
 
 TEST(degenerate_designs_are_errors_not_aborts)
 {
-    const size_t n = 20;
-    double x[20 * 3], y[20];
+    const size_t             n = 20;
+    double                   x[20 * 3], y[20];
     static const char *const names[3] = {"const", "decode_ctx", "prefill_sq"};
     for (size_t i = 0; i < n; i++) {
         x[i * 3] = 1;
@@ -68,9 +68,9 @@ TEST(degenerate_designs_are_errors_not_aborts)
         x[i * 3 + 2] = 0; /* never excited */
         y[i] = 1 + 2.0 * i;
     }
-    struct fit_data d = {n, 3, x, y, NULL, names, NULL, 0};
+    struct fit_data   d = {n, 3, x, y, NULL, names, NULL, 0};
     struct fit_result fr;
-    struct sim_msg err = {{0}};
+    struct sim_msg    err = {{0}};
     ASSERT_EQ(fit_linear(&d, &fr, &err), SIM_EFIT);
     ASSERT_STR_CONTAINS(err.text, "prefill_sq");
     ASSERT_STR_CONTAINS(err.text, "not excited");
@@ -101,12 +101,12 @@ static double truth_t(const struct cal_batch *b)
 
 TEST(piecewise_fit_finds_the_breakpoint)
 {
-    const size_t n = 300;
+    const size_t    n = 300;
     struct cal_obs *obs = calloc(n, sizeof *obs);
-    rng_t *r = rng_new(7, 2);
+    rng_t          *r = rng_new(7, 2);
     for (size_t i = 0; i < n; i++) {
         struct cal_batch b = {0};
-        int kind = (int)(i % 3);
+        int              kind = (int)(i % 3);
         if (kind != 1) {
             b.decode_seqs = floor(exp(gsl_rng_uniform(r) * log(256))) + 1;
             b.decode_ctx = b.decode_seqs * (16 + gsl_rng_uniform(r) * 2000);
@@ -122,9 +122,9 @@ TEST(piecewise_fit_finds_the_breakpoint)
     }
     rng_free(r);
     struct cal_latfit_report rep;
-    struct cal_latfit_opts o = {.max_pieces = 3, .seed = 1};
-    struct sim_msg err = {{0}};
-    int rc = cal_latfit(obs, n, &o, &rep, &err);
+    struct cal_latfit_opts   o = {.max_pieces = 3, .seed = 1};
+    struct sim_msg           err = {{0}};
+    int                      rc = cal_latfit(obs, n, &o, &rep, &err);
     if (rc)
         TEST_FAIL_("cal_latfit: %s", err.text);
     ASSERT_TRUE(rep.n_pieces >= 2);
@@ -143,9 +143,9 @@ TEST(absent_term_is_held_at_zero)
 {
     /* Truth without a prefill_sq term; noise makes its estimate scatter around 0. A fit that
      * came out negative must be refitted with the term held at 0. */
-    const size_t n = 120;
+    const size_t    n = 120;
     struct cal_obs *obs = calloc(n, sizeof *obs);
-    int held = 0;
+    int             held = 0;
     for (uint64_t seed = 1; seed <= 6; seed++) {
         rng_t *r = rng_new(seed, 3);
         for (size_t i = 0; i < n; i++) {
@@ -158,8 +158,8 @@ TEST(absent_term_is_held_at_zero)
         }
         rng_free(r);
         struct cal_latfit_report rep;
-        struct cal_latfit_opts o = {.max_pieces = 1};
-        struct sim_msg err = {{0}};
+        struct cal_latfit_opts   o = {.max_pieces = 1};
+        struct sim_msg           err = {{0}};
         ASSERT_EQ(cal_latfit(obs, n, &o, &rep, &err), 0);
         ASSERT_TRUE(rep.piece[0].coef[CAL_T_PREFILL_SQ] >= 0);
         held += rep.held0[0][CAL_T_PREFILL_SQ];
@@ -178,8 +178,8 @@ TEST(latfit_reports_unfittable_input)
         obs[i].t_s = 1e-3 * (1 + i);
     }
     struct cal_latfit_report rep;
-    struct cal_latfit_opts o = {0};
-    struct sim_msg err = {{0}};
+    struct cal_latfit_opts   o = {0};
+    struct sim_msg           err = {{0}};
     /* decode-only grid: the prefill terms are never excited */
     ASSERT_EQ(cal_latfit(obs, 30, &o, &rep, &err), SIM_EFIT);
     ASSERT_STR_CONTAINS(err.text, "prefill");

@@ -5,7 +5,7 @@
  * - malformed profiles are SIM_ECONFIG with "file:line" pointing at the offending line: YAML
  *   syntax, unknown and duplicate keys, bad numbers, pieces out of order, a bounded last piece,
  *   missing required keys, a latency that goes negative;
- * - a missing file is SIM_EIO; the free-form info section is skipped;
+ * - a missing file is SIM_ENOENT; the free-form info section is skipped;
  * - an allocation-failure walk: every failing allocation gives SIM_ENOMEM and leaks nothing;
  * - SHA-256 matches the FIPS 180-4 test vectors.
  */
@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "analytic.h"
+#include "presets.h"
 #include "profile.h"
 #include "sha256.h"
 #include "test.h"
@@ -29,7 +31,7 @@ static const char *path_of(const char *name)
 static const char *write_file(const char *name, const char *text)
 {
     const char *p = path_of(name);
-    FILE *f = fopen(p, "w");
+    FILE       *f = fopen(p, "w");
     ASSERT_TRUE(f);
     fputs(text, f);
     fclose(f);
@@ -72,8 +74,8 @@ static struct cal_profile sample(void)
 TEST(round_trip_is_exact)
 {
     struct cal_profile p = sample(), q;
-    struct sim_msg err = {{0}};
-    const char *path = path_of("rt.yaml");
+    struct sim_msg     err = {{0}};
+    const char        *path = path_of("rt.yaml");
     ASSERT_EQ(cal_profile_save_info(path, &p, "  grid: {points: 3}\n  anything: [1, 2]\n", &err),
               0);
     int rc = cal_profile_load(path, &q, &err);
@@ -87,32 +89,31 @@ TEST(round_trip_is_exact)
     ASSERT_TRUE(memcmp(&p, &q, sizeof p) == 0);
 }
 
-static const char *good =
-    "format: lensim-profile/1\n"   /* 1 */
-    "model: tiny\n"                /* 2 */
-    "backend: cpu\n"               /* 3 */
-    "tp: 1\n"                      /* 4 */
-    "latency:\n"                   /* 5 */
-    "  pieces:\n"                  /* 6 */
-    "    - max_tokens: 16\n"       /* 7 */
-    "      const: 1e-3\n"          /* 8 */
-    "      decode_seqs: 1e-5\n"    /* 9 */
-    "    - max_tokens: .inf\n"     /* 10 */
-    "      const: 2e-3\n"          /* 11 */
-    "      prefill_tok: 1e-4\n"    /* 12 */
-    "memory:\n"                    /* 13 */
-    "  kv_bytes_per_token: 8192\n" /* 14 */
-    "  kv_capacity_bytes: 1e9\n";  /* 15 */
+static const char *good = "format: lensim-profile/1\n"   /* 1 */
+                          "model: tiny\n"                /* 2 */
+                          "backend: cpu\n"               /* 3 */
+                          "tp: 1\n"                      /* 4 */
+                          "latency:\n"                   /* 5 */
+                          "  pieces:\n"                  /* 6 */
+                          "    - max_tokens: 16\n"       /* 7 */
+                          "      const: 1e-3\n"          /* 8 */
+                          "      decode_seqs: 1e-5\n"    /* 9 */
+                          "    - max_tokens: .inf\n"     /* 10 */
+                          "      const: 2e-3\n"          /* 11 */
+                          "      prefill_tok: 1e-4\n"    /* 12 */
+                          "memory:\n"                    /* 13 */
+                          "  kv_bytes_per_token: 8192\n" /* 14 */
+                          "  kv_capacity_bytes: 1e9\n";  /* 15 */
 
 /* Replace line `line` (1-based) of good with `repl` (may hold several lines, or ""). */
 static const char *edit(int line, const char *repl)
 {
     static char out[2048];
     const char *s = good;
-    size_t k = 0;
+    size_t      k = 0;
     for (int l = 1; *s; l++) {
         const char *e = strchr(s, '\n');
-        size_t n = (size_t)(e - s) + 1;
+        size_t      n = (size_t)(e - s) + 1;
         if (l == line)
             k += (size_t)snprintf(out + k, sizeof out - k, "%s", repl);
         else
@@ -124,10 +125,10 @@ static const char *edit(int line, const char *repl)
 
 static void expect_error(const char *text, int code, const char *where, const char *what)
 {
-    const char *p = write_file("bad.yaml", text);
+    const char        *p = write_file("bad.yaml", text);
     struct cal_profile q;
-    struct sim_msg err = {{0}};
-    int rc = cal_profile_load(p, &q, &err);
+    struct sim_msg     err = {{0}};
+    int                rc = cal_profile_load(p, &q, &err);
     if (rc != code)
         TEST_FAIL_("expected %d, got %d (%s) for:\n%s", code, rc, err.text, text);
     char loc[600];
@@ -139,12 +140,12 @@ static void expect_error(const char *text, int code, const char *where, const ch
 TEST(malformed_profiles_give_file_line_errors)
 {
     struct cal_profile q;
-    struct sim_msg err = {{0}};
+    struct sim_msg     err = {{0}};
     ASSERT_EQ(cal_profile_load(write_file("good.yaml", good), &q, &err), 0);
     ASSERT_EQ(q.n_pieces, 2);
     ASSERT_TRUE(isinf(q.piece[1].max_tokens));
 
-    expect_error(edit(8, "      const: [1e-3\n"), SIM_ECONFIG, ":", "");   /* YAML syntax */
+    expect_error(edit(8, "      const: [1e-3\n"), SIM_ECONFIG, ":", ""); /* YAML syntax */
     expect_error(edit(9, "      decode_sqs: 1e-5\n"), SIM_ECONFIG, ":9:", "unknown key");
     expect_error(edit(9, "      const: 1e-5\n"), SIM_ECONFIG, ":9:", "duplicate");
     expect_error(edit(14, "  kv_bytes_per_token: lots\n"), SIM_ECONFIG, ":14:", "not a finite");
@@ -159,16 +160,16 @@ TEST(malformed_profiles_give_file_line_errors)
     expect_error(edit(4, "tp: 1\npredictor: [1]\n"), SIM_ECONFIG, ":5:", "mapping");
     expect_error(edit(2, "model: {a: 1}\n"), SIM_ECONFIG, ":2:", "string");
     expect_error("", SIM_ECONFIG, ":1:", "empty");
-    ASSERT_EQ(cal_profile_load(path_of("nonexistent.yaml"), &q, &err), SIM_EIO);
+    ASSERT_EQ(cal_profile_load(path_of("nonexistent.yaml"), &q, &err), SIM_ENOENT);
     ASSERT_STR_CONTAINS(err.text, "nonexistent.yaml");
 }
 
 TEST(allocation_failure_walk)
 {
-    const char *p = write_file("walk.yaml", good);
+    const char        *p = write_file("walk.yaml", good);
     struct cal_profile q;
-    struct sim_msg err = {{0}};
-    int ok = 0, n_fail = 0;
+    struct sim_msg     err = {{0}};
+    int                ok = 0, n_fail = 0;
     for (uint64_t n = 1; n < 64 && !ok; n++) {
         struct sim_alloc_stats before = sim_alloc_stats();
         sim_alloc_fail_after(n);
@@ -193,7 +194,7 @@ TEST(allocation_failure_walk)
 TEST(save_to_a_missing_folder_fails_cleanly)
 {
     struct cal_profile s = sample();
-    struct sim_msg err = {{0}};
+    struct sim_msg     err = {{0}};
     ASSERT_EQ(cal_profile_save(path_of("no/such/dir/p.yaml"), &s, &err), SIM_EIO);
     ASSERT_STR_CONTAINS(err.text, "p.yaml");
 }
@@ -201,7 +202,7 @@ TEST(save_to_a_missing_folder_fails_cleanly)
 TEST(sha256_vectors)
 {
     struct cal_sha256 s;
-    char hex[65];
+    char              hex[65];
     cal_sha256_init(&s);
     cal_sha256_update(&s, "abc", 3);
     cal_sha256_final(&s, hex);
@@ -217,6 +218,61 @@ TEST(sha256_vectors)
     ASSERT_STR_CONTAINS(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+/* Driver device names map to their presets; names of other devices map to none. */
+TEST(gpu_presets_match_driver_names)
+{
+    static const struct {
+        const char *device, *preset;
+    } cases[] = {
+        {"NVIDIA H100 80GB HBM3", "h100-80gb"},
+        {"NVIDIA A100-SXM4-40GB", "a100-40gb"},
+        {"NVIDIA A100-SXM4-80GB", "a100-80gb"},
+        {"NVIDIA A100 80GB PCIe", "a100-80gb"},
+        {"NVIDIA H200", "h200"},
+        {"Tesla V100-SXM2-16GB", NULL},
+        {"Intel(R) Xeon(R) CPU", NULL},
+        {"", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const struct cal_gpu *g = cal_gpu_find_device(cases[i].device);
+        if (cases[i].preset ? !g || strcmp(g->name, cases[i].preset) : g != NULL)
+            TEST_FAIL_("'%s' -> %s, want %s", cases[i].device, g ? g->name : "none",
+                       cases[i].preset ? cases[i].preset : "none");
+    }
+    for (const struct cal_gpu *g = cal_gpus; g->name; g++) /* every preset's own name */
+        ASSERT_TRUE(cal_gpu_find_device(g->name) == g);
+}
+
+/* Two ring all-reduces per layer: nothing at tp 1, and the textbook cost otherwise, the same
+ * for the analytic profile and for calibration (cal_allreduce_cost is their one model). */
+TEST(allreduce_cost)
+{
+    const struct cal_model *m = cal_model_find("llama-2-7b");
+    ASSERT_TRUE(m != NULL);
+    struct cal_allreduce one = cal_allreduce_cost(m, 1, 2, 300e9);
+    ASSERT_TRUE(one.const_s == 0 && one.per_tok_s == 0);
+    for (uint32_t tp = 2; tp <= 8; tp *= 2) {
+        struct cal_allreduce ar = cal_allreduce_cost(m, tp, 2, 300e9);
+        double bytes = 2.0 * (tp - 1) / tp * 4096 * 2; /* one ring all-reduce of a token */
+        ASSERT_NEAR(ar.per_tok_s, 2 * 32 * bytes / 300e9, 1e-18);
+        ASSERT_NEAR(ar.const_s, 2 * 32 * 8e-6, 1e-15);
+    }
+    /* The analytic profile adds exactly that to one GPU's per-token cost. */
+    const struct cal_gpu *g = cal_gpu_find("h100-80gb");
+    struct cal_profile    p1, p2;
+    struct sim_msg        err = {{0}};
+    ASSERT_EQ(cal_analytic_profile(m, g, 2, 0.9, &p2, &err), 0);
+    struct cal_gpu g2 = *g; /* one GPU with the pair's bandwidth and FLOP/s: tp 1, same roofline */
+    g2.hbm_bw *= 2;
+    g2.peak_flops *= 2;
+    g2.mem_bytes *= 2;
+    ASSERT_EQ(cal_analytic_profile(m, &g2, 1, 0.9, &p1, &err), 0);
+    struct cal_allreduce ar = cal_allreduce_cost(m, 2, m->dtype_bytes, g->link_bw);
+    ASSERT_NEAR(p2.piece[1].coef[CAL_T_DECODE_SEQS] - p1.piece[1].coef[CAL_T_DECODE_SEQS],
+                ar.per_tok_s, 1e-15);
+    ASSERT_NEAR(p2.piece[1].coef[CAL_T_CONST] - p1.piece[1].coef[CAL_T_CONST], ar.const_s, 1e-12);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/lensim_test_profile_XXXXXX");
@@ -229,6 +285,8 @@ int main(void)
     RUN(allocation_failure_walk);
     RUN(save_to_a_missing_folder_fails_cleanly);
     RUN(sha256_vectors);
+    RUN(gpu_presets_match_driver_names);
+    RUN(allreduce_cost);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

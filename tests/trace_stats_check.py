@@ -5,7 +5,7 @@ usage: trace_stats_check.py cli LENSIM
        trace_stats_check.py data LENSIM SOURCE_ROOT
 
 cli:  small files written to a temporary directory: the figures of a hand-made trace, the
-      exit statuses (0 success, 2 malformed input or bad usage, 3 missing file) and the
+      exit statuses (0 success, 2 malformed input, bad usage or a missing file) and the
       file:line message on stderr. Needs no data.
 data: the real traces. Each is parsed here with the csv / json and datetime modules (no code
       shared with lensim), the same figures are computed (count, first-to-last duration,
@@ -210,7 +210,7 @@ def mode_cli(lensim):
         check(r.returncode == 2 and empty + ": empty" in r.stderr,
               "empty file: exit %d, stderr %r" % (r.returncode, r.stderr))
         r = run(lensim, os.path.join(d, "missing.csv"))
-        check(r.returncode == 3 and "missing.csv: no such file" in r.stderr,
+        check(r.returncode == 2 and "missing.csv: no such file" in r.stderr,
               "missing file: exit %d, stderr %r" % (r.returncode, r.stderr))
         r = run(lensim, good, "--no-such-option", "1")
         check(r.returncode == 2, "unknown option: exit %d" % r.returncode)

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "choice.h"
 #include "sim.h"
@@ -133,7 +134,11 @@ int trace_data_dir(const char *flag, char *out, size_t n);
 /* Resolve a trace path: as given if it exists, else under data_dir. Returns 0 or SIM_ENOENT. */
 int trace_resolve_path(const char *path, const char *data_dir, char *out, size_t n);
 
-/* `lensim trace ...` subcommands (stats). argv[0] is "trace". Returns a process exit status. */
-int trace_cmd(int argc, char **argv);
+/* The figures of the whole workload o describes (what `lensim trace stats` prints): read every
+ * request through the same pipeline a simulation uses and write one `key: value` line per
+ * figure to out, with `#` lines defining the less obvious ones. Returns 0; or trace_open's and
+ * trace_next's errors (SIM_ENOENT, SIM_EIO, SIM_EINPUT, SIM_ECONFIG) or SIM_ENOMEM with the
+ * reason in err, and nothing written. Borrows o and out. */
+int trace_stats(const struct trace_opts *o, FILE *out, struct sim_msg *err);
 
 #endif

@@ -6,7 +6,7 @@
  * trace_parse.c  one row parser per file format, and the number and timestamp parsers;
  * trace.c        the public API: open, the request pipeline (time base, order check, window,
  *                rate scale, caps, max_requests), the generator, names and paths;
- * trace_cmd.c    `lensim trace stats`.
+ * trace_stats.c  the figures of a whole workload (trace_stats in trace.h; public API only).
  */
 #ifndef LENSIM_TRACE_INTERNAL_H
 #define LENSIM_TRACE_INTERNAL_H

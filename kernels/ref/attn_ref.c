@@ -41,17 +41,17 @@ void kern_ref_attn_decode(const struct kern_attn_decode_args *a)
     const struct kern_kv *kv = &a->kv;
     SIM_ASSERT(a->q && a->o && a->slot && a->len && kv->kv_heads > 0);
     SIM_ASSERT(a->n_heads % kv->kv_heads == 0);
-    uint32_t d = kv->head_dim, group = a->n_heads / kv->kv_heads;
+    uint32_t     d = kv->head_dim, group = a->n_heads / kv->kv_heads;
     const float *K = kv->k, *V = kv->v;
     for (uint32_t i = 0; i < a->n; i++) {
         uint32_t len = (uint32_t)a->len[i];
         SIM_ASSERT(len >= 1 && len <= a->max_len);
         for (uint32_t h = 0; h < a->n_heads; h++) {
             const float *q = (const float *)a->q + i * a->ldq + h * d;
-            float *o = (float *)a->o + i * a->ldo + h * d;
-            uint32_t kh = h / group;
-            double m = -INFINITY, l = 0;
-            double acc[512];
+            float       *o = (float *)a->o + i * a->ldo + h * d;
+            uint32_t     kh = h / group;
+            double       m = -INFINITY, l = 0;
+            double       acc[512];
             SIM_ASSERT(d <= 512);
             for (uint32_t j = 0; j < d; j++)
                 acc[j] = 0;
@@ -79,21 +79,21 @@ void kern_ref_attn_prefill(const struct kern_attn_prefill_args *a)
 {
     SIM_ASSERT(a->qkv && a->o && a->row0 && a->len && a->kv_heads > 0);
     SIM_ASSERT(a->n_heads % a->kv_heads == 0);
-    uint32_t d = a->head_dim, group = a->n_heads / a->kv_heads;
+    uint32_t     d = a->head_dim, group = a->n_heads / a->kv_heads;
     const float *X = a->qkv;
     for (uint32_t s = 0; s < a->n_seqs; s++) {
         uint32_t r0 = a->row0[s], L = a->len[s];
-        double *p = sim_malloc(sizeof *p * (L ? L : 1));
+        double  *p = sim_malloc(sizeof *p * (L ? L : 1));
         SIM_ASSERT(p);
         for (uint32_t h = 0; h < a->n_heads; h++) {
             size_t qo = (size_t)h * d, ko = (size_t)(a->n_heads + h / group) * d,
                    vo = (size_t)(a->n_heads + a->kv_heads + h / group) * d;
             for (uint32_t i = 0; i < L; i++) {
                 const float *q = X + (r0 + i) * a->ldqkv + qo;
-                double m = -INFINITY, l = 0;
+                double       m = -INFINITY, l = 0;
                 for (uint32_t t = 0; t <= i; t++) {
                     const float *k = X + (r0 + t) * a->ldqkv + ko;
-                    double sc = 0;
+                    double       sc = 0;
                     for (uint32_t j = 0; j < d; j++)
                         sc += (double)q[j] * k[j];
                     p[t] = sc * a->scale;

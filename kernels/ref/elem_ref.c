@@ -10,8 +10,8 @@ void kern_ref_rmsnorm(const struct kern_rmsnorm_args *a)
     const float *w = a->w;
     for (uint32_t i = 0; i < a->n; i++) {
         const float *x = (const float *)a->x + (size_t)(a->rows ? a->rows[i] : (int32_t)i) * a->ldx;
-        float *y = (float *)a->y + i * a->ldy;
-        double ss = 0;
+        float       *y = (float *)a->y + i * a->ldy;
+        double       ss = 0;
         for (uint32_t j = 0; j < a->dim; j++)
             ss += (double)x[j] * x[j];
         double r = 1.0 / sqrt(ss / a->dim + a->eps);
@@ -30,8 +30,8 @@ void kern_ref_rope(const struct kern_rope_args *a)
             for (uint32_t j = 0; j < half; j++) {
                 /* The angle is computed in float exactly as the CUDA kernel does, so that both
                  * see the same rounding of pos * inv_freq; sin and cos are then taken in double. */
-                float inv = powf(a->theta, -2.0f * (float)j / (float)a->head_dim);
-                float ang = (float)a->pos[i] * inv;
+                float  inv = powf(a->theta, -2.0f * (float)j / (float)a->head_dim);
+                float  ang = (float)a->pos[i] * inv;
                 double c = cos(ang), s = sin(ang);
                 double x0 = x[j], x1 = x[j + half];
                 x[j] = (float)(x0 * c - x1 * s);
@@ -50,7 +50,7 @@ void kern_ref_act(const struct kern_act_args *a)
     SIM_ASSERT(a->x && a->y && a->ldx >= (a->gated ? 2u : 1u) * a->ffn && a->ldy >= a->ffn);
     for (uint32_t i = 0; i < a->n; i++) {
         const float *x = (const float *)a->x + i * a->ldx;
-        float *y = (float *)a->y + i * a->ldy;
+        float       *y = (float *)a->y + i * a->ldy;
         for (uint32_t j = 0; j < a->ffn; j++) {
             double g = x[j];
             y[j] = a->gated ? (float)(g / (1.0 + exp(-g)) * x[a->ffn + j]) : (float)gelu_tanh(g);
@@ -64,7 +64,7 @@ void kern_ref_embed(const struct kern_embed_args *a)
     for (uint32_t i = 0; i < a->n; i++) {
         SIM_ASSERT(a->ids[i] >= 0);
         const float *t = (const float *)a->table + (size_t)a->ids[i] * a->dim;
-        float *y = (float *)a->y + i * a->ldy;
+        float       *y = (float *)a->y + i * a->ldy;
         for (uint32_t j = 0; j < a->dim; j++)
             y[j] = t[j];
     }

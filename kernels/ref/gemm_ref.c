@@ -8,7 +8,7 @@ void kern_ref_gemm(const struct kern_gemm_args *a)
     SIM_ASSERT(a->a && a->b && a->c);
     SIM_ASSERT(a->lda >= a->k && a->ldb >= a->k && a->ldc >= a->n);
     const float *A = a->a, *B = a->b;
-    float *C = a->c;
+    float       *C = a->c;
     for (uint32_t i = 0; i < a->m; i++)
         for (uint32_t j = 0; j < a->n; j++) {
             double s = 0;

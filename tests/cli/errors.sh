@@ -152,10 +152,11 @@ check seed_bad_value 2 "--set: seed: expected a number, got 'abc'" --seed abc <<
 check queue_bad_value 2 "--set: engine.queue: 'splay' is not one of calendar|heap" --queue splay <<< "$GOOD"
 check set_makes_bad_run 2 "--set: workload.path: missing required key: source 'azure' reads a file" --set workload.source=azure <<< "$GOOD"
 
-# A file that cannot be read is an I/O error (3), not an invalid experiment.
+# A file that does not exist is invalid input (2), as a missing trace or profile is, and as it is
+# for every command (tests/cli/statuses.sh); nothing is written.
 "$L" run missing.yaml -o out-missing -q 2> missing.err
 status=$?
-if [ $status -ne 3 ] || ! grep -qxF "lensim run: missing.yaml: No such file or directory" missing.err ||
+if [ $status -ne 2 ] || ! grep -qxF "lensim run: missing.yaml: No such file or directory" missing.err ||
     [ -e out-missing ]; then
     fail "missing file: exit status $status, stderr '$(cat missing.err)'"
 else

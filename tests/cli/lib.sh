@@ -36,3 +36,20 @@ scratch() {
     TMP=$(mktemp -d "${TMPDIR:-/tmp}/lensim-cli-XXXXXX") || exit 1
     trap 'rm -rf "$TMP"' EXIT
 }
+
+# expect NAME STATUS STREAM PATTERN -- COMMAND...: exit status and a fixed string on stdout/stderr.
+expect() {
+    local name=$1 want=$2 stream=$3 pattern=$4
+    shift 5
+    "$@" > out.txt 2> err.txt
+    local status=$?
+    local file=out.txt
+    [ "$stream" = stderr ] && file=err.txt
+    if [ $status -ne "$want" ]; then
+        fail "$name: exit status $status, want $want (stderr: $(head -3 err.txt))"
+    elif ! grep -qF -- "$pattern" "$file"; then
+        fail "$name: $stream lacks '$pattern': $(head -5 "$file")"
+    else
+        ok "$name"
+    fi
+}

@@ -8,23 +8,6 @@ L=$(lensim_abs "$1")
 scratch
 cd "$TMP" || exit 1
 
-# expect NAME STATUS STREAM PATTERN -- COMMAND...: exit status and a fixed string on stdout/stderr.
-expect() {
-    local name=$1 want=$2 stream=$3 pattern=$4
-    shift 5
-    "$@" > out.txt 2> err.txt
-    local status=$?
-    local file=out.txt
-    [ "$stream" = stderr ] && file=err.txt
-    if [ $status -ne "$want" ]; then
-        fail "$name: exit status $status, want $want (stderr: $(head -3 err.txt))"
-    elif ! grep -qF -- "$pattern" "$file"; then
-        fail "$name: $stream lacks '$pattern': $(head -5 "$file")"
-    else
-        ok "$name"
-    fi
-}
-
 expect "lensim --help" 0 stdout "usage: lensim COMMAND" -- "$L" --help
 expect "lensim (no command)" 2 stderr "usage: lensim COMMAND" -- "$L"
 expect "lensim unknown command" 2 stderr "lensim: unknown command 'frobnicate'" -- "$L" frobnicate

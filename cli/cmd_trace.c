@@ -1,22 +1,15 @@
 /*
- * trace_cmd.c: `lensim trace stats FILE|synthetic [options]`.
- *
- * Reads a whole workload through the same pipeline a simulation uses (so windows, rate scaling
- * and caps show their effect) and prints one `key: value` line per figure, with `#` lines that
- * say how the less obvious figures are defined, so that both people and scripts can read it.
- * Memory: it keeps every request's lengths and arrival time (24 bytes a request) for exact
- * percentiles; the readers themselves stream.
+ * cmd_trace.c: `lensim trace stats FILE|synthetic [options]`: argv to trace options, then
+ * trace_stats (traces/) prints the figures on stdout.
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_sort.h>
-#include <gsl/gsl_statistics_double.h>
-
-#include "alloc.h"
-#include "trace_internal.h"
+#include "cmds.h"
+#include "trace.h"
 
 #define STATS_DEFAULT_REQUESTS 10000
 
@@ -51,30 +44,15 @@ static void stats_usage(FILE *f)
             "  --lengths-file F    synthetic: resample lengths from this trace file\n"
             "  --lengths-format F  its format (default auto)\n"
             "\n"
-            "exit status: 0 success, 2 bad usage or malformed input (file:line on stderr),\n"
-            "3 the file cannot be found or read, 1 out of memory\n",
+            "exit status: 0 success, 2 bad usage, malformed input (file:line on stderr) or no\n"
+            "such file, 3 the file cannot be read, 1 out of memory\n",
             STATS_DEFAULT_REQUESTS);
-}
-
-static int exit_status(int rc)
-{
-    switch (rc) {
-    case SIM_OK:
-        return 0;
-    case SIM_EINPUT:
-    case SIM_ECONFIG:
-        return 2;
-    case SIM_EIO:
-    case SIM_ENOENT:
-        return 3;
-    }
-    return 1;
 }
 
 static int bad_value(const char *opt, const char *v)
 {
     sim_log_err("trace stats: %s: bad value '%s'", opt, v);
-    return 2;
+    return CLI_EXIT_USAGE;
 }
 
 static int opt_double(const char *opt, const char *v, double *out)
@@ -108,120 +86,19 @@ static int opt_u32(const char *opt, const char *v, uint32_t *out)
     return 0;
 }
 
-static void put_num(const char *key, double v, int decimals)
-{
-    if (isnan(v))
-        printf("%s: nan\n", key);
-    else if (isinf(v))
-        printf("%s: %s\n", key, v > 0 ? "inf" : "-inf");
-    else
-        printf("%s: %.*f\n", key, decimals, v);
-}
-
-/* mean, p50, p90, p99, max of n values (sorted in place); nan when n == 0. */
-static void put_lengths(const char *what, double *v, size_t n)
-{
-    static const struct {
-        const char *name;
-        double f;
-    } qs[] = {{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}};
-    char key[64];
-    snprintf(key, sizeof key, "%s_mean", what);
-    put_num(key, n ? gsl_stats_mean(v, 1, n) : NAN, 4);
-    if (n)
-        gsl_sort(v, 1, n);
-    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
-        snprintf(key, sizeof key, "%s_%s", what, qs[i].name);
-        put_num(key, n ? gsl_stats_quantile_from_sorted_data(v, 1, n, qs[i].f) : NAN, 4);
-    }
-    snprintf(key, sizeof key, "%s_max", what);
-    put_num(key, n ? v[n - 1] : NAN, 0);
-}
-
-struct collected {
-    int64_t *arr;
-    double *prompt, *output;
-    size_t n, cap_arr, cap_prompt, cap_output;
-};
-
-static int collect(trace_t *t, struct collected *c, struct sim_msg *err)
-{
-    struct trace_req r;
-    int rc;
-    while ((rc = trace_next(t, &r, err)) == 1) {
-        if (SIM_GROW(c->arr, c->cap_arr, c->n + 1) ||
-            SIM_GROW(c->prompt, c->cap_prompt, c->n + 1) ||
-            SIM_GROW(c->output, c->cap_output, c->n + 1))
-            return sim_msg_set(err, SIM_ENOMEM, "trace stats: out of memory");
-        c->arr[c->n] = r.arrival_ns;
-        c->prompt[c->n] = r.prompt_tok;
-        c->output[c->n] = r.output_tok;
-        c->n++;
-    }
-    return rc;
-}
-
-static void report(const trace_t *t, const struct trace_opts *o, struct collected *c)
-{
-    struct trace_counts k = trace_counts(t);
-    size_t n = c->n;
-    if (trace_path(t))
-        printf("source: %s\n", trace_path(t));
-    else
-        printf("source: synthetic\n");
-    printf("format: %s\n", trace_format_name(trace_format_of(t)));
-    if (o->format == TRACE_FMT_SYNTH || trace_format_of(t) == TRACE_FMT_LENGTHS) {
-        printf("arrival: %s\n", trace_arrival_name(o->arrival));
-        if (o->arrival != TRACE_ARR_BATCH)
-            printf("arrival_rate_rps: %g\n", o->rate);
-        if (o->arrival == TRACE_ARR_GAMMA)
-            printf("arrival_cv: %g\n", o->cv);
-        printf("seed: %llu\n", (unsigned long long)o->seed);
-    }
-    if (o->format == TRACE_FMT_SYNTH)
-        printf("lengths: %s\n", o->lengths == TRACE_LEN_EMPIRICAL ? o->lengths_path : "log-normal");
-    printf("requests: %zu\n", n);
-    printf("rows_read: %llu\n", (unsigned long long)k.rows);
-    printf("skipped_bad: %llu\n", (unsigned long long)k.skipped_bad);
-    printf("clamped_prompt: %llu\n", (unsigned long long)k.clamped_prompt);
-    printf("clamped_output: %llu\n", (unsigned long long)k.clamped_output);
-
-    double dur = n ? (double)(c->arr[n - 1] - c->arr[0]) / 1e9 : NAN;
-    put_num("duration_s", dur, 9);
-    printf("# rate_rps = (requests - 1) / duration_s: the mean rate between the first and the "
-           "last arrival\n");
-    put_num("rate_rps", n < 2 ? NAN : dur > 0 ? (double)(n - 1) / dur : INFINITY, 6);
-    put_lengths("prompt", c->prompt, n);
-    put_lengths("output", c->output, n);
-
-    /* The n - 1 gaps, written over the prompt array, which is no longer needed. */
-    double cv = NAN;
-    if (n >= 2) {
-        double *gap = c->prompt;
-        for (size_t i = 1; i < n; i++)
-            gap[i - 1] = (double)(c->arr[i] - c->arr[i - 1]) / 1e9;
-        double mean = gsl_stats_mean(gap, 1, n - 1);
-        if (mean > 0)
-            cv = gsl_stats_sd_with_fixed_mean(gap, 1, n - 1, mean) / mean;
-    }
-    printf("# interarrival_cv = population standard deviation / mean of the requests - 1 "
-           "gaps\n");
-    put_num("interarrival_cv", cv, 6);
-}
-
 static int cmd_stats(int argc, char **argv)
 {
     struct trace_opts o;
     trace_opts_default(&o);
-    const char *file = NULL;
-    uint64_t requests = STATS_DEFAULT_REQUESTS, max_requests = 0;
-    int have_max = 0;
+    const char       *file = NULL;
+    uint64_t          requests = STATS_DEFAULT_REQUESTS, max_requests = 0;
+    int               have_max = 0;
     enum trace_format fmt = TRACE_FMT_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             stats_usage(stdout);
-            return 0;
+            return CLI_EXIT_OK;
         }
         if (!strcmp(a, "--skip-bad")) {
             o.skip_bad = 1;
@@ -230,18 +107,18 @@ static int cmd_stats(int argc, char **argv)
         if (strncmp(a, "--", 2) != 0) {
             if (file) {
                 sim_log_err("trace stats: one FILE only (got '%s' and '%s')", file, a);
-                return 2;
+                return CLI_EXIT_USAGE;
             }
             file = a;
             continue;
         }
         /* --name VALUE or --name=VALUE */
-        char name[32];
+        char        name[32];
         const char *eq = strchr(a, '='), *v;
-        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        size_t      len = eq ? (size_t)(eq - a) : strlen(a);
         if (len >= sizeof name) {
             sim_log_err("trace stats: unknown option '%s' (see --help)", a);
-            return 2;
+            return CLI_EXIT_USAGE;
         }
         memcpy(name, a, len);
         name[len] = '\0';
@@ -251,7 +128,7 @@ static int cmd_stats(int argc, char **argv)
             v = argv[++i];
         } else {
             sim_log_err("trace stats: %s needs a value", name);
-            return 2;
+            return CLI_EXIT_USAGE;
         }
         int bad = 0;
         if (!strcmp(name, "--format"))
@@ -288,14 +165,14 @@ static int cmd_stats(int argc, char **argv)
             bad = trace_format_parse(v, &o.lengths_format) ? bad_value(name, v) : 0;
         else {
             sim_log_err("trace stats: unknown option '%s' (see --help)", name);
-            return 2;
+            return CLI_EXIT_USAGE;
         }
         if (bad)
-            return 2;
+            return CLI_EXIT_USAGE;
     }
     if (!file) {
         stats_usage(stderr);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     if (!strcmp(file, "synthetic")) {
         o.format = TRACE_FMT_SYNTH;
@@ -307,23 +184,10 @@ static int cmd_stats(int argc, char **argv)
     }
 
     struct sim_msg err = {{0}};
-    trace_t *t;
-    int rc = trace_open(&o, &t, &err);
-    if (rc) {
-        sim_log_err("%s", err.text);
-        return exit_status(rc);
-    }
-    struct collected c = {0};
-    rc = collect(t, &c, &err);
+    int            rc = trace_stats(&o, stdout, &err);
     if (rc)
-        sim_log_err("%s", err.text);
-    else
-        report(t, &o, &c);
-    sim_free(c.arr);
-    sim_free(c.prompt);
-    sim_free(c.output);
-    trace_close(t);
-    return exit_status(rc);
+        sim_log_err("%s", err.text[0] ? err.text : sim_strerror(rc));
+    return cli_exit_status(rc);
 }
 
 int trace_cmd(int argc, char **argv)
@@ -332,10 +196,10 @@ int trace_cmd(int argc, char **argv)
         !strcmp(argv[1], "help")) {
         FILE *f = argc < 2 ? stderr : stdout;
         fprintf(f, "usage: lensim trace stats FILE|synthetic [options]   (--help for options)\n");
-        return argc < 2 ? 2 : 0;
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     if (!strcmp(argv[1], "stats"))
         return cmd_stats(argc - 1, argv + 1);
     sim_log_err("trace: unknown subcommand '%s' (try: lensim trace stats --help)", argv[1]);
-    return 2;
+    return CLI_EXIT_USAGE;
 }
