@@ -37,9 +37,7 @@ static simtime_t draw(gsl_rng *r, int dist)
     case 2:
         u = gsl_rng_uniform(r);
         return (simtime_t)(u < 0.9 ? gsl_rng_uniform(r) * 1e8 : gsl_rng_uniform(r) * 9.1e9);
-    default:
-        u = gsl_rng_uniform(r);
-        return u < 0.8 ? 0 : (simtime_t)gsl_ran_exponential(r, 5e9);
+    default: u = gsl_rng_uniform(r); return u < 0.8 ? 0 : (simtime_t)gsl_ran_exponential(r, 5e9);
     }
 }
 
@@ -56,7 +54,7 @@ static double run(int use_heap, struct ev *evs, size_t n, const simtime_t *incr,
             cq_push(cq, &evs[i]);
     }
     /* Warm-up holds let the calendar settle its width before timing. */
-    size_t warm = n < 100000 ? n : 100000;
+    size_t  warm = n < 100000 ? n : 100000;
     int64_t t0 = 0;
     for (size_t i = 0; i < warm + h; i++) {
         if (i == warm)
@@ -76,14 +74,14 @@ static double run(int use_heap, struct ev *evs, size_t n, const simtime_t *incr,
 
 int main(int argc, char **argv)
 {
-    size_t max_n = argc > 1 ? (size_t)atof(argv[1]) : 1000000;
+    size_t   max_n = argc > 1 ? (size_t)atof(argv[1]) : 1000000;
     gsl_rng *r = rng_new(2024, 0);
     printf("hold model: median of %d repeats, ns per hold (pop + push); ratio = heap / calendar\n",
            REPS);
     printf("%10s  %-12s %12s %12s %8s\n", "pending", "increments", "calendar", "heap", "ratio");
     double worst = 1e9;
     for (size_t n = 100; n <= max_n; n *= 10) {
-        size_t h = n * 4 > 2000000 ? n * 4 : 2000000;
+        size_t     h = n * 4 > 2000000 ? n * 4 : 2000000;
         struct ev *evs = malloc(n * sizeof *evs);
         simtime_t *incr = malloc((n + h) * sizeof *incr);
         if (!evs || !incr)

@@ -189,8 +189,8 @@ static double key_run_spec(struct item *it, size_t n, const double *keys, const 
 }
 
 /* The same through ih. */
-IH_INLINE double key_run_ih(struct item *it, size_t n, const double *keys,
-                            const size_t *victims, size_t h, ih_less_fn less)
+IH_INLINE double key_run_ih(struct item *it, size_t n, const double *keys, const size_t *victims,
+                            size_t h, ih_less_fn less)
 {
     struct ih ih;
     uint64_t  seq = 0;
@@ -236,16 +236,17 @@ int main(int argc, char **argv)
     size_t   max_n = argc > 1 ? (size_t)atof(argv[1]) : 1000000;
     gsl_rng *r = rng_new(2025, 0);
     printf("median of %d repeats, ns per op; old = specialised heap, new = ih (comparator "
-           "inlined), indirect = ih (comparator called through a pointer)\n", REPS);
+           "inlined), indirect = ih (comparator called through a pointer)\n",
+           REPS);
     printf("%-12s %10s %10s %10s %10s %9s %9s\n", "heap", "pending", "old", "new", "indirect",
            "new/old", "ind/old");
     for (size_t n = 16; n <= max_n; n *= 16) {
-        size_t     h = n * 4 > 2000000 ? n * 4 : 2000000;
-        struct ev *evs = malloc(n * sizeof *evs);
+        size_t       h = n * 4 > 2000000 ? n * 4 : 2000000;
+        struct ev   *evs = malloc(n * sizeof *evs);
         struct item *it = malloc(n * sizeof *it);
-        simtime_t *incr = malloc((n + h) * sizeof *incr);
-        double    *keys = malloc((n + h) * sizeof *keys);
-        size_t    *victims = malloc(h * sizeof *victims);
+        simtime_t   *incr = malloc((n + h) * sizeof *incr);
+        double      *keys = malloc((n + h) * sizeof *keys);
+        size_t      *victims = malloc(h * sizeof *victims);
         if (!evs || !it || !incr || !keys || !victims)
             return 1;
         for (size_t i = 0; i < n + h; i++) {

@@ -35,16 +35,16 @@ enum { REPS = 5 };
 
 struct scenario {
     const char *name;
-    const char *yaml; /* format (requests, requests_csv); NULL: azure-conv.yaml, run 0 */
-    int outputs;      /* write the run's files into a temporary directory */
-    double goal_s;    /* 0 = none */
+    const char *yaml;    /* format (requests, requests_csv); NULL: azure-conv.yaml, run 0 */
+    int         outputs; /* write the run's files into a temporary directory */
+    double      goal_s;  /* 0 = none */
 };
 
 static int build(const struct scenario *s, uint64_t requests, const char *data_dir, struct run *x,
                  struct sim_msg *err)
 {
     cfg_exp_t *e = NULL;
-    int rc;
+    int        rc;
     if (s->yaml) {
         char text[1024];
         snprintf(text, sizeof text, s->yaml, (unsigned long long)requests,
@@ -65,11 +65,11 @@ static int build(const struct scenario *s, uint64_t requests, const char *data_d
 /* Runs in the child: prints one table row. Returns an exit status. */
 static int scenario_row(const struct scenario *s, uint64_t requests, const char *data_dir)
 {
-    struct run *x = sim_malloc(sizeof *x);
-    struct sim_msg err = {{0}};
-    double wall[REPS];
+    struct run       *x = sim_malloc(sizeof *x);
+    struct sim_msg    err = {{0}};
+    double            wall[REPS];
     struct run_result res;
-    char dir[] = "/tmp/lensim-bench-serve-XXXXXX";
+    char              dir[] = "/tmp/lensim-bench-serve-XXXXXX";
     if (!x || (s->outputs && !mkdtemp(dir)))
         return 1;
     for (int k = 0; k < REPS; k++) {
@@ -85,7 +85,7 @@ static int scenario_row(const struct scenario *s, uint64_t requests, const char 
         wall[k] = (double)(sim_wall_ns() - t0) / 1e9;
     }
     gsl_sort(wall, 1, REPS);
-    double med = gsl_stats_median_from_sorted_data(wall, 1, REPS);
+    double        med = gsl_stats_median_from_sorted_data(wall, 1, REPS);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     char wbuf[32], goal[48] = "";
@@ -115,18 +115,18 @@ static int scenario_row(const struct scenario *s, uint64_t requests, const char 
 
 int main(int argc, char **argv)
 {
-    uint64_t requests = argc > 1 ? (uint64_t)atof(argv[1]) : 1000000;
-    static const char synth[] = "name: bench\nseed: 1\ncluster: {replicas: 16}\n"
-                                "workload: {requests: %llu, rate: 80, max_prompt_tokens: 3072}\n"
-                                "engine: {memory: paged, max_seq_len: 4096}\n"
-                                "outputs: {requests_csv: %s}\n";
+    uint64_t              requests = argc > 1 ? (uint64_t)atof(argv[1]) : 1000000;
+    static const char     synth[] = "name: bench\nseed: 1\ncluster: {replicas: 16}\n"
+                                    "workload: {requests: %llu, rate: 80, max_prompt_tokens: 3072}\n"
+                                    "engine: {memory: paged, max_seq_len: 4096}\n"
+                                    "outputs: {requests_csv: %s}\n";
     const struct scenario sc[] = {
         {"azure conv, paged, fcfs", NULL, 0, 0.050},
         {"synthetic 80 req/s, no outputs", synth, 0, requests == 1000000 ? 5.0 : 0},
         {"synthetic 80 req/s, all outputs", synth, 1, 0},
     };
     char data_dir[1024] = "";
-    int have_data = trace_data_dir(NULL, data_dir, sizeof data_dir) == 0;
+    int  have_data = trace_data_dir(NULL, data_dir, sizeof data_dir) == 0;
     char trace[1200];
     snprintf(trace, sizeof trace, "%s/traces/azure2023/AzureLLMInferenceTrace_conv.csv", data_dir);
     have_data = have_data && access(trace, R_OK) == 0;

@@ -127,7 +127,7 @@ const struct cal_gpu *cal_gpu_find_device(const char *device)
     const struct cal_gpu *first = NULL;
     for (const struct cal_gpu *g = cal_gpus; g->name; g++) {
         const char *dash = strchr(g->name, '-');
-        size_t family = dash ? (size_t)(dash - g->name) : strlen(g->name);
+        size_t      family = dash ? (size_t)(dash - g->name) : strlen(g->name);
         if (!family || !contains(device, g->name, family))
             continue;
         if (dash && contains(device, dash + 1, strlen(dash + 1)))

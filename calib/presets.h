@@ -14,11 +14,11 @@
 struct cal_model {
     const char *name;
     uint32_t    layers;
-    uint32_t    hidden;      /* model (residual) width */
-    uint32_t    heads;       /* query heads */
-    uint32_t    kv_heads;    /* key/value heads (< heads with grouped-query attention) */
+    uint32_t    hidden;   /* model (residual) width */
+    uint32_t    heads;    /* query heads */
+    uint32_t    kv_heads; /* key/value heads (< heads with grouped-query attention) */
     uint32_t    head_dim;
-    uint32_t    ffn;         /* MLP inner width */
+    uint32_t    ffn; /* MLP inner width */
     uint32_t    vocab;
     uint32_t    dtype_bytes; /* 2 for fp16/bf16 weights and KV */
     uint32_t    max_ctx;     /* native context length, tokens */
@@ -28,11 +28,11 @@ struct cal_model {
 
 struct cal_gpu {
     const char *name;
-    double      mem_bytes;   /* device memory as the driver reports it */
-    double      hbm_bw;      /* bytes/s, datasheet */
-    double      peak_flops;  /* dense fp16/bf16 tensor FLOP/s, datasheet */
-    double      pcie_bw;     /* host link bytes/s, one direction */
-    double      link_bw;     /* GPU-GPU (NVLink) bytes/s, one direction, for tensor parallelism */
+    double      mem_bytes;  /* device memory as the driver reports it */
+    double      hbm_bw;     /* bytes/s, datasheet */
+    double      peak_flops; /* dense fp16/bf16 tensor FLOP/s, datasheet */
+    double      pcie_bw;    /* host link bytes/s, one direction */
+    double      link_bw;    /* GPU-GPU (NVLink) bytes/s, one direction, for tensor parallelism */
 };
 
 /* NULL-terminated tables (the terminator has name NULL). */
@@ -52,7 +52,7 @@ char *cal_gpu_names(char *buf, size_t n, const char *sep);
  * stands for: a preset whose family (its name up to the first '-', "h100") appears in the
  * device name, case-insensitive; of several, the one whose size suffix ("40gb") appears too,
  * else the first in the table. NULL when none does. */
-const struct cal_gpu   *cal_gpu_find_device(const char *device);
+const struct cal_gpu *cal_gpu_find_device(const char *device);
 
 /* KV-cache bytes per token of one sequence: 2 (K and V) x layers x kv_heads x head_dim x dtype. */
 double cal_model_kv_bytes_per_token(const struct cal_model *m);

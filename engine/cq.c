@@ -29,12 +29,12 @@
 #endif
 
 enum {
-    CQ_NB_MIN     = 2,        /* Brown: start with two buckets */
-    CQ_NB_MAX     = 1u << 20, /* 16 MiB of bucket heads; beyond this buckets just get longer */
-    CQ_SAMPLE_MAX = 25,       /* Brown: sample at most 25 events to estimate the width */
-    CQ_SAMPLE_SCAN = 1024,    /* samples kept on the stack; longer bursts spill to the heap */
-    CQ_COST_WINDOW = 1024,    /* operations between two looks at the cost counters (at least) */
-    CQ_COST_MAX    = 8,       /* list steps + buckets scanned per operation that call for a new
+    CQ_NB_MIN = 2,         /* Brown: start with two buckets */
+    CQ_NB_MAX = 1u << 20,  /* 16 MiB of bucket heads; beyond this buckets just get longer */
+    CQ_SAMPLE_MAX = 25,    /* Brown: sample at most 25 events to estimate the width */
+    CQ_SAMPLE_SCAN = 1024, /* samples kept on the stack; longer bursts spill to the heap */
+    CQ_COST_WINDOW = 1024, /* operations between two looks at the cost counters (at least) */
+    CQ_COST_MAX = 8,       /* list steps + buckets scanned per operation that call for a new
                                * width at the same size (Oh and Ahn's dynamic calendar queue) */
 };
 /* Width = CQ_WIDTH_MULT x the mean sampled gap, and grow/shrink at N and N/4 (set_thresholds):
@@ -55,25 +55,25 @@ enum {
 struct cq_bucket {
     struct ev *head;
     struct ev *tail;
-    struct ev *hint;   /* the last event inserted inside the list, or NULL */
+    struct ev *hint; /* the last event inserted inside the list, or NULL */
     simtime_t  head_t;
     simtime_t  tail_t;
 };
 
 struct cq {
     struct cq_bucket *b;
-    size_t    nb;        /* bucket count, a power of two */
-    size_t    mask;      /* nb - 1 */
-    size_t    nb_max;
-    simtime_t width;     /* bucket width in ns, >= 1 */
-    size_t    size;
-    size_t    grow_at;   /* resize up when size > grow_at */
-    size_t    shrink_at; /* resize down when size < shrink_at */
-    int       resize_ok; /* 0 while sampling */
+    size_t            nb;   /* bucket count, a power of two */
+    size_t            mask; /* nb - 1 */
+    size_t            nb_max;
+    simtime_t         width; /* bucket width in ns, >= 1 */
+    size_t            size;
+    size_t            grow_at;   /* resize up when size > grow_at */
+    size_t            shrink_at; /* resize down when size < shrink_at */
+    int               resize_ok; /* 0 while sampling */
     /* Scan cursor: bucket `cur` covers the window [top - width, top) of the current year. */
     size_t    cur;
     simtime_t top;
-    simtime_t last_t;    /* time of the last popped event */
+    simtime_t last_t; /* time of the last popped event */
     uint64_t  next_seq;
     uint64_t  n_resize;
     uint64_t  n_direct;
@@ -169,9 +169,8 @@ static size_t bucket_insert(struct cq_bucket *b, struct ev *e)
     /* e goes after p and before the tail. Start from the hint when it is not after e: a burst of
      * equal times followed by a later year's events then costs O(1) per insert, not O(burst). */
     struct ev *p = b->hint && !goes_before(e, b->hint) ? b->hint : b->head;
-    size_t steps = 1;
-    while (p->link.cq.next_t < t ||
-           (p->link.cq.next_t == t && !goes_before(e, p->link.cq.next))) {
+    size_t     steps = 1;
+    while (p->link.cq.next_t < t || (p->link.cq.next_t == t && !goes_before(e, p->link.cq.next))) {
         p = p->link.cq.next;
         steps++;
     }
@@ -196,7 +195,7 @@ static void insert(cq_t *q, struct ev *e)
 /* Find the earliest event and leave the cursor on its bucket. Requires size > 0. */
 static struct ev *locate(cq_t *q)
 {
-    size_t i = q->cur;
+    size_t    i = q->cur;
     simtime_t top = q->top;
     for (size_t n = 0; n < q->nb; n++) {
         const struct cq_bucket *b = &q->b[i];
@@ -233,12 +232,12 @@ static void resize(cq_t *q, size_t nb_new)
 {
     if (nb_new < CQ_NB_MIN || nb_new > q->nb_max)
         return;
-    simtime_t w = estimate_width(q);
+    simtime_t         w = estimate_width(q);
     struct cq_bucket *nbk = sim_calloc(nb_new, sizeof *nbk);
     if (!nbk)
         return;
     struct cq_bucket *old = q->b;
-    size_t old_nb = q->nb;
+    size_t            old_nb = q->nb;
     q->b = nbk;
     q->nb = nb_new;
     q->mask = nb_new - 1;
@@ -270,17 +269,17 @@ static void resize(cq_t *q, size_t nb_new)
 static simtime_t estimate_width(cq_t *q)
 {
     struct ev *stack[CQ_SAMPLE_SCAN], **s = stack;
-    size_t s_cap = CQ_SAMPLE_SCAN;
-    simtime_t gap[CQ_SAMPLE_MAX];
-    size_t k = q->size <= 5 ? q->size : 5 + q->size / 10; /* Brown's sample size */
+    size_t     s_cap = CQ_SAMPLE_SCAN;
+    simtime_t  gap[CQ_SAMPLE_MAX];
+    size_t     k = q->size <= 5 ? q->size : 5 + q->size / 10; /* Brown's sample size */
     if (k > CQ_SAMPLE_MAX)
         k = CQ_SAMPLE_MAX;
     if (k < 2)
         return q->width;
 
-    size_t cur = q->cur;
+    size_t    cur = q->cur;
     simtime_t top = q->top, last_t = q->last_t;
-    size_t n_popped = 0, n_gap = 0, n_tied = 0;
+    size_t    n_popped = 0, n_gap = 0, n_tied = 0;
     q->resize_ok = 0;
     while (n_gap + 1 < k && q->size) {
         if (n_popped == s_cap) { /* a burst longer than the stack buffer: keep going on the heap */
@@ -379,7 +378,7 @@ struct ev *cq_pop(cq_t *q)
 {
     if (!q->size)
         return NULL;
-    struct ev *e = locate(q);
+    struct ev        *e = locate(q);
     struct cq_bucket *b = &q->b[q->cur]; /* locate left the cursor on e's bucket */
     SIM_ASSERT(b->head == e);
     if (b->hint == e)
@@ -402,7 +401,7 @@ struct ev *cq_pop(cq_t *q)
 void cq_remove(cq_t *q, struct ev *e)
 {
     struct cq_bucket *b = &q->b[(size_t)(e->t_ns / q->width) & q->mask];
-    struct ev *prev = NULL, *p = b->head;
+    struct ev        *prev = NULL, *p = b->head;
     while (p && p != e) {
         prev = p;
         p = p->link.cq.next;
@@ -435,23 +434,24 @@ int cq_check(const cq_t *q, struct sim_msg *why)
         return sim_msg_set(why, SIM_EINVARIANT, "width %lld out of range", (long long)q->width);
     if (q->cur >= q->nb || q->top % q->width != 0 ||
         (size_t)(q->top / q->width - 1) % q->nb != q->cur)
-        return sim_msg_set(why, SIM_EINVARIANT, "cursor (bucket %zu, top %lld) inconsistent", q->cur,
-                           (long long)q->top);
+        return sim_msg_set(why, SIM_EINVARIANT, "cursor (bucket %zu, top %lld) inconsistent",
+                           q->cur, (long long)q->top);
     for (size_t j = 0; j < q->nb; j++) {
         const struct cq_bucket *b = &q->b[j];
-        const struct ev *prev = NULL;
+        const struct ev        *prev = NULL;
         if (b->head && (b->head_t != b->head->t_ns || b->tail_t != b->tail->t_ns))
-            return sim_msg_set(why, SIM_EINVARIANT, "bucket %zu cached head/tail times are stale", j);
+            return sim_msg_set(why, SIM_EINVARIANT, "bucket %zu cached head/tail times are stale",
+                               j);
         for (const struct ev *e = b->head; e; e = e->link.cq.next) {
             if ((size_t)(e->t_ns / q->width) % q->nb != j)
                 return sim_msg_set(why, SIM_EINVARIANT, "event t=%lld in bucket %zu, hashes to %zu",
-                                   (long long)e->t_ns, j,
-                                   (size_t)(e->t_ns / q->width) % q->nb);
+                                   (long long)e->t_ns, j, (size_t)(e->t_ns / q->width) % q->nb);
             if (prev && !ev_before(prev, e))
                 return sim_msg_set(why, SIM_EINVARIANT, "bucket %zu unsorted at t=%lld seq=%llu", j,
                                    (long long)e->t_ns, (unsigned long long)e->seq);
             if (prev && prev->link.cq.next_t != e->t_ns)
-                return sim_msg_set(why, SIM_EINVARIANT, "bucket %zu: cached successor time stale", j);
+                return sim_msg_set(why, SIM_EINVARIANT, "bucket %zu: cached successor time stale",
+                                   j);
             if (e->t_ns < q->last_t)
                 return sim_msg_set(why, SIM_EINVARIANT, "event t=%lld before last popped t=%lld",
                                    (long long)e->t_ns, (long long)q->last_t);

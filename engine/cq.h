@@ -38,7 +38,7 @@ struct ev *cq_pop(cq_t *q);
 /* Return the earliest event without removing it, or NULL when empty. */
 struct ev *cq_peek(cq_t *q);
 /* Remove e, which must be inside q (asserted). */
-void cq_remove(cq_t *q, struct ev *e);
+void   cq_remove(cq_t *q, struct ev *e);
 size_t cq_size(const cq_t *q);
 
 /* Validate every invariant: size equals the sum of bucket lengths; each bucket is sorted by key

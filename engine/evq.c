@@ -1,7 +1,6 @@
 /* evq.c: construction and naming of the queue dispatcher (see evq.h). */
 #include "evq.h"
 
-
 const struct sim_choice evq_kind_choices[] = {
     {"calendar", EVQ_CALENDAR, "calendar queue (Brown 1988): O(1) amortised per event"},
     {"heap", EVQ_HEAP, "binary heap: O(log n) per event, the reference implementation"},

@@ -17,9 +17,9 @@ struct hq_ent {
 
 struct hq {
     struct hq_ent *a;
-    size_t    n, cap;
-    uint64_t  next_seq;
-    simtime_t last_t;
+    size_t         n, cap;
+    uint64_t       next_seq;
+    simtime_t      last_t;
 };
 
 hq_t *hq_new(void) { return sim_calloc(1, sizeof(hq_t)); }

@@ -31,7 +31,7 @@ struct ev *hq_pop(hq_t *q);
 /* Return the earliest event without removing it, or NULL when empty. */
 struct ev *hq_peek(hq_t *q);
 /* Remove e, which must be inside q (asserted). */
-void hq_remove(hq_t *q, struct ev *e);
+void   hq_remove(hq_t *q, struct ev *e);
 size_t hq_size(const hq_t *q);
 
 /* Validate the heap order, the inline keys, the back-pointers and the last-popped bound.

@@ -17,12 +17,12 @@ typedef struct pool pool_t;
 pool_t *pool_new(size_t obj_size, size_t per_slab);
 void    pool_free(pool_t *p);
 /* Returns an uninitialised object, or NULL when a new slab cannot be allocated. */
-void   *pool_get(pool_t *p);
+void *pool_get(pool_t *p);
 /* Returns obj (from this pool) to the free list. Cannot fail. */
-void    pool_put(pool_t *p, void *obj);
+void pool_put(pool_t *p, void *obj);
 /* Objects handed out and not yet returned. */
-size_t  pool_in_use(const pool_t *p);
+size_t pool_in_use(const pool_t *p);
 /* Slabs allocated so far. */
-size_t  pool_slabs(const pool_t *p);
+size_t pool_slabs(const pool_t *p);
 
 #endif

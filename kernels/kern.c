@@ -27,34 +27,94 @@ static int supports_blas(const void *args)
 }
 
 static const struct kern_variant variants[] = {
-    {KERN_OP_GEMM, 1, KERN_BACKEND_CPU, "blocked C, packed B panel", {.gemm = kern__cpu_gemm_blocked}, NULL},
-    {KERN_OP_GEMM, 2, KERN_BACKEND_CPU, "cblas_sgemm", {.gemm = kern__cpu_gemm_blas}, supports_blas},
+    {KERN_OP_GEMM,
+     1,
+     KERN_BACKEND_CPU,
+     "blocked C, packed B panel",
+     {.gemm = kern__cpu_gemm_blocked},
+     NULL},
+    {KERN_OP_GEMM,
+     2,
+     KERN_BACKEND_CPU,
+     "cblas_sgemm",
+     {.gemm = kern__cpu_gemm_blas},
+     supports_blas},
     {KERN_OP_RMSNORM, 1, KERN_BACKEND_CPU, "reference", {.rmsnorm = kern__cpu_rmsnorm}, NULL},
     {KERN_OP_ROPE, 1, KERN_BACKEND_CPU, "reference", {.rope = kern__cpu_rope}, NULL},
     {KERN_OP_KV_APPEND, 1, KERN_BACKEND_CPU, "reference", {.kv_append = kern__cpu_kv_append}, NULL},
-    {KERN_OP_ATTN_DECODE, 1, KERN_BACKEND_CPU, "scores, softmax, V pass", {.attn_decode = kern__cpu_attn_decode}, NULL},
-    {KERN_OP_ATTN_PREFILL, 1, KERN_BACKEND_CPU, "GEMM S, causal softmax, GEMM PV", {.attn_prefill = kern__cpu_attn_prefill}, NULL},
+    {KERN_OP_ATTN_DECODE,
+     1,
+     KERN_BACKEND_CPU,
+     "scores, softmax, V pass",
+     {.attn_decode = kern__cpu_attn_decode},
+     NULL},
+    {KERN_OP_ATTN_PREFILL,
+     1,
+     KERN_BACKEND_CPU,
+     "GEMM S, causal softmax, GEMM PV",
+     {.attn_prefill = kern__cpu_attn_prefill},
+     NULL},
     {KERN_OP_ACT, 1, KERN_BACKEND_CPU, "reference", {.act = kern__cpu_act}, NULL},
     {KERN_OP_EMBED, 1, KERN_BACKEND_CPU, "reference", {.embed = kern__cpu_embed}, NULL},
     {KERN_OP_EMBAG, 1, KERN_BACKEND_CPU, "reference", {.embag = kern__cpu_embag}, NULL},
     {KERN_OP_BIAS_ACT, 1, KERN_BACKEND_CPU, "reference", {.bias_act = kern__cpu_bias_act}, NULL},
 #ifdef LENSIM_HAVE_CUDA
-    {KERN_OP_GEMM, 1, KERN_BACKEND_CUDA, "cuBLAS GemmEx bf16, fp32 accumulate", {.gemm = kern_cuda_gemm_v1}, NULL},
-    {KERN_OP_RMSNORM, 1, KERN_BACKEND_CUDA, "block of 256 per row", {.rmsnorm = kern_cuda_rmsnorm_v1}, NULL},
-    {KERN_OP_ROPE, 1, KERN_BACKEND_CUDA, "thread per pair", {.rope = kern_cuda_rope_v1}, kern_cuda_rope_supports},
-    {KERN_OP_KV_APPEND, 1, KERN_BACKEND_CUDA, "16-byte copies, both layouts", {.kv_append = kern_cuda_kv_append_v1}, NULL},
-    {KERN_OP_ATTN_DECODE, 1, KERN_BACKEND_CUDA, "split-context (flash-decoding), both layouts", {.attn_decode = kern_cuda_attn_decode_v1}, kern_cuda_attn_decode_supports},
-    {KERN_OP_ATTN_PREFILL, 1, KERN_BACKEND_CUDA, "cuBLAS S and PV, causal softmax kernel", {.attn_prefill = kern_cuda_attn_prefill_v1}, NULL},
-    {KERN_OP_ACT, 1, KERN_BACKEND_CUDA, "element-wise SwiGLU / GELU", {.act = kern_cuda_act_v1}, NULL},
+    {KERN_OP_GEMM,
+     1,
+     KERN_BACKEND_CUDA,
+     "cuBLAS GemmEx bf16, fp32 accumulate",
+     {.gemm = kern_cuda_gemm_v1},
+     NULL},
+    {KERN_OP_RMSNORM,
+     1,
+     KERN_BACKEND_CUDA,
+     "block of 256 per row",
+     {.rmsnorm = kern_cuda_rmsnorm_v1},
+     NULL},
+    {KERN_OP_ROPE,
+     1,
+     KERN_BACKEND_CUDA,
+     "thread per pair",
+     {.rope = kern_cuda_rope_v1},
+     kern_cuda_rope_supports},
+    {KERN_OP_KV_APPEND,
+     1,
+     KERN_BACKEND_CUDA,
+     "16-byte copies, both layouts",
+     {.kv_append = kern_cuda_kv_append_v1},
+     NULL},
+    {KERN_OP_ATTN_DECODE,
+     1,
+     KERN_BACKEND_CUDA,
+     "split-context (flash-decoding), both layouts",
+     {.attn_decode = kern_cuda_attn_decode_v1},
+     kern_cuda_attn_decode_supports},
+    {KERN_OP_ATTN_PREFILL,
+     1,
+     KERN_BACKEND_CUDA,
+     "cuBLAS S and PV, causal softmax kernel",
+     {.attn_prefill = kern_cuda_attn_prefill_v1},
+     NULL},
+    {KERN_OP_ACT,
+     1,
+     KERN_BACKEND_CUDA,
+     "element-wise SwiGLU / GELU",
+     {.act = kern_cuda_act_v1},
+     NULL},
     {KERN_OP_EMBED, 1, KERN_BACKEND_CUDA, "row gather", {.embed = kern_cuda_embed_v1}, NULL},
     {KERN_OP_EMBAG, 1, KERN_BACKEND_CUDA, "block per request", {.embag = kern_cuda_embag_v1}, NULL},
-    {KERN_OP_BIAS_ACT, 1, KERN_BACKEND_CUDA, "element-wise", {.bias_act = kern_cuda_bias_act_v1}, NULL},
+    {KERN_OP_BIAS_ACT,
+     1,
+     KERN_BACKEND_CUDA,
+     "element-wise",
+     {.bias_act = kern_cuda_bias_act_v1},
+     NULL},
 #endif
 };
 
 static const char *const op_names[KERN_OP_COUNT] = {
-    "gemm", "rmsnorm", "rope", "kv_append", "attn_decode", "attn_prefill",
-    "act", "embed", "embag", "bias_act",
+    "gemm",         "rmsnorm", "rope",  "kv_append", "attn_decode",
+    "attn_prefill", "act",     "embed", "embag",     "bias_act",
 };
 
 const struct kern_variant *kern_variants(size_t *n)
@@ -77,7 +137,7 @@ int kern_op_find(const char *name)
 }
 
 const struct kern_variant *kern_variant_best(enum kern_op op, enum kern_backend_id be,
-                                            const void *args)
+                                             const void *args)
 {
     const struct kern_variant *best = NULL;
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
@@ -119,7 +179,7 @@ const struct sim_choice kern_backend_choices[] = {
 static int backend_id(const char *name, enum kern_backend_id *id, struct sim_msg *err)
 {
     const struct sim_choice *c = sim_choice_find(kern_backend_choices, name);
-    char names[64];
+    char                     names[64];
     if (!c)
         return sim_msg_set(err, SIM_ECONFIG, "unknown backend '%s' (%s)", name,
                            sim_choice_list(kern_backend_choices, names, sizeof names));
@@ -141,7 +201,7 @@ int kern_device_mem(const char *backend, int device, size_t *free_bytes, size_t 
                     struct sim_msg *err)
 {
     enum kern_backend_id id = KERN_BACKEND_CPU;
-    int rc = backend_id(backend, &id, err);
+    int                  rc = backend_id(backend, &id, err);
     if (rc)
         return rc;
     if (id == KERN_BACKEND_CPU) {
@@ -166,28 +226,28 @@ uint16_t kern_f32_to_bf16(float x)
     memcpy(&u, &x, sizeof u);
     if ((u & 0x7fffffffu) > 0x7f800000u)
         return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);         /* round to nearest, ties to even */
+    u += 0x7fffu + ((u >> 16) & 1u);          /* round to nearest, ties to even */
     return (uint16_t)(u >> 16);
 }
 
 float kern_bf16_to_f32(uint16_t x)
 {
     uint32_t u = (uint32_t)x << 16;
-    float f;
+    float    f;
     memcpy(&f, &u, sizeof f);
     return f;
 }
 
 /* ---- op dispatch through the registry ---- */
 
-#define OP_CALL(b, OP, field, args)                                                         \
-    do {                                                                                    \
-        const struct kern_variant *v_ = kern_variant_best(OP, (b)->dev->id, (args));        \
-        if (!v_)                                                                            \
-            return SIM_ECONFIG;                                                             \
-        int rc_ = v_->fn.field(&(b)->ctx, (args));                                          \
-        if (rc_)                                                                            \
-            return rc_;                                                                     \
+#define OP_CALL(b, OP, field, args)                                                  \
+    do {                                                                             \
+        const struct kern_variant *v_ = kern_variant_best(OP, (b)->dev->id, (args)); \
+        if (!v_)                                                                     \
+            return SIM_ECONFIG;                                                      \
+        int rc_ = v_->fn.field(&(b)->ctx, (args));                                   \
+        if (rc_)                                                                     \
+            return rc_;                                                              \
     } while (0)
 
 /* ---- creation ---- */
@@ -198,12 +258,12 @@ static size_t layer_elems(const struct kern_shape *m, size_t *parts)
 {
     size_t qkv = (size_t)(m->heads + 2 * m->kv_heads) * m->head_dim;
     size_t sz[6] = {
-        align_elems(m->hidden),                                      /* attn_norm */
-        align_elems(qkv * m->hidden),                                /* wqkv */
-        align_elems((size_t)m->hidden * m->heads * m->head_dim),     /* wo */
-        align_elems(m->hidden),                                      /* mlp_norm */
+        align_elems(m->hidden),                                           /* attn_norm */
+        align_elems(qkv * m->hidden),                                     /* wqkv */
+        align_elems((size_t)m->hidden * m->heads * m->head_dim),          /* wo */
+        align_elems(m->hidden),                                           /* mlp_norm */
         align_elems((size_t)(m->gated_mlp ? 2 : 1) * m->ffn * m->hidden), /* wgu */
-        align_elems((size_t)m->hidden * m->ffn),                     /* wdown */
+        align_elems((size_t)m->hidden * m->ffn),                          /* wdown */
     };
     size_t t = 0;
     for (int i = 0; i < 6; i++) {
@@ -237,10 +297,10 @@ static int fill_matrix(kern_backend_t *b, void *p, size_t rows, size_t in, uint6
 static int alloc_model(kern_backend_t *b, struct sim_msg *err)
 {
     const struct kern_shape *m = &b->m;
-    const struct kern__dev *d = b->dev;
-    size_t parts[6], le = layer_elems(m, parts);
-    size_t emb = align_elems((size_t)m->vocab * m->hidden);
-    size_t n_el = le * m->layers + 2 * emb + align_elems(m->hidden);
+    const struct kern__dev  *d = b->dev;
+    size_t                   parts[6], le = layer_elems(m, parts);
+    size_t                   emb = align_elems((size_t)m->vocab * m->hidden);
+    size_t                   n_el = le * m->layers + 2 * emb + align_elems(m->hidden);
     b->weight_bytes = n_el * d->elem_bytes;
     if (d->alloc(b, &b->weights, b->weight_bytes))
         return sim_msg_set(err, SIM_ENOMEM, "%s: cannot allocate %.1f MB of weights", d->name,
@@ -248,9 +308,9 @@ static int alloc_model(kern_backend_t *b, struct sim_msg *err)
     b->layer = sim_calloc(m->layers, sizeof *b->layer);
     if (!b->layer)
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
-    size_t off = 0;
+    size_t   off = 0;
     uint64_t s = b->o.seed * 1000003u;
-    int rc = 0;
+    int      rc = 0;
     uint32_t qkv = (m->heads + 2 * m->kv_heads) * m->head_dim;
     for (uint32_t l = 0; l < m->layers && !rc; l++) {
         struct kern__layer *L = &b->layer[l];
@@ -284,9 +344,9 @@ static int alloc_model(kern_backend_t *b, struct sim_msg *err)
 static int alloc_kv(kern_backend_t *b, struct sim_msg *err)
 {
     const struct kern_shape *m = &b->m;
-    const struct kern__dev *d = b->dev;
-    struct kern_opts *o = &b->o;
-    size_t pool;
+    const struct kern__dev  *d = b->dev;
+    struct kern_opts        *o = &b->o;
+    size_t                   pool;
     if (o->kv_layout == KERN_KV_CONTIGUOUS) {
         pool = (size_t)o->max_slots * o->max_ctx;
         b->n_blocks = 0;
@@ -321,7 +381,7 @@ static int alloc_kv(kern_backend_t *b, struct sim_msg *err)
             b->perm[i] = (int32_t)i;
         for (uint32_t i = b->n_blocks; i > 1; i--) { /* Fisher-Yates, seeded */
             uint32_t j = (uint32_t)(kern_mix64(b->o.seed ^ (0x5eedull << 32) ^ i) % i);
-            int32_t t = b->perm[i - 1];
+            int32_t  t = b->perm[i - 1];
             b->perm[i - 1] = b->perm[j];
             b->perm[j] = t;
         }
@@ -333,25 +393,25 @@ static int alloc_kv(kern_backend_t *b, struct sim_msg *err)
 static int alloc_work(kern_backend_t *b, struct sim_msg *err)
 {
     const struct kern_shape *m = &b->m;
-    const struct kern__dev *d = b->dev;
-    size_t T = b->o.max_batch_tok, S = b->o.max_seqs;
-    size_t parts[8] = {
-        align_elems(T * m->hidden),                                         /* x */
-        align_elems(T * m->hidden),                                         /* xn */
-        align_elems(T * (m->heads + 2 * m->kv_heads) * m->head_dim),        /* qkv */
-        align_elems(T * m->heads * m->head_dim),                            /* att */
-        align_elems(T * (m->gated_mlp ? 2 : 1) * m->ffn),                   /* gu */
-        align_elems(T * m->ffn),                                            /* mlp */
-        align_elems(S * m->hidden),                                         /* last */
-        align_elems(S * m->vocab),                                          /* logits */
+    const struct kern__dev  *d = b->dev;
+    size_t                   T = b->o.max_batch_tok, S = b->o.max_seqs;
+    size_t                   parts[8] = {
+                          align_elems(T * m->hidden),                                  /* x */
+                          align_elems(T * m->hidden),                                  /* xn */
+                          align_elems(T * (m->heads + 2 * m->kv_heads) * m->head_dim), /* qkv */
+                          align_elems(T * m->heads * m->head_dim),                     /* att */
+                          align_elems(T * (m->gated_mlp ? 2 : 1) * m->ffn),            /* gu */
+                          align_elems(T * m->ffn),                                     /* mlp */
+                          align_elems(S * m->hidden),                                  /* last */
+                          align_elems(S * m->vocab),                                   /* logits */
     };
     size_t n_el = 0;
     for (int i = 0; i < 8; i++)
         n_el += parts[i];
     b->act_bytes = n_el * d->elem_bytes;
     if (d->alloc(b, &b->act, b->act_bytes))
-        return sim_msg_set(err, SIM_ENOMEM, "%s: cannot allocate %.1f MB of activations",
-                           d->name, b->act_bytes / 1e6);
+        return sim_msg_set(err, SIM_ENOMEM, "%s: cannot allocate %.1f MB of activations", d->name,
+                           b->act_bytes / 1e6);
     void **p[8] = {&b->x, &b->xn, &b->qkv, &b->att, &b->gu, &b->mlp, &b->last, &b->logits};
     size_t off = 0;
     for (int i = 0; i < 8; i++) {
@@ -402,7 +462,7 @@ static int alloc_work(kern_backend_t *b, struct sim_msg *err)
 static int alloc_pred(kern_backend_t *b, struct sim_msg *err)
 {
     const struct kern_pred_shape *p = &b->ps;
-    const struct kern__dev *d = b->dev;
+    const struct kern__dev       *d = b->dev;
     if (!p->features || !p->dim || !p->classes || !b->o.pred_max_req || !b->o.pred_max_feat)
         return sim_msg_set(err, SIM_ECONFIG, "predictor shape or limits have a zero dimension");
     size_t D = p->dim, R = b->o.pred_max_req;
@@ -415,12 +475,12 @@ static int alloc_pred(kern_backend_t *b, struct sim_msg *err)
     b->p_b = sim_calloc(p->layers + 1, sizeof *b->p_b);
     if (!b->p_w || !b->p_b || d->alloc(b, &b->pw, b->pw_bytes))
         return sim_msg_set(err, SIM_ENOMEM, "%s: cannot allocate the predictor", d->name);
-    int rc = d->fill(b, b->pw, n_el, b->o.seed ^ 0x9eedu, 0.05f, 0.0f);
+    int    rc = d->fill(b, b->pw, n_el, b->o.seed ^ 0x9eedu, 0.05f, 0.0f);
     size_t off = 0;
-#define CARVE(ptr, n)                           \
-    do {                                        \
-        (ptr) = kern__at(b, b->pw, off);        \
-        off += align_elems(n);                  \
+#define CARVE(ptr, n)                    \
+    do {                                 \
+        (ptr) = kern__at(b, b->pw, off); \
+        off += align_elems(n);           \
     } while (0)
     CARVE(b->p_table, (size_t)p->features * D);
     CARVE(b->p_bias0, D);
@@ -455,8 +515,9 @@ int kern_backend_new(const struct kern_shape *m, const struct kern_opts *o, kern
     }
     const struct kern__dev *dev = dev_of(id);
     if (!dev)
-        return sim_msg_set(err, SIM_ENODEV, "the cuda backend is not built into this binary "
-                                            "(meson -Dcuda=enabled needs nvcc and cuBLAS)");
+        return sim_msg_set(err, SIM_ENODEV,
+                           "the cuda backend is not built into this binary "
+                           "(meson -Dcuda=enabled needs nvcc and cuBLAS)");
     if (m) {
         int rc = check_shape(m, err);
         if (rc)
@@ -514,11 +575,11 @@ int kern_backend_new(const struct kern_shape *m, const struct kern_opts *o, kern
     return SIM_OK;
 }
 
-int kern__backend_bare(const char *backend, int device, size_t scratch_bytes,
-                       kern_backend_t **out, struct sim_msg *err)
+int kern__backend_bare(const char *backend, int device, size_t scratch_bytes, kern_backend_t **out,
+                       struct sim_msg *err)
 {
     *out = NULL;
-    enum kern_backend_id id;
+    enum kern_backend_id    id;
     const struct kern__dev *dev = backend_id(backend, &id, err) ? NULL : dev_of(id);
     if (!dev)
         return sim_msg_set(err, SIM_ENODEV, "backend '%s' is not built", backend);
@@ -536,8 +597,7 @@ int kern__backend_bare(const char *backend, int device, size_t scratch_bytes,
     b->scratch_bytes = scratch_bytes;
     if (dev->alloc(b, &b->scratch, scratch_bytes)) {
         kern_backend_free(b);
-        return sim_msg_set(err, SIM_ENOMEM, "cannot allocate %zu bytes of scratch",
-                           scratch_bytes);
+        return sim_msg_set(err, SIM_ENOMEM, "cannot allocate %zu bytes of scratch", scratch_bytes);
     }
     b->ctx.work = b->scratch;
     b->ctx.work_bytes = scratch_bytes;
@@ -593,7 +653,7 @@ void kern_kv_reset(kern_backend_t *b)
 
 static struct kern_kv layer_kv(const kern_backend_t *b, uint32_t l)
 {
-    size_t per = b->kv_pool_tok * b->m.kv_heads * b->m.head_dim;
+    size_t         per = b->kv_pool_tok * b->m.kv_heads * b->m.head_dim;
     struct kern_kv kv = {
         .layout = b->o.kv_layout,
         .kv_heads = b->m.kv_heads,
@@ -791,12 +851,11 @@ int kern_prepare(kern_backend_t *b, const struct kern_batch *batch, struct sim_m
                                "(slots %u, context %u)",
                                i, s->slot, s->start, s->n_new, o->max_slots, o->max_ctx);
         if (is_prompt(s) && s->n_new > o->max_prompt)
-            return sim_msg_set(err, SIM_ECONFIG, "sequence %zu: prompt of %u tokens (limit %u)",
-                               i, s->n_new, o->max_prompt);
+            return sim_msg_set(err, SIM_ECONFIG, "sequence %zu: prompt of %u tokens (limit %u)", i,
+                               s->n_new, o->max_prompt);
         for (size_t j = 0; j < i; j++)
             if (batch->seqs[j].slot == s->slot)
-                return sim_msg_set(err, SIM_ECONFIG, "slot %u appears twice in one batch",
-                                   s->slot);
+                return sim_msg_set(err, SIM_ECONFIG, "slot %u appears twice in one batch", s->slot);
         rows += s->n_new;
     }
     if (rows > o->max_batch_tok)
@@ -806,7 +865,7 @@ int kern_prepare(kern_backend_t *b, const struct kern_batch *batch, struct sim_m
     if (o->kv_layout == KERN_KV_PAGED) {
         for (size_t i = 0; i < batch->n_seqs; i++) {
             const struct kern_seq *s = &batch->seqs[i];
-            uint32_t need = (s->start + s->n_new + o->block_tok - 1) / o->block_tok;
+            uint32_t               need = (s->start + s->n_new + o->block_tok - 1) / o->block_tok;
             while (b->slot_nblk[s->slot] < need) {
                 if (!b->n_free)
                     return sim_msg_set(err, SIM_ENOSPC, "KV pool of %u blocks exhausted",
@@ -817,7 +876,7 @@ int kern_prepare(kern_backend_t *b, const struct kern_batch *batch, struct sim_m
         }
     }
 
-    size_t T = o->max_batch_tok;
+    size_t   T = o->max_batch_tok;
     int32_t *tok = b->h_meta, *pos = b->h_meta + T, *slot = b->h_meta + 2 * T,
             *len = b->h_meta + 3 * T, *last = b->h_meta + 4 * T;
     uint32_t r = 0;
@@ -891,7 +950,7 @@ int kern_logits(kern_backend_t *b, float *out, size_t n_floats)
 {
     SIM_ASSERT(b->prepared && n_floats >= (size_t)b->n_seqs * b->m.vocab);
     size_t n = (size_t)b->n_seqs * b->m.vocab;
-    int rc = b->dev->sync(b);
+    int    rc = b->dev->sync(b);
     if (rc)
         return rc;
     if (b->dev->elem_bytes == sizeof(float))
@@ -921,8 +980,8 @@ int kern_pred_prepare(kern_backend_t *b, uint32_t n_req, const uint32_t *n_feat,
     offs[0] = 0;
     for (uint32_t r = 0; r < n_req; r++) {
         if (n_feat[r] > b->o.pred_max_feat)
-            return sim_msg_set(err, SIM_ECONFIG, "request %u: %u features (limit %u)", r,
-                               n_feat[r], b->o.pred_max_feat);
+            return sim_msg_set(err, SIM_ECONFIG, "request %u: %u features (limit %u)", r, n_feat[r],
+                               b->o.pred_max_feat);
         offs[r + 1] = offs[r] + (int32_t)n_feat[r];
         for (int32_t j = offs[r]; j < offs[r + 1]; j++)
             idx[j] = (int32_t)(kern_mix64(b->o.seed ^ 0xfea7u ^ ((uint64_t)r << 32) ^ (uint64_t)j) %
@@ -1007,8 +1066,8 @@ void kern_backend_info(const kern_backend_t *b, struct kern_info *out)
     out->work_bytes = b->act_bytes + b->scratch_bytes;
     out->kv_bytes = b->kv_bytes;
     if (b->have_model)
-        out->kv_bytes_per_token =
-            2 * (size_t)b->m.layers * b->m.kv_heads * b->m.head_dim * b->dev->elem_bytes;
+        out->kv_bytes_per_token = 2 * (size_t)b->m.layers * b->m.kv_heads * b->m.head_dim *
+                                  b->dev->elem_bytes;
     out->n_sm = b->ctx.n_sm;
     b->dev->info(b, out);
 }

@@ -45,22 +45,22 @@ struct kern_pred_shape {
 };
 
 struct kern_opts {
-    const char         *backend;       /* a kern_backend_choices name; NULL = "cpu" */
-    uint64_t            seed;          /* weights, KV contents and pseudo-random token ids */
+    const char         *backend; /* a kern_backend_choices name; NULL = "cpu" */
+    uint64_t            seed;    /* weights, KV contents and pseudo-random token ids */
     enum kern_kv_layout kv_layout;
-    uint32_t            block_tok;     /* paged: tokens per block (default 16) */
-    uint32_t            max_slots;     /* sequences the cache can hold at once */
-    uint32_t            max_ctx;       /* tokens per sequence (context + new) */
-    size_t              kv_tokens;     /* paged pool size in tokens (0: max_slots x max_ctx) */
-    uint32_t            max_batch_tok; /* rows (tokens) per iteration */
-    uint32_t            max_seqs;      /* sequences per iteration */
-    uint32_t            max_prompt;    /* longest prompt prefilled from position 0 */
-    int                 graphs;        /* CUDA: capture each prepared iteration in a graph */
-    int                 device;        /* CUDA device ordinal */
-    int                 cpu_threads;   /* CPU: BLAS threads (0: one, for stable timings) */
+    uint32_t            block_tok;      /* paged: tokens per block (default 16) */
+    uint32_t            max_slots;      /* sequences the cache can hold at once */
+    uint32_t            max_ctx;        /* tokens per sequence (context + new) */
+    size_t              kv_tokens;      /* paged pool size in tokens (0: max_slots x max_ctx) */
+    uint32_t            max_batch_tok;  /* rows (tokens) per iteration */
+    uint32_t            max_seqs;       /* sequences per iteration */
+    uint32_t            max_prompt;     /* longest prompt prefilled from position 0 */
+    int                 graphs;         /* CUDA: capture each prepared iteration in a graph */
+    int                 device;         /* CUDA device ordinal */
+    int                 cpu_threads;    /* CPU: BLAS threads (0: one, for stable timings) */
     const struct kern_pred_shape *pred; /* NULL: no predictor */
-    uint32_t            pred_max_req;  /* predictor batch limit */
-    uint32_t            pred_max_feat; /* hashed features per request, at most */
+    uint32_t                      pred_max_req;  /* predictor batch limit */
+    uint32_t                      pred_max_feat; /* hashed features per request, at most */
 };
 
 typedef struct kern_backend kern_backend_t;
@@ -116,11 +116,11 @@ int kern_flush_cache(kern_backend_t *b);
 
 struct kern_info {
     char   backend[16];
-    char   device[128];  /* "NVIDIA H200" or the CPU model name */
-    char   driver[64];   /* CUDA driver version, "" on the CPU */
-    char   runtime[32];  /* CUDA runtime version, "" on the CPU */
-    char   blas[32];     /* "cublas", "cblas" or "plain C" */
-    size_t elem_bytes;   /* 4 (fp32) or 2 (bf16) */
+    char   device[128];                        /* "NVIDIA H200" or the CPU model name */
+    char   driver[64];                         /* CUDA driver version, "" on the CPU */
+    char   runtime[32];                        /* CUDA runtime version, "" on the CPU */
+    char   blas[32];                           /* "cublas", "cblas" or "plain C" */
+    size_t elem_bytes;                         /* 4 (fp32) or 2 (bf16) */
     size_t weight_bytes, work_bytes, kv_bytes; /* what this backend allocated */
     size_t kv_bytes_per_token;                 /* all layers, K and V */
     size_t mem_total, mem_free;                /* device (or host) memory now */
@@ -177,7 +177,7 @@ const char *kern_op_name(enum kern_op op);
 int kern_op_find(const char *name);
 /* The highest-version variant of op on backend that supports args, or NULL. */
 const struct kern_variant *kern_variant_best(enum kern_op op, enum kern_backend_id be,
-                                            const void *args);
+                                             const void *args);
 
 /* bf16 helpers (round to nearest even; NaN stays NaN). */
 uint16_t kern_f32_to_bf16(float x);

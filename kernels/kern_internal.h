@@ -15,37 +15,37 @@ struct kern__dev {
     enum kern_backend_id id;
     size_t               elem_bytes;
     /* Open the device (stream, BLAS handle, timers); fill b->ctx. 0, SIM_ENODEV or SIM_ECUDA. */
-    int  (*init)(kern_backend_t *b, struct sim_msg *err);
+    int (*init)(kern_backend_t *b, struct sim_msg *err);
     void (*fini)(kern_backend_t *b);
     /* Device memory: 0 or SIM_ENOMEM. free(NULL) is a no-op. */
-    int  (*alloc)(kern_backend_t *b, void **p, size_t bytes);
+    int (*alloc)(kern_backend_t *b, void **p, size_t bytes);
     void (*free)(kern_backend_t *b, void *p);
     /* Host staging memory (pinned on CUDA). */
-    int  (*alloc_host)(kern_backend_t *b, void **p, size_t bytes);
+    int (*alloc_host)(kern_backend_t *b, void **p, size_t bytes);
     void (*free_host)(kern_backend_t *b, void *p);
     /* Copies; both complete before returning. */
-    int  (*h2d)(kern_backend_t *b, void *dst, const void *src, size_t bytes);
-    int  (*d2h)(kern_backend_t *b, void *dst, const void *src, size_t bytes);
+    int (*h2d)(kern_backend_t *b, void *dst, const void *src, size_t bytes);
+    int (*d2h)(kern_backend_t *b, void *dst, const void *src, size_t bytes);
     /* Device-to-device copy, enqueued (not waited for). */
-    int  (*d2d)(kern_backend_t *b, void *dst, const void *src, size_t bytes);
+    int (*d2d)(kern_backend_t *b, void *dst, const void *src, size_t bytes);
     /* n elements of the device type: offset + scale * kern_rand_u(seed, i). */
-    int  (*fill)(kern_backend_t *b, void *p, size_t n, uint64_t seed, float scale, float offset);
-    int  (*sync)(kern_backend_t *b);
-    int  (*timer_start)(kern_backend_t *b);
-    int  (*timer_stop)(kern_backend_t *b, double *seconds);
-    int  (*flush)(kern_backend_t *b);
+    int (*fill)(kern_backend_t *b, void *p, size_t n, uint64_t seed, float scale, float offset);
+    int (*sync)(kern_backend_t *b);
+    int (*timer_start)(kern_backend_t *b);
+    int (*timer_stop)(kern_backend_t *b, double *seconds);
+    int (*flush)(kern_backend_t *b);
     void (*info)(const kern_backend_t *b, struct kern_info *out);
     /* Graphs (NULL on the CPU): capture what `fn` enqueues; launch; drop. */
-    int  (*graph_capture)(kern_backend_t *b, int (*fn)(kern_backend_t *), void **graph);
-    int  (*graph_launch)(kern_backend_t *b, void *graph);
+    int (*graph_capture)(kern_backend_t *b, int (*fn)(kern_backend_t *), void **graph);
+    int (*graph_launch)(kern_backend_t *b, void *graph);
     void (*graph_drop)(kern_backend_t *b, void *graph);
 };
 
 extern const struct kern__dev kern__dev_cpu;
 #ifdef LENSIM_HAVE_CUDA
 extern const struct kern__dev kern__dev_cuda;
-int kern__cuda_device_count(void);
-int kern__cuda_mem(int device, size_t *free_bytes, size_t *total_bytes);
+int                           kern__cuda_device_count(void);
+int                           kern__cuda_mem(int device, size_t *free_bytes, size_t *total_bytes);
 #endif
 
 struct kern__layer {
@@ -62,46 +62,46 @@ struct kern_backend {
     struct kern_shape       m;
     struct kern_pred_shape  ps;
 
-    void               *weights;    /* one allocation, carved below */
+    void               *weights; /* one allocation, carved below */
     size_t              weight_bytes;
-    struct kern__layer *layer;      /* host array of m.layers */
+    struct kern__layer *layer; /* host array of m.layers */
     void               *embed, *final_norm, *lm_head;
 
-    void     *kv;                   /* [layer][k|v][pool tokens][kv_heads][head_dim] */
+    void     *kv; /* [layer][k|v][pool tokens][kv_heads][head_dim] */
     size_t    kv_bytes, kv_pool_tok;
     uint32_t  n_blocks, table_stride;
-    int32_t  *h_table, *d_table;    /* [max_slots][table_stride] block ids, -1 = none */
-    int32_t  *perm;                 /* initial free-list order (shuffled block ids) */
+    int32_t  *h_table, *d_table; /* [max_slots][table_stride] block ids, -1 = none */
+    int32_t  *perm;              /* initial free-list order (shuffled block ids) */
     int32_t  *free_blk;
     size_t    n_free;
     uint32_t *slot_nblk;
 
-    void  *act;                     /* activations workspace, carved below */
+    void  *act; /* activations workspace, carved below */
     size_t act_bytes;
     void  *x, *xn, *qkv, *att, *gu, *mlp, *last, *logits;
-    void  *scratch;                 /* op scratch (ctx.work) */
+    void  *scratch; /* op scratch (ctx.work) */
     size_t scratch_bytes;
 
-    int32_t *h_meta, *d_meta;       /* tokens, pos, slot, len [max_batch_tok] + last [max_seqs] */
-    uint32_t n_rows, n_dec_rows, n_seqs, n_pre, max_dec_len;
-    uint32_t *pre_row0, *pre_len;   /* host, max_seqs */
+    int32_t  *h_meta, *d_meta; /* tokens, pos, slot, len [max_batch_tok] + last [max_seqs] */
+    uint32_t  n_rows, n_dec_rows, n_seqs, n_pre, max_dec_len;
+    uint32_t *pre_row0, *pre_len; /* host, max_seqs */
     int       prepared;
     void     *graph;
 
     /* predictor */
-    void    *pw;                    /* weights */
+    void    *pw; /* weights */
     size_t   pw_bytes;
     void    *p_table, *p_bias0, **p_w, **p_b, *p_wout, *p_bout;
     void    *p_y0, *p_y1, *p_out;
-    int32_t *h_pmeta, *d_pmeta;     /* offs [max_req + 1], idx [max_req * max_feat] */
+    int32_t *h_pmeta, *d_pmeta; /* offs [max_req + 1], idx [max_req * max_feat] */
     uint32_t p_n_req;
     int      p_prepared;
 };
 
 /* A backend with a device, a stream and `scratch_bytes` of op scratch but no model (for
  * kcheck). Returns 0 or an error with the reason in err; free with kern_backend_free. */
-int kern__backend_bare(const char *backend, int device, size_t scratch_bytes,
-                       kern_backend_t **out, struct sim_msg *err);
+int kern__backend_bare(const char *backend, int device, size_t scratch_bytes, kern_backend_t **out,
+                       struct sim_msg *err);
 static inline int kern__dev_copy(kern_backend_t *b, void *dst, const void *src, size_t n)
 {
     return b->dev->d2d(b, dst, src, n);
@@ -129,6 +129,6 @@ int kern__cpu_bias_act(const struct kern_ctx *c, const struct kern_bias_act_args
 size_t kern__cpu_scratch_bytes(uint32_t max_ctx, uint32_t group, uint32_t max_prompt);
 int    kern__cpu_have_blas(void);
 /* MemAvailable and MemTotal of the host. Returns 0 or SIM_EIO. */
-int    kern__cpu_mem(size_t *free_bytes, size_t *total_bytes);
+int kern__cpu_mem(size_t *free_bytes, size_t *total_bytes);
 
 #endif

@@ -30,24 +30,42 @@ enum ftype { T_STR, T_LIST, T_CHOICE, T_U32, T_U64, T_F64, T_BOOL };
 typedef char *(*names_fn)(char *buf, size_t n, const char *sep);
 
 struct field {
-    const char *key;
-    enum ftype  type;
-    size_t      off, size;
-    const char *def;
-    double      min, max;
+    const char              *key;
+    enum ftype               type;
+    size_t                   off, size;
+    const char              *def;
+    double                   min, max;
     const struct sim_choice *choices; /* T_CHOICE: the set, or NULL */
-    names_fn    presets;              /* T_STR naming a preset: the table's names, or NULL */
-    const char *unit;
-    const char *help;
+    names_fn                 presets; /* T_STR naming a preset: the table's names, or NULL */
+    const char              *unit;
+    const char              *help;
 };
 
 #define AT(m) offsetof(struct cfg, m), sizeof(((struct cfg *)0)->m)
-#define FS(k, m, d, h) {k, T_STR, AT(m), d, 0, 0, NULL, NULL, "", h}
-#define FP(k, m, d, names, h) {k, T_STR, AT(m), d, 0, 0, NULL, names, "", h}
-#define FL(k, m, d, h) {k, T_LIST, AT(m), d, 0, 0, NULL, NULL, "", h}
-#define FC(k, m, d, set, h) {k, T_CHOICE, AT(m), d, 0, 0, set, NULL, "", h}
-#define FN(k, t, m, d, lo, hi, u, h) {k, t, AT(m), d, lo, hi, NULL, NULL, u, h}
-#define FB(k, m, d, h) {k, T_BOOL, AT(m), d, 0, 1, NULL, NULL, "", h}
+#define FS(k, m, d, h)                              \
+    {                                               \
+        k, T_STR, AT(m), d, 0, 0, NULL, NULL, "", h \
+    }
+#define FP(k, m, d, names, h)                        \
+    {                                                \
+        k, T_STR, AT(m), d, 0, 0, NULL, names, "", h \
+    }
+#define FL(k, m, d, h)                               \
+    {                                                \
+        k, T_LIST, AT(m), d, 0, 0, NULL, NULL, "", h \
+    }
+#define FC(k, m, d, set, h)                           \
+    {                                                 \
+        k, T_CHOICE, AT(m), d, 0, 0, set, NULL, "", h \
+    }
+#define FN(k, t, m, d, lo, hi, u, h)             \
+    {                                            \
+        k, t, AT(m), d, lo, hi, NULL, NULL, u, h \
+    }
+#define FB(k, m, d, h)                               \
+    {                                                \
+        k, T_BOOL, AT(m), d, 0, 1, NULL, NULL, "", h \
+    }
 
 const struct sim_choice cfg_compat_choices[] = {
     {"none", CFG_COMPAT_NONE, "lensim's own serving model"},
@@ -62,7 +80,8 @@ const struct sim_choice cfg_compat_choices[] = {
 static const struct field fields[] = {
     FS("name", name, "", "experiment name (required); results go to results/<name>"),
     FS("description", description, "", "free text, copied into the manifest"),
-    FN("seed", T_U64, seed, "1", 0, 1.8e19, "", "experiment seed: every random stream derives from it"),
+    FN("seed", T_U64, seed, "1", 0, 1.8e19, "",
+       "experiment seed: every random stream derives from it"),
 
     FP("model.name", model, "llama-2-7b", cal_model_names,
        "model preset, or 'custom' with the shape below"),
@@ -73,80 +92,129 @@ static const struct field fields[] = {
     FN("model.head_dim", T_U32, m_head_dim, "0", 0, 1e4, "", "head dimension (0 = the preset's)"),
     FN("model.ffn", T_U32, m_ffn, "0", 0, 1e7, "", "MLP inner size (0 = the preset's)"),
     FN("model.vocab", T_U32, m_vocab, "0", 0, 1e7, "", "vocabulary size (0 = the preset's)"),
-    FN("model.dtype_bytes", T_U32, m_dtype, "0", 0, 8, "bytes", "bytes per weight and KV element (0 = the preset's)"),
-    FN("model.max_ctx", T_U32, m_max_ctx, "0", 0, 1e7, "tokens", "native context length (0 = the preset's)"),
+    FN("model.dtype_bytes", T_U32, m_dtype, "0", 0, 8, "bytes",
+       "bytes per weight and KV element (0 = the preset's)"),
+    FN("model.max_ctx", T_U32, m_max_ctx, "0", 0, 1e7, "tokens",
+       "native context length (0 = the preset's)"),
     FB("model.gated_mlp", m_gated, "true", "custom shapes: SwiGLU MLP (3 matrices) rather than 2"),
-    FN("model.params", T_F64, m_params, "0", 0, 1e13, "parameters", "parameter count (0 = the preset's)"),
+    FN("model.params", T_F64, m_params, "0", 0, 1e13, "parameters",
+       "parameter count (0 = the preset's)"),
 
     FP("hardware.gpu", gpu, "a100-80gb", cal_gpu_names, "GPU preset"),
     FN("hardware.tp", T_U32, tp, "1", 1, 64, "GPUs", "GPUs per replica (tensor-parallel degree)"),
-    FN("hardware.mem_util", T_F64, mem_util, "0.9", 1e-3, 1, "fraction", "share of GPU memory for weights and KV (vLLM's gpu_memory_utilization)"),
-    FN("hardware.host_bw_gbps", T_F64, host_bw_gbps, "0", 0, 1e4, "GB/s", "host link for KV swapping (0 = the preset's PCIe)"),
+    FN("hardware.mem_util", T_F64, mem_util, "0.9", 1e-3, 1, "fraction",
+       "share of GPU memory for weights and KV (vLLM's gpu_memory_utilization)"),
+    FN("hardware.host_bw_gbps", T_F64, host_bw_gbps, "0", 0, 1e4, "GB/s",
+       "host link for KV swapping (0 = the preset's PCIe)"),
 
-    FS("perf.profile", profile, "analytic", "'analytic' (roofline from model and GPU) or a profile YAML written by lensim calibrate"),
+    FS("perf.profile", profile, "analytic",
+       "'analytic' (roofline from model and GPU) or a profile YAML written by lensim calibrate"),
 
     FN("cluster.replicas", T_U32, replicas, "1", 1, 1e5, "", "serving replicas"),
-    FC("cluster.router", router, "round_robin", serve_router_choices, "how arrivals are spread over replicas"),
+    FC("cluster.router", router, "round_robin", serve_router_choices,
+       "how arrivals are spread over replicas"),
 
-    FC("workload.source", source, "synthetic", trace_format_choices, "the generator, or a trace format"),
+    FC("workload.source", source, "synthetic", trace_format_choices,
+       "the generator, or a trace format"),
     FS("workload.path", path, "", "trace file (relative: experiment dir, then data dir)"),
-    FN("workload.requests", T_U64, requests, "0", 0, 1e12, "requests", "first N requests (0 = all; the generator needs N or end_s)"),
-    FN("workload.rate", T_F64, rate, "5.53", 1e-9, 1e9, "req/s", "arrival rate of the generator and of lengths-only files"),
-    FC("workload.arrival", arrival, "poisson", trace_arrival_choices, "arrival process of the generator and of lengths-only files"),
-    FN("workload.cv", T_F64, cv, "1", 1e-6, 1e3, "", "coefficient of variation of Gamma inter-arrival times"),
-    FN("workload.rate_scale", T_F64, rate_scale, "1", 1e-9, 1e9, "x", "replay faster (>1) or slower: arrival times are divided by it"),
-    FN("workload.start_s", T_F64, start_s, "0", 0, 1e12, "s", "window start, in the source's seconds from its first row"),
+    FN("workload.requests", T_U64, requests, "0", 0, 1e12, "requests",
+       "first N requests (0 = all; the generator needs N or end_s)"),
+    FN("workload.rate", T_F64, rate, "5.53", 1e-9, 1e9, "req/s",
+       "arrival rate of the generator and of lengths-only files"),
+    FC("workload.arrival", arrival, "poisson", trace_arrival_choices,
+       "arrival process of the generator and of lengths-only files"),
+    FN("workload.cv", T_F64, cv, "1", 1e-6, 1e3, "",
+       "coefficient of variation of Gamma inter-arrival times"),
+    FN("workload.rate_scale", T_F64, rate_scale, "1", 1e-9, 1e9, "x",
+       "replay faster (>1) or slower: arrival times are divided by it"),
+    FN("workload.start_s", T_F64, start_s, "0", 0, 1e12, "s",
+       "window start, in the source's seconds from its first row"),
     FN("workload.end_s", T_F64, end_s, "0", 0, 1e12, "s", "window end (0 = none)"),
-    FN("workload.max_prompt_tokens", T_U32, max_prompt, "0", 0, 1e7, "tokens", "clamp longer prompts (0 = no cap)"),
-    FN("workload.max_output_tokens", T_U32, max_output, "0", 0, 1e7, "tokens", "clamp longer outputs (0 = no cap)"),
+    FN("workload.max_prompt_tokens", T_U32, max_prompt, "0", 0, 1e7, "tokens",
+       "clamp longer prompts (0 = no cap)"),
+    FN("workload.max_output_tokens", T_U32, max_output, "0", 0, 1e7, "tokens",
+       "clamp longer outputs (0 = no cap)"),
     FC("workload.lengths", lengths, "lognormal", trace_lengths_choices, "the generator's lengths"),
-    FN("workload.prompt_mu", T_F64, prompt_mu, "6.6333", -10, 30, "ln tokens", "mean of ln(prompt tokens) (Azure 2023 conv fit)"),
-    FN("workload.prompt_sigma", T_F64, prompt_sigma, "0.9852", 0, 10, "ln tokens", "sd of ln(prompt tokens)"),
-    FN("workload.output_mu", T_F64, output_mu, "5.0190", -10, 30, "ln tokens", "mean of ln(output tokens)"),
-    FN("workload.output_sigma", T_F64, output_sigma, "0.8590", 0, 10, "ln tokens", "sd of ln(output tokens)"),
-    FS("workload.lengths_path", lengths_path, "", "file to resample lengths from (any trace format)"),
-    FB("workload.skip_bad", skip_bad, "false", "skip malformed trace rows (counted) instead of failing"),
+    FN("workload.prompt_mu", T_F64, prompt_mu, "6.6333", -10, 30, "ln tokens",
+       "mean of ln(prompt tokens) (Azure 2023 conv fit)"),
+    FN("workload.prompt_sigma", T_F64, prompt_sigma, "0.9852", 0, 10, "ln tokens",
+       "sd of ln(prompt tokens)"),
+    FN("workload.output_mu", T_F64, output_mu, "5.0190", -10, 30, "ln tokens",
+       "mean of ln(output tokens)"),
+    FN("workload.output_sigma", T_F64, output_sigma, "0.8590", 0, 10, "ln tokens",
+       "sd of ln(output tokens)"),
+    FS("workload.lengths_path", lengths_path, "",
+       "file to resample lengths from (any trace format)"),
+    FB("workload.skip_bad", skip_bad, "false",
+       "skip malformed trace rows (counted) instead of failing"),
 
-    FC("engine.batching", batching, "continuous", serve_batching_choices, "how requests are grouped into iterations"),
-    FN("engine.max_batch", T_U32, max_batch, "256", 1, 1e6, "sequences", "largest batch (max_num_seqs)"),
-    FN("engine.max_batched_tokens", T_U32, max_batched_tokens, "0", 0, 1e8, "tokens", "tokens per iteration (0 = max(8192, max_seq_len))"),
-    FN("engine.max_wait_s", T_F64, max_wait_s, "0", 0, 1e6, "s", "dynamic batching: longest wait for a full batch"),
-    FC("engine.memory", memory, "max", kv_policy_choices, "how KV memory is reserved for a request"),
-    FN("engine.block_size", T_U32, block_size, "16", 1, 65536, "tokens", "paged: tokens per KV block"),
-    FN("engine.max_seq_len", T_U32, max_seq_len, "0", 0, 1e7, "tokens", "prompt + output limit (0 = the model's context)"),
-    FN("engine.watermark", T_F64, watermark, "0.01", 0, 0.99, "fraction", "paged: blocks kept free at admission"),
-    FC("engine.preemption", preemption, "recompute", serve_preempt_choices, "how a preempted request keeps its tokens"),
-    FC("engine.overflow", overflow, "next_bucket", serve_overflow_choices, "predicted memory: new reservation after a misprediction"),
-    FC("engine.queue", queue, "calendar", evq_kind_choices, "event queue implementation (results are identical)"),
+    FC("engine.batching", batching, "continuous", serve_batching_choices,
+       "how requests are grouped into iterations"),
+    FN("engine.max_batch", T_U32, max_batch, "256", 1, 1e6, "sequences",
+       "largest batch (max_num_seqs)"),
+    FN("engine.max_batched_tokens", T_U32, max_batched_tokens, "0", 0, 1e8, "tokens",
+       "tokens per iteration (0 = max(8192, max_seq_len))"),
+    FN("engine.max_wait_s", T_F64, max_wait_s, "0", 0, 1e6, "s",
+       "dynamic batching: longest wait for a full batch"),
+    FC("engine.memory", memory, "max", kv_policy_choices,
+       "how KV memory is reserved for a request"),
+    FN("engine.block_size", T_U32, block_size, "16", 1, 65536, "tokens",
+       "paged: tokens per KV block"),
+    FN("engine.max_seq_len", T_U32, max_seq_len, "0", 0, 1e7, "tokens",
+       "prompt + output limit (0 = the model's context)"),
+    FN("engine.watermark", T_F64, watermark, "0.01", 0, 0.99, "fraction",
+       "paged: blocks kept free at admission"),
+    FC("engine.preemption", preemption, "recompute", serve_preempt_choices,
+       "how a preempted request keeps its tokens"),
+    FC("engine.overflow", overflow, "next_bucket", serve_overflow_choices,
+       "predicted memory: new reservation after a misprediction"),
+    FC("engine.queue", queue, "calendar", evq_kind_choices,
+       "event queue implementation (results are identical)"),
     FB("engine.check", check, "false", "check every invariant after every event (slow)"),
 
     FC("policy.name", policy, "fcfs", sched_policy_choices, "scheduling policy"),
-    FN("policy.aging_s", T_F64, aging_s, "0", 0, 1e9, "s", "serve oldest first once the front waited this long (0 = off)"),
-    FN("policy.aging_factor", T_F64, aging_factor, "0", 0, 1e9, "x", "... or this many times its estimated service time (0 = off)"),
+    FN("policy.aging_s", T_F64, aging_s, "0", 0, 1e9, "s",
+       "serve oldest first once the front waited this long (0 = off)"),
+    FN("policy.aging_factor", T_F64, aging_factor, "0", 0, 1e9, "x",
+       "... or this many times its estimated service time (0 = off)"),
 
     FC("predictor.name", predictor, "oracle", pred_kind_choices, "output-length predictor"),
-    FN("predictor.cost_s", T_F64, pred_cost_s, "0", 0, 1e3, "s", "time per prediction, charged before the request can be scheduled"),
+    FN("predictor.cost_s", T_F64, pred_cost_s, "0", 0, 1e3, "s",
+       "time per prediction, charged before the request can be scheduled"),
     FN("predictor.sigma", T_F64, pred_sigma, "0.5", 0, 10, "", "noisy: sd of the log-normal error"),
-    FN("predictor.buckets", T_U32, pred_buckets, "10", 1, 64, "", "buckets of equal width up to max_seq_len (S3: 10)"),
-    FL("predictor.edges", pred_edges, "", "explicit bucket upper edges, increasing (overrides buckets)"),
+    FN("predictor.buckets", T_U32, pred_buckets, "10", 1, 64, "",
+       "buckets of equal width up to max_seq_len (S3: 10)"),
+    FL("predictor.edges", pred_edges, "",
+       "explicit bucket upper edges, increasing (overrides buckets)"),
     FS("predictor.path", pred_path, "", "confusion matrix or replayed predictions"),
 
     FC("compat", compat, "none", cfg_compat_choices, "reproduce a paper's simulator semantics"),
-    FN("ssjf.jobs", T_U32, ssjf_jobs, "50", 1, 1e5, "jobs", "compat ssjf: jobs per repetition (NUM_JOBS; the loop is quadratic in it)"),
-    FN("ssjf.repeats", T_U32, ssjf_repeats, "20", 1, 1e6, "", "compat ssjf: repetitions averaged (NUM_EXP_RUNS)"),
-    FS("ssjf.predictions", ssjf_predictions, "predictions/ssjf_lmsys_vicuna13b/predictions_warmup_multi_cls_1000K.csv",
+    FN("ssjf.jobs", T_U32, ssjf_jobs, "50", 1, 1e5, "jobs",
+       "compat ssjf: jobs per repetition (NUM_JOBS; the loop is quadratic in it)"),
+    FN("ssjf.repeats", T_U32, ssjf_repeats, "20", 1, 1e6, "",
+       "compat ssjf: repetitions averaged (NUM_EXP_RUNS)"),
+    FS("ssjf.predictions", ssjf_predictions,
+       "predictions/ssjf_lmsys_vicuna13b/predictions_warmup_multi_cls_1000K.csv",
        "compat ssjf: true lengths and predicted classes, one row per job candidate"),
-    FN("ssjf.batch_wait_s", T_F64, ssjf_wait_s, "10", 0, 1e6, "s", "compat ssjf: FCFS waits this long for a batch to fill (BATCH_WAIT_TIMEOUT)"),
-    FN("ssjf.starvation_s", T_F64, ssjf_starve_s, "100", 0, 1e9, "s", "compat ssjf: age that switches SJF/SSJF to oldest first"),
-    FN("ssjf.starvation_factor", T_F64, ssjf_starve_k, "10", 0, 1e9, "x", "compat ssjf: ... or this many times the true remaining service time"),
+    FN("ssjf.batch_wait_s", T_F64, ssjf_wait_s, "10", 0, 1e6, "s",
+       "compat ssjf: FCFS waits this long for a batch to fill (BATCH_WAIT_TIMEOUT)"),
+    FN("ssjf.starvation_s", T_F64, ssjf_starve_s, "100", 0, 1e9, "s",
+       "compat ssjf: age that switches SJF/SSJF to oldest first"),
+    FN("ssjf.starvation_factor", T_F64, ssjf_starve_k, "10", 0, 1e9, "x",
+       "compat ssjf: ... or this many times the true remaining service time"),
 
-    FN("slo.ttft_ms", T_F64, slo_ttft_ms, "0", 0, 1e9, "ms", "goodput SLO on time to first token (0 = none)"),
-    FN("slo.tpot_ms", T_F64, slo_tpot_ms, "0", 0, 1e9, "ms", "goodput SLO on time per output token (0 = none)"),
-    FN("slo.e2el_ms", T_F64, slo_e2el_ms, "0", 0, 1e9, "ms", "goodput SLO on end-to-end latency (0 = none)"),
-    FN("slo.norm_latency_ms", T_F64, slo_norm_ms, "0", 0, 1e9, "ms/token", "goodput SLO on end-to-end latency per output token (0 = none)"),
+    FN("slo.ttft_ms", T_F64, slo_ttft_ms, "0", 0, 1e9, "ms",
+       "goodput SLO on time to first token (0 = none)"),
+    FN("slo.tpot_ms", T_F64, slo_tpot_ms, "0", 0, 1e9, "ms",
+       "goodput SLO on time per output token (0 = none)"),
+    FN("slo.e2el_ms", T_F64, slo_e2el_ms, "0", 0, 1e9, "ms",
+       "goodput SLO on end-to-end latency (0 = none)"),
+    FN("slo.norm_latency_ms", T_F64, slo_norm_ms, "0", 0, 1e9, "ms/token",
+       "goodput SLO on end-to-end latency per output token (0 = none)"),
 
     FB("outputs.requests_csv", out_requests, "true", "write requests.csv (one row per request)"),
-    FN("outputs.timeline_rows", T_U32, out_timeline_rows, "2000", 0, 1e7, "rows", "timeline.csv rows per replica (0 = none)"),
+    FN("outputs.timeline_rows", T_U32, out_timeline_rows, "2000", 0, 1e7, "rows",
+       "timeline.csv rows per replica (0 = none)"),
 };
 enum { N_FIELDS = sizeof fields / sizeof *fields };
 
@@ -216,7 +284,7 @@ static int msg_at(struct sim_msg *err, struct mark at, const char *key, const ch
     __attribute__((format(printf, 4, 5)));
 static int msg_at(struct sim_msg *err, struct mark at, const char *key, const char *fmt, ...)
 {
-    char what[400];
+    char    what[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
@@ -254,7 +322,8 @@ static int parse_into(struct cfg *c, const struct field *f, const char *v, struc
         return SIM_OK;
     }
     case T_BOOL: {
-        static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+        static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
+                                                                                    "off", "0"};
         for (int i = 0; i < 4; i++) {
             if (!strcmp(v, yes[i]) || !strcmp(v, no[i])) {
                 *(int *)p = !strcmp(v, yes[i]);
@@ -281,7 +350,7 @@ static int parse_into(struct cfg *c, const struct field *f, const char *v, struc
             *(uint32_t *)p = (uint32_t)d;
         else if (f->type == T_U64) /* plain digits exactly: a double holds only 53 bits */
             *(uint64_t *)p = strspn(v, "0123456789") == strlen(v) ? strtoull(v, NULL, 10)
-                                                                   : (uint64_t)d;
+                                                                  : (uint64_t)d;
         else
             *(double *)p = d;
         return SIM_OK;
@@ -342,8 +411,8 @@ static void node_free(struct node *n)
 }
 
 struct yp {
-    yaml_parser_t p;
-    const char   *file;
+    yaml_parser_t   p;
+    const char     *file;
     struct sim_msg *err;
 };
 
@@ -353,9 +422,9 @@ static int yp_error(struct yp *y)
     if (p->error == YAML_MEMORY_ERROR)
         return sim_msg_set(y->err, SIM_ENOMEM, "out of memory");
     const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->context_mark;
-    return sim_msg_set(y->err, SIM_ECONFIG, "%s:%zu:%zu: YAML syntax: %s%s%s", y->file,
-                       m->line + 1, m->column + 1, p->problem ? p->problem : "error",
-                       p->context ? " " : "", p->context ? p->context : "");
+    return sim_msg_set(y->err, SIM_ECONFIG, "%s:%zu:%zu: YAML syntax: %s%s%s", y->file, m->line + 1,
+                       m->column + 1, p->problem ? p->problem : "error", p->context ? " " : "",
+                       p->context ? p->context : "");
 }
 
 static int parse_node(struct yp *y, yaml_event_t *ev, struct node *out, int depth);
@@ -390,13 +459,13 @@ static int parse_node(struct yp *y, yaml_event_t *ev, struct node *out, int dept
     out->line = (int)ev->start_mark.line + 1;
     out->col = (int)ev->start_mark.column + 1;
     if (depth > 16)
-        return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: nested too deeply", y->file,
-                           out->line, out->col);
+        return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: nested too deeply", y->file, out->line,
+                           out->col);
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
         out->type = N_SCALAR;
         const char *v = (const char *)ev->data.scalar.value;
-        size_t len = ev->data.scalar.length;
+        size_t      len = ev->data.scalar.length;
         out->null = ev->data.scalar.plain_implicit &&
                     (len == 0 || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null"));
         out->val = sim_malloc(len + 1);
@@ -416,8 +485,8 @@ static int parse_node(struct yp *y, yaml_event_t *ev, struct node *out, int dept
         out->type = N_SEQ;
         return parse_children(y, out, YAML_SEQUENCE_END_EVENT, depth);
     case YAML_ALIAS_EVENT:
-        return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: YAML aliases are not supported",
-                           y->file, out->line, out->col);
+        return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: YAML aliases are not supported", y->file,
+                           out->line, out->col);
     default:
         return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: unexpected YAML event", y->file,
                            out->line, out->col);
@@ -458,8 +527,8 @@ static int parse_yaml(struct yp *y, struct node *root)
     if (!docs)
         return sim_msg_set(y->err, SIM_ECONFIG, "%s:1:1: empty experiment file", y->file);
     if (root->type != N_MAP)
-        return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: expected a mapping of settings",
-                           y->file, root->line, root->col);
+        return sim_msg_set(y->err, SIM_ECONFIG, "%s:%d:%d: expected a mapping of settings", y->file,
+                           root->line, root->col);
     return SIM_OK;
 }
 
@@ -480,8 +549,8 @@ static const struct node *earlier_key(const struct node *map, size_t i)
 }
 
 /* Join a sequence of scalars with commas (list-valued keys). */
-static int join_seq(const char *file, const char *key, const struct node *v, char *buf,
-                    size_t n, struct sim_msg *err)
+static int join_seq(const char *file, const char *key, const struct node *v, char *buf, size_t n,
+                    struct sim_msg *err)
 {
     buf[0] = 0;
     for (size_t i = 0; i < v->n; i++) {
@@ -525,8 +594,8 @@ static int flatten(const char *file, const struct node *map, const char *prefix,
                 return rc;
             continue;
         }
-        char buf[CFG_STR_MAX];
-        const char *val = v->val;
+        char                buf[CFG_STR_MAX];
+        const char         *val = v->val;
         const struct field *f = field_find(key);
         if (v->type == N_SEQ) {
             if (!f || f->type != T_LIST)
@@ -603,7 +672,7 @@ static void sweep_key(char *key, size_t n, const char *k)
 static int cmp_run_name(const void *a, const void *b)
 {
     const struct run *const *x = a, *const *y = b;
-    int c = strcmp((*x)->name, (*y)->name);
+    int                      c = strcmp((*x)->name, (*y)->name);
     return c ? c : (*x > *y) - (*x < *y); /* equal names in run order */
 }
 
@@ -650,18 +719,20 @@ static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *
                       struct sim_msg *err)
 {
     const char *file = e->file;
-    size_t n_base = 1, n_sweep = 1;
+    size_t      n_base = 1, n_sweep = 1;
     if (runs) {
         if (runs->type != N_SEQ || runs->n == 0)
-            return msg_at(err, mark_of(file, runs), "runs", "expected a non-empty list of mappings");
+            return msg_at(err, mark_of(file, runs), "runs",
+                          "expected a non-empty list of mappings");
         n_base = runs->n;
     }
     if (sweep) {
         if (sweep->type != N_MAP || sweep->n == 0)
-            return msg_at(err, mark_of(file, sweep), "sweep", "expected a mapping: key -> list of values");
+            return msg_at(err, mark_of(file, sweep), "sweep",
+                          "expected a mapping: key -> list of values");
         for (size_t i = 0; i + 1 < sweep->n; i += 2) {
             const struct node *v = &sweep->kids[i + 1];
-            char key[200], other[200];
+            char               key[200], other[200];
             sweep_key(key, sizeof key, sweep->kids[i].val);
             for (size_t j = 0; j < i; j += 2) {
                 sweep_key(other, sizeof other, sweep->kids[j].val);
@@ -686,13 +757,14 @@ static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *
     for (size_t b = 0; b < n_base; b++) {
         for (size_t s = 0; s < n_sweep; s++) {
             struct run *r = &e->runs[b * n_sweep + s];
-            char name[CFG_STR_MAX] = "";
+            char        name[CFG_STR_MAX] = "";
             if (runs) {
                 const struct node *m = &runs->kids[b];
                 if (m->type != N_MAP)
-                    return msg_at(err, mark_of(file, m), "runs", "each run is a mapping of settings");
+                    return msg_at(err, mark_of(file, m), "runs",
+                                  "each run is a mapping of settings");
                 struct entries tmp = {0};
-                int rc = flatten(file, m, "", &tmp, err);
+                int            rc = flatten(file, m, "", &tmp, err);
                 for (size_t j = 0; !rc && j < tmp.n; j++) {
                     if (!strcmp(tmp.e[j].key, "name"))
                         slug(name, sizeof name, tmp.e[j].val);
@@ -710,7 +782,7 @@ static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *
             size_t idx = s;
             for (size_t i = 0; sweep && i + 1 < sweep->n; i += 2) {
                 const struct node *k = &sweep->kids[i], *v = &sweep->kids[i + 1];
-                size_t stride = 1;
+                size_t             stride = 1;
                 for (size_t j = i + 2; j + 1 < sweep->n; j += 2)
                     stride *= sweep->kids[j + 1].n;
                 const struct node *val = &v->kids[(idx / stride) % v->n];
@@ -721,7 +793,7 @@ static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *
                 if (entries_add(&r->set, key, val->val, mark_of(file, val)))
                     return sim_msg_set(err, SIM_ENOMEM, "out of memory");
                 const char *last = strrchr(k->val, '.');
-                char sv[64];
+                char        sv[64];
                 slug(sv, sizeof sv, val->val);
                 size_t len = strlen(name);
                 snprintf(name + len, sizeof name - len, "%s%s-%s", len ? "_" : "",
@@ -739,7 +811,7 @@ static int defaults(struct cfg *c, struct mark *marks)
     for (size_t i = 0; i < N_FIELDS; i++) {
         SIM_ASSERT(fields[i].type != T_CHOICE || fields[i].size == sizeof(int)); /* an enum */
         struct sim_msg m;
-        int rc = parse_into(c, &fields[i], fields[i].def, (struct mark){0}, &m);
+        int            rc = parse_into(c, &fields[i], fields[i].def, (struct mark){0}, &m);
         SIM_ASSERT(rc == 0); /* the schema's own defaults must parse */
         if (marks)
             marks[i] = (struct mark){0};
@@ -750,8 +822,8 @@ static int defaults(struct cfg *c, struct mark *marks)
 static int load_from_parser(struct yp *y, const char *path, cfg_exp_t **out, struct sim_msg *err)
 {
     struct node root;
-    cfg_exp_t *e = NULL;
-    int rc = parse_yaml(y, &root);
+    cfg_exp_t  *e = NULL;
+    int         rc = parse_yaml(y, &root);
     if (rc)
         goto out;
     e = sim_calloc(1, sizeof *e);
@@ -768,14 +840,14 @@ static int load_from_parser(struct yp *y, const char *path, cfg_exp_t **out, str
         snprintf(e->dir, sizeof e->dir, ".");
     /* Split off sweep and runs; flatten the rest. */
     const struct node *sweep = NULL, *runs = NULL;
-    struct node rest = {.type = N_MAP};
+    struct node        rest = {.type = N_MAP};
     rest.kids = sim_calloc(root.n ? root.n : 1, sizeof *rest.kids);
     if (!rest.kids) {
         rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i + 1 < root.n; i += 2) {
-        const char *k = root.kids[i].val;
+        const char        *k = root.kids[i].val;
         const struct node *first = earlier_key(&root, i);
         if (first && (!strcmp(k, "sweep") || !strcmp(k, "runs"))) {
             rc = msg_at(err, mark_of(e->file, &root.kids[i]), k, "given twice (first at line %d)",
@@ -799,7 +871,7 @@ static int load_from_parser(struct yp *y, const char *path, cfg_exp_t **out, str
     if ((rc = build_runs(e, runs, sweep, err)))
         goto out;
     /* Check the base settings and every run now, so that nothing starts on a bad file. */
-    struct cfg c;
+    struct cfg  c;
     struct mark marks[N_FIELDS];
     defaults(&c, marks);
     for (size_t i = 0; i < e->base.n; i++)
@@ -864,7 +936,7 @@ int cfg_add_set(cfg_exp_t *e, const char *assignment, struct sim_msg *err)
     struct mark at = {"--set", 0, 0};
     if (!eq || eq == assignment)
         return sim_msg_set(err, SIM_ECONFIG, "--set: expected key=value, got '%s'", assignment);
-    char key[160];
+    char   key[160];
     size_t n = (size_t)(eq - assignment);
     if (n >= sizeof key)
         return sim_msg_set(err, SIM_ECONFIG, "--set: key too long");
@@ -873,8 +945,8 @@ int cfg_add_set(cfg_exp_t *e, const char *assignment, struct sim_msg *err)
     if (!field_find(key) && has_group(key))
         strncat(key, ".name", sizeof key - strlen(key) - 1);
     struct entry x = {key, (char *)eq + 1, at};
-    struct cfg c;
-    struct mark marks[N_FIELDS];
+    struct cfg   c;
+    struct mark  marks[N_FIELDS];
     defaults(&c, marks);
     int rc = apply_entry(&c, marks, &x, err);
     if (rc)
@@ -929,7 +1001,7 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
         return msg_at(err, where(m, "predictor.name"), "predictor.path",
                       "missing required key: the %s predictor reads a file",
                       sim_choice_name(pred_kind_choices, c->predictor));
-    uint32_t edges[PRED_MAX_BUCKETS], n_edges;
+    uint32_t       edges[PRED_MAX_BUCKETS], n_edges;
     struct sim_msg why;
     if (pred_edges_parse(c->pred_edges, edges, &n_edges, &why))
         return msg_at(err, where(m, "predictor.edges"), "predictor.edges", "%s", why.text);
@@ -1009,9 +1081,9 @@ void cfg_dump(const struct cfg *c, FILE *out) { dump(c, out, 0); }
 
 uint64_t cfg_hash(const struct cfg *c)
 {
-    char *buf = NULL;
+    char  *buf = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    FILE  *f = open_memstream(&buf, &len);
     if (!f)
         return 0;
     dump(c, f, 1);
@@ -1057,7 +1129,7 @@ static const char *full_help(const struct field *f, char *buf, size_t n)
 
 static void schema_row(FILE *out, const struct field *f, int md, int first)
 {
-    char help[600];
+    char        help[600];
     const char *def = *f->def ? f->def : (first ? "(required)" : "\"\"");
     if (!md) {
         fprintf(out, "%-28s %-10s %-14s %-10s %s\n", f->key, type_name(f), def, f->unit,
@@ -1076,11 +1148,14 @@ static void schema_row(FILE *out, const struct field *f, int md, int first)
 void cfg_schema_print(FILE *out, int md)
 {
     if (md)
-        fprintf(out, "# Experiment keys\n\nGenerated by `lensim schema --markdown`. A group given a "
-               "scalar sets its `name` (`policy: sjf`). `sweep:` maps keys to lists of values; "
-               "`runs:` lists mappings of keys; each run of their product is named after its `runs:` "
-               "entry and swept values (`fast_rate-2_memory-paged`; see sim/cfg.h).\n\n| key | type | default | unit | help |\n"
-               "|---|---|---|---|---|\n");
+        fprintf(
+            out,
+            "# Experiment keys\n\nGenerated by `lensim schema --markdown`. A group given a "
+            "scalar sets its `name` (`policy: sjf`). `sweep:` maps keys to lists of values; "
+            "`runs:` lists mappings of keys; each run of their product is named after its `runs:` "
+            "entry and swept values (`fast_rate-2_memory-paged`; see sim/cfg.h).\n\n| key | type | "
+            "default | unit | help |\n"
+            "|---|---|---|---|---|\n");
     for (size_t i = 0; i < N_FIELDS; i++)
         schema_row(out, &fields[i], md, i == 0);
 }

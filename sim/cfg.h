@@ -55,48 +55,48 @@ struct cfg {
     double   mem_util;
     double   host_bw_gbps;
 
-    char     profile[CFG_STR_MAX];
+    char profile[CFG_STR_MAX];
 
-    uint32_t replicas;
+    uint32_t         replicas;
     enum router_kind router;
 
-    enum trace_format source;
-    char     path[CFG_STR_MAX];
-    uint64_t requests;
-    double   rate, cv, rate_scale, start_s, end_s;
+    enum trace_format  source;
+    char               path[CFG_STR_MAX];
+    uint64_t           requests;
+    double             rate, cv, rate_scale, start_s, end_s;
     enum trace_arrival arrival;
-    uint32_t max_prompt, max_output;
+    uint32_t           max_prompt, max_output;
     enum trace_lengths lengths;
-    double   prompt_mu, prompt_sigma, output_mu, output_sigma;
-    char     lengths_path[CFG_STR_MAX];
-    int      skip_bad;
+    double             prompt_mu, prompt_sigma, output_mu, output_sigma;
+    char               lengths_path[CFG_STR_MAX];
+    int                skip_bad;
 
-    enum batching batching;
-    uint32_t max_batch, max_batched_tokens;
-    double   max_wait_s;
-    enum kv_policy memory;
-    uint32_t block_size, max_seq_len;
-    double   watermark;
-    enum preempt_mode preemption;
+    enum batching      batching;
+    uint32_t           max_batch, max_batched_tokens;
+    double             max_wait_s;
+    enum kv_policy     memory;
+    uint32_t           block_size, max_seq_len;
+    double             watermark;
+    enum preempt_mode  preemption;
     enum overflow_mode overflow;
-    enum evq_kind queue;
-    int      check;
+    enum evq_kind      queue;
+    int                check;
 
     enum sched_policy policy;
-    double   aging_s, aging_factor;
+    double            aging_s, aging_factor;
 
     enum pred_kind predictor;
-    double   pred_cost_s, pred_sigma;
-    uint32_t pred_buckets;
-    char     pred_edges[CFG_STR_MAX]; /* "e1,e2,...": pred_edges_parse reads it */
-    char     pred_path[CFG_STR_MAX];
+    double         pred_cost_s, pred_sigma;
+    uint32_t       pred_buckets;
+    char           pred_edges[CFG_STR_MAX]; /* "e1,e2,...": pred_edges_parse reads it */
+    char           pred_path[CFG_STR_MAX];
 
     enum cfg_compat compat;
-    uint32_t ssjf_jobs, ssjf_repeats;
-    char     ssjf_predictions[CFG_STR_MAX];
-    double   ssjf_wait_s, ssjf_starve_s, ssjf_starve_k;
+    uint32_t        ssjf_jobs, ssjf_repeats;
+    char            ssjf_predictions[CFG_STR_MAX];
+    double          ssjf_wait_s, ssjf_starve_s, ssjf_starve_k;
 
-    double   slo_ttft_ms, slo_tpot_ms, slo_e2el_ms, slo_norm_ms;
+    double slo_ttft_ms, slo_tpot_ms, slo_e2el_ms, slo_norm_ms;
 
     int      out_requests;
     uint32_t out_timeline_rows;
@@ -106,7 +106,7 @@ typedef struct cfg_exp cfg_exp_t;
 
 /* Parse and check an experiment file. Returns 0 and an owned experiment (free with cfg_free),
  * or a negative code with "file:line:col: key: message" in err. */
-int  cfg_load(const char *path, cfg_exp_t **out, struct sim_msg *err);
+int cfg_load(const char *path, cfg_exp_t **out, struct sim_msg *err);
 /* The same from a string (tests); `name` stands for the file name in messages. */
 int  cfg_load_string(const char *text, const char *name, cfg_exp_t **out, struct sim_msg *err);
 void cfg_free(cfg_exp_t *e);

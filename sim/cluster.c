@@ -142,7 +142,7 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
 {
     (void)e;
     struct clu *c = ctx;
-    simtime_t now = eng_now(eng);
+    simtime_t   now = eng_now(eng);
     for (;;) {
         struct req *r = pool_get(c->reqs);
         if (!r) {
@@ -229,11 +229,17 @@ static int clu_init(struct clu *c, const struct cost *cost, struct sim_msg *err)
 }
 
 int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src, pred_t *pred,
-              met_t *met, serve_progress_fn progress, void *progress_ctx,
-              struct serve_stats *stats, struct sim_msg *err)
+              met_t *met, serve_progress_fn progress, void *progress_ctx, struct serve_stats *stats,
+              struct sim_msg *err)
 {
-    struct clu c = {.cfg = cfg, .src = src, .pred = pred, .met = met, .msg = err,
-                    .progress = progress, .pctx = progress_ctx, .next_progress = PROGRESS_EVERY};
+    struct clu c = {.cfg = cfg,
+                    .src = src,
+                    .pred = pred,
+                    .met = met,
+                    .msg = err,
+                    .progress = progress,
+                    .pctx = progress_ctx,
+                    .next_progress = PROGRESS_EVERY};
     SIM_ASSERT(cfg->replicas > 0 && cfg->max_batch > 0 && cfg->policy);
     int rc = clu_init(&c, cost, err);
     if (rc)

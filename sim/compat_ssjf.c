@@ -29,9 +29,9 @@ static int load_rows(const char *path, struct rowset *rs, struct sim_msg *err)
     FILE *f = fopen(path, "r");
     if (!f)
         return sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(errno));
-    char line[512];
+    char   line[512];
     size_t lineno = 0, cap = 0, cap2 = 0;
-    int rc = SIM_OK;
+    int    rc = SIM_OK;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         if (lineno == 1) {
@@ -63,8 +63,7 @@ static int load_rows(const char *path, struct rowset *rs, struct sim_msg *err)
                              path, lineno);
             goto out;
         }
-        if (SIM_GROW(rs->len, cap, rs->n + 1) ||
-            SIM_GROW(rs->cls, cap2, rs->n + 1)) {
+        if (SIM_GROW(rs->len, cap, rs->n + 1) || SIM_GROW(rs->cls, cap2, rs->n + 1)) {
             rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
             goto out;
         }
@@ -190,7 +189,7 @@ static void stable_sort(size_t *idx, size_t n, const struct job *j, int by_age, 
         size_t v = idx[i], k = i;
         while (k > 0) {
             const struct job *a = &j[idx[k - 1]], *b = &j[v];
-            int before = by_age ? b->age > a->age : key_of(b, ssjf) < key_of(a, ssjf);
+            int               before = by_age ? b->age > a->age : key_of(b, ssjf) < key_of(a, ssjf);
             if (!before)
                 break;
             idx[k] = idx[k - 1];
@@ -205,7 +204,7 @@ static size_t run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssj
                       double factor, const struct scratch *sc)
 {
     size_t *w = sc->w, *ord = sc->ord, *batch = sc->batch;
-    size_t nw = 0, next = 0, ran = n;
+    size_t  nw = 0, next = 0, ran = n;
     int64_t t = 0;
     for (;;) {
         if (nw == 0) {
@@ -243,7 +242,7 @@ static size_t run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssj
         }
         nw = m;
         int64_t t0 = t;
-        size_t nl = run_batch(j, batch, nb, continuous, &t);
+        size_t  nl = run_batch(j, batch, nb, continuous, &t);
         int64_t d = t - t0;
         for (size_t k = 0; k < nl; k++)
             w[nw++] = batch[k]; /* at the tail, original p kept */
@@ -256,18 +255,18 @@ static size_t run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssj
 int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct met_summary *out,
                     struct sim_msg *err)
 {
-    struct rowset rs = {0};
-    int rc = load_rows(path, &rs, err);
-    size_t n = c->ssjf_jobs, R = c->ssjf_repeats;
-    size_t B = c->batching == BATCH_NONE ? 1 : c->max_batch;
-    int continuous = c->batching == BATCH_CONTINUOUS;
-    int policy = c->policy == SCHED_FCFS ? 0 : c->policy == SCHED_SJF ? 1 : 2;
-    struct job *j = NULL;
-    size_t *all = NULL, *pick = NULL;
-    double *jct = NULL, *wt = NULL, *mean_jct = NULL, *thr = NULL, *nmk = NULL, *p99 = NULL;
-    gsl_rng *r = NULL;
+    struct rowset  rs = {0};
+    int            rc = load_rows(path, &rs, err);
+    size_t         n = c->ssjf_jobs, R = c->ssjf_repeats;
+    size_t         B = c->batching == BATCH_NONE ? 1 : c->max_batch;
+    int            continuous = c->batching == BATCH_CONTINUOUS;
+    int            policy = c->policy == SCHED_FCFS ? 0 : c->policy == SCHED_SJF ? 1 : 2;
+    struct job    *j = NULL;
+    size_t        *all = NULL, *pick = NULL;
+    double        *jct = NULL, *wt = NULL, *mean_jct = NULL, *thr = NULL, *nmk = NULL, *p99 = NULL;
+    gsl_rng       *r = NULL;
     struct scratch sc = {0};
-    size_t n_jct = 0;
+    size_t         n_jct = 0;
     memset(out, 0, sizeof *out);
     if (rc)
         goto out;
@@ -294,7 +293,8 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
     sc.batch = sim_malloc(B * sizeof *sc.batch);
     sc.w = sim_malloc(n * sizeof *sc.w);
     sc.ord = sim_malloc(n * sizeof *sc.ord);
-    if (!sc.q || !sc.batch || !sc.w || !sc.ord || !j || !all || !pick || !jct || !wt || !mean_jct || !p99 || !thr || !nmk || !r) {
+    if (!sc.q || !sc.batch || !sc.w || !sc.ord || !j || !all || !pick || !jct || !wt || !mean_jct ||
+        !p99 || !thr || !nmk || !r) {
         rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
         goto out;
     }
@@ -309,7 +309,7 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
             goto out;
         }
         gsl_ran_choose(r, pick, n, all, rs.n, sizeof *pick); /* without replacement ... */
-        gsl_ran_shuffle(r, pick, n, sizeof *pick);          /* ... in random order */
+        gsl_ran_shuffle(r, pick, n, sizeof *pick);           /* ... in random order */
         for (size_t i = 0; i < n; i++) {
             struct job *x = &j[i];
             x->tokens = rs.len[pick[i]];
@@ -341,9 +341,8 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
                 last = done[k];
             if (rows)
                 fprintf(rows, "%zu,%zu,%.2f,%u,%u,%.2f,%.2f,%.2f,%.2f\n", rep, i,
-                        (double)x->a / TICKS_PER_S, x->tokens, x->cls,
-                        (double)x->e / TICKS_PER_S, (double)x->start / TICKS_PER_S, done[k],
-                        cj[k]);
+                        (double)x->a / TICKS_PER_S, x->tokens, x->cls, (double)x->e / TICKS_PER_S,
+                        (double)x->start / TICKS_PER_S, done[k], cj[k]);
             k++;
         }
         SIM_ASSERT(k == ran);

@@ -27,7 +27,7 @@ enum exec_seq_kind {
 
 /* One sequence of the iteration. */
 struct exec_seq {
-    uint64_t           id;      /* the request's id */
+    uint64_t           id; /* the request's id */
     enum exec_seq_kind kind;
     uint32_t           ctx_tok; /* context as the profile counts it: decode, the tokens its
                                    attention covers; prefill, the tokens it writes */

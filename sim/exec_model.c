@@ -6,8 +6,8 @@
 static simtime_t model_iter_ns(void *self, const struct exec_batch *b)
 {
     const struct cost *c = self;
-    double s = cal_profile_latency(&c->prof, &b->agg) + b->extra_s;
-    double ns = s * (double)SIM_NS_PER_S;
+    double             s = cal_profile_latency(&c->prof, &b->agg) + b->extra_s;
+    double             ns = s * (double)SIM_NS_PER_S;
     return ns < 1 ? 1 : (simtime_t)llround(ns);
 }
 

@@ -179,10 +179,7 @@ void kv_release(kv_t *kv, struct req *r)
 
 uint64_t kv_free_units(const kv_t *kv) { return kv->total - kv->used; }
 
-double kv_util(const kv_t *kv)
-{
-    return kv->total ? (double)kv->used / (double)kv->total : 0.0;
-}
+double kv_util(const kv_t *kv) { return kv->total ? (double)kv->used / (double)kv->total : 0.0; }
 
 uint64_t kv_used_tok(const kv_t *kv) { return kv->used * (paged(kv) ? kv->cfg.block_tok : 1); }
 

@@ -46,7 +46,7 @@ extern const struct sim_choice kv_policy_choices[];
 /* Make an empty pool in *out (owned: free with kv_free). Returns 0, SIM_ENOMEM, or SIM_ECONFIG
  * with the reason in err (no capacity, block size 0, a max policy that holds no max-length
  * sequence); *out is NULL on failure. */
-int  kv_new(const struct kv_cfg *cfg, kv_t **out, struct sim_msg *err);
+int kv_new(const struct kv_cfg *cfg, kv_t **out, struct sim_msg *err);
 /* NULL is a no-op. */
 void kv_free(kv_t *kv);
 
@@ -88,7 +88,7 @@ void kv_release(kv_t *kv, struct req *r);
 /* Units not in use (watermark included). */
 uint64_t kv_free_units(const kv_t *kv);
 /* Fraction of the pool in use, in [0, 1]. */
-double   kv_util(const kv_t *kv);
+double kv_util(const kv_t *kv);
 /* Tokens of memory in use (units x block size). */
 uint64_t kv_used_tok(const kv_t *kv);
 

@@ -36,19 +36,19 @@ struct tl {
 struct met {
     struct met_cfg cfg;
     /* Per request (completed). */
-    double *ttft, *tpot, *e2el, *queue, *finish, *norm;
-    size_t  n, cap, n_tpot;
-    uint64_t good, failed, in_tok, out_tok;
+    double   *ttft, *tpot, *e2el, *queue, *finish, *norm;
+    size_t    n, cap, n_tpot;
+    uint64_t  good, failed, in_tok, out_tok;
     simtime_t last_finish;
     /* ITL. */
     struct itl_rec *itl;
     size_t          n_itl, cap_itl;
     /* Iterations. */
-    uint64_t iterations, batch_sum, tokens;
-    double   kv_time_sum;  /* sum of kv_util x duration, seconds */
-    double   peak_kv;
-    uint64_t preempt, mispredict, wasted_tok;
-    double   wasted_s;
+    uint64_t   iterations, batch_sum, tokens;
+    double     kv_time_sum; /* sum of kv_util x duration, seconds */
+    double     peak_kv;
+    uint64_t   preempt, mispredict, wasted_tok;
+    double     wasted_s;
     struct tl *tl;
 };
 
@@ -99,7 +99,7 @@ static int grow_all(met_t *m)
 {
     if (m->n < m->cap)
         return SIM_OK;
-    size_t cap = m->cap ? 2 * m->cap : 1024;
+    size_t   cap = m->cap ? 2 * m->cap : 1024;
     double **arr[] = {&m->ttft, &m->tpot, &m->e2el, &m->queue, &m->finish, &m->norm};
     for (size_t i = 0; i < 6; i++) {
         double *p = sim_realloc(*arr[i], cap * sizeof **arr[i]);
@@ -193,7 +193,7 @@ int met_sample(met_t *m, uint32_t rep, simtime_t t, uint32_t batch, uint64_t kv_
 {
     if (!m->tl)
         return SIM_OK;
-    struct tl *tl = &m->tl[rep];
+    struct tl    *tl = &m->tl[rep];
     struct tl_row row = {t, batch, waiting, kv_used_tok, kv_util};
     if (tl->n && tl->rows[tl->n - 1].t == t) { /* the same instant: the later state stands */
         tl->rows[tl->n - 1] = row;
@@ -254,9 +254,9 @@ static double itl_at(const struct itl_rec *r, size_t n, uint64_t pos)
 
 static double itl_quantile(const struct itl_rec *r, size_t n, uint64_t total, double f)
 {
-    double pos = f * (double)(total - 1);
+    double   pos = f * (double)(total - 1);
     uint64_t lo = (uint64_t)floor(pos), hi = (uint64_t)ceil(pos);
-    double a = itl_at(r, n, lo), b = itl_at(r, n, hi);
+    double   a = itl_at(r, n, lo), b = itl_at(r, n, hi);
     return a + (pos - (double)lo) * (b - a);
 }
 
@@ -264,7 +264,7 @@ static void itl_stat(met_t *m, struct met_stat *s)
 {
     memset(s, 0, sizeof *s);
     uint64_t total = 0;
-    double sum = 0, sum2 = 0;
+    double   sum = 0, sum2 = 0;
     for (size_t i = 0; i < m->n_itl; i++) {
         total += m->itl[i].weight;
         sum += m->itl[i].gap_s * m->itl[i].weight;
@@ -341,20 +341,31 @@ struct col {
     const char   *csv;   /* results.csv column */
     const char   *title; /* terminal table title */
     enum col_type type;
-    size_t        off;   /* of the field in struct met_summary */
-    double        scale; /* file value = field x scale */
-    const char   *unit;  /* of the file value */
+    size_t        off;         /* of the field in struct met_summary */
+    double        scale;       /* file value = field x scale */
+    const char   *unit;        /* of the file value */
     int           width, prec; /* terminal table: printf width and decimals */
     double        tscale;      /* terminal table value = field x tscale */
 };
 
 #define OFF(m) offsetof(struct met_summary, m)
-#define U64(json, csv, m, unit) {json, csv, NULL, COL_U64, OFF(m), 1, unit, 0, 0, 1}
-#define F64(json, csv, m, scale, unit) {json, csv, NULL, COL_F64, OFF(m), scale, unit, 0, 0, 1}
+#define U64(json, csv, m, unit)                            \
+    {                                                      \
+        json, csv, NULL, COL_U64, OFF(m), 1, unit, 0, 0, 1 \
+    }
+#define F64(json, csv, m, scale, unit)                         \
+    {                                                          \
+        json, csv, NULL, COL_F64, OFF(m), scale, unit, 0, 0, 1 \
+    }
 /* ... and shown in the terminal table. */
-#define U64T(json, csv, m, unit, title, w) {json, csv, title, COL_U64, OFF(m), 1, unit, w, 0, 1}
-#define F64T(json, csv, m, scale, unit, title, w, p, ts) \
-    {json, csv, title, COL_F64, OFF(m), scale, unit, w, p, ts}
+#define U64T(json, csv, m, unit, title, w)                  \
+    {                                                       \
+        json, csv, title, COL_U64, OFF(m), 1, unit, w, 0, 1 \
+    }
+#define F64T(json, csv, m, scale, unit, title, w, p, ts)         \
+    {                                                            \
+        json, csv, title, COL_F64, OFF(m), scale, unit, w, p, ts \
+    }
 
 static const struct col cols[] = {
     U64T("completed", "completed", completed, "requests", "done", 7),

@@ -28,8 +28,8 @@ struct met_cfg {
     double   slo_ttft_s, slo_tpot_s, slo_e2el_s; /* 0 = not set */
     double   slo_norm_s; /* normalized latency (e2el / output tokens), ORCA's and vLLM's papers */
     uint32_t n_replicas;
-    uint32_t timeline_rows;  /* per replica; 0 = no timeline */
-    FILE    *requests_csv;   /* borrowed; NULL = do not write per-request rows */
+    uint32_t timeline_rows; /* per replica; 0 = no timeline */
+    FILE    *requests_csv;  /* borrowed; NULL = do not write per-request rows */
 };
 
 typedef struct met met_t;
@@ -38,7 +38,7 @@ met_t *met_new(const struct met_cfg *cfg);
 void   met_free(met_t *m);
 
 /* A request finished (state DONE) or failed (never ran). */
-int met_finish(met_t *m, const struct req *r);
+int  met_finish(met_t *m, const struct req *r);
 void met_fail(met_t *m, const struct req *r);
 /* An iteration of replica `rep` ran [t, t + dur): `batch` sequences, `itl_tokens` of its tokens
  * followed a token of the previous iteration (gap = dur), `tokens` tokens produced in all. */
@@ -58,21 +58,21 @@ struct met_stat {
 };
 
 struct met_summary {
-    uint64_t completed, failed;
-    uint64_t total_input_tokens, total_output_tokens;
-    double   duration_s;
-    double   request_throughput, output_throughput, total_token_throughput;
-    double   request_goodput;  /* NAN when no SLO is set */
-    double   slo_attainment;   /* NAN when no SLO is set */
+    uint64_t        completed, failed;
+    uint64_t        total_input_tokens, total_output_tokens;
+    double          duration_s;
+    double          request_throughput, output_throughput, total_token_throughput;
+    double          request_goodput;              /* NAN when no SLO is set */
+    double          slo_attainment;               /* NAN when no SLO is set */
     struct met_stat ttft, tpot, itl, e2el, queue; /* seconds */
     struct met_stat norm;                         /* e2el / output tokens, seconds per token */
-    double   mean_kv_util, peak_kv_util;
-    double   mean_batch_size;
-    uint64_t iterations;
-    uint64_t preemptions, mispredictions, wasted_tokens;
-    double   wasted_s;
-    double   ssjf_throughput; /* SSJF paper's definition: 25th-percentile completion rate */
-    uint64_t tokens_generated; /* counted per iteration; equals total_output_tokens */
+    double          mean_kv_util, peak_kv_util;
+    double          mean_batch_size;
+    uint64_t        iterations;
+    uint64_t        preemptions, mispredictions, wasted_tokens;
+    double          wasted_s;
+    double          ssjf_throughput;  /* SSJF paper's definition: 25th-percentile completion rate */
+    uint64_t        tokens_generated; /* counted per iteration; equals total_output_tokens */
 };
 
 /* Mean, sd (population), median, p90 and p99 (linear interpolation) of x[0..n), which is sorted

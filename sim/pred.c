@@ -75,9 +75,9 @@ static int load_matrix(pred_t *p, const char *path, struct sim_msg *err)
     FILE *f = fopen(path, "r");
     if (!f)
         return sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(errno));
-    char line[4096];
+    char   line[4096];
     size_t lineno = 0, row = 0;
-    int rc = SIM_OK;
+    int    rc = SIM_OK;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         char *s = line;
@@ -98,8 +98,8 @@ static int load_matrix(pred_t *p, const char *path, struct sim_msg *err)
                     break;
                 if (errno || v == 0 || v > 10000000 || (p->n && v <= p->edge[p->n - 1])) {
                     rc = sim_msg_set(err, SIM_EINPUT,
-                                     "%s:%zu: edges must be increasing positive token counts",
-                                     path, lineno);
+                                     "%s:%zu: edges must be increasing positive token counts", path,
+                                     lineno);
                     goto out;
                 }
                 p->edge[p->n++] = (uint32_t)v;
@@ -127,12 +127,12 @@ static int load_matrix(pred_t *p, const char *path, struct sim_msg *err)
             goto out;
         }
         double sum = 0, *c = p->cdf + row * p->n;
-        char *q = s, *end;
+        char  *q = s, *end;
         for (uint32_t j = 0; j < p->n; j++) {
             double v = strtod(q, &end);
             if (end == q || !(v >= 0) || !isfinite(v)) {
-                rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: column %u: expected a weight >= 0",
-                                 path, lineno, j + 1);
+                rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: column %u: expected a weight >= 0", path,
+                                 lineno, j + 1);
                 goto out;
             }
             sum += v;
@@ -157,8 +157,8 @@ static int load_matrix(pred_t *p, const char *path, struct sim_msg *err)
     if (ferror(f))
         rc = sim_msg_set(err, SIM_EIO, "%s: read error", path);
     else if (!p->n || row != p->n)
-        rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: expected %u rows, found %zu", path, lineno,
-                         p->n, row);
+        rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: expected %u rows, found %zu", path, lineno, p->n,
+                         row);
 out:
     fclose(f);
     return rc;
@@ -176,9 +176,9 @@ static int load_replay(pred_t *p, const char *path, struct sim_msg *err)
     FILE *f = fopen(path, "r");
     if (!f)
         return sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(errno));
-    char line[256];
+    char   line[256];
     size_t lineno = 0, cap = 0;
-    int rc = SIM_OK;
+    int    rc = SIM_OK;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         if (lineno == 1 && !strncmp(line, "id,", 3))
@@ -187,16 +187,14 @@ static int load_replay(pred_t *p, const char *path, struct sim_msg *err)
         errno = 0;
         unsigned long long id = strtoull(line, &end, 10);
         if (end == line || *end != ',') {
-            rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: expected id,predicted_tokens", path,
-                             lineno);
+            rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: expected id,predicted_tokens", path, lineno);
             goto out;
         }
-        char *q = end + 1;
+        char         *q = end + 1;
         unsigned long v = strtoul(q, &end, 10);
-        if (end == q || errno || v == 0 || v > 10000000 ||
-            (*end && *end != '\n' && *end != '\r')) {
-            rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: predicted_tokens: expected 1..10^7",
-                             path, lineno);
+        if (end == q || errno || v == 0 || v > 10000000 || (*end && *end != '\n' && *end != '\r')) {
+            rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: predicted_tokens: expected 1..10^7", path,
+                             lineno);
             goto out;
         }
         if (SIM_GROW(p->rep, cap, p->n_rep + 1)) {
@@ -262,10 +260,7 @@ void pred_free(pred_t *p)
 }
 
 double      pred_cost_s(const pred_t *p) { return p->cost_s; }
-const char *pred_name(const pred_t *p)
-{
-    return sim_choice_name(pred_kind_choices, (int)p->kind);
-}
+const char *pred_name(const pred_t *p) { return sim_choice_name(pred_kind_choices, (int)p->kind); }
 uint32_t    pred_n_buckets(const pred_t *p) { return p->n; }
 
 int pred_bucket_of(const pred_t *p, uint32_t tokens)
@@ -313,8 +308,8 @@ void pred_predict(pred_t *p, struct req *r)
         return;
     case PRED_CONFUSION: {
         const double *c = p->cdf + (size_t)pred_bucket_of(p, r->output_tok) * p->n;
-        double u = gsl_rng_uniform(p->rng);
-        uint32_t j = 0;
+        double        u = gsl_rng_uniform(p->rng);
+        uint32_t      j = 0;
         while (j + 1 < p->n && u >= c[j])
             j++;
         r->pred_bucket = (int)j;
@@ -322,7 +317,7 @@ void pred_predict(pred_t *p, struct req *r)
         return;
     }
     case PRED_REPLAY: {
-        struct replay_ent key = {r->id, 0};
+        struct replay_ent        key = {r->id, 0};
         const struct replay_ent *e = bsearch(&key, p->rep, p->n_rep, sizeof *p->rep, cmp_rep);
         r->pred_tok = e ? clamp_len(p, e->tok) : p->max_len; /* unknown: assume the worst */
         r->pred_bucket = pred_bucket_of(p, r->pred_tok);

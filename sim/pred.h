@@ -32,14 +32,14 @@ extern const struct sim_choice pred_kind_choices[];
 
 struct pred_cfg {
     enum pred_kind kind;
-    double      cost_s;        /* per-request prediction cost */
-    double      sigma;         /* noisy: log-normal error sigma */
-    uint32_t    n_buckets;     /* 0 = from the matrix file, else 10; with edges: their count */
-    uint32_t    edges[PRED_MAX_BUCKETS]; /* upper edges from pred_edges_parse; all 0 = equal
+    double         cost_s;    /* per-request prediction cost */
+    double         sigma;     /* noisy: log-normal error sigma */
+    uint32_t       n_buckets; /* 0 = from the matrix file, else 10; with edges: their count */
+    uint32_t       edges[PRED_MAX_BUCKETS]; /* upper edges from pred_edges_parse; all 0 = equal
                                           * width to max_len */
-    const char *path;          /* confusion matrix or replay file */
-    uint32_t    max_len;       /* largest output length (max_seq_len) */
-    uint64_t    seed;
+    const char    *path;                    /* confusion matrix or replay file */
+    uint32_t       max_len;                 /* largest output length (max_seq_len) */
+    uint64_t       seed;
 };
 
 typedef struct pred pred_t;
@@ -50,8 +50,8 @@ int  pred_new(const struct pred_cfg *cfg, pred_t **out, struct sim_msg *err);
 void pred_free(pred_t *p);
 
 /* Fill r->pred_tok and r->pred_bucket. */
-void pred_predict(pred_t *p, struct req *r);
-double pred_cost_s(const pred_t *p);
+void        pred_predict(pred_t *p, struct req *r);
+double      pred_cost_s(const pred_t *p);
 const char *pred_name(const pred_t *p);
 
 uint32_t pred_n_buckets(const pred_t *p);

@@ -110,7 +110,7 @@ void replica__finish(struct replica *p, struct req *r, simtime_t now)
 static void preempt(struct replica *p, struct req *r, uint64_t b, simtime_t now, int mispredict)
 {
     const struct exec *ex = p->env->exec;
-    uint32_t gen = gen_at(r, b);
+    uint32_t           gen = gen_at(r, b);
     leave(p, r);
     if (r->decoding)
         r->last_token_ns = now; /* it made a token at this boundary: the next gap starts here */
@@ -297,22 +297,23 @@ static void start_iteration(struct replica *p, simtime_t now)
         SIM_ASSERT(!sched_len(p->q) || p->timer_set);
         return;
     }
-    uint64_t i = p->iter;
+    uint64_t          i = p->iter;
     struct exec_batch b = {
-        .agg = {
-            .decode_seqs = (double)p->n_decode + p->sw_n,
-            .decode_ctx = (double)(p->ctx_base_sum + (int64_t)p->n_decode * (int64_t)i) +
-                          p->sw_ctx,
-            .prefill_tok = p->pf_tok,
-            .prefill_sq = p->pf_sq,
-        },
+        .agg =
+            {
+                .decode_seqs = (double)p->n_decode + p->sw_n,
+                .decode_ctx = (double)(p->ctx_base_sum + (int64_t)p->n_decode * (int64_t)i) +
+                              p->sw_ctx,
+                .prefill_tok = p->pf_tok,
+                .prefill_sq = p->pf_sq,
+            },
         .extra_s = p->extra_s,
         .n_seqs = p->n_decode + (uint32_t)p->n_pf,
         .list = list_seqs,
         .owner = p,
     };
     const struct exec *ex = p->env->exec;
-    simtime_t dur = ex->ops->iter_ns(ex->self, &b);
+    simtime_t          dur = ex->ops->iter_ns(ex->self, &b);
     p->busy = 1;
     p->iter_start = now;
     p->cur_batch = (uint32_t)p->n_run;
@@ -364,8 +365,8 @@ static void end_iteration(struct replica *p, simtime_t now)
             fresh++;
     resumed = (uint32_t)p->n_pf - fresh;
     uint32_t contiguous = p->n_decode - p->n_pad;
-    if (met_iter(p->env->met, p->idx, p->iter_start, now - p->iter_start, p->cur_batch,
-                 contiguous, contiguous + fresh + resumed, p->cur_kv))
+    if (met_iter(p->env->met, p->idx, p->iter_start, now - p->iter_start, p->cur_batch, contiguous,
+                 contiguous + fresh + resumed, p->cur_kv))
         fail(p, SIM_ENOMEM);
     end_prefills(p, j, now);
 

@@ -47,13 +47,12 @@ typedef struct replica replica_t;
 
 /* Make replica number idx in *out (owned: free with replica_free). Returns 0, or SIM_ENOMEM /
  * SIM_ECONFIG with the reason in err and *out NULL. */
-int  replica_new(const struct replica_env *env, uint32_t idx, replica_t **out,
-                 struct sim_msg *err);
+int replica_new(const struct replica_env *env, uint32_t idx, replica_t **out, struct sim_msg *err);
 /* Frees the replica (not the requests it still holds). NULL is a no-op. */
 void replica_free(replica_t *p);
 
 /* Queue r (routed here) with its memory budget. Returns 0 or SIM_ENOMEM (r not queued). */
-int  replica_enqueue(replica_t *p, struct req *r, simtime_t now);
+int replica_enqueue(replica_t *p, struct req *r, simtime_t now);
 /* If idle (no iteration running), admit what fits and start an iteration now. */
 void replica_wake(replica_t *p, simtime_t now);
 /* Event handlers: an iteration ended; the batch timer fired. */
@@ -63,9 +62,9 @@ void replica_on_timer(replica_t *p, simtime_t now);
 /* The pool that decides whether a request can ever run here (every replica has the same). */
 const kv_t *replica_kv(const replica_t *p);
 /* Requests waiting and running (the least-outstanding router's measure). */
-size_t   replica_outstanding(const replica_t *p);
-size_t   replica_waiting(const replica_t *p);
-int      replica_busy(const replica_t *p);
+size_t replica_outstanding(const replica_t *p);
+size_t replica_waiting(const replica_t *p);
+int    replica_busy(const replica_t *p);
 /* Requests finished so far; boundaries at which aging overrode the policy. */
 uint64_t replica_finished(const replica_t *p);
 uint64_t replica_aging_count(const replica_t *p);

@@ -35,22 +35,22 @@ struct req {
     int32_t  pred_bucket; /* predicted bucket, -1 when the predictor has none */
 
     /* Progress (replica). */
-    uint32_t generated;      /* tokens generated and kept before the current run */
-    uint64_t run_iter;       /* iteration of the current run's prefill */
-    int64_t  ctx_base;       /* decode context at iteration j is ctx_base + j */
-    uint64_t next_iter;      /* iteration after which the replica must look at it again */
-    uint32_t run_pos;        /* index in the replica's running array */
-    size_t   heap_pos;       /* index in the replica's iteration heap (ih.h) */
-    int      decoding;       /* 1 once its prefill is done in the current run */
-    int      swapped;        /* its KV cache waits in host memory (swap preemption) */
-    int      held;           /* dynamic batching: done, but its slot is held until the batch ends */
-    int      in_heap;        /* inside the replica's iteration heap */
+    uint32_t generated; /* tokens generated and kept before the current run */
+    uint64_t run_iter;  /* iteration of the current run's prefill */
+    int64_t  ctx_base;  /* decode context at iteration j is ctx_base + j */
+    uint64_t next_iter; /* iteration after which the replica must look at it again */
+    uint32_t run_pos;   /* index in the replica's running array */
+    size_t   heap_pos;  /* index in the replica's iteration heap (ih.h) */
+    int      decoding;  /* 1 once its prefill is done in the current run */
+    int      swapped;   /* its KV cache waits in host memory (swap preemption) */
+    int      held;      /* dynamic batching: done, but its slot is held until the batch ends */
+    int      in_heap;   /* inside the replica's iteration heap */
 
     /* Memory (kv.h). */
-    uint32_t resv_tok;       /* tokens reserved for it (prompt + output budget) */
-    uint32_t out_budget;     /* output tokens its next reservation covers (predicted policy) */
-    uint32_t need_units;     /* KV units it needs to be admitted now (set when queued) */
-    uint32_t blocks;         /* blocks held (paged) */
+    uint32_t resv_tok;   /* tokens reserved for it (prompt + output budget) */
+    uint32_t out_budget; /* output tokens its next reservation covers (predicted policy) */
+    uint32_t need_units; /* KV units it needs to be admitted now (set when queued) */
+    uint32_t blocks;     /* blocks held (paged) */
 
     /* Waiting queue (sched.h). */
     struct req *q_prev, *q_next; /* arrival-order list of waiting requests */
@@ -61,13 +61,13 @@ struct req {
     simtime_t   enq_ns;          /* when it last entered the waiting queue */
 
     /* Metrics. */
-    simtime_t sched_ns;       /* first admission: queueing delay = sched_ns - arrival_ns */
+    simtime_t sched_ns; /* first admission: queueing delay = sched_ns - arrival_ns */
     simtime_t first_token_ns;
     simtime_t last_token_ns;
     simtime_t finish_ns;
-    uint32_t  n_preempt;      /* times preempted (memory pressure or misprediction) */
-    uint32_t  n_mispredict;   /* times it outgrew its reservation */
-    uint64_t  wasted_tok;     /* tokens recomputed or moved because of preemptions */
+    uint32_t  n_preempt;    /* times preempted (memory pressure or misprediction) */
+    uint32_t  n_mispredict; /* times it outgrew its reservation */
+    uint64_t  wasted_tok;   /* tokens recomputed or moved because of preemptions */
 };
 
 static inline uint32_t req_remaining(const struct req *r) { return r->output_tok - r->generated; }

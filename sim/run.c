@@ -45,7 +45,8 @@ static int resolve(const char *key, const char *path, const char *cfg_dir, const
                        "%s: cannot find '%s' (looked beside the experiment, in the working "
                        "directory and in the data directory%s%s%s)",
                        key, path, data_dir && *data_dir ? " " : "",
-                       data_dir && *data_dir ? data_dir : "", data_dir && *data_dir ? "" : ": none");
+                       data_dir && *data_dir ? data_dir : "",
+                       data_dir && *data_dir ? "" : ": none");
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -60,12 +61,12 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 
 static uint64_t file_hash(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE    *f = fopen(path, "rb");
     uint64_t h = UINT64_C(0xcbf29ce484222325);
     if (!f)
         return 0;
     unsigned char buf[65536];
-    size_t n;
+    size_t        n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
         h = fnv(h, buf, n);
     fclose(f);
@@ -82,15 +83,15 @@ static int build_model(const struct cfg *c, struct cal_model *m, struct sim_msg 
         m->gated_mlp = c->m_gated;
     } else {
         const struct cal_model *p = cal_model_find(c->model);
-        char names[400];
+        char                    names[400];
         if (!p)
             return sim_msg_set(err, SIM_ECONFIG,
-                               "model.name: unknown model '%s' (presets: %s; or custom)",
-                               c->model, cal_model_names(names, sizeof names, ", "));
+                               "model.name: unknown model '%s' (presets: %s; or custom)", c->model,
+                               cal_model_names(names, sizeof names, ", "));
         *m = *p;
     }
-#define OV(field, v)                                                                          \
-    if (v)                                                                                    \
+#define OV(field, v) \
+    if (v)           \
         m->field = v;
     OV(layers, c->m_layers)
     OV(hidden, c->m_hidden)
@@ -271,9 +272,9 @@ static int out_open(struct sim_afile *o, const char *dir, const char *name, stru
 
 static void header(FILE *f, const struct run *x)
 {
-    fprintf(f, "# lensim %s (%s); experiment %s, run %s, seed %llu, hash %016llx\n",
-            "0.1.0", LENSIM_GIT_REV, x->cfg.name, x->cfg.run_name,
-            (unsigned long long)x->cfg.seed, (unsigned long long)cfg_hash(&x->cfg));
+    fprintf(f, "# lensim %s (%s); experiment %s, run %s, seed %llu, hash %016llx\n", "0.1.0",
+            LENSIM_GIT_REV, x->cfg.name, x->cfg.run_name, (unsigned long long)x->cfg.seed,
+            (unsigned long long)cfg_hash(&x->cfg));
 }
 
 static void write_manifest(FILE *f, const struct run *x, const struct run_result *r)
@@ -284,8 +285,7 @@ static void write_manifest(FILE *f, const struct run *x, const struct run_result
             (unsigned long long)x->cfg.seed);
     fprintf(f, "experiment_hash: \"%016llx\"\n", (unsigned long long)cfg_hash(&x->cfg));
     fprintf(f, "profile: \"%s\"\nprofile_hash: \"%016llx\"\n",
-            x->profile_path[0] ? x->profile_path : "analytic",
-            (unsigned long long)x->profile_hash);
+            x->profile_path[0] ? x->profile_path : "analytic", (unsigned long long)x->profile_hash);
     fprintf(f, "profile_source: \"%s\"\nprofile_device: \"%s\"\n", x->cost.prof.source,
             x->cost.prof.device);
     fprintf(f, "kv_capacity_tokens: %llu\nkv_bytes_per_token: %.0f\n",
@@ -294,17 +294,18 @@ static void write_manifest(FILE *f, const struct run *x, const struct run_result
             x->serve.max_batched_tokens);
     fprintf(f, "queue: \"%s\"\n", evq_kind_name(x->serve.queue));
     fprintf(f, "trace: \"%s\"\n", x->trace_path[0] ? x->trace_path : "synthetic");
-    fprintf(f, "stats:\n  arrived: %llu\n  finished: %llu\n  failed: %llu\n  truncated: %llu\n"
-               "  events: %llu\n  aging_overrides: %llu\n",
+    fprintf(f,
+            "stats:\n  arrived: %llu\n  finished: %llu\n  failed: %llu\n  truncated: %llu\n"
+            "  events: %llu\n  aging_overrides: %llu\n",
             (unsigned long long)r->stats.arrived, (unsigned long long)r->stats.finished,
             (unsigned long long)r->stats.failed, (unsigned long long)r->stats.truncated,
             (unsigned long long)r->stats.events, (unsigned long long)r->stats.aging_overrides);
     fprintf(f, "memory:\n  peak_bytes: %zu\n  allocations: %llu\n", a.peak_bytes,
             (unsigned long long)a.calls);
     fprintf(f, "config:\n");
-    char *buf = NULL;
+    char  *buf = NULL;
     size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
+    FILE  *m = open_memstream(&buf, &len);
     if (m) {
         cfg_dump(&x->cfg, m);
         fclose(m);
@@ -327,13 +328,13 @@ static int progress_tramp(void *ctx, const struct serve_stats *s)
 }
 
 int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pctx,
-            struct run_result *res, struct sim_msg *err)
+             struct run_result *res, struct sim_msg *err)
 {
     struct sim_afile req = {0}, sum = {0}, tl = {0}, man = {0};
-    trace_t *src = NULL;
-    pred_t *pred = NULL;
-    met_t *met = NULL;
-    int rc;
+    trace_t         *src = NULL;
+    pred_t          *pred = NULL;
+    met_t           *met = NULL;
+    int              rc;
     memset(res, 0, sizeof *res);
     if (dir) {
         if ((rc = run_mkdirs(dir, err)))
@@ -342,8 +343,8 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
             if ((rc = out_open(&req, dir, "requests.csv", err)))
                 goto out;
             header(req.f, x);
-            fprintf(req.f, "%s\n", x->compat_path[0] ? compat_ssjf_rows_header
-                                                     : met_requests_header);
+            fprintf(req.f, "%s\n",
+                    x->compat_path[0] ? compat_ssjf_rows_header : met_requests_header);
         }
     }
     if (x->compat_path[0]) { /* the SSJF paper's simulator instead of the serving model */
@@ -373,7 +374,7 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
         goto out;
     }
     struct prog pg = {progress, pctx, x->cfg.requests};
-    int64_t t0 = sim_wall_ns();
+    int64_t     t0 = sim_wall_ns();
     rc = serve_run(&x->serve, &x->cost, src, pred, met, progress_tramp, &pg, &res->stats, err);
     res->wall_s = (double)(sim_wall_ns() - t0) / 1e9;
     if (rc)

@@ -17,20 +17,20 @@
 #include "serve.h"
 
 struct run {
-    struct cfg        cfg;
-    struct cal_model  model;
+    struct cfg            cfg;
+    struct cal_model      model;
     const struct cal_gpu *gpu;
-    struct cost       cost;
-    uint64_t          profile_hash;
-    char              profile_path[CFG_STR_MAX]; /* "" for analytic */
-    struct serve_cfg  serve;
-    struct trace_opts trace;
-    char              trace_path[1024];
-    char              lengths_path[1024];
-    char              data_dir[1024];
-    struct pred_cfg   pred;
-    char              pred_path[1024];
-    char              compat_path[1024]; /* compat ssjf: the predictions file */
+    struct cost           cost;
+    uint64_t              profile_hash;
+    char                  profile_path[CFG_STR_MAX]; /* "" for analytic */
+    struct serve_cfg      serve;
+    struct trace_opts     trace;
+    char                  trace_path[1024];
+    char                  lengths_path[1024];
+    char                  data_dir[1024];
+    struct pred_cfg       pred;
+    char                  pred_path[1024];
+    char                  compat_path[1024]; /* compat ssjf: the predictions file */
 };
 
 /* Build a run. data_dir may be "" (none). Returns 0, or SIM_ECONFIG / SIM_EIO / SIM_ENOENT with
@@ -50,7 +50,7 @@ typedef int (*run_progress_fn)(void *ctx, const struct serve_stats *s, uint64_t 
 /* Run x and write its files into dir (created if missing; NULL = write nothing). Returns 0,
  * SIM_EINTR when interrupted, or a negative code with the reason in err. */
 int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pctx,
-            struct run_result *res, struct sim_msg *err);
+             struct run_result *res, struct sim_msg *err);
 
 /* mkdir -p. Returns 0 or SIM_EIO. */
 int run_mkdirs(const char *path, struct sim_msg *err);

@@ -71,10 +71,10 @@ void sched_free(sched_t *s)
     sim_free(s);
 }
 
-size_t      sched_len(const sched_t *s) { return s->n; }
-struct req *sched_front(const sched_t *s) { return s->head; }
-uint64_t    sched_aging_count(const sched_t *s) { return s->n_aging; }
-void       *sched__priv(sched_t *s) { return s->priv; }
+size_t                  sched_len(const sched_t *s) { return s->n; }
+struct req             *sched_front(const sched_t *s) { return s->head; }
+uint64_t                sched_aging_count(const sched_t *s) { return s->n_aging; }
+void                   *sched__priv(sched_t *s) { return s->priv; }
 const struct sched_cfg *sched__cfg(const sched_t *s) { return &s->cfg; }
 
 /* The policy's private pointer is set through this back door by init. */

@@ -29,9 +29,9 @@
 typedef struct sched sched_t;
 
 enum admit_rc {
-    ADMIT_OK = 0,      /* admitted: the policy removes it from its queue */
-    ADMIT_NO_MEMORY,   /* not enough free KV memory for this request */
-    ADMIT_FULL         /* no room for any request: batch slots or token budget exhausted */
+    ADMIT_OK = 0,    /* admitted: the policy removes it from its queue */
+    ADMIT_NO_MEMORY, /* not enough free KV memory for this request */
+    ADMIT_FULL       /* no room for any request: batch slots or token budget exhausted */
 };
 
 /* The replica side of admission. */
@@ -60,10 +60,10 @@ struct sched_ops {
     /* Offer requests in the policy's order; NULL = offer by key (or queue order), stop at the first
      * that does not fit. */
     void (*form_batch)(sched_t *s, const struct sched_admit *a); /* optional */
-    int  (*init)(sched_t *s);                                     /* optional */
-    void (*fini)(sched_t *s);                                     /* optional */
-    void (*insert)(sched_t *s, struct req *r);                    /* optional */
-    void (*remove)(sched_t *s, struct req *r);                    /* optional */
+    int (*init)(sched_t *s);                                     /* optional */
+    void (*fini)(sched_t *s);                                    /* optional */
+    void (*insert)(sched_t *s, struct req *r);                   /* optional */
+    void (*remove)(sched_t *s, struct req *r);                   /* optional */
 };
 
 enum sched_policy { SCHED_FCFS = 0, SCHED_SJF, SCHED_SSJF, SCHED_S3 };
@@ -78,10 +78,10 @@ sched_t *sched_new(const struct sched_ops *ops, const struct sched_cfg *cfg);
 void     sched_free(sched_t *s);
 
 /* Add r at the back (arrival) or the front (a preempted request). Returns 0 or SIM_ENOMEM. */
-int  sched_push(sched_t *s, struct req *r, simtime_t now);
-int  sched_push_front(sched_t *s, struct req *r, simtime_t now);
+int sched_push(sched_t *s, struct req *r, simtime_t now);
+int sched_push_front(sched_t *s, struct req *r, simtime_t now);
 /* Take r out of the queue (it must be in it). */
-void sched_remove(sched_t *s, struct req *r);
+void   sched_remove(sched_t *s, struct req *r);
 size_t sched_len(const sched_t *s);
 /* The request at the front of the queue order, or NULL. */
 struct req *sched_front(const sched_t *s);
@@ -94,8 +94,8 @@ size_t sched_form_batch(sched_t *s, const struct sched_admit *a);
 uint64_t sched_aging_count(const sched_t *s);
 
 /* Internals shared with the policy files. */
-struct req *sched__heap_top(const sched_t *s);
-void       *sched__priv(sched_t *s);
+struct req             *sched__heap_top(const sched_t *s);
+void                   *sched__priv(sched_t *s);
 const struct sched_cfg *sched__cfg(const sched_t *s);
 
 #endif

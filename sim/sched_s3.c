@@ -55,7 +55,7 @@ static void s3_fini(sched_t *s)
 static void s3_insert(sched_t *s, struct req *r)
 {
     struct s3 *p = sched__priv(s);
-    size_t c = class_of(p, r);
+    size_t     c = class_of(p, r);
     r->p_next = NULL;
     r->p_prev = p->last[c];
     if (p->last[c])
@@ -69,7 +69,7 @@ static void s3_insert(sched_t *s, struct req *r)
 static void s3_remove(sched_t *s, struct req *r)
 {
     struct s3 *p = sched__priv(s);
-    size_t c = class_of(p, r);
+    size_t     c = class_of(p, r);
     if (r->p_prev)
         r->p_prev->p_next = r->p_next;
     else
@@ -88,7 +88,7 @@ static size_t largest_at_most(const struct s3 *p, size_t c)
 {
     if (c >= p->n_class)
         c = p->n_class - 1;
-    size_t w = c / 64;
+    size_t   w = c / 64;
     uint64_t word = p->bits[w] & (c % 64 == 63 ? ~UINT64_C(0) : (UINT64_C(1) << (c % 64 + 1)) - 1);
     for (;;) {
         if (word)
@@ -102,12 +102,12 @@ static size_t largest_at_most(const struct s3 *p, size_t c)
 static void s3_form_batch(sched_t *s, const struct sched_admit *a)
 {
     struct s3 *p = sched__priv(s);
-    uint64_t room = a->free_units(a->ctx);
+    uint64_t   room = a->free_units(a->ctx);
     while (sched_len(s)) {
         size_t c = largest_at_most(p, room < p->n_class ? (size_t)room : p->n_class - 1);
         if (c == SIZE_MAX)
             return;
-        struct req *r = p->first[c];
+        struct req   *r = p->first[c];
         enum admit_rc rc = a->try_admit(a->ctx, r);
         if (rc == ADMIT_FULL)
             return;

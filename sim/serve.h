@@ -39,21 +39,21 @@ enum preempt_mode { PREEMPT_RECOMPUTE = 0, PREEMPT_SWAP };
 enum router_kind { ROUTER_ROUND_ROBIN = 0, ROUTER_LEAST_OUTSTANDING, ROUTER_RANDOM };
 
 struct serve_cfg {
-    uint32_t           replicas;
-    enum router_kind   router;
-    enum batching      batching;
-    uint32_t           max_batch;          /* sequences per iteration */
-    uint32_t           max_batched_tokens; /* tokens per iteration (prefill + decode) */
-    double             max_wait_s;         /* dynamic batching: longest wait for a full batch */
-    struct kv_cfg      kv;                 /* per replica */
-    enum preempt_mode  preempt;
-    enum overflow_mode overflow;           /* kv.h */
+    uint32_t                replicas;
+    enum router_kind        router;
+    enum batching           batching;
+    uint32_t                max_batch;          /* sequences per iteration */
+    uint32_t                max_batched_tokens; /* tokens per iteration (prefill + decode) */
+    double                  max_wait_s; /* dynamic batching: longest wait for a full batch */
+    struct kv_cfg           kv;         /* per replica */
+    enum preempt_mode       preempt;
+    enum overflow_mode      overflow; /* kv.h */
     const struct sched_ops *policy;
-    struct sched_cfg   sched;
-    uint64_t           seed;
-    enum evq_kind      queue;
-    int                check;              /* run invariant checks after every event */
-    const struct exec *exec;               /* the executor; NULL = the model clock over cost */
+    struct sched_cfg        sched;
+    uint64_t                seed;
+    enum evq_kind           queue;
+    int                     check; /* run invariant checks after every event */
+    const struct exec      *exec;  /* the executor; NULL = the model clock over cost */
 };
 
 struct serve_stats {
@@ -70,8 +70,8 @@ typedef int (*serve_progress_fn)(void *ctx, const struct serve_stats *s);
  * NULL, by the model clock over cost (exec_model). Borrows everything. Returns 0,
  * SIM_EINTR when progress asked to stop, or another negative code with the reason in err. */
 int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src, pred_t *pred,
-              met_t *met, serve_progress_fn progress, void *progress_ctx,
-              struct serve_stats *stats, struct sim_msg *err);
+              met_t *met, serve_progress_fn progress, void *progress_ctx, struct serve_stats *stats,
+              struct sim_msg *err);
 
 /* The choice sets of the enums above (serve_names.c), for the schema: values are the enum's. */
 extern const struct sim_choice serve_batching_choices[], serve_preempt_choices[],

@@ -16,53 +16,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-static jmp_buf test__jb;
-static int     test__n_run, test__n_failed;
+static jmp_buf     test__jb;
+static int         test__n_run, test__n_failed;
 static const char *test__name;
 
 #define TEST(name) static void name(void)
 
-#define RUN(name)                                                                    \
-    do {                                                                             \
-        test__name = #name;                                                          \
-        test__n_run++;                                                               \
-        if (!setjmp(test__jb)) {                                                     \
-            name();                                                                  \
-            printf("ok   %s\n", #name);                                              \
-        } else {                                                                     \
-            test__n_failed++;                                                        \
-            printf("FAIL %s\n", #name);                                              \
-        }                                                                            \
-        fflush(stdout);                                                              \
+#define RUN(name)                       \
+    do {                                \
+        test__name = #name;             \
+        test__n_run++;                  \
+        if (!setjmp(test__jb)) {        \
+            name();                     \
+            printf("ok   %s\n", #name); \
+        } else {                        \
+            test__n_failed++;           \
+            printf("FAIL %s\n", #name); \
+        }                               \
+        fflush(stdout);                 \
     } while (0)
 
-#define TEST_FAIL_(...)                                                              \
-    do {                                                                             \
-        fprintf(stderr, "%s:%d: in %s: ", __FILE__, __LINE__, test__name);           \
-        fprintf(stderr, __VA_ARGS__);                                                \
-        fputc('\n', stderr);                                                         \
-        longjmp(test__jb, 1);                                                        \
+#define TEST_FAIL_(...)                                                    \
+    do {                                                                   \
+        fprintf(stderr, "%s:%d: in %s: ", __FILE__, __LINE__, test__name); \
+        fprintf(stderr, __VA_ARGS__);                                      \
+        fputc('\n', stderr);                                               \
+        longjmp(test__jb, 1);                                              \
     } while (0)
 
-#define ASSERT_TRUE(c)                                                               \
-    do {                                                                             \
-        if (!(c))                                                                    \
-            TEST_FAIL_("ASSERT_TRUE(%s) failed", #c);                                \
+#define ASSERT_TRUE(c)                                \
+    do {                                              \
+        if (!(c))                                     \
+            TEST_FAIL_("ASSERT_TRUE(%s) failed", #c); \
     } while (0)
 
-#define ASSERT_EQ(a, b)                                                              \
-    do {                                                                             \
-        long long a_ = (long long)(a), b_ = (long long)(b);                          \
-        if (a_ != b_)                                                                \
-            TEST_FAIL_("ASSERT_EQ(%s, %s): %lld != %lld", #a, #b, a_, b_);           \
+#define ASSERT_EQ(a, b)                                                    \
+    do {                                                                   \
+        long long a_ = (long long)(a), b_ = (long long)(b);                \
+        if (a_ != b_)                                                      \
+            TEST_FAIL_("ASSERT_EQ(%s, %s): %lld != %lld", #a, #b, a_, b_); \
     } while (0)
 
-#define ASSERT_NEAR(a, b, tol)                                                       \
-    do {                                                                             \
-        double a_ = (double)(a), b_ = (double)(b), t_ = (double)(tol);               \
-        if (!(fabs(a_ - b_) <= t_))                                                  \
-            TEST_FAIL_("ASSERT_NEAR(%s, %s, %s): %.17g vs %.17g (diff %.3g > %.3g)", #a, #b, \
-                       #tol, a_, b_, fabs(a_ - b_), t_);                             \
+#define ASSERT_NEAR(a, b, tol)                                                                     \
+    do {                                                                                           \
+        double a_ = (double)(a), b_ = (double)(b), t_ = (double)(tol);                             \
+        if (!(fabs(a_ - b_) <= t_))                                                                \
+            TEST_FAIL_("ASSERT_NEAR(%s, %s, %s): %.17g vs %.17g (diff %.3g > %.3g)", #a, #b, #tol, \
+                       a_, b_, fabs(a_ - b_), t_);                                                 \
     } while (0)
 
 #define ASSERT_STR_CONTAINS(hay, needle)                                             \
@@ -72,12 +72,12 @@ static const char *test__name;
             TEST_FAIL_("expected \"%s\" to contain \"%s\"", h_ ? h_ : "(null)", n_); \
     } while (0)
 
-#define SKIP(...)                                                                    \
-    do {                                                                             \
-        printf("SKIP: ");                                                            \
-        printf(__VA_ARGS__);                                                         \
-        printf("\n");                                                                \
-        exit(77);                                                                    \
+#define SKIP(...)            \
+    do {                     \
+        printf("SKIP: ");    \
+        printf(__VA_ARGS__); \
+        printf("\n");        \
+        exit(77);            \
     } while (0)
 
 static inline int test_main_end(void)

@@ -28,10 +28,10 @@ static char tmpdir[256];
 /* Load `yaml` as "t.yaml"; it must fail with `code` and exactly `msg`, and leak nothing. */
 static void load_fails_(const char *yaml, int code, const char *msg, int line)
 {
-    uint64_t live = sim_alloc_stats().live;
-    cfg_exp_t *e = (cfg_exp_t *)1;
+    uint64_t       live = sim_alloc_stats().live;
+    cfg_exp_t     *e = (cfg_exp_t *)1;
     struct sim_msg err = {{0}};
-    int rc = cfg_load_string(yaml, "t.yaml", &e, &err);
+    int            rc = cfg_load_string(yaml, "t.yaml", &e, &err);
     if (rc != code || e != NULL || strcmp(err.text, msg))
         TEST_FAIL_("(line %d) rc %d (want %d), e %p, message\n    got:  \"%s\"\n    want: \"%s\"",
                    line, rc, code, (void *)e, err.text, msg);
@@ -41,9 +41,9 @@ static void load_fails_(const char *yaml, int code, const char *msg, int line)
 
 static cfg_exp_t *load_ok_(const char *yaml, int line)
 {
-    cfg_exp_t *e = NULL;
+    cfg_exp_t     *e = NULL;
     struct sim_msg err = {{0}};
-    int rc = cfg_load_string(yaml, "t.yaml", &e, &err);
+    int            rc = cfg_load_string(yaml, "t.yaml", &e, &err);
     if (rc || !e)
         TEST_FAIL_("(line %d) cfg_load_string: %d %s", line, rc, err.text);
     return e;
@@ -53,7 +53,7 @@ static cfg_exp_t *load_ok_(const char *yaml, int line)
 static void resolve_ok_(const cfg_exp_t *e, size_t i, struct cfg *c, int line)
 {
     struct sim_msg err = {{0}};
-    int rc = cfg_resolve(e, i, c, &err);
+    int            rc = cfg_resolve(e, i, c, &err);
     if (rc)
         TEST_FAIL_("(line %d) cfg_resolve(%zu): %d %s", line, i, rc, err.text);
 }
@@ -62,11 +62,11 @@ static void resolve_ok_(const cfg_exp_t *e, size_t i, struct cfg *c, int line)
 /* Loads fine; resolving run i fails with exactly msg. */
 static void resolve_fails_(const char *yaml, size_t i, const char *msg, int line)
 {
-    uint64_t live = sim_alloc_stats().live;
-    cfg_exp_t *e = load_ok_(yaml, line);
-    struct cfg c;
+    uint64_t       live = sim_alloc_stats().live;
+    cfg_exp_t     *e = load_ok_(yaml, line);
+    struct cfg     c;
     struct sim_msg err = {{0}};
-    int rc = cfg_resolve(e, i, &c, &err);
+    int            rc = cfg_resolve(e, i, &c, &err);
     cfg_free(e);
     if (rc != SIM_ECONFIG || strcmp(err.text, msg))
         TEST_FAIL_("(line %d) rc %d, message\n    got:  \"%s\"\n    want: \"%s\"", line, rc,
@@ -78,10 +78,10 @@ static void resolve_fails_(const char *yaml, size_t i, const char *msg, int line
 /* A --set on a valid experiment fails with exactly msg. */
 static void set_fails_(const char *assignment, const char *msg, int line)
 {
-    uint64_t live = sim_alloc_stats().live;
-    cfg_exp_t *e = load_ok_("name: s\nworkload: {requests: 10}\n", line);
+    uint64_t       live = sim_alloc_stats().live;
+    cfg_exp_t     *e = load_ok_("name: s\nworkload: {requests: 10}\n", line);
     struct sim_msg err = {{0}};
-    int rc = cfg_add_set(e, assignment, &err);
+    int            rc = cfg_add_set(e, assignment, &err);
     cfg_free(e);
     if (rc != SIM_ECONFIG || strcmp(err.text, msg))
         TEST_FAIL_("(line %d) --set %s: rc %d, message\n    got:  \"%s\"\n    want: \"%s\"", line,
@@ -296,7 +296,7 @@ TEST(sweep_shapes)
     LOAD_FAILS(PRE "runs:\n  - {name: a}\n  - {name: a}\nsweep:\n  workload.rate: [1, 2]\n",
                "t.yaml:5:5: runs: two runs named 'a_rate-1'");
     /* 50 x 50 x 50 = 125000 runs. */
-    char big[4096] = PRE "sweep:\n";
+    char        big[4096] = PRE "sweep:\n";
     const char *keys[] = {"seed", "workload.requests", "workload.rate"};
     for (int k = 0; k < 3; k++) {
         size_t n = strlen(big);
@@ -351,8 +351,8 @@ TEST(set_errors)
     SET_FAILS("hardware.tp=0", "--set: hardware.tp: 0 is out of range [1, 64]");
     SET_FAILS("policy=lifo", "--set: policy.name: 'lifo' is not one of fcfs|sjf|ssjf|s3");
     /* Resolve-time rules name --set when it is the cause. */
-    uint64_t live = sim_alloc_stats().live;
-    cfg_exp_t *e = LOAD_OK("name: s\nworkload: {requests: 10}\n");
+    uint64_t       live = sim_alloc_stats().live;
+    cfg_exp_t     *e = LOAD_OK("name: s\nworkload: {requests: 10}\n");
     struct sim_msg err = {{0}};
     ASSERT_EQ(cfg_add_set(e, "workload.source=azure", &err), 0);
     struct cfg c;
@@ -365,11 +365,11 @@ TEST(set_errors)
 
 TEST(errors_through_files)
 {
-    uint64_t live = sim_alloc_stats().live;
+    uint64_t    live = sim_alloc_stats().live;
     const char *p = write_file("bad.yaml", "name: x\nworkload:\n  requests: 10\n  rate: -1\n");
-    char want[700];
+    char        want[700];
     snprintf(want, sizeof want, "%s:4:9: workload.rate: -1 is out of range [1e-09, 1e+09]", p);
-    cfg_exp_t *e = (cfg_exp_t *)1;
+    cfg_exp_t     *e = (cfg_exp_t *)1;
     struct sim_msg err = {{0}};
     ASSERT_EQ(cfg_load(p, &e, &err), SIM_ECONFIG);
     ASSERT_TRUE(e == NULL);
@@ -476,7 +476,7 @@ TEST(sweep_product_order_and_names)
                       *mem[] = {"max", "paged"};
     for (size_t i = 0; i < 12; i++) {
         /* First key outermost, last key fastest. */
-        size_t a = i / 4, b = (i / 2) % 2, m = i % 2;
+        size_t     a = i / 4, b = (i / 2) % 2, m = i % 2;
         struct cfg c;
         RESOLVE_OK(e, i, &c);
         char want[128];
@@ -560,9 +560,9 @@ TEST(set_wins)
 
 static char *dump_text(const struct cfg *c)
 {
-    char *buf = NULL;
+    char  *buf = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    FILE  *f = open_memstream(&buf, &len);
     ASSERT_TRUE(f);
     cfg_dump(c, f);
     fclose(f);
@@ -589,7 +589,7 @@ TEST(dump_round_trip)
     ASSERT_TRUE(!strcmp(a.description,
                         "quotes \" and \\ backslash, # not a comment: colon\nnew line\ttab"));
     ASSERT_TRUE(!strcmp(a.pred_edges, "100,200,4000"));
-    char *text = dump_text(&a);
+    char      *text = dump_text(&a);
     cfg_exp_t *e2 = LOAD_OK(text);
     ASSERT_EQ(cfg_n_runs(e2), 1);
     struct cfg b;
@@ -623,7 +623,7 @@ static const char *dumped_value(const char *text, const char *key, char *out, si
     char group[64] = "";
     for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
         const char *colon = strchr(p, ':');
-        int nested = !strncmp(p, "  ", 2);
+        int         nested = !strncmp(p, "  ", 2);
         if (!colon)
             return NULL;
         if (colon[1] == '\n') { /* a group line */
@@ -643,9 +643,9 @@ static const char *dumped_value(const char *text, const char *key, char *out, si
 
 TEST(every_choice_round_trips)
 {
-    char *schema = NULL;
+    char  *schema = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&schema, &len);
+    FILE  *f = open_memstream(&schema, &len);
     cfg_schema_print(f, 0);
     fclose(f);
     int n_choice_keys = 0;
@@ -666,10 +666,10 @@ TEST(every_choice_round_trips)
                 ASSERT_TRUE(strcmp(d->name, c->name) && d->value != c->value);
             cfg_exp_t *e = LOAD_OK("name: x\nworkload: {requests: 5, path: t.csv, lengths_path: "
                                    "l.csv}\npredictor: {path: p.txt}\n");
-            char set_arg[128], got[64], want[64];
+            char       set_arg[128], got[64], want[64];
             snprintf(set_arg, sizeof set_arg, "%s=%s", key, c->name);
             struct sim_msg err = {{0}};
-            int rc = cfg_add_set(e, set_arg, &err);
+            int            rc = cfg_add_set(e, set_arg, &err);
             if (rc)
                 TEST_FAIL_("--set %s: %s", set_arg, err.text);
             struct cfg cf;
@@ -700,11 +700,11 @@ TEST(alloc_failure_walk)
         "runs:\n  - {name: a, engine.memory: max}\n  - name: b\n    workload: {rate: 3}\n"
         "sweep:\n  workload.rate: [1, 2, 3]\n  engine.batching: [continuous, dynamic]\n";
     uint64_t live = sim_alloc_stats().live;
-    size_t n_ok = 0, n_fail = 0;
+    size_t   n_ok = 0, n_fail = 0;
     for (uint64_t n = 1; n < 100000; n++) {
-        cfg_exp_t *e = (cfg_exp_t *)1;
+        cfg_exp_t     *e = (cfg_exp_t *)1;
         struct sim_msg err = {{0}};
-        struct cfg c;
+        struct cfg     c;
         sim_alloc_fail_after(n);
         int rc = cfg_load_string(yaml, "w.yaml", &e, &err);
         int loaded = rc == 0;

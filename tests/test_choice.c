@@ -36,7 +36,7 @@ TEST(find_and_name_are_inverse)
 TEST(list_joins_and_truncates)
 {
     static const char full[] = "blue|red|green";
-    char buf[32];
+    char              buf[32];
     ASSERT_TRUE(!strcmp(sim_choice_list(colours, buf, sizeof buf), full));
     for (size_t n = 1; n <= sizeof full + 2; n++) {
         char small[32];

@@ -21,10 +21,10 @@ static char path[256];
 
 static void run(const char *policy, const char *batching, unsigned B, struct met_summary *s)
 {
-    struct cfg c;
-    cfg_exp_t *e;
+    struct cfg     c;
+    cfg_exp_t     *e;
     struct sim_msg err = {{0}};
-    char yaml[512];
+    char           yaml[512];
     snprintf(yaml, sizeof yaml,
              "name: c\ncompat: ssjf\nssjf: {jobs: 4, repeats: 3}\nworkload: {arrival: batch}\n"
              "engine: {batching: %s, max_batch: %u}\npolicy: %s\n",
@@ -58,10 +58,11 @@ TEST(bad_predictions_file)
     char bad[300];
     snprintf(bad, sizeof bad, "%s.bad", path);
     FILE *f = fopen(bad, "w");
-    fprintf(f, ",output_token_length,predicted_length,latency,model\n0,12,1,0.1,m\n1,abc,0,0.1,m\n");
+    fprintf(f,
+            ",output_token_length,predicted_length,latency,model\n0,12,1,0.1,m\n1,abc,0,0.1,m\n");
     fclose(f);
-    struct cfg c;
-    cfg_exp_t *e;
+    struct cfg     c;
+    cfg_exp_t     *e;
     struct sim_msg err = {{0}};
     ASSERT_EQ(cfg_load_string("name: c\ncompat: ssjf\nssjf: {jobs: 1}\n", "c.yaml", &e, &err), 0);
     ASSERT_EQ(cfg_resolve(e, 0, &c, &err), 0);

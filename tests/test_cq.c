@@ -17,26 +17,26 @@
 #include "test.h"
 
 struct prog {
-    uint64_t  seed;
-    size_t    n_ops;
-    size_t    nb_max;      /* calendar cap; small values force direct searches */
-    double    mean_gap_ns; /* scale of the ordinary increments */
-    size_t    check_every; /* run both checkers every this many operations */
-    size_t    max_pending; /* pushes beyond this many pending events are skipped */
+    uint64_t seed;
+    size_t   n_ops;
+    size_t   nb_max;      /* calendar cap; small values force direct searches */
+    double   mean_gap_ns; /* scale of the ordinary increments */
+    size_t   check_every; /* run both checkers every this many operations */
+    size_t   max_pending; /* pushes beyond this many pending events are skipped */
 };
 
 struct world {
-    cq_t      *cq;
-    hq_t      *hq;
-    struct ev *ec, *eh;     /* event id i lives at ec[i] (calendar) and eh[i] (heap) */
-    size_t    *pending;     /* ids inside the queues */
-    size_t    *where;       /* where[id] = index in pending */
-    size_t    *free_ids;
-    size_t     n_pending, n_free, cap;
-    simtime_t  now;         /* last popped time */
-    gsl_rng   *r;
+    cq_t              *cq;
+    hq_t              *hq;
+    struct ev         *ec, *eh; /* event id i lives at ec[i] (calendar) and eh[i] (heap) */
+    size_t            *pending; /* ids inside the queues */
+    size_t            *where;   /* where[id] = index in pending */
+    size_t            *free_ids;
+    size_t             n_pending, n_free, cap;
+    simtime_t          now; /* last popped time */
+    gsl_rng           *r;
     const struct prog *p;
-    size_t     op;
+    size_t             op;
 };
 
 static void fail_at(struct world *w, const char *what)
@@ -102,12 +102,12 @@ static void forget(struct world *w, size_t id)
 
 static simtime_t next_time(struct world *w)
 {
-    double u = gsl_rng_uniform(w->r);
+    double    u = gsl_rng_uniform(w->r);
     simtime_t d;
     if (u < 0.45)
         d = (simtime_t)gsl_ran_exponential(w->r, w->p->mean_gap_ns);
     else if (u < 0.60)
-        d = 0; /* tie with the current time */
+        d = 0;                         /* tie with the current time */
     else if (u < 0.70 && w->n_pending) /* tie with an event already inside */
         return w->ec[w->pending[gsl_rng_uniform_int(w->r, w->n_pending)]].t_ns;
     else if (u < 0.80)
@@ -168,7 +168,7 @@ static void run_program(const struct prog *p)
                 pop_one(&w);
         } else if (u < 0.005) { /* burst of equal times */
             simtime_t t = next_time(&w);
-            size_t k = 10 + gsl_rng_uniform_int(w.r, 200);
+            size_t    k = 10 + gsl_rng_uniform_int(w.r, 200);
             for (size_t i = 0; i < k; i++)
                 push_at(&w, t);
         } else if (u < 0.05) {
@@ -204,8 +204,11 @@ TEST(differential_short_programs)
     static const size_t caps[] = {2, 4, 64, 0};
     static const double gaps[] = {1, 10, 1e3, 1e6, 1e9};
     for (uint64_t s = 1; s <= 120; s++) {
-        struct prog p = {.seed = s, .n_ops = 3000, .nb_max = caps[s % 4],
-                         .mean_gap_ns = gaps[s % 5], .check_every = 1,
+        struct prog p = {.seed = s,
+                         .n_ops = 3000,
+                         .nb_max = caps[s % 4],
+                         .mean_gap_ns = gaps[s % 5],
+                         .check_every = 1,
                          .max_pending = 1024};
         run_program(&p);
     }
@@ -214,8 +217,11 @@ TEST(differential_short_programs)
 TEST(differential_long_programs)
 {
     for (uint64_t s = 1000; s < 1004; s++) {
-        struct prog p = {.seed = s, .n_ops = 200000, .nb_max = 0,
-                         .mean_gap_ns = s % 2 ? 1e4 : 7, .check_every = 4999,
+        struct prog p = {.seed = s,
+                         .n_ops = 200000,
+                         .nb_max = 0,
+                         .mean_gap_ns = s % 2 ? 1e4 : 7,
+                         .check_every = 4999,
                          .max_pending = 1u << 17};
         run_program(&p);
     }
@@ -224,7 +230,7 @@ TEST(differential_long_programs)
 /* Equal times pop in push order, through resizes. */
 TEST(fifo_ties)
 {
-    cq_t *q = cq_new(NULL);
+    cq_t            *q = cq_new(NULL);
     static struct ev e[5000];
     for (int i = 0; i < 5000; i++) {
         e[i] = (struct ev){.t_ns = 42, .arg = (uint64_t)i};
@@ -243,9 +249,9 @@ TEST(fifo_ties)
 /* Only equal times: the width estimator has nothing to learn and must keep its width. */
 TEST(zero_gaps_keep_width)
 {
-    cq_t *q = cq_new(NULL);
+    cq_t            *q = cq_new(NULL);
     static struct ev e[4096];
-    simtime_t w0 = cq_stats(q).width_ns;
+    simtime_t        w0 = cq_stats(q).width_ns;
     for (int i = 0; i < 4096; i++) {
         e[i] = (struct ev){.t_ns = 7};
         cq_push(q, &e[i]);
@@ -261,9 +267,9 @@ TEST(zero_gaps_keep_width)
  * watch re-estimates it at the same bucket count. */
 TEST(stale_width_is_reestimated)
 {
-    cq_t *q = cq_new(NULL);
+    cq_t            *q = cq_new(NULL);
     static struct ev e[4000];
-    gsl_rng *r = rng_new(5, 0);
+    gsl_rng         *r = rng_new(5, 0);
     for (int i = 0; i < 4000; i++) { /* 1 ns apart: the width learnt is about 1 ns */
         e[i] = (struct ev){.t_ns = i};
         cq_push(q, &e[i]);
@@ -286,7 +292,7 @@ TEST(stale_width_is_reestimated)
 /* A lone far-future event is found by direct search, and the cursor lands on it. */
 TEST(far_future)
 {
-    cq_t *q = cq_new(NULL);
+    cq_t     *q = cq_new(NULL);
     struct ev a = {.t_ns = SIM_T_MAX, .arg = 1}, b = {.t_ns = 5, .arg = 2};
     struct ev c = {.t_ns = INT64_C(1) << 50, .arg = 3};
     cq_push(q, &a);
@@ -303,7 +309,7 @@ TEST(far_future)
 /* A push earlier than the window a peek moved the cursor to must still pop first. */
 TEST(push_before_cursor_after_peek)
 {
-    cq_t *q = cq_new(NULL);
+    cq_t     *q = cq_new(NULL);
     struct ev a = {.t_ns = 1000000000, .arg = 1}, b = {.t_ns = 3, .arg = 2};
     cq_push(q, &a);
     ASSERT_EQ(cq_peek(q)->arg, 1);
@@ -317,8 +323,8 @@ TEST(push_before_cursor_after_peek)
 /* The checker itself must see corruption: the deliberate-fault operations of R23. */
 TEST(checker_detects_corruption)
 {
-    cq_t *q = cq_new(NULL);
-    hq_t *h = hq_new();
+    cq_t            *q = cq_new(NULL);
+    hq_t            *h = hq_new();
     static struct ev e[300], f[300];
     for (int i = 0; i < 300; i++) {
         e[i] = (struct ev){.t_ns = 1000 * (i % 37) + i};
@@ -363,7 +369,7 @@ TEST(allocation_failures)
         else
             ASSERT_EQ(sim_alloc_stats().live, before.live);
     }
-    hq_t *h = hq_new();
+    hq_t            *h = hq_new();
     static struct ev e[100];
     for (int i = 0; i < 16; i++) {
         e[i] = (struct ev){.t_ns = i};

@@ -40,7 +40,7 @@ static void on_stop(eng_t *eng, struct ev *e, void *ctx)
 TEST(order_and_same_time_fifo)
 {
     for (int k = 0; k < 2; k++) {
-        eng_t *eng = eng_new(&(struct eng_opts){.queue = k ? EVQ_HEAP : EVQ_CALENDAR});
+        eng_t     *eng = eng_new(&(struct eng_opts){.queue = k ? EVQ_HEAP : EVQ_CALENDAR});
         struct rec r = {0};
         eng_on(eng, T_REC, on_rec, &r);
         eng_on(eng, T_CHAIN, on_chain, NULL);
@@ -63,7 +63,7 @@ TEST(order_and_same_time_fifo)
 
 TEST(cancel_and_stale_handles)
 {
-    eng_t *eng = eng_new(NULL);
+    eng_t     *eng = eng_new(NULL);
     struct rec r = {0};
     eng_on(eng, T_REC, on_rec, &r);
     struct ev_handle a, b, c;
@@ -89,7 +89,7 @@ TEST(cancel_and_stale_handles)
 
 TEST(stop_returns_status)
 {
-    eng_t *eng = eng_new(NULL);
+    eng_t     *eng = eng_new(NULL);
     struct rec r = {0};
     eng_on(eng, T_REC, on_rec, &r);
     eng_on(eng, T_STOP, on_stop, NULL);
@@ -120,7 +120,7 @@ static void on_hold(eng_t *eng, struct ev *e, void *ctx)
 
 static uint64_t run_hold(enum evq_kind kind, uint64_t *calls_in_steady_state)
 {
-    eng_t *eng = eng_new(&(struct eng_opts){.queue = kind, .seed = 11});
+    eng_t      *eng = eng_new(&(struct eng_opts){.queue = kind, .seed = 11});
     struct hold h = {.r = eng_rng(eng, 3), .left = 200000};
     eng_on(eng, T_HOLD, on_hold, &h);
     for (uint64_t i = 0; i < 5000; i++)
@@ -150,7 +150,7 @@ TEST(hold_model_hash_and_no_malloc)
 TEST(engine_frees_everything)
 {
     struct sim_alloc_stats s0 = sim_alloc_stats();
-    eng_t *eng = eng_new(NULL);
+    eng_t                 *eng = eng_new(NULL);
     for (int i = 0; i < 3000; i++)
         eng_schedule_at(eng, i * 7, T_REC, NULL, 0, NULL);
     eng_rng(eng, 1);
@@ -166,7 +166,7 @@ TEST(allocation_failure_walk)
         struct sim_alloc_stats s0 = sim_alloc_stats();
         sim_alloc_fail_after(n);
         eng_t *eng = eng_new(NULL);
-        int rc = eng ? eng_schedule_at(eng, 1, T_REC, NULL, 0, NULL) : SIM_ENOMEM;
+        int    rc = eng ? eng_schedule_at(eng, 1, T_REC, NULL, 0, NULL) : SIM_ENOMEM;
         sim_alloc_fail_after(0);
         ASSERT_TRUE(rc == 0 || rc == SIM_ENOMEM);
         eng_free(eng);
@@ -177,7 +177,7 @@ TEST(allocation_failure_walk)
 TEST(pool_reuses_objects)
 {
     pool_t *p = pool_new(40, 8);
-    void *a[20];
+    void   *a[20];
     for (int i = 0; i < 20; i++)
         a[i] = pool_get(p);
     ASSERT_EQ(pool_in_use(p), 20);
@@ -196,7 +196,7 @@ TEST(pool_reuses_objects)
 TEST(rng_streams)
 {
     rng_t *a = rng_new(42, 1), *b = rng_new(42, 1), *c = rng_new(42, 2), *d = rng_new(43, 1);
-    int same_c = 0, same_d = 0;
+    int    same_c = 0, same_d = 0;
     for (int i = 0; i < 1000; i++) {
         unsigned long x = gsl_rng_get(a);
         ASSERT_EQ(x, gsl_rng_get(b));

@@ -64,9 +64,9 @@ static void agree(const struct ih *h, const struct ref *r)
 TEST(random_programs_match_sorted_array)
 {
     static struct elem e[N_ELEM];
-    rng_t     *g = rng_new(7, 0);
-    struct ih  h;
-    struct ref r = {.n = 0};
+    rng_t             *g = rng_new(7, 0);
+    struct ih          h;
+    struct ref         r = {.n = 0};
     ih_init(&h, offsetof(struct elem, pos));
     for (uint32_t i = 0; i < N_ELEM; i++)
         e[i] = (struct elem){.id = i};

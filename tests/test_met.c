@@ -23,16 +23,16 @@
 static char tmpdir[256];
 
 struct row {
-    unsigned rep;
-    double t, kv_pct;
-    unsigned batch, waiting;
+    unsigned           rep;
+    double             t, kv_pct;
+    unsigned           batch, waiting;
     unsigned long long kv_tok;
 };
 
 /* Parse timeline.csv text (comment and header lines skipped). Returns an array (free()). */
 static struct row *parse(const char *text, size_t *n)
 {
-    size_t cap = 64;
+    size_t      cap = 64;
     struct row *r = malloc(cap * sizeof *r);
     *n = 0;
     for (const char *line = text; line && *line;) {
@@ -89,9 +89,9 @@ static void check_rows(const struct row *r, size_t n, unsigned rep, size_t k, do
 
 static char *timeline_text(met_t *m)
 {
-    char *buf = NULL;
+    char  *buf = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    FILE  *f = open_memstream(&buf, &len);
     ASSERT_TRUE(f);
     ASSERT_EQ(met_write_timeline(m, f), 0);
     fclose(f);
@@ -102,15 +102,15 @@ TEST(decimation_direct)
 {
     static const size_t ks[] = {1, 2, 3, 7, 64};
     for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
-        size_t k = ks[ki];
-        uint64_t live = sim_alloc_stats().live;
+        size_t         k = ks[ki];
+        uint64_t       live = sim_alloc_stats().live;
         struct met_cfg mc = {.n_replicas = 2, .timeline_rows = (uint32_t)k};
-        met_t *m = met_new(&mc);
+        met_t         *m = met_new(&mc);
         ASSERT_TRUE(m);
         /* Replica 0: one sample per ms from 5 ms, every 10th twice at the same instant.
          * Replica 1: a short run (fewer samples than K for the larger K). */
         const simtime_t ms = SIM_NS_PER_MS;
-        simtime_t t = 5 * ms, end0 = 0;
+        simtime_t       t = 5 * ms, end0 = 0;
         for (int i = 0; i < 100000; i++, t += ms) {
             ASSERT_EQ(met_sample(m, 0, t, (uint32_t)(i % 9), 100, 0.5, 1), 0);
             if (i % 10 == 0)
@@ -119,8 +119,8 @@ TEST(decimation_direct)
         }
         for (int i = 0; i < 40; i++)
             ASSERT_EQ(met_sample(m, 1, 7 * ms + i * 3 * ms, 1, 10, 0.1, 0), 0);
-        char *text = timeline_text(m);
-        size_t n;
+        char       *text = timeline_text(m);
+        size_t      n;
         struct row *r = parse(text, &n);
         check_rows(r, n, 0, k, 0.005, (double)end0 / 1e9, k > 1 ? k / 2 : 1);
         check_rows(r, n, 1, k, 0.007, 0.007 + 39 * 0.003, k < 40 ? (k > 1 ? k / 2 : 1) : 40);
@@ -141,8 +141,8 @@ TEST(timeline_of_a_long_run)
                                "workload: {requests: 20000, rate: 11, max_prompt_tokens: 3072}\n"
                                "engine: {memory: paged, max_seq_len: 4096}\n"
                                "outputs: {timeline_rows: 37, requests_csv: false}\n";
-    cfg_exp_t *e;
-    struct sim_msg err = {{0}};
+    cfg_exp_t        *e;
+    struct sim_msg    err = {{0}};
     ASSERT_EQ(cfg_load_string(yaml, "tl.yaml", &e, &err), 0);
     struct cfg c;
     ASSERT_EQ(cfg_resolve(e, 0, &c, &err), 0);
@@ -171,9 +171,9 @@ TEST(timeline_of_a_long_run)
     ASSERT_EQ(fread(text, 1, (size_t)len, f), len);
     text[len] = 0;
     fclose(f);
-    size_t n;
+    size_t      n;
     struct row *r = parse(text, &n);
-    double t0 = (double)res.stats.first_arrival_ns / 1e9, t1 = t0 + res.sum.duration_s;
+    double      t0 = (double)res.stats.first_arrival_ns / 1e9, t1 = t0 + res.sum.duration_s;
     printf("    %llu iterations, %zu timeline rows, run %.1f s .. %.1f s\n",
            (unsigned long long)res.sum.iterations, n, t0, t1);
     for (unsigned rep = 0; rep < 2; rep++)
@@ -185,9 +185,9 @@ TEST(timeline_of_a_long_run)
 /* Text written to a memory stream by fn(s, f); free() it. */
 static char *written(void (*fn)(const struct met_summary *, FILE *), const struct met_summary *s)
 {
-    char *buf = NULL;
+    char  *buf = NULL;
     size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    FILE  *f = open_memstream(&buf, &len);
     fn(s, f);
     fclose(f);
     return buf;
@@ -210,10 +210,20 @@ TEST(summary_columns_by_hand)
     met_t *m = met_new(&(struct met_cfg){.n_replicas = 1});
     ASSERT_TRUE(m != NULL);
     const simtime_t S = 1000000000;
-    struct req a = {.id = 0, .arrival_ns = 0, .prompt_tok = 10, .output_tok = 3, .sched_ns = 0,
-                    .first_token_ns = S, .finish_ns = 3 * S};
-    struct req b = {.id = 1, .arrival_ns = S, .prompt_tok = 20, .output_tok = 1, .sched_ns = 2 * S,
-                    .first_token_ns = 3 * S, .finish_ns = 3 * S};
+    struct req      a = {.id = 0,
+                         .arrival_ns = 0,
+                         .prompt_tok = 10,
+                         .output_tok = 3,
+                         .sched_ns = 0,
+                         .first_token_ns = S,
+                         .finish_ns = 3 * S};
+    struct req      b = {.id = 1,
+                         .arrival_ns = S,
+                         .prompt_tok = 20,
+                         .output_tok = 1,
+                         .sched_ns = 2 * S,
+                         .first_token_ns = 3 * S,
+                         .finish_ns = 3 * S};
     ASSERT_EQ(met_iter(m, 0, 0, S, 1, 0, 1, 0.25), 0);
     ASSERT_EQ(met_iter(m, 0, S, S, 1, 1, 1, 0.5), 0);
     ASSERT_EQ(met_iter(m, 0, 2 * S, S, 2, 1, 2, 0.75), 0);
@@ -223,59 +233,58 @@ TEST(summary_columns_by_hand)
     ASSERT_EQ(met_summarize(m, 0, &s), 0);
     met_free(m);
 
-    static const char json[] =
-        "{\n"
-        "  \"completed\": 2,\n"
-        "  \"failed\": 0,\n"
-        "  \"total_input_tokens\": 30,\n"
-        "  \"total_output_tokens\": 4,\n"
-        "  \"duration\": 3.000000,\n"
-        "  \"request_throughput\": 0.666667,\n"
-        "  \"output_throughput\": 1.333333,\n"
-        "  \"total_token_throughput\": 11.333333,\n"
-        "  \"request_goodput\": null,\n"
-        "  \"slo_attainment\": null,\n"
-        "  \"mean_ttft_ms\": 1500.000000,\n"
-        "  \"median_ttft_ms\": 1500.000000,\n"
-        "  \"std_ttft_ms\": 500.000000,\n"
-        "  \"p90_ttft_ms\": 1900.000000,\n"
-        "  \"p99_ttft_ms\": 1990.000000,\n"
-        "  \"mean_tpot_ms\": 1000.000000,\n"
-        "  \"median_tpot_ms\": 1000.000000,\n"
-        "  \"std_tpot_ms\": 0.000000,\n"
-        "  \"p90_tpot_ms\": 1000.000000,\n"
-        "  \"p99_tpot_ms\": 1000.000000,\n"
-        "  \"mean_itl_ms\": 1000.000000,\n"
-        "  \"median_itl_ms\": 1000.000000,\n"
-        "  \"std_itl_ms\": 0.000000,\n"
-        "  \"p90_itl_ms\": 1000.000000,\n"
-        "  \"p99_itl_ms\": 1000.000000,\n"
-        "  \"mean_e2el_ms\": 2500.000000,\n"
-        "  \"median_e2el_ms\": 2500.000000,\n"
-        "  \"std_e2el_ms\": 500.000000,\n"
-        "  \"p90_e2el_ms\": 2900.000000,\n"
-        "  \"p99_e2el_ms\": 2990.000000,\n"
-        "  \"mean_jct_ms\": 2500.000000,\n"
-        "  \"mean_queue_ms\": 500.000000,\n"
-        "  \"median_queue_ms\": 500.000000,\n"
-        "  \"std_queue_ms\": 500.000000,\n"
-        "  \"p90_queue_ms\": 900.000000,\n"
-        "  \"p99_queue_ms\": 990.000000,\n"
-        "  \"mean_norm_latency_ms\": 1500.000000,\n"
-        "  \"median_norm_latency_ms\": 1500.000000,\n"
-        "  \"std_norm_latency_ms\": 500.000000,\n"
-        "  \"p90_norm_latency_ms\": 1900.000000,\n"
-        "  \"p99_norm_latency_ms\": 1990.000000,\n"
-        "  \"mean_kv_cache_usage\": 0.500000,\n"
-        "  \"peak_kv_cache_usage\": 0.750000,\n"
-        "  \"mean_batch_size\": 1.333333,\n"
-        "  \"iterations\": 3,\n"
-        "  \"preemptions\": 0,\n"
-        "  \"mispredictions\": 0,\n"
-        "  \"wasted_tokens\": 0,\n"
-        "  \"wasted_s\": 0.000000,\n"
-        "  \"ssjf_throughput\": 0.000000\n"
-        "}\n";
+    static const char json[] = "{\n"
+                               "  \"completed\": 2,\n"
+                               "  \"failed\": 0,\n"
+                               "  \"total_input_tokens\": 30,\n"
+                               "  \"total_output_tokens\": 4,\n"
+                               "  \"duration\": 3.000000,\n"
+                               "  \"request_throughput\": 0.666667,\n"
+                               "  \"output_throughput\": 1.333333,\n"
+                               "  \"total_token_throughput\": 11.333333,\n"
+                               "  \"request_goodput\": null,\n"
+                               "  \"slo_attainment\": null,\n"
+                               "  \"mean_ttft_ms\": 1500.000000,\n"
+                               "  \"median_ttft_ms\": 1500.000000,\n"
+                               "  \"std_ttft_ms\": 500.000000,\n"
+                               "  \"p90_ttft_ms\": 1900.000000,\n"
+                               "  \"p99_ttft_ms\": 1990.000000,\n"
+                               "  \"mean_tpot_ms\": 1000.000000,\n"
+                               "  \"median_tpot_ms\": 1000.000000,\n"
+                               "  \"std_tpot_ms\": 0.000000,\n"
+                               "  \"p90_tpot_ms\": 1000.000000,\n"
+                               "  \"p99_tpot_ms\": 1000.000000,\n"
+                               "  \"mean_itl_ms\": 1000.000000,\n"
+                               "  \"median_itl_ms\": 1000.000000,\n"
+                               "  \"std_itl_ms\": 0.000000,\n"
+                               "  \"p90_itl_ms\": 1000.000000,\n"
+                               "  \"p99_itl_ms\": 1000.000000,\n"
+                               "  \"mean_e2el_ms\": 2500.000000,\n"
+                               "  \"median_e2el_ms\": 2500.000000,\n"
+                               "  \"std_e2el_ms\": 500.000000,\n"
+                               "  \"p90_e2el_ms\": 2900.000000,\n"
+                               "  \"p99_e2el_ms\": 2990.000000,\n"
+                               "  \"mean_jct_ms\": 2500.000000,\n"
+                               "  \"mean_queue_ms\": 500.000000,\n"
+                               "  \"median_queue_ms\": 500.000000,\n"
+                               "  \"std_queue_ms\": 500.000000,\n"
+                               "  \"p90_queue_ms\": 900.000000,\n"
+                               "  \"p99_queue_ms\": 990.000000,\n"
+                               "  \"mean_norm_latency_ms\": 1500.000000,\n"
+                               "  \"median_norm_latency_ms\": 1500.000000,\n"
+                               "  \"std_norm_latency_ms\": 500.000000,\n"
+                               "  \"p90_norm_latency_ms\": 1900.000000,\n"
+                               "  \"p99_norm_latency_ms\": 1990.000000,\n"
+                               "  \"mean_kv_cache_usage\": 0.500000,\n"
+                               "  \"peak_kv_cache_usage\": 0.750000,\n"
+                               "  \"mean_batch_size\": 1.333333,\n"
+                               "  \"iterations\": 3,\n"
+                               "  \"preemptions\": 0,\n"
+                               "  \"mispredictions\": 0,\n"
+                               "  \"wasted_tokens\": 0,\n"
+                               "  \"wasted_s\": 0.000000,\n"
+                               "  \"ssjf_throughput\": 0.000000\n"
+                               "}\n";
     static const char csv_head[] =
         ",completed,failed,duration_s,request_throughput,output_throughput,ssjf_throughput,"
         "request_goodput,slo_attainment,mean_ttft_ms,p99_ttft_ms,mean_tpot_ms,p99_tpot_ms,"
@@ -294,8 +303,11 @@ TEST(summary_columns_by_hand)
     struct {
         void (*fn)(const struct met_summary *, FILE *);
         const char *want;
-    } outs[] = {{write_json, json},      {csv_header, csv_head},     {met_csv_row, csv_row},
-                {table_header, table_head}, {met_table_row, table_row}};
+    } outs[] = {{write_json, json},
+                {csv_header, csv_head},
+                {met_csv_row, csv_row},
+                {table_header, table_head},
+                {met_table_row, table_row}};
     for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
         char *got = written(outs[i].fn, &s);
         if (strcmp(got, outs[i].want))

@@ -26,13 +26,13 @@ static char tmpdir[256];
 
 struct row {
     unsigned long long id;
-    double arrival, queue, e2el;
-    unsigned prompt, out, pred, mispred;
+    double             arrival, queue, e2el;
+    unsigned           prompt, out, pred, mispred;
 };
 
 static void build(const char *yaml, struct run *x, const char **sets)
 {
-    cfg_exp_t *e;
+    cfg_exp_t     *e;
     struct sim_msg err = {{0}};
     if (cfg_load_string(yaml, "test.yaml", &e, &err))
         TEST_FAIL_("cfg_load_string: %s", err.text);
@@ -49,7 +49,7 @@ static void build(const char *yaml, struct run *x, const char **sets)
 static struct row *run_rows(struct run *x, const char *sub, size_t n, struct run_result *res)
 {
     struct sim_msg err = {{0}};
-    char dir[512], path[600], line[512];
+    char           dir[512], path[600], line[512];
     snprintf(dir, sizeof dir, "%s/%s", tmpdir, sub);
     if (run_exec(x, dir, NULL, NULL, res, &err))
         TEST_FAIL_("run_exec: %s", err.text);
@@ -59,9 +59,9 @@ static struct row *run_rows(struct run *x, const char *sub, size_t n, struct run
     struct row *rows = calloc(n, sizeof *rows);
     while (fgets(line, sizeof line, f)) {
         struct row r;
-        unsigned rep;
-        double ttft, tpot, fin;
-        unsigned pre;
+        unsigned   rep;
+        double     ttft, tpot, fin;
+        unsigned   pre;
         if (sscanf(line, "%llu,%u,%lf,%u,%u,%u,%lf,%lf,%lf,%lf,%lf,%u,%u", &r.id, &rep, &r.arrival,
                    &r.prompt, &r.out, &r.pred, &r.queue, &ttft, &tpot, &r.e2el, &fin, &pre,
                    &r.mispred) != 13)
@@ -87,15 +87,15 @@ TEST(sjf_beats_fcfs_and_matches_mg1_sjf)
 {
     const double tau = 1e-3;
     const size_t n = 150000;
-    double lambda = 0.75 / (tau * 61.9);
-    char yaml[1024];
+    double       lambda = 0.75 / (tau * 61.9);
+    char         yaml[1024];
     snprintf(yaml, sizeof yaml,
              "name: sjf\nseed: 5\nworkload: {requests: %zu, rate: %.9g, prompt_mu: 3, "
              "prompt_sigma: 0.2, output_mu: 4, output_sigma: 0.5, max_output_tokens: 400}\n"
              "engine: {batching: none, max_seq_len: 4096, memory: oracle}\n"
              "outputs: {timeline_rows: 0}\n",
              n, lambda);
-    struct run *x = sim_malloc(sizeof *x);
+    struct run       *x = sim_malloc(sizeof *x);
     struct run_result rf, rs;
     build(yaml, x, (const char *[]){"policy=fcfs", NULL});
     constant_iterations(x, tau);
@@ -162,7 +162,7 @@ TEST(s3_mispredictions_are_exactly_the_overflows)
         "name: s3\nseed: 9\nworkload: {requests: 3000, rate: 40, max_prompt_tokens: 1000}\n"
         "engine: {memory: predicted, max_seq_len: 2048, check: true}\npolicy: s3\n"
         "predictor: {buckets: 10, sigma: 0.6}\n";
-    struct run *x = sim_malloc(sizeof *x);
+    struct run       *x = sim_malloc(sizeof *x);
     struct run_result res;
     build(yaml, x, (const char *[]){"predictor=oracle", NULL});
     struct row *r = run_rows(x, "s3o", 3000, &res);
@@ -172,7 +172,7 @@ TEST(s3_mispredictions_are_exactly_the_overflows)
     build(yaml, x, (const char *[]){"predictor=noisy", NULL});
     r = run_rows(x, "s3n", 3000, &res);
     const unsigned L = 2048, NB = 10;
-    size_t expect_req = 0, got_req = 0, expect_events = 0;
+    size_t         expect_req = 0, got_req = 0, expect_events = 0;
     for (size_t i = 0; i < res.sum.completed; i++) {
         unsigned room = L - r[i].prompt, budget = edge_of(r[i].pred, L, NB);
         if (budget > room)
@@ -208,7 +208,7 @@ static unsigned first_batch(const char *sub)
     FILE *f = fopen(path, "r");
     SIM_ASSERT(f);
     unsigned b = 0, rep;
-    double t;
+    double   t;
     while (fgets(line, sizeof line, f))
         if (sscanf(line, "%u,%lf,%u", &rep, &t, &b) == 3)
             break;
@@ -224,7 +224,7 @@ TEST(reservation_admits_by_capacity_and_paged_by_blocks)
         "prompt_sigma: 0, output_mu: 3.912023005, output_sigma: 0}\n"
         "engine: {max_seq_len: 2048, max_batch: 1000, max_batched_tokens: 200000, "
         "block_size: 16, watermark: 0, check: true}\n";
-    struct run *x = sim_malloc(sizeof *x);
+    struct run       *x = sim_malloc(sizeof *x);
     struct run_result res;
     build(yaml, x, (const char *[]){"engine.memory=max", NULL});
     x->serve.kv.capacity_tok = 10 * 2048 + 2047; /* room for 10, not 11 */
@@ -258,17 +258,17 @@ TEST(aging_bounds_overtaking)
     static const char yaml[] =
         "name: age\nseed: 4\nworkload: {requests: 1500, rate: 6, max_prompt_tokens: 1000}\n"
         "engine: {max_seq_len: 2048, memory: paged, max_batch: 8, check: true}\npolicy: sjf\n";
-    struct run *x = sim_malloc(sizeof *x);
+    struct run       *x = sim_malloc(sizeof *x);
     struct run_result res;
     build(yaml, x, NULL);
     struct row *r = run_rows(x, "noage", 1500, &res);
-    size_t without = aged_overtakes(r, res.sum.completed, 5.0);
+    size_t      without = aged_overtakes(r, res.sum.completed, 5.0);
     free(r);
     build(yaml, x, (const char *[]){"policy.aging_s=5", NULL});
     r = run_rows(x, "age", 1500, &res);
     size_t with = aged_overtakes(r, res.sum.completed, 5.0);
-    printf("    overtakings of requests that waited > 5 s: %zu without aging, %zu with\n",
-           without, with);
+    printf("    overtakings of requests that waited > 5 s: %zu without aging, %zu with\n", without,
+           with);
     ASSERT_TRUE(without > 0); /* the check can fail: plain SJF does overtake */
     ASSERT_EQ(with, 0);
     free(r);

@@ -36,9 +36,9 @@ static char tmpdir[256];
 
 static void build(const char *yaml, struct run *x, const char **sets)
 {
-    cfg_exp_t *e;
+    cfg_exp_t     *e;
     struct sim_msg err = {{0}};
-    int rc = cfg_load_string(yaml, "test.yaml", &e, &err);
+    int            rc = cfg_load_string(yaml, "test.yaml", &e, &err);
     if (rc)
         TEST_FAIL_("cfg_load_string: %s", err.text);
     for (; sets && *sets; sets++)
@@ -55,7 +55,7 @@ static void build(const char *yaml, struct run *x, const char **sets)
 static void run(struct run *x, const char *sub, struct run_result *res)
 {
     struct sim_msg err = {{0}};
-    char dir[512];
+    char           dir[512];
     snprintf(dir, sizeof dir, "%s/%s", tmpdir, sub);
     if (run_exec(x, sub ? dir : NULL, NULL, NULL, res, &err))
         TEST_FAIL_("run_exec: %s", err.text);
@@ -89,7 +89,7 @@ TEST(mg1_pollaczek_khinchine)
     const size_t n = 200000;
     /* E[L] for ln L ~ N(4, 0.5^2): about exp(4.125) = 61.9 tokens, so E[S] is about 62 ms. */
     double lambda = 0.7 / (tau * 61.9);
-    char yaml[1024];
+    char   yaml[1024];
     snprintf(yaml, sizeof yaml,
              "name: mg1\nseed: 7\nworkload: {requests: %zu, rate: %.9g, prompt_mu: 3, "
              "prompt_sigma: 0.2, output_mu: 4, output_sigma: 0.5, max_output_tokens: 400}\n"
@@ -112,13 +112,13 @@ TEST(mg1_pollaczek_khinchine)
     snprintf(path, sizeof path, "%s/mg1/requests.csv", tmpdir);
     FILE *f = fopen(path, "r");
     ASSERT_TRUE(f);
-    char line[512];
+    char    line[512];
     double *w = calloc(n, sizeof *w), s1 = 0, s2 = 0;
-    size_t k = 0;
+    size_t  k = 0;
     while (fgets(line, sizeof line, f)) {
         unsigned long long id;
-        unsigned rep, prompt, out, pred;
-        double arr, queue, ttft, tpot, e2el;
+        unsigned           rep, prompt, out, pred;
+        double             arr, queue, ttft, tpot, e2el;
         if (sscanf(line, "%llu,%u,%lf,%u,%u,%u,%lf,%lf,%lf,%lf", &id, &rep, &arr, &prompt, &out,
                    &pred, &queue, &ttft, &tpot, &e2el) != 10)
             continue;
@@ -163,13 +163,12 @@ TEST(mg1_pollaczek_khinchine)
 
 static void conservation_case(const char **sets)
 {
-    static const char yaml[] =
-        "name: cons\nseed: 3\n"
-        "workload: {requests: 600, rate: 30, max_prompt_tokens: 1500}\n"
-        "engine: {max_seq_len: 2048, check: true}\n"
-        "predictor: {name: noisy, sigma: 0.8}\n"
-        "outputs: {timeline_rows: 50}\n";
-    struct run *x = sim_malloc(sizeof *x);
+    static const char yaml[] = "name: cons\nseed: 3\n"
+                               "workload: {requests: 600, rate: 30, max_prompt_tokens: 1500}\n"
+                               "engine: {max_seq_len: 2048, check: true}\n"
+                               "predictor: {name: noisy, sigma: 0.8}\n"
+                               "outputs: {timeline_rows: 50}\n";
+    struct run       *x = sim_malloc(sizeof *x);
     build(yaml, x, sets);
     /* A small KV pool, so that memory binds and preemption and overflow paths run. */
     x->serve.kv.capacity_tok = 60000;
@@ -186,7 +185,7 @@ static void conservation_case(const char **sets)
     FILE *f = fopen(path, "r");
     ASSERT_TRUE(f);
     unsigned char seen[600] = {0};
-    size_t rows = 0;
+    size_t        rows = 0;
     while (fgets(line, sizeof line, f)) {
         unsigned long long id;
         if (line[0] == '#' || sscanf(line, "%llu,", &id) != 1)
@@ -213,9 +212,13 @@ TEST(conservation_everywhere)
                 snprintf(sb, sizeof sb, "engine.batching=%s", batching[b]);
                 snprintf(sm, sizeof sm, "engine.memory=%s", memory[m]);
                 snprintf(sp, sizeof sp, "policy=%s", policy[p]);
-                const char *sets[] = {sb, sm, sp, "engine.max_batch=32",
+                const char *sets[] = {sb,
+                                      sm,
+                                      sp,
+                                      "engine.max_batch=32",
                                       m == 3 && p == 1 ? "engine.preemption=swap" : "seed=3",
-                                      b == 1 ? "engine.max_wait_s=0.5" : "seed=3", NULL};
+                                      b == 1 ? "engine.max_wait_s=0.5" : "seed=3",
+                                      NULL};
                 printf("    %s %s %s\n", batching[b], memory[m], policy[p]);
                 conservation_case(sets);
             }
@@ -227,7 +230,7 @@ static void same_files(const char *a, const char *b)
 {
     static const char *files[] = {"requests.csv", "timeline.csv", "summary.json"};
     for (int i = 0; i < 3; i++) {
-        char pa[512], pb[512];
+        char   pa[512], pb[512];
         size_t na, nb;
         snprintf(pa, sizeof pa, "%s/%s/%s", tmpdir, a, files[i]);
         snprintf(pb, sizeof pb, "%s/%s/%s", tmpdir, b, files[i]);
@@ -247,8 +250,8 @@ TEST(determinism_same_seed_and_both_queues)
         "workload: {requests: 3000, rate: 12, arrival: gamma, cv: 3}\n"
         "engine: {memory: paged, max_seq_len: 4096}\npolicy: {name: ssjf, aging_s: 20}\n"
         "predictor: {name: noisy}\n";
-    const char *heap[] = {"engine.queue=heap", NULL};
-    struct run *x = sim_malloc(sizeof *x);
+    const char       *heap[] = {"engine.queue=heap", NULL};
+    struct run       *x = sim_malloc(sizeof *x);
     struct run_result r1, r2, r3;
     build(yaml, x, NULL);
     run(x, "det1", &r1);
@@ -263,7 +266,7 @@ TEST(determinism_same_seed_and_both_queues)
     build(yaml, x, seed);
     run(x, "det4", &r3);
     size_t na, nb;
-    char pa[512], pb[512];
+    char   pa[512], pb[512];
     snprintf(pa, sizeof pa, "%s/det1/summary.json", tmpdir);
     snprintf(pb, sizeof pb, "%s/det4/summary.json", tmpdir);
     char *a = slurp(pa, &na), *b = slurp(pb, &nb);
@@ -375,13 +378,12 @@ static const struct exec_ops stub_ops = {"stub", stub_iter_ns, stub_recompute_s,
 /* Run the case with the model clock, then with the stub; return the stub's record. */
 static struct stub *model_vs_stub(const char *name, const char **sets)
 {
-    static const char yaml[] =
-        "name: seam\nseed: 5\n"
-        "workload: {requests: 800, rate: 40, max_prompt_tokens: 1500}\n"
-        "engine: {max_seq_len: 2048, max_batch: 48, check: true}\n"
-        "predictor: {name: noisy, sigma: 0.8}\n"
-        "outputs: {timeline_rows: 100}\n";
-    char model_dir[128], stub_dir[128];
+    static const char yaml[] = "name: seam\nseed: 5\n"
+                               "workload: {requests: 800, rate: 40, max_prompt_tokens: 1500}\n"
+                               "engine: {max_seq_len: 2048, max_batch: 48, check: true}\n"
+                               "predictor: {name: noisy, sigma: 0.8}\n"
+                               "outputs: {timeline_rows: 100}\n";
+    char              model_dir[128], stub_dir[128];
     snprintf(model_dir, sizeof model_dir, "%s-model", name);
     snprintf(stub_dir, sizeof stub_dir, "%s-stub", name);
     struct run       *x = sim_malloc(sizeof *x);
@@ -406,7 +408,7 @@ static struct stub *model_vs_stub(const char *name, const char **sets)
 
 TEST(exec_seam_paged_recompute)
 {
-    const char *sets[] = {"engine.memory=paged", NULL};
+    const char  *sets[] = {"engine.memory=paged", NULL};
     struct stub *s = model_vs_stub("paged-recompute", sets);
     ASSERT_TRUE(s->n_recompute > 0); /* memory pressure preempted someone */
     sim_free(s);
@@ -414,7 +416,7 @@ TEST(exec_seam_paged_recompute)
 
 TEST(exec_seam_paged_swap)
 {
-    const char *sets[] = {"engine.memory=paged", "engine.preemption=swap", NULL};
+    const char  *sets[] = {"engine.memory=paged", "engine.preemption=swap", NULL};
     struct stub *s = model_vs_stub("paged-swap", sets);
     ASSERT_TRUE(s->n_swap > 0);
     sim_free(s);
@@ -422,7 +424,7 @@ TEST(exec_seam_paged_swap)
 
 TEST(exec_seam_predicted_overflow)
 {
-    const char *sets[] = {"engine.memory=predicted", "policy=s3", NULL};
+    const char  *sets[] = {"engine.memory=predicted", "policy=s3", NULL};
     struct stub *s = model_vs_stub("predicted", sets);
     ASSERT_TRUE(s->n_recompute > 0); /* a reservation was outgrown */
     sim_free(s);
@@ -430,8 +432,8 @@ TEST(exec_seam_predicted_overflow)
 
 TEST(exec_seam_static_batches_with_aging)
 {
-    const char *sets[] = {"engine.batching=dynamic", "engine.max_wait_s=0.5", "policy=ssjf",
-                          "policy.aging_factor=3", NULL};
+    const char  *sets[] = {"engine.batching=dynamic", "engine.max_wait_s=0.5", "policy=ssjf",
+                           "policy.aging_factor=3", NULL};
     struct stub *s = model_vs_stub("static", sets);
     ASSERT_TRUE(s->n_decode > 0); /* aging asked for service estimates */
     sim_free(s);
@@ -442,8 +444,8 @@ TEST(more_replicas_less_queueing)
 {
     static const char yaml[] = "name: scale\nworkload: {requests: 2000, rate: 8}\n"
                                "engine: {memory: paged, max_seq_len: 4096}\n";
-    const char *two[] = {"cluster.replicas=2", NULL};
-    struct run *x = sim_malloc(sizeof *x);
+    const char       *two[] = {"cluster.replicas=2", NULL};
+    struct run       *x = sim_malloc(sizeof *x);
     struct run_result one, dual;
     build(yaml, x, NULL);
     run(x, NULL, &one);

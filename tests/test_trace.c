@@ -46,10 +46,10 @@ static void put_file(const char *name, const char *content, char *path)
 
 /* The outcome of opening a file and reading it to the end or to the first error. */
 struct run {
-    int open_rc, rc;
-    size_t n;
-    struct trace_req r[MAX_REQS];
-    struct sim_msg err;
+    int                 open_rc, rc;
+    size_t              n;
+    struct trace_req    r[MAX_REQS];
+    struct sim_msg      err;
     struct trace_counts c;
 };
 
@@ -64,7 +64,7 @@ static void run_opts(const struct trace_opts *o, struct run *out)
         return;
     }
     struct trace_req r;
-    int rc;
+    int              rc;
     while ((rc = trace_next(t, &r, &out->err)) == 1) {
         ASSERT_TRUE(out->n < MAX_REQS);
         out->r[out->n++] = r;
@@ -107,10 +107,9 @@ static void expect_req(const struct trace_req *r, int64_t arrival_ns, uint32_t p
 #define MC1     "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 6}\n"
 #define MC3     "{\"timestamp\": 9, \"input_length\": 5, \"output_length\": 6}\n"
 
-
 TEST(test_azure_good)
 {
-    char path[512];
+    char       path[512];
     struct run r;
     /* The real files end without a newline after the last row; that row must count. */
     run_file("a.csv",
@@ -149,8 +148,8 @@ TEST(test_datetime)
 {
     static const struct {
         const char *s;
-        int rc;
-        int64_t ns; /* from Python: datetime(...,tzinfo=utc).timestamp() */
+        int         rc;
+        int64_t     ns; /* from Python: datetime(...,tzinfo=utc).timestamp() */
     } cases[] = {
         {"2023-11-16 18:15:46.6805900", 0, INT64_C(1700158546680590000)},
         {"1970-01-01 00:00:00", 0, 0},
@@ -173,7 +172,7 @@ TEST(test_datetime)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int64_t ns = 0;
-        int rc = trace__parse_datetime(cases[i].s, strlen(cases[i].s), &ns);
+        int     rc = trace__parse_datetime(cases[i].s, strlen(cases[i].s), &ns);
         if (rc != cases[i].rc)
             TEST_FAIL_("%s: rc %d, want %d", cases[i].s, rc, cases[i].rc);
         if (rc == 0)
@@ -183,7 +182,7 @@ TEST(test_datetime)
 
 TEST(test_mooncake_good)
 {
-    char path[512];
+    char       path[512];
     struct run r;
     run_file("m.jsonl",
              "{\"timestamp\": 0, \"input_length\": 6758, \"output_length\": 500, "
@@ -207,10 +206,10 @@ TEST(test_mooncake_good)
     trace_opts_default(&o);
     o.format = TRACE_FMT_MOONCAKE;
     o.path = path;
-    trace_t *t;
-    struct sim_msg err;
+    trace_t         *t;
+    struct sim_msg   err;
     struct trace_req q;
-    size_t n;
+    size_t           n;
     ASSERT_EQ(trace_open(&o, &t, &err), 0);
     ASSERT_EQ(trace_format_of(t), TRACE_FMT_MOONCAKE);
     ASSERT_EQ(trace_next(t, &q, &err), 1);
@@ -225,7 +224,7 @@ TEST(test_mooncake_good)
 
 TEST(test_lengths_good)
 {
-    char path[512];
+    char       path[512];
     struct run r;
     /* The bwb file is documented to write counts as integral floats. */
     run_file("l.csv",
@@ -257,7 +256,7 @@ TEST(test_lengths_good)
 
 TEST(test_csv_good)
 {
-    char path[512];
+    char       path[512];
     struct run r;
     /* Times are relative to the first row; exponent notation is what Python writes for small
      * floats. */
@@ -290,7 +289,7 @@ TEST(test_csv_good)
 
 TEST(test_header_only_and_bom)
 {
-    char path[512];
+    char       path[512];
     struct run r;
     run_file("h.csv", "TIMESTAMP,ContextTokens,GeneratedTokens", TRACE_FMT_AUTO, 0, &r, path);
     ASSERT_EQ(r.open_rc, 0);
@@ -312,11 +311,11 @@ TEST(test_header_only_and_bom)
 
 struct bad_case {
     enum trace_format fmt;
-    const char *content;
-    int line;         /* 0: the message has no line number; -1: open fails */
-    const char *msg;  /* expected after "path:line: " */
-    size_t yielded;   /* requests with skip_bad */
-    uint64_t skipped; /* rows skipped with skip_bad */
+    const char       *content;
+    int               line;    /* 0: the message has no line number; -1: open fails */
+    const char       *msg;     /* expected after "path:line: " */
+    size_t            yielded; /* requests with skip_bad */
+    uint64_t          skipped; /* rows skipped with skip_bad */
 };
 
 static const struct bad_case bad_cases[] = {
@@ -448,7 +447,7 @@ TEST(test_bad_input)
 {
     for (size_t i = 0; i < sizeof bad_cases / sizeof *bad_cases; i++) {
         const struct bad_case *b = &bad_cases[i];
-        char name[32], path[512], want[1024];
+        char                   name[32], path[512], want[1024];
         snprintf(name, sizeof name, "bad%zu.%s", i, b->fmt == TRACE_FMT_MOONCAKE ? "jsonl" : "csv");
         struct run r;
         run_file(name, b->content, b->fmt, 0, &r, path);
@@ -486,8 +485,8 @@ TEST(test_error_is_sticky)
     trace_opts_default(&o);
     o.format = TRACE_FMT_AUTO;
     o.path = path;
-    trace_t *t;
-    struct sim_msg e1, e2;
+    trace_t         *t;
+    struct sim_msg   e1, e2;
     struct trace_req r;
     ASSERT_EQ(trace_open(&o, &t, &e1), 0);
     ASSERT_EQ(trace_next(t, &r, &e1), 1);
@@ -511,7 +510,7 @@ TEST(test_error_is_sticky)
 TEST(test_long_line)
 {
     size_t big = 8u << 20;
-    char *content = malloc(big + 200);
+    char  *content = malloc(big + 200);
     ASSERT_TRUE(content);
     size_t k = (size_t)sprintf(content, CS "0,1,1\n"), nines = k;
     memset(content + k, '9', big);
@@ -675,12 +674,12 @@ TEST(test_window_synthetic)
     trace_opts_default(&o);
     o.seed = 3;
     o.t_end_s = 100;
-    trace_t *t;
-    struct sim_msg err;
+    trace_t         *t;
+    struct sim_msg   err;
     struct trace_req r;
     ASSERT_EQ(trace_open(&o, &t, &err), 0);
     int64_t all[2000];
-    size_t n = 0;
+    size_t  n = 0;
     while (trace_next(t, &r, &err) == 1) {
         ASSERT_TRUE(n < 2000);
         all[n++] = r.arrival_ns;
@@ -717,8 +716,8 @@ static double *gaps_of(enum trace_arrival a, double rate, double cv, size_t n, u
     o.cv = cv;
     o.seed = seed;
     o.max_requests = n + 1;
-    trace_t *t;
-    struct sim_msg err;
+    trace_t         *t;
+    struct sim_msg   err;
     struct trace_req r;
     ASSERT_EQ(trace_open(&o, &t, &err), 0);
     double *g = malloc(n * sizeof *g);
@@ -744,10 +743,10 @@ static double *gaps_of(enum trace_arrival a, double rate, double cv, size_t n, u
 static void check_gamma_gaps(enum trace_arrival a, double rate, double cv, size_t n, uint64_t seed)
 {
     double *g = gaps_of(a, rate, cv, n, seed);
-    double k = 1.0 / (cv * cv), theta = cv * cv / rate;
-    double mean = gsl_stats_mean(g, 1, n), var = gsl_stats_variance(g, 1, n);
-    double se_mean = theta * sqrt(k / (double)n);
-    double se_var = theta * theta * sqrt((2 * k * k + 6 * k) / (double)n);
+    double  k = 1.0 / (cv * cv), theta = cv * cv / rate;
+    double  mean = gsl_stats_mean(g, 1, n), var = gsl_stats_variance(g, 1, n);
+    double  se_mean = theta * sqrt(k / (double)n);
+    double  se_var = theta * theta * sqrt((2 * k * k + 6 * k) / (double)n);
     free(g);
     ASSERT_NEAR(mean, 1.0 / rate, 5 * se_mean);
     ASSERT_NEAR(var, k * theta * theta, 5 * se_var);
@@ -788,8 +787,8 @@ static double *lengths_of(const struct trace_opts *base, size_t n, int which)
 {
     struct trace_opts o = *base;
     o.max_requests = n;
-    trace_t *t;
-    struct sim_msg err;
+    trace_t         *t;
+    struct sim_msg   err;
     struct trace_req r;
     ASSERT_EQ(trace_open(&o, &t, &err), 0);
     double *v = malloc(n * sizeof *v);
@@ -816,8 +815,8 @@ TEST(test_lognormal_params)
     o.seed = 11;
     size_t n = 100000;
     for (int which = 0; which < 2; which++) {
-        double mu = which ? o.output_mu : o.prompt_mu;
-        double sigma = which ? o.output_sigma : o.prompt_sigma;
+        double  mu = which ? o.output_mu : o.prompt_mu;
+        double  sigma = which ? o.output_sigma : o.prompt_sigma;
         double *v = lengths_of(&o, n, which);
         for (size_t i = 0; i < n; i++)
             v[i] = log(v[i]);
@@ -844,8 +843,8 @@ TEST(test_default_lengths)
     ASSERT_NEAR(o.output_sigma, 0.8590, 0);
     size_t n = 100001;
     for (int which = 0; which < 2; which++) {
-        double mu = which ? o.output_mu : o.prompt_mu;
-        double sigma = which ? o.output_sigma : o.prompt_sigma;
+        double  mu = which ? o.output_mu : o.prompt_mu;
+        double  sigma = which ? o.output_sigma : o.prompt_sigma;
         double *v = lengths_of(&o, n, which);
         gsl_sort(v, 1, n);
         double med = gsl_stats_median_from_sorted_data(v, 1, n), m = exp(mu);
@@ -892,8 +891,8 @@ TEST(test_synth_needs_bound)
 
 static uint64_t hash_reqs(const struct trace_opts *o, size_t n, int what)
 {
-    trace_t *t;
-    struct sim_msg err;
+    trace_t         *t;
+    struct sim_msg   err;
     struct trace_req r;
     ASSERT_EQ(trace_open(o, &t, &err), 0);
     uint64_t h = 1469598103934665603u;
@@ -973,8 +972,8 @@ TEST(test_empirical_lengths)
     o.lengths_path = path;
     o.max_requests = 30000;
     o.seed = 9;
-    trace_t *t;
-    struct sim_msg err;
+    trace_t         *t;
+    struct sim_msg   err;
     struct trace_req r;
     ASSERT_EQ(trace_open(&o, &t, &err), 0);
     size_t count[3] = {0};
@@ -1042,7 +1041,7 @@ TEST(test_data_dir_and_paths)
 
     /* Then $LENSIM_DATA. */
     const char *old = getenv("LENSIM_DATA");
-    char saved[600] = "";
+    char        saved[600] = "";
     if (old)
         snprintf(saved, sizeof saved, "%s", old);
     setenv("LENSIM_DATA", sub, 1);
@@ -1095,10 +1094,10 @@ static void alloc_walk(const struct trace_opts *o, size_t expect_n)
 {
     int failures = 0;
     for (uint64_t n = 1; n < 1000; n++) {
-        uint64_t live = sim_alloc_stats().live;
+        uint64_t       live = sim_alloc_stats().live;
         struct sim_msg err = {{0}};
-        trace_t *t = NULL;
-        size_t got = 0;
+        trace_t       *t = NULL;
+        size_t         got = 0;
         sim_alloc_fail_after(n);
         int rc = trace_open(o, &t, &err);
         if (rc == 0) {
@@ -1124,7 +1123,7 @@ static void alloc_walk(const struct trace_opts *o, size_t expect_n)
 
 TEST(test_alloc_failures)
 {
-    char path[512], lpath[512];
+    char              path[512], lpath[512];
     struct trace_opts o;
     trace_opts_default(&o);
     o.format = TRACE_FMT_AUTO;
@@ -1133,7 +1132,7 @@ TEST(test_alloc_failures)
     put_file("af.csv", AZ AZ_ROW1 AZ_ROW3, path);
     alloc_walk(&o, 2);
     /* Many hash ids, so that the hash buffer grows several times while reading. */
-    char json[4096];
+    char   json[4096];
     size_t k = (size_t)sprintf(json, "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": "
                                      "6, \"hash_ids\": [0");
     for (int i = 1; i < 200; i++)

@@ -19,7 +19,7 @@ static const char azure_conv[] = "traces/azure2023/AzureLLMInferenceTrace_conv.c
 
 static trace_t *open_path(const char *path, struct trace_opts *o)
 {
-    trace_t *t;
+    trace_t       *t;
     struct sim_msg err;
     o->path = path;
     o->data_dir = data_dir;
@@ -32,9 +32,9 @@ static trace_t *open_path(const char *path, struct trace_opts *o)
 TEST(test_real_files)
 {
     static const struct {
-        const char *path;
+        const char       *path;
         enum trace_format fmt;
-        uint64_t rows; /* from the README */
+        uint64_t          rows; /* from the README */
     } files[] = {
         {"traces/azure2023/AzureLLMInferenceTrace_conv.csv", TRACE_FMT_AZURE, 19366},
         {"traces/azure2023/AzureLLMInferenceTrace_code.csv", TRACE_FMT_AZURE, 8819},
@@ -52,14 +52,14 @@ TEST(test_real_files)
         trace_opts_default(&o);
         o.format = TRACE_FMT_AUTO;
         uint64_t live = sim_alloc_stats().live;
-        int64_t t0 = sim_wall_ns();
+        int64_t  t0 = sim_wall_ns();
         trace_t *t = open_path(files[i].path, &o);
         ASSERT_EQ(trace_format_of(t), files[i].fmt);
         struct trace_req r;
-        struct sim_msg err;
-        int rc;
-        int64_t prev = 0;
-        size_t hashes = 0, n;
+        struct sim_msg   err;
+        int              rc;
+        int64_t          prev = 0;
+        size_t           hashes = 0, n;
         while ((rc = trace_next(t, &r, &err)) == 1) {
             ASSERT_TRUE(r.arrival_ns >= prev);
             prev = r.arrival_ns;
@@ -68,7 +68,7 @@ TEST(test_real_files)
         }
         if (rc)
             TEST_FAIL_("%s", err.text);
-        double ms = (double)(sim_wall_ns() - t0) / 1e6;
+        double              ms = (double)(sim_wall_ns() - t0) / 1e6;
         struct trace_counts c = trace_counts(t);
         trace_close(t);
         ASSERT_EQ(sim_alloc_stats().live, live);
@@ -89,10 +89,10 @@ TEST(test_mooncake_hash_ids)
     struct trace_opts o;
     trace_opts_default(&o);
     o.format = TRACE_FMT_MOONCAKE;
-    trace_t *t = open_path("traces/mooncake/conversation_trace.jsonl", &o);
+    trace_t         *t = open_path("traces/mooncake/conversation_trace.jsonl", &o);
     struct trace_req r;
-    struct sim_msg err;
-    size_t n;
+    struct sim_msg   err;
+    size_t           n;
     ASSERT_EQ(trace_next(t, &r, &err), 1);
     ASSERT_EQ(r.prompt_tok, 6758);
     ASSERT_EQ(r.output_tok, 500);
@@ -116,12 +116,12 @@ TEST(test_default_fit)
     trace_opts_default(&d);
     trace_opts_default(&o);
     o.format = TRACE_FMT_AZURE;
-    trace_t *t = open_path(azure_conv, &o);
+    trace_t         *t = open_path(azure_conv, &o);
     struct trace_req r;
-    struct sim_msg err;
-    double s[4] = {0}, s2[4] = {0};
-    int64_t last = 0;
-    size_t n = 0;
+    struct sim_msg   err;
+    double           s[4] = {0}, s2[4] = {0};
+    int64_t          last = 0;
+    size_t           n = 0;
     while (trace_next(t, &r, &err) == 1) {
         double lp = log(r.prompt_tok), lo = log(r.output_tok);
         s[0] += lp;
@@ -155,10 +155,10 @@ TEST(test_real_window)
     o.t_start_s = 600;
     o.t_end_s = 1200;
     o.rate_scale = 3;
-    trace_t *win = open_path(azure_conv, &o);
+    trace_t         *win = open_path(azure_conv, &o);
     struct trace_req a, b;
-    struct sim_msg err;
-    size_t k = 0;
+    struct sim_msg   err;
+    size_t           k = 0;
     while (trace_next(full, &a, &err) == 1) {
         if (a.arrival_ns < 600 * SIM_NS_PER_S || a.arrival_ns >= 1200 * SIM_NS_PER_S)
             continue;

@@ -275,10 +275,10 @@ static const char hdr_csv_id[] = "arrival_s,prompt_tokens,output_tokens,id";
 /* Read the first line, settle the format and check the header. */
 static int read_header(trace_t *t, struct sim_msg *err)
 {
-    char *line, q[96];
+    char  *line, q[96];
     size_t n;
-    int nl;
-    int rc = trace__lr_next(&t->lr, &line, &n, &nl);
+    int    nl;
+    int    rc = trace__lr_next(&t->lr, &line, &n, &nl);
     if (rc == 0)
         return sim_msg_set(err, SIM_EINPUT, "%s: empty", t->path);
     if (rc == SIM_EIO)
@@ -312,15 +312,9 @@ static int read_header(trace_t *t, struct sim_msg *err)
     t->timed = f != TRACE_FMT_LENGTHS;
     const char *want = NULL;
     switch (f) {
-    case TRACE_FMT_MOONCAKE:
-        trace__lr_unread(&t->lr);
-        return SIM_OK; /* no header */
-    case TRACE_FMT_AZURE:
-        want = hdr_azure;
-        break;
-    case TRACE_FMT_LENGTHS:
-        want = hdr_lengths;
-        break;
+    case TRACE_FMT_MOONCAKE: trace__lr_unread(&t->lr); return SIM_OK; /* no header */
+    case TRACE_FMT_AZURE: want = hdr_azure; break;
+    case TRACE_FMT_LENGTHS: want = hdr_lengths; break;
     default:
         want = hdr_csv;
         t->csv_has_id = !strcmp(line, hdr_csv_id);
@@ -381,10 +375,10 @@ static int load_pairs(trace_t *t, struct sim_msg *err)
     io.skip_bad = t->o.skip_bad;
     io.arrival = TRACE_ARR_BATCH;
     trace_t *in;
-    int rc = trace_open(&io, &in, err);
+    int      rc = trace_open(&io, &in, err);
     if (rc)
         return rc;
-    size_t cap = 0;
+    size_t           cap = 0;
     struct trace_req r = {0};
     while ((rc = trace_next(in, &r, err)) == 1) {
         if (SIM_GROW(t->pairs, cap, 2 * (t->n_pairs + 1))) {
@@ -495,10 +489,10 @@ static int source_row(trace_t *t, struct trace__row *row)
         }
         return 1;
     }
-    char *line;
+    char  *line;
     size_t n;
-    int nl;
-    int rc = trace__lr_next(&t->lr, &line, &n, &nl);
+    int    nl;
+    int    rc = trace__lr_next(&t->lr, &line, &n, &nl);
     if (rc == 0)
         return 0;
     if (rc == SIM_EIO)
@@ -540,9 +534,9 @@ static int next_arrival(trace_t *t, int64_t *rel)
 static void fmt_secs(int64_t ns, char *out, size_t n)
 {
     const char *sign = ns < 0 ? "-" : "";
-    uint64_t a = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
-    int k = snprintf(out, n, "%s%llu.%09llu", sign, (unsigned long long)(a / 1000000000u),
-                     (unsigned long long)(a % 1000000000u));
+    uint64_t    a = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
+    int         k = snprintf(out, n, "%s%llu.%09llu", sign, (unsigned long long)(a / 1000000000u),
+                             (unsigned long long)(a % 1000000000u));
     while (k > 0 && (size_t)k < n && out[k - 1] == '0')
         out[--k] = '\0';
     if (k > 0 && (size_t)k < n && out[k - 1] == '.')
@@ -570,8 +564,8 @@ int trace_next(trace_t *t, struct trace_req *r, struct sim_msg *err)
         return finish(t, 0, err);
     for (;;) {
         struct trace__row row;
-        int rc = source_row(t, &row);
-        int64_t rel = 0;
+        int               rc = source_row(t, &row);
+        int64_t           rel = 0;
         if (rc == 1) {
             if (!t->timed) {
                 int ra = next_arrival(t, &rel);
@@ -634,10 +628,7 @@ int trace_next(trace_t *t, struct trace_req *r, struct sim_msg *err)
     }
 }
 
-struct trace_counts trace_counts(const trace_t *t)
-{
-    return t->c;
-}
+struct trace_counts trace_counts(const trace_t *t) { return t->c; }
 
 const int64_t *trace_hash_ids(const trace_t *t, size_t *n)
 {
@@ -645,12 +636,6 @@ const int64_t *trace_hash_ids(const trace_t *t, size_t *n)
     return t->n_hash ? t->hash : NULL;
 }
 
-enum trace_format trace_format_of(const trace_t *t)
-{
-    return t->fmt;
-}
+enum trace_format trace_format_of(const trace_t *t) { return t->fmt; }
 
-const char *trace_path(const trace_t *t)
-{
-    return t->path;
-}
+const char *trace_path(const trace_t *t) { return t->path; }

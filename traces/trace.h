@@ -57,8 +57,8 @@ enum trace_lengths {
 
 struct trace_opts {
     enum trace_format format;
-    const char *path;     /* the trace file (relative paths are tried under data_dir too) */
-    const char *data_dir; /* NULL = resolve with trace_data_dir(NULL, ...) */
+    const char       *path;     /* the trace file (relative paths are tried under data_dir too) */
+    const char       *data_dir; /* NULL = resolve with trace_data_dir(NULL, ...) */
 
     /* Every source. */
     double   rate_scale;     /* arrivals times divided by this; 0 means 1 */
@@ -71,16 +71,16 @@ struct trace_opts {
 
     /* Arrivals for sources without timestamps (lengths-only and synthetic). */
     enum trace_arrival arrival;
-    double   rate; /* requests per second, > 0 unless arrival is BATCH */
-    double   cv;   /* Gamma coefficient of variation, > 0 */
-    uint64_t seed;
+    double             rate; /* requests per second, > 0 unless arrival is BATCH */
+    double             cv;   /* Gamma coefficient of variation, > 0 */
+    uint64_t           seed;
 
     /* Synthetic lengths. */
     enum trace_lengths lengths;
-    double prompt_mu, prompt_sigma; /* log-normal parameters of prompt tokens */
-    double output_mu, output_sigma; /* log-normal parameters of output tokens */
-    const char *lengths_path;       /* empirical lengths: any trace file with lengths */
-    enum trace_format lengths_format;
+    double             prompt_mu, prompt_sigma; /* log-normal parameters of prompt tokens */
+    double             output_mu, output_sigma; /* log-normal parameters of output tokens */
+    const char        *lengths_path;            /* empirical lengths: any trace file with lengths */
+    enum trace_format  lengths_format;
 };
 
 /* Defaults: the embedded synthetic workload (log-normal lengths fitted to the Azure 2023

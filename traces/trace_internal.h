@@ -36,14 +36,14 @@ struct trace__lr {
     int      eof;      /* the file has been read to its end */
     int      io_errno; /* errno of a failed read, else 0 */
     /* The last line returned, so that trace__lr_unread can hand it out again. */
-    char    *last;
-    size_t   last_n;
-    int      last_nl, again;
+    char  *last;
+    size_t last_n;
+    int    last_nl, again;
 };
 
 /* Set up a reader over f with a buffer for lines of up to max_line bytes. Returns 0 or
  * SIM_ENOMEM. Borrows f. */
-int trace__lr_init(struct trace__lr *lr, FILE *f, size_t max_line);
+int  trace__lr_init(struct trace__lr *lr, FILE *f, size_t max_line);
 void trace__lr_fini(struct trace__lr *lr);
 /* The next line, NUL-terminated in the reader's buffer, without its "\n" or "\r\n".
  * Returns 1 with *line, *n and *nl (1 when the line ended with a newline, 0 for a last line cut
@@ -78,34 +78,34 @@ int trace__parse_datetime(const char *s, size_t n, int64_t *out_ns);
 /* ---- the trace object (fields private to traces/) ---- */
 
 struct trace {
-    struct trace_opts o;  /* copy; its strings point to the owned copies below */
-    char  *path;          /* resolved file path (owned), or NULL for the generator */
-    char  *data_dir;      /* owned copy of o.data_dir, or NULL */
-    char  *lengths_path;  /* owned copy of o.lengths_path, or NULL */
+    struct trace_opts o;            /* copy; its strings point to the owned copies below */
+    char             *path;         /* resolved file path (owned), or NULL for the generator */
+    char             *data_dir;     /* owned copy of o.data_dir, or NULL */
+    char             *lengths_path; /* owned copy of o.lengths_path, or NULL */
     enum trace_format fmt;
-    int    csv_has_id;    /* CSV: the header has the id column */
-    int    timed;         /* rows carry timestamps (azure, mooncake, csv) */
+    int               csv_has_id; /* CSV: the header has the id column */
+    int               timed;      /* rows carry timestamps (azure, mooncake, csv) */
 
-    FILE  *f;
+    FILE            *f;
     struct trace__lr lr;
 
     /* The pipeline: times relative to the first row, window, order check. */
     int64_t  t_start_ns, t_end_ns; /* window in source ns from the first row; end 0 = none */
     int64_t  first_ns, prev_ns;    /* first row's and last accepted row's source time */
     int      have_first;
-    double   arr_t_s;              /* generated arrivals: source time of the last one */
-    uint64_t n_arrivals;           /* arrivals drawn so far */
+    double   arr_t_s;    /* generated arrivals: source time of the last one */
+    uint64_t n_arrivals; /* arrivals drawn so far */
 
-    rng_t *rng_arr, *rng_len;      /* generator streams, or NULL */
-    uint32_t *pairs;               /* empirical lengths: n_pairs (prompt, output) pairs */
+    rng_t    *rng_arr, *rng_len; /* generator streams, or NULL */
+    uint32_t *pairs;             /* empirical lengths: n_pairs (prompt, output) pairs */
     size_t    n_pairs;
 
-    int64_t *hash;                 /* Mooncake hash_ids of the last row */
+    int64_t *hash; /* Mooncake hash_ids of the last row */
     size_t   n_hash, cap_hash;
 
-    int    done;                   /* the end or an error was reached */
-    int    status;                 /* what trace_next keeps returning once done */
-    struct sim_msg msg;            /* the reason of the last error */
+    int                 done;   /* the end or an error was reached */
+    int                 status; /* what trace_next keeps returning once done */
+    struct sim_msg      msg;    /* the reason of the last error */
     struct trace_counts c;
 };
 

@@ -96,9 +96,9 @@ int trace__lr_next(struct trace__lr *lr, char **line, size_t *n, int *nl)
     }
     lr->last = NULL;
     for (;;) {
-        char *start = lr->buf + lr->pos;
+        char  *start = lr->buf + lr->pos;
         size_t avail = lr->len - lr->pos;
-        char *end = memchr(start, '\n', avail);
+        char  *end = memchr(start, '\n', avail);
         if (end) {
             size_t len = (size_t)(end - start);
             lr->pos += len + 1;

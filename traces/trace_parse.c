@@ -19,7 +19,7 @@
 
 int trace__row_err(trace_t *t, int err, const char *fmt, ...)
 {
-    char what[400];
+    char    what[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
@@ -31,12 +31,12 @@ int trace__row_err(trace_t *t, int err, const char *fmt, ...)
 const char *trace__quote(const char *s, size_t n, char *out, size_t size)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
+    size_t            o = 0;
     SIM_ASSERT(size >= 8);
     out[o++] = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
-        size_t need = (ch < 0x20 || ch == 0x7f) ? 4 : (ch == '"' || ch == '\\') ? 2 : 1;
+        size_t        need = (ch < 0x20 || ch == 0x7f) ? 4 : (ch == '"' || ch == '\\') ? 2 : 1;
         if (o + need + 5 > size) { /* keep room for `..."` and the NUL */
             memcpy(out + o, "...", 3);
             o += 3;
@@ -68,9 +68,9 @@ static enum num_status parse_u64(const char *s, size_t n, int allow_float, uint6
 {
     if (n == 0)
         return NUM_EMPTY;
-    size_t i = s[0] == '-' ? 1 : 0, d0 = i;
+    size_t   i = s[0] == '-' ? 1 : 0, d0 = i;
     uint64_t x = 0;
-    int big = 0, has_frac = 0, frac_nonzero = 0;
+    int      big = 0, has_frac = 0, frac_nonzero = 0;
     for (; i < n && isdigit((unsigned char)s[i]); i++) {
         unsigned d = (unsigned)(s[i] - '0');
         if (x > (UINT64_MAX - d) / 10)
@@ -105,18 +105,14 @@ static int num_err(trace_t *t, const char *col, enum num_status st, const char *
     char q[64];
     trace__quote(s, n, q, sizeof q);
     switch (st) {
-    case NUM_EMPTY:
-        return trace__row_err(t, SIM_EINPUT, "%s: empty field", col);
-    case NUM_NEGATIVE:
-        return trace__row_err(t, SIM_EINPUT, "%s: negative value: %s", col, q);
-    case NUM_NOT_INTEGER:
-        return trace__row_err(t, SIM_EINPUT, "%s: not an integer: %s", col, q);
+    case NUM_EMPTY: return trace__row_err(t, SIM_EINPUT, "%s: empty field", col);
+    case NUM_NEGATIVE: return trace__row_err(t, SIM_EINPUT, "%s: negative value: %s", col, q);
+    case NUM_NOT_INTEGER: return trace__row_err(t, SIM_EINPUT, "%s: not an integer: %s", col, q);
     case NUM_TOO_BIG:
         return trace__row_err(t, SIM_EINPUT, "%s: absurd value %s (more than %u)", col, q,
                               TRACE__TOK_MAX);
     case NUM_NOT_NUMBER:
-    case NUM_OK:
-        break;
+    case NUM_OK: break;
     }
     return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col, q);
 }
@@ -146,7 +142,7 @@ static int parse_seconds(trace_t *t, const char *col, const char *s, size_t n, i
         !(isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '.'))
         return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col,
                               trace__quote(s, n, q, sizeof q));
-    char *end;
+    char  *end;
     double x = strtod(s, &end);
     if (end != s + n || !isfinite(x))
         return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col,
@@ -175,10 +171,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static int is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
+static int is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 static int digits(const char *s, size_t k, int *v)
 {
@@ -250,7 +243,7 @@ static int field_count_err(trace_t *t, size_t want, size_t got, const char *head
 
 static int parse_azure(trace_t *t, char *line, size_t n, struct trace__row *row)
 {
-    char *f[MAX_FIELDS];
+    char  *f[MAX_FIELDS];
     size_t fl[MAX_FIELDS];
     size_t k = split(line, n, f, fl);
     if (k != 3)
@@ -274,7 +267,7 @@ static int parse_azure(trace_t *t, char *line, size_t n, struct trace__row *row)
 
 static int parse_csv(trace_t *t, char *line, size_t n, struct trace__row *row)
 {
-    char *f[MAX_FIELDS];
+    char  *f[MAX_FIELDS];
     size_t fl[MAX_FIELDS];
     size_t k = split(line, n, f, fl), want = t->csv_has_id ? 4 : 3;
     if (k != want)
@@ -297,7 +290,7 @@ static int parse_csv(trace_t *t, char *line, size_t n, struct trace__row *row)
 
 static int parse_lengths(trace_t *t, char *line, size_t n, struct trace__row *row)
 {
-    char *f[MAX_FIELDS];
+    char  *f[MAX_FIELDS];
     size_t fl[MAX_FIELDS];
     size_t k = split(line, n, f, fl);
     if (k != 4)
@@ -307,7 +300,7 @@ static int parse_lengths(trace_t *t, char *line, size_t n, struct trace__row *ro
     if ((rc = parse_tok(t, "num_prefill_tokens", f[0], fl[0], 1, &row->prompt)) ||
         (rc = parse_tok(t, "num_decode_tokens", f[1], fl[1], 1, &row->output)))
         return rc;
-    uint64_t total;
+    uint64_t        total;
     enum num_status st = parse_u64(f[2], fl[2], 1, &total);
     if (st != NUM_OK)
         return num_err(t, "num_total_tokens", st, f[2], fl[2]);
@@ -318,7 +311,7 @@ static int parse_lengths(trace_t *t, char *line, size_t n, struct trace__row *ro
                               (unsigned long long)total,
                               (unsigned long long)(row->prompt + row->output));
     /* pd_ratio is redundant (prefill / decode); it only has to be a number. */
-    char *end = NULL;
+    char  *end = NULL;
     double ratio = fl[3] && strspn(f[3], "0123456789.eE+-") == fl[3] ? strtod(f[3], &end) : NAN;
     if (!fl[3] || end != f[3] + fl[3] || !isfinite(ratio) || ratio < 0) {
         char q[64];
@@ -332,8 +325,8 @@ static int parse_lengths(trace_t *t, char *line, size_t n, struct trace__row *ro
 
 struct jcur {
     const char *s;
-    size_t n, i;
-    trace_t *t;
+    size_t      n, i;
+    trace_t    *t;
 };
 
 #define JSON_MAX_DEPTH 32
@@ -388,7 +381,7 @@ static int jstring(struct jcur *c, const char **str, size_t *len)
 static int jnumber(struct jcur *c, const char **lex, size_t *len, int *is_int)
 {
     const char *s = c->s;
-    size_t i = c->i, n = c->n;
+    size_t      i = c->i, n = c->n;
     *is_int = 1;
     if (i < n && s[i] == '-')
         i++;
@@ -433,10 +426,10 @@ static int jskip(struct jcur *c, int depth)
     jws(c);
     if (c->i >= c->n)
         return jerr(c, "expected a value");
-    char ch = c->s[c->i];
+    char        ch = c->s[c->i];
     const char *str;
-    size_t len;
-    int is_int, rc;
+    size_t      len;
+    int         is_int, rc;
     if (ch == '"')
         return jstring(c, &str, &len);
     if (ch == '{' || ch == '[') {
@@ -492,9 +485,9 @@ static const char *jname(const char *key, long idx, char *buf, size_t n)
 static int jint(struct jcur *c, const char *key, long idx, int64_t *v, int tok)
 {
     const char *lex;
-    size_t len;
-    int is_int, rc;
-    char q[64], nb[48];
+    size_t      len;
+    int         is_int, rc;
+    char        q[64], nb[48];
     if (c->i < c->n && !(c->s[c->i] == '-' || isdigit((unsigned char)c->s[c->i])))
         return trace__row_err(c->t, SIM_EINPUT, "%s: expected an integer at column %zu",
                               jname(key, idx, nb, sizeof nb), c->i + 1);
@@ -509,8 +502,8 @@ static int jint(struct jcur *c, const char *key, long idx, int64_t *v, int tok)
         *v = (int64_t)u;
         return rc;
     }
-    uint64_t u;
-    int neg = lex[0] == '-';
+    uint64_t        u;
+    int             neg = lex[0] == '-';
     enum num_status st = parse_u64(lex + neg, len - neg, 0, &u);
     if (st != NUM_OK || u > (uint64_t)INT64_MAX)
         return trace__row_err(c->t, SIM_EINPUT, "%s: integer out of range: %s",
@@ -522,9 +515,9 @@ static int jint(struct jcur *c, const char *key, long idx, int64_t *v, int tok)
 static int jtimestamp(struct jcur *c, int64_t *ns)
 {
     const char *lex;
-    size_t len;
-    int is_int, rc;
-    char q[64], buf[64];
+    size_t      len;
+    int         is_int, rc;
+    char        q[64], buf[64];
     if (c->i < c->n && !(c->s[c->i] == '-' || isdigit((unsigned char)c->s[c->i])))
         return trace__row_err(c->t, SIM_EINPUT, "timestamp: expected a number at column %zu",
                               c->i + 1);
@@ -555,7 +548,7 @@ static int jtimestamp(struct jcur *c, int64_t *ns)
 static int jhash_ids(struct jcur *c)
 {
     trace_t *t = c->t;
-    int rc;
+    int      rc;
     t->n_hash = 0;
     if (c->i >= c->n || c->s[c->i] != '[')
         return trace__row_err(t, SIM_EINPUT, "hash_ids: expected a list of integers at column %zu",
@@ -589,7 +582,7 @@ static int parse_mooncake(trace_t *t, char *line, size_t n, struct trace__row *r
     struct jcur c = {line, n, 0, t};
     enum { K_TS, K_IN, K_OUT, K_HASH, K_N };
     static const char *const keys[K_N] = {"timestamp", "input_length", "output_length", "hash_ids"};
-    int seen[K_N] = {0}, rc;
+    int                      seen[K_N] = {0}, rc;
     t->n_hash = 0;
     jws(&c);
     if (c.i >= c.n)
@@ -603,7 +596,7 @@ static int parse_mooncake(trace_t *t, char *line, size_t n, struct trace__row *r
     } else {
         for (;;) {
             const char *key;
-            size_t klen;
+            size_t      klen;
             jws(&c);
             if ((rc = jstring(&c, &key, &klen)))
                 return rc;
@@ -619,9 +612,7 @@ static int parse_mooncake(trace_t *t, char *line, size_t n, struct trace__row *r
                 return trace__row_err(t, SIM_EINPUT, "duplicate key \"%s\"", keys[k]);
             int64_t v;
             switch (k) {
-            case K_TS:
-                rc = jtimestamp(&c, &row->t_ns);
-                break;
+            case K_TS: rc = jtimestamp(&c, &row->t_ns); break;
             case K_IN:
                 rc = jint(&c, keys[k], -1, &v, 1);
                 row->prompt = (uint64_t)v;
@@ -630,12 +621,8 @@ static int parse_mooncake(trace_t *t, char *line, size_t n, struct trace__row *r
                 rc = jint(&c, keys[k], -1, &v, 1);
                 row->output = (uint64_t)v;
                 break;
-            case K_HASH:
-                rc = jhash_ids(&c);
-                break;
-            default:
-                rc = jskip(&c, 1);
-                break; /* unknown keys are allowed and ignored */
+            case K_HASH: rc = jhash_ids(&c); break;
+            default: rc = jskip(&c, 1); break; /* unknown keys are allowed and ignored */
             }
             if (rc)
                 return rc;
