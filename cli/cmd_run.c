@@ -13,6 +13,7 @@
 
 #include "afile.h"
 #include "alloc.h"
+#include "batch.h"
 #include "cfg.h"
 #include "cmds.h"
 #include "run.h"
@@ -96,7 +97,7 @@ static void results_row(FILE *f, const struct cfg *c, const struct met_summary *
     fprintf(f, "%s,%s,%s,%s,%s,%.15g,%.15g,%.15g,%u,%u", c->run_name,
             sim_choice_name(sched_policy_choices, c->policy),
             sim_choice_name(kv_policy_choices, c->memory),
-            sim_choice_name(serve_batching_choices, c->batching),
+            sim_choice_name(batch_choices, c->batching),
             sim_choice_name(pred_kind_choices, c->predictor), c->rate, c->cv, c->rate_scale,
             c->replicas, c->max_batch);
     met_csv_row(s, f);

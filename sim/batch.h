@@ -27,10 +27,10 @@ struct batch_ops {
 
 extern const struct batch_ops batch_continuous_ops, batch_static_ops;
 
+/* The modes' names and help, values enum batching (serve.h; the schema's engine.batching). */
+extern const struct sim_choice batch_choices[];
+
 /* The rule for a configured batching mode. Never NULL. */
-static inline const struct batch_ops *batch_rule(enum batching b)
-{
-    return b == BATCH_CONTINUOUS ? &batch_continuous_ops : &batch_static_ops;
-}
+const struct batch_ops *batch_rule(enum batching b);
 
 #endif

@@ -18,7 +18,9 @@
 #include <yaml.h>
 
 #include "alloc.h"
+#include "batch.h"
 #include "presets.h"
+#include "replica.h"
 
 /* ---- the schema ---- */
 
@@ -148,7 +150,7 @@ static const struct field fields[] = {
     FB("workload.skip_bad", skip_bad, "false",
        "skip malformed trace rows (counted) instead of failing"),
 
-    FC("engine.batching", batching, "continuous", serve_batching_choices,
+    FC("engine.batching", batching, "continuous", batch_choices,
        "how requests are grouped into iterations"),
     FN("engine.max_batch", T_U32, max_batch, "256", 1, 1e6, "sequences",
        "largest batch (max_num_seqs)"),
@@ -164,9 +166,9 @@ static const struct field fields[] = {
        "prompt + output limit (0 = the model's context)"),
     FN("engine.watermark", T_F64, watermark, "0.01", 0, 0.99, "fraction",
        "paged: blocks kept free at admission"),
-    FC("engine.preemption", preemption, "recompute", serve_preempt_choices,
+    FC("engine.preemption", preemption, "recompute", replica_preempt_choices,
        "how a preempted request keeps its tokens"),
-    FC("engine.overflow", overflow, "next_bucket", serve_overflow_choices,
+    FC("engine.overflow", overflow, "next_bucket", kv_overflow_choices,
        "predicted memory: new reservation after a misprediction"),
     FC("engine.queue", queue, "calendar", evq_kind_choices,
        "event queue implementation (results are identical)"),

@@ -9,6 +9,14 @@
 #include "replica.h"
 #include "rng.h"
 
+const struct sim_choice serve_router_choices[] = {
+    {"round_robin", ROUTER_ROUND_ROBIN, "replicas in turn"},
+    {"least_outstanding", ROUTER_LEAST_OUTSTANDING,
+     "the replica with the fewest waiting plus running requests (lowest index on ties)"},
+    {"random", ROUTER_RANDOM, "a uniformly random replica (seeded)"},
+    {NULL, 0, NULL},
+};
+
 enum { PROGRESS_EVERY = 1 << 16 };
 
 struct clu {

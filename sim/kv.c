@@ -14,6 +14,12 @@ const struct sim_choice kv_policy_choices[] = {
     {NULL, 0, NULL},
 };
 
+const struct sim_choice kv_overflow_choices[] = {
+    {"next_bucket", OVERFLOW_NEXT_BUCKET, "reserve up to the next bucket's upper edge (S3)"},
+    {"max", OVERFLOW_MAX, "reserve up to max_seq_len"},
+    {NULL, 0, NULL},
+};
+
 struct kv {
     struct kv_cfg cfg;
     uint64_t      total;     /* units */

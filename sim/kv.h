@@ -42,6 +42,9 @@ typedef struct kv kv_t;
 
 /* The policies' names and help, values enum kv_policy (the schema's engine.memory). */
 extern const struct sim_choice kv_policy_choices[];
+/* What a reservation becomes after a misprediction (kv_overflow), values enum overflow_mode (the
+ * schema's engine.overflow). */
+extern const struct sim_choice kv_overflow_choices[];
 
 /* Make an empty pool in *out (owned: free with kv_free). Returns 0, SIM_ENOMEM, or SIM_ECONFIG
  * with the reason in err (no capacity, block size 0, a max policy that holds no max-length

@@ -5,6 +5,12 @@
 
 #include "alloc.h"
 
+const struct sim_choice replica_preempt_choices[] = {
+    {"recompute", PREEMPT_RECOMPUTE, "drop the KV cache and recompute the tokens on readmission"},
+    {"swap", PREEMPT_SWAP, "copy the KV cache to host memory and back over the host link"},
+    {NULL, 0, NULL},
+};
+
 static void fail(struct replica *p, int rc) { eng_stop(p->env->eng, rc); }
 
 /* ---- the iteration heap (by next_iter; ties leave in ih.h's fixed order) ---- */

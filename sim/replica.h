@@ -45,6 +45,10 @@ struct replica_env {
 
 typedef struct replica replica_t;
 
+/* The preemption modes' names and help, values enum preempt_mode (the schema's
+ * engine.preemption). */
+extern const struct sim_choice replica_preempt_choices[];
+
 /* Make replica number idx in *out (owned: free with replica_free). Returns 0, or SIM_ENOMEM /
  * SIM_ECONFIG with the reason in err and *out NULL. */
 int replica_new(const struct replica_env *env, uint32_t idx, replica_t **out, struct sim_msg *err);

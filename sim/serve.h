@@ -73,8 +73,10 @@ int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src
               met_t *met, serve_progress_fn progress, void *progress_ctx, struct serve_stats *stats,
               struct sim_msg *err);
 
-/* The choice sets of the enums above (serve_names.c), for the schema: values are the enum's. */
-extern const struct sim_choice serve_batching_choices[], serve_preempt_choices[],
-    serve_overflow_choices[], serve_router_choices[];
+/* The routers' names and help (cluster.c), values enum router_kind (the schema's
+ * cluster.router). The other choice sets of serve_cfg belong to their modules: batch_choices
+ * (batch.h), replica_preempt_choices (replica.h), kv_policy_choices and kv_overflow_choices
+ * (kv.h). */
+extern const struct sim_choice serve_router_choices[];
 
 #endif

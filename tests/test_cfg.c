@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "batch.h"
 #include "cfg.h"
 #include "test.h"
 
@@ -429,7 +430,7 @@ TEST(defaults_applied)
     ASSERT_TRUE(named(trace_arrival_choices, c.arrival, "poisson"));
     ASSERT_TRUE(named(trace_lengths_choices, c.lengths, "lognormal"));
     ASSERT_NEAR(c.prompt_mu, 6.6333, 0);
-    ASSERT_TRUE(named(serve_batching_choices, c.batching, "continuous"));
+    ASSERT_TRUE(named(batch_choices, c.batching, "continuous"));
     ASSERT_TRUE(named(kv_policy_choices, c.memory, "max"));
     ASSERT_EQ(c.max_batch, 256);
     ASSERT_EQ(c.block_size, 16);
