@@ -193,10 +193,9 @@ static int time_predictor(const struct cal_calibrate_opts *a, uint32_t n_req, do
 }
 
 /* Defaults of the grid limits for the model on the backend (see PROFILE.md). */
-static void limits(const struct cal_calibrate_opts *a, const struct cal_model *m,
+static void limits(const struct cal_calibrate_opts *a, const struct cal_model *m, int gpu,
                    struct cal_grid_opts *g)
 {
-    int gpu = !strcmp(a->backend, "cuda");
     int quick = !strcmp(a->grid, "quick"), small = !strcmp(a->grid, "small");
     g->max_seqs = a->max_seqs ? a->max_seqs : gpu ? 256 : quick ? 16 : 32;
     g->max_ctx = a->max_ctx ? a->max_ctx : gpu ? m->max_ctx : quick ? 256 : 1024;
@@ -219,23 +218,25 @@ static int plan(struct cal_run *r, struct sim_msg *err)
     const struct cal_calibrate_opts *a = r->o;
     r->m = cal_model_find(a->model);
     if (!r->m) {
-        size_t k = (size_t)snprintf(err ? err->text : NULL, err ? sizeof err->text : 0,
-                                    "unknown model '%s'; presets:", a->model);
-        for (const struct cal_model *p = cal_models; p->name && err && k < sizeof err->text; p++)
-            k += (size_t)snprintf(err->text + k, sizeof err->text - k, " %s", p->name);
-        return SIM_ECONFIG;
+        char names[256];
+        return sim_msg_set(err, SIM_ECONFIG, "unknown model '%s'; presets: %s", a->model,
+                           cal_model_names(names, sizeof names, " "));
     }
     const struct cal_model *m = r->m;
     if (shard(m, a->tp, &r->sh))
         return sim_msg_set(err, SIM_ECONFIG, "%s does not split %u ways (heads %u, ffn %u)",
                            m->name, a->tp, m->heads, m->ffn);
-    r->gpu = !strcmp(a->backend, "cuda");
+    enum kern_backend_id be;
+    int                  rc = kern_backend_of(a->backend, &be, err);
+    if (rc)
+        return rc;
+    r->gpu = be == KERN_BACKEND_CUDA;
     r->eb = r->gpu ? 2 : 4;
-    int rc = kern_device_mem(a->backend, a->device, &r->free0, &r->total0, err);
+    rc = kern_device_mem(a->backend, a->device, &r->free0, &r->total0, err);
     if (rc)
         return rc;
 
-    limits(a, m, &r->go);
+    limits(a, m, r->gpu, &r->go);
     size_t kvpt = 2 * (size_t)r->sh.layers * r->sh.kv_heads * r->sh.head_dim * r->eb;
     double wb = (double)weight_bytes_of(&r->sh, r->eb);
     /* The sweep's KV pool: half of what a server could use after the weights (the rest covers

@@ -22,7 +22,7 @@
 #include "sim.h"
 
 struct cal_calibrate_opts {
-    const char         *backend; /* "cpu" or "cuda" */
+    const char         *backend; /* a kern_backend_choices name */
     const char         *model;   /* model preset (calib/presets.c) */
     const char         *out;     /* PROFILE.yaml to write */
     const char         *csv;     /* raw measurements; NULL: out with .csv */

@@ -12,9 +12,12 @@
 
 #include "calib.h"
 #include "cmds.h"
+#include "kern.h"
+#include "presets.h"
 
 static void usage(FILE *f)
 {
+    char backends[64], models[256], gpus[128];
     fprintf(f,
             "usage: lensim calibrate --model NAME -o PROFILE.yaml [options]\n"
             "\n"
@@ -24,8 +27,8 @@ static void usage(FILE *f)
             "and writes PROFILE.yaml plus the raw measurements beside it (PROFILE.csv).\n"
             "\n"
             "options:\n"
-            "  --backend cpu|cuda     where to run the kernels (default cpu)\n"
-            "  --model NAME           model preset (calib/presets.c), e.g. tiny, llama-2-7b\n"
+            "  --backend B            where to run the kernels: %s (default cpu)\n"
+            "  --model NAME           model preset: %s\n"
             "  --tp N                 tensor-parallel degree: time one GPU's shard (default 1)\n"
             "  -o, --output PATH      profile to write\n"
             "  --csv PATH             raw measurements (default: PATH with .csv)\n"
@@ -38,7 +41,7 @@ static void usage(FILE *f)
             "                         backend; see calib/PROFILE.md)\n"
             "  --mem-util U           fraction of device memory a server may use (default 0.90)\n"
             "  --gpu PRESET           GPU preset for the tp>1 link bandwidth (default: from the\n"
-            "                         device name)\n"
+            "                         device name): %s\n"
             "  --link-gbps G          GPU-GPU link bandwidth, GB/s one way (overrides --gpu)\n"
             "  --no-graphs            cuda: launch kernels directly instead of CUDA graphs\n"
             "  --device N             cuda device ordinal (default 0)\n"
@@ -46,7 +49,9 @@ static void usage(FILE *f)
             "  -q, --quiet            no progress, summary or info messages\n"
             "  -h, --help             this text\n"
             "\n"
-            "exit status: 0 written, 1 the fit failed, 2 bad usage, 3 I/O error, 77 no GPU\n");
+            "exit status: 0 written, 1 the fit failed, 2 bad usage, 3 I/O error, 77 no GPU\n",
+            sim_choice_list(kern_backend_choices, backends, sizeof backends),
+            cal_model_names(models, sizeof models, ", "), cal_gpu_names(gpus, sizeof gpus, ", "));
 }
 
 static int parse_u(const char *s, const char *flag, double lo, double hi, double *out)
@@ -190,8 +195,10 @@ static int parse_args(int argc, char **argv, struct cal_calibrate_opts *a, int *
         fprintf(stderr, "lensim calibrate: --model and -o are required (see --help)\n");
         return -1;
     }
-    if (strcmp(a->backend, "cpu") && strcmp(a->backend, "cuda")) {
-        fprintf(stderr, "lensim calibrate: --backend: 'cpu' or 'cuda', not '%s'\n", a->backend);
+    enum kern_backend_id be;
+    struct sim_msg       why;
+    if (kern_backend_of(a->backend, &be, &why)) {
+        fprintf(stderr, "lensim calibrate: --backend: %s\n", why.text);
         return -1;
     }
     if (strcmp(a->grid, "full") && strcmp(a->grid, "small") && strcmp(a->grid, "quick")) {

@@ -1,5 +1,5 @@
 /*
- * cmd_kcheck.c: `lensim kcheck [--backend cuda|cpu] [--bench] [OP [VERSION]]`: argv to
+ * cmd_kcheck.c: `lensim kcheck [--backend B] [--bench] [OP [VERSION]]`: argv to
  * kc_check's options (kernels/kcheck.h); exit 1 on a mismatch, 77 (meson's SKIP) without a GPU.
  */
 #include <stdio.h>
@@ -12,12 +12,15 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: lensim kcheck [--backend cuda|cpu] [--bench] [--seed S] [--list] [-v]\n"
-               "                     [OP [VERSION]]\n\n"
-               "Compares every kernel variant of the backend (default cuda) with its plain-C\n"
-               "reference on fresh random inputs; prints failures (or every check with -v).\n"
-               "--bench then times the CUDA kernels at Llama-2-7B / GPT-J shapes against the\n"
-               "measured copy bandwidth and cuBLAS GEMM rate. OP: one of");
+    char backends[64];
+    fprintf(f,
+            "usage: lensim kcheck [--backend %s] [--bench] [--seed S] [--list] [-v]\n"
+            "                     [OP [VERSION]]\n\n"
+            "Compares every kernel variant of the backend (default cuda) with its plain-C\n"
+            "reference on fresh random inputs; prints failures (or every check with -v).\n"
+            "--bench then times the CUDA kernels at Llama-2-7B / GPT-J shapes against the\n"
+            "measured copy bandwidth and cuBLAS GEMM rate. OP: one of",
+            sim_choice_list(kern_backend_choices, backends, sizeof backends));
     for (int i = 0; i < KERN_OP_COUNT; i++)
         fprintf(f, " %s", kern_op_name((enum kern_op)i));
     fprintf(f, ".\nexit status: 0 all passed, 1 a mismatch, 2 bad usage, 77 no GPU (or CUDA not "
@@ -30,7 +33,7 @@ static void list(void)
     const struct kern_variant *vs = kern_variants(&nv);
     for (size_t i = 0; i < nv; i++)
         printf("%-12s v%d  %-4s  %s\n", kern_op_name(vs[i].op), vs[i].version,
-               vs[i].backend == KERN_BACKEND_CUDA ? "cuda" : "cpu", vs[i].desc);
+               sim_choice_name(kern_backend_choices, (int)vs[i].backend), vs[i].desc);
 }
 
 int kcheck_cmd(int argc, char **argv)
@@ -72,8 +75,10 @@ int kcheck_cmd(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    if (strcmp(o.backend, "cuda") && strcmp(o.backend, "cpu")) {
-        fprintf(stderr, "lensim kcheck: --backend: cuda or cpu\n");
+    enum kern_backend_id be;
+    struct sim_msg       err = {{0}};
+    if (kern_backend_of(o.backend, &be, &err)) {
+        fprintf(stderr, "lensim kcheck: --backend: %s\n", err.text);
         return CLI_EXIT_USAGE;
     }
     if (op && (o.op = kern_op_find(op)) < 0) {
@@ -84,7 +89,6 @@ int kcheck_cmd(int argc, char **argv)
         list();
         return CLI_EXIT_OK;
     }
-    struct sim_msg   err = {{0}};
     struct kc_result res;
     int              rc = kc_check(&o, &res, &err);
     if (rc == SIM_ENODEV && !res.checks) /* meson reads 77 as SKIP; say why on stdout */

@@ -15,6 +15,7 @@
 
 static void stats_usage(FILE *f)
 {
+    char arrivals[64];
     fprintf(f,
             "usage: lensim trace stats FILE|synthetic [options]\n"
             "\n"
@@ -37,7 +38,7 @@ static void stats_usage(FILE *f)
             "  --skip-bad          skip malformed rows (counted) instead of failing\n"
             "options (synthetic, and arrivals for lengths-only files):\n"
             "  --requests N        synthetic: number of requests (default %d)\n"
-            "  --arrival A         poisson (default), gamma, batch\n"
+            "  --arrival A         %s (default poisson)\n"
             "  --rate R            requests per second (default 5.53)\n"
             "  --cv C              gamma: coefficient of variation of the gaps (default 1)\n"
             "  --seed S            random seed (default 0)\n"
@@ -46,7 +47,8 @@ static void stats_usage(FILE *f)
             "\n"
             "exit status: 0 success, 2 bad usage, malformed input (file:line on stderr) or no\n"
             "such file, 3 the file cannot be read, 1 out of memory\n",
-            STATS_DEFAULT_REQUESTS);
+            STATS_DEFAULT_REQUESTS,
+            sim_choice_list(trace_arrival_choices, arrivals, sizeof arrivals));
 }
 
 static int bad_value(const char *opt, const char *v)

@@ -166,8 +166,9 @@ static int compare(struct kc *k, const char *what, const struct kern_variant *v,
         k->fails++;
     if (!pass || k->verbose)
         fprintf(k->out, "%-12s v%d %-4s %-44s nmse=%.2e (<=%.0e)  maxerr=%.2e @ %zu  %s\n",
-                kern_op_name(v->op), v->version, k->cuda ? "cuda" : "cpu", what, nmse, t.nmse,
-                worst, worst_i, pass ? "OK" : "FAIL");
+                kern_op_name(v->op), v->version,
+                sim_choice_name(kern_backend_choices, (int)v->backend), what, nmse, t.nmse, worst,
+                worst_i, pass ? "OK" : "FAIL");
     if (!pass) {
         for (size_t i = 0; i < shown; i++)
             fprintf(k->out, "    %s\n", first[i]);
@@ -838,10 +839,12 @@ static void bench(struct kc *k)
 
 int kc_check(const struct kc_opts *o, struct kc_result *res, struct sim_msg *err)
 {
-    int cuda = !strcmp(o->backend, "cuda");
+    enum kern_backend_id be;
     memset(res, 0, sizeof *res);
-    if (!cuda && strcmp(o->backend, "cpu"))
-        return sim_msg_set(err, SIM_ECONFIG, "--backend: cuda or cpu, not '%s'", o->backend);
+    int rc = kern_backend_of(o->backend, &be, err);
+    if (rc)
+        return rc;
+    int cuda = be == KERN_BACKEND_CUDA;
     if (cuda && !kern_have_cuda())
         return sim_msg_set(err, SIM_ENODEV, "CUDA kernels not built (no nvcc at build time)");
     if (cuda && kern_cuda_device_count() == 0)
@@ -850,15 +853,14 @@ int kc_check(const struct kc_opts *o, struct kc_result *res, struct sim_msg *err
     size_t    nv;
     const struct kern_variant *vs = kern_variants(&nv);
     int                        matched = 0;
-    int rc = kern__backend_bare(o->backend, 0, cuda ? (size_t)512 << 20 : (size_t)16 << 20, &k.b,
-                                err);
+    rc = kern__backend_bare(o->backend, 0, cuda ? (size_t)512 << 20 : (size_t)16 << 20, &k.b, err);
     if (rc)
         goto out;
     fprintf(k.out, "kcheck %s, seed %llu\n", o->backend, (unsigned long long)o->seed);
     for (size_t i = 0; i < nv; i++) {
         const struct kern_variant *v = &vs[i];
-        if (v->backend != (cuda ? KERN_BACKEND_CUDA : KERN_BACKEND_CPU) ||
-            (o->op >= 0 && (int)v->op != o->op) || (o->version && v->version != o->version))
+        if (v->backend != be || (o->op >= 0 && (int)v->op != o->op) ||
+            (o->version && v->version != o->version))
             continue;
         if (!cuda && v->supports && !v->supports(NULL))
             continue; /* e.g. cblas when built without BLAS */

@@ -17,7 +17,7 @@
 #include "sim.h"
 
 struct kc_opts {
-    const char *backend; /* "cuda" or "cpu" */
+    const char *backend; /* a kern_backend_choices name */
     int         op;      /* enum kern_op to check, or -1 for every op */
     int         version; /* the variant's version, or 0 for every version */
     uint64_t    seed;    /* inputs */

@@ -175,8 +175,7 @@ const struct sim_choice kern_backend_choices[] = {
     {NULL, 0, NULL},
 };
 
-/* The backend named `name`: 0 with *id set, or SIM_ECONFIG (not a backend) with the reason. */
-static int backend_id(const char *name, enum kern_backend_id *id, struct sim_msg *err)
+int kern_backend_of(const char *name, enum kern_backend_id *id, struct sim_msg *err)
 {
     const struct sim_choice *c = sim_choice_find(kern_backend_choices, name);
     char                     names[64];
@@ -201,7 +200,7 @@ int kern_device_mem(const char *backend, int device, size_t *free_bytes, size_t 
                     struct sim_msg *err)
 {
     enum kern_backend_id id = KERN_BACKEND_CPU;
-    int                  rc = backend_id(backend, &id, err);
+    int                  rc = kern_backend_of(backend, &id, err);
     if (rc)
         return rc;
     if (id == KERN_BACKEND_CPU) {
@@ -509,7 +508,7 @@ int kern_backend_new(const struct kern_shape *m, const struct kern_opts *o, kern
     *out = NULL;
     enum kern_backend_id id = KERN_BACKEND_CPU; /* the default */
     if (o->backend) {
-        int rc = backend_id(o->backend, &id, err);
+        int rc = kern_backend_of(o->backend, &id, err);
         if (rc)
             return rc;
     }
@@ -580,7 +579,7 @@ int kern__backend_bare(const char *backend, int device, size_t scratch_bytes, ke
 {
     *out = NULL;
     enum kern_backend_id    id;
-    const struct kern__dev *dev = backend_id(backend, &id, err) ? NULL : dev_of(id);
+    const struct kern__dev *dev = kern_backend_of(backend, &id, err) ? NULL : dev_of(id);
     if (!dev)
         return sim_msg_set(err, SIM_ENODEV, "backend '%s' is not built", backend);
     kern_backend_t *b = sim_calloc(1, sizeof *b);

@@ -185,6 +185,9 @@ float    kern_bf16_to_f32(uint16_t x);
 
 /* The backends' names and help (kern_opts.backend), values enum kern_backend_id. */
 extern const struct sim_choice kern_backend_choices[];
+/* The backend named `name`: returns 0 with *id set, or SIM_ECONFIG with "unknown backend 'x'
+ * (cpu|cuda)" in err. Whether this binary has that backend is not checked (kern_have_cuda). */
+int kern_backend_of(const char *name, enum kern_backend_id *id, struct sim_msg *err);
 
 /* Free and total memory of a backend's device before any backend is created: host RAM
  * (MemAvailable, MemTotal) for "cpu", the GPU's for "cuda". Returns 0, SIM_ENODEV or SIM_EIO. */
