@@ -222,7 +222,7 @@ int pred_new(const struct pred_cfg *cfg, pred_t **out, struct sim_msg *err)
     p->max_len = cfg->max_len;
     if ((p->kind == PRED_CONFUSION || p->kind == PRED_REPLAY) && (!cfg->path || !*cfg->path)) {
         rc = sim_msg_set(err, SIM_ECONFIG, "predictor.path: the %s predictor needs a file",
-                         pred_name(p));
+                         sim_choice_name(pred_kind_choices, (int)p->kind));
         goto fail;
     }
     if (p->kind == PRED_CONFUSION) {
@@ -259,9 +259,7 @@ void pred_free(pred_t *p)
     sim_free(p);
 }
 
-double      pred_cost_s(const pred_t *p) { return p->cost_s; }
-const char *pred_name(const pred_t *p) { return sim_choice_name(pred_kind_choices, (int)p->kind); }
-uint32_t    pred_n_buckets(const pred_t *p) { return p->n; }
+double pred_cost_s(const pred_t *p) { return p->cost_s; }
 
 int pred_bucket_of(const pred_t *p, uint32_t tokens)
 {

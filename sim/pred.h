@@ -50,11 +50,10 @@ int  pred_new(const struct pred_cfg *cfg, pred_t **out, struct sim_msg *err);
 void pred_free(pred_t *p);
 
 /* Fill r->pred_tok and r->pred_bucket. */
-void        pred_predict(pred_t *p, struct req *r);
-double      pred_cost_s(const pred_t *p);
-const char *pred_name(const pred_t *p);
+void pred_predict(pred_t *p, struct req *r);
+/* Seconds one prediction takes (0 = free). */
+double pred_cost_s(const pred_t *p);
 
-uint32_t pred_n_buckets(const pred_t *p);
 /* Bucket of a length (the first whose upper edge is >= tokens; the last for longer ones). */
 int      pred_bucket_of(const pred_t *p, uint32_t tokens);
 uint32_t pred_bucket_upper(const pred_t *p, int bucket);

@@ -1,4 +1,4 @@
-/* exp.c: from a resolved configuration to a finished run on disk (see exp.h). */
+/* run.c: one run, from a resolved configuration to a finished run on disk (see run.h). */
 #include "run.h"
 
 #include <errno.h>
