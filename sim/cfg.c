@@ -735,6 +735,9 @@ static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *
         for (size_t i = 0; i + 1 < sweep->n; i += 2) {
             const struct node *v = &sweep->kids[i + 1];
             char               key[200], other[200];
+            if (sweep->kids[i].type != N_SCALAR) /* every later use reads the key's text */
+                return msg_at(err, mark_of(file, &sweep->kids[i]), "sweep",
+                              "keys must be plain words");
             sweep_key(key, sizeof key, sweep->kids[i].val);
             for (size_t j = 0; j < i; j += 2) {
                 sweep_key(other, sizeof other, sweep->kids[j].val);

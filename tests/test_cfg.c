@@ -279,6 +279,14 @@ TEST(sweep_shapes)
                "t.yaml:4:22: workload.rate: sweep values must be scalars");
     LOAD_FAILS(PRE "sweep:\n  workload.rate: [1, ~]\n",
                "t.yaml:4:22: workload.rate: sweep values must be scalars");
+    /* A key that is not a scalar, wherever the schema reads one. */
+    LOAD_FAILS("name: x\nsweep: {[a]: [1]}\n", "t.yaml:2:9: sweep: keys must be plain words");
+    LOAD_FAILS(PRE "sweep:\n  {a: 1}: [1]\n", "t.yaml:4:3: sweep: keys must be plain words");
+    LOAD_FAILS(PRE "sweep:\n  seed: [1]\n  ? [a, b]\n  : [2]\n",
+               "t.yaml:5:5: sweep: keys must be plain words");
+    LOAD_FAILS(PRE "runs:\n  - {[a]: 1}\n", "t.yaml:4:6: keys must be plain words");
+    LOAD_FAILS(PRE "runs:\n  - {? {a: b} : 1}\n", "t.yaml:4:8: keys must be plain words");
+    LOAD_FAILS("? {sweep: 1}\n: 2\nname: x\n", "t.yaml:1:3: keys must be plain words");
     LOAD_FAILS(PRE "sweep:\n  workload.ratez: [1, 2]\n",
                "t.yaml:4:20: workload.ratez: unknown key (lensim schema lists them all)");
     LOAD_FAILS(PRE "sweep:\n  workload.rate: [1, -2]\n",
