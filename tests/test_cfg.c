@@ -194,6 +194,36 @@ TEST(missing_required)
                   "and params");
 }
 
+/* The experiment's name is its results directory: a name that could leave results/ (or hide in
+ * it) is refused where it is written, and so is an empty one, from the file or from --set. */
+TEST(name_is_a_directory_name)
+{
+#define W   "t.yaml:1:7: name: "
+#define WHY " is not a directory name (no '/', no '..', no leading '.')"
+    LOAD_FAILS("name: \"../../escape_dir\"\nworkload: {requests: 10}\n",
+               W "'../../escape_dir'" WHY);
+    LOAD_FAILS("name: a/b\nworkload: {requests: 10}\n", W "'a/b'" WHY);
+    LOAD_FAILS("name: /tmp/x\nworkload: {requests: 10}\n", W "'/tmp/x'" WHY);
+    LOAD_FAILS("name: .hidden\nworkload: {requests: 10}\n", W "'.hidden'" WHY);
+    LOAD_FAILS("name: ..\nworkload: {requests: 10}\n", W "'..'" WHY);
+    LOAD_FAILS("name: a..b\nworkload: {requests: 10}\n", W "'a..b'" WHY);
+    LOAD_FAILS("name: \"\"\nworkload: {requests: 10}\n", "t.yaml:1:7: name: missing value");
+    LOAD_FAILS("name: ''\nworkload: {requests: 10}\n", "t.yaml:1:7: name: missing value");
+    LOAD_FAILS("name: x\nworkload: {requests: 10}\nsweep: {name: [y, ../y]}\n",
+               "t.yaml:3:19: name: '../y'" WHY);
+    SET_FAILS("name=", "--set: name: missing value");
+    SET_FAILS("name=../up", "--set: name: '../up'" WHY);
+    SET_FAILS("name=.", "--set: name: '.'" WHY);
+    /* Dots and dashes inside a name are fine. */
+    cfg_exp_t *e = LOAD_OK("name: v1.2-b_c\nworkload: {requests: 10}\n");
+    struct cfg c;
+    RESOLVE_OK(e, 0, &c);
+    ASSERT_TRUE(!strcmp(c.name, "v1.2-b_c"));
+    cfg_free(e);
+#undef W
+#undef WHY
+}
+
 TEST(yaml_syntax)
 {
     LOAD_FAILS("name: x\nworkload: {requests: 10\n",
@@ -760,6 +790,7 @@ int main(void)
     RUN(wrong_types);
     RUN(out_of_range);
     RUN(missing_required);
+    RUN(name_is_a_directory_name);
     RUN(yaml_syntax);
     RUN(shapes);
     RUN(sweep_shapes);
