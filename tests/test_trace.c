@@ -551,6 +551,21 @@ TEST(test_long_line)
     ASSERT_TRUE(sim_alloc_stats().peak_bytes < before.live_bytes + (1u << 20));
     free(content);
 
+    /* A line that never ends (/dev/zero) is reported at once, not read to an end that never
+     * comes; the alarm turns a hang into a failure. */
+    alarm(30);
+    o.path = "/dev/zero";
+    run_opts(&o, &r);
+    ASSERT_EQ(r.open_rc, SIM_EINPUT);
+    ASSERT_STR_CONTAINS(r.err.text, "/dev/zero:1: line longer than 262144 bytes");
+    o.format = TRACE_FMT_MOONCAKE; /* no header: the first line is a data row */
+    run_opts(&o, &r);
+    ASSERT_EQ(r.rc, SIM_EINPUT);
+    ASSERT_STR_CONTAINS(r.err.text, "/dev/zero:1: line longer than 262144 bytes");
+    alarm(0);
+    o.format = TRACE_FMT_AUTO;
+    o.path = path;
+
     /* 262144 bytes exactly is still accepted. */
     size_t edge = 262144;
     content = malloc(edge + 100);
