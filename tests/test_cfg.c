@@ -91,6 +91,24 @@ static void set_fails_(const char *assignment, const char *msg, int line)
 }
 #define SET_FAILS(a, msg) set_fails_(a, msg, __LINE__)
 
+/* A --set that is accepted but makes resolving fail with exactly msg. */
+static void set_fails_at_resolve_(const char *assignment, const char *msg, int line)
+{
+    uint64_t       live = sim_alloc_stats().live;
+    cfg_exp_t     *e = load_ok_("name: s\nworkload: {requests: 10}\n", line);
+    struct sim_msg err = {{0}};
+    struct cfg     c;
+    if (cfg_add_set(e, assignment, &err))
+        TEST_FAIL_("(line %d) --set %s: %s", line, assignment, err.text);
+    int rc = cfg_resolve(e, 0, &c, &err);
+    cfg_free(e);
+    if (rc != SIM_ECONFIG || strcmp(err.text, msg))
+        TEST_FAIL_("(line %d) --set %s: rc %d, message\n    got:  \"%s\"\n    want: \"%s\"", line,
+                   assignment, rc, err.text, msg);
+    ASSERT_EQ(sim_alloc_stats().live, live);
+}
+#define SET_FAILS_AT_RESOLVE(a, msg) set_fails_at_resolve_(a, msg, __LINE__)
+
 /* Whether choice value v of set is named `name`. */
 static int named(const struct sim_choice *set, int v, const char *name)
 {
@@ -187,6 +205,21 @@ TEST(missing_required)
     RESOLVE_FAILS("name: x\nworkload: {requests: 5}\npredictor: {edges: [100, 50]}\n", 0,
                   "t.yaml:3:20: predictor.edges: expected increasing token counts, e.g. [141, "
                   "503, 2048]");
+    /* Edges are digits only: no sign (strtoul wraps "-1", and this one to 1), no space. */
+    static const char *const bad_edges[] = {
+        "[-1]",        "[-18446744073709551615]", "[+5]", "[100, -1]", "[\" 5\"]", "[0x10]",
+        "[4294967296]"};
+    for (size_t i = 0; i < sizeof bad_edges / sizeof bad_edges[0]; i++) {
+        char yaml[200];
+        snprintf(yaml, sizeof yaml, "name: x\nworkload: {requests: 5}\npredictor: {edges: %s}\n",
+                 bad_edges[i]);
+        RESOLVE_FAILS(yaml, 0,
+                      "t.yaml:3:20: predictor.edges: expected increasing token counts, e.g. [141, "
+                      "503, 2048]");
+    }
+    SET_FAILS_AT_RESOLVE("predictor.edges=-18446744073709551615",
+                         "--set: predictor.edges: expected increasing token counts, e.g. [141, "
+                         "503, 2048]");
     RESOLVE_FAILS("name: x\nworkload: {requests: 5, start_s: 10, end_s: 5}\n", 0,
                   "t.yaml:2:45: workload.end_s: window end 5 is not after its start 10");
     RESOLVE_FAILS("name: x\nworkload: {requests: 5}\nmodel: {name: custom, layers: 2}\n", 0,
