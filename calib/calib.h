@@ -4,8 +4,9 @@
  * measurements beside it. `lensim calibrate` (cli/cmd_calibrate.c) is its command.
  *
  * Output: PROFILE.yaml and PROFILE.csv through temporary files, both checked before the sweep
- * (paths that fit, not directories, writable, two different files) (a failed run leaves no profile;
- * the CSV stays when only the fit fails, so that the measurements can be studied); a summary of
+ * (paths that fit, not directories, writable, two different files); a failed run leaves no
+ * profile, and the CSV stays when only the fit fails, so that the measurements can be studied; a
+ * summary of
  * the fit on the caller's FILE; one info line at the start and the fit's warnings through
  * sim_log (sim_log_quiet silences the info line).
  * Errors: SIM_ECONFIG (unknown model, a shape that does not split tp ways, limits that do not
