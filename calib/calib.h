@@ -6,9 +6,8 @@
  * Output: PROFILE.yaml and PROFILE.csv through temporary files, both checked before the sweep
  * (paths that fit, not directories, writable, two different files); a failed run leaves no
  * profile, and the CSV stays when only the fit fails, so that the measurements can be studied; a
- * summary of
- * the fit on the caller's FILE; one info line at the start and the fit's warnings through
- * sim_log (sim_log_quiet silences the info line).
+ * summary of the fit on the caller's FILE; one info line at the start and the fit's warnings
+ * through sim_log (sim_log_quiet silences the info line).
  * Errors: SIM_ECONFIG (unknown model, a shape that does not split tp ways, limits that do not
  * fit the device, tp > 1 without a link bandwidth, outputs that are directories, one file or too
  * long: the message names the option), SIM_ENODEV (no GPU, CUDA not built),
