@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 const char *sim_strerror(int err)
@@ -29,6 +30,20 @@ const char *sim_strerror(int err)
 int sim_err_of_errno(int errnum)
 {
     return errnum == ENOENT ? SIM_ENOENT : errnum == ENOMEM ? SIM_ENOMEM : SIM_EIO;
+}
+
+int sim_open_input(const char *path, FILE **f, struct sim_msg *err)
+{
+    struct stat st;
+    *f = fopen(path, "rb");
+    if (!*f)
+        return sim_msg_set(err, sim_err_of_errno(errno), "%s: %s", path, strerror(errno));
+    if (fstat(fileno(*f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(*f);
+        *f = NULL;
+        return sim_msg_set(err, SIM_EINPUT, "%s: is a directory, not a file", path);
+    }
+    return SIM_OK;
 }
 
 void sim_abort(const char *file, int line, const char *func, const char *cond)

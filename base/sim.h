@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef int64_t simtime_t;
 
@@ -63,6 +64,12 @@ struct sim_msg {
  * so that callers can write `return sim_msg_set(m, SIM_EINPUT, "%s:%zu: ...", ...)`. */
 int sim_msg_set(struct sim_msg *m, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Open `path` to read it as a file. Returns 0 with *f (close with fclose), or with *f NULL and
+ * "path: why" in err: SIM_ENOENT (no such file), SIM_EINPUT (a directory, not a file: input as
+ * invalid as a missing file, where reading it would fail later as an I/O error), SIM_ENOMEM or
+ * SIM_EIO. */
+int sim_open_input(const char *path, FILE **f, struct sim_msg *err);
 
 /* Copy s into out (size >= 1 bytes, always NUL-terminated) with every byte below 0x20, 0x7f and
  * every byte from 0x80 written as \xNN, so that text echoed from input can neither move a

@@ -333,12 +333,12 @@ static int check_positive(struct rd *r, const struct cal_profile *p)
 int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sim_msg_set(err, sim_err_of_errno(errno), "%s: %s", path, strerror(errno));
+    FILE *f;
+    int   rc = sim_open_input(path, &f, err);
+    if (rc)
+        return rc;
     char  *buf = NULL;
     size_t len = 0, cap = 0;
-    int    rc = SIM_OK;
     for (;;) {
         if (len + 4096 > cap) {
             size_t nc = cap ? 2 * cap : 8192;

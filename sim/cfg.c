@@ -919,16 +919,17 @@ out:
 int cfg_load(const char *path, cfg_exp_t **out, struct sim_msg *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sim_msg_set(err, sim_err_of_errno(errno), "%s: %s", path, strerror(errno));
+    FILE *f;
+    int   rc = sim_open_input(path, &f, err);
+    if (rc)
+        return rc;
     struct yp y = {.file = path, .err = err};
     if (!yaml_parser_initialize(&y.p)) {
         fclose(f);
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
     }
     yaml_parser_set_input_file(&y.p, f);
-    int rc = load_from_parser(&y, path, out, err);
+    rc = load_from_parser(&y, path, out, err);
     yaml_parser_delete(&y.p);
     if (ferror(f) && !rc)
         rc = sim_msg_set(err, SIM_EIO, "%s: read error", path);

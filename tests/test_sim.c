@@ -7,6 +7,7 @@
  *   as it is, and cuts with "..." at any buffer size, always NUL-terminated.
  * - sim_msg_set and the log functions pass what they print through sim_escape, so a message that
  *   quotes input cannot carry raw bytes to a terminal.
+ * - sim_open_input refuses a directory as invalid input and a missing file as SIM_ENOENT.
  */
 #include "sim.h"
 #include "test.h"
@@ -95,10 +96,29 @@ TEST(messages_are_escaped)
     ASSERT_TRUE(!strncmp(m.text, "\\x80\\x80", 8));
 }
 
+/* A directory where a file is read is invalid input (exit status 2, like a missing file), not a
+ * read error (3): "path: is a directory, not a file". */
+TEST(open_input)
+{
+    FILE          *f = (FILE *)1;
+    struct sim_msg m = {{0}};
+    ASSERT_EQ(sim_open_input("/", &f, &m), SIM_EINPUT);
+    ASSERT_TRUE(f == NULL);
+    ASSERT_TRUE(!strcmp(m.text, "/: is a directory, not a file"));
+    ASSERT_EQ(sim_open_input("/nonexistent/x", &f, &m), SIM_ENOENT);
+    ASSERT_TRUE(f == NULL);
+    ASSERT_TRUE(!strcmp(m.text, "/nonexistent/x: No such file or directory"));
+    ASSERT_EQ(sim_open_input("/dev/null", &f, &m), SIM_OK);
+    ASSERT_TRUE(f != NULL);
+    ASSERT_EQ(fgetc(f), EOF);
+    fclose(f);
+}
+
 int main(void)
 {
     RUN(parse_u64_digits_only);
     RUN(escape);
     RUN(messages_are_escaped);
+    RUN(open_input);
     return test_main_end();
 }

@@ -344,10 +344,9 @@ static int open_file(trace_t *t, struct sim_msg *err)
     }
     if (!(t->path = sim_strdup(path)))
         return sim_msg_set(err, SIM_ENOMEM, "%s: out of memory", t->o.path);
-    t->f = fopen(path, "rb");
-    if (!t->f)
-        return sim_msg_set(err, errno == ENOENT ? SIM_ENOENT : SIM_EIO, "%s: %s", path,
-                           strerror(errno));
+    int rc = sim_open_input(path, &t->f, err);
+    if (rc)
+        return rc;
     if (trace__lr_init(&t->lr, t->f, TRACE__LINE_MAX))
         return sim_msg_set(err, SIM_ENOMEM, "%s: out of memory", path);
     return read_header(t, err);
