@@ -604,10 +604,13 @@ TEST(test_missing_file)
     ASSERT_EQ(r.open_rc, SIM_ENOENT);
     ASSERT_STR_CONTAINS(r.err.text, "nope.csv: no such file");
 
-    o.path = tmpdir; /* a directory: opens, but cannot be read */
+    /* A directory: invalid input like a missing file (exit status 2), no longer a read error
+     * (3): issue 15 asks one status per situation across commands. */
+    o.path = tmpdir;
     run_opts(&o, &r);
-    ASSERT_EQ(r.open_rc, SIM_EIO);
+    ASSERT_EQ(r.open_rc, SIM_EINPUT);
     ASSERT_STR_CONTAINS(r.err.text, tmpdir);
+    ASSERT_STR_CONTAINS(r.err.text, ": is a directory, not a file");
 }
 
 /* ---- options every source honours ---- */
