@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -642,8 +643,8 @@ struct run {
 };
 
 struct cfg_exp {
-    char           file[CFG_STR_MAX];
-    char           dir[CFG_STR_MAX];
+    char           file[PATH_MAX]; /* as given: messages name it */
+    char           dir[PATH_MAX];  /* its directory: relative paths are looked up there */
     struct entries base;
     struct entries cli;
     struct run    *runs;
@@ -847,6 +848,11 @@ static int load_from_parser(struct yp *y, const char *path, cfg_exp_t **out, str
     e = sim_calloc(1, sizeof *e);
     if (!e) {
         rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (strlen(path) >= sizeof e->file) { /* kept whole, or refused: never cut */
+        rc = sim_msg_set(err, SIM_ECONFIG, "%.200s...: path too long (%zu bytes; at most %zu)",
+                         path, strlen(path), sizeof e->file - 1);
         goto out;
     }
     snprintf(e->file, sizeof e->file, "%s", path);

@@ -17,6 +17,7 @@
  * - An allocation-failure walk over load, --set and resolve of a sweep x runs experiment: every
  *   failure is SIM_ENOMEM, no experiment comes back, nothing leaks.
  */
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -474,6 +475,24 @@ TEST(errors_through_files)
     ASSERT_EQ(cfg_load(want, &e, &err), SIM_ENOENT);
     ASSERT_TRUE(e == NULL);
     ASSERT_STR_CONTAINS(err.text, "missing.yaml: No such file or directory");
+
+    /* A path longer than 255 bytes is kept whole: its directory is where relative paths are
+     * looked up, and messages name the file. */
+    char dir[700], path[800];
+    snprintf(dir, sizeof dir, "%s/%0200d", tmpdir, 0);
+    ASSERT_EQ(mkdir(dir, 0777), 0);
+    snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%0100d", 1);
+    ASSERT_EQ(mkdir(dir, 0777), 0);
+    snprintf(path, sizeof path, "%s/long.yaml", dir);
+    FILE *f = fopen(path, "w");
+    ASSERT_TRUE(f);
+    fputs("name: x\nworkload:\n  source: azure\n", f);
+    ASSERT_EQ(fclose(f), 0);
+    ASSERT_EQ(cfg_load(path, &e, &err), 0);
+    ASSERT_TRUE(!strcmp(cfg_dir(e), dir));
+    ASSERT_EQ(cfg_resolve(e, 0, &c, &err), SIM_ECONFIG);
+    ASSERT_STR_CONTAINS(err.text, "/long.yaml:3:11: workload.path: missing required key");
+    cfg_free(e);
     ASSERT_EQ(sim_alloc_stats().live, live);
 }
 
