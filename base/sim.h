@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef int64_t simtime_t;
 
@@ -58,12 +59,32 @@ struct sim_msg {
     char text[512];
 };
 
-/* printf into m->text (truncating). Borrows m; NULL m is allowed and ignored. Returns `err` so
- * that callers can write `return sim_msg_set(m, SIM_EINPUT, "%s:%zu: ...", ...)`. */
+/* printf into m->text, then escape it (sim_escape: a message quotes user input, whose bytes must
+ * not reach a terminal raw), truncating. Borrows m; NULL m is allowed and ignored. Returns `err`
+ * so that callers can write `return sim_msg_set(m, SIM_EINPUT, "%s:%zu: ...", ...)`. */
 int sim_msg_set(struct sim_msg *m, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Logging to stderr with a "lensim: " prefix. sim_log_quiet(1) silences info messages. */
+/* Open `path` to read it as a file. Returns 0 with *f (close with fclose), or with *f NULL and
+ * "path: why" in err: SIM_ENOENT (no such file), SIM_EINPUT (a directory, not a file: input as
+ * invalid as a missing file, where reading it would fail later as an I/O error), SIM_ENOMEM or
+ * SIM_EIO. */
+int sim_open_input(const char *path, FILE **f, struct sim_msg *err);
+
+/* Copy s into out (size >= 1 bytes, always NUL-terminated) with every byte below 0x20, 0x7f and
+ * every byte from 0x80 written as \xNN, so that text echoed from input can neither move a
+ * terminal's cursor nor break its encoding; other bytes (quotes and backslashes too) are kept, so
+ * escaping twice changes nothing. Cut with "..." (never inside an escape) when it does not fit.
+ * Returns out. Borrows both. */
+char *sim_escape(const char *s, char *out, size_t size);
+
+/* Parse s as a decimal integer in [0, max]: one or more digits and nothing else (no sign, no
+ * space, no base prefix; strtoul would wrap "-1" to its largest value). Returns 0 with *out, or
+ * -1 with *out unchanged (s NULL, empty, not digits, or above max). Pure. */
+int sim_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* Logging to stderr with a "lensim: " prefix, escaped as by sim_escape. sim_log_quiet(1)
+ * silences info messages. */
 void sim_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sim_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sim_log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -12,10 +12,12 @@
  */
 #include "calib.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "afile.h"
@@ -290,17 +292,78 @@ static int plan(struct cal_run *r, struct sim_msg *err)
     struct tm tmv;
     gmtime_r(&now, &tmv);
     strftime(r->date, sizeof r->date, "%Y-%m-%d", &tmv);
-    /* Raw CSV beside the profile. */
+    return SIM_OK;
+}
+
+/* Whether paths a and b name one file: the same device and inode when both exist; when neither
+ * does, the same last part in the same directory (device and inode again), so that "p.yaml",
+ * "./p.yaml" and "d/../p.yaml" are one file; else (a directory missing) the same text. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    int         ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+    if (ea || eb)
+        return ea && eb && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    const char *la = strrchr(a, '/'), *lb = strrchr(b, '/');
+    char        da[PATH_MAX], db[PATH_MAX];
+    if (strcmp(la ? la + 1 : a, lb ? lb + 1 : b))
+        return 0;
+    if (snprintf(da, sizeof da, "%.*s/.", la ? (int)(la - a) : 1, la ? a : ".") < (int)sizeof da &&
+        snprintf(db, sizeof db, "%.*s/.", lb ? (int)(lb - b) : 1, lb ? b : ".") < (int)sizeof db &&
+        !stat(da, &sa) && !stat(db, &sb))
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return !strcmp(a, b);
+}
+
+/* One output, named by its option: not a directory, and a file can be created beside it (a
+ * temporary one, removed at once). SIM_ECONFIG or SIM_EIO with "option: path: why". */
+static int check_output(const char *option, const char *path, struct sim_msg *err)
+{
+    struct stat st;
+    if (!stat(path, &st) && S_ISDIR(st.st_mode))
+        return sim_msg_set(err, SIM_ECONFIG, "%s: %s: is a directory", option, path);
+    struct sim_afile probe;
+    struct sim_msg   why;
+    int              rc = sim_afile_open(&probe, path, &why);
+    if (rc)
+        return sim_msg_set(err, rc, "%s: %s", option, why.text);
+    sim_afile_discard(&probe);
+    return SIM_OK;
+}
+
+/* Settle the raw CSV's path (--csv, else -o with .csv) and check both outputs before any work:
+ * each fits, neither is a directory, both can be written, and they are two files (else the
+ * profile would overwrite the measurements its checksum names). Errors name the option. */
+static int outputs(struct cal_run *r, struct sim_msg *err)
+{
+    const struct cal_calibrate_opts *a = r->o;
+    size_t                           max = sizeof r->csv - 1;
+    if (strlen(a->out) > max)
+        return sim_msg_set(err, SIM_ECONFIG, "-o: path too long (%zu bytes; at most %zu)",
+                           strlen(a->out), max);
     if (a->csv) {
+        if (strlen(a->csv) > max)
+            return sim_msg_set(err, SIM_ECONFIG, "--csv: path too long (%zu bytes; at most %zu)",
+                               strlen(a->csv), max);
         snprintf(r->csv, sizeof r->csv, "%s", a->csv);
     } else {
         snprintf(r->csv, sizeof r->csv, "%s", a->out);
         char *dot = strrchr(r->csv, '.'), *slash = strrchr(r->csv, '/');
         if (dot && (!slash || dot > slash))
             *dot = 0;
-        strncat(r->csv, ".csv", sizeof r->csv - strlen(r->csv) - 1);
+        if (strlen(r->csv) + 4 > max)
+            return sim_msg_set(err, SIM_ECONFIG,
+                               "-o: path too long for the .csv beside it (%zu bytes; at most %zu)",
+                               strlen(a->out), max - 4);
+        strcat(r->csv, ".csv");
     }
-    return SIM_OK;
+    if (same_file(a->out, r->csv))
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "-o and --csv name the same file, %s%s: the profile would overwrite "
+                           "the measurements it is fitted to",
+                           r->csv, a->csv ? "" : " (--csv defaults to -o with .csv)");
+    int rc = check_output("-o", a->out, err);
+    return rc ? rc : check_output("--csv", r->csv, err);
 }
 
 /* Time every grid point on a backend of its own, then measure the usable KV memory. */
@@ -494,8 +557,9 @@ int cal_calibrate(const struct cal_calibrate_opts *o, FILE *summary, struct sim_
     r->o = o;
     char info[4096];
     int  rc;
-    if ((rc = plan(r, err)) || (rc = sweep(r, err)) || (rc = write_csv(r, err)) ||
-        (rc = fit(r, err)) || (rc = time_predictor(o, 1, &r->pred1, err)) ||
+    if ((rc = outputs(r, err)) || (rc = plan(r, err)) || (rc = sweep(r, err)) ||
+        (rc = write_csv(r, err)) || (rc = fit(r, err)) ||
+        (rc = time_predictor(o, 1, &r->pred1, err)) ||
         (rc = time_predictor(o, 32, &r->pred32, err)) || (rc = make_profile(r, err)))
         goto out;
     make_info(r, info, sizeof info);

@@ -3,12 +3,14 @@
  * the piecewise latency model, and write a perf profile (calib/PROFILE.md) with the raw
  * measurements beside it. `lensim calibrate` (cli/cmd_calibrate.c) is its command.
  *
- * Output: PROFILE.yaml and PROFILE.csv through temporary files (a failed run leaves no profile;
- * the CSV stays when only the fit fails, so that the measurements can be studied); a summary of
- * the fit on the caller's FILE; one info line at the start and the fit's warnings through
- * sim_log (sim_log_quiet silences the info line).
+ * Output: PROFILE.yaml and PROFILE.csv through temporary files, both checked before the sweep
+ * (paths that fit, not directories, writable, two different files); a failed run leaves no
+ * profile, and the CSV stays when only the fit fails, so that the measurements can be studied; a
+ * summary of the fit on the caller's FILE; one info line at the start and the fit's warnings
+ * through sim_log (sim_log_quiet silences the info line).
  * Errors: SIM_ECONFIG (unknown model, a shape that does not split tp ways, limits that do not
- * fit the device, tp > 1 without a link bandwidth), SIM_ENODEV (no GPU, CUDA not built),
+ * fit the device, tp > 1 without a link bandwidth, outputs that are directories, one file or too
+ * long: the message names the option), SIM_ENODEV (no GPU, CUDA not built),
  * SIM_EFIT, SIM_EIO, SIM_ENOMEM, SIM_ECUDA, each with the reason in the caller's sim_msg.
  */
 #ifndef LENSIM_CALIB_H

@@ -31,6 +31,11 @@ const char *cal_term_name(size_t j)
 }
 
 #define PROFILE_FORMAT "lensim-profile/1"
+/* The KV sizes a profile may state: a token's K and V take at least a byte and at most a
+ * terabyte, and a replica holds at most an exabyte of KV cache. Their ratio, the capacity in
+ * tokens, is then at most 1e18: an integer count without overflow (sim/run.c). */
+#define KV_BYTES_PER_TOKEN_MAX 1e12
+#define KV_CAPACITY_BYTES_MAX  1e18
 
 /* ---- reading ---- */
 
@@ -185,17 +190,26 @@ static int memory_pair(struct rd *r, const char *key, yaml_node_t *v, void *ctx)
 {
     struct cal_profile *p = ctx;
     int                 rc;
+    /* Both bounded (KV_*_MAX above): their ratio becomes an integer count of tokens. */
     if (!strcmp(key, "kv_bytes_per_token")) {
-        if (!(rc = get_num(r, v, key, &p->kv_bytes_per_token)) && !(p->kv_bytes_per_token > 0))
+        if ((rc = get_num(r, v, key, &p->kv_bytes_per_token)))
+            return rc;
+        if (!(p->kv_bytes_per_token > 0))
             return at(r, v, key, "must be positive");
+        if (!(p->kv_bytes_per_token >= 1 && p->kv_bytes_per_token <= KV_BYTES_PER_TOKEN_MAX))
+            return at(r, v, key, "%g is out of range [1, %g] bytes", p->kv_bytes_per_token,
+                      KV_BYTES_PER_TOKEN_MAX);
         r->seen |= REQ_KVB;
-        return rc;
+        return SIM_OK;
     }
     if (!strcmp(key, "kv_capacity_bytes")) {
-        if (!(rc = get_num(r, v, key, &p->kv_capacity_bytes)) && !(p->kv_capacity_bytes > 0))
-            return at(r, v, key, "must be positive");
+        if ((rc = get_num(r, v, key, &p->kv_capacity_bytes)))
+            return rc;
+        if (!(p->kv_capacity_bytes > 0 && p->kv_capacity_bytes <= KV_CAPACITY_BYTES_MAX))
+            return at(r, v, key, "%g is out of range (0, %g] bytes", p->kv_capacity_bytes,
+                      KV_CAPACITY_BYTES_MAX);
         r->seen |= REQ_KVCAP;
-        return rc;
+        return SIM_OK;
     }
     if (!strcmp(key, "weight_bytes"))
         return get_nonneg(r, v, key, &p->weight_bytes);
@@ -319,12 +333,12 @@ static int check_positive(struct rd *r, const struct cal_profile *p)
 int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sim_msg_set(err, sim_err_of_errno(errno), "%s: %s", path, strerror(errno));
+    FILE *f;
+    int   rc = sim_open_input(path, &f, err);
+    if (rc)
+        return rc;
     char  *buf = NULL;
     size_t len = 0, cap = 0;
-    int    rc = SIM_OK;
     for (;;) {
         if (len + 4096 > cap) {
             size_t nc = cap ? 2 * cap : 8192;

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,17 +53,37 @@ static void usage(FILE *f)
             cal_model_names(models, sizeof models, ", "), cal_gpu_names(gpus, sizeof gpus, ", "));
 }
 
-static int parse_u(const char *s, const char *flag, double lo, double hi, double *out)
+/* Messages name the option (`--tp`), then quote the value, escaped. */
+static int bad_value(const char *flag, const char *s, const char *what)
+{
+    char v[256];
+    fprintf(stderr, "lensim calibrate: %s: '%s' is not %s\n", flag, sim_escape(s, v, sizeof v),
+            what);
+    return -1;
+}
+
+static int parse_num(const char *s, const char *flag, double lo, double hi, double *out)
 {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
     if (end == s || *end || errno || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "lensim calibrate: %s: '%s' is not a number in [%g, %g]\n", flag, s, lo,
-                hi);
-        return -1;
+        char what[80];
+        snprintf(what, sizeof what, "a number in [%g, %g]", lo, hi);
+        return bad_value(flag, s, what);
     }
     *out = v;
+    return 0;
+}
+
+/* Digits only (sim_parse_u64): no sign to wrap, no fraction, at most max. */
+static int parse_count(const char *s, const char *flag, uint64_t max, uint64_t *out)
+{
+    if (sim_parse_u64(s, max, out)) {
+        char what[80];
+        snprintf(what, sizeof what, "a whole number in [0, %llu]", (unsigned long long)max);
+        return bad_value(flag, s, what);
+    }
     return 0;
 }
 
@@ -117,9 +136,12 @@ static int parse_args(int argc, char **argv, struct cal_calibrate_opts *a, int *
     cal_calibrate_opts_default(a);
     optind = 1;
     opterr = 0;
-    int    c;
-    double v;
-    while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
+    int c, li = -1;
+    while ((c = getopt_long(argc, argv, ":o:qh", opts, &li)) != -1) {
+        char     flag[40]; /* the option as written: "--tp" */
+        uint64_t v;
+        snprintf(flag, sizeof flag, "--%s", li >= 0 ? opts[li].name : "?");
+        li = -1;
         switch (c) {
         case O_BACKEND: a->backend = optarg; break;
         case O_MODEL: a->model = optarg; break;
@@ -141,54 +163,67 @@ static int parse_args(int argc, char **argv, struct cal_calibrate_opts *a, int *
             }
             break;
         case O_TP:
-        case O_POINTS:
-        case O_SEED:
         case O_MSEQ:
         case O_MCTX:
         case O_MPROMPT:
         case O_MTOK:
-        case O_DEVICE:
-        case O_THREADS:
-            if (parse_u(optarg, argv[optind - 1], 0, 1e12, &v) || v != floor(v))
+            if (parse_count(optarg, flag, UINT32_MAX, &v))
                 return -1;
             if (c == O_TP)
                 a->tp = (uint32_t)v;
-            if (c == O_POINTS)
-                a->points = (size_t)v;
-            if (c == O_SEED)
-                a->seed = (uint64_t)v;
-            if (c == O_MSEQ)
+            else if (c == O_MSEQ)
                 a->max_seqs = (uint32_t)v;
-            if (c == O_MCTX)
+            else if (c == O_MCTX)
                 a->max_ctx = (uint32_t)v;
-            if (c == O_MPROMPT)
+            else if (c == O_MPROMPT)
                 a->max_prompt = (uint32_t)v;
-            if (c == O_MTOK)
+            else
                 a->max_batch_tok = (uint32_t)v;
+            break;
+        case O_POINTS:
+            if (parse_count(optarg, flag, 10000000, &v))
+                return -1;
+            a->points = (size_t)v;
+            break;
+        case O_SEED:
+            if (parse_count(optarg, flag, UINT64_MAX, &a->seed))
+                return -1;
+            break;
+        case O_DEVICE:
+        case O_THREADS:
+            if (parse_count(optarg, flag, 4096, &v))
+                return -1;
             if (c == O_DEVICE)
                 a->device = (int)v;
-            if (c == O_THREADS)
+            else
                 a->threads = (int)v;
             break;
         case O_MEM:
-            if (parse_u(optarg, "--mem-util", 0.05, 1.0, &a->mem_util))
+            if (parse_num(optarg, flag, 0.05, 1.0, &a->mem_util))
                 return -1;
             break;
         case O_LINK:
-            if (parse_u(optarg, "--link-gbps", 0.1, 1e5, &a->link_gbps))
+            if (parse_num(optarg, flag, 0.1, 1e5, &a->link_gbps))
                 return -1;
             break;
-        case ':':
-            fprintf(stderr, "lensim calibrate: %s needs a value\n", argv[optind - 1]);
+        case ':': {
+            char o[256];
+            fprintf(stderr, "lensim calibrate: %s needs a value\n",
+                    sim_escape(argv[optind - 1], o, sizeof o));
             return -1;
-        default:
+        }
+        default: {
+            char o[256];
             fprintf(stderr, "lensim calibrate: unknown option '%s' (see --help)\n",
-                    argv[optind - 1]);
+                    sim_escape(argv[optind - 1], o, sizeof o));
             return -1;
+        }
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "lensim calibrate: unexpected argument '%s'\n", argv[optind]);
+        char arg[256];
+        fprintf(stderr, "lensim calibrate: unexpected argument '%s'\n",
+                sim_escape(argv[optind], arg, sizeof arg));
         return -1;
     }
     if (!a->model || !a->out) {

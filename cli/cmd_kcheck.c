@@ -2,6 +2,7 @@
  * cmd_kcheck.c: `lensim kcheck [--backend B] [--bench] [OP [VERSION]]`: argv to
  * kc_check's options (kernels/kcheck.h); exit 1 on a mismatch, 77 (meson's SKIP) without a GPU.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,12 @@ int kcheck_cmd(int argc, char **argv)
         } else if (!strcmp(a, "--backend") && i + 1 < argc) {
             o.backend = argv[++i];
         } else if (!strcmp(a, "--seed") && i + 1 < argc) {
-            o.seed = strtoull(argv[++i], NULL, 10);
+            if (sim_parse_u64(argv[++i], UINT64_MAX, &o.seed)) {
+                char v[256];
+                fprintf(stderr, "lensim kcheck: --seed: '%s' is not a whole number\n",
+                        sim_escape(argv[i], v, sizeof v));
+                return CLI_EXIT_USAGE;
+            }
         } else if (!strcmp(a, "--bench")) {
             o.bench = 1;
         } else if (!strcmp(a, "--list")) {
@@ -60,18 +66,23 @@ int kcheck_cmd(int argc, char **argv)
         } else if (!strcmp(a, "-v")) {
             o.verbose = 1;
         } else if (a[0] == '-') {
-            fprintf(stderr, "lensim kcheck: unknown option '%s' (see --help)\n", a);
+            char name[256];
+            fprintf(stderr, "lensim kcheck: unknown option '%s' (see --help)\n",
+                    sim_escape(a, name, sizeof name));
             return CLI_EXIT_USAGE;
         } else if (!op) {
             op = a;
         } else if (!o.version) {
-            o.version = atoi(a);
-            if (o.version <= 0) {
+            uint64_t v;
+            if (sim_parse_u64(a, INT_MAX, &v) || v == 0) {
                 fprintf(stderr, "lensim kcheck: VERSION must be a positive number\n");
                 return CLI_EXIT_USAGE;
             }
+            o.version = (int)v;
         } else {
-            fprintf(stderr, "lensim kcheck: unexpected argument '%s'\n", a);
+            char arg[256];
+            fprintf(stderr, "lensim kcheck: unexpected argument '%s'\n",
+                    sim_escape(a, arg, sizeof arg));
             return CLI_EXIT_USAGE;
         }
     }

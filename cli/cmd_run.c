@@ -199,8 +199,13 @@ int run_cmd(int argc, char **argv)
             sim_free(cfgs);
             goto fail;
         }
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", outdir ? outdir : "");
+    char dir[1024]; /* run directories (dir/<run name>) and their files fit the buffers below */
+    if (snprintf(dir, sizeof dir, "%s", outdir ? outdir : "") >= (int)sizeof dir) {
+        rc = sim_msg_set(&err, SIM_ECONFIG, "-o: path too long (%zu bytes; at most %zu)",
+                         strlen(outdir), sizeof dir - 1);
+        sim_free(cfgs);
+        goto fail;
+    }
     if (!outdir)
         snprintf(dir, sizeof dir, "results/%s", cfgs[0].name);
     if ((rc = run_mkdirs(dir, &err))) {

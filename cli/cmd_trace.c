@@ -68,21 +68,16 @@ static int opt_double(const char *opt, const char *v, double *out)
     return 0;
 }
 
+/* Digits only: strtoull would skip a space and wrap " -1" to 2^64 - 1 requests. */
 static int opt_u64(const char *opt, const char *v, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (!*v || *end || errno || v[0] == '-')
-        return bad_value(opt, v);
-    *out = x;
-    return 0;
+    return sim_parse_u64(v, UINT64_MAX, out) ? bad_value(opt, v) : 0;
 }
 
 static int opt_u32(const char *opt, const char *v, uint32_t *out)
 {
     uint64_t x;
-    if (opt_u64(opt, v, &x) || x > UINT32_MAX)
+    if (sim_parse_u64(v, UINT32_MAX, &x))
         return bad_value(opt, v);
     *out = (uint32_t)x;
     return 0;

@@ -13,6 +13,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "cmds.h"
+#include "sim.h"
 
 struct cmd {
     const char *name;
@@ -54,7 +55,8 @@ int main(int argc, char **argv)
     for (const struct cmd *c = cmds; c->name; c++)
         if (!strcmp(argv[1], c->name))
             return c->fn(argc - 1, argv + 1);
-    fprintf(stderr, "lensim: unknown command '%s'\n", argv[1]);
+    char name[256];
+    fprintf(stderr, "lensim: unknown command '%s'\n", sim_escape(argv[1], name, sizeof name));
     usage(stderr);
     return CLI_EXIT_USAGE;
 }

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -25,8 +26,10 @@
 /* ---- the schema ---- */
 
 /* T_CHOICE: an int-sized enum member, named through the owning module's choice set. T_LIST: a
- * YAML list of scalars, kept as comma-joined text (a string in the dump). */
-enum ftype { T_STR, T_LIST, T_CHOICE, T_U32, T_U64, T_F64, T_BOOL };
+ * YAML list of scalars, kept as comma-joined text (a string in the dump). T_DIRNAME: a string
+ * that names a directory under results/: not empty, no '/', no "..", no leading '.', so that it
+ * can neither leave results/ nor hide in it. */
+enum ftype { T_STR, T_LIST, T_CHOICE, T_U32, T_U64, T_F64, T_BOOL, T_DIRNAME };
 
 /* The names of a preset table (calib/presets.h), for help texts. */
 typedef char *(*names_fn)(char *buf, size_t n, const char *sep);
@@ -35,7 +38,7 @@ struct field {
     const char              *key;
     enum ftype               type;
     size_t                   off, size;
-    const char              *def;
+    const char              *def; /* the default as text; NULL: required, no default */
     double                   min, max;
     const struct sim_choice *choices; /* T_CHOICE: the set, or NULL */
     names_fn                 presets; /* T_STR naming a preset: the table's names, or NULL */
@@ -44,6 +47,10 @@ struct field {
 };
 
 #define AT(m) offsetof(struct cfg, m), sizeof(((struct cfg *)0)->m)
+#define FD(k, m, h)                                        \
+    {                                                      \
+        k, T_DIRNAME, AT(m), NULL, 0, 0, NULL, NULL, "", h \
+    }
 #define FS(k, m, d, h)                              \
     {                                               \
         k, T_STR, AT(m), d, 0, 0, NULL, NULL, "", h \
@@ -80,7 +87,7 @@ const struct sim_choice cfg_compat_choices[] = {
  * conversation trace (19,366 requests; mean and sd of ln(tokens)) and its mean rate, 5.53 req/s
  * (../shared/data/traces/azure2023/README.md). */
 static const struct field fields[] = {
-    FS("name", name, "", "experiment name (required); results go to results/<name>"),
+    FD("name", name, "experiment name (required); results go to results/<name>"),
     FS("description", description, "", "free text, copied into the manifest"),
     FN("seed", T_U64, seed, "1", 0, 1.8e19, "",
        "experiment seed: every random stream derives from it"),
@@ -307,6 +314,11 @@ static int parse_into(struct cfg *c, const struct field *f, const char *v, struc
     if (!*v && f->type != T_STR && f->type != T_LIST)
         return msg_at(err, at, f->key, "missing value");
     switch (f->type) {
+    case T_DIRNAME:
+        if (strchr(v, '/') || strstr(v, "..") || v[0] == '.')
+            return msg_at(err, at, f->key,
+                          "'%s' is not a directory name (no '/', no '..', no leading '.')", v);
+        /* fall through */
     case T_STR:
     case T_LIST:
         if (strlen(v) >= f->size)
@@ -631,8 +643,8 @@ struct run {
 };
 
 struct cfg_exp {
-    char           file[CFG_STR_MAX];
-    char           dir[CFG_STR_MAX];
+    char           file[PATH_MAX]; /* as given: messages name it */
+    char           dir[PATH_MAX];  /* its directory: relative paths are looked up there */
     struct entries base;
     struct entries cli;
     struct run    *runs;
@@ -735,6 +747,9 @@ static int build_runs(cfg_exp_t *e, const struct node *runs, const struct node *
         for (size_t i = 0; i + 1 < sweep->n; i += 2) {
             const struct node *v = &sweep->kids[i + 1];
             char               key[200], other[200];
+            if (sweep->kids[i].type != N_SCALAR) /* every later use reads the key's text */
+                return msg_at(err, mark_of(file, &sweep->kids[i]), "sweep",
+                              "keys must be plain words");
             sweep_key(key, sizeof key, sweep->kids[i].val);
             for (size_t j = 0; j < i; j += 2) {
                 sweep_key(other, sizeof other, sweep->kids[j].val);
@@ -812,11 +827,13 @@ static int defaults(struct cfg *c, struct mark *marks)
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < N_FIELDS; i++) {
         SIM_ASSERT(fields[i].type != T_CHOICE || fields[i].size == sizeof(int)); /* an enum */
+        if (marks)
+            marks[i] = (struct mark){0};
+        if (!fields[i].def) /* required: stays empty until the file sets it */
+            continue;
         struct sim_msg m;
         int            rc = parse_into(c, &fields[i], fields[i].def, (struct mark){0}, &m);
         SIM_ASSERT(rc == 0); /* the schema's own defaults must parse */
-        if (marks)
-            marks[i] = (struct mark){0};
     }
     return SIM_OK;
 }
@@ -831,6 +848,11 @@ static int load_from_parser(struct yp *y, const char *path, cfg_exp_t **out, str
     e = sim_calloc(1, sizeof *e);
     if (!e) {
         rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (strlen(path) >= sizeof e->file) { /* kept whole, or refused: never cut */
+        rc = sim_msg_set(err, SIM_ECONFIG, "%.200s...: path too long (%zu bytes; at most %zu)",
+                         path, strlen(path), sizeof e->file - 1);
         goto out;
     }
     snprintf(e->file, sizeof e->file, "%s", path);
@@ -903,16 +925,17 @@ out:
 int cfg_load(const char *path, cfg_exp_t **out, struct sim_msg *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sim_msg_set(err, sim_err_of_errno(errno), "%s: %s", path, strerror(errno));
+    FILE *f;
+    int   rc = sim_open_input(path, &f, err);
+    if (rc)
+        return rc;
     struct yp y = {.file = path, .err = err};
     if (!yaml_parser_initialize(&y.p)) {
         fclose(f);
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
     }
     yaml_parser_set_input_file(&y.p, f);
-    int rc = load_from_parser(&y, path, out, err);
+    rc = load_from_parser(&y, path, out, err);
     yaml_parser_delete(&y.p);
     if (ferror(f) && !rc)
         rc = sim_msg_set(err, SIM_EIO, "%s: read error", path);
@@ -1028,6 +1051,7 @@ static void dump_value(const struct cfg *c, const struct field *f, FILE *out)
     }
     switch (f->type) {
     case T_STR:
+    case T_DIRNAME:
     case T_LIST:
     case T_CHOICE:
         fputc('"', out);
@@ -1108,7 +1132,8 @@ const struct sim_choice *cfg_choices_of(const char *key)
 static const char *type_name(const struct field *f)
 {
     switch (f->type) {
-    case T_STR: return "string";
+    case T_STR:
+    case T_DIRNAME: return "string";
     case T_LIST: return "list";
     case T_CHOICE: return "choice";
     case T_U32:
@@ -1129,10 +1154,10 @@ static const char *full_help(const struct field *f, char *buf, size_t n)
     return buf;
 }
 
-static void schema_row(FILE *out, const struct field *f, int md, int first)
+static void schema_row(FILE *out, const struct field *f, int md)
 {
     char        help[600];
-    const char *def = *f->def ? f->def : (first ? "(required)" : "\"\"");
+    const char *def = !f->def ? "(required)" : *f->def ? f->def : "\"\"";
     if (!md) {
         fprintf(out, "%-28s %-10s %-14s %-10s %s\n", f->key, type_name(f), def, f->unit,
                 full_help(f, help, sizeof help));
@@ -1159,5 +1184,5 @@ void cfg_schema_print(FILE *out, int md)
             "default | unit | help |\n"
             "|---|---|---|---|---|\n");
     for (size_t i = 0; i < N_FIELDS; i++)
-        schema_row(out, &fields[i], md, i == 0);
+        schema_row(out, &fields[i], md);
 }

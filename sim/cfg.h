@@ -1,7 +1,8 @@
 /*
  * cfg.h: experiment files (YAML, through libyaml) against one declarative schema (R21).
  *
- * A file holds one experiment: a name, the settings that differ from the defaults, and optionally
+ * A file holds one experiment: a name (its directory under results/, so not empty and without
+ * '/', ".." or a leading '.'), the settings that differ from the defaults, and optionally
  * `sweep:` (key -> list of values; the runs are the Cartesian product, first key outermost) and
  * `runs:` (a list of mappings of dotted keys, each one run; combined with a sweep, every run is
  * swept). Keys are two levels deep at most (`workload.rate`); a group given a scalar sets its

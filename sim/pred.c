@@ -22,23 +22,46 @@ const struct sim_choice pred_kind_choices[] = {
     {NULL, 0, NULL},
 };
 
+/* Read a count written as digits at *q (after blanks), at most max: advance *q past it and
+ * return 0, or return -1 (no digits, a sign, or above max). strtoul would take "-1" and wrap it. */
+static int read_count(char **q, uint64_t max, uint64_t *v)
+{
+    char  *s = *q + strspn(*q, " \t");
+    char   digits[24];
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n >= sizeof digits)
+        return -1;
+    memcpy(digits, s, n);
+    digits[n] = 0;
+    if (sim_parse_u64(digits, max, v))
+        return -1;
+    *q = s + n;
+    return 0;
+}
+
 int pred_edges_parse(const char *s, uint32_t edges[PRED_MAX_BUCKETS], uint32_t *n,
                      struct sim_msg *err)
 {
-    unsigned long prev = 0;
+    uint64_t prev = 0;
     *n = 0;
     while (*s) {
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (end == s || errno || v <= prev || v > UINT32_MAX || (*end && *end != ','))
+        size_t   len = strcspn(s, ",");
+        char     tok[24];
+        uint64_t v;
+        if (len >= sizeof tok)
+            len = sizeof tok - 1; /* too many characters for a count: refused below */
+        memcpy(tok, s, len);
+        tok[len] = 0;
+        if (sim_parse_u64(tok, UINT32_MAX, &v) || v <= prev || (s[len] && s[len] != ','))
             return sim_msg_set(err, SIM_ECONFIG,
                                "expected increasing token counts, e.g. [141, 503, 2048]");
         if (*n == PRED_MAX_BUCKETS)
             return sim_msg_set(err, SIM_ECONFIG, "at most %d buckets", PRED_MAX_BUCKETS);
         edges[(*n)++] = (uint32_t)v;
         prev = v;
-        s = *end ? end + 1 : end;
+        s += len;
+        if (*s)
+            s++;
     }
     return SIM_OK;
 }
@@ -90,20 +113,19 @@ static int load_matrix(pred_t *p, const char *path, struct sim_msg *err)
                 rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: edges given twice", path, lineno);
                 goto out;
             }
-            char *q = s + 6, *end;
+            char *q = s + 6;
             while (p->n < PRED_MAX_BUCKETS) {
-                errno = 0;
-                unsigned long v = strtoul(q, &end, 10);
-                if (end == q)
+                q += strspn(q, " \t\r\n");
+                if (!*q)
                     break;
-                if (errno || v == 0 || v > 10000000 || (p->n && v <= p->edge[p->n - 1])) {
+                uint64_t v;
+                if (read_count(&q, 10000000, &v) || v == 0 || (p->n && v <= p->edge[p->n - 1])) {
                     rc = sim_msg_set(err, SIM_EINPUT,
                                      "%s:%zu: edges must be increasing positive token counts", path,
                                      lineno);
                     goto out;
                 }
                 p->edge[p->n++] = (uint32_t)v;
-                q = end;
             }
             if (p->n < 2) {
                 rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: need at least 2 bucket edges", path,
@@ -183,16 +205,14 @@ static int load_replay(pred_t *p, const char *path, struct sim_msg *err)
         lineno++;
         if (lineno == 1 && !strncmp(line, "id,", 3))
             continue;
-        char *end;
-        errno = 0;
-        unsigned long long id = strtoull(line, &end, 10);
-        if (end == line || *end != ',') {
+        char    *q = line;
+        uint64_t id, v;
+        if (read_count(&q, UINT64_MAX, &id) || *q != ',') {
             rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: expected id,predicted_tokens", path, lineno);
             goto out;
         }
-        char         *q = end + 1;
-        unsigned long v = strtoul(q, &end, 10);
-        if (end == q || errno || v == 0 || v > 10000000 || (*end && *end != '\n' && *end != '\r')) {
+        q++;
+        if (read_count(&q, 10000000, &v) || v == 0 || (*q && *q != '\n' && *q != '\r')) {
             rc = sim_msg_set(err, SIM_EINPUT, "%s:%zu: predicted_tokens: expected 1..10^7", path,
                              lineno);
             goto out;

@@ -14,6 +14,10 @@
 #include "compat_ssjf.h"
 #include "version.h"
 
+/* The largest KV capacity in tokens a run accepts: far beyond any device, and exact in a double
+ * and a uint64_t. */
+#define RUN_KV_TOK_MAX 1e18
+
 static int exists(const char *p)
 {
     struct stat st;
@@ -170,7 +174,15 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     s->queue = c->queue;
     if (s->batching == BATCH_NONE)
         s->max_batch = 1;
-    double cap_tok = floor(x->cost.prof.kv_capacity_bytes / x->cost.prof.kv_bytes_per_token);
+    /* Range-checked before the conversion: a double beyond uint64_t (or NaN) would be undefined
+     * behaviour there. Profiles bound both sizes (calib/profile.c); this guards the rest. */
+    const struct cal_profile *pr = &x->cost.prof;
+    double                    cap_tok = floor(pr->kv_capacity_bytes / pr->kv_bytes_per_token);
+    if (!(cap_tok <= RUN_KV_TOK_MAX))
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "perf.profile: KV capacity kv_capacity_bytes %g / kv_bytes_per_token "
+                           "%g = %g tokens is out of range (at most %g)",
+                           pr->kv_capacity_bytes, pr->kv_bytes_per_token, cap_tok, RUN_KV_TOK_MAX);
     s->kv.capacity_tok = cap_tok > 0 ? (uint64_t)cap_tok : 0;
     s->kv.block_tok = c->block_size;
     s->kv.watermark = c->watermark;

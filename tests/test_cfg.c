@@ -17,6 +17,7 @@
  * - An allocation-failure walk over load, --set and resolve of a sweep x runs experiment: every
  *   failure is SIM_ENOMEM, no experiment comes back, nothing leaks.
  */
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -90,6 +91,24 @@ static void set_fails_(const char *assignment, const char *msg, int line)
     ASSERT_EQ(sim_alloc_stats().live, live);
 }
 #define SET_FAILS(a, msg) set_fails_(a, msg, __LINE__)
+
+/* A --set that is accepted but makes resolving fail with exactly msg. */
+static void set_fails_at_resolve_(const char *assignment, const char *msg, int line)
+{
+    uint64_t       live = sim_alloc_stats().live;
+    cfg_exp_t     *e = load_ok_("name: s\nworkload: {requests: 10}\n", line);
+    struct sim_msg err = {{0}};
+    struct cfg     c;
+    if (cfg_add_set(e, assignment, &err))
+        TEST_FAIL_("(line %d) --set %s: %s", line, assignment, err.text);
+    int rc = cfg_resolve(e, 0, &c, &err);
+    cfg_free(e);
+    if (rc != SIM_ECONFIG || strcmp(err.text, msg))
+        TEST_FAIL_("(line %d) --set %s: rc %d, message\n    got:  \"%s\"\n    want: \"%s\"", line,
+                   assignment, rc, err.text, msg);
+    ASSERT_EQ(sim_alloc_stats().live, live);
+}
+#define SET_FAILS_AT_RESOLVE(a, msg) set_fails_at_resolve_(a, msg, __LINE__)
 
 /* Whether choice value v of set is named `name`. */
 static int named(const struct sim_choice *set, int v, const char *name)
@@ -187,11 +206,56 @@ TEST(missing_required)
     RESOLVE_FAILS("name: x\nworkload: {requests: 5}\npredictor: {edges: [100, 50]}\n", 0,
                   "t.yaml:3:20: predictor.edges: expected increasing token counts, e.g. [141, "
                   "503, 2048]");
+    /* Edges are digits only: no sign (strtoul wraps "-1", and this one to 1), no space. */
+    static const char *const bad_edges[] = {
+        "[-1]",        "[-18446744073709551615]", "[+5]", "[100, -1]", "[\" 5\"]", "[0x10]",
+        "[4294967296]"};
+    for (size_t i = 0; i < sizeof bad_edges / sizeof bad_edges[0]; i++) {
+        char yaml[200];
+        snprintf(yaml, sizeof yaml, "name: x\nworkload: {requests: 5}\npredictor: {edges: %s}\n",
+                 bad_edges[i]);
+        RESOLVE_FAILS(yaml, 0,
+                      "t.yaml:3:20: predictor.edges: expected increasing token counts, e.g. [141, "
+                      "503, 2048]");
+    }
+    SET_FAILS_AT_RESOLVE("predictor.edges=-18446744073709551615",
+                         "--set: predictor.edges: expected increasing token counts, e.g. [141, "
+                         "503, 2048]");
     RESOLVE_FAILS("name: x\nworkload: {requests: 5, start_s: 10, end_s: 5}\n", 0,
                   "t.yaml:2:45: workload.end_s: window end 5 is not after its start 10");
     RESOLVE_FAILS("name: x\nworkload: {requests: 5}\nmodel: {name: custom, layers: 2}\n", 0,
                   "t.yaml:3:15: model: a custom model needs layers, hidden, heads, head_dim, ffn "
                   "and params");
+}
+
+/* The experiment's name is its results directory: a name that could leave results/ (or hide in
+ * it) is refused where it is written, and so is an empty one, from the file or from --set. */
+TEST(name_is_a_directory_name)
+{
+#define W   "t.yaml:1:7: name: "
+#define WHY " is not a directory name (no '/', no '..', no leading '.')"
+    LOAD_FAILS("name: \"../../escape_dir\"\nworkload: {requests: 10}\n",
+               W "'../../escape_dir'" WHY);
+    LOAD_FAILS("name: a/b\nworkload: {requests: 10}\n", W "'a/b'" WHY);
+    LOAD_FAILS("name: /tmp/x\nworkload: {requests: 10}\n", W "'/tmp/x'" WHY);
+    LOAD_FAILS("name: .hidden\nworkload: {requests: 10}\n", W "'.hidden'" WHY);
+    LOAD_FAILS("name: ..\nworkload: {requests: 10}\n", W "'..'" WHY);
+    LOAD_FAILS("name: a..b\nworkload: {requests: 10}\n", W "'a..b'" WHY);
+    LOAD_FAILS("name: \"\"\nworkload: {requests: 10}\n", "t.yaml:1:7: name: missing value");
+    LOAD_FAILS("name: ''\nworkload: {requests: 10}\n", "t.yaml:1:7: name: missing value");
+    LOAD_FAILS("name: x\nworkload: {requests: 10}\nsweep: {name: [y, ../y]}\n",
+               "t.yaml:3:19: name: '../y'" WHY);
+    SET_FAILS("name=", "--set: name: missing value");
+    SET_FAILS("name=../up", "--set: name: '../up'" WHY);
+    SET_FAILS("name=.", "--set: name: '.'" WHY);
+    /* Dots and dashes inside a name are fine. */
+    cfg_exp_t *e = LOAD_OK("name: v1.2-b_c\nworkload: {requests: 10}\n");
+    struct cfg c;
+    RESOLVE_OK(e, 0, &c);
+    ASSERT_TRUE(!strcmp(c.name, "v1.2-b_c"));
+    cfg_free(e);
+#undef W
+#undef WHY
 }
 
 TEST(yaml_syntax)
@@ -279,6 +343,14 @@ TEST(sweep_shapes)
                "t.yaml:4:22: workload.rate: sweep values must be scalars");
     LOAD_FAILS(PRE "sweep:\n  workload.rate: [1, ~]\n",
                "t.yaml:4:22: workload.rate: sweep values must be scalars");
+    /* A key that is not a scalar, wherever the schema reads one. */
+    LOAD_FAILS("name: x\nsweep: {[a]: [1]}\n", "t.yaml:2:9: sweep: keys must be plain words");
+    LOAD_FAILS(PRE "sweep:\n  {a: 1}: [1]\n", "t.yaml:4:3: sweep: keys must be plain words");
+    LOAD_FAILS(PRE "sweep:\n  seed: [1]\n  ? [a, b]\n  : [2]\n",
+               "t.yaml:5:5: sweep: keys must be plain words");
+    LOAD_FAILS(PRE "runs:\n  - {[a]: 1}\n", "t.yaml:4:6: keys must be plain words");
+    LOAD_FAILS(PRE "runs:\n  - {? {a: b} : 1}\n", "t.yaml:4:8: keys must be plain words");
+    LOAD_FAILS("? {sweep: 1}\n: 2\nname: x\n", "t.yaml:1:3: keys must be plain words");
     LOAD_FAILS(PRE "sweep:\n  workload.ratez: [1, 2]\n",
                "t.yaml:4:20: workload.ratez: unknown key (lensim schema lists them all)");
     LOAD_FAILS(PRE "sweep:\n  workload.rate: [1, -2]\n",
@@ -403,6 +475,24 @@ TEST(errors_through_files)
     ASSERT_EQ(cfg_load(want, &e, &err), SIM_ENOENT);
     ASSERT_TRUE(e == NULL);
     ASSERT_STR_CONTAINS(err.text, "missing.yaml: No such file or directory");
+
+    /* A path longer than 255 bytes is kept whole: its directory is where relative paths are
+     * looked up, and messages name the file. */
+    char dir[700], path[800];
+    snprintf(dir, sizeof dir, "%s/%0200d", tmpdir, 0);
+    ASSERT_EQ(mkdir(dir, 0777), 0);
+    snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%0100d", 1);
+    ASSERT_EQ(mkdir(dir, 0777), 0);
+    snprintf(path, sizeof path, "%s/long.yaml", dir);
+    FILE *f = fopen(path, "w");
+    ASSERT_TRUE(f);
+    fputs("name: x\nworkload:\n  source: azure\n", f);
+    ASSERT_EQ(fclose(f), 0);
+    ASSERT_EQ(cfg_load(path, &e, &err), 0);
+    ASSERT_TRUE(!strcmp(cfg_dir(e), dir));
+    ASSERT_EQ(cfg_resolve(e, 0, &c, &err), SIM_ECONFIG);
+    ASSERT_STR_CONTAINS(err.text, "/long.yaml:3:11: workload.path: missing required key");
+    cfg_free(e);
     ASSERT_EQ(sim_alloc_stats().live, live);
 }
 
@@ -752,6 +842,7 @@ int main(void)
     RUN(wrong_types);
     RUN(out_of_range);
     RUN(missing_required);
+    RUN(name_is_a_directory_name);
     RUN(yaml_syntax);
     RUN(shapes);
     RUN(sweep_shapes);

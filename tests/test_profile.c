@@ -156,6 +156,16 @@ TEST(malformed_profiles_give_file_line_errors)
     expect_error(edit(10, "    - max_tokens: 64\n"), SIM_ECONFIG, ":10:", "unbounded");
     expect_error(edit(7, "    - max_tokens: .inf\n"), SIM_ECONFIG, ":7:", "only the last");
     expect_error(edit(15, ""), SIM_ECONFIG, ":", "kv_capacity_bytes");
+    /* KV sizes become integer token counts: infinite or absurd ones are refused, by key and
+     * value, before anything converts them. */
+    expect_error(edit(15, "  kv_capacity_bytes: .inf\n"), SIM_ECONFIG,
+                 ":15:", "kv_capacity_bytes: inf is out of range (0, 1e+18] bytes");
+    expect_error(edit(15, "  kv_capacity_bytes: 1e300\n"), SIM_ECONFIG,
+                 ":15:", "kv_capacity_bytes: 1e+300 is out of range (0, 1e+18] bytes");
+    expect_error(edit(14, "  kv_bytes_per_token: 1e-300\n"), SIM_ECONFIG,
+                 ":14:", "kv_bytes_per_token: 1e-300 is out of range [1, 1e+12] bytes");
+    expect_error(edit(14, "  kv_bytes_per_token: .inf\n"), SIM_ECONFIG,
+                 ":14:", "kv_bytes_per_token: inf is out of range [1, 1e+12] bytes");
     expect_error(edit(11, "      const: -2e-3\n"), SIM_ECONFIG, "", "not positive");
     expect_error(edit(4, "tp: 1\npredictor: [1]\n"), SIM_ECONFIG, ":5:", "mapping");
     expect_error(edit(2, "model: {a: 1}\n"), SIM_ECONFIG, ":2:", "string");

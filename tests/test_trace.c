@@ -551,6 +551,21 @@ TEST(test_long_line)
     ASSERT_TRUE(sim_alloc_stats().peak_bytes < before.live_bytes + (1u << 20));
     free(content);
 
+    /* A line that never ends (/dev/zero) is reported at once, not read to an end that never
+     * comes; the alarm turns a hang into a failure. */
+    alarm(30);
+    o.path = "/dev/zero";
+    run_opts(&o, &r);
+    ASSERT_EQ(r.open_rc, SIM_EINPUT);
+    ASSERT_STR_CONTAINS(r.err.text, "/dev/zero:1: line longer than 262144 bytes");
+    o.format = TRACE_FMT_MOONCAKE; /* no header: the first line is a data row */
+    run_opts(&o, &r);
+    ASSERT_EQ(r.rc, SIM_EINPUT);
+    ASSERT_STR_CONTAINS(r.err.text, "/dev/zero:1: line longer than 262144 bytes");
+    alarm(0);
+    o.format = TRACE_FMT_AUTO;
+    o.path = path;
+
     /* 262144 bytes exactly is still accepted. */
     size_t edge = 262144;
     content = malloc(edge + 100);
@@ -589,10 +604,13 @@ TEST(test_missing_file)
     ASSERT_EQ(r.open_rc, SIM_ENOENT);
     ASSERT_STR_CONTAINS(r.err.text, "nope.csv: no such file");
 
-    o.path = tmpdir; /* a directory: opens, but cannot be read */
+    /* A directory: invalid input like a missing file (exit status 2), no longer a read error
+     * (3): issue 15 asks one status per situation across commands. */
+    o.path = tmpdir;
     run_opts(&o, &r);
-    ASSERT_EQ(r.open_rc, SIM_EIO);
+    ASSERT_EQ(r.open_rc, SIM_EINPUT);
     ASSERT_STR_CONTAINS(r.err.text, tmpdir);
+    ASSERT_STR_CONTAINS(r.err.text, ": is a directory, not a file");
 }
 
 /* ---- options every source honours ---- */

@@ -164,10 +164,8 @@ int trace_resolve_path(const char *path, const char *data_dir, char *out, size_t
     if (path[0] == '/')
         return SIM_ENOENT;
     char dir[4096];
-    if (data_dir)
-        snprintf(dir, sizeof dir, "%s", data_dir);
-    else if (trace_data_dir(NULL, dir, sizeof dir))
-        return SIM_ENOENT;
+    if (data_dir ? copy_out(data_dir, dir, sizeof dir) : trace_data_dir(NULL, dir, sizeof dir))
+        return SIM_ENOENT; /* none, or too long to be a directory */
     int k = snprintf(out, n, "%s/%s", dir, path);
     if (k < 0 || (size_t)k >= n || stat(out, &st) != 0) {
         if (n)
@@ -334,20 +332,17 @@ static int open_file(trace_t *t, struct sim_msg *err)
     char path[4096];
     if (trace_resolve_path(t->o.path, t->data_dir, path, sizeof path)) {
         char dir[4096];
-        if (t->data_dir)
-            snprintf(dir, sizeof dir, "%s", t->data_dir);
-        int have_dir = t->data_dir || !trace_data_dir(NULL, dir, sizeof dir);
+        int  have_dir = t->data_dir || !trace_data_dir(NULL, dir, sizeof dir);
         if (t->o.path[0] != '/' && have_dir)
             return sim_msg_set(err, SIM_ENOENT, "%s: no such file (looked here and under %s)",
-                               t->o.path, dir);
+                               t->o.path, t->data_dir ? t->data_dir : dir);
         return sim_msg_set(err, SIM_ENOENT, "%s: no such file", t->o.path);
     }
     if (!(t->path = sim_strdup(path)))
         return sim_msg_set(err, SIM_ENOMEM, "%s: out of memory", t->o.path);
-    t->f = fopen(path, "rb");
-    if (!t->f)
-        return sim_msg_set(err, errno == ENOENT ? SIM_ENOENT : SIM_EIO, "%s: %s", path,
-                           strerror(errno));
+    int rc = sim_open_input(path, &t->f, err);
+    if (rc)
+        return rc;
     if (trace__lr_init(&t->lr, t->f, TRACE__LINE_MAX))
         return sim_msg_set(err, SIM_ENOMEM, "%s: out of memory", path);
     return read_header(t, err);

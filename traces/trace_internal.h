@@ -34,6 +34,7 @@ struct trace__lr {
     size_t   pos, len; /* unread bytes are buf[pos, len) */
     uint64_t lineno;   /* 1-based number of the line last returned */
     int      eof;      /* the file has been read to its end */
+    int      skipping; /* the next call first discards the rest of an over-long line */
     int      io_errno; /* errno of a failed read, else 0 */
     /* The last line returned, so that trace__lr_unread can hand it out again. */
     char  *last;
@@ -47,8 +48,9 @@ int  trace__lr_init(struct trace__lr *lr, FILE *f, size_t max_line);
 void trace__lr_fini(struct trace__lr *lr);
 /* The next line, NUL-terminated in the reader's buffer, without its "\n" or "\r\n".
  * Returns 1 with *line, *n and *nl (1 when the line ended with a newline, 0 for a last line cut
- * short); 0 at the end of the file; SIM_EINPUT when the line is longer than max_line (the line is
- * consumed and counted, so reading can go on); SIM_EIO on a read error (errno in io_errno).
+ * short); 0 at the end of the file; SIM_EINPUT when the line is longer than max_line (counted,
+ * reported after max_line bytes, and its rest discarded by the next call, so that reading can go
+ * on and an endless line is reported at once); SIM_EIO on a read error (errno in io_errno).
  * *line stays valid until the next call. */
 int trace__lr_next(struct trace__lr *lr, char **line, size_t *n, int *nl);
 /* Make the next trace__lr_next return the line it returned last (one line of lookahead). */

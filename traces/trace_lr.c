@@ -4,8 +4,10 @@
  * One buffer of max_line + TRACE__CHUNK bytes is allocated at open and reused for every line, so
  * reading costs no allocation per row. Lines are found with memchr; the unread tail is moved to
  * the front of the buffer once per chunk, never per line. A line longer than max_line is
- * discarded chunk by chunk without being stored, so neither a huge line nor a file without any
- * newline can make the reader hold more than its buffer.
+ * reported as soon as max_line bytes without a newline are seen; the next call (if the caller
+ * reads on, to skip it) discards its rest chunk by chunk without storing it. So neither a huge
+ * line nor a file without any newline (/dev/zero) can make the reader hold more than its buffer,
+ * or read on before it reports.
  */
 #include <errno.h>
 #include <string.h>
@@ -95,6 +97,12 @@ int trace__lr_next(struct trace__lr *lr, char **line, size_t *n, int *nl)
         return 1;
     }
     lr->last = NULL;
+    if (lr->skipping) { /* the rest of the over-long line reported last */
+        lr->skipping = 0;
+        int rc = discard_line(lr);
+        if (rc)
+            return rc;
+    }
     for (;;) {
         char  *start = lr->buf + lr->pos;
         size_t avail = lr->len - lr->pos;
@@ -111,8 +119,8 @@ int trace__lr_next(struct trace__lr *lr, char **line, size_t *n, int *nl)
             /* No newline within max_line bytes: this line is too long whatever follows. */
             lr->lineno++;
             lr->pos = lr->len;
-            int rc = discard_line(lr);
-            return rc ? rc : SIM_EINPUT;
+            lr->skipping = 1;
+            return SIM_EINPUT;
         }
         if (lr->eof) {
             if (avail == 0)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # statuses.sh LENSIM: one cause, one exit status, whichever command meets it (cli/exit.c):
 # a file that does not exist is 2 from run (experiment, trace, profile) and trace stats; an
-# output that cannot be written is 3 from run and calibrate, and the message names the path;
+# output that cannot be written is 3 from run and calibrate (before its sweep), and the message
+# names the path;
 # an unknown option is 2 from every command. And -q silences info messages (calibrate's
 # "calibrating ..." line) through sim_log_quiet.
 set -u
@@ -28,9 +29,13 @@ expect "calibrate: output not writable" 3 stderr "/dev/full/x.csv" -- \
     "$L" calibrate --model tiny --grid quick --points 24 -o p.yaml --csv /dev/full/x.csv
 [ -e p.yaml ] && fail "calibrate: a profile was written after its CSV failed"
 
-# -q: no info messages; without it, calibrate says what it calibrates.
+# -q: no info messages; without it, calibrate says what it calibrates (a calibration that
+# runs: outputs are checked before the sweep, so the failure above says nothing more).
+expect "calibrate: writes" 0 stdout "wrote p.yaml" -- \
+    "$L" calibrate --model tiny --grid quick --points 24 -o p.yaml
 grep -qF "lensim: calibrating tiny" err.txt && ok "calibrate: info message without -q" ||
     fail "calibrate: no info message without -q: $(head -3 err.txt)"
+rm -f p.yaml p.csv
 expect "calibrate -q: output not writable" 3 stderr "/dev/full/x.csv" -- \
     "$L" calibrate --model tiny --grid quick --points 24 -q -o p.yaml --csv /dev/full/x.csv
 grep -qF "calibrating" err.txt && fail "calibrate -q printed an info message: $(head -3 err.txt)" ||
