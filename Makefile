@@ -1,12 +1,14 @@
 # Thin wrapper over meson (see README.md). Every target configures what it needs.
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 MESON_OPTS ?=
 # Debian packages lensim needs to build, test and draw figures.
 DEB_PKGS   := build-essential meson ninja-build pkg-config libgsl-dev libyaml-dev \
               libopenblas-dev gnuplot-nox python3
 
-.PHONY: all demo test test-asan bench deps clean
+.PHONY: all demo test test-asan fuzz bench deps clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -48,8 +50,20 @@ test-asan: $(BUILD_ASAN)/build.ninja
 	  status=$$?; cat $(BUILD_ASAN)/test-output.txt; \
 	  python3 tests/summary.py $(BUILD_ASAN)/meson-logs/testlog.json || status=1; exit $$status
 
+# libFuzzer over each target of tests/fuzz/ for FUZZ_SECONDS (needs clang): its own build
+# directory, everything instrumented for coverage and built with ASan and UBSan.
+$(BUILD_FUZZ)/build.ninja: | deps
+	@command -v clang >/dev/null || { echo "make fuzz needs clang: apt-get install clang"; exit 1; }
+	CC=clang meson setup $(BUILD_FUZZ) -Dfuzz=true -Db_sanitize=address,undefined \
+	  -Db_lundef=false -Dcuda=disabled -Dbuildtype=debugoptimized $(MESON_OPTS)
+
+fuzz: $(BUILD_FUZZ)/build.ninja
+	ninja -C $(BUILD_FUZZ) tests/fuzz/fuzz_cfg tests/fuzz/fuzz_profile tests/fuzz/fuzz_trace \
+	  tests/fuzz/fuzz_run
+	tests/fuzz/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
 bench: all
 	meson test -C $(BUILD) --benchmark --verbose
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
