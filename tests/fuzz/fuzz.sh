@@ -5,6 +5,10 @@
 # logs to BUILD/fuzz/<target>.log. Prints some of libFuzzer's progress and the distinct
 # failures, then one line per target: executions, coverage (cov: edges, ft: features), failures
 # by kind. Exits 1 when any target failed: add the input to repro/<target>/ (README.md).
+# FUZZ_RUNS=N (CI): instead, each target runs exactly N inputs with a fixed seed (-seed=1), in one
+# process that stops at the first failure, from its seeds alone (a fresh output corpus), so the
+# same tree fuzzes the same inputs on every machine: what passes here passes in CI. SECONDS then
+# only caps the time a target may take.
 set -u
 build=$1
 secs=$2
@@ -27,9 +31,16 @@ for t in "$@"; do
     echo "== fuzz_$t for $secs s"
     # Fork mode: a crash, leak, timeout or out-of-memory is saved and fuzzing goes on, so that
     # one known defect does not hide the rest. -timeout: one input; -rss_limit_mb: with ASan.
-    "$prog" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-        -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -dict="$dict" \
-        -artifact_prefix="$out/$t-" "$out/corpus/$t" "$here/corpus/$t" > "$log" 2>&1
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        rm -rf "$out/corpus-ci/$t" && mkdir -p "$out/corpus-ci/$t"
+        "$prog" -seed=1 -runs="$FUZZ_RUNS" -max_total_time="$secs" -timeout=10 \
+            -rss_limit_mb=4096 -dict="$dict" -artifact_prefix="$out/$t-" \
+            "$out/corpus-ci/$t" "$here/corpus/$t" > "$log" 2>&1
+    else
+        "$prog" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+            -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -dict="$dict" \
+            -artifact_prefix="$out/$t-" "$out/corpus/$t" "$here/corpus/$t" > "$log" 2>&1
+    fi
     rc=$?
     # The parent's progress lines: "#EXECS: cov: N ft: N corp: N exec/s N oom/timeout/crash:
     # a/b/c time: Ns ...".
