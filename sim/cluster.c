@@ -45,9 +45,11 @@ static void fail(struct clu *c, int rc) { eng_stop(c->eng, rc); }
 /* The run's counters as of now (the replicas count what they finish). */
 static void take_stats(struct clu *c)
 {
-    c->st.finished = 0;
-    for (uint32_t i = 0; i < c->cfg->replicas; i++)
+    c->st.finished = c->st.clamped = 0;
+    for (uint32_t i = 0; i < c->cfg->replicas; i++) {
         c->st.finished += replica_finished(c->rep[i]);
+        c->st.clamped += replica_clamped(c->rep[i]);
+    }
     c->st.events = eng_dispatched(c->eng);
     c->st.last_event_ns = eng_now(c->eng);
 }

@@ -168,7 +168,7 @@ static void on_limit(struct replica *p, struct req *r, uint64_t b, simtime_t now
     /* A reservation outgrown: S3's supervisor preempts it and re-queues it with the next
      * bucket's reservation (or the maximum). */
     r->n_mispredict++;
-    kv_overflow(p->kv, r, gen_at(r, b), p->env->pred, p->cfg->overflow);
+    p->n_clamped += (uint64_t)kv_overflow(p->kv, r, gen_at(r, b), p->env->pred, p->cfg->overflow);
     preempt(p, r, b, now, 1);
 }
 
@@ -402,7 +402,7 @@ static void boundary(struct replica *p, simtime_t now)
 int replica_enqueue(struct replica *p, struct req *r, simtime_t now)
 {
     r->replica = p->idx;
-    kv_queue(p->kv, r, p->env->pred);
+    p->n_clamped += (uint64_t)kv_queue(p->kv, r, p->env->pred);
     return sched_push(p->q, r, now);
 }
 
@@ -426,6 +426,7 @@ size_t      replica_waiting(const struct replica *p) { return sched_len(p->q); }
 int         replica_busy(const struct replica *p) { return p->busy; }
 uint64_t    replica_finished(const struct replica *p) { return p->n_finished; }
 uint64_t    replica_aging_count(const struct replica *p) { return sched_aging_count(p->q); }
+uint64_t    replica_clamped(const struct replica *p) { return p->n_clamped; }
 
 void replica_check(const struct replica *p)
 {

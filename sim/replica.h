@@ -72,6 +72,8 @@ int    replica_busy(const replica_t *p);
 /* Requests finished so far; boundaries at which aging overrode the policy. */
 uint64_t replica_finished(const replica_t *p);
 uint64_t replica_aging_count(const replica_t *p);
+/* Reservations clamped to the KV pool's capacity so far (kv_queue, kv_overflow). */
+uint64_t replica_clamped(const replica_t *p);
 
 /* Check the replica's invariants (KV pool against the running set, decode aggregates, batch
  * size, heap order); aborts with the reason on a violation. O(running + heap). */

@@ -61,6 +61,7 @@ struct serve_stats {
     simtime_t first_arrival_ns, last_event_ns;
     uint64_t  events;
     uint64_t  aging_overrides;
+    uint64_t  clamped; /* predicted reservations clamped to the KV pool's capacity (kv.h) */
 };
 
 /* Progress callback, called about every 2^16 events; returns nonzero to stop (interrupt). */
