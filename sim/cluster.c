@@ -122,8 +122,26 @@ static void on_ready(eng_t *eng, struct ev *e, void *ctx)
     after_event(c);
 }
 
+/* Seconds as the simulated clock's limit reads in messages. */
+static double limit_s(void) { return (double)SIM_T_MAX / SIM_NS_PER_S; }
+
+/* Schedule the arrival of c->next. Returns 0, SIM_ENOMEM, or SIM_EINPUT with the reason in
+ * c->msg when it arrives past the simulated clock's limit. */
+static int schedule_arrival(struct clu *c)
+{
+    if (c->next.arrival_ns > SIM_T_MAX)
+        return sim_msg_set(c->msg, SIM_EINPUT,
+                           "workload: request %llu arrives at %.1f s, past the simulator's time "
+                           "limit of %.0f s (2^62 ns, about 146 years)",
+                           (unsigned long long)c->next.id,
+                           (double)c->next.arrival_ns / SIM_NS_PER_S, limit_s());
+    return eng_schedule_at(c->eng, c->next.arrival_ns, SERVE_EV_ARRIVAL, NULL, 0, NULL);
+}
+
 /* A request that cannot run at all (its prompt fills the sequence, or it needs more KV memory
- * than a replica has) fails at once; the others are predicted, then queued. */
+ * than a replica has) fails at once; the others are predicted, then queued. Returns 0,
+ * SIM_ENOMEM, or SIM_ECONFIG with the reason in c->msg when predictions push the request past
+ * the simulated clock's limit. */
 static int take_arrival(struct clu *c, struct req *r, simtime_t now)
 {
     int truncated;
@@ -144,7 +162,16 @@ static int take_arrival(struct clu *c, struct req *r, simtime_t now)
     }
     /* One predictor, serving in arrival order. */
     simtime_t start = c->pred_free > now ? c->pred_free : now;
-    c->pred_free = start + (simtime_t)(pc * SIM_NS_PER_S);
+    double    d_ns = pc * SIM_NS_PER_S;
+    if (!(d_ns <= (double)SIM_T_MAX) || (simtime_t)d_ns > SIM_T_MAX - start)
+        return sim_msg_set(c->msg, SIM_ECONFIG,
+                           "predictor.cost_s: predictions of %g s each, served one at a time, "
+                           "would make request %llu ready after %.1f s, past the simulator's "
+                           "time limit of %.0f s (2^62 ns): lower predictor.cost_s or the "
+                           "number of requests",
+                           pc, (unsigned long long)r->id, (double)start / SIM_NS_PER_S + pc,
+                           limit_s());
+    c->pred_free = start + (simtime_t)d_ns;
     return eng_schedule_at(c->eng, c->pred_free, SERVE_EV_READY, r, 0, NULL);
 }
 
@@ -167,11 +194,12 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
         r->sched_ns = r->first_token_ns = r->last_token_ns = -1;
         r->pred_bucket = -1;
         c->st.arrived++;
-        if (take_arrival(c, r, now)) {
-            fail(c, SIM_ENOMEM);
+        int rc = take_arrival(c, r, now);
+        if (rc) {
+            fail(c, rc);
             return;
         }
-        int rc = trace_next(c->src, &c->next, c->msg);
+        rc = trace_next(c->src, &c->next, c->msg);
         if (rc < 0) {
             fail(c, rc);
             return;
@@ -179,8 +207,8 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
         if (rc == 0)
             break;
         if (c->next.arrival_ns > now) {
-            if (eng_schedule_at(eng, c->next.arrival_ns, SERVE_EV_ARRIVAL, NULL, 0, NULL))
-                fail(c, SIM_ENOMEM);
+            if ((rc = schedule_arrival(c)))
+                fail(c, rc);
             break;
         }
         /* The same instant: take it now, so that simultaneous arrivals meet in one queue. */
@@ -220,7 +248,8 @@ static int clu_init(struct clu *c, const struct cost *cost, struct sim_msg *err)
                                   .eng = c->eng,
                                   .met = c->met,
                                   .pred = c->pred,
-                                  .reqs = c->reqs};
+                                  .reqs = c->reqs,
+                                  .err = c->msg};
     for (uint32_t i = 0; i < cfg->replicas; i++) {
         int rc = replica_new(&c->env, i, &c->rep[i], err);
         if (rc)
@@ -259,7 +288,7 @@ int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src
         goto out;
     if (rc == 1) {
         c.st.first_arrival_ns = c.next.arrival_ns;
-        if ((rc = eng_schedule_at(c.eng, c.next.arrival_ns, SERVE_EV_ARRIVAL, NULL, 0, NULL)))
+        if ((rc = schedule_arrival(&c)))
             goto out;
     }
     rc = eng_run(c.eng, SIM_T_MAX);

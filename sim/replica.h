@@ -12,7 +12,10 @@
  * Misprediction (predicted reservations): a request that outgrows its reservation is preempted
  * and re-queued at the front with the next bucket's reservation (or the maximum), its generated
  * tokens kept and recomputed (or swapped out and in).
- * Errors: out of memory inside an event stops the engine (eng_stop) with SIM_ENOMEM.
+ * Errors: out of memory inside an event stops the engine (eng_stop) with SIM_ENOMEM; so does,
+ * with SIM_ECONFIG and the reason in env->err, a time the simulated clock cannot hold (an
+ * iteration that the executor cannot time or that would end past SIM_T_MAX, a batch deadline
+ * past it).
  */
 #ifndef LENSIM_REPLICA_H
 #define LENSIM_REPLICA_H
@@ -41,6 +44,7 @@ struct replica_env {
     met_t                  *met;
     pred_t                 *pred;
     pool_t                 *reqs; /* where finished requests go back */
+    struct sim_msg         *err;  /* why, when a replica stops the run with an error */
 };
 
 typedef struct replica replica_t;
