@@ -3,6 +3,7 @@
 #include "serve.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "pool.h"
@@ -221,6 +222,37 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
 
 /* ---- set-up ---- */
 
+/* Bytes as a person reads them. */
+static void fmt_bytes(char *out, size_t n, double b)
+{
+    if (b >= 1e12)
+        snprintf(out, n, "%.1f TB", b / 1e12);
+    else if (b >= 1e9)
+        snprintf(out, n, "%.1f GB", b / 1e9);
+    else
+        snprintf(out, n, "%.1f MB", b / 1e6);
+}
+
+/* Refuse settings whose memory, known before any request, could outgrow the machine: the
+ * timeline at full size (met.h), timeline_rows x replicas rows. (A replica's own state is a few
+ * hundred bytes; per-request memory grows with the workload, not with the settings.) Returns 0
+ * or SIM_ECONFIG with the figure and the setting to lower in err. */
+static int check_memory(const struct serve_cfg *cfg, const met_t *met, struct sim_msg *err)
+{
+    long   pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    double need = met ? (double)met_timeline_max_bytes(met) : 0;
+    if (pages <= 0 || page <= 0 || need <= (double)pages * (double)page)
+        return SIM_OK; /* fits, or the machine's memory is unknown */
+    char need_s[32], have_s[32];
+    fmt_bytes(need_s, sizeof need_s, need);
+    fmt_bytes(have_s, sizeof have_s, (double)pages * (double)page);
+    return sim_msg_set(err, SIM_ECONFIG,
+                       "outputs.timeline_rows x cluster.replicas (%u x %u rows) could take %s of "
+                       "timeline, more than this machine's %s of memory: lower "
+                       "outputs.timeline_rows",
+                       met_timeline_rows(met), cfg->replicas, need_s, have_s);
+}
+
 static void clu_fini(struct clu *c)
 {
     if (c->rep)
@@ -280,7 +312,9 @@ int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src
                     .pctx = progress_ctx,
                     .next_progress = PROGRESS_EVERY};
     SIM_ASSERT(cfg->replicas > 0 && cfg->max_batch > 0 && cfg->policy);
-    int rc = clu_init(&c, cost, err);
+    int rc = check_memory(cfg, met, err);
+    if (!rc)
+        rc = clu_init(&c, cost, err);
     if (rc)
         goto out;
     rc = trace_next(src, &c.next, err);
