@@ -167,7 +167,7 @@ static int take_arrival(struct clu *c, struct req *r, simtime_t now)
     if (!(d_ns <= (double)SIM_T_MAX) || (simtime_t)d_ns > SIM_T_MAX - start)
         return sim_msg_set(c->msg, SIM_ECONFIG,
                            "predictor.cost_s: predictions of %g s each, served one at a time, "
-                           "would make request %llu ready after %.1f s, past the simulator's "
+                           "would make request %llu ready at %.1f s, past the simulator's "
                            "time limit of %.0f s (2^62 ns): lower predictor.cost_s or the "
                            "number of requests",
                            pc, (unsigned long long)r->id, (double)start / SIM_NS_PER_S + pc,

@@ -330,8 +330,7 @@ static void start_iteration(struct replica *p, simtime_t now)
     if (!rc && dur > SIM_T_MAX - now)
         rc = sim_msg_set(p->env->err, SIM_ECONFIG,
                          "replica %u: an iteration of %.9g s starting at %.9g s would end past "
-                         "the simulator's time limit of %.0f s (2^62 ns): check the perf "
-                         "profile's latency coefficients",
+                         "the simulator's time limit of %.0f s (2^62 ns, about 146 years)",
                          p->idx, (double)dur / SIM_NS_PER_S, (double)now / SIM_NS_PER_S,
                          (double)SIM_T_MAX / SIM_NS_PER_S);
     if (rc) {
