@@ -304,27 +304,58 @@ static int top_pair(struct rd *r, const char *key, yaml_node_t *v, void *ctx)
     return at(r, v, key, "unknown key");
 }
 
-/* Latency must be positive over each piece: probe both ends of its token range with a batch of
- * one-token decodes (context 1) and with one prompt. */
+/* Latency must be finite and positive over every batch a piece covers, whatever the run's
+ * limits (the profile does not know them). A piece covers the batches of n_tok = decode_seqs +
+ * prefill_tok in [lo, hi] (hi may be +inf), with decode context at least one token per sequence
+ * and unbounded above, and prefill_sq between prefill_tok (one-token prompts) and prefill_tok^2
+ * (one prompt). Latency is linear in the context, so a negative decode_ctx term is refused;
+ * minimised over the context and prefill_sq, it is linear in (decode_seqs, prefill_tok), or
+ * concave when prefill_sq's term is negative, so its minimum over the piece lies at a corner:
+ * lo or hi decodes, or lo or hi prompt tokens. An unbounded piece must also not fall along
+ * either axis. */
 static int check_positive(struct rd *r, const struct cal_profile *p)
 {
     for (size_t k = 0; k < p->n_pieces; k++) {
-        double lo = k ? floor(p->piece[k - 1].max_tokens) + 1 : 1;
-        double hi = isinf(p->piece[k].max_tokens) ? 2 * lo + 8192 : floor(p->piece[k].max_tokens);
+        const double *c = p->piece[k].coef;
+        double        lo = k ? floor(p->piece[k - 1].max_tokens) + 1 : 1;
+        double        hi = floor(p->piece[k].max_tokens);
         if (hi < lo)
-            continue;
+            continue; /* covers no whole token count */
+        for (size_t j = 0; j < CAL_TERMS; j++)
+            if (!isfinite(c[j]))
+                return sim_msg_set(r->err, SIM_ECONFIG,
+                                   "%s: latency piece %zu: %s is not finite (%g)", r->path, k + 1,
+                                   cal_term_name(j), c[j]);
+        const char *why = NULL;
+        double      per_seq = c[CAL_T_DECODE_SEQS] + c[CAL_T_DECODE_CTX];
+        if (c[CAL_T_DECODE_CTX] < 0)
+            why = "its decode_ctx term is negative, so long contexts take negative time";
+        else if (isinf(hi) && c[CAL_T_PREFILL_SQ] < 0)
+            why = "its prefill_sq term is negative and the piece is unbounded, so long prompts "
+                  "take negative time";
+        else if (isinf(hi) && per_seq < 0)
+            why = "decode_seqs + decode_ctx is negative and the piece is unbounded, so large "
+                  "batches of decodes take negative time";
+        else if (isinf(hi) && c[CAL_T_PREFILL_TOK] + c[CAL_T_PREFILL_SQ] < 0)
+            why = "prefill_tok + prefill_sq is negative and the piece is unbounded, so large "
+                  "batches of one-token prompts take negative time";
+        if (why)
+            return sim_msg_set(r->err, SIM_ECONFIG, "%s: latency piece %zu is not positive: %s",
+                               r->path, k + 1, why);
         double ends[2] = {lo, hi};
-        for (int e = 0; e < 2; e++) {
-            double           n = ends[e];
-            struct cal_batch dec = {.decode_seqs = n, .decode_ctx = n},
-                             pre = {.prefill_tok = n, .prefill_sq = n * n};
-            double td = cal_profile_latency(p, &dec), tpf = cal_profile_latency(p, &pre);
-            if (!(td > 0) || !(tpf > 0))
+        for (int e = 0; e < 2 && isfinite(ends[e]); e++) {
+            double n = ends[e], q = c[CAL_T_PREFILL_SQ] < 0 ? n * n : n;
+            double td = c[CAL_T_CONST] + per_seq * n;
+            double tp = c[CAL_T_CONST] + c[CAL_T_PREFILL_TOK] * n + c[CAL_T_PREFILL_SQ] * q;
+            if (!(td > 0 && isfinite(td)) || !(tp > 0 && isfinite(tp)))
                 return sim_msg_set(r->err, SIM_ECONFIG,
                                    "%s: latency piece %zu is not positive at %.0f tokens "
-                                   "(%s batch: %g s)",
-                                   r->path, k + 1, n, td > 0 ? "prefill" : "decode",
-                                   td > 0 ? tpf : td);
+                                   "(%s: %g s)",
+                                   r->path, k + 1, n,
+                                   !(td > 0 && isfinite(td)) ? "one-token decodes"
+                                   : q > n                   ? "one prompt"
+                                                             : "one-token prompts",
+                                   !(td > 0 && isfinite(td)) ? td : tp);
         }
     }
     return SIM_OK;

@@ -86,7 +86,8 @@ static inline double cal_profile_latency(const struct cal_profile *p, const stru
 
 /* Read a profile. Returns 0, or SIM_ENOENT (no such file) / SIM_EIO / SIM_ECONFIG with
  * "file:line: what is wrong" in err; validates ranges (positive capacities, pieces in
- * increasing order, last piece unbounded, latency positive over the pieces). *out is
+ * increasing order, last piece unbounded, finite coefficients, latency positive over every
+ * batch each piece covers: PROFILE.md). *out is
  * unspecified on error. */
 int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *err);
 /* Write a profile atomically (temporary file, then rename). Returns 0 or SIM_EIO. */

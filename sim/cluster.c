@@ -3,6 +3,7 @@
 #include "serve.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "pool.h"
@@ -45,9 +46,11 @@ static void fail(struct clu *c, int rc) { eng_stop(c->eng, rc); }
 /* The run's counters as of now (the replicas count what they finish). */
 static void take_stats(struct clu *c)
 {
-    c->st.finished = 0;
-    for (uint32_t i = 0; i < c->cfg->replicas; i++)
+    c->st.finished = c->st.clamped = 0;
+    for (uint32_t i = 0; i < c->cfg->replicas; i++) {
         c->st.finished += replica_finished(c->rep[i]);
+        c->st.clamped += replica_clamped(c->rep[i]);
+    }
     c->st.events = eng_dispatched(c->eng);
     c->st.last_event_ns = eng_now(c->eng);
 }
@@ -120,8 +123,26 @@ static void on_ready(eng_t *eng, struct ev *e, void *ctx)
     after_event(c);
 }
 
+/* Seconds as the simulated clock's limit reads in messages. */
+static double limit_s(void) { return (double)SIM_T_MAX / SIM_NS_PER_S; }
+
+/* Schedule the arrival of c->next. Returns 0, SIM_ENOMEM, or SIM_EINPUT with the reason in
+ * c->msg when it arrives past the simulated clock's limit. */
+static int schedule_arrival(struct clu *c)
+{
+    if (c->next.arrival_ns > SIM_T_MAX)
+        return sim_msg_set(c->msg, SIM_EINPUT,
+                           "workload: request %llu arrives at %.1f s, past the simulator's time "
+                           "limit of %.0f s (2^62 ns, about 146 years)",
+                           (unsigned long long)c->next.id,
+                           (double)c->next.arrival_ns / SIM_NS_PER_S, limit_s());
+    return eng_schedule_at(c->eng, c->next.arrival_ns, SERVE_EV_ARRIVAL, NULL, 0, NULL);
+}
+
 /* A request that cannot run at all (its prompt fills the sequence, or it needs more KV memory
- * than a replica has) fails at once; the others are predicted, then queued. */
+ * than a replica has) fails at once; the others are predicted, then queued. Returns 0,
+ * SIM_ENOMEM, or SIM_ECONFIG with the reason in c->msg when predictions push the request past
+ * the simulated clock's limit. */
 static int take_arrival(struct clu *c, struct req *r, simtime_t now)
 {
     int truncated;
@@ -142,7 +163,16 @@ static int take_arrival(struct clu *c, struct req *r, simtime_t now)
     }
     /* One predictor, serving in arrival order. */
     simtime_t start = c->pred_free > now ? c->pred_free : now;
-    c->pred_free = start + (simtime_t)(pc * SIM_NS_PER_S);
+    double    d_ns = pc * SIM_NS_PER_S;
+    if (!(d_ns <= (double)SIM_T_MAX) || (simtime_t)d_ns > SIM_T_MAX - start)
+        return sim_msg_set(c->msg, SIM_ECONFIG,
+                           "predictor.cost_s: predictions of %g s each, served one at a time, "
+                           "would make request %llu ready at %.1f s, past the simulator's "
+                           "time limit of %.0f s (2^62 ns): lower predictor.cost_s or the "
+                           "number of requests",
+                           pc, (unsigned long long)r->id, (double)start / SIM_NS_PER_S + pc,
+                           limit_s());
+    c->pred_free = start + (simtime_t)d_ns;
     return eng_schedule_at(c->eng, c->pred_free, SERVE_EV_READY, r, 0, NULL);
 }
 
@@ -165,11 +195,12 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
         r->sched_ns = r->first_token_ns = r->last_token_ns = -1;
         r->pred_bucket = -1;
         c->st.arrived++;
-        if (take_arrival(c, r, now)) {
-            fail(c, SIM_ENOMEM);
+        int rc = take_arrival(c, r, now);
+        if (rc) {
+            fail(c, rc);
             return;
         }
-        int rc = trace_next(c->src, &c->next, c->msg);
+        rc = trace_next(c->src, &c->next, c->msg);
         if (rc < 0) {
             fail(c, rc);
             return;
@@ -177,8 +208,8 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
         if (rc == 0)
             break;
         if (c->next.arrival_ns > now) {
-            if (eng_schedule_at(eng, c->next.arrival_ns, SERVE_EV_ARRIVAL, NULL, 0, NULL))
-                fail(c, SIM_ENOMEM);
+            if ((rc = schedule_arrival(c)))
+                fail(c, rc);
             break;
         }
         /* The same instant: take it now, so that simultaneous arrivals meet in one queue. */
@@ -190,6 +221,37 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
 }
 
 /* ---- set-up ---- */
+
+/* Bytes as a person reads them. */
+static void fmt_bytes(char *out, size_t n, double b)
+{
+    if (b >= 1e12)
+        snprintf(out, n, "%.1f TB", b / 1e12);
+    else if (b >= 1e9)
+        snprintf(out, n, "%.1f GB", b / 1e9);
+    else
+        snprintf(out, n, "%.1f MB", b / 1e6);
+}
+
+/* Refuse settings whose memory, known before any request, could outgrow the machine: the
+ * timeline at full size (met.h), timeline_rows x replicas rows. (A replica's own state is a few
+ * hundred bytes; per-request memory grows with the workload, not with the settings.) Returns 0
+ * or SIM_ECONFIG with the figure and the setting to lower in err. */
+static int check_memory(const struct serve_cfg *cfg, const met_t *met, struct sim_msg *err)
+{
+    long   pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    double need = met ? (double)met_timeline_max_bytes(met) : 0;
+    if (pages <= 0 || page <= 0 || need <= (double)pages * (double)page)
+        return SIM_OK; /* fits, or the machine's memory is unknown */
+    char need_s[32], have_s[32];
+    fmt_bytes(need_s, sizeof need_s, need);
+    fmt_bytes(have_s, sizeof have_s, (double)pages * (double)page);
+    return sim_msg_set(err, SIM_ECONFIG,
+                       "outputs.timeline_rows x cluster.replicas (%u x %u rows) could take %s of "
+                       "timeline, more than this machine's %s of memory: lower "
+                       "outputs.timeline_rows",
+                       met_timeline_rows(met), cfg->replicas, need_s, have_s);
+}
 
 static void clu_fini(struct clu *c)
 {
@@ -218,7 +280,8 @@ static int clu_init(struct clu *c, const struct cost *cost, struct sim_msg *err)
                                   .eng = c->eng,
                                   .met = c->met,
                                   .pred = c->pred,
-                                  .reqs = c->reqs};
+                                  .reqs = c->reqs,
+                                  .err = c->msg};
     for (uint32_t i = 0; i < cfg->replicas; i++) {
         int rc = replica_new(&c->env, i, &c->rep[i], err);
         if (rc)
@@ -249,7 +312,9 @@ int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src
                     .pctx = progress_ctx,
                     .next_progress = PROGRESS_EVERY};
     SIM_ASSERT(cfg->replicas > 0 && cfg->max_batch > 0 && cfg->policy);
-    int rc = clu_init(&c, cost, err);
+    int rc = check_memory(cfg, met, err);
+    if (!rc)
+        rc = clu_init(&c, cost, err);
     if (rc)
         goto out;
     rc = trace_next(src, &c.next, err);
@@ -257,7 +322,7 @@ int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src
         goto out;
     if (rc == 1) {
         c.st.first_arrival_ns = c.next.arrival_ns;
-        if ((rc = eng_schedule_at(c.eng, c.next.arrival_ns, SERVE_EV_ARRIVAL, NULL, 0, NULL)))
+        if ((rc = schedule_arrival(&c)))
             goto out;
     }
     rc = eng_run(c.eng, SIM_T_MAX);

@@ -9,7 +9,9 @@
  * themselves asks the batch to list them (exec_batch_list), which walks the replica's running
  * set in O(batch); the model clock never asks, so it pays nothing for the listing.
  * Ownership: an executor borrows the batch for the duration of one call; the listing is valid
- * only inside it. Errors: none; a live executor that fails stops the run through its own means.
+ * only inside it. Errors: iter_ns returns a negative code with the reason when it cannot give a
+ * time (the model clock: a latency that is not positive, or not a time the simulated clock can
+ * hold); the other ops return seconds and cannot fail.
  */
 #ifndef LENSIM_EXEC_H
 #define LENSIM_EXEC_H
@@ -56,8 +58,11 @@ static inline void exec_batch_list(const struct exec_batch *b, exec_seq_fn fn, v
 
 struct exec_ops {
     const char *name;
-    /* Time of one iteration of b, in ns, at least 1. */
-    simtime_t (*iter_ns)(void *self, const struct exec_batch *b);
+    /* Time of one iteration of b into *ns: whole nanoseconds in [1, SIM_T_MAX] (a positive time
+     * below 1 ns counts as 1, the clock's resolution). Returns 0, or a negative enum sim_err
+     * with the reason in why (*ns unchanged): the model clock's SIM_ECONFIG for a time that is
+     * not positive, not a number, or past SIM_T_MAX. */
+    int (*iter_ns)(void *self, const struct exec_batch *b, simtime_t *ns, struct sim_msg *why);
     /* Seconds of prefill work that recomputing tok tokens of a preempted sequence repeats. */
     double (*recompute_s)(void *self, double tok);
     /* Seconds to move tok tokens of KV cache over the host link, one way. */

@@ -3,12 +3,33 @@
 
 #include <math.h>
 
-static simtime_t model_iter_ns(void *self, const struct exec_batch *b)
+static int model_iter_ns(void *self, const struct exec_batch *b, simtime_t *out,
+                         struct sim_msg *why)
 {
     const struct cost *c = self;
-    double             s = cal_profile_latency(&c->prof, &b->agg) + b->extra_s;
+    double             lat = cal_profile_latency(&c->prof, &b->agg), s = lat + b->extra_s;
     double             ns = s * (double)SIM_NS_PER_S;
-    return ns < 1 ? 1 : (simtime_t)llround(ns);
+    const char        *cause = isfinite(b->extra_s) && b->extra_s * SIM_NS_PER_S <= SIM_T_MAX
+                                   ? "check the perf profile's latency coefficients"
+                                   : "the swap traffic crosses hardware.host_bw_gbps";
+    if (isnan(lat) || isnan(b->extra_s))
+        return sim_msg_set(why, SIM_ECONFIG,
+                           "an iteration's time is not a number (perf profile latency %g s, "
+                           "swap traffic %g s): %s",
+                           lat, b->extra_s, cause);
+    if (!(lat > 0)) /* then s > 0 too: swap traffic is never negative */
+        return sim_msg_set(why, SIM_ECONFIG,
+                           "the perf profile's latency is not positive (%g s) for a batch of %g "
+                           "decodes over %g tokens of context and %g prompt tokens: check its "
+                           "coefficients",
+                           lat, b->agg.decode_seqs, b->agg.decode_ctx, b->agg.prefill_tok);
+    if (!(ns <= (double)SIM_T_MAX))
+        return sim_msg_set(why, SIM_ECONFIG,
+                           "an iteration of %g s (perf profile latency %g s + swap traffic %g s) "
+                           "is past the simulator's time limit of %.0f s (2^62 ns): %s",
+                           s, lat, b->extra_s, (double)SIM_T_MAX / SIM_NS_PER_S, cause);
+    *out = ns < 1 ? 1 : (simtime_t)llround(ns);
+    return SIM_OK;
 }
 
 /* A recomputation is a prefill of tok tokens: the prefill terms of the profile's last piece,

@@ -69,6 +69,21 @@ static uint64_t blocks_for(const kv_t *kv, uint64_t tok)
     return (tok + kv->cfg.block_tok - 1) / kv->cfg.block_tok;
 }
 
+/* Tokens one request can ever hold, alone on the pool: all of it for the reservation policies;
+ * for paged, the blocks admission may take (the watermark stays free). */
+static uint64_t alone_tok(const kv_t *kv)
+{
+    return paged(kv) ? (kv->total - kv->watermark) * kv->cfg.block_tok : kv->total;
+}
+
+/* Output tokens a reservation for r may cover: what max_seq_len leaves, within the pool. For a
+ * request kv_admissible accepted, at least its output length. */
+static uint32_t room_tok(const kv_t *kv, const struct req *r)
+{
+    uint64_t most = alone_tok(kv) < kv->cfg.max_seq_len ? alone_tok(kv) : kv->cfg.max_seq_len;
+    return most > r->prompt_tok ? (uint32_t)(most - r->prompt_tok) : 0;
+}
+
 int kv_admissible(const kv_t *kv, struct req *r, int *truncated)
 {
     uint32_t L = kv->cfg.max_seq_len;
@@ -80,8 +95,7 @@ int kv_admissible(const kv_t *kv, struct req *r, int *truncated)
         *truncated = 1;
     }
     uint64_t need_tok = kv->cfg.policy == KV_MAX ? L : (uint64_t)r->prompt_tok + r->output_tok;
-    uint64_t cap = paged(kv) ? (kv->total - kv->watermark) * kv->cfg.block_tok : kv->total;
-    return need_tok <= cap;
+    return need_tok <= alone_tok(kv);
 }
 
 uint64_t kv_queue_units(const kv_t *kv)
@@ -98,10 +112,10 @@ static uint64_t need_units(const kv_t *kv, const struct req *r, uint32_t out_bud
     switch (kv->cfg.policy) {
     case KV_MAX: return cap; /* the whole sequence, whatever its length */
     case KV_ORACLE: return (uint64_t)r->prompt_tok + r->output_tok;
-    case KV_PREDICTED: {
-        uint64_t t = (uint64_t)r->prompt_tok + out_budget;
-        return t < cap ? t : cap;
-    }
+    case KV_PREDICTED: /* kv_queue and kv_overflow keep the budget within the pool */
+        SIM_ASSERT((uint64_t)r->prompt_tok + out_budget <= kv->total &&
+                   (uint64_t)r->prompt_tok + out_budget <= cap);
+        return (uint64_t)r->prompt_tok + out_budget;
     case KV_PAGED: break;
     }
     /* Paged: what the prefill of this run writes (prompt and the tokens kept), plus the first
@@ -109,15 +123,24 @@ static uint64_t need_units(const kv_t *kv, const struct req *r, uint32_t out_bud
     return blocks_for(kv, (uint64_t)r->prompt_tok + r->generated + 1);
 }
 
-void kv_queue(const kv_t *kv, struct req *r, const pred_t *pred)
+/* Set r's output budget to `want` tokens, within what a reservation may cover (room_tok).
+ * Returns 1 when the pool's capacity, not max_seq_len, cut it. */
+static int set_budget(const kv_t *kv, struct req *r, uint32_t want)
 {
+    uint32_t room = room_tok(kv, r), room_seq = kv->cfg.max_seq_len - r->prompt_tok;
+    uint32_t seq = want < room_seq ? want : room_seq; /* what max_seq_len alone allows */
+    r->out_budget = seq < room ? seq : room;
+    return seq > room;
+}
+
+int kv_queue(const kv_t *kv, struct req *r, const pred_t *pred)
+{
+    int clamped = 0;
     r->out_budget = r->pred_tok;
-    if (kv->cfg.policy == KV_PREDICTED) {
-        uint32_t room = kv->cfg.max_seq_len - r->prompt_tok;
-        uint32_t up = pred_bucket_upper(pred, r->pred_bucket);
-        r->out_budget = up < room ? up : room;
-    }
+    if (kv->cfg.policy == KV_PREDICTED)
+        clamped = set_budget(kv, r, pred_bucket_upper(pred, r->pred_bucket));
     kv_requeue(kv, r);
+    return clamped;
 }
 
 void kv_requeue(const kv_t *kv, struct req *r)
@@ -125,13 +148,15 @@ void kv_requeue(const kv_t *kv, struct req *r)
     r->need_units = (uint32_t)need_units(kv, r, r->out_budget);
 }
 
-void kv_overflow(const kv_t *kv, struct req *r, uint32_t gen, const pred_t *pred,
-                 enum overflow_mode mode)
+int kv_overflow(const kv_t *kv, struct req *r, uint32_t gen, const pred_t *pred,
+                enum overflow_mode mode)
 {
     SIM_ASSERT(kv->cfg.policy == KV_PREDICTED);
-    uint32_t room = kv->cfg.max_seq_len - r->prompt_tok;
-    uint32_t nb = mode == OVERFLOW_MAX ? room : pred_next_edge(pred, gen);
-    r->out_budget = nb > gen && nb < room ? nb : room;
+    uint32_t room_seq = kv->cfg.max_seq_len - r->prompt_tok;
+    uint32_t nb = mode == OVERFLOW_MAX ? room_seq : pred_next_edge(pred, gen);
+    int      clamped = set_budget(kv, r, nb > gen ? nb : room_seq);
+    SIM_ASSERT(r->out_budget > gen); /* room_tok covers the whole output, and gen is short of it */
+    return clamped;
 }
 
 uint32_t kv_out_limit(const kv_t *kv, const struct req *r)

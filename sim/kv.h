@@ -11,6 +11,12 @@
  * the units it needs to be admitted, and the largest such need (the policies' bitmap size).
  * Units: the pool counts "units" of block_tok tokens (1 for the reservation policies). A request
  * holds r->resv_tok tokens (reservation policies) or r->blocks units (paged).
+ * Capacity: no reservation asks for more than the pool holds. A predicted reservation (prompt +
+ * bucket edge, or the budget after an overflow) is clamped to max_seq_len and to the pool's
+ * capacity. Admission (kv_admissible) accepts only requests whose prompt + output fit in both, so
+ * a clamped reservation covers its request's whole output: a request alone on the pool always
+ * runs to its end, and overflows below the clamp are handled as before. kv_queue and kv_overflow
+ * report each clamp, so that the run can count them.
  * Invariant (kv_check): 0 <= used <= total, and used equals the sum over live requests of what
  * each holds (the replica passes its running set).
  * Cost: every call O(1), except kv_check O(n) and kv_overflow O(buckets).
@@ -55,21 +61,24 @@ void kv_free(kv_t *kv);
 
 /* Can r ever run on this pool? Borrows r and caps r->output_tok at what max_seq_len leaves,
  * setting *truncated when it did. Returns 0 when the prompt fills the sequence (r unchanged) or
- * the request needs more memory than the pool can ever give it, 1 otherwise. */
+ * the request needs more memory than the pool can ever give it, 1 otherwise: then r, alone on
+ * the pool, can always run to its end (every reservation below covers its output in the end). */
 int kv_admissible(const kv_t *kv, struct req *r, int *truncated);
 /* The largest kv_need a queued request can have, in units (the policies' bitmap size). */
 uint64_t kv_queue_units(const kv_t *kv);
-/* r enters the waiting queue: set r->out_budget (predicted: its bucket's upper edge from pred,
- * else its predicted length) and r->need_units. Borrows pred. Cannot fail. */
-void kv_queue(const kv_t *kv, struct req *r, const pred_t *pred);
+/* r (admissible) enters the waiting queue: set r->out_budget (predicted: its bucket's upper edge
+ * from pred, else its predicted length) and r->need_units. Borrows pred. Returns 1 when the
+ * reservation was clamped to the pool's capacity (see "Capacity" above), else 0. */
+int kv_queue(const kv_t *kv, struct req *r, const pred_t *pred);
 /* r goes back to the queue after a preemption (r->generated updated): recompute
  * r->need_units for its current r->out_budget. Cannot fail. */
 void kv_requeue(const kv_t *kv, struct req *r);
-/* Predicted policy: r outgrew its reservation after generating `gen` tokens. Sets r->out_budget
- * to the next bucket edge above gen (or, with OVERFLOW_MAX or past the last edge, to all the
- * room max_seq_len leaves). Borrows pred. Cannot fail. */
-void kv_overflow(const kv_t *kv, struct req *r, uint32_t gen, const pred_t *pred,
-                 enum overflow_mode mode);
+/* Predicted policy: r (admissible) outgrew its reservation after generating `gen` tokens. Sets
+ * r->out_budget to the next bucket edge above gen (or, with OVERFLOW_MAX or past the last edge,
+ * to all the room max_seq_len leaves), within the pool's capacity; the new budget is always
+ * above gen. Borrows pred. Returns 1 when the capacity clamped it, else 0. */
+int kv_overflow(const kv_t *kv, struct req *r, uint32_t gen, const pred_t *pred,
+                enum overflow_mode mode);
 
 /* Output tokens r may generate (in total, counting r->generated) before it needs more memory:
  * its reservation for the reservation policies, the end of its last block for paged. */

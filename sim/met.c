@@ -28,8 +28,8 @@ struct tl_row {
 };
 
 struct tl {
-    struct tl_row *rows;
-    size_t         n;
+    struct tl_row *rows; /* grown as samples come, up to timeline_rows */
+    size_t         n, cap;
     simtime_t      interval, last;
 };
 
@@ -62,12 +62,8 @@ met_t *met_new(const struct met_cfg *cfg)
         m->tl = sim_calloc(cfg->n_replicas, sizeof *m->tl);
         if (!m->tl)
             goto fail;
-        for (uint32_t i = 0; i < cfg->n_replicas; i++) {
-            m->tl[i].rows = sim_calloc(cfg->timeline_rows, sizeof *m->tl[i].rows);
+        for (uint32_t i = 0; i < cfg->n_replicas; i++)
             m->tl[i].last = -1;
-            if (!m->tl[i].rows)
-                goto fail;
-        }
     }
     return m;
 fail:
@@ -213,9 +209,29 @@ int met_sample(met_t *m, uint32_t rep, simtime_t t, uint32_t batch, uint64_t kv_
         if (t - tl->rows[k - 1].t < tl->interval)
             return SIM_OK;
     }
+    if (tl->n == tl->cap) { /* room for one more row: double, up to timeline_rows */
+        size_t         cap = tl->cap ? 2 * tl->cap : 64;
+        size_t         most = m->cfg.timeline_rows;
+        struct tl_row *rows;
+        cap = cap < most ? cap : most;
+        if (!(rows = sim_realloc(tl->rows, cap * sizeof *rows)))
+            return SIM_ENOMEM;
+        tl->rows = rows;
+        tl->cap = cap;
+    }
     tl->rows[tl->n++] = row;
     tl->last = t;
     return SIM_OK;
+}
+
+uint32_t met_timeline_rows(const met_t *m) { return m->cfg.timeline_rows; }
+
+uint64_t met_timeline_max_bytes(const met_t *m)
+{
+    if (!m->cfg.timeline_rows)
+        return 0;
+    return (uint64_t)m->cfg.n_replicas *
+           (sizeof(struct tl) + (uint64_t)m->cfg.timeline_rows * sizeof(struct tl_row));
 }
 
 void met_stat_of(double *x, size_t n, struct met_stat *s)

@@ -13,6 +13,8 @@
  * Timeline: per replica, rows of (time, batch size, KV used, waiting, running), decimated to at
  * most timeline_rows rows by doubling the sampling interval whenever the buffer fills; of two
  * samples at one instant the later is kept; with timeline_rows = 1 the one row is the first sample.
+ * Its rows are allocated as samples come (doubling, up to timeline_rows per replica), so that a
+ * large timeline_rows costs only what a run fills; met_timeline_max_bytes bounds the total.
  * Errors: SIM_ENOMEM or SIM_EIO (requests.csv write); the object stays usable for freeing.
  */
 #ifndef LENSIM_MET_H
@@ -34,8 +36,11 @@ struct met_cfg {
 
 typedef struct met met_t;
 
+/* Returns an owned metrics object (free with met_free), or NULL when out of memory. Copies cfg;
+ * borrows cfg->requests_csv. */
 met_t *met_new(const struct met_cfg *cfg);
-void   met_free(met_t *m);
+/* NULL is a no-op. */
+void met_free(met_t *m);
 
 /* A request finished (state DONE) or failed (never ran). */
 int  met_finish(met_t *m, const struct req *r);
@@ -44,7 +49,13 @@ void met_fail(met_t *m, const struct req *r);
  * followed a token of the previous iteration (gap = dur), `tokens` tokens produced in all. */
 int met_iter(met_t *m, uint32_t rep, simtime_t t, simtime_t dur, uint32_t batch,
              uint32_t itl_tokens, uint32_t tokens, double kv_util);
-/* A timeline sample (decimated inside). */
+/* The most memory the timeline can take, all replicas full (n_replicas x timeline_rows rows),
+ * in bytes: what a run must be able to afford. Pure. */
+uint64_t met_timeline_max_bytes(const met_t *m);
+/* The timeline's rows per replica (0 = none). Pure. */
+uint32_t met_timeline_rows(const met_t *m);
+/* A timeline sample (decimated inside). Returns 0, or SIM_ENOMEM when its row cannot be
+ * allocated (the timeline unchanged). */
 int met_sample(met_t *m, uint32_t rep, simtime_t t, uint32_t batch, uint64_t kv_used_tok,
                double kv_util, uint32_t waiting);
 /* An irregular inter-token gap (after a preemption or a pause). */

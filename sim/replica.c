@@ -168,7 +168,7 @@ static void on_limit(struct replica *p, struct req *r, uint64_t b, simtime_t now
     /* A reservation outgrown: S3's supervisor preempts it and re-queues it with the next
      * bucket's reservation (or the maximum). */
     r->n_mispredict++;
-    kv_overflow(p->kv, r, gen_at(r, b), p->env->pred, p->cfg->overflow);
+    p->n_clamped += (uint64_t)kv_overflow(p->kv, r, gen_at(r, b), p->env->pred, p->cfg->overflow);
     preempt(p, r, b, now, 1);
 }
 
@@ -239,7 +239,13 @@ void replica__timer_set(struct replica *p, simtime_t at)
 {
     if (p->timer_set)
         return;
-    if (eng_schedule_at(p->env->eng, at, SERVE_EV_TIMER, p, p->idx, &p->timer))
+    if (at > SIM_T_MAX)
+        fail(p, sim_msg_set(p->env->err, SIM_ECONFIG,
+                            "replica %u: engine.max_wait_s (%g s) puts a batch's deadline at "
+                            "%.1f s, past the simulator's time limit of %.0f s (2^62 ns)",
+                            p->idx, p->cfg->max_wait_s, (double)at / SIM_NS_PER_S,
+                            (double)SIM_T_MAX / SIM_NS_PER_S));
+    else if (eng_schedule_at(p->env->eng, at, SERVE_EV_TIMER, p, p->idx, &p->timer))
         fail(p, SIM_ENOMEM);
     else
         p->timer_set = 1;
@@ -319,7 +325,18 @@ static void start_iteration(struct replica *p, simtime_t now)
         .owner = p,
     };
     const struct exec *ex = p->env->exec;
-    simtime_t          dur = ex->ops->iter_ns(ex->self, &b);
+    simtime_t          dur = 0;
+    int                rc = ex->ops->iter_ns(ex->self, &b, &dur, p->env->err);
+    if (!rc && dur > SIM_T_MAX - now)
+        rc = sim_msg_set(p->env->err, SIM_ECONFIG,
+                         "replica %u: an iteration of %.9g s starting at %.9g s would end past "
+                         "the simulator's time limit of %.0f s (2^62 ns, about 146 years)",
+                         p->idx, (double)dur / SIM_NS_PER_S, (double)now / SIM_NS_PER_S,
+                         (double)SIM_T_MAX / SIM_NS_PER_S);
+    if (rc) {
+        fail(p, rc);
+        return;
+    }
     p->busy = 1;
     p->iter_start = now;
     p->cur_batch = (uint32_t)p->n_run;
@@ -402,7 +419,7 @@ static void boundary(struct replica *p, simtime_t now)
 int replica_enqueue(struct replica *p, struct req *r, simtime_t now)
 {
     r->replica = p->idx;
-    kv_queue(p->kv, r, p->env->pred);
+    p->n_clamped += (uint64_t)kv_queue(p->kv, r, p->env->pred);
     return sched_push(p->q, r, now);
 }
 
@@ -426,6 +443,7 @@ size_t      replica_waiting(const struct replica *p) { return sched_len(p->q); }
 int         replica_busy(const struct replica *p) { return p->busy; }
 uint64_t    replica_finished(const struct replica *p) { return p->n_finished; }
 uint64_t    replica_aging_count(const struct replica *p) { return sched_aging_count(p->q); }
+uint64_t    replica_clamped(const struct replica *p) { return p->n_clamped; }
 
 void replica_check(const struct replica *p)
 {

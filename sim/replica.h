@@ -12,7 +12,10 @@
  * Misprediction (predicted reservations): a request that outgrows its reservation is preempted
  * and re-queued at the front with the next bucket's reservation (or the maximum), its generated
  * tokens kept and recomputed (or swapped out and in).
- * Errors: out of memory inside an event stops the engine (eng_stop) with SIM_ENOMEM.
+ * Errors: out of memory inside an event stops the engine (eng_stop) with SIM_ENOMEM; so does,
+ * with SIM_ECONFIG and the reason in env->err, a time the simulated clock cannot hold (an
+ * iteration that the executor cannot time or that would end past SIM_T_MAX, a batch deadline
+ * past it).
  */
 #ifndef LENSIM_REPLICA_H
 #define LENSIM_REPLICA_H
@@ -41,6 +44,7 @@ struct replica_env {
     met_t                  *met;
     pred_t                 *pred;
     pool_t                 *reqs; /* where finished requests go back */
+    struct sim_msg         *err;  /* why, when a replica stops the run with an error */
 };
 
 typedef struct replica replica_t;
@@ -72,6 +76,8 @@ int    replica_busy(const replica_t *p);
 /* Requests finished so far; boundaries at which aging overrode the policy. */
 uint64_t replica_finished(const replica_t *p);
 uint64_t replica_aging_count(const replica_t *p);
+/* Reservations clamped to the KV pool's capacity so far (kv_queue, kv_overflow). */
+uint64_t replica_clamped(const replica_t *p);
 
 /* Check the replica's invariants (KV pool against the running set, decode aggregates, batch
  * size, heap order); aborts with the reason on a violation. O(running + heap). */

@@ -40,6 +40,7 @@ struct replica {
     struct ev_handle timer;
     int              timer_set;
     uint64_t         n_finished;
+    uint64_t         n_clamped; /* reservations the KV pool's capacity clamped (kv.h) */
 };
 
 /* r leaves the replica finished at now: metrics, memory and slot released. */

@@ -61,6 +61,7 @@ struct serve_stats {
     simtime_t first_arrival_ns, last_event_ns;
     uint64_t  events;
     uint64_t  aging_overrides;
+    uint64_t  clamped; /* predicted reservations clamped to the KV pool's capacity (kv.h) */
 };
 
 /* Progress callback, called about every 2^16 events; returns nonzero to stop (interrupt). */
@@ -68,7 +69,10 @@ typedef int (*serve_progress_fn)(void *ctx, const struct serve_stats *s);
 
 /* Run the workload `src` through the cluster to completion, timed by cfg->exec or, when it is
  * NULL, by the model clock over cost (exec_model). Borrows everything. Returns 0,
- * SIM_EINTR when progress asked to stop, or another negative code with the reason in err. */
+ * SIM_EINTR when progress asked to stop, or another negative code with the reason in err:
+ * SIM_ECONFIG before anything runs when the timeline at full size (met_timeline_max_bytes) would
+ * not fit in the machine's memory, or when simulated time would pass SIM_T_MAX (an iteration,
+ * a batch deadline, the predictor queue); SIM_EINPUT for an arrival past SIM_T_MAX. */
 int serve_run(const struct serve_cfg *cfg, const struct cost *cost, trace_t *src, pred_t *pred,
               met_t *met, serve_progress_fn progress, void *progress_ctx, struct serve_stats *stats,
               struct sim_msg *err);

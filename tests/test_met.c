@@ -182,6 +182,52 @@ TEST(timeline_of_a_long_run)
     free(text);
 }
 
+/* The timeline is allocated as samples come, not rows x replicas up front (issue 15, defect 11),
+ * and a run whose settings could make it outgrow the machine's memory is refused before it
+ * starts, with the figure and the setting to lower. */
+TEST(timeline_grows_lazily)
+{
+    size_t         before = sim_alloc_stats().live_bytes;
+    struct met_cfg mc = {.n_replicas = 100, .timeline_rows = 1000000};
+    met_t         *m = met_new(&mc);
+    ASSERT_TRUE(m);
+    size_t after = sim_alloc_stats().live_bytes;
+    ASSERT_TRUE(after - before < 64 * 1024); /* no rows yet (it used to be 3.2 GB) */
+    for (int i = 0; i < 10; i++)
+        ASSERT_EQ(met_sample(m, 3, (simtime_t)i * SIM_NS_PER_MS, 1, 1, 0.1, 0), 0);
+    ASSERT_TRUE(sim_alloc_stats().live_bytes - before < 64 * 1024);
+    /* The bound the run checks: every replica's rows, all of them. */
+    ASSERT_TRUE(met_timeline_max_bytes(m) >= (uint64_t)100 * 1000000 * 24);
+    met_free(m);
+    ASSERT_EQ(sim_alloc_stats().live_bytes, before);
+}
+
+TEST(settings_that_outgrow_memory_are_refused)
+{
+    static const char yaml[] = "name: big\nworkload: {requests: 10, rate: 1}\n"
+                               "cluster: {replicas: 100000}\n"
+                               "outputs: {timeline_rows: 10000000}\n";
+    cfg_exp_t        *e;
+    struct sim_msg    err = {{0}};
+    ASSERT_EQ(cfg_load_string(yaml, "big.yaml", &e, &err), 0);
+    struct cfg c;
+    ASSERT_EQ(cfg_resolve(e, 0, &c, &err), 0);
+    cfg_free(e);
+    struct run *x = sim_malloc(sizeof *x);
+    ASSERT_TRUE(x);
+    if (run_build(&c, ".", "", x, &err))
+        TEST_FAIL_("run_build: %s", err.text);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/big", tmpdir);
+    struct run_result res;
+    int               rc = run_exec(x, dir, NULL, NULL, &res, &err);
+    sim_free(x);
+    printf("    %s\n", err.text);
+    ASSERT_EQ(rc, SIM_ECONFIG);
+    ASSERT_STR_CONTAINS(err.text, "outputs.timeline_rows");
+    ASSERT_STR_CONTAINS(err.text, "TB");
+}
+
 /* Text written to a memory stream by fn(s, f); free() it. */
 static char *written(void (*fn)(const struct met_summary *, FILE *), const struct met_summary *s)
 {
@@ -324,6 +370,8 @@ int main(void)
     RUN(decimation_direct);
     RUN(timeline_of_a_long_run);
     RUN(summary_columns_by_hand);
+    RUN(timeline_grows_lazily);
+    RUN(settings_that_outgrow_memory_are_refused);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd))

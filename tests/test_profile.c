@@ -283,6 +283,45 @@ TEST(allreduce_cost)
     ASSERT_NEAR(p2.piece[1].coef[CAL_T_CONST] - p1.piece[1].coef[CAL_T_CONST], ar.const_s, 1e-12);
 }
 
+/* Latency must be positive over every batch a run can reach, not only at a few probes: a
+ * coefficient that makes it fall with context, or with the square of a long prompt, is refused
+ * (issue 15, defect 4); so is a coefficient that is not finite. */
+TEST(latency_must_be_positive_over_the_whole_domain)
+{
+    /* Piece 2 (17 tokens and more) of `good`, with one term changed. */
+    expect_error(edit(12, "      prefill_tok: 1e-4\n      decode_seqs: 1e-5\n"
+                          "      decode_ctx: -2e-6\n"),
+                 SIM_ECONFIG, "", "decode_ctx");
+    expect_error(edit(12, "      prefill_tok: 1e-4\n      prefill_sq: -1e-9\n"), SIM_ECONFIG, "",
+                 "prefill_sq");
+    expect_error(edit(12, "      prefill_tok: 1e-4\n      decode_seqs: -1e-3\n"), SIM_ECONFIG, "",
+                 "not positive");
+    expect_error(edit(11, "      const: .inf\n"), SIM_ECONFIG, "", "not finite");
+    /* Many one-token prompts in the first piece: 1e-3 - 16 x 1e-4 < 0, though one 16-token
+     * prompt (the old probe) takes 1e-3 - 1.6e-3 + 256 x 1e-5 > 0. */
+    expect_error(edit(9, "      prefill_tok: -1e-4\n      prefill_sq: 1e-5\n"), SIM_ECONFIG, "",
+                 "not positive");
+    /* A negative term a bounded piece never lets below zero is fine: in piece 1 (at most 16
+     * tokens) 1e-3 - 16^2 x 1e-6 > 0. */
+    struct cal_profile q;
+    struct sim_msg     err = {{0}};
+    const char        *ok = write_file("ok.yaml", edit(9, "      prefill_tok: 1e-5\n"
+                                                                 "      prefill_sq: -1e-6\n"));
+    if (cal_profile_load(ok, &q, &err))
+        TEST_FAIL_("%s", err.text);
+    /* Every analytic profile passes. */
+    for (const struct cal_model *m = cal_models; m->name; m++)
+        for (const struct cal_gpu *g = cal_gpus; g->name; g++) {
+            struct cal_profile a;
+            if (cal_analytic_profile(m, g, 1, 0.9, &a, &err))
+                continue; /* the model does not fit on the GPU */
+            const char *p = path_of("analytic.yaml");
+            ASSERT_EQ(cal_profile_save(p, &a, &err), 0);
+            if (cal_profile_load(p, &q, &err))
+                TEST_FAIL_("%s on %s: %s", m->name, g->name, err.text);
+        }
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/lensim_test_profile_XXXXXX");
@@ -297,6 +336,7 @@ int main(void)
     RUN(sha256_vectors);
     RUN(gpu_presets_match_driver_names);
     RUN(allreduce_cost);
+    RUN(latency_must_be_positive_over_the_whole_domain);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

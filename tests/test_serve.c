@@ -325,7 +325,7 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static simtime_t stub_iter_ns(void *self, const struct exec_batch *b)
+static int stub_iter_ns(void *self, const struct exec_batch *b, simtime_t *ns, struct sim_msg *why)
 {
     struct stub *s = self;
     s->n_iter++;
@@ -348,7 +348,7 @@ static simtime_t stub_iter_ns(void *self, const struct exec_batch *b)
         disagree(s, "summed decode context differs");
     if (s->pf_tok != b->agg.prefill_tok || s->pf_sq != b->agg.prefill_sq)
         disagree(s, "prefill tokens or squares differ");
-    return s->model.ops->iter_ns(s->model.self, b);
+    return s->model.ops->iter_ns(s->model.self, b, ns, why);
 }
 
 static double stub_recompute_s(void *self, double tok)
@@ -456,6 +456,103 @@ TEST(more_replicas_less_queueing)
     sim_free(x);
 }
 
+/* ---- simulated time has a limit (SIM_T_MAX): passing it is an error, never an abort ---- */
+
+/* Run x with outputs, expecting error `code` whose message contains `what`. */
+static void run_fails(struct run *x, const char *sub, int code, const char *what)
+{
+    struct sim_msg    err = {{0}};
+    struct run_result res;
+    char              dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", tmpdir, sub);
+    int rc = run_exec(x, dir, NULL, NULL, &res, &err);
+    if (rc != code)
+        TEST_FAIL_("%s: expected %d, got %d (%s)", sub, code, rc, err.text);
+    ASSERT_STR_CONTAINS(err.text, what);
+    printf("    %s: %s\n", sub, err.text);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ASSERT_TRUE(f);
+    fputs(text, f);
+    ASSERT_EQ(fclose(f), 0);
+}
+
+/* One piece, every iteration costs `const_s` plus `ctx_s` per token of decode context. */
+static void flat_profile(struct run *x, double const_s, double ctx_s)
+{
+    struct cal_profile *p = &x->cost.prof;
+    p->n_pieces = 1;
+    memset(p->piece, 0, sizeof p->piece);
+    p->piece[0].max_tokens = INFINITY;
+    p->piece[0].coef[CAL_T_CONST] = const_s;
+    p->piece[0].coef[CAL_T_DECODE_CTX] = ctx_s;
+}
+
+TEST(time_past_the_limit_is_an_error)
+{
+    char late[512], yaml[1024];
+    snprintf(late, sizeof late, "%s/late.csv", tmpdir);
+    write_text(late, "arrival_s,prompt_tokens,output_tokens\n0,100,10\n4611686018.4,100,10\n");
+    snprintf(yaml, sizeof yaml, "name: t\nworkload: {source: csv, path: '%s'}\n", late);
+    struct run *x = sim_malloc(sizeof *x);
+    build(yaml, x, NULL); /* the case: it arrives in time, its prefill ends too late */
+    run_fails(x, "late-iteration", SIM_ECONFIG, "time limit");
+    write_text(late, "arrival_s,prompt_tokens,output_tokens\n0,100,10\n4611686020,100,10\n");
+    build(yaml, x, NULL);
+    run_fails(x, "late-arrival", SIM_EINPUT, "146 years"); /* the reader refuses it */
+
+    /* Predictions served one at a time push the last one past the limit. */
+    char edge[512];
+    snprintf(edge, sizeof edge, "%s/edge.csv", tmpdir);
+    write_text(edge, "arrival_s,prompt_tokens,output_tokens\n0,100,10\n4611685000,100,10\n"
+                     "4611685000,100,10\n");
+    snprintf(yaml, sizeof yaml, "name: t\nworkload: {source: csv, path: '%s'}\n", edge);
+    const char *cost[] = {"predictor.cost_s=1000", NULL};
+    build(yaml, x, cost);
+    run_fails(x, "predictor-cost", SIM_ECONFIG, "predictor.cost_s");
+
+    /* Swapping over a link of 1e-300 GB/s takes forever. */
+    static const char swap[] = "name: t\nseed: 3\nworkload: {requests: 200, rate: 50}\n"
+                               "engine: {memory: paged, preemption: swap, max_seq_len: 2048}\n"
+                               "hardware: {host_bw_gbps: 1e-300}\n";
+    build(swap, x, NULL);
+    x->serve.kv.capacity_tok = 6000;
+    run_fails(x, "swap-forever", SIM_ECONFIG, "host_bw_gbps");
+
+    /* Iterations of 1e9 s (the clock passes the limit after a few), 1e10 s (one does not fit
+     * in the clock) and forever. */
+    static const char small[] = "name: t\nworkload: {requests: 20, rate: 1}\n";
+    const double      huge[] = {1e9, 1e10, INFINITY};
+    for (int i = 0; i < 3; i++) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "const-%g", huge[i]);
+        build(small, x, NULL);
+        flat_profile(x, huge[i], 0);
+        run_fails(x, sub, SIM_ECONFIG, "time limit");
+    }
+    build(small, x, NULL);
+    flat_profile(x, NAN, 0);
+    run_fails(x, "const-nan", SIM_ECONFIG, "not a number");
+    sim_free(x);
+}
+
+/* A latency that goes negative is an error of the run, never clamped to 1 ns. */
+TEST(negative_iteration_time_is_an_error)
+{
+    static const char small[] = "name: t\nworkload: {requests: 200, rate: 5}\n";
+    struct run       *x = sim_malloc(sizeof *x);
+    build(small, x, NULL);
+    flat_profile(x, 1e-3, -2e-6); /* negative past 500 tokens of decode context */
+    run_fails(x, "negative", SIM_ECONFIG, "not positive");
+    build(small, x, NULL);
+    flat_profile(x, 0, 0);
+    run_fails(x, "zero", SIM_ECONFIG, "not positive");
+    sim_free(x);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-serve-XXXXXX");
@@ -469,6 +566,8 @@ int main(void)
     RUN(exec_seam_paged_swap);
     RUN(exec_seam_predicted_overflow);
     RUN(exec_seam_static_batches_with_aging);
+    RUN(time_past_the_limit_is_an_error);
+    RUN(negative_iteration_time_is_an_error);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd))
