@@ -30,10 +30,18 @@ int sim_err_of_errno(int errnum)
     return errnum == ENOENT ? SIM_ENOENT : errnum == ENOMEM ? SIM_ENOMEM : SIM_EIO;
 }
 
+static void (*abort_cleanup)(void);
+
+void sim_abort_cleanup(void (*fn)(void)) { abort_cleanup = fn; }
+
 void sim_abort(const char *file, int line, const char *func, const char *cond)
 {
     fflush(stdout);
     fprintf(stderr, "%s:%d %s: assertion failed: %s\n", file, line, func, cond);
+    void (*fn)(void) = abort_cleanup;
+    abort_cleanup = NULL; /* once, even if it were to assert */
+    if (fn)
+        fn();
     abort();
 }
 

@@ -28,8 +28,10 @@ struct met_cfg {
     double   slo_ttft_s, slo_tpot_s, slo_e2el_s; /* 0 = not set */
     double   slo_norm_s; /* normalized latency (e2el / output tokens), ORCA's and vLLM's papers */
     uint32_t n_replicas;
-    uint32_t timeline_rows; /* per replica; 0 = no timeline */
-    FILE    *requests_csv;  /* borrowed; NULL = do not write per-request rows */
+    uint32_t timeline_rows;        /* per replica; 0 = no timeline */
+    FILE    *requests_csv;         /* borrowed; NULL = do not write per-request rows */
+    const char     *requests_name; /* borrowed: requests_csv's path, for messages */
+    struct sim_msg *err;           /* borrowed (may be NULL): why a row could not be written */
 };
 
 typedef struct met met_t;
@@ -37,7 +39,8 @@ typedef struct met met_t;
 met_t *met_new(const struct met_cfg *cfg);
 void   met_free(met_t *m);
 
-/* A request finished (state DONE) or failed (never ran). */
+/* A request finished (state DONE) or failed (never ran). met_finish returns 0, SIM_ENOMEM, or
+ * SIM_EIO with "requests_name: cannot write: cause" in cfg->err when its row fails. */
 int  met_finish(met_t *m, const struct req *r);
 void met_fail(met_t *m, const struct req *r);
 /* An iteration of replica `rep` ran [t, t + dur): `batch` sequences, `itl_tokens` of its tokens
