@@ -354,8 +354,10 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
         }
     }
     if (x->compat_path[0]) { /* the SSJF paper's simulator instead of the serving model */
-        int64_t t0 = sim_wall_ns();
-        if ((rc = compat_ssjf_run(&x->cfg, x->compat_path, req.f, &res->sum, err)))
+        struct prog pg = {progress, pctx, (uint64_t)x->cfg.ssjf_jobs * x->cfg.ssjf_repeats};
+        int64_t     t0 = sim_wall_ns();
+        if ((rc = compat_ssjf_run(&x->cfg, x->compat_path, req.f, progress_tramp, &pg, &res->sum,
+                                  err)))
             goto out;
         res->wall_s = (double)(sim_wall_ns() - t0) / 1e9;
         res->stats.finished = res->sum.completed;
