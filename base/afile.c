@@ -169,9 +169,7 @@ int sim_afile_dir_open(struct sim_afile_dir *d, const char *path, struct sim_msg
     if (!mkdtemp(d->tmp)) {
         int rc = sim_msg_set(err, SIM_EIO, "%s: cannot create a temporary directory: %s", path,
                              strerror(errno));
-        sim_free(d->tmp); /* mkdtemp failed: there is nothing to remove */
-        d->tmp = NULL;
-        dir_empty(d);
+        dir_empty(d); /* mkdtemp failed: there is nothing to remove */
         return rc;
     }
     track((const void **)reg_dir, d);

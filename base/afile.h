@@ -7,7 +7,8 @@
  * writes goes through here.
  * Abort: every temporary file and directory open now is in a fixed registry, which
  * sim_afile_remove_all empties from the disk; the first open sets it as sim_abort's clean-up, so
- * that a failed assertion leaves no *.tmpXXXXXX behind. Single-threaded: open, commit and discard from one thread.
+ * that a failed assertion leaves no *.tmpXXXXXX behind. Open, commit and discard from one thread
+ * (the registry has no lock).
  * Ownership: struct sim_afile and struct sim_afile_dir are caller storage; open fills them, commit
  * or discard empties them.
  * Errors: SIM_EIO / SIM_ENOMEM with "path: what" in err.

@@ -118,7 +118,7 @@ static int render(const char *gp, const char *sdir, const char *dir, const char 
             break;
         }
     close(fd[0]);
-    int st = 0;
+    int st = -1; /* not "exited 0" should waitpid fail */
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     int status = CLI_EXIT_OK;

@@ -16,9 +16,10 @@
 enum { TICKS_PER_S = 100 };
 
 /* ---- stopping: the caller's progress hook, polled in every loop that can run long ----
- * (Poisson slots at a tiny rate, batches of a large repetition). One poll per 2^16 steps costs
- * a counter test per step; a step is a few hundred nanoseconds at most, so a stop request is
- * seen within milliseconds. */
+ * (Poisson slots at a tiny rate, the batches of a repetition, the sorts of a large queue). Each
+ * loop counts its work in steps of at most a few hundred nanoseconds (a Poisson draw, a batch, a
+ * comparison) and the hook is asked once per POLL_EVERY steps, so that a stop request is seen
+ * within milliseconds at a cost of one addition per step. */
 enum { POLL_EVERY = 1 << 16 };
 
 struct poll {
@@ -28,11 +29,12 @@ struct poll {
     uint64_t           steps;
 };
 
-/* Count a step; every POLL_EVERY steps ask the hook. Returns 1 when it asked to stop. */
-static int stop_asked(struct poll *p)
+/* Count `work` steps; once per POLL_EVERY steps ask the hook. Returns 1 when it asked to stop. */
+static int stop_asked(struct poll *p, uint64_t work)
 {
-    if (!p->fn || ++p->steps % POLL_EVERY)
+    if (!p->fn || (p->steps += work) < POLL_EVERY)
         return 0;
+    p->steps = 0;
     return p->fn(p->ctx, &p->st) != 0;
 }
 
@@ -120,7 +122,7 @@ static int arrivals(const struct cfg *c, gsl_rng *r, struct job *j, size_t n, st
         /* Counts per 1-second slot, int(N / rate) slots, extended until N arrivals. */
         size_t k = 0; /* slot by slot: the same law as int(N/rate) slots, then extensions */
         for (size_t s = 0; k < n; s++) {
-            if (stop_asked(poll)) /* n / rate slots: hours at a tiny rate */
+            if (stop_asked(poll, 1)) /* n / rate slots: hours at a tiny rate */
                 return SIM_EINTR;
             unsigned cnt = gsl_ran_poisson(r, c->rate);
             for (unsigned q = 0; q < cnt && k < n; q++)
@@ -188,7 +190,7 @@ static int run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t w
         q[tail++] = i;
     int64_t t = 0;
     while (head < tail) {
-        if (stop_asked(poll))
+        if (stop_asked(poll, 1))
             return SIM_EINTR;
         if (t < j[q[head]].a)
             t = j[q[head]].a;
@@ -209,10 +211,15 @@ static int run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t w
 
 static int64_t key_of(const struct job *x, int ssjf) { return ssjf ? x->p : x->rem; }
 
-/* Stable insertion sort of idx[0..n) by key (ascending) or by age (descending). */
-static void stable_sort(size_t *idx, size_t n, const struct job *j, int by_age, int ssjf)
+/* Stable insertion sort of idx[0..n) by key (ascending) or by age (descending). O(n^2): tens of
+ * seconds for the largest queue (ssjf.jobs = 10^5), so it polls. Returns 0 or SIM_EINTR (idx
+ * then partly sorted). */
+static int stable_sort(size_t *idx, size_t n, const struct job *j, int by_age, int ssjf,
+                       struct poll *poll)
 {
     for (size_t i = 1; i < n; i++) {
+        if (stop_asked(poll, i)) /* at most i comparisons follow */
+            return SIM_EINTR;
         size_t v = idx[i], k = i;
         while (k > 0) {
             const struct job *a = &j[idx[k - 1]], *b = &j[v];
@@ -224,6 +231,7 @@ static void stable_sort(size_t *idx, size_t n, const struct job *j, int by_age, 
         }
         idx[k] = v;
     }
+    return SIM_OK;
 }
 
 /* Sets *ran to the number of jobs that ran (n, or n - 1 by the idle-last-job quirk). Returns 0
@@ -235,7 +243,7 @@ static int run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssjf, 
     size_t  nw = 0, next = 0, ran = n;
     int64_t t = 0;
     for (;;) {
-        if (stop_asked(poll))
+        if (stop_asked(poll, 1))
             return SIM_EINTR;
         if (nw == 0) {
             if (next >= n)
@@ -251,12 +259,14 @@ static int run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssjf, 
         while (next < n && j[next].a <= t)
             w[nw++] = next++;
         memcpy(ord, w, nw * sizeof *ord);
-        stable_sort(ord, nw, j, 1, ssjf); /* by age, oldest first */
+        if (stable_sort(ord, nw, j, 1, ssjf, poll)) /* by age, oldest first */
+            return SIM_EINTR;
         const struct job *h = &j[ord[0]];
         int aging = (double)h->age > (double)starve || (double)h->age > factor * (double)h->rem;
         if (!aging) {
             memcpy(ord, w, nw * sizeof *ord);
-            stable_sort(ord, nw, j, 0, ssjf);
+            if (stable_sort(ord, nw, j, 0, ssjf, poll))
+                return SIM_EINTR;
         }
         size_t nb = nw < B ? nw : B;
         for (size_t k = 0; k < nb; k++)

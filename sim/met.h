@@ -28,10 +28,12 @@ struct met_cfg {
     double   slo_ttft_s, slo_tpot_s, slo_e2el_s; /* 0 = not set */
     double   slo_norm_s; /* normalized latency (e2el / output tokens), ORCA's and vLLM's papers */
     uint32_t n_replicas;
-    uint32_t timeline_rows;        /* per replica; 0 = no timeline */
-    FILE    *requests_csv;         /* borrowed; NULL = do not write per-request rows */
-    const char     *requests_name; /* borrowed: requests_csv's path, for messages */
-    struct sim_msg *err;           /* borrowed (may be NULL): why a row could not be written */
+    uint32_t timeline_rows; /* per replica; 0 = no timeline */
+    FILE    *requests_csv;  /* borrowed; NULL = do not write per-request rows */
+
+    /* For a failed row of requests_csv: its path, and where the reason goes (both borrowed). */
+    const char     *requests_name;
+    struct sim_msg *err; /* may be NULL */
 };
 
 typedef struct met met_t;

@@ -5,9 +5,10 @@
 # 129); the finished run keeps all four files, complete; the interrupted run leaves no
 # summary.json, no other finished-looking file and no *.tmp; there is no results.csv (nor its
 # .tmp), and no lock file. Then the loops that once never polled stop promptly too: the SSJF
-# paper's simulator (compat: ssjf) drawing Poisson slots at a tiny rate (hours of work), and a
-# million requests arriving at one instant (workload.arrival: batch) on 4000 replicas routed to
-# the least loaded (seconds spent in the arrival loop alone).
+# paper's simulator (compat: ssjf) drawing Poisson slots at a tiny rate, or sorting a queue of
+# 10^5 jobs (hours of work each), and a million requests arriving at one instant
+# (workload.arrival: batch) on 4000 replicas routed to the least loaded (seconds spent in the
+# arrival loop alone).
 set -u
 . "$(dirname "$0")/lib.sh"
 L=$(lensim_abs "$1")
@@ -113,6 +114,18 @@ ssjf: {jobs: 100, repeats: 2, predictions: preds.csv}
 workload: {arrival: poisson, rate: 1e-8}
 Y
 quick_stop compat-ssjf ssjf.yaml INT 130
+# SJF over 10^5 jobs arriving at once: each queue sort is O(n^2) (seconds), hours in all.
+awk 'BEGIN { print ",output_token_length,predicted_length,latency,model"
+             for (i = 1; i <= 100000; i++) printf "%d,%d,%d,0.1,m\n", i, i * 7 % 500 + 1, i % 5 }' \
+    > preds-big.csv
+cat > sort.yaml <<'Y'
+name: sortint
+compat: ssjf
+policy: sjf
+ssjf: {jobs: 100000, repeats: 1, predictions: preds-big.csv}
+workload: {arrival: batch}
+Y
+quick_stop compat-ssjf-sort sort.yaml INT 130
 
 cat > batch.yaml <<'Y'
 name: batchint
