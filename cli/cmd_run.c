@@ -180,6 +180,7 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
     char             lock_path[1100], rpath[1100];
     int              lock = -1, rc;
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* the flag stops the run; no read or write should fail of it */
     for (int k = 0; k < N_STOP_SIGNALS; k++)
         sigaction(stop_signals[k], &sa, &old[k]);
     if ((rc = lock_dir(dir, lock_path, sizeof lock_path, &lock, err)))
