@@ -46,10 +46,18 @@ int sim_open_input(const char *path, FILE **f, struct sim_msg *err)
     return SIM_OK;
 }
 
+static void (*abort_cleanup)(void);
+
+void sim_abort_cleanup(void (*fn)(void)) { abort_cleanup = fn; }
+
 void sim_abort(const char *file, int line, const char *func, const char *cond)
 {
     fflush(stdout);
     fprintf(stderr, "%s:%d %s: assertion failed: %s\n", file, line, func, cond);
+    void (*fn)(void) = abort_cleanup;
+    abort_cleanup = NULL; /* once, even if it were to assert */
+    if (fn)
+        fn();
     abort();
 }
 

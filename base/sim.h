@@ -48,8 +48,12 @@ const char *sim_strerror(int err);
  * not exist (invalid input, like any name that names nothing), SIM_ENOMEM, else SIM_EIO. Pure. */
 int sim_err_of_errno(int errnum);
 
-/* Print "file:line func: cond" to stderr and abort. Never returns. */
+/* Print "file:line func: cond" to stderr, call the clean-up hook if one is set, and abort.
+ * Never returns. */
 _Noreturn void sim_abort(const char *file, int line, const char *func, const char *cond);
+/* Set the function sim_abort calls before it aborts (NULL: none), e.g. afile's removal of its
+ * temporary files. It must be async-signal-safe and must not assert. Cannot fail. */
+void sim_abort_cleanup(void (*fn)(void));
 
 /* Always compiled in: invariants are cheap next to the cost of a silently wrong result. */
 #define SIM_ASSERT(c) ((c) ? (void)0 : sim_abort(__FILE__, __LINE__, __func__, #c))

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "cmds.h"
 #include "run.h"
 
@@ -64,28 +65,79 @@ static void usage(FILE *f)
                "results.csv): latency_cdf, rate_sweep, timeline and runs; ssjf and runs for a\n"
                "`compat: ssjf` experiment. Needs gnuplot.\n\n"
                "exit status: 0 done, 1 gnuplot failed, 2 bad usage or no results in DIR,\n"
-               "3 gnuplot not installed\n");
+               "3 gnuplot not installed or a figure could not be written\n");
 }
 
-static int run_gnuplot(const char *gp, const char *sdir, const char *dir, const char *fmt,
-                       const char *script, const char *out)
+/* Draw plots/SCRIPT.gp into `out`: gnuplot writes the figure to a pipe and lensim writes it
+ * through an atomic file, so that the figure appears only when gnuplot succeeded, drew something
+ * and every byte reached the disk; otherwise no file of that name is left. Returns CLI_EXIT_OK,
+ * CLI_EXIT_FAILED (gnuplot failed or drew nothing) or CLI_EXIT_IO (the figure could not be
+ * written), having said why on stderr. */
+static int render(const char *gp, const char *sdir, const char *dir, const char *fmt,
+                  const char *script, const char *out)
 {
-    char expr[8192], file[4096];
-    snprintf(expr, sizeof expr, "set loadpath '%s'; dir='%s'; fmt='%s'; out='%s'", sdir, dir, fmt,
-             out);
+    char             expr[8192], file[4096];
+    struct sim_afile a;
+    struct sim_msg   err;
+    int              fd[2];
+    snprintf(expr, sizeof expr, "set loadpath '%s'; dir='%s'; fmt='%s'; out=''", sdir, dir, fmt);
     snprintf(file, sizeof file, "%s/%s.gp", sdir, script);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
+    if (sim_afile_open(&a, out, &err)) {
+        fprintf(stderr, "lensim plot: %s\n", err.text);
+        return CLI_EXIT_IO;
+    }
+    pid_t pid = -1;
+    if (pipe(fd) == 0 && (pid = fork()) < 0) {
+        close(fd[0]);
+        close(fd[1]);
+    }
+    if (pid < 0) {
+        fprintf(stderr, "lensim plot: cannot start gnuplot: %s\n", strerror(errno));
+        sim_afile_discard(&a);
+        remove(out);
+        return CLI_EXIT_FAILED;
+    }
     if (pid == 0) {
-        execl(gp, "gnuplot", "-e", expr, file, (char *)NULL);
+        close(fd[0]);
+        if (dup2(fd[1], STDOUT_FILENO) >= 0) {
+            close(fd[1]);
+            execl(gp, "gnuplot", "-e", expr, file, (char *)NULL);
+        }
         _exit(127);
     }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    close(fd[1]);
+    char    buf[65536];
+    size_t  total = 0;
+    ssize_t n;
+    /* Read to the end even after a failed write (commit reports it), so gnuplot never blocks. */
+    while ((n = read(fd[0], buf, sizeof buf)) != 0)
+        if (n > 0) {
+            sim_afile_write(&a, buf, (size_t)n);
+            total += (size_t)n;
+        } else if (errno != EINTR) {
+            break;
+        }
+    close(fd[0]);
+    int st = -1; /* not "exited 0" should waitpid fail */
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    int status = CLI_EXIT_OK;
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+        fprintf(stderr, "lensim plot: gnuplot failed on %s (status %d)\n", file,
+                WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        status = CLI_EXIT_FAILED;
+    } else if (!total) {
+        fprintf(stderr, "lensim plot: gnuplot drew nothing for %s\n", file);
+        status = CLI_EXIT_FAILED;
+    } else if (sim_afile_commit(&a, &err)) {
+        fprintf(stderr, "lensim plot: %s\n", err.text);
+        status = CLI_EXIT_IO;
+    }
+    if (status) { /* no figure of that name: an earlier one would not match the results */
+        sim_afile_discard(&a);
+        remove(out);
+    }
+    return status;
 }
 
 int plot_cmd(int argc, char **argv)
@@ -152,7 +204,7 @@ int plot_cmd(int argc, char **argv)
         fprintf(stderr, "lensim plot: %s\n", err.text);
         return CLI_EXIT_IO;
     }
-    int         failed = 0;
+    int         status = CLI_EXIT_OK;
     const char *fmts[2] = {NULL, NULL};
     if (!strcmp(fmt, "both")) {
         fmts[0] = "png";
@@ -161,19 +213,15 @@ int plot_cmd(int argc, char **argv)
         fmts[0] = fmt;
     }
     const char *const *scripts = is_compat(dir) ? ssjf_scripts : native_scripts;
-    for (int s = 0; scripts[s]; s++)
-        for (int k = 0; k < 2 && fmts[k]; k++) {
+    for (int s = 0; scripts[s] && status != CLI_EXIT_IO; s++) /* a full disk stops it */
+        for (int k = 0; k < 2 && fmts[k] && status != CLI_EXIT_IO; k++) {
             char out[2300];
             snprintf(out, sizeof out, "%s/%s.%s", fig, scripts[s], fmts[k]);
-            int rc = run_gnuplot(gp, sdir, dir, fmts[k], scripts[s], out);
-            if (rc) {
-                fprintf(stderr, "lensim plot: gnuplot failed on %s/%s.gp (status %d)\n", sdir,
-                        scripts[s], rc);
-                remove(out);
-                failed = 1;
-            } else {
+            int rc = render(gp, sdir, dir, fmts[k], scripts[s], out);
+            if (!rc)
                 printf("%s\n", out);
-            }
+            else if (status == CLI_EXIT_OK || rc == CLI_EXIT_IO)
+                status = rc;
         }
-    return failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+    return status;
 }

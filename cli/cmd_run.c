@@ -1,14 +1,19 @@
 /*
  * cmd_run.c: `lensim run EXPERIMENT.yaml`: resolve every run of the experiment, run them in order,
  * write each run's files and the experiment's results.csv (one row per run), and print a
- * summary table. SIGINT stops the current run cleanly: finished runs stay on disk, the
- * interrupted one leaves nothing that looks complete, and the exit status is 130.
+ * summary table. The output directory is locked for the whole command (DIR/.lock): a second
+ * `lensim run` into it is refused at once. SIGINT, SIGTERM and SIGHUP stop the current run
+ * cleanly: finished runs stay on disk, the interrupted one leaves nothing, and the exit status is
+ * 128 + the signal (130, 143, 129).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "afile.h"
@@ -19,12 +24,18 @@
 #include "run.h"
 #include "trace.h"
 
+/* The signal that asked the command to stop (0: none). SIGINT, SIGTERM and SIGHUP all stop it
+ * the same way: the current run is abandoned at its next progress poll and its temporary files
+ * removed; the exit status is 128 + the signal, as if the signal had ended the process. */
 static volatile sig_atomic_t interrupted;
 
-static void on_sigint(int sig)
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0] };
+
+static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    if (!interrupted)
+        interrupted = sig;
 }
 
 struct bar {
@@ -80,7 +91,8 @@ static void usage(FILE *f)
             "  --check          check every invariant after every event (slow)\n"
             "  -q, --quiet      no progress bar, no table and no info messages\n\n"
             "exit status: 0 done, 1 a run failed, 2 invalid experiment or option,\n"
-            "3 input/output error, 130 interrupted\n",
+            "3 input/output error or DIR in use by another lensim run,\n"
+            "128+N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)\n",
             queues);
 }
 
@@ -116,6 +128,111 @@ static void table_row(const char *name, const struct run_result *r)
     printf("%-26.26s", name);
     met_table_row(&r->sum, stdout);
     printf(" %7.3f\n", r->wall_s);
+}
+
+/* Take DIR/.lock exclusively (flock) so that two runs never mix their files in one directory;
+ * *fd gets the lock's descriptor, path its name. Returns 0, or SIM_EIO with the reason in err:
+ * "DIR: in use by another lensim run" when another process holds it (no waiting). */
+static int lock_dir(const char *dir, char *path, size_t n, int *fd, struct sim_msg *err)
+{
+    snprintf(path, n, "%s/.lock", dir);
+    for (;;) {
+        int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (f < 0)
+            return sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(errno));
+        if (flock(f, LOCK_EX | LOCK_NB)) {
+            int e = errno;
+            close(f);
+            if (e == EWOULDBLOCK)
+                return sim_msg_set(err, SIM_EIO,
+                                   "%s: in use by another lensim run (it holds %s); let it "
+                                   "finish, or write elsewhere with -o",
+                                   dir, path);
+            return sim_msg_set(err, SIM_EIO, "%s: cannot lock: %s", path, strerror(e));
+        }
+        /* The previous holder removes the file as it leaves (unlock_dir): if it did so after
+         * we opened it, our lock is on a name that is gone, so take the file there now. */
+        struct stat held, now;
+        if (fstat(f, &held) == 0 && stat(path, &now) == 0 && held.st_dev == now.st_dev &&
+            held.st_ino == now.st_ino) {
+            *fd = f;
+            return SIM_OK;
+        }
+        close(f);
+    }
+}
+
+/* Remove the lock file, then release it (in this order: see lock_dir). Cannot fail. */
+static void unlock_dir(int fd, const char *path)
+{
+    unlink(path);
+    close(fd);
+}
+
+/* Run cfgs[0..n) of e into dir, holding its lock and catching the stop signals; write
+ * results.csv only when every run finished. Returns 0, SIM_EINTR, or a negative code with the
+ * reason in err. */
+static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs, size_t n,
+                   const char *dir, const char *data_dir, int quiet, struct sim_msg *err)
+{
+    struct sigaction sa = {0}, old[N_STOP_SIGNALS];
+    struct sim_afile rf = {0};
+    char             lock_path[1100], rpath[1100];
+    int              lock = -1, rc;
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* the flag stops the run; no read or write should fail of it */
+    for (int k = 0; k < N_STOP_SIGNALS; k++)
+        sigaction(stop_signals[k], &sa, &old[k]);
+    if ((rc = lock_dir(dir, lock_path, sizeof lock_path, &lock, err)))
+        goto out;
+    snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
+    if ((rc = sim_afile_open(&rf, rpath, err)))
+        goto out;
+    results_header(rf.f);
+    struct bar bar = {.on = !quiet && isatty(2), .n_runs = n};
+    if (!quiet) {
+        printf("lensim run %s: %zu run%s -> %s\n", file, n, n == 1 ? "" : "s", dir);
+        table_header();
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (interrupted) { /* between two runs */
+            rc = SIM_EINTR;
+            break;
+        }
+        struct run *x = sim_malloc(sizeof *x);
+        if (!x) {
+            rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+            break;
+        }
+        struct run_result res;
+        char              rdir[1300];
+        snprintf(rdir, sizeof rdir, "%s/%s", dir, cfgs[i].run_name);
+        bar.run = i;
+        bar.name = cfgs[i].run_name;
+        rc = run_build(&cfgs[i], cfg_dir(e), data_dir, x, err);
+        if (!rc)
+            rc = run_exec(x, rdir, progress, &bar, &res, err);
+        if (bar.on)
+            fprintf(stderr, "\r\033[K");
+        if (!rc) {
+            results_row(rf.f, &cfgs[i], &res.sum);
+            if (!quiet)
+                table_row(cfgs[i].run_name, &res);
+        } else if (n > 1 && rc != SIM_EINTR) { /* say which run failed */
+            struct sim_msg m = *err;
+            snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[i].run_name, m.text);
+        }
+        sim_free(x);
+    }
+    if (!rc) /* results.csv only when every run finished */
+        rc = sim_afile_commit(&rf, err);
+out:
+    sim_afile_discard(&rf);
+    if (lock >= 0)
+        unlock_dir(lock, lock_path);
+    for (int k = 0; k < N_STOP_SIGNALS; k++)
+        sigaction(stop_signals[k], &old[k], NULL);
+    return rc;
 }
 
 int run_cmd(int argc, char **argv)
@@ -213,65 +330,19 @@ int run_cmd(int argc, char **argv)
         goto fail;
     }
 
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, &old);
-    struct bar bar = {.on = !quiet && isatty(2), .n_runs = n};
-    char       rpath[1100];
-    snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
-    struct sim_afile rf_file;
-    if ((rc = sim_afile_open(&rf_file, rpath, &err))) {
-        sigaction(SIGINT, &old, NULL);
-        sim_free(cfgs);
-        goto fail;
-    }
-    FILE *rf = rf_file.f;
-    results_header(rf);
-    if (!quiet) {
-        printf("lensim run %s: %zu run%s -> %s\n", file, n, n == 1 ? "" : "s", dir);
-        table_header();
-    }
-    for (size_t i = 0; i < n && !rc; i++) {
-        struct run *x = sim_malloc(sizeof *x);
-        if (!x) {
-            rc = sim_msg_set(&err, SIM_ENOMEM, "out of memory");
-            break;
-        }
-        struct run_result res;
-        char              rdir[1300];
-        snprintf(rdir, sizeof rdir, "%s/%s", dir, cfgs[i].run_name);
-        bar.run = i;
-        bar.name = cfgs[i].run_name;
-        rc = run_build(&cfgs[i], cfg_dir(e), data_dir, x, &err);
-        if (!rc)
-            rc = run_exec(x, rdir, progress, &bar, &res, &err);
-        if (bar.on)
-            fprintf(stderr, "\r\033[K");
-        if (!rc) {
-            results_row(rf, &cfgs[i], &res.sum);
-            if (!quiet)
-                table_row(cfgs[i].run_name, &res);
-        } else if (n > 1 && rc != SIM_EINTR) { /* say which run failed */
-            struct sim_msg m = err;
-            snprintf(err.text, sizeof err.text, "run %.120s: %.380s", cfgs[i].run_name, m.text);
-        }
-        sim_free(x);
-    }
-    sigaction(SIGINT, &old, NULL);
-    if (rc) /* results.csv only when every run finished */
-        sim_afile_discard(&rf_file);
-    else
-        rc = sim_afile_commit(&rf_file, &err);
+    rc = run_set(file, e, cfgs, n, dir, data_dir, quiet, &err);
     sim_free(cfgs);
     if (!rc)
         goto out;
 fail:
-    if (rc == SIM_EINTR)
+    if (rc == SIM_EINTR) {
         fprintf(stderr,
                 "lensim run: interrupted; finished runs are kept, the current one is not\n");
-    else
+        status = 128 + (interrupted ? interrupted : SIGINT); /* as the shell reports a signal */
+    } else {
         fprintf(stderr, "lensim run: %s\n", err.text[0] ? err.text : sim_strerror(rc));
-    status = cli_exit_status(rc);
+        status = cli_exit_status(rc);
+    }
 out:
     cfg_free(e);
     sim_free(sets);

@@ -1,5 +1,7 @@
 # common.gp: shared set-up for lensim's figures. Called with -e "dir='...'; fmt='png|svg';
-# out='...'" by `lensim plot DIR`. Results files start with '#' manifest lines and a header row.
+# out='...'"; out='' sends the figure to stdout, which is how `lensim plot DIR` calls it (it
+# writes the figure itself, so that a full disk is an error and not a truncated figure).
+# Results files start with '#' manifest lines and a header row.
 set datafile separator ','
 set datafile columnheaders
 set datafile missing ''
@@ -8,7 +10,7 @@ if (fmt eq 'svg') {
 } else {
     set terminal pngcairo size 1000,600 enhanced font 'Sans,10'
 }
-set output out
+if (strlen(out) > 0) { set output out }
 set termoption noenhanced
 set grid
 set key outside right top

@@ -212,7 +212,15 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
                 fail(c, rc);
             break;
         }
-        /* The same instant: take it now, so that simultaneous arrivals meet in one queue. */
+        /* The same instant: take it now, so that simultaneous arrivals meet in one queue. A
+         * whole trace can arrive at once (workload.arrival: batch): poll the caller meanwhile. */
+        if (c->st.arrived % PROGRESS_EVERY == 0 && c->progress) {
+            take_stats(c);
+            if (c->progress(c->pctx, &c->st)) {
+                fail(c, SIM_EINTR);
+                return;
+            }
+        }
     }
     for (uint32_t i = 0; i < c->cfg->replicas; i++) /* then start the idle replicas */
         if (replica_waiting(c->rep[i]))

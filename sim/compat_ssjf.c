@@ -15,6 +15,29 @@
 
 enum { TICKS_PER_S = 100 };
 
+/* ---- stopping: the caller's progress hook, polled in every loop that can run long ----
+ * (Poisson slots at a tiny rate, the batches of a repetition, the sorts of a large queue). Each
+ * loop counts its work in steps of at most a few hundred nanoseconds (a Poisson draw, a batch, a
+ * comparison) and the hook is asked once per POLL_EVERY steps, so that a stop request is seen
+ * within milliseconds at a cost of one addition per step. */
+enum { POLL_EVERY = 1 << 16 };
+
+struct poll {
+    serve_progress_fn  fn; /* may be NULL */
+    void              *ctx;
+    struct serve_stats st; /* jobs finished so far, for the progress bar */
+    uint64_t           steps;
+};
+
+/* Count `work` steps; once per POLL_EVERY steps ask the hook. Returns 1 when it asked to stop. */
+static int stop_asked(struct poll *p, uint64_t work)
+{
+    if (!p->fn || (p->steps += work) < POLL_EVERY)
+        return 0;
+    p->steps = 0;
+    return p->fn(p->ctx, &p->st) != 0;
+}
+
 const char compat_ssjf_rows_header[] =
     "repeat,job,arrival_s,tokens,predicted_class,service_s,last_start_s,completion_s,jct_s";
 
@@ -87,8 +110,8 @@ struct job {
     uint32_t tokens, cls;
 };
 
-/* Arrivals of one repetition (job.py). */
-static int arrivals(const struct cfg *c, gsl_rng *r, struct job *j, size_t n)
+/* Arrivals of one repetition (job.py). Returns 0, SIM_ENOMEM or SIM_EINTR. */
+static int arrivals(const struct cfg *c, gsl_rng *r, struct job *j, size_t n, struct poll *poll)
 {
     if (c->arrival == TRACE_ARR_BATCH) {
         for (size_t i = 0; i < n; i++)
@@ -99,6 +122,8 @@ static int arrivals(const struct cfg *c, gsl_rng *r, struct job *j, size_t n)
         /* Counts per 1-second slot, int(N / rate) slots, extended until N arrivals. */
         size_t k = 0; /* slot by slot: the same law as int(N/rate) slots, then extensions */
         for (size_t s = 0; k < n; s++) {
+            if (stop_asked(poll, 1)) /* n / rate slots: hours at a tiny rate */
+                return SIM_EINTR;
             unsigned cnt = gsl_ran_poisson(r, c->rate);
             for (unsigned q = 0; q < cnt && k < n; q++)
                 j[k++].a = (int64_t)s * TICKS_PER_S;
@@ -155,8 +180,9 @@ struct scratch {
     size_t *q, *batch, *w, *ord;
 };
 
-static void run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t wait,
-                     const struct scratch *sc)
+/* Returns 0 or SIM_EINTR. */
+static int run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t wait,
+                    const struct scratch *sc, struct poll *poll)
 {
     size_t *q = sc->q, head = n, tail = n; /* deque in [head, tail) */
     size_t *batch = sc->batch;
@@ -164,6 +190,8 @@ static void run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t 
         q[tail++] = i;
     int64_t t = 0;
     while (head < tail) {
+        if (stop_asked(poll, 1))
+            return SIM_EINTR;
         if (t < j[q[head]].a)
             t = j[q[head]].a;
         size_t nb = 0;
@@ -176,16 +204,22 @@ static void run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t 
         for (size_t k = 0; k < nl; k++)
             q[--head] = batch[k]; /* back at the head, one at a time: reversed */
     }
+    return SIM_OK;
 }
 
 /* ---- SJF / SSJF ---- */
 
 static int64_t key_of(const struct job *x, int ssjf) { return ssjf ? x->p : x->rem; }
 
-/* Stable insertion sort of idx[0..n) by key (ascending) or by age (descending). */
-static void stable_sort(size_t *idx, size_t n, const struct job *j, int by_age, int ssjf)
+/* Stable insertion sort of idx[0..n) by key (ascending) or by age (descending). O(n^2): tens of
+ * seconds for the largest queue (ssjf.jobs = 10^5), so it polls. Returns 0 or SIM_EINTR (idx
+ * then partly sorted). */
+static int stable_sort(size_t *idx, size_t n, const struct job *j, int by_age, int ssjf,
+                       struct poll *poll)
 {
     for (size_t i = 1; i < n; i++) {
+        if (stop_asked(poll, i)) /* at most i comparisons follow */
+            return SIM_EINTR;
         size_t v = idx[i], k = i;
         while (k > 0) {
             const struct job *a = &j[idx[k - 1]], *b = &j[v];
@@ -197,16 +231,20 @@ static void stable_sort(size_t *idx, size_t n, const struct job *j, int by_age, 
         }
         idx[k] = v;
     }
+    return SIM_OK;
 }
 
-/* Returns the number of jobs that ran (n, or n - 1 by the idle-last-job quirk). */
-static size_t run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssjf, int64_t starve,
-                      double factor, const struct scratch *sc)
+/* Sets *ran to the number of jobs that ran (n, or n - 1 by the idle-last-job quirk). Returns 0
+ * or SIM_EINTR. */
+static int run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssjf, int64_t starve,
+                   double factor, const struct scratch *sc, struct poll *poll, size_t *ran_out)
 {
     size_t *w = sc->w, *ord = sc->ord, *batch = sc->batch;
     size_t  nw = 0, next = 0, ran = n;
     int64_t t = 0;
     for (;;) {
+        if (stop_asked(poll, 1))
+            return SIM_EINTR;
         if (nw == 0) {
             if (next >= n)
                 break;
@@ -221,12 +259,14 @@ static size_t run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssj
         while (next < n && j[next].a <= t)
             w[nw++] = next++;
         memcpy(ord, w, nw * sizeof *ord);
-        stable_sort(ord, nw, j, 1, ssjf); /* by age, oldest first */
+        if (stable_sort(ord, nw, j, 1, ssjf, poll)) /* by age, oldest first */
+            return SIM_EINTR;
         const struct job *h = &j[ord[0]];
         int aging = (double)h->age > (double)starve || (double)h->age > factor * (double)h->rem;
         if (!aging) {
             memcpy(ord, w, nw * sizeof *ord);
-            stable_sort(ord, nw, j, 0, ssjf);
+            if (stable_sort(ord, nw, j, 0, ssjf, poll))
+                return SIM_EINTR;
         }
         size_t nb = nw < B ? nw : B;
         for (size_t k = 0; k < nb; k++)
@@ -249,11 +289,12 @@ static size_t run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssj
         for (size_t i = 0; i < nw; i++)
             j[w[i]].age += d;
     }
-    return ran;
+    *ran_out = ran;
+    return SIM_OK;
 }
 
-int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct met_summary *out,
-                    struct sim_msg *err)
+int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, serve_progress_fn progress,
+                    void *progress_ctx, struct met_summary *out, struct sim_msg *err)
 {
     struct rowset  rs = {0};
     int            rc = load_rows(path, &rs, err);
@@ -267,6 +308,7 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
     gsl_rng       *r = NULL;
     struct scratch sc = {0};
     size_t         n_jct = 0;
+    struct poll    poll = {.fn = progress, .ctx = progress_ctx};
     memset(out, 0, sizeof *out);
     if (rc)
         goto out;
@@ -304,8 +346,8 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
     int64_t starve = llround(c->ssjf_starve_s * TICKS_PER_S);
     for (size_t rep = 0; rep < R; rep++) {
         memset(j, 0, n * sizeof *j);
-        if ((rc = arrivals(c, r, j, n))) {
-            sim_msg_set(err, rc, "out of memory");
+        if ((rc = arrivals(c, r, j, n, &poll))) {
+            sim_msg_set(err, rc, rc == SIM_EINTR ? "interrupted" : "out of memory");
             goto out;
         }
         gsl_ran_choose(r, pick, n, all, rs.n, sizeof *pick); /* without replacement ... */
@@ -319,10 +361,13 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
             x->start = x->done = 0;
         }
         size_t ran = n;
-        if (policy == 0)
-            run_fcfs(j, n, B, continuous, wait, &sc);
-        else
-            ran = run_sjf(j, n, B, continuous, policy == 2, starve, c->ssjf_starve_k, &sc);
+        rc = policy == 0 ? run_fcfs(j, n, B, continuous, wait, &sc, &poll)
+                         : run_sjf(j, n, B, continuous, policy == 2, starve, c->ssjf_starve_k, &sc,
+                                   &poll, &ran);
+        if (rc) {
+            sim_msg_set(err, rc, "interrupted");
+            goto out;
+        }
         double *cj = jct + n_jct, *done = sim_malloc(n * sizeof *done);
         if (!done) {
             rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
@@ -363,6 +408,7 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct me
         nmk[rep] = last > 0 ? (double)k / last : NAN;
         sim_free(done);
         n_jct += k;
+        poll.st.finished = n_jct;
     }
     out->completed = n_jct;
     out->failed = n * R - n_jct;

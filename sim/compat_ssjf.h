@@ -27,12 +27,15 @@
 
 #include "cfg.h"
 #include "met.h"
+#include "serve.h"
 
 /* Run the repetitions of c with the predictions file at `path`; write one row per job to rows
- * (may be NULL) and the averaged metrics to *out. Returns 0, or SIM_EIO / SIM_EINPUT /
- * SIM_ECONFIG / SIM_ENOMEM with the reason in err. */
-int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, struct met_summary *out,
-                    struct sim_msg *err);
+ * (may be NULL) and the averaged metrics to *out. progress (may be NULL) is polled in every long
+ * loop with the jobs finished so far (s->finished) and stops the run when it returns nonzero.
+ * Returns 0, SIM_EINTR when stopped, or SIM_EIO / SIM_EINPUT / SIM_ECONFIG / SIM_ENOMEM with the
+ * reason in err. */
+int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, serve_progress_fn progress,
+                    void *progress_ctx, struct met_summary *out, struct sim_msg *err);
 
 extern const char compat_ssjf_rows_header[];
 

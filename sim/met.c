@@ -1,6 +1,7 @@
 /* met.c: metrics, exact statistics and result writers (see met.h). */
 #include "met.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -143,7 +144,9 @@ int met_finish(met_t *m, const struct req *r)
                 (unsigned long long)r->id, r->replica, sec(r->arrival_ns), r->prompt_tok,
                 r->output_tok, r->pred_tok, queue, ttft, tpot, e2el, sec(r->finish_ns),
                 r->n_preempt, r->n_mispredict) < 0)
-        return SIM_EIO;
+        return sim_msg_set(m->cfg.err, SIM_EIO, "%s: cannot write: %s",
+                           m->cfg.requests_name ? m->cfg.requests_name : "requests.csv",
+                           strerror(errno));
     return SIM_OK;
 }
 

@@ -32,6 +32,10 @@ struct met_cfg {
     uint32_t n_replicas;
     uint32_t timeline_rows; /* per replica; 0 = no timeline */
     FILE    *requests_csv;  /* borrowed; NULL = do not write per-request rows */
+
+    /* For a failed row of requests_csv: its path, and where the reason goes (both borrowed). */
+    const char     *requests_name;
+    struct sim_msg *err; /* may be NULL */
 };
 
 typedef struct met met_t;
@@ -42,7 +46,8 @@ met_t *met_new(const struct met_cfg *cfg);
 /* NULL is a no-op. */
 void met_free(met_t *m);
 
-/* A request finished (state DONE) or failed (never ran). */
+/* A request finished (state DONE) or failed (never ran). met_finish returns 0, SIM_ENOMEM, or
+ * SIM_EIO with "requests_name: cannot write: cause" in cfg->err when its row fails. */
 int  met_finish(met_t *m, const struct req *r);
 void met_fail(met_t *m, const struct req *r);
 /* An iteration of replica `rep` ran [t, t + dur): `batch` sequences, `itl_tokens` of its tokens

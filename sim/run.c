@@ -273,13 +273,18 @@ int run_mkdirs(const char *path, struct sim_msg *err)
     return SIM_OK;
 }
 
-/* ---- output files: each written under a temporary name, renamed when complete ---- */
+/* ---- output files: a set in a temporary directory, renamed when the run is complete ---- */
 
-static int out_open(struct sim_afile *o, const char *dir, const char *name, struct sim_msg *err)
+/* mkdir -p the directory that holds path ("" and "/" need none). */
+static int mkdirs_parent(const char *path, struct sim_msg *err)
 {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return sim_afile_open(o, path, err);
+    const char *slash = strrchr(path, '/');
+    char        parent[1024];
+    if (!slash || slash == path)
+        return SIM_OK;
+    if (snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path) >= (int)sizeof parent)
+        return sim_msg_set(err, SIM_EIO, "%s: path too long", path);
+    return run_mkdirs(parent, err);
 }
 
 static void header(FILE *f, const struct run *x)
@@ -342,17 +347,18 @@ static int progress_tramp(void *ctx, const struct serve_stats *s)
 int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pctx,
              struct run_result *res, struct sim_msg *err)
 {
-    struct sim_afile req = {0}, sum = {0}, tl = {0}, man = {0};
-    trace_t         *src = NULL;
-    pred_t          *pred = NULL;
-    met_t           *met = NULL;
-    int              rc;
+    struct sim_afile_dir set = {0};
+    struct sim_afile     req = {0}, sum = {0}, tl = {0}, man = {0};
+    trace_t             *src = NULL;
+    pred_t              *pred = NULL;
+    met_t               *met = NULL;
+    int                  rc;
     memset(res, 0, sizeof *res);
     if (dir) {
-        if ((rc = run_mkdirs(dir, err)))
+        if ((rc = mkdirs_parent(dir, err)) || (rc = sim_afile_dir_open(&set, dir, err)))
             goto out;
         if (x->cfg.out_requests) {
-            if ((rc = out_open(&req, dir, "requests.csv", err)))
+            if ((rc = sim_afile_open_in(&req, &set, "requests.csv", err)))
                 goto out;
             header(req.f, x);
             fprintf(req.f, "%s\n",
@@ -360,8 +366,10 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
         }
     }
     if (x->compat_path[0]) { /* the SSJF paper's simulator instead of the serving model */
-        int64_t t0 = sim_wall_ns();
-        if ((rc = compat_ssjf_run(&x->cfg, x->compat_path, req.f, &res->sum, err)))
+        struct prog pg = {progress, pctx, (uint64_t)x->cfg.ssjf_jobs * x->cfg.ssjf_repeats};
+        int64_t     t0 = sim_wall_ns();
+        if ((rc = compat_ssjf_run(&x->cfg, x->compat_path, req.f, progress_tramp, &pg, &res->sum,
+                                  err)))
             goto out;
         res->wall_s = (double)(sim_wall_ns() - t0) / 1e9;
         res->stats.finished = res->sum.completed;
@@ -379,6 +387,8 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
         .n_replicas = x->serve.replicas,
         .timeline_rows = dir ? x->cfg.out_timeline_rows : 0,
         .requests_csv = req.f,
+        .requests_name = req.name,
+        .err = err,
     };
     met = met_new(&mc);
     if (!met) {
@@ -397,25 +407,29 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
     }
 write:
     if (dir) {
-        if ((rc = out_open(&sum, dir, "summary.json", err)) ||
-            (rc = out_open(&tl, dir, "timeline.csv", err)) ||
-            (rc = out_open(&man, dir, "manifest.yaml", err)))
+        if ((rc = sim_afile_open_in(&sum, &set, "summary.json", err)) ||
+            (rc = sim_afile_open_in(&tl, &set, "timeline.csv", err)) ||
+            (rc = sim_afile_open_in(&man, &set, "manifest.yaml", err)))
             goto out;
-        met_write_json(&res->sum, sum.f);
+        /* A failed write leaves the stream's error flag set: commit reports it, with the file's
+         * name and the first cause, so the writers' own status adds nothing here. */
+        (void)met_write_json(&res->sum, sum.f);
         header(tl.f, x);
         if (met)
-            met_write_timeline(met, tl.f);
+            (void)met_write_timeline(met, tl.f);
         write_manifest(man.f, x, res);
         struct sim_afile *all[] = {&req, &sum, &tl, &man};
         for (int i = 0; i < 4; i++)
             if (all[i]->f && (rc = sim_afile_commit(all[i], err)))
                 goto out;
+        rc = sim_afile_dir_commit(&set, err); /* the run appears, whole */
     }
 out:
     sim_afile_discard(&req);
     sim_afile_discard(&sum);
     sim_afile_discard(&tl);
     sim_afile_discard(&man);
+    sim_afile_dir_discard(&set);
     met_free(met);
     pred_free(pred);
     trace_close(src);

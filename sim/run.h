@@ -4,9 +4,11 @@
  * run_build turns a struct cfg into the pieces the serving model takes (model shape, GPU, perf
  * profile, KV capacity, workload options, predictor, cluster settings), resolving relative paths
  * against the experiment's directory, the working directory and the data directory, in that
- * order. run_exec runs it and writes, in the run's directory, requests.csv, timeline.csv,
- * summary.json and manifest.yaml, each under a temporary name renamed only when the run is
- * complete, so an interrupted or failed run never leaves a file that looks finished.
+ * order. run_exec runs it and writes the run's directory, requests.csv, timeline.csv,
+ * summary.json and manifest.yaml, as one set: the files go into a temporary directory beside it
+ * that takes the run's name only when all four are on disk (base/afile.h), so an interrupted or
+ * failed run leaves no file, and no directory, that looks finished, and a run done again
+ * replaces the earlier one whole.
  */
 #ifndef LENSIM_RUN_H
 #define LENSIM_RUN_H
@@ -47,8 +49,10 @@ struct run_result {
 /* Progress hook for long runs (may be NULL). */
 typedef int (*run_progress_fn)(void *ctx, const struct serve_stats *s, uint64_t total);
 
-/* Run x and write its files into dir (created if missing; NULL = write nothing). Returns 0,
- * SIM_EINTR when interrupted, or a negative code with the reason in err. */
+/* Run x and write its files as the directory dir (its parent is created if missing; an earlier
+ * dir is replaced; NULL = write nothing). Returns 0, SIM_EINTR when interrupted, or a negative
+ * code with the reason in err (a failed write names its file and its cause); on failure dir is
+ * as it was. */
 int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pctx,
              struct run_result *res, struct sim_msg *err);
 

@@ -2,10 +2,14 @@
  * test_afile.c: atomic files (base/afile.h): a committed file appears whole; a failed write or
  * rename leaves neither the target nor the temporary file, and the error names the target and
  * the first cause (ENOSPC from a full device, not the EINVAL that fsync on that device gives
- * after it); a discarded file leaves nothing.
+ * after it); a discarded file leaves nothing. A set of files (a run's directory) appears whole
+ * or not at all, and replaces an earlier set whole. An abort (SIM_ASSERT) removes every
+ * temporary file and directory open at the time.
  */
 #include <errno.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "afile.h"
@@ -115,6 +119,126 @@ TEST(open_in_a_missing_directory_names_the_path)
     ASSERT_TRUE(a.f == NULL && a.path == NULL && a.tmp == NULL);
 }
 
+TEST(large_write_keeps_its_cause)
+{
+    if (access("/dev/full", W_OK) != 0)
+        SKIP("no /dev/full");
+    char path[300];
+    snprintf(path, sizeof path, "%s/big.bin", dir);
+    struct sim_afile a;
+    struct sim_msg   err = {{0}};
+    ASSERT_EQ(sim_afile_open(&a, path, &err), 0);
+    fclose(a.f);
+    a.f = fopen("/dev/full", "w");
+    ASSERT_TRUE(a.f != NULL);
+    /* Larger than stdio's buffer: written at once, and nothing is left for fflush to retry. */
+    static char big[1 << 17];
+    ASSERT_EQ(sim_afile_write(&a, big, sizeof big), SIM_EIO);
+    ASSERT_EQ(sim_afile_commit(&a, &err), SIM_EIO);
+    char want[400];
+    snprintf(want, sizeof want, "%s: cannot write: %s", path, strerror(ENOSPC));
+    ASSERT_STR_CONTAINS(err.text, want);
+    ASSERT_EQ(n_files(), 0);
+}
+
+/* Write file name of set d with one line of text, and commit it there. */
+static void set_file(struct sim_afile_dir *d, const char *name, const char *text)
+{
+    struct sim_afile a;
+    struct sim_msg   err = {{0}};
+    if (sim_afile_open_in(&a, d, name, &err))
+        TEST_FAIL_("%s", err.text);
+    fprintf(a.f, "%s\n", text);
+    if (sim_afile_commit(&a, &err))
+        TEST_FAIL_("%s", err.text);
+}
+
+static int has_line(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    char  line[64] = "";
+    int   ok = f && fgets(line, sizeof line, f) && !strncmp(line, text, strlen(text));
+    if (f)
+        fclose(f);
+    return ok;
+}
+
+TEST(set_appears_whole_and_replaces_an_earlier_one)
+{
+    char path[300], file[400];
+    snprintf(path, sizeof path, "%s/run", dir);
+    struct sim_afile_dir d;
+    struct sim_msg       err = {{0}};
+    ASSERT_EQ(sim_afile_dir_open(&d, path, &err), 0);
+    set_file(&d, "a.csv", "first");
+    set_file(&d, "b.json", "first");
+    ASSERT_TRUE(!exists(path)); /* not before the set is committed */
+    ASSERT_EQ(sim_afile_dir_commit(&d, &err), 0);
+    snprintf(file, sizeof file, "%s/a.csv", path);
+    ASSERT_TRUE(has_line(file, "first"));
+
+    /* Again, with one file only: the earlier set goes, b.json with it. */
+    ASSERT_EQ(sim_afile_dir_open(&d, path, &err), 0);
+    set_file(&d, "a.csv", "second");
+    snprintf(file, sizeof file, "%s/a.csv", path);
+    ASSERT_TRUE(has_line(file, "first")); /* the earlier set stays until the commit */
+    ASSERT_EQ(sim_afile_dir_commit(&d, &err), 0);
+    ASSERT_TRUE(has_line(file, "second"));
+    snprintf(file, sizeof file, "%s/b.json", path);
+    ASSERT_TRUE(!exists(file));
+    snprintf(file, sizeof file, "%s/a.csv", path);
+    ASSERT_EQ(unlink(file), 0);
+    ASSERT_EQ(rmdir(path), 0);
+    ASSERT_EQ(n_files(), 0);
+}
+
+TEST(discarded_set_leaves_nothing)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/gone", dir);
+    struct sim_afile_dir d;
+    struct sim_afile     open_one;
+    struct sim_msg       err = {{0}};
+    ASSERT_EQ(sim_afile_dir_open(&d, path, &err), 0);
+    set_file(&d, "done.csv", "x");
+    ASSERT_EQ(sim_afile_open_in(&open_one, &d, "open.csv", &err), 0);
+    sim_afile_discard(&open_one);
+    sim_afile_dir_discard(&d);
+    sim_afile_dir_discard(&d); /* an emptied struct is fine */
+    ASSERT_EQ(n_files(), 0);
+}
+
+TEST(abort_removes_every_temporary)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) { /* a writer with a file, a set holding a committed and an open file */
+        char path[300];
+        snprintf(path, sizeof path, "%s/lone.csv", dir);
+        struct sim_afile     a, b;
+        struct sim_afile_dir d;
+        struct sim_msg       err;
+        if (sim_afile_open(&a, path, &err))
+            _exit(2);
+        fprintf(a.f, "x\n");
+        fflush(a.f);
+        snprintf(path, sizeof path, "%s/set", dir);
+        if (sim_afile_dir_open(&d, path, &err))
+            _exit(2);
+        set_file(&d, "done.csv", "x");
+        if (sim_afile_open_in(&b, &d, "open.csv", &err))
+            _exit(2);
+        freopen("/dev/null", "w", stderr); /* the assertion's message is expected */
+        SIM_ASSERT(!"a broken invariant");
+        _exit(3);
+    }
+    int st;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    ASSERT_EQ(n_files(), 0);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/lensim_test_afile_XXXXXX");
@@ -127,6 +251,10 @@ int main(void)
     RUN(failed_rename_names_the_target);
     RUN(discard_leaves_nothing);
     RUN(open_in_a_missing_directory_names_the_path);
+    RUN(large_write_keeps_its_cause);
+    RUN(set_appears_whole_and_replaces_an_earlier_one);
+    RUN(discarded_set_leaves_nothing);
+    RUN(abort_removes_every_temporary);
     rmdir(dir);
     return test_main_end();
 }

@@ -32,7 +32,7 @@ static void run(const char *policy, const char *batching, unsigned B, struct met
     if (cfg_load_string(yaml, "c.yaml", &e, &err) || cfg_resolve(e, 0, &c, &err))
         TEST_FAIL_("%s", err.text);
     cfg_free(e);
-    if (compat_ssjf_run(&c, path, NULL, s, &err))
+    if (compat_ssjf_run(&c, path, NULL, NULL, NULL, s, &err))
         TEST_FAIL_("%s", err.text);
 }
 
@@ -68,7 +68,7 @@ TEST(bad_predictions_file)
     ASSERT_EQ(cfg_resolve(e, 0, &c, &err), 0);
     cfg_free(e);
     struct met_summary s;
-    ASSERT_EQ(compat_ssjf_run(&c, bad, NULL, &s, &err), SIM_EINPUT);
+    ASSERT_EQ(compat_ssjf_run(&c, bad, NULL, NULL, NULL, &s, &err), SIM_EINPUT);
     ASSERT_STR_CONTAINS(err.text, ".bad:3: output_token_length");
     remove(bad);
 }
