@@ -64,7 +64,7 @@ fuzz: $(BUILD_FUZZ)/build.ninja
 
 # CI's bounded fuzzing: FUZZ_RUNS inputs per target with a fixed seed (see tests/fuzz/fuzz.sh),
 # so that a tree that passes here passes there; at most 300 s per target.
-FUZZ_RUNS ?= 30000
+FUZZ_RUNS ?= 100000
 fuzz-ci: $(BUILD_FUZZ)/build.ninja
 	ninja -C $(BUILD_FUZZ) tests/fuzz/fuzz_cfg tests/fuzz/fuzz_profile tests/fuzz/fuzz_trace \
 	  tests/fuzz/fuzz_run

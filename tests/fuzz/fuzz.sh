@@ -42,11 +42,11 @@ for t in "$@"; do
             -artifact_prefix="$out/$t-" "$out/corpus/$t" "$here/corpus/$t" > "$log" 2>&1
     fi
     rc=$?
-    # The parent's progress lines: "#EXECS: cov: N ft: N corp: N exec/s N oom/timeout/crash:
-    # a/b/c time: Ns ...".
-    grep -E '^#[0-9]+:' "$log" | awk 'NR % 10 == 1' | cut -c1-160
-    last=$(grep -E '^#[0-9]+:' "$log" | tail -n 1)
-    execs=$(printf '%s\n' "$last" | sed -n 's/^#\([0-9]*\):.*/\1/p')
+    # Progress lines: fork mode's parent writes "#EXECS: cov: N ft: N corp: N exec/s N
+    # oom/timeout/crash: a/b/c time: Ns ...", one process "#EXECS<TAB>pulse|NEW|DONE cov: N ft: N".
+    grep -E '^#[0-9]+[:[:space:]]' "$log" | awk 'NR % 10 == 1' | cut -c1-160
+    last=$(grep -E '^#[0-9]+[:[:space:]].*cov:' "$log" | tail -n 1)
+    execs=$(printf '%s\n' "$last" | sed -n 's/^#\([0-9]*\).*/\1/p')
     cov=$(printf '%s\n' "$last" | grep -Eo 'cov: [0-9]+ ft: [0-9]+')
     kinds=$(printf '%s\n' "$last" | grep -Eo 'oom/timeout/crash: [0-9/]+')
     found=$(find "$out" -maxdepth 1 -name "$t-*" -newer "$log.start" | sort)
