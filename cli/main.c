@@ -5,7 +5,7 @@
  * Exit statuses (documented in `lensim --help`; one table, cli_exit_status in exit.c): 0 success;
  * 1 the run or check failed (also out of memory, a broken invariant); 2 bad usage or invalid
  * input (experiment, trace, profile, a file that does not exist); 3 input/output error; 77 a GPU
- * is needed and none is present; 130 interrupted.
+ * is needed and none is present; 128+N stopped by signal N (130 for SIGINT).
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,7 +38,7 @@ static void usage(FILE *f)
     for (const struct cmd *c = cmds; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->help);
     fprintf(f, "\nexit status: 0 success, 1 run or check failed, 2 bad usage or invalid input,\n"
-               "3 input/output error, 77 no GPU present, 130 interrupted\n");
+               "3 input/output error, 77 no GPU present, 128+N stopped by signal N (130: Ctrl-C)\n");
 }
 
 int main(int argc, char **argv)
