@@ -37,8 +37,9 @@ static void usage(FILE *f)
                "commands:\n");
     for (const struct cmd *c = cmds; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->help);
-    fprintf(f, "\nexit status: 0 success, 1 run or check failed, 2 bad usage or invalid input,\n"
-               "3 input/output error, 77 no GPU present, 128+N stopped by signal N (130: Ctrl-C)\n");
+    fprintf(f,
+            "\nexit status: 0 success, 1 run or check failed, 2 bad usage or invalid input,\n"
+            "3 input/output error, 77 no GPU present, 128+N stopped by signal N (130: Ctrl-C)\n");
 }
 
 int main(int argc, char **argv)
