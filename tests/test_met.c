@@ -135,23 +135,30 @@ TEST(decimation_direct)
     }
 }
 
+/* The first run of an experiment text, built (owned: sim_free). Fails the test on an error. */
+static struct run *build_run(const char *yaml, const char *name)
+{
+    cfg_exp_t     *e;
+    struct sim_msg err = {{0}};
+    struct cfg     c;
+    if (cfg_load_string(yaml, name, &e, &err) || cfg_resolve(e, 0, &c, &err))
+        TEST_FAIL_("%s: %s", name, err.text);
+    cfg_free(e);
+    struct run *x = sim_malloc(sizeof *x);
+    if (!x || run_build(&c, ".", "", x, &err))
+        TEST_FAIL_("run_build: %s", x ? err.text : "out of memory");
+    return x;
+}
+
 TEST(timeline_of_a_long_run)
 {
     static const char yaml[] = "name: tl\nseed: 5\ncluster: {replicas: 2}\n"
                                "workload: {requests: 20000, rate: 11, max_prompt_tokens: 3072}\n"
                                "engine: {memory: paged, max_seq_len: 4096}\n"
                                "outputs: {timeline_rows: 37, requests_csv: false}\n";
-    cfg_exp_t        *e;
     struct sim_msg    err = {{0}};
-    ASSERT_EQ(cfg_load_string(yaml, "tl.yaml", &e, &err), 0);
-    struct cfg c;
-    ASSERT_EQ(cfg_resolve(e, 0, &c, &err), 0);
-    cfg_free(e);
-    struct run *x = sim_malloc(sizeof *x);
-    ASSERT_TRUE(x);
-    if (run_build(&c, ".", "", x, &err))
-        TEST_FAIL_("run_build: %s", err.text);
-    char dir[512];
+    struct run       *x = build_run(yaml, "tl.yaml");
+    char              dir[512];
     snprintf(dir, sizeof dir, "%s/tl", tmpdir);
     struct run_result res;
     if (run_exec(x, dir, NULL, NULL, &res, &err))
@@ -207,17 +214,9 @@ TEST(settings_that_outgrow_memory_are_refused)
     static const char yaml[] = "name: big\nworkload: {requests: 10, rate: 1}\n"
                                "cluster: {replicas: 100000}\n"
                                "outputs: {timeline_rows: 10000000}\n";
-    cfg_exp_t        *e;
     struct sim_msg    err = {{0}};
-    ASSERT_EQ(cfg_load_string(yaml, "big.yaml", &e, &err), 0);
-    struct cfg c;
-    ASSERT_EQ(cfg_resolve(e, 0, &c, &err), 0);
-    cfg_free(e);
-    struct run *x = sim_malloc(sizeof *x);
-    ASSERT_TRUE(x);
-    if (run_build(&c, ".", "", x, &err))
-        TEST_FAIL_("run_build: %s", err.text);
-    char dir[512];
+    struct run       *x = build_run(yaml, "big.yaml");
+    char              dir[512];
     snprintf(dir, sizeof dir, "%s/big", tmpdir);
     struct run_result res;
     int               rc = run_exec(x, dir, NULL, NULL, &res, &err);
