@@ -63,7 +63,7 @@ fuzz: $(BUILD_FUZZ)/build.ninja
 	tests/fuzz/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 # CI's bounded fuzzing: FUZZ_RUNS inputs per target with a fixed seed (see tests/fuzz/fuzz.sh),
-# so that a tree that passes here passes there; at most 300 s per target.
+# so that CI fuzzes nearly what a developer fuzzed; at most 300 s per target.
 FUZZ_RUNS ?= 100000
 fuzz-ci: $(BUILD_FUZZ)/build.ninja
 	ninja -C $(BUILD_FUZZ) tests/fuzz/fuzz_cfg tests/fuzz/fuzz_profile tests/fuzz/fuzz_trace \

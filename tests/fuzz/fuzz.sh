@@ -6,9 +6,10 @@
 # failures, then one line per target: executions, coverage (cov: edges, ft: features), failures
 # by kind. Exits 1 when any target failed: add the input to repro/<target>/ (README.md).
 # FUZZ_RUNS=N (CI): instead, each target runs exactly N inputs with a fixed seed (-seed=1), in one
-# process that stops at the first failure, from its seeds alone (a fresh output corpus), so the
-# same tree fuzzes the same inputs on every machine: what passes here passes in CI. SECONDS then
-# only caps the time a target may take.
+# process that stops at the first failure, from its seeds alone (a fresh output corpus), so that
+# a tree fuzzes nearly the same inputs on every machine (coverage feedback can still differ a
+# little with the checkout's path and temporary names): CI's verdict does not rest on luck.
+# SECONDS then only caps the time a target may take.
 set -u
 build=$1
 secs=$2
