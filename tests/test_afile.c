@@ -50,19 +50,27 @@ TEST(commit_writes_the_target)
     ASSERT_EQ(n_files(), 0);
 }
 
+/* Open an atomic file DIR/name (its path into path[n]) whose writes go to /dev/full instead of
+ * its temporary file: every write fails with ENOSPC. Fails the test when it cannot. */
+static void open_on_full_device(struct sim_afile *a, char *path, size_t n, const char *name)
+{
+    struct sim_msg err = {{0}};
+    snprintf(path, n, "%s/%s", dir, name);
+    if (sim_afile_open(a, path, &err))
+        TEST_FAIL_("sim_afile_open: %s", err.text);
+    fclose(a->f);
+    a->f = fopen("/dev/full", "w");
+    ASSERT_TRUE(a->f != NULL);
+}
+
 TEST(full_device_reports_enospc_and_the_path)
 {
     if (access("/dev/full", W_OK) != 0)
         SKIP("no /dev/full");
-    char path[300];
-    snprintf(path, sizeof path, "%s/full.txt", dir);
+    char             path[300];
     struct sim_afile a;
     struct sim_msg   err = {{0}};
-    ASSERT_EQ(sim_afile_open(&a, path, &err), 0);
-    /* Write through /dev/full instead of the temporary file: every write fails with ENOSPC. */
-    fclose(a.f);
-    a.f = fopen("/dev/full", "w");
-    ASSERT_TRUE(a.f != NULL);
+    open_on_full_device(&a, path, sizeof path, "full.txt");
     for (int i = 0; i < 10000; i++)
         fprintf(a.f, "row %d of a file that does not fit\n", i);
     ASSERT_EQ(sim_afile_commit(&a, &err), SIM_EIO);
@@ -123,14 +131,10 @@ TEST(large_write_keeps_its_cause)
 {
     if (access("/dev/full", W_OK) != 0)
         SKIP("no /dev/full");
-    char path[300];
-    snprintf(path, sizeof path, "%s/big.bin", dir);
+    char             path[300];
     struct sim_afile a;
     struct sim_msg   err = {{0}};
-    ASSERT_EQ(sim_afile_open(&a, path, &err), 0);
-    fclose(a.f);
-    a.f = fopen("/dev/full", "w");
-    ASSERT_TRUE(a.f != NULL);
+    open_on_full_device(&a, path, sizeof path, "big.bin");
     /* Larger than stdio's buffer: written at once, and nothing is left for fflush to retry. */
     static char big[1 << 17];
     ASSERT_EQ(sim_afile_write(&a, big, sizeof big), SIM_EIO);
