@@ -44,10 +44,13 @@ struct cal_piece {
 
 /* The features of one iteration's batch. */
 struct cal_batch {
-    double decode_seqs;
-    double decode_ctx;
-    double prefill_tok;
-    double prefill_sq;
+    double decode_seqs; /* sequences computing one token */
+    double decode_ctx;  /* their context, summed */
+    double prefill_tok; /* tokens computed by prefilling sequences (whole prompts or chunks) */
+    double prefill_sq;  /* the square of each prefill's new tokens, summed */
+    double prefill_kv;  /* tokens already in the KV cache before each prefill's new tokens,
+                           summed: 0 unless a prompt is prefilled in chunks. Not a term of the
+                           piecewise form (latency does not read it); table forms do. */
 };
 
 struct cal_profile {

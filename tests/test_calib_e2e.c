@@ -87,7 +87,7 @@ TEST(calibrate_then_predict_heldout)
             n_train++;
             continue;
         }
-        struct cal_batch b = {ds, dc, pt, ps};
+        struct cal_batch b = {ds, dc, pt, ps, 0};
         double           e = fabs(cal_profile_latency(&p, &b) - med) / med * 100;
         sum += e;
         mx = e > mx ? e : mx;

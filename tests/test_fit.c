@@ -150,7 +150,7 @@ TEST(absent_term_is_held_at_zero)
         rng_t *r = rng_new(seed, 3);
         for (size_t i = 0; i < n; i++) {
             struct cal_batch b = {i % 2 ? 1 + i : 0, i % 2 ? 100.0 * i : 0, i % 2 ? 0 : 2 + i,
-                                  i % 2 ? 0 : (2.0 + i) * (2.0 + i)};
+                                  i % 2 ? 0 : (2.0 + i) * (2.0 + i), 0};
             obs[i].b = b;
             obs[i].t_s = (1e-3 + 1e-5 * (b.decode_seqs + b.prefill_tok) + 1e-8 * b.decode_ctx) *
                          (1 + gsl_ran_gaussian(r, 0.02));

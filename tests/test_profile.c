@@ -82,7 +82,7 @@ TEST(round_trip_is_exact)
     if (rc)
         TEST_FAIL_("load: %s", err.text);
     ASSERT_TRUE(memcmp(&p, &q, sizeof p) == 0);
-    struct cal_batch b = {10, 5000, 300, 90000};
+    struct cal_batch b = {10, 5000, 300, 90000, 0};
     ASSERT_NEAR(cal_profile_latency(&q, &b), cal_profile_latency(&p, &b), 0);
     ASSERT_EQ(cal_profile_save(path, &q, &err), 0); /* overwrite in place */
     ASSERT_EQ(cal_profile_load(path, &q, &err), 0);
