@@ -22,6 +22,7 @@
 
 #include "afile.h"
 #include "alloc.h"
+#include "table.h"
 
 const char *cal_term_name(size_t j)
 {
@@ -394,6 +395,14 @@ int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *
         return rc;
     }
 
+    if (cal_table_detect(buf, len)) { /* the table form: calib/table.h */
+        struct cal_table *t;
+        rc = cal_table_parse(path, buf, len, &t, out, err);
+        sim_free(buf);
+        if (!rc)
+            out->table = t;
+        return rc;
+    }
     struct rd     r = {.path = path, .err = err};
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
@@ -438,6 +447,12 @@ int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *
     yaml_parser_delete(&parser);
     sim_free(buf);
     return rc;
+}
+
+void cal_profile_fini(struct cal_profile *p)
+{
+    cal_table_free(p->table);
+    p->table = NULL;
 }
 
 /* ---- writing ---- */
