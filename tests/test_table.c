@@ -478,6 +478,66 @@ TEST(kv_blocks_forces_the_pool_or_is_refused)
     sim_free(x);
 }
 
+/* Whole runs on the shipped profile: the replica's batches reach the tables as Vidur's would.
+ * Times from a Python transcription of Vidur's predictor on the .csv.gz files (see the top). */
+static struct met_summary run_vidur(const char *rows)
+{
+    char trace[512], text[2048];
+    snprintf(trace, sizeof trace, "%s/w.csv", dir);
+    FILE *f = fopen(trace, "w");
+    ASSERT_TRUE(f);
+    fprintf(f, "arrived_at,num_prefill_tokens,num_decode_tokens\n%s", rows);
+    fclose(f);
+    snprintf(
+        text, sizeof text,
+        "name: one\n"
+        "model: {name: custom, layers: 48, hidden: 8192, heads: 64, kv_heads: 8, "
+        "head_dim: 128, ffn: 22016, vocab: 32000, params: 33.74e9}\n"
+        "hardware: {gpu: a100-80gb, tp: 2}\n"
+        "perf: {profile: %s}\n"
+        "workload: {source: vidur, path: %s}\n"
+        "engine: {memory: paged, max_batch: 128, max_batched_tokens: 4096, kv_blocks: 27904}\n",
+        SHIPPED, trace);
+    cfg_exp_t     *e;
+    struct sim_msg err;
+    struct cfg     c;
+    struct run    *x = sim_malloc(sizeof *x);
+    ASSERT_TRUE(x);
+    if (cfg_load_string(text, "one.yaml", &e, &err) || cfg_resolve(e, 0, &c, &err))
+        TEST_FAIL_("%s", err.text);
+    struct run_result res;
+    int               rc = run_build(&c, ".", "", x, &err);
+    if (!rc)
+        rc = run_exec(x, NULL, NULL, NULL, &res, &err);
+    run_fini(x);
+    sim_free(x);
+    cfg_free(e);
+    if (rc)
+        TEST_FAIL_("%s", err.text);
+    return res.sum;
+}
+
+TEST(runs_reach_the_tables_as_vidur_batches)
+{
+    /* One request of 127 prompt and 3 output tokens: a prefill of 127 (0.0378550303539127 s),
+     * then decodes at contexts 128 and 129 (Vidur's num_processed_tokens: the prompt and the
+     * tokens so far), keys 128 and 192: 0.030179995892640605 and 0.030180763892640607 s (one
+     * token less of context would give key 128 twice). */
+    struct met_summary s = run_vidur("0.5,127,3\n");
+    ASSERT_EQ(s.completed, 1);
+    ASSERT_NEAR(s.ttft.mean, 0.0378550303539127, 2e-9);
+    ASSERT_NEAR(s.e2el.mean, 0.0378550303539127 + 0.030179995892640605 + 0.030180763892640607,
+                4e-9);
+    ASSERT_EQ(s.iterations, 3);
+    /* Two at once, prompts 100 and 300, 2 tokens each: one batch of two prefills (aggregate
+     * chunk 316, x 1.1: 0.09018199725141493 s), then two decodes at 101 and 301 (mean 201 ->
+     * 256, x 1.1: 0.03035698149264061 s). */
+    s = run_vidur("0.5,100,2\n0.5,300,2\n");
+    ASSERT_EQ(s.completed, 2);
+    ASSERT_NEAR(s.ttft.mean, 0.09018199725141493, 2e-9);
+    ASSERT_NEAR(s.e2el.mean, 0.09018199725141493 + 0.03035698149264061, 4e-9);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/lensim_test_table_XXXXXX");
@@ -492,6 +552,7 @@ int main(void)
     RUN(malformed_tables_give_file_line_errors);
     RUN(allocation_failure_walk);
     RUN(kv_blocks_forces_the_pool_or_is_refused);
+    RUN(runs_reach_the_tables_as_vidur_batches);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd))
