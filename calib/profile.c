@@ -482,6 +482,9 @@ static void put_num(FILE *f, const char *indent, const char *key, double v)
 int cal_profile_save_info(const char *path, const struct cal_profile *p, const char *info,
                           struct sim_msg *err)
 {
+    if (p->table) /* the table form is written by its converter (tools/vidur_tables.py) */
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "%s: a table profile cannot be saved in the piecewise form", path);
     struct sim_afile af;
     int              rc = sim_afile_open(&af, path, err);
     if (rc)

@@ -103,7 +103,8 @@ static inline double cal_profile_latency(const struct cal_profile *p, const stru
 int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *err);
 /* Frees what p owns (a table form's tables) and sets p->table to NULL. Cannot fail. */
 void cal_profile_fini(struct cal_profile *p);
-/* Write a profile atomically (temporary file, then rename). Returns 0 or SIM_EIO. */
+/* Write a piecewise profile atomically (temporary file, then rename). Returns 0, SIM_EIO, or
+ * SIM_ECONFIG for a table profile (its form is written by tools/vidur_tables.py). */
 int cal_profile_save(const char *path, const struct cal_profile *p, struct sim_msg *err);
 /* As cal_profile_save, adding `info` (YAML lines indented by two spaces, or NULL) as the
  * free-form `info:` section that cal_profile_load skips (grid, timing, per-term errors). */
