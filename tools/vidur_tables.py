@@ -3,8 +3,14 @@
 prediction tables of Vidur's execution-time predictor.
 
     tools/vidur_tables.py PREDICTIONS_DIR OUT
+    tools/vidur_tables.py --check PREDICTIONS_DIR PROFILE
     e.g. tools/vidur_tables.py ../shared/data/vidur/predictions \
              calib/profiles/codellama-34b-tp2-a100.table
+
+--check reads PROFILE back, expands its rows, and compares every key a batch can look up
+(per-token tables at multiples of 8, kv_cache_save at every count, every decode and prefill key)
+with the prediction files, as doubles; it also checks the recorded SHA-256 of each input. Exit 0
+when all match, 1 with the first difference otherwise.
 
 The inputs are the `<op>_<hash>_predictions.csv.gz` files that Vidur's sklearn predictor
 (microsoft/vidur, vidur/execution_time_predictor/sklearn_execution_time_predictor.py at commit
@@ -23,6 +29,7 @@ float, which strtod reads back to the same double). The tables are made compact 
 The header records each input's SHA-256, the source, the licence (MIT, Microsoft: the file
 LICENSE.vidur-MIT beside the data) and how Vidur combines the tables into a batch time.
 """
+import bisect
 import csv
 import gzip
 import hashlib
@@ -76,7 +83,90 @@ def rle(keys_vals):
     return out
 
 
+class Keyed(list):
+    """Rows (key, value) in key order, with their keys apart for bisect."""
+
+    def __init__(self):
+        super().__init__()
+        self.keys = []
+
+    def add(self, k, v):
+        self.keys.append(k)
+        self.append((k, v))
+
+
+def check(d, prof):
+    """Compare PROFILE's expanded tables with the prediction files."""
+    hdr, tables, cur, left = {}, {}, None, 0
+    inputs = {}
+    with open(prof) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if left:
+                tables[cur].append(line.split())
+                left -= 1
+            elif line.startswith("table "):
+                _, cur, n = line.split()
+                tables[cur], left = [], int(n)
+            elif line.startswith("input: "):
+                name, h = line[7:].split()
+                inputs[name] = h
+            elif ": " in line and not line.startswith("#"):
+                k, v = line.split(": ", 1)
+                hdr[k] = v
+
+    def at1(rs, key):  # the value of the row with the largest key <= key (rs sorted by key)
+        i = bisect.bisect_right([r[0] for r in rs], key) if not isinstance(rs, Keyed) else \
+            bisect.bisect_right(rs.keys, key)
+        return float(rs[i - 1][1]) if i else None
+
+    n = 0
+    for name, h in inputs.items():
+        with open(os.path.join(d, name), "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != h:
+                sys.exit(f"{prof}: recorded sha256 of {name} differs from the file")
+    for op in TOKEN_OPS + ["attn_kv_cache_save"]:
+        p = find(d, op)
+        t = {int(k): float(v) for k, v in rows(p, ["num_tokens", "prediction"])}
+        step = 1 if op == "attn_kv_cache_save" else TOKEN_ROUND
+        rs = [(int(r[0]), float(r[1])) for r in tables[op]]
+        j, cur_v = 0, None
+        for k in range(step, TOKENS_MAX + 1, step):
+            while j < len(rs) and rs[j][0] <= k:
+                cur_v = rs[j][1]
+                j += 1
+            if cur_v != t[k]:
+                sys.exit(f"{op} at {k}: profile {cur_v!r}, prediction {t[k]!r}")
+            n += 1
+    p = find(d, "attn_decode")
+    by_b = {}
+    for b, kv, v in tables["attn_decode"]:
+        by_b.setdefault(int(b), Keyed()).add(int(kv), v)
+    for b, kv, v in rows(p, ["batch_size", "kv_cache_size", "prediction"]):
+        if at1(by_b.get(int(b), []), int(kv)) != float(v):
+            sys.exit(f"attn_decode at {b},{kv}: differs")
+        n += 1
+    p = find(d, "attn_prefill")
+    by_kv = {}
+    for kv, c, v in tables["attn_prefill"]:
+        by_kv.setdefault(int(kv), Keyed()).add(int(c), v)
+    for kv, c2, v in rows(p, ["kv_cache_size", "prefill_chunk_size_squared", "prediction"]):
+        c = int(round(int(c2) ** 0.5))
+        if at1(by_kv.get(int(kv), []), c) != float(v):
+            sys.exit(f"attn_prefill at {kv},{c2}: differs")
+        n += 1
+    print(f"{prof}: {n} keys match the prediction files")
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--check":
+        d = sys.argv[2]
+        if not os.path.isdir(d) and os.environ.get("LENSIM_DATA"):
+            d = os.path.join(os.environ["LENSIM_DATA"], "vidur", "predictions")
+        if not os.path.isdir(d):  # meson's skip status: no data directory here
+            print(f"SKIP: no prediction tables at {sys.argv[2]} (or $LENSIM_DATA/vidur/predictions)")
+            sys.exit(77)
+        return check(d, sys.argv[3])
     if len(sys.argv) != 3:
         sys.exit(__doc__.split("\n\n")[1])
     d, out = sys.argv[1], sys.argv[2]
