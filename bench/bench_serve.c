@@ -103,6 +103,7 @@ static int scenario_row(const struct scenario *s, uint64_t requests, const char 
            (double)res.stats.events / med / 1e6, (double)sim_alloc_stats().peak_bytes / (1 << 20),
            (double)ru.ru_maxrss / 1024, goal);
     fflush(stdout);
+    run_fini(x);
     sim_free(x);
     if (s->outputs) {
         char cmd[128];

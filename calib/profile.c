@@ -22,6 +22,7 @@
 
 #include "afile.h"
 #include "alloc.h"
+#include "table.h"
 
 const char *cal_term_name(size_t j)
 {
@@ -394,6 +395,14 @@ int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *
         return rc;
     }
 
+    if (cal_table_detect(buf, len)) { /* the table form: calib/table.h */
+        struct cal_table *t;
+        rc = cal_table_parse(path, buf, len, &t, out, err);
+        sim_free(buf);
+        if (!rc)
+            out->table = t;
+        return rc;
+    }
     struct rd     r = {.path = path, .err = err};
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
@@ -440,6 +449,12 @@ int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *
     return rc;
 }
 
+void cal_profile_fini(struct cal_profile *p)
+{
+    cal_table_free(p->table);
+    p->table = NULL;
+}
+
 /* ---- writing ---- */
 
 static void put_str(FILE *f, const char *key, const char *s)
@@ -467,6 +482,9 @@ static void put_num(FILE *f, const char *indent, const char *key, double v)
 int cal_profile_save_info(const char *path, const struct cal_profile *p, const char *info,
                           struct sim_msg *err)
 {
+    if (p->table) /* the table form is written by its converter (tools/vidur_tables.py) */
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "%s: a table profile cannot be saved in the piecewise form", path);
     struct sim_afile af;
     int              rc = sim_afile_open(&af, path, err);
     if (rc)

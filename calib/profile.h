@@ -12,7 +12,9 @@
  * has max_tokens = +inf). Two pieces capture the roofline's memory-bound and compute-bound
  * regimes of the weight GEMMs.
  * Memory: kv_bytes_per_token and kv_capacity_bytes (usable KV memory of one replica).
- * Ownership: plain data; no pointers.
+ * A profile file may instead hold the table form (calib/table.h): cal_profile_load tells the two
+ * apart by the file's first line and keeps the tables behind the `table` pointer.
+ * Ownership: plain data, except `table` (owned; cal_profile_fini frees it).
  */
 #ifndef LENSIM_PROFILE_H
 #define LENSIM_PROFILE_H
@@ -21,6 +23,8 @@
 #include <stdint.h>
 
 #include "sim.h"
+
+struct cal_table; /* table.h */
 
 enum cal_term {
     CAL_T_CONST = 0,   /* seconds per iteration */
@@ -72,6 +76,10 @@ struct cal_profile {
     double           maxerr_heldout;   /* held-out maximum absolute percentage error, in percent */
     char             raw_csv[256];     /* raw measurements, relative to the profile's directory */
     char             raw_sha256[65];   /* hex SHA-256 of the raw measurements file */
+    /* The table form (calib/table.h, `lensim-table/1`), owned, or NULL for the piecewise form.
+     * A table profile has n_pieces 0: its latency is cal_table_latency's, not
+     * cal_profile_latency's. Free with cal_profile_fini. */
+    struct cal_table *table;
 };
 
 /* Iteration latency in seconds for batch b. Pure; requires n_pieces >= 1. */
@@ -87,13 +95,16 @@ static inline double cal_profile_latency(const struct cal_profile *p, const stru
            c[CAL_T_PREFILL_SQ] * b->prefill_sq;
 }
 
-/* Read a profile. Returns 0, or SIM_ENOENT (no such file) / SIM_EIO / SIM_ECONFIG with
+/* Read a profile, piecewise or table form (detected from its `format:` line). Returns 0, or SIM_ENOENT (no such file) / SIM_EIO / SIM_ECONFIG with
  * "file:line: what is wrong" in err; validates ranges (positive capacities, pieces in
  * increasing order, last piece unbounded, finite coefficients, latency positive over every
  * batch each piece covers: PROFILE.md). *out is
  * unspecified on error. */
 int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *err);
-/* Write a profile atomically (temporary file, then rename). Returns 0 or SIM_EIO. */
+/* Frees what p owns (a table form's tables) and sets p->table to NULL. Cannot fail. */
+void cal_profile_fini(struct cal_profile *p);
+/* Write a piecewise profile atomically (temporary file, then rename). Returns 0, SIM_EIO, or
+ * SIM_ECONFIG for a table profile (its form is written by tools/vidur_tables.py). */
 int cal_profile_save(const char *path, const struct cal_profile *p, struct sim_msg *err);
 /* As cal_profile_save, adding `info` (YAML lines indented by two spaces, or NULL) as the
  * free-form `info:` section that cal_profile_load skips (grid, timing, per-term errors). */

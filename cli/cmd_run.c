@@ -222,6 +222,7 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
             struct sim_msg m = *err;
             snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[i].run_name, m.text);
         }
+        run_fini(x);
         sim_free(x);
     }
     if (!rc) /* results.csv only when every run finished */

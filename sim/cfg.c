@@ -173,6 +173,9 @@ static const struct field fields[] = {
        "prompt + output limit (0 = the model's context)"),
     FN("engine.watermark", T_F64, watermark, "0.01", 0, 0.99, "fraction",
        "paged: blocks kept free at admission"),
+    /* issue 10 (tables): force the KV block count (Vidur's num_blocks). */
+    FN("engine.kv_blocks", T_U32, kv_blocks, "0", 0, 1e9, "blocks",
+       "paged: KV blocks per replica (0 = from the memory left by the weights)"),
     FC("engine.preemption", preemption, "recompute", replica_preempt_choices,
        "how a preempted request keeps its tokens"),
     FC("engine.overflow", overflow, "next_bucket", kv_overflow_choices,
@@ -1001,6 +1004,21 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
                 return rc;
         }
     snprintf(c->run_name, sizeof c->run_name, "%s", e->runs[i].name);
+    { /* issue 10 (tables): engine.kv_blocks counts blocks, which only paged memory has. */
+        struct mark at = where(m, "engine.kv_blocks");
+        if (!at.file)
+            snprintf(c->kv_blocks_at, sizeof c->kv_blocks_at, "(default)");
+        else if (at.line <= 0)
+            snprintf(c->kv_blocks_at, sizeof c->kv_blocks_at, "%.250s", at.file);
+        else
+            snprintf(c->kv_blocks_at, sizeof c->kv_blocks_at, "%.250s:%d:%d", at.file, at.line,
+                     at.col);
+        if (c->kv_blocks && c->memory != KV_PAGED)
+            return msg_at(err, at, "engine.kv_blocks",
+                          "sets a number of KV blocks, which only engine.memory: paged has "
+                          "(memory is '%s')",
+                          sim_choice_name(kv_policy_choices, c->memory));
+    }
     if (c->compat == CFG_COMPAT_SSJF) {
         /* The paper's simulator draws its own jobs from ssjf.predictions. */
         if (c->policy == SCHED_S3)

@@ -101,6 +101,11 @@ struct cfg {
 
     int      out_requests;
     uint32_t out_timeline_rows;
+
+    /* issue 10 (tables): engine.kv_blocks, and where it was set ("file:line:col", "--set" or
+     * "(default)") for the checks that need the profile (run.c). */
+    uint32_t kv_blocks;
+    char     kv_blocks_at[300];
 };
 
 typedef struct cfg_exp cfg_exp_t;

@@ -11,6 +11,7 @@
 #include "afile.h"
 #include "alloc.h"
 #include "analytic.h"
+#include "table.h"
 #include "compat_ssjf.h"
 #include "version.h"
 
@@ -115,6 +116,16 @@ static int build_model(const struct cfg *c, struct cal_model *m, struct sim_msg 
     return SIM_OK;
 }
 
+/* issue 10 (tables): whether the model's shape is the one the table profile was measured on
+ * (a custom model may use a table profile of its exact shape). */
+static int shape_fits_table(const struct run *x)
+{
+    const struct cal_model *m = &x->model;
+    const uint32_t         *s = cal_table_shape(x->cost.prof.table);
+    return s[0] == m->layers && s[1] == m->hidden && s[2] == m->heads && s[3] == m->kv_heads &&
+           s[4] == m->head_dim && s[5] == m->ffn;
+}
+
 int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, struct run *x,
               struct sim_msg *err)
 {
@@ -149,12 +160,34 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
             return rc;
         if ((rc = cal_profile_load(x->profile_path, &x->cost.prof, err)))
             return rc;
-        if (strcmp(x->cost.prof.model, x->model.name))
+        if (strcmp(x->cost.prof.model, x->model.name) &&
+            !(x->cost.prof.table && !strcmp(x->model.name, "custom")))
             return sim_msg_set(err, SIM_ECONFIG,
                                "perf.profile: %s was calibrated for model '%s', the experiment "
                                "uses '%s'",
                                x->profile_path, x->cost.prof.model, x->model.name);
         x->profile_hash = file_hash(x->profile_path);
+        /* issue 10 (tables): a table profile holds per-layer times of one shard of one model at
+         * one tensor-parallel degree on one GPU; any other setup would read the wrong times. */
+        if (x->cost.prof.table) {
+            const uint32_t *s = cal_table_shape(x->cost.prof.table);
+            if (!shape_fits_table(x))
+                return sim_msg_set(err, SIM_ECONFIG,
+                                   "perf.profile: %s holds tables for a model of %u layers, "
+                                   "hidden %u, %u heads, %u KV heads of %u, MLP %u; the "
+                                   "experiment's model differs",
+                                   x->profile_path, s[0], s[1], s[2], s[3], s[4], s[5]);
+            if (x->cost.prof.tp != c->tp)
+                return sim_msg_set(err, SIM_ECONFIG,
+                                   "perf.profile: %s holds tables for tp %u, the experiment "
+                                   "uses hardware.tp %u",
+                                   x->profile_path, x->cost.prof.tp, c->tp);
+            if (x->cost.prof.device[0] && strcmp(x->cost.prof.device, x->gpu->name))
+                return sim_msg_set(err, SIM_ECONFIG,
+                                   "perf.profile: %s holds tables for GPU '%s', the experiment "
+                                   "uses hardware.gpu '%s'",
+                                   x->profile_path, x->cost.prof.device, x->gpu->name);
+        }
     }
     x->cost.swap_bw = c->host_bw_gbps > 0 ? c->host_bw_gbps * 1e9 : x->gpu->pcie_bw;
 
@@ -184,6 +217,20 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
                            "%g = %g tokens is out of range (at most %g)",
                            pr->kv_capacity_bytes, pr->kv_bytes_per_token, cap_tok, RUN_KV_TOK_MAX);
     s->kv.capacity_tok = cap_tok > 0 ? (uint64_t)cap_tok : 0;
+    if (c->kv_blocks) { /* issue 10 (tables): a forced block count, within the device memory */
+        double tok = (double)c->kv_blocks * c->block_size;
+        double need = tok * pr->kv_bytes_per_token,
+               have = c->tp * x->gpu->mem_bytes - pr->weight_bytes;
+        if (!(need <= have))
+            return sim_msg_set(err, SIM_ECONFIG,
+                               "%s: engine.kv_blocks: %u blocks of %u tokens take %.4g GB of KV "
+                               "cache, more than the %.4g GB that %u x %s (%.4g GB each) hold "
+                               "beside %.4g GB of weights",
+                               c->kv_blocks_at, c->kv_blocks, c->block_size, need / 1e9, have / 1e9,
+                               c->tp, x->gpu->name, x->gpu->mem_bytes / 1e9,
+                               pr->weight_bytes / 1e9);
+        s->kv.capacity_tok = (uint64_t)tok;
+    }
     s->kv.block_tok = c->block_size;
     s->kv.watermark = c->watermark;
     s->kv.max_seq_len = max_seq;
@@ -253,6 +300,8 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     }
     return SIM_OK;
 }
+
+void run_fini(struct run *x) { cal_profile_fini(&x->cost.prof); }
 
 int run_mkdirs(const char *path, struct sim_msg *err)
 {

@@ -56,6 +56,10 @@ typedef int (*run_progress_fn)(void *ctx, const struct serve_stats *s, uint64_t 
 int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pctx,
              struct run_result *res, struct sim_msg *err);
 
+/* Frees what a built run owns (a table profile's tables; issue 10). Call it once after
+ * run_build, whether it succeeded or not, before freeing x. Cannot fail. */
+void run_fini(struct run *x);
+
 /* mkdir -p. Returns 0 or SIM_EIO. */
 int run_mkdirs(const char *path, struct sim_msg *err);
 

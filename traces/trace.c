@@ -66,6 +66,8 @@ const struct sim_choice trace_format_choices[] = {
     {"mooncake", TRACE_FMT_MOONCAKE, "Mooncake JSONL: timestamp (ms), input_length, output_length"},
     {"lengths", TRACE_FMT_LENGTHS, "lengths-only CSV; arrivals drawn from the arrival process"},
     {"csv", TRACE_FMT_CSV, "the interchange CSV: arrival_s,prompt_tokens,output_tokens[,id]"},
+    {"vidur", TRACE_FMT_VIDUR,
+     "Vidur's trace_replay CSV: arrived_at,num_prefill_tokens,num_decode_tokens (issue 10)"},
     {"auto", TRACE_FMT_AUTO, "one of the file formats, told by the file's name and header"},
     {NULL, 0, NULL},
 };
@@ -269,6 +271,7 @@ static const char hdr_azure[] = "TIMESTAMP,ContextTokens,GeneratedTokens";
 static const char hdr_lengths[] = "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio";
 static const char hdr_csv[] = "arrival_s,prompt_tokens,output_tokens";
 static const char hdr_csv_id[] = "arrival_s,prompt_tokens,output_tokens,id";
+static const char hdr_vidur[] = "arrived_at,num_prefill_tokens,num_decode_tokens";
 
 /* Read the first line, settle the format and check the header. */
 static int read_header(trace_t *t, struct sim_msg *err)
@@ -300,10 +303,12 @@ static int read_header(trace_t *t, struct sim_msg *err)
             f = TRACE_FMT_LENGTHS;
         else if (starts_with(line, "arrival_s,"))
             f = TRACE_FMT_CSV;
+        else if (starts_with(line, "arrived_at,"))
+            f = TRACE_FMT_VIDUR;
         else
             return sim_msg_set(err, SIM_EINPUT,
                                "%s:1: cannot tell the trace format from the first line %s; name "
-                               "it (azure, mooncake, lengths, csv)",
+                               "it (azure, mooncake, lengths, csv, vidur)",
                                t->path, trace__quote(line, n, q, sizeof q));
     }
     t->fmt = f;
@@ -313,6 +318,7 @@ static int read_header(trace_t *t, struct sim_msg *err)
     case TRACE_FMT_MOONCAKE: trace__lr_unread(&t->lr); return SIM_OK; /* no header */
     case TRACE_FMT_AZURE: want = hdr_azure; break;
     case TRACE_FMT_LENGTHS: want = hdr_lengths; break;
+    case TRACE_FMT_VIDUR: want = hdr_vidur; break;
     default:
         want = hdr_csv;
         t->csv_has_id = !strcmp(line, hdr_csv_id);
@@ -566,9 +572,12 @@ int trace_next(trace_t *t, struct trace_req *r, struct sim_msg *err)
                 int ra = next_arrival(t, &rel);
                 rc = ra ? ra : 1;
             } else if (!t->have_first) {
+                /* Vidur replays arrived_at as simulated time itself (its
+                 * trace_replay_request_generator.py subtracts nothing): time 0 is the origin. */
                 t->have_first = 1;
-                t->first_ns = t->prev_ns = row.t_ns;
-                rel = 0;
+                t->first_ns = t->fmt == TRACE_FMT_VIDUR ? 0 : row.t_ns;
+                t->prev_ns = row.t_ns;
+                rel = row.t_ns - t->first_ns;
             } else if (row.t_ns < t->prev_ns) {
                 char a[40], b[40];
                 fmt_secs(row.t_ns - t->first_ns, a, sizeof a);

@@ -41,6 +41,7 @@ enum trace_format {
     TRACE_FMT_MOONCAKE, /* JSONL: timestamp (ms), input_length, output_length, hash_ids */
     TRACE_FMT_LENGTHS,  /* num_prefill_tokens,num_decode_tokens,... (no arrivals) */
     TRACE_FMT_CSV,      /* arrival_s,prompt_tokens,output_tokens[,id] */
+    TRACE_FMT_VIDUR,    /* arrived_at,num_prefill_tokens,num_decode_tokens (absolute seconds) */
     TRACE_FMT_SYNTH     /* generator, no file */
 };
 

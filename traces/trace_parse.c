@@ -288,6 +288,25 @@ static int parse_csv(trace_t *t, char *line, size_t n, struct trace__row *row)
     return SIM_OK;
 }
 
+/* Vidur's trace_replay format (microsoft/vidur at 7d47513,
+ * vidur/request_generator/trace_replay_request_generator.py): seconds since the simulation's
+ * start, prompt and output tokens. Vidur casts the token counts to int and clips them to at
+ * least 1; lensim refuses a count that is not a whole number of at least 1 token instead. */
+static int parse_vidur(trace_t *t, char *line, size_t n, struct trace__row *row)
+{
+    char  *f[MAX_FIELDS];
+    size_t fl[MAX_FIELDS];
+    size_t k = split(line, n, f, fl);
+    if (k != 3)
+        return field_count_err(t, 3, k, "arrived_at,num_prefill_tokens,num_decode_tokens");
+    int rc;
+    if ((rc = parse_seconds(t, "arrived_at", f[0], fl[0], &row->t_ns)) ||
+        (rc = parse_tok(t, "num_prefill_tokens", f[1], fl[1], 0, &row->prompt)) ||
+        (rc = parse_tok(t, "num_decode_tokens", f[2], fl[2], 0, &row->output)))
+        return rc;
+    return SIM_OK;
+}
+
 static int parse_lengths(trace_t *t, char *line, size_t n, struct trace__row *row)
 {
     char  *f[MAX_FIELDS];
@@ -661,6 +680,8 @@ int trace__parse_row(trace_t *t, char *line, size_t n, int nl, struct trace__row
         rc = parse_csv(t, line, n, row);
     else if (t->fmt == TRACE_FMT_LENGTHS)
         rc = parse_lengths(t, line, n, row);
+    else if (t->fmt == TRACE_FMT_VIDUR)
+        rc = parse_vidur(t, line, n, row);
     else
         rc = parse_mooncake(t, line, n, row);
     if (rc == SIM_EINPUT && !nl) {

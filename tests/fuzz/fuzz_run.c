@@ -90,6 +90,7 @@ static int simulate(const struct cfg *c, const char *dir, struct run_result *res
         rc = run_exec(&x, NULL, NULL, NULL, res, &err);
         fuzz_expect_msg(rc, &err, "run_exec");
     }
+    run_fini(&x);
     return rc;
 }
 
