@@ -14,6 +14,7 @@
 
 #include "cmds.h"
 #include "sim.h"
+#include "version.h"
 
 struct cmd {
     const char *name;
@@ -52,7 +53,7 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-        printf("lensim %s\n", LENSIM_VERSION);
+        printf("lensim %s (%s)\n", LENSIM_VERSION, LENSIM_GIT_REV);
         return CLI_EXIT_OK;
     }
     /* `lensim help CMD` is `lensim CMD --help`: one text per command, kept by the command. */
