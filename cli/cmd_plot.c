@@ -7,6 +7,8 @@
  * swept key that names the runs (its `LEAF-VALUE` is part of every run name, which is how
  * cfg.c names sweep points), preferring rate, rate_scale, cv, max_batch, replicas, tp; every
  * other difference between runs makes a series, labelled by the run name without the x part.
+ * With more than 6 series, a categorical swept key with 2 to 4 values (the fewest; the first in
+ * manifest order on a tie) becomes panels instead (SSJF's batching modes side by side).
  * Series keep one colour in every figure of the experiment.
  *
  * Figures (DIR/figures/NAME.FMT), each drawn only when it applies:
@@ -145,7 +147,7 @@ struct prun {
     struct kv *cfg;  /* manifest config, flattened "a.b.c" -> value */
     size_t     n_cfg;
     double     x; /* NaN without an x axis */
-    int        series;
+    int        series, panel;
 };
 
 struct exp {
@@ -159,6 +161,9 @@ struct exp {
     const char  *xleaf;
     char       **series; /* labels, owned */
     size_t       n_series;
+    char         pleaf[128]; /* the key whose values are panels ("" = one panel) */
+    char       **panel;      /* its values, owned */
+    size_t       n_panels;
     int          compat; /* requests.csv has jct_s (compat: ssjf) */
 };
 
@@ -277,7 +282,110 @@ static int is_axis(const struct exp *x, const char *key)
     return differs;
 }
 
-/* Choose the x axis and the series (see the file's head). Returns 0 or SIM_ENOMEM. */
+/* Remove "LEAF-VALUE" and one '_' beside it from name; VALUE into val. Returns 1, or 0 (name
+ * unchanged) when the name has no such token. */
+static int strip_token(char *name, const char *leaf, char *val, size_t n)
+{
+    size_t b, e, l = strlen(leaf);
+    if (!*leaf || !find_token(name, leaf, &b, &e))
+        return 0;
+    snprintf(val, n, "%.*s", (int)(e - b - l - 1), name + b + l + 1);
+    if (b > 0) /* drop "_LEAF-VALUE" */
+        b--;
+    else if (name[e] == '_') /* or "LEAF-VALUE_" */
+        e++;
+    memmove(name + b, name + e, strlen(name + e) + 1);
+    return 1;
+}
+
+/* The name a sweep key takes in run names: its last component ("engine.batching": batching),
+ * or the one before a last "name" ("policy.name": policy). */
+static void name_leaf(const char *key, char *out, size_t n)
+{
+    const char *l = leaf_of(key);
+    if (strcmp(l, "name") || l == key) {
+        snprintf(out, n, "%s", l);
+        return;
+    }
+    const char *p = l - 1;
+    while (p > key && p[-1] != '.')
+        p--;
+    snprintf(out, n, "%.*s", (int)(l - 1 - p), p);
+}
+
+/* With many series, a categorical sweep key with 2 to 4 values (the fewest) becomes panels:
+ * every run name carries it as LEAF-VALUE with the manifest's value. Fills x->pleaf. */
+static void choose_panels(struct exp *x)
+{
+    size_t best = 5;
+    x->pleaf[0] = 0;
+    for (size_t k = 0; x->n_series > 6 && x->n_runs && k < x->run[0].n_cfg; k++) {
+        const char *key = x->run[0].cfg[k].key;
+        char        leaf[128], vals[4][64];
+        size_t      nv = 0, ok = 1;
+        name_leaf(key, leaf, sizeof leaf);
+        if (!strcmp(leaf, x->xleaf) || !strcmp(key, "name"))
+            continue;
+        for (size_t i = 0; ok && i < x->n_runs; i++) {
+            const char *v = cfg_get(&x->run[i], key);
+            char        name[512], tok[64];
+            snprintf(name, sizeof name, "%s", x->run[i].name);
+            if (!v || !strip_token(name, leaf, tok, sizeof tok) || strcmp(tok, v)) {
+                ok = 0;
+                break;
+            }
+            size_t j = 0;
+            while (j < nv && strcmp(vals[j], tok))
+                j++;
+            if (j == nv && (ok = nv < 4) != 0)
+                snprintf(vals[nv++], sizeof vals[0], "%s", tok);
+        }
+        if (ok && nv >= 2 && nv < best) {
+            best = nv;
+            snprintf(x->pleaf, sizeof x->pleaf, "%s", leaf);
+        }
+    }
+}
+
+/* Series labels (and panels when x->pleaf is set): each run's name without the x and panel
+ * tokens. Returns 0 or SIM_ENOMEM. */
+static int label_runs(struct exp *x)
+{
+    for (size_t s = 0; s < x->n_series; s++)
+        sim_free(x->series[s]);
+    x->n_series = 0;
+    for (size_t i = 0; i < x->n_runs; i++) {
+        struct prun *r = &x->run[i];
+        char         label[512], tok[64] = "";
+        snprintf(label, sizeof label, "%s", r->name);
+        if (x->xkey[0] && strip_token(label, x->xleaf, tok, sizeof tok)) {
+            r->x = num(cfg_get(r, x->xkey));
+            if (!*label)
+                snprintf(label, sizeof label, "all runs");
+        }
+        r->panel = 0;
+        if (x->pleaf[0] && strip_token(label, x->pleaf, tok, sizeof tok)) {
+            size_t p = 0;
+            while (p < x->n_panels && strcmp(x->panel[p], tok))
+                p++;
+            if (p == x->n_panels && !(x->panel[x->n_panels++] = xstrdup(tok)))
+                return SIM_ENOMEM;
+            r->panel = (int)p;
+            if (!*label)
+                snprintf(label, sizeof label, "all runs");
+        }
+        size_t s = 0;
+        while (s < x->n_series && strcmp(x->series[s], label))
+            s++;
+        if (s == x->n_series && !(x->series[x->n_series++] = xstrdup(label)))
+            return SIM_ENOMEM;
+        r->series = (int)s;
+    }
+    return SIM_OK;
+}
+
+/* Choose the x axis, the series and the panels (see the file's head). Returns 0 or
+ * SIM_ENOMEM. */
 static int classify(struct exp *x)
 {
     static const char *const prefer[] = {
@@ -292,33 +400,26 @@ static int classify(struct exp *x)
         if (is_axis(x, x->run[0].cfg[k].key))
             snprintf(x->xkey, sizeof x->xkey, "%s", x->run[0].cfg[k].key);
     x->xleaf = leaf_of(x->xkey);
+    for (size_t i = 0; i < x->n_runs; i++)
+        x->run[i].x = NAN;
     x->series = sim_calloc(x->n_runs ? x->n_runs : 1, sizeof *x->series);
-    if (!x->series)
+    x->panel = sim_calloc(x->n_runs ? x->n_runs : 1, sizeof *x->panel);
+    if (!x->series || !x->panel || label_runs(x))
         return SIM_ENOMEM;
-    for (size_t i = 0; i < x->n_runs; i++) {
-        struct prun *r = &x->run[i];
-        char         label[512];
-        snprintf(label, sizeof label, "%s", r->name);
-        r->x = NAN;
-        size_t b, e;
-        if (x->xkey[0] && find_token(r->name, x->xleaf, &b, &e)) {
-            r->x = num(cfg_get(r, x->xkey));
-            if (b > 0) /* drop "_LEAF-VALUE" */
-                b--;
-            else if (r->name[e] == '_') /* or "LEAF-VALUE_" */
-                e++;
-            snprintf(label, sizeof label, "%.*s%s", (int)b, r->name, r->name + e);
-            if (!*label)
-                snprintf(label, sizeof label, "all runs");
-        }
-        size_t s = 0;
-        while (s < x->n_series && strcmp(x->series[s], label))
-            s++;
-        if (s == x->n_series && !(x->series[x->n_series++] = xstrdup(label)))
-            return SIM_ENOMEM;
-        r->series = (int)s;
-    }
-    return SIM_OK;
+    if (!x->xkey[0])
+        return SIM_OK;
+    choose_panels(x);
+    return x->pleaf[0] ? label_runs(x) : SIM_OK;
+}
+
+/* "LEAF=VALUE" of panel p, or "" with one panel. */
+static const char *panel_name(const struct exp *x, int p, char *b, size_t n)
+{
+    if (x->n_panels > 1)
+        snprintf(b, n, "%s=%s", x->pleaf, x->panel[p]);
+    else
+        b[0] = 0;
+    return b;
 }
 
 static void exp_free(struct exp *x)
@@ -334,6 +435,9 @@ static void exp_free(struct exp *x)
     for (size_t s = 0; s < x->n_series; s++)
         sim_free(x->series[s]);
     sim_free(x->series);
+    for (size_t p = 0; p < x->n_panels; p++)
+        sim_free(x->panel[p]);
+    sim_free(x->panel);
     sim_free(x->run);
     sim_free(x->head);
     sim_free(x->results);
@@ -631,8 +735,9 @@ static int metric_b_applies(const struct exp *x, const struct metric *m)
     return 0;
 }
 
-/* The panel's title; ", and goodput" only when there is a goodput. */
-static void panel_title(FILE *f, const struct exp *x, const struct metric *m)
+/* The panel's title, after `pre` on a line of its own when not empty; ", and goodput" only
+ * when there is a goodput. */
+static void panel_title(FILE *f, const struct exp *x, const struct metric *m, const char *pre)
 {
     char        t[200];
     const char *cut = strstr(m->title, ", and goodput");
@@ -640,6 +745,10 @@ static void panel_title(FILE *f, const struct exp *x, const struct metric *m)
     if (cut && !metric_b_applies(x, m))
         t[cut - m->title] = 0;
     fprintf(f, "set title ");
+    if (*pre) {
+        gp_str(f, pre);
+        fprintf(f, ".\"\\n\".");
+    }
     gp_str(f, t);
     fputc('\n', f);
 }
@@ -694,46 +803,62 @@ static int fig_sweep(struct fig *g, const struct exp *x)
     for (size_t i = 0; i < x->n_runs; i++)
         by[i] = &x->run[i];
     qsort(by, x->n_runs, sizeof *by, cmp_x);
-    int cols = n <= 2 ? n : n == 4 ? 2 : 3, rows = (n + cols - 1) / cols;
-    g->h = 80 + rows * 330;
+    /* One panel per metric; with panels of a key, a row per metric and a column per value. */
+    int np = x->n_panels > 1 ? (int)x->n_panels : 1;
+    int cols = np > 1 ? np : n <= 2 ? n : n == 4 ? 2 : 3, rows = np > 1 ? n : (n + cols - 1) / cols;
+    g->h = 80 + rows * (np > 1 ? 300 : 330);
     g->top = 50.0 / g->h;
-    g->legend_w = legend_width(x, 0, 12);
+    g->legend_w = legend_width(x, 0, 17);
     char title[400];
     snprintf(title, sizeof title, "%s: metrics against %s", x->dir, x->xkey);
     fig_begin(g, title);
     FILE *f = g->f;
-    for (size_t s = 0; s < x->n_series; s++) { /* one datablock per series: x, per metric a b */
-        fprintf(f, "$s%zu << EOD\n", s);
-        for (size_t i = 0; i < x->n_runs; i++) {
-            if (by[i]->series != (int)s)
-                continue;
-            gp_num(f, by[i]->x);
-            for (int m = 0; m < n; m++)
-                for (int c = 0; c < 2; c++)
-                    gp_num(f, metric_val(x, by[i], use[m], c));
-            fputc('\n', f);
-        }
-        fprintf(f, "EOD\n");
+    char *has = sim_calloc(x->n_series * (size_t)np, 1); /* which (series, panel) have runs */
+    if (!has) {
+        sim_free(by);
+        return SIM_ENOMEM;
     }
-    sim_free(by);
-    for (int m = 0; m < n; m++) {
-        panel_at(g, m, rows, cols);
-        panel_title(f, x, use[m]);
-        fprintf(f, "set xlabel ");
-        gp_str(f, x->xkey);
-        fprintf(f, "\n");
-        yscale(f, x, use[m]);
-        fprintf(f, "plot ");
-        for (size_t s = 0; s < x->n_series; s++) {
-            fprintf(f, "%s$s%zu using 1:%d with linespoints lw 2 ", s ? ", " : "", s, 2 + 2 * m);
-            series_style(f, (int)s, 1);
-            if (metric_b_applies(x, use[m])) {
-                fprintf(f, ", $s%zu using 1:%d with linespoints lw 2 dt 2 ", s, 3 + 2 * m);
-                series_style(f, (int)s, 1);
+    for (size_t s = 0; s < x->n_series; s++) /* a datablock per series and panel: x, a b ... */
+        for (int p = 0; p < np; p++) {
+            fprintf(f, "$s%zu_%d << EOD\n", s, p);
+            for (size_t i = 0; i < x->n_runs; i++) {
+                if (by[i]->series != (int)s || (np > 1 && by[i]->panel != p))
+                    continue;
+                has[s * (size_t)np + (size_t)p] = 1;
+                gp_num(f, by[i]->x);
+                for (int m = 0; m < n; m++)
+                    for (int c = 0; c < 2; c++)
+                        gp_num(f, metric_val(x, by[i], use[m], c));
+                fputc('\n', f);
             }
+            fprintf(f, "EOD\n");
         }
-        fprintf(f, "\n");
-    }
+    sim_free(by);
+    for (int m = 0; m < n; m++)
+        for (int p = 0; p < np; p++) {
+            char pn[200];
+            panel_at(g, np > 1 ? m * np + p : m, rows, cols);
+            panel_title(f, x, use[m], panel_name(x, p, pn, sizeof pn));
+            fprintf(f, "set xlabel ");
+            gp_str(f, x->xkey);
+            fprintf(f, "\n");
+            yscale(f, x, use[m]);
+            int k = 0;
+            for (size_t s = 0; s < x->n_series; s++) {
+                if (!has[s * (size_t)np + (size_t)p])
+                    continue;
+                fprintf(f, "%s$s%zu_%d using 1:%d with linespoints lw 2 ", k++ ? ", " : "plot ", s,
+                        p, 2 + 2 * m);
+                series_style(f, (int)s, 1);
+                if (metric_b_applies(x, use[m])) {
+                    fprintf(f, ", $s%zu_%d using 1:%d with linespoints lw 2 dt 2 ", s, p,
+                            3 + 2 * m);
+                    series_style(f, (int)s, 1);
+                }
+            }
+            fprintf(f, "\n");
+        }
+    sim_free(has);
     int gp = metric_b_applies(x, &metrics[0]); /* goodput: dashed like the p99s */
     legend(g, x,
            gp ? "2 with lines lw 2 lc rgb 'black' title 'mean (throughput)', 2 with lines lw 2 "
@@ -847,7 +972,8 @@ static int fig_cdf(struct fig *g, const struct exp *x)
         sim_free(drawn);
         return nx ? SIM_ENOMEM : 0;
     }
-    g->h = 80 + nm * 330;
+    int np = x->n_panels > 1 ? (int)x->n_panels : 1; /* a row per metric and panel */
+    g->h = 80 + nm * np * (np > 1 ? 280 : 330);
     g->top = 50.0 / g->h;
     g->legend_w = legend_width(x, 0, 0);
     char title[400];
@@ -892,12 +1018,14 @@ static int fig_cdf(struct fig *g, const struct exp *x)
         sim_free(drawn);
         return 0;
     }
-    for (int m = 0; m < nm; m++)
+    for (int row = 0; row < nm * np; row++)
         for (int c = 0; c < nx; c++) {
-            panel_at(g, m * nx + c, nm, nx);
-            char t[200];
+            int  m = row / np, p = row % np;
+            char t[300], pn[200];
+            panel_at(g, row * nx + c, nm * np, nx);
+            panel_name(x, p, pn, sizeof pn);
             if (x->xkey[0])
-                snprintf(t, sizeof t, "%s = %g", x->xleaf, xs[c]);
+                snprintf(t, sizeof t, "%s = %g%s%s", x->xleaf, xs[c], *pn ? ", " : "", pn);
             else
                 snprintf(t, sizeof t, "%s", "every run");
             fprintf(f, "set title ");
@@ -912,7 +1040,8 @@ static int fig_cdf(struct fig *g, const struct exp *x)
             int k = 0;
             for (size_t i = 0; i < x->n_runs; i++) {
                 const struct prun *r = &x->run[i];
-                if (!drawn[m * x->n_runs + i] || (x->xkey[0] && r->x != xs[c]))
+                if (!drawn[m * x->n_runs + i] || (x->xkey[0] && r->x != xs[c]) ||
+                    (np > 1 && r->panel != p))
                     continue;
                 fprintf(f, "%s$c%d_%zu using 1:2 with lines lw 2 ", k++ ? ", " : "plot ", m, i);
                 series_style(f, r->series, 0);
@@ -1038,6 +1167,7 @@ static void usage(FILE *f)
                "and the run folders of `lensim run`) into DIR/figures/NAME.FMT:\n"
                "  sweep        metrics against the swept numeric key (rate, rate_scale, cv,\n"
                "               max_batch, replicas, tp, ...), one line per other combination\n"
+               "               (with more than 6, a key of 2 to 4 values becomes panels)\n"
                "  runs         the same metrics as bars, when no numeric key was swept\n"
                "  latency_cdf  TTFT and E2E latency CDFs, a panel per x value (at most 4)\n"
                "  timeline     batch size and KV-cache use on replica 0, a panel per run\n"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # plot.sh LENSIM SOURCE_ROOT (issue 12 item 7): `lensim plot` draws figures that follow the
-# experiment, for a rate sweep, a non-rate sweep (max_batch), a trace replay (a runs list, no
-# numeric key) and a trace replay swept over rate_scale, in every format:
+# experiment, for a rate sweep, a non-rate sweep (max_batch), a sweep with too many series for
+# one panel (panels), a trace replay (a runs list, no numeric key) and a trace replay swept over
+# rate_scale, in every format:
 #  - each figure that applies exists, is non-trivial (PNG/SVG/PDF signature, > 4 kB) and is
 #    listed on stdout; one that does not apply is not drawn (no sweep figure for a replay
 #    without a numeric sweep, no bar chart for a sweep), and a stale one is removed;
@@ -87,6 +88,26 @@ grep -q '>engine.max_batch<' mb/figures/sweep.svg && ok "mb: x axis is engine.ma
 grep -q 'SLO attainment\|goodput' mb/figures/sweep.svg &&
     fail "mb: no SLO is set, but sweep.svg draws SLO attainment or goodput" ||
     ok "mb: no SLO panel without SLOs"
+
+# 2b. Nine series (memory x policy) against rate: the first key with the fewest values (memory,
+# 3) becomes panels, policy the series.
+cat > pan.yaml <<'Y'
+name: pan
+workload: {requests: 60, max_prompt_tokens: 1024}
+sweep:
+  workload.rate: [2, 8]
+  engine.memory: [max, paged, oracle]
+  policy: [fcfs, sjf, ssjf]
+Y
+"$L" run pan.yaml -o pan -q || fail "lensim run pan.yaml: exit status $?"
+figures pan "sweep latency_cdf timeline" "runs"
+for v in max paged oracle; do
+    grep -q ">memory=$v<" pan/figures/sweep.svg && ok "pan: panel memory=$v" || fail "pan: no panel memory=$v"
+done
+for v in fcfs sjf ssjf; do
+    [ "$(grep -c ">policy-$v<" pan/figures/sweep.svg)" -eq 1 ] && ok "pan: series policy-$v" ||
+        fail "pan: series policy-$v not once in the legend"
+done
 
 # 3. A trace replay, two runs, no numeric key: bars, no sweep figure; stale figures removed.
 awk 'BEGIN { print "arrival_s,prompt_tokens,output_tokens";
