@@ -803,6 +803,31 @@ static int fig_sweep(struct fig *g, const struct exp *x)
     for (size_t i = 0; i < x->n_runs; i++)
         by[i] = &x->run[i];
     qsort(by, x->n_runs, sizeof *by, cmp_x);
+    /* x values in a geometric progression (2, 8, 32: the usual max_batch or replicas sweep) are
+     * drawn on a log scale, so that they are evenly spaced. */
+    int geometric = 1, nd = 0;
+    for (size_t i = 0; i < x->n_runs; i++) {
+        if (i && by[i]->x == by[i - 1]->x)
+            continue;
+        if (!(by[i]->x > 0))
+            geometric = 0;
+        if (++nd >= 3) {
+            size_t a = i, b; /* the last three distinct values */
+            double r1, r2;
+            for (b = a; b > 0 && by[b - 1]->x == by[a]->x;)
+                b--;
+            b--;
+            size_t c = b;
+            while (c > 0 && by[c - 1]->x == by[b]->x)
+                c--;
+            c--;
+            r1 = by[a]->x / by[b]->x;
+            r2 = by[b]->x / by[c]->x;
+            if (r1 < 1.5 || fabs(r1 / r2 - 1) > 0.1)
+                geometric = 0;
+        }
+    }
+    geometric &= nd >= 3;
     /* One panel per metric; with panels of a key, a row per metric and a column per value. */
     int np = x->n_panels > 1 ? (int)x->n_panels : 1;
     int cols = np > 1 ? np : n <= 2 ? n : n == 4 ? 2 : 3, rows = np > 1 ? n : (n + cols - 1) / cols;
@@ -841,7 +866,7 @@ static int fig_sweep(struct fig *g, const struct exp *x)
             panel_title(f, x, use[m], panel_name(x, p, pn, sizeof pn));
             fprintf(f, "set xlabel ");
             gp_str(f, x->xkey);
-            fprintf(f, "\n");
+            fprintf(f, "\n%s", geometric ? "set logscale x 2\n" : "");
             yscale(f, x, use[m]);
             int k = 0;
             for (size_t s = 0; s < x->n_series; s++) {
@@ -900,10 +925,9 @@ static int fig_runs(struct fig *g, const struct exp *x)
     fprintf(f, "EOD\n");
     for (int m = 0; m < n; m++) {
         panel_at(g, m, rows, cols);
-        fprintf(f, "set title ");
-        gp_str(f, use[m]->title);
+        panel_title(f, x, use[m], "");
         fprintf(f,
-                "\nset xlabel 'run (see the legend)'\nset xrange [0.4:%zu.6]\nset xtics 1\n"
+                "set xlabel 'run (see the legend)'\nset xrange [0.4:%zu.6]\nset xtics 1\n"
                 "set yrange [0:*]\nset style fill solid 0.85 border rgb 'black'\n",
                 x->n_runs);
         if (metric_b_applies(x, use[m]))
@@ -1036,7 +1060,8 @@ static int fig_cdf(struct fig *g, const struct exp *x)
             if (lo[m] > 0 && hi[m] / lo[m] > 20) /* the same range in every panel of a row */
                 fprintf(f, "set logscale x\nset xrange [%.9g:%.9g]\n", lo[m], hi[m]);
             else
-                fprintf(f, "set xrange [0:%.9g]\n", hi[m] > 0 ? hi[m] : 1);
+                fprintf(f, "set xrange [0:%.9g]\nset xtics %.9g\n", hi[m] > 0 ? hi[m] : 1,
+                        nice_step((hi[m] > 0 ? hi[m] : 1) / (nx >= 3 ? 4 : 6)));
             int k = 0;
             for (size_t i = 0; i < x->n_runs; i++) {
                 const struct prun *r = &x->run[i];

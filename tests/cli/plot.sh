@@ -88,6 +88,9 @@ grep -q '>engine.max_batch<' mb/figures/sweep.svg && ok "mb: x axis is engine.ma
 grep -q 'SLO attainment\|goodput' mb/figures/sweep.svg &&
     fail "mb: no SLO is set, but sweep.svg draws SLO attainment or goodput" ||
     ok "mb: no SLO panel without SLOs"
+# 2, 8, 32 is geometric: a log2 axis, ticks 2 to 32 (a linear one: 0, 5, ..., 35).
+grep -q '<text> *32</text>' mb/figures/sweep.svg && ! grep -q '<text> *35</text>' mb/figures/sweep.svg &&
+    ok "mb: log2 x axis for 2, 8, 32" || fail "mb: max_batch 2, 8, 32 not on a log2 axis"
 
 # 2b. Nine series (memory x policy) against rate: the first key with the fewest values (memory,
 # 3) becomes panels, policy the series.
@@ -124,6 +127,9 @@ Y
 mkdir -p replay/figures
 for f in rate_sweep.png sweep.svg ssjf.png; do printf 'stale' > "replay/figures/$f"; done
 figures replay "runs latency_cdf timeline" "sweep rate_sweep ssjf"
+grep -q 'goodput\|SLO attainment' replay/figures/runs.svg &&
+    fail "replay: no SLO is set, but runs.svg mentions goodput or SLO attainment" ||
+    ok "replay: no goodput without SLOs"
 
 # 4. The same replay swept over rate_scale: x = workload.rate_scale, one series.
 cat > scale.yaml <<'Y'
