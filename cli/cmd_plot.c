@@ -263,10 +263,13 @@ static int is_axis(const struct exp *x, const char *key)
 {
     double first = NAN;
     int    differs = 0;
+    size_t seen = 0;
     for (size_t i = 0; i < x->n_runs; i++) {
         const char *v = cfg_get(&x->run[i], key);
         double      d = num(v);
         size_t      b, e;
+        if (!x->run[i].n_cfg) /* no manifest (a sweep point that could not run) */
+            continue;
         if (!isfinite(d) || !find_token(x->run[i].name, leaf_of(key), &b, &e))
             return 0;
         char   tok[128];
@@ -274,7 +277,7 @@ static int is_axis(const struct exp *x, const char *key)
         snprintf(tok, sizeof tok, "%.*s", (int)(e - off), x->run[i].name + off);
         if (num(tok) != d)
             return 0;
-        if (i == 0)
+        if (seen++ == 0)
             first = d;
         else if (d != first)
             differs = 1;
@@ -330,7 +333,8 @@ static void choose_panels(struct exp *x)
             const char *v = cfg_get(&x->run[i], key);
             char        name[512], tok[64];
             snprintf(name, sizeof name, "%s", x->run[i].name);
-            if (!v || !strip_token(name, leaf, tok, sizeof tok) || strcmp(tok, v)) {
+            if (!strip_token(name, leaf, tok, sizeof tok) ||
+                (x->run[i].n_cfg && (!v || strcmp(tok, v)))) {
                 ok = 0;
                 break;
             }
@@ -359,7 +363,7 @@ static int label_runs(struct exp *x)
         char         label[512], tok[64] = "";
         snprintf(label, sizeof label, "%s", r->name);
         if (x->xkey[0] && strip_token(label, x->xleaf, tok, sizeof tok)) {
-            r->x = num(cfg_get(r, x->xkey));
+            r->x = r->n_cfg ? num(cfg_get(r, x->xkey)) : num(tok); /* without a manifest */
             if (!*label)
                 snprintf(label, sizeof label, "all runs");
         }
@@ -1314,8 +1318,13 @@ static void remove_figure(const char *fig, const char *name)
 static int draw(const char *gp, const char *fig, const struct exp *x, int i, const char *fmt,
                 int *drawn)
 {
-    char tmpl[] = "/tmp/lensim-plot-XXXXXX", etmpl[] = "/tmp/lensim-plot-err-XXXXXX";
-    int  sfd = mkstemp(tmpl), efd = sfd >= 0 ? mkstemp(etmpl) : -1;
+    const char *td = getenv("TMPDIR");
+    char        tmpl[1100], etmpl[1100];
+    if (!td || !*td || strlen(td) > 1000)
+        td = "/tmp";
+    snprintf(tmpl, sizeof tmpl, "%s/lensim-plot-XXXXXX", td);
+    snprintf(etmpl, sizeof etmpl, "%s/lensim-plot-err-XXXXXX", td);
+    int sfd = mkstemp(tmpl), efd = sfd >= 0 ? mkstemp(etmpl) : -1;
     if (sfd < 0 || efd < 0) {
         fprintf(stderr, "lensim plot: cannot create a temporary file: %s\n", strerror(errno));
         if (sfd >= 0) {
@@ -1354,16 +1363,22 @@ static int draw(const char *gp, const char *fig, const struct exp *x, int i, con
     return status;
 }
 
-/* Does the first run's requests.csv have SSJF's per-job rows (jct_s)? */
+/* Does the first run with a requests.csv have SSJF's per-job rows (jct_s)? */
 static int is_compat(const struct exp *x)
 {
-    double *v;
-    if (!x->n_runs)
-        return 0;
     static const char *const jct[] = {"jct_s"};
-    size_t                   n = read_column(x, &x->run[0], "requests.csv", jct, 1, &v);
-    sim_free(v);
-    return n > 0;
+    for (size_t i = 0; i < x->n_runs; i++) {
+        char        path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s/requests.csv", x->dir, x->run[i].name);
+        if (stat(path, &st))
+            continue;
+        double *v;
+        size_t  n = read_column(x, &x->run[i], "requests.csv", jct, 1, &v);
+        sim_free(v);
+        return n > 0;
+    }
+    return 0;
 }
 
 int plot_cmd(int argc, char **argv)
@@ -1448,7 +1463,7 @@ int plot_cmd(int argc, char **argv)
     }
     for (int k = 0; old_figs[k]; k++)
         remove_figure(fig, old_figs[k]);
-    int status = CLI_EXIT_OK;
+    int status = CLI_EXIT_OK, any = 0;
     for (int i = 0; i < N_FIGS && status != CLI_EXIT_IO; i++) { /* a full disk stops it */
         int drawn = 0;
         for (int k = 0; k < nf && status != CLI_EXIT_IO; k++) {
@@ -1460,7 +1475,10 @@ int plot_cmd(int argc, char **argv)
         }
         if (!drawn) /* does not apply: no figure of that name may stay */
             remove_figure(fig, figs[i].name);
+        any |= drawn;
     }
+    if (!any && status == CLI_EXIT_OK)
+        fprintf(stderr, "lensim plot: %s: no run with results, nothing to draw\n", results);
     exp_free(&x);
     return status;
 }

@@ -72,6 +72,17 @@ for s in memory-max memory-paged; do
     grep -q ">$s<" rate/figures/sweep.svg && ok "rate: series $s" || fail "rate: no series $s"
 done
 
+# 1b. A sweep point with no run folder (one that could not run: its row, no manifest): the x
+# axis is still the rate; and a results.csv without runs draws nothing and says so.
+cp -r rate rate-hole && rm -rf rate-hole/rate-16_memory-max rate-hole/figures
+figures rate-hole "sweep latency_cdf timeline" "runs"
+grep -q '>workload.rate<' rate-hole/figures/sweep.svg && ok "rate-hole: x axis is workload.rate" ||
+    fail "rate-hole: a run without a manifest lost the x axis"
+mkdir -p none && head -1 rate/results.csv > none/results.csv
+"$L" plot none > none.out 2> none.err && grep -q 'nothing to draw' none.err &&
+    [ -z "$(ls none/figures)" ] && ok "none: nothing to draw, said so" ||
+    fail "none: $(cat none.err)"
+
 # 2. A sweep over max_batch, no SLOs: x = engine.max_batch; no SLO panel.
 cat > mb.yaml <<'Y'
 name: mb
