@@ -1355,7 +1355,7 @@ static int draw(const char *gp, const char *fig, const struct exp *x, int i, con
         if (!status)
             printf("%s\n", out);
     }
-    if (getenv("LENSIM_PLOT_KEEP")) /* for whoever changes the figures: the script stays */
+    if (rc > 0 && getenv("LENSIM_PLOT_KEEP")) /* for whoever changes the figures */
         fprintf(stderr, "lensim plot: %s script kept in %s\n", figs[i].name, tmpl);
     else
         unlink(tmpl);

@@ -72,6 +72,22 @@ for s in memory-max memory-paged; do
     grep -q ">$s<" rate/figures/sweep.svg && ok "rate: series $s" || fail "rate: no series $s"
 done
 
+# One colour per series in every figure: the legends of the kept scripts agree, and the two
+# series differ.
+LENSIM_PLOT_KEEP=1 "$L" plot rate > keep.out 2> keep.err || fail "rate: LENSIM_PLOT_KEEP plot failed"
+scripts=$(sed -n 's/^lensim plot: .* script kept in //p' keep.err)
+[ "$(echo $scripts | wc -w)" -eq 3 ] || fail "rate: want 3 kept scripts: $(cat keep.err)"
+for sr in memory-max memory-paged; do
+    cols=$(for f in $scripts; do grep -o "lc rgb '#[0-9a-f]*'[^,]* title '$sr'" "$f"; done |
+        grep -o "#[0-9a-f]*" | sort -u)
+    [ "$(echo "$cols" | wc -l)" -eq 1 ] && [ -n "$cols" ] && ok "rate: $sr is $cols in every figure" ||
+        fail "rate: $sr has colours '$cols' across figures"
+    eval "col_${sr//-/_}=\$cols"
+done
+[ "$col_memory_max" != "$col_memory_paged" ] && ok "rate: the two series have two colours" ||
+    fail "rate: both series are $col_memory_max"
+rm -f $scripts
+
 # 1b. A sweep point with no run folder (one that could not run: its row, no manifest): the x
 # axis is still the rate; and a results.csv without runs draws nothing and says so.
 cp -r rate rate-hole && rm -rf rate-hole/rate-16_memory-max rate-hole/figures
