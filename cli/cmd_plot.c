@@ -27,7 +27,8 @@
  * lensim writes each gnuplot script (data inline) to a temporary file; gnuplot draws to a pipe
  * and lensim writes the figure through an atomic file, so that a figure appears only when gnuplot
  * succeeded and every byte reached the disk. Whatever gnuplot prints on stderr is passed on,
- * prefixed by the figure's name (a warning is a figure to fix). Needs gnuplot on the PATH and
+ * prefixed by the figure's name (a warning is a figure to fix); LENSIM_PLOT_KEEP keeps the
+ * scripts (their paths on stderr) for whoever changes a figure. Needs gnuplot on the PATH and
  * says how to get it when it is missing; nothing else in lensim needs it.
  */
 #include <errno.h>
@@ -1202,7 +1203,9 @@ static void usage(FILE *f)
                "  timeline     batch size and KV-cache use on replica 0, a panel per run\n"
                "Goodput and SLO attainment are drawn when SLOs are set, p99 beside the means,\n"
                "failed requests when there are any. A series keeps its colour in every figure.\n\n"
-               "  --format F   png (default), svg or pdf, or several: png,svg (both = png,svg)\n\n"
+               "  --format F   png (default), svg or pdf, or several: png,svg (both = png,svg)\n"
+               "With LENSIM_PLOT_KEEP set, each figure's gnuplot script (data inline) is kept\n"
+               "and its path printed on stderr, to be edited and drawn again with gnuplot.\n\n"
                "Needs gnuplot. exit status: 0 done, 1 gnuplot failed, 2 bad usage or no\n"
                "results in DIR, 3 gnuplot not installed or a figure could not be written\n");
 }
