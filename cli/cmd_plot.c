@@ -1205,7 +1205,7 @@ static void usage(FILE *f)
                "failed requests when there are any. A series keeps its colour in every figure.\n\n"
                "  --format F   png (default), svg or pdf, or several: png,svg (both = png,svg)\n"
                "With LENSIM_PLOT_KEEP set, each figure's gnuplot script (data inline) is kept\n"
-               "and its path printed on stderr, to be edited and drawn again with gnuplot.\n\n"
+               "and its path printed on stderr: edit it, then gnuplot SCRIPT > FIGURE.\n\n"
                "Needs gnuplot. exit status: 0 done, 1 gnuplot failed, 2 bad usage or no\n"
                "results in DIR, 3 gnuplot not installed or a figure could not be written\n");
 }
