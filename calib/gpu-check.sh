@@ -119,7 +119,7 @@ if [ "$dry" = 0 ]; then
             sed 's/^/# gpu: /'
         echo
         echo "## kernel checks"
-        grep -E 'checks +(OK|FAIL)$|checks, ' "$out/kcheck.txt" || true
+        grep -E 'checks? +(OK|FAIL)$|checks?, ' "$out/kcheck.txt" || true
         if [ -f "$out/bench.txt" ]; then
             echo
             echo "## kernel times (median of 20, L2 flushed) against the measured ceilings"

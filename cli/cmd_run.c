@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,12 +39,61 @@ static void on_signal(int sig)
         interrupted = sig;
 }
 
+/* The progress line (issue 12 item 6): one line of at most 79 characters (or the terminal's
+ * width less one, if narrower), redrawn at most every 200 ms: the run, its name as far as it
+ * fits, a bar, the share of requests done, the wall time the run has taken and the time it
+ * still needs at that pace (ETA), then "writing outputs" once the simulation has finished. */
 struct bar {
     int         on;
-    int64_t     last;
+    int64_t     last, t0; /* last redraw; the run's start (sim_wall_ns) */
     size_t      run, n_runs;
     const char *name;
 };
+
+/* A duration for the progress line: 12.3s, 4m05s, 1h02m. */
+static void fmt_dur(char *b, size_t n, double s)
+{
+    if (s < 60)
+        snprintf(b, n, "%.1fs", s);
+    else if (s < 3600)
+        snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else
+        snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+}
+
+static int term_cols(void)
+{
+    struct winsize ws;
+    int            w = 80;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_col < 80)
+        w = ws.ws_col;
+    return w - 1;
+}
+
+/* Draw "  run I/N NAME [BAR] TAIL" in at most term_cols() characters: NAME gives way (its end is
+ * kept: it tells the runs of a sweep apart), then BAR, then the end of the line. */
+static void bar_draw(const struct bar *b, const char *bar, const char *tail)
+{
+    char head[32], line[512], rest[128];
+    int  w = term_cols(), len = (int)strlen(b->name);
+    snprintf(head, sizeof head, "  run %zu/%zu ", b->run + 1, b->n_runs);
+    snprintf(rest, sizeof rest, "%s%s%-28s", bar, *bar ? " " : "", tail); /* 28: the bar stays */
+    int room = w - (int)strlen(head) - (int)strlen(rest) - 1;
+    if (room < 8 && *bar) {
+        snprintf(rest, sizeof rest, "%s", tail);
+        room = w - (int)strlen(head) - (int)strlen(rest) - 1;
+    }
+    if (room < 4)
+        room = 4;
+    if (len <= room)
+        snprintf(line, sizeof line, "%s%-*s %s", head, room, b->name, rest);
+    else
+        snprintf(line, sizeof line, "%s..%s %s", head, b->name + len - (room - 2), rest);
+    if ((int)strlen(line) > w && w > 0)
+        line[w] = 0;
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+}
 
 static int progress(void *ctx, const struct serve_stats *s, uint64_t total)
 {
@@ -53,22 +103,35 @@ static int progress(void *ctx, const struct serve_stats *s, uint64_t total)
     if (!b->on)
         return 0;
     int64_t now = sim_wall_ns();
+    char    tail[80], el[16], eta[16];
+    fmt_dur(el, sizeof el, (double)(now - b->t0) / 1e9);
+    if (!s) { /* the simulation is over: the summary and the files are next */
+        snprintf(tail, sizeof tail, "100%% %s, writing outputs", el);
+        bar_draw(b, "[##########]", tail);
+        return 0;
+    }
     if (now - b->last < 200 * SIM_NS_PER_MS)
         return 0;
     b->last = now;
     uint64_t done = s->finished + s->failed;
     if (total) {
-        int  pct = (int)(100.0 * (double)done / (double)total);
-        char bar[21];
-        for (int i = 0; i < 20; i++)
-            bar[i] = i < pct / 5 ? '#' : '.';
-        bar[20] = 0;
-        fprintf(stderr, "\r  run %zu/%zu %-24.24s [%s] %3d%% %llu req, sim t=%.1f s", b->run + 1,
-                b->n_runs, b->name, bar, pct, (unsigned long long)done,
-                (double)s->last_event_ns / 1e9);
+        double frac = (double)done / (double)total;
+        int    pct = (int)(100.0 * frac);
+        char   bar[13];
+        for (int i = 0; i < 10; i++)
+            bar[i + 1] = i < pct / 10 ? '#' : '.';
+        bar[0] = '[';
+        bar[11] = ']';
+        bar[12] = 0;
+        if (done > 0)
+            fmt_dur(eta, sizeof eta, (double)(now - b->t0) / 1e9 * (1 - frac) / frac);
+        else
+            snprintf(eta, sizeof eta, "--");
+        snprintf(tail, sizeof tail, "%3d%% %s, ETA %s", pct, el, eta);
+        bar_draw(b, bar, tail);
     } else {
-        fprintf(stderr, "\r  run %zu/%zu %-24.24s %llu req done, sim t=%.1f s", b->run + 1,
-                b->n_runs, b->name, (unsigned long long)done, (double)s->last_event_ns / 1e9);
+        snprintf(tail, sizeof tail, "%llu done, %s", (unsigned long long)done, el);
+        bar_draw(b, "", tail);
     }
     return 0;
 }
@@ -116,18 +179,42 @@ static void results_row(FILE *f, const struct cfg *c, const struct met_summary *
     fputc('\n', f);
 }
 
-static void table_header(void)
+/* The results table (issue 12 item 6): at most TABLE_COLS columns. The run column is as wide
+ * as the longest name, up to what the metric columns leave; a longer name is printed whole on
+ * its own line, its values on the next. Goodput and SLO attainment appear when any run has an
+ * SLO. */
+enum { TABLE_COLS = 100 };
+
+struct table {
+    int slo, name_w;
+};
+
+static void table_header(struct table *t, const struct cfg *cfgs, size_t n)
 {
-    printf("%-26s", "run");
-    met_table_header(stdout);
-    printf(" %7s\n", "wall s");
+    int longest = 3;
+    t->slo = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct cfg *c = &cfgs[i];
+        if (c->slo_ttft_ms > 0 || c->slo_tpot_ms > 0 || c->slo_e2el_ms > 0 || c->slo_norm_ms > 0)
+            t->slo = 1;
+        if ((int)strlen(c->run_name) > longest)
+            longest = (int)strlen(c->run_name);
+    }
+    int room = TABLE_COLS - met_table_width(t->slo);
+    t->name_w = longest < room ? longest : room < 3 ? 3 : room;
+    printf("%-*s", t->name_w, "run");
+    met_table_header(stdout, t->slo);
+    putchar('\n');
 }
 
-static void table_row(const char *name, const struct run_result *r)
+static void table_row(const struct table *t, const char *name, const struct run_result *r)
 {
-    printf("%-26.26s", name);
-    met_table_row(&r->sum, stdout);
-    printf(" %7.3f\n", r->wall_s);
+    if ((int)strlen(name) > t->name_w)
+        printf("%s\n%-*s", name, t->name_w, "");
+    else
+        printf("%-*s", t->name_w, name);
+    met_table_row(&r->sum, stdout, t->slo);
+    putchar('\n');
 }
 
 /* Take DIR/.lock exclusively (flock) so that two runs never mix their files in one directory;
@@ -189,10 +276,12 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
     if ((rc = sim_afile_open(&rf, rpath, err)))
         goto out;
     results_header(rf.f);
-    struct bar bar = {.on = !quiet && isatty(2), .n_runs = n};
+    struct bar   bar = {.on = !quiet && isatty(2), .n_runs = n};
+    struct table tab = {0};
+    double       wall = 0;
     if (!quiet) {
         printf("lensim run %s: %zu run%s -> %s\n", file, n, n == 1 ? "" : "s", dir);
-        table_header();
+        table_header(&tab, cfgs, n);
     }
     for (size_t i = 0; i < n && !rc; i++) {
         if (interrupted) { /* between two runs */
@@ -209,6 +298,7 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
         snprintf(rdir, sizeof rdir, "%s/%s", dir, cfgs[i].run_name);
         bar.run = i;
         bar.name = cfgs[i].run_name;
+        bar.t0 = sim_wall_ns();
         rc = run_build(&cfgs[i], cfg_dir(e), data_dir, x, err);
         if (!rc)
             rc = run_exec(x, rdir, progress, &bar, &res, err);
@@ -216,8 +306,9 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
             fprintf(stderr, "\r\033[K");
         if (!rc) {
             results_row(rf.f, &cfgs[i], &res.sum);
+            wall += res.wall_s;
             if (!quiet)
-                table_row(cfgs[i].run_name, &res);
+                table_row(&tab, cfgs[i].run_name, &res);
         } else if (n > 1 && rc != SIM_EINTR) { /* say which run failed */
             struct sim_msg m = *err;
             snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[i].run_name, m.text);
@@ -227,6 +318,8 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
     }
     if (!rc) /* results.csv only when every run finished */
         rc = sim_afile_commit(&rf, err);
+    if (!rc && !quiet)
+        printf("%zu run%s simulated in %.3f s\n", n, n == 1 ? "" : "s", wall);
 out:
     sim_afile_discard(&rf);
     if (lock >= 0)

@@ -14,6 +14,7 @@
 
 #include "cmds.h"
 #include "sim.h"
+#include "version.h"
 
 struct cmd {
     const char *name;
@@ -33,7 +34,9 @@ static const struct cmd cmds[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: lensim COMMAND [ARGS...]   (lensim COMMAND --help for each)\n\n"
+    fprintf(f, "usage: lensim COMMAND [ARGS...]\n"
+               "       lensim help COMMAND   (or lensim COMMAND --help): that command's options\n"
+               "       lensim --version\n\n"
                "commands:\n");
     for (const struct cmd *c = cmds; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->help);
@@ -49,15 +52,29 @@ int main(int argc, char **argv)
         usage(stderr);
         return CLI_EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("lensim %s (%s)\n", LENSIM_VERSION, LENSIM_GIT_REV);
+        return CLI_EXIT_OK;
+    }
+    /* `lensim help CMD` is `lensim CMD --help`: one text per command, kept by the command. */
+    const char *name = argv[1];
+    char        help_flag[] = "--help";
+    char       *help_argv[] = {argv[argc > 2 ? 2 : 1], help_flag, NULL};
+    int         cargc = argc - 1;
+    char      **cargv = argv + 1;
+    if (!strcmp(name, "help") && argc > 2) {
+        name = argv[2];
+        cargc = 2;
+        cargv = help_argv;
+    } else if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         usage(stdout);
         return CLI_EXIT_OK;
     }
     for (const struct cmd *c = cmds; c->name; c++)
-        if (!strcmp(argv[1], c->name))
-            return c->fn(argc - 1, argv + 1);
-    char name[256];
-    fprintf(stderr, "lensim: unknown command '%s'\n", sim_escape(argv[1], name, sizeof name));
+        if (!strcmp(name, c->name))
+            return c->fn(cargc, cargv);
+    char esc[256];
+    fprintf(stderr, "lensim: unknown command '%s'\n", sim_escape(name, esc, sizeof esc));
     usage(stderr);
     return CLI_EXIT_USAGE;
 }

@@ -867,14 +867,15 @@ int kc_check(const struct kc_opts *o, struct kc_result *res, struct sim_msg *err
         matched++;
         int before = k.fails, nchk = k.checks;
         checks[v->op](&k, v);
-        fprintf(k.out, "%-12s v%d %-4s %-44s %d checks  %s\n", kern_op_name(v->op), v->version,
-                o->backend, v->desc, k.checks - nchk, k.fails == before ? "OK" : "FAIL");
+        fprintf(k.out, "%-12s v%d %-4s %-44s %d check%s  %s\n", kern_op_name(v->op), v->version,
+                o->backend, v->desc, k.checks - nchk, k.checks - nchk == 1 ? " " : "s",
+                k.fails == before ? "OK" : "FAIL");
     }
     if (!matched) {
         rc = sim_msg_set(err, SIM_ENOENT, "no %s variant matches", o->backend);
         goto out;
     }
-    fprintf(k.out, "%d checks, %d failed\n", k.checks, k.fails);
+    fprintf(k.out, "%d check%s, %d failed\n", k.checks, k.checks == 1 ? "" : "s", k.fails);
     if (o->bench && cuda && !k.fails)
         bench(&k);
 out:

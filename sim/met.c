@@ -502,23 +502,102 @@ void met_csv_row(const struct met_summary *s, FILE *f)
     }
 }
 
-void met_table_header(FILE *f)
+/* ---- the terminal table (issue 12 item 6: it fits 100 columns) ----
+ * A column is as wide as its title (at least 4), and its value is written to fit: fewer
+ * decimals first (from the table's prec down to none), then k/M/G for thousands, millions,
+ * billions (full values are in results.csv). Goodput and SLO attainment are shown only when an
+ * SLO is set (they are NaN otherwise); they take the titles below unless the table gives them. */
+static const struct {
+    const char *json, *title;
+    int         prec;
+    double      tscale;
+} slo_cols[] = {{"request_goodput", "good/s", 2, 1}, {"slo_attainment", "SLO%", 1, 100}};
+
+/* Is column c shown, and with what title, decimals and factor? */
+static int table_col(const struct col *c, int slo, const char **title, int *prec, double *ts)
 {
-    for (size_t i = 0; i < N_COLS; i++)
-        if (cols[i].title)
-            fprintf(f, " %*s", cols[i].width, cols[i].title);
+    *title = c->title;
+    *prec = c->prec;
+    *ts = c->tscale;
+    for (size_t k = 0; k < sizeof slo_cols / sizeof *slo_cols; k++)
+        if (c->json && !strcmp(c->json, slo_cols[k].json)) {
+            if (!slo)
+                return 0;
+            if (!c->title) {
+                *title = slo_cols[k].title;
+                *prec = slo_cols[k].prec;
+                *ts = slo_cols[k].tscale;
+            }
+        }
+    return *title != NULL;
 }
 
-void met_table_row(const struct met_summary *s, FILE *f)
+static int table_w(const char *title)
 {
+    int w = (int)strlen(title);
+    return w < 4 ? 4 : w;
+}
+
+/* v in at most w characters (see above). */
+static void put_fit(FILE *f, double v, int prec, int w)
+{
+    static const char sfx[] = "kMGTP";
+    char              b[64];
+    if (!isfinite(v)) {
+        fprintf(f, " %*s", w, "-");
+        return;
+    }
+    for (int p = prec; p >= 0; p--)
+        if (snprintf(b, sizeof b, "%.*f", p, v) <= w) {
+            fprintf(f, " %*s", w, b);
+            return;
+        }
+    double x = v;
+    for (int k = 0; sfx[k]; k++) {
+        x /= 1000;
+        for (int p = 1; p >= 0; p--)
+            if (snprintf(b, sizeof b, "%.*f%c", p, x, sfx[k]) <= w) {
+                fprintf(f, " %*s", w, b);
+                return;
+            }
+    }
+    fprintf(f, " %*.*e", w, 0, v);
+}
+
+int met_table_width(int slo)
+{
+    int         w = 0, prec;
+    const char *t;
+    double      ts;
+    for (size_t i = 0; i < N_COLS; i++)
+        if (table_col(&cols[i], slo, &t, &prec, &ts))
+            w += 1 + table_w(t);
+    return w;
+}
+
+void met_table_header(FILE *f, int slo)
+{
+    int         prec;
+    const char *t;
+    double      ts;
+    for (size_t i = 0; i < N_COLS; i++)
+        if (table_col(&cols[i], slo, &t, &prec, &ts))
+            fprintf(f, " %*s", table_w(t), t);
+}
+
+void met_table_row(const struct met_summary *s, FILE *f, int slo)
+{
+    int         prec;
+    const char *t;
+    double      ts;
     for (size_t i = 0; i < N_COLS; i++) {
         const struct col *c = &cols[i];
-        if (!c->title)
+        if (!table_col(c, slo, &t, &prec, &ts))
             continue;
         if (c->type == COL_U64)
-            fprintf(f, " %*llu", c->width, (unsigned long long)col_u64(c, s));
+            put_fit(f, (double)col_u64(c, s), 0, table_w(t));
         else
-            fprintf(f, " %*.*f", c->width, c->prec, col_f64(c, s) * c->tscale);
+            put_fit(f, col_f64(c, s) * ts, prec, table_w(t));
     }
 }
 

@@ -106,9 +106,13 @@ int met_write_json(const struct met_summary *s, FILE *f);
 void met_csv_header(FILE *f);
 void met_csv_row(const struct met_summary *s, FILE *f);
 /* The terminal table's metric columns, each preceded by a space: titles, then one run's values
- * in the table's own units (ms, s, %). Same contract as the CSV pair. */
-void met_table_header(FILE *f);
-void met_table_row(const struct met_summary *s, FILE *f);
+ * in the table's own units (ms, s, %), each fitted to its title's width (at least 4): fewer
+ * decimals, then a k/M/G suffix; NaN is "-". slo != 0 adds goodput and SLO attainment (set it
+ * when any run has an SLO). Same contract as the CSV pair. met_table_width: the characters
+ * either writes per line. Pure. */
+int  met_table_width(int slo);
+void met_table_header(FILE *f, int slo);
+void met_table_row(const struct met_summary *s, FILE *f, int slo);
 /* Write the timeline CSV body (header included). Returns 0 or SIM_EIO. */
 int met_write_timeline(const met_t *m, FILE *f);
 /* The header line of requests.csv. */

@@ -422,6 +422,8 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
             goto out;
         res->wall_s = (double)(sim_wall_ns() - t0) / 1e9;
         res->stats.finished = res->sum.completed;
+        if (progress) /* issue 12 item 6, as below */
+            (void)progress(pctx, NULL, pg.total);
         goto write;
     }
     if ((rc = trace_open(&x->trace, &src, err)))
@@ -450,6 +452,8 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
     res->wall_s = (double)(sim_wall_ns() - t0) / 1e9;
     if (rc)
         goto out;
+    if (progress) /* issue 12 item 6: the progress line shows that outputs are being written */
+        (void)progress(pctx, NULL, pg.total);
     if ((rc = met_summarize(met, res->stats.first_arrival_ns, &res->sum))) {
         sim_msg_set(err, rc, "out of memory");
         goto out;

@@ -46,7 +46,10 @@ struct run_result {
     double             wall_s;
 };
 
-/* Progress hook for long runs (may be NULL). */
+/* Progress hook for long runs (may be NULL): called every so many events with the counts so
+ * far, and once with s == NULL when the simulation has finished and the summary and the files
+ * are about to be written. A non-zero return stops the run (SIM_EINTR), except from the last
+ * call. */
 typedef int (*run_progress_fn)(void *ctx, const struct serve_stats *s, uint64_t total);
 
 /* Run x and write its files as the directory dir (its parent is created if missing; an earlier

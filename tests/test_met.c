@@ -240,7 +240,13 @@ static char *written(void (*fn)(const struct met_summary *, FILE *), const struc
 
 static void write_json(const struct met_summary *s, FILE *f) { met_write_json(s, f); }
 static void csv_header(const struct met_summary *s, FILE *f) { (void)s, met_csv_header(f); }
-static void table_header(const struct met_summary *s, FILE *f) { (void)s, met_table_header(f); }
+static void table_header(const struct met_summary *s, FILE *f) { (void)s, met_table_header(f, 0); }
+static void table_row(const struct met_summary *s, FILE *f) { met_table_row(s, f, 0); }
+static void table_header_slo(const struct met_summary *s, FILE *f)
+{
+    (void)s, met_table_header(f, 1);
+}
+static void table_row_slo(const struct met_summary *s, FILE *f) { met_table_row(s, f, 1); }
 
 /* One replica, 1-second iterations, no SLO (goodput and attainment are null):
  *   A arrives at 0, admitted at 0, tokens at 1, 2, 3 s (prompt 10, output 3);
@@ -339,12 +345,11 @@ TEST(summary_columns_by_hand)
         ",2,0,3.000000,0.666667,1.333333,0.000000,,,1500.000000,1990.000000,1000.000000,"
         "1000.000000,1000.000000,2500.000000,2500.000000,2990.000000,500.000000,0.500000,"
         "0.750000,1.333333,0,0";
+    /* Each column as wide as its title (at least 4), values fitted to it (issue 12 item 6). */
     static const char table_head[] =
-        "    done  fail    req/s     tok/s   TTFT ms  p99 TTFT  TPOT ms     E2E s   p99 E2E   KV%"
-        "  batch";
-    static const char table_row[] =
-        "       2     0    0.667       1.3    1500.0    1990.0  1000.00     2.500     2.990  50.0"
-        "    1.3";
+        " done fail req/s tok/s TTFT ms p99 TTFT TPOT ms E2E s p99 E2E  KV% batch";
+    static const char table_row_want[] =
+        "    2    0 0.667   1.3  1500.0   1990.0 1000.00 2.500   2.990 50.0   1.3";
     struct {
         void (*fn)(const struct met_summary *, FILE *);
         const char *want;
@@ -352,13 +357,55 @@ TEST(summary_columns_by_hand)
                 {csv_header, csv_head},
                 {met_csv_row, csv_row},
                 {table_header, table_head},
-                {met_table_row, table_row}};
+                {table_row, table_row_want}};
     for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
         char *got = written(outs[i].fn, &s);
         if (strcmp(got, outs[i].want))
             TEST_FAIL_("output %zu:\n%s\nwanted:\n%s", i, got, outs[i].want);
         free(got);
     }
+}
+
+/* The terminal table with SLOs and large values: goodput and SLO attainment appear after tok/s
+ * (the column table's order); values wider than their title lose decimals, then take k/M;
+ * every line is met_table_width characters. By hand: 18950 in 4 -> "19k" (18.95k); 1139330.8
+ * tok/s in 5 -> "1139k"; 4915.6 ms TTFT in 7 -> " 4915.6"; 27136.6 in 8 -> " 27136.6"; goodput
+ * 5.405947 in 6 at 2 decimals -> "  5.41"; attainment 0.97 -> "97.0"; 416 failed -> " 416";
+ * 0.6241 KV -> "62.4"; E2E 321.82 s in 5 at 3 decimals -> "321.8" (1 decimal fits). */
+TEST(table_fits_its_titles)
+{
+    struct met_summary s = {
+        .completed = 18950,
+        .failed = 416,
+        .request_throughput = 5.405947,
+        .output_throughput = 1139330.8,
+        .request_goodput = 5.405947,
+        .slo_attainment = 0.97,
+        .ttft = {.mean = 4.9156, .p99 = 27.1366},
+        .tpot = {.mean = 0.06334},
+        .e2el = {.mean = 321.82, .p99 = 482.5},
+        .mean_kv_util = 0.6241,
+        .mean_batch_size = 47.57,
+    };
+    static const char head[] =
+        " done fail req/s tok/s good/s SLO% TTFT ms p99 TTFT TPOT ms E2E s p99 E2E  KV% batch";
+    static const char row[] =
+        "  19k  416 5.406 1139k   5.41 97.0  4915.6  27136.6   63.34 321.8 482.500 62.4  47.6";
+    char *h = NULL, *r = NULL;
+    ASSERT_TRUE((h = written(table_header_slo, &s)) && (r = written(table_row_slo, &s)));
+    if (strcmp(h, head) || strcmp(r, row))
+        TEST_FAIL_("table with SLOs:\n%s\n%s\nwanted:\n%s\n%s", h, r, head, row);
+    ASSERT_TRUE((int)strlen(h) == met_table_width(1) && (int)strlen(r) == met_table_width(1));
+    free(h);
+    free(r);
+    /* Without SLOs the two columns are gone, and NaN prints as "-". */
+    s.ttft.mean = NAN;
+    ASSERT_TRUE((h = written(table_header, &s)) && (r = written(table_row, &s)));
+    ASSERT_TRUE(!strstr(h, "good/s") && !strstr(h, "SLO%"));
+    ASSERT_TRUE(strstr(r, " 1139k       -  27136.6") != NULL);
+    ASSERT_TRUE((int)strlen(h) == met_table_width(0) && (int)strlen(r) == met_table_width(0));
+    free(h);
+    free(r);
 }
 
 int main(void)
@@ -369,6 +416,7 @@ int main(void)
     RUN(decimation_direct);
     RUN(timeline_of_a_long_run);
     RUN(summary_columns_by_hand);
+    RUN(table_fits_its_titles);
     RUN(timeline_grows_lazily);
     RUN(settings_that_outgrow_memory_are_refused);
     char cmd[300];

@@ -22,7 +22,9 @@ ok() {
 }
 # Exit status meson expects: 0 all passed, 1 some failed.
 finish() {
-    printf '%d checks, %d failed\n' $((n_ok + n_fail)) "$n_fail"
+    local n=$((n_ok + n_fail)) s=s
+    [ $n -eq 1 ] && s=
+    printf '%d check%s, %d failed\n' $n "$s" "$n_fail"
     [ "$n_fail" -eq 0 ]
     exit $?
 }

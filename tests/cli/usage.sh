@@ -32,7 +32,7 @@ expect "lensim plot --help" 0 stdout "usage: lensim plot DIR" -- "$L" plot --hel
 expect "lensim plot (no dir)" 2 stderr "usage: lensim plot DIR" -- "$L" plot
 expect "lensim plot unknown option" 2 stderr "unknown or incomplete option '--frobnicate'" -- \
     "$L" plot --frobnicate
-expect "lensim plot bad format" 2 stderr "--format must be png, svg or both" -- \
+expect "lensim plot bad format" 2 stderr "--format must be png, svg or pdf" -- \
     "$L" plot . --format gif
 mkdir empty
 expect "lensim plot without results.csv" 2 stderr \
