@@ -4,8 +4,42 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
-/* FITTED_CONSTANTS */
+/* The efficiency curves fitted to Vidur's measured A100 kernel timings (median columns), with
+ * the a100-80gb preset's datasheet peaks (2,039 GB/s, 312 TFLOP/s, NVLink 300 GB/s one way):
+ *
+ *   build/calib/effit fit ../shared/data/vidur      (calib/effit_main.c; gsl_multifit_nlinear,
+ *                                                    relative residuals, log parameters)
+ *
+ * over these files of ../shared/data/vidur/profiling (microsoft/vidur at 7d47513, the
+ * attention table at acb95f6; ../shared/data/vidur/README.md), sha256:
+ *   compute/a100/codellama/CodeLlama-34b-Instruct-hf/mlp.csv  9ba6058c55b7c291ccdf9cd445655de9
+ *                                                             3d3a3dfc0fdd8b08f654170413906dce
+ *   compute/a100/meta-llama/Llama-2-7b-hf/mlp.csv             2cfacca979f32e83257753cf6fd815a7
+ *                                                             1af8ba9a7a9d0643b18d9f54e8a37688
+ *   compute/a100/meta-llama/Llama-2-70b-hf/mlp.csv            d690ce601f94ab80586e1d5a6a92ea0d
+ *                                                             64114dc3e0895bf32b3bee270f3d9b7f
+ *   compute/a100/meta-llama/Meta-Llama-3-8B/mlp.csv           98c26488298e324e89db7349e213f75c
+ *                                                             856ae83dc6b17548a68636d2cb5efff0
+ *   compute/a100/meta-llama/Meta-Llama-3-70B/mlp.csv          6929c6f4afae67f7d91a7938ebdb350a
+ *                                                             47923b077a1b1c2a4e1911f5ec9e601f
+ *   compute/a100/internlm/internlm-20b/mlp.csv                efdad580da6ecb50e3716543439a31fc
+ *                                                             71484de365e0f8cfe9430c5e4d5487c3
+ *   compute/a100/Qwen/Qwen-72B/mlp.csv                        81a4a7b16a99e256f1f47cc25c3d098e
+ *                                                             cf4ff7ab2260e921759dd7c06e93cce9
+ *   compute/a100/microsoft/phi-2/mlp.csv                      98a16c552786c8dd3d935d1d8c06434d
+ *                                                             0ae7c628b9c23ac26fbde551b272bde6
+ *   compute/a100/attention_n8192_q64_kv8_tp2_acb95f6.csv      83f4bb3ac779878b98457d1e596b3242
+ *                                                             06c6c39d8bf4b25f35a1f14ccbd8af24
+ *   network/a100_pairwise_nvlink/all_reduce.csv               27428d884ae095800e81366c7517af93
+ *                                                             fd7476633cfe5e55bdd155e004485dab
+ *
+ * Residuals (mean / max |relative|): GEMMs (4 per row, TP 1-8, 8 models, 36,516 points)
+ * 6.4 / 50.7 %; elementwise (45,384) 11.9 / 98.6 %; all-reduce (TP2, 36 size-bin medians)
+ * 5.2 / 21.8 %; decode attention (10,240) 11.0 / 72.4 %; prefill attention (84 whole-prompt rows)
+ * 3.5 / 19.0 %. calib/PROFILE.md discusses each. The residual add's 103 % of the datasheet
+ * bandwidth is probably the L2 cache: its inputs were written just before (40 MB L2). */
 const struct cal_eff cal_eff_a100 = {
     .gemm_tau_s = 6.49e-6,
     .gemm_bw_eff = 0.8688,
@@ -26,6 +60,58 @@ const struct cal_eff cal_eff_a100 = {
     .pre_fl_eff = 0.2153,
     .pre_c0 = 631,
 };
+
+/* The same fit to Vidur's H100 profiles (H100 SXM: the h100-80gb preset, 3.35 TB/s,
+ * 989 TFLOP/s, NVLink 450 GB/s one way), used for the h100 and h200 presets:
+ *
+ *   build/calib/effit fit ../shared/data/vidur h100-80gb h100
+ *
+ * over these files of ../shared/data/vidur/profiling (microsoft/vidur at 7d47513), sha256:
+ *   compute/h100/Qwen/Qwen-72B/mlp.csv                       8056ad93e8dec592de1cc253edb228d1
+ *                                                            c475646d98db0d113f96b4693f91bb22
+ *   compute/h100/codellama/CodeLlama-34b-Instruct-hf/mlp.csv f5ddfd2ab5a8342c34866f53214a4a4f
+ *                                                            8f535369c29159da0be2d524bcaf00a5
+ *   compute/h100/internlm/internlm-20b/mlp.csv               8d2d37e685652600a4dfc2d91be74a1f
+ *                                                            197c01f0b41c532443479507446039aa
+ *   compute/h100/meta-llama/Llama-2-70b-hf/mlp.csv           fb3581ade7c02caab8a0f7d1ca1ad06a
+ *                                                            7b0fbac3d9f32a9ed46ae55d95fd6bb3
+ *   compute/h100/meta-llama/Llama-2-7b-hf/mlp.csv            b1a2def08857d10e5f66c3b5b2d046b6
+ *                                                            e8caed5c30b2bc920a0462598e3b2a59
+ *   compute/h100/microsoft/phi-2/mlp.csv                     dfbf4965acfdd01a5f32f8326873df29
+ *                                                            9a226e95bdd496dac99e766f952430fc
+ *   network/h100_pairwise_nvlink/all_reduce.csv              8d68ee6979682726cd7c1d06b8a3656d
+ *                                                            ea5bf53d074d62b3e080ed306b03c155
+ *
+ * Residuals: GEMMs (21,924 points) 8.8 / 90.9 %; elementwise (27,144) 12.7 / 110.0 %;
+ * all-reduce (TP2, 27 size-bin medians) 16.8 / 86.3 %. Attention was profiled on the A100 only:
+ * its efficiencies are the A100's, carried by the datasheet peaks (calib/PROFILE.md says what
+ * that costs). */
+const struct cal_eff cal_eff_h100 = {
+    .gemm_tau_s = 6.32e-6,
+    .gemm_bw_eff = 0.9948,
+    .gemm_fl_eff = 0.7554,
+    .gemm_m0 = 147.3,
+    .gemm_knee = 5.591,
+    .elt_tau_s = 1.601e-6,
+    .norm_bw_eff = 0.4077,
+    .rope_bw_eff = 0.5018,
+    .act_bw_eff = 0.5881,
+    .add_bw_eff = 1.201,
+    .ar_alpha_s = 14.01e-6,
+    .ar_bw_eff = 0.4114,
+    .ar_knee = 1,
+    .dec_tau_s = 13.42e-6,
+    .dec_bw_eff = 0.7656,
+    .pre_tau_s = 6.725e-6,
+    .pre_fl_eff = 0.2153,
+    .pre_c0 = 631,
+};
+
+const struct cal_eff *cal_eff_for(const struct cal_gpu *g)
+{
+    return !strncasecmp(g->name, "h100", 4) || !strncasecmp(g->name, "h200", 4) ? &cal_eff_h100
+                                                                                : &cal_eff_a100;
+}
 
 /* (a^k + b^k)^(1/k), computed without overflow for large k. */
 static double soft_max(double a, double b, double k)
@@ -162,7 +248,7 @@ struct cal_allreduce cal_allreduce_cost(const struct cal_model *m, uint32_t tp, 
 int cal_analytic_profile(const struct cal_model *m, const struct cal_gpu *g, uint32_t tp,
                          double mem_util, struct cal_profile *out, struct sim_msg *err)
 {
-    return cal_analytic_profile_eff(m, g, tp, &cal_eff_a100, mem_util, out, err);
+    return cal_analytic_profile_eff(m, g, tp, cal_eff_for(g), mem_util, out, err);
 }
 
 int cal_analytic_profile_eff(const struct cal_model *m, const struct cal_gpu *g, uint32_t tp,

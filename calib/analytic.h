@@ -57,8 +57,11 @@ struct cal_eff {
     double pre_c0;      /* tokens: prefill attention efficiency is half its asymptote at c0 */
 };
 
-/* The fit to Vidur's A100 profiles (analytic.c names the files and their checksums). */
-extern const struct cal_eff cal_eff_a100;
+/* The fits to Vidur's A100 and H100 profiles (analytic.c names the files and their checksums),
+ * and the one a GPU preset uses: cal_eff_h100 for the h100 and h200 presets (Hopper: H200 is an
+ * H100 with HBM3e, its datasheet bandwidth carries the difference), cal_eff_a100 otherwise. */
+extern const struct cal_eff cal_eff_a100, cal_eff_h100;
+const struct cal_eff       *cal_eff_for(const struct cal_gpu *g);
 
 /* Host-side launch of one NCCL call (seconds) that a GPU-side timing does not see; and the
  * extra cost of a ragged batch over a profiled uniform one (fraction), both Vidur's defaults. */
@@ -97,7 +100,7 @@ void cal_layer_shape(const struct cal_model *m, uint32_t tp, struct cal_layer_sh
 double cal_analytic_iter_s(const struct cal_model *m, const struct cal_gpu *g, uint32_t tp,
                            const struct cal_eff *f, const struct cal_batch *b);
 
-/* Fill *out with the piecewise form of the curves under cal_eff_a100. Returns 0, or
+/* Fill *out with the piecewise form of the curves under cal_eff_for(g). Returns 0, or
  * SIM_ECONFIG with the reason in err when tp is 0, mem_util is not in (0, 1], or the weights
  * do not fit in the memory. */
 int cal_analytic_profile(const struct cal_model *m, const struct cal_gpu *g, uint32_t tp,

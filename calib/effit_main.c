@@ -3,9 +3,10 @@
  * (calib/analytic.h) to Vidur's measured A100 profiles, and evaluates the model for a
  * cross-check (tools/analytic_vs_vidur.py).
  *
- *   effit fit VIDUR_DIR [GPU]      fit every curve to VIDUR_DIR/profiling (the shared
- *                                  data/vidur folder), GPU preset a100-80gb by default; print
- *                                  each fit's residuals and cal_eff_a100's initializer
+ *   effit fit VIDUR_DIR [GPU [DEV]] fit every curve to VIDUR_DIR/profiling (the shared
+ *                                  data/vidur folder) of device folder DEV (a100) with the
+ *                                  datasheet peaks of GPU preset GPU (a100-80gb); print each
+ *                                  fit's residuals and cal_eff_DEV's initializer
  *   effit check VIDUR_DIR GPU DEV  residuals of cal_eff_a100 carried to GPU against the
  *                                  GEMM and elementwise profiles of device folder DEV (h100)
  *   effit time MODEL GPU TP        read "decode_seqs decode_ctx prefill_tok prefill_sq" lines
@@ -173,7 +174,7 @@ static double gemm_fn(const double *par, const double *x, const void *c)
     f.gemm_bw_eff = par[1];
     f.gemm_fl_eff = par[2];
     f.gemm_m0 = par[3];
-    f.gemm_knee = par[4];
+    f.gemm_knee = 1 + par[4]; /* k >= 1: never costlier than weight traffic plus compute */
     return 1e3 * cal_gemm_s(&f, cx->g, x[0], x[1], x[2], x[3]);
 }
 
@@ -193,7 +194,7 @@ static double ar_fn(const double *par, const double *x, const void *c)
     struct cal_eff    f = eff_from(&cal_eff_a100);
     f.ar_alpha_s = par[0] * 1e-6;
     f.ar_bw_eff = par[1];
-    f.ar_knee = par[2];
+    f.ar_knee = 1 + par[2]; /* k >= 1: never costlier than latency plus transfer */
     return 1e3 * cal_allreduce_s(&f, cx->g, (uint32_t)x[1], x[0]);
 }
 
@@ -293,36 +294,13 @@ static void load_mlp(const char *root, const char *dev, struct pts *gemm, struct
     }
 }
 
-static void report(const char *what, const struct cal_effit_result *r, size_t n,
-                   const char *const *pn, size_t p)
+/* NCCL all-reduce timings of network/<dev>_pairwise_nvlink: medians of size bins, 2 GPUs into
+ * two, 4 GPUs into four. */
+static void load_allreduce(const char *root, const char *dev, struct pts *two, struct pts *four)
 {
-    printf("%-22s n=%-6zu mean |rel| %5.1f %%  max %6.1f %%  (%s, %zu iterations)\n    ", what, n,
-           100 * r->mean_rel, 100 * r->max_rel, r->status, r->iters);
-    for (size_t k = 0; k < p; k++)
-        printf("%s=%.6g ", pn[k], r->par[k]);
-    printf("\n");
-}
-
-static void fit_one(const char *what, cal_effit_fn fn, const struct ctx *cx, size_t p,
-                    const double *par0, const struct pts *s, const char *const *pn,
-                    struct cal_effit_result *r)
-{
-    struct sim_msg err = {{0}};
-    if (cal_effit(fn, cx, p, par0, s->p, s->n, r, &err))
-        die(what, err.text);
-    report(what, r, s->n, pn, p);
-}
-
-static int cmd_fit(const char *root, const char *gpu)
-{
-    struct ctx cx = {cal_gpu_find(gpu)};
-    if (!cx.g)
-        die("unknown GPU preset", gpu);
-    struct pts gemm = {0}, elt = {0}, ar = {0}, ar4 = {0}, dec = {0}, pre = {0};
-    load_mlp(root, "a100", &gemm, &elt, NULL);
-
     char path[1200];
-    snprintf(path, sizeof path, "%s/profiling/network/a100_pairwise_nvlink/all_reduce.csv", root);
+    snprintf(path, sizeof path, "%s/profiling/network/%s_pairwise_nvlink/all_reduce.csv", root,
+             dev);
     struct table t;
     table_read(path, &t);
     size_t cs = col(&t, "size"), cw = col(&t, "num_workers"),
@@ -348,12 +326,48 @@ static int cmd_fit(const char *root, const char *gpu)
                 ys[k++] = raw.p[q].y;
             qsort(ys, k, sizeof *ys, by_double);
             if (k >= 5) /* bins of fewer rows are too noisy to weigh */
-                push(w == 2 ? &ar : &ar4, x, 2, ys[k / 2]); /* TP2 fitted; 4 GPUs reported */
+                push(w == 2 ? two : four, x, 2, ys[k / 2]); /* TP2 fitted; 4 GPUs reported */
             i = j;
         }
         free(raw.p);
     }
+}
 
+static void report(const char *what, const struct cal_effit_result *r, size_t n,
+                   const char *const *pn, size_t p)
+{
+    printf("%-22s n=%-6zu mean |rel| %5.1f %%  max %6.1f %%  (%s, %zu iterations)\n    ", what, n,
+           100 * r->mean_rel, 100 * r->max_rel, r->status, r->iters);
+    for (size_t k = 0; k < p; k++)
+        printf("%s=%.6g ", pn[k], r->par[k]);
+    printf("\n");
+}
+
+static void fit_one(const char *what, cal_effit_fn fn, const struct ctx *cx, size_t p,
+                    const double *par0, const struct pts *s, const char *const *pn,
+                    struct cal_effit_result *r)
+{
+    struct sim_msg err = {{0}};
+    if (cal_effit(fn, cx, p, par0, s->p, s->n, r, &err))
+        die(what, err.text);
+    report(what, r, s->n, pn, p);
+}
+
+static int cmd_fit(const char *root, const char *gpu, const char *dev)
+{
+    int        is_a100 = !strcmp(dev, "a100");
+    struct ctx cx = {cal_gpu_find(gpu)};
+    if (!cx.g)
+        die("unknown GPU preset", gpu);
+    struct pts gemm = {0}, elt = {0}, ar = {0}, ar4 = {0}, dec = {0}, pre = {0};
+    load_mlp(root, dev, &gemm, &elt, NULL);
+
+    char path[1200];
+    load_allreduce(root, dev, &ar, &ar4);
+    struct table t;
+
+    /* Attention was measured on the A100 only (../shared/data/vidur/README.md): another device
+     * keeps the A100's attention efficiencies, carried by its datasheet peaks. */
     snprintf(path, sizeof path, "%s/profiling/compute/a100/attention_n8192_q64_kv8_tp2_acb95f6.csv",
              root);
     table_read(path, &t);
@@ -374,19 +388,26 @@ static int cmd_fit(const char *root, const char *gpu)
     }
 
     struct cal_effit_result rg, re, ra, rd, rp;
-    const char             *pg[] = {"tau_us", "bw_eff", "fl_eff", "m0", "knee"};
+    const char             *pg[] = {"tau_us", "bw_eff", "fl_eff", "m0", "knee-1"};
     const char             *pe[] = {"tau_us", "norm_eff", "rope_eff", "act_eff", "add_eff"};
-    const char             *pa[] = {"alpha_us", "bw_eff", "knee"};
+    const char             *pa[] = {"alpha_us", "bw_eff", "knee-1"};
     const char             *pd[] = {"tau_us", "bw_eff"};
     const char             *pp[] = {"tau_us", "fl_eff", "c0"};
-    double g0[] = {5, 0.8, 0.7, 64, 4}, e0[] = {4, 0.5, 0.5, 0.5, 0.5}, a0[] = {60, 0.5, 3},
+    double g0[] = {5, 0.8, 0.7, 64, 3}, e0[] = {4, 0.5, 0.5, 0.5, 0.5}, a0[] = {30, 0.5, 2},
            d0[] = {10, 0.8}, p0[] = {10, 0.3, 500};
     printf("# effit fit %s %s\n", root, gpu);
-    fit_one("GEMM (A100, all models)", gemm_fn, &cx, 5, g0, &gemm, pg, &rg);
+    fit_one("GEMM (all models)", gemm_fn, &cx, 5, g0, &gemm, pg, &rg);
     fit_one("elementwise", elt_fn, &cx, 5, e0, &elt, pe, &re);
     fit_one("all-reduce (NVLink)", ar_fn, &cx, 3, a0, &ar, pa, &ra);
-    fit_one("decode attention", dec_fn, &cx, 2, d0, &dec, pd, &rd);
-    fit_one("prefill attention", pre_fn, &cx, 3, p0, &pre, pp, &rp);
+    if (is_a100) {
+        fit_one("decode attention", dec_fn, &cx, 2, d0, &dec, pd, &rd);
+        fit_one("prefill attention", pre_fn, &cx, 3, p0, &pre, pp, &rp);
+    } else {
+        const struct cal_eff *a = &cal_eff_a100;
+        rd.par[0] = a->dec_tau_s * 1e6, rd.par[1] = a->dec_bw_eff;
+        rp.par[0] = a->pre_tau_s * 1e6, rp.par[1] = a->pre_fl_eff, rp.par[2] = a->pre_c0;
+        printf("attention: no %s profile; cal_eff_a100's kept\n", dev);
+    }
 
     {
         struct cal_effit_result y;
@@ -394,26 +415,35 @@ static int cmd_fit(const char *root, const char *gpu)
         printf("  on 4-GPU all-reduce rows (n=%zu): mean %.1f %% max %.1f %%\n", ar4.n,
                100 * y.mean_rel, 100 * y.max_rel);
     }
-    /* CodeLlama-34B alone, the Vidur workload's model: the GEMM fit's residuals on it. */
-    struct pts cl = {0}, cle = {0};
-    load_mlp(root, "a100", &cl, &cle, "CodeLlama-34b");
-    struct cal_effit_result x;
-    cal_effit_residuals(gemm_fn, &cx, 5, rg.par, cl.p, cl.n, &x);
-    printf("  on CodeLlama-34B GEMMs (n=%zu): mean %.1f %% max %.1f %%\n", cl.n, 100 * x.mean_rel,
-           100 * x.max_rel);
-    cal_effit_residuals(elt_fn, &cx, 5, re.par, cle.p, cle.n, &x);
-    printf("  on CodeLlama-34B elementwise (n=%zu): mean %.1f %% max %.1f %%\n", cle.n,
-           100 * x.mean_rel, 100 * x.max_rel);
+    /* Each model alone (CodeLlama-34B is the Vidur workload's): the shared fit's residuals. */
+    const char *models[] = {"CodeLlama-34b",    "Llama-2-7b",   "Llama-2-70b", "Meta-Llama-3-8B",
+                            "Meta-Llama-3-70B", "internlm-20b", "Qwen-72B",    "phi-2"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        struct pts              cl = {0}, cle = {0};
+        struct cal_effit_result x, y;
+        load_mlp(root, dev, &cl, &cle, models[i]);
+        if (!cl.n)
+            continue;
+        cal_effit_residuals(gemm_fn, &cx, 5, rg.par, cl.p, cl.n, &x);
+        cal_effit_residuals(elt_fn, &cx, 5, re.par, cle.p, cle.n, &y);
+        printf(
+            "  %-17s GEMMs n=%-5zu mean %4.1f %% max %5.1f %%; elementwise n=%-5zu mean %4.1f %% "
+            "max %5.1f %%\n",
+            models[i], cl.n, 100 * x.mean_rel, 100 * x.max_rel, cle.n, 100 * y.mean_rel,
+            100 * y.max_rel);
+        free(cl.p);
+        free(cle.p);
+    }
 
-    printf("\nconst struct cal_eff cal_eff_a100 = {\n");
+    printf("\nconst struct cal_eff cal_eff_%s = {\n", dev);
     printf("    .gemm_tau_s = %.4ge-6,\n    .gemm_bw_eff = %.4g,\n    .gemm_fl_eff = %.4g,\n"
            "    .gemm_m0 = %.4g,\n    .gemm_knee = %.4g,\n",
-           rg.par[0], rg.par[1], rg.par[2], rg.par[3], rg.par[4]);
+           rg.par[0], rg.par[1], rg.par[2], rg.par[3], 1 + rg.par[4]);
     printf("    .elt_tau_s = %.4ge-6,\n    .norm_bw_eff = %.4g,\n    .rope_bw_eff = %.4g,\n"
            "    .act_bw_eff = %.4g,\n    .add_bw_eff = %.4g,\n",
            re.par[0], re.par[1], re.par[2], re.par[3], re.par[4]);
     printf("    .ar_alpha_s = %.4ge-6,\n    .ar_bw_eff = %.4g,\n    .ar_knee = %.4g,\n", ra.par[0],
-           ra.par[1], ra.par[2]);
+           ra.par[1], 1 + ra.par[2]);
     printf("    .dec_tau_s = %.4ge-6,\n    .dec_bw_eff = %.4g,\n", rd.par[0], rd.par[1]);
     printf("    .pre_tau_s = %.4ge-6,\n    .pre_fl_eff = %.4g,\n    .pre_c0 = %.4g,\n};\n",
            rp.par[0], rp.par[1], rp.par[2]);
@@ -428,9 +458,10 @@ static int cmd_check(const char *root, const char *gpu, const char *dev)
         die("unknown GPU preset", gpu);
     struct pts            gemm = {0}, elt = {0};
     const struct cal_eff *f = &cal_eff_a100;
-    double pg[] = {f->gemm_tau_s * 1e6, f->gemm_bw_eff, f->gemm_fl_eff, f->gemm_m0, f->gemm_knee};
-    double pe[] = {f->elt_tau_s * 1e6, f->norm_bw_eff, f->rope_bw_eff, f->act_bw_eff,
-                   f->add_bw_eff};
+    double                pg[] = {f->gemm_tau_s * 1e6, f->gemm_bw_eff, f->gemm_fl_eff, f->gemm_m0,
+                                  f->gemm_knee - 1};
+    double                pe[] = {f->elt_tau_s * 1e6, f->norm_bw_eff, f->rope_bw_eff, f->act_bw_eff,
+                                  f->add_bw_eff};
     struct cal_effit_result r;
     load_mlp(root, dev, &gemm, &elt, NULL);
     cal_effit_residuals(gemm_fn, &cx, 5, pg, gemm.p, gemm.n, &r);
@@ -453,6 +484,33 @@ static int cmd_check(const char *root, const char *gpu, const char *dev)
     cal_effit_residuals(elt_fn, &cx, 5, pe, elt.p, elt.n, &r);
     printf("A100 elementwise curves on %s as %s (n=%zu): mean |rel| %.1f %%, max %.1f %%\n", dev,
            gpu, elt.n, 100 * r.mean_rel, 100 * r.max_rel);
+    struct pts two = {0}, four = {0};
+    double     pa[] = {f->ar_alpha_s * 1e6, f->ar_bw_eff, f->ar_knee - 1};
+    load_allreduce(root, dev, &two, &four);
+    cal_effit_residuals(ar_fn, &cx, 3, pa, two.p, two.n, &r);
+    bias = 0;
+    for (size_t i = 0; i < two.n; i++)
+        bias += ar_fn(pa, two.p[i].x, &cx) / two.p[i].y - 1;
+    printf("A100 all-reduce curve on %s as %s (TP2, n=%zu bins): mean |rel| %.1f %%, max %.1f %%, "
+           "mean signed %+.1f %%\n",
+           dev, gpu, two.n, 100 * r.mean_rel, 100 * r.max_rel, 100 * bias / (double)two.n);
+    /* Whole iterations of CodeLlama-34B at TP2: the A100 curves carried against this device's
+     * own fit (cal_eff_for), attention in both from the A100. */
+    const struct cal_model *cl = cal_model_find("codellama-34b");
+    struct cal_batch        its[] = {{.decode_seqs = 1, .decode_ctx = 1024},
+                                     {.decode_seqs = 32, .decode_ctx = 32 * 1024},
+                                     {.decode_seqs = 128, .decode_ctx = 128 * 1024},
+                                     {.prefill_tok = 512, .prefill_sq = 512 * 512},
+                                     {.prefill_tok = 4096, .prefill_sq = 4096.0 * 4096}};
+    const char *itn[] = {"1 decode at 1024", "32 decodes at 1024", "128 decodes at 1024",
+                         "one 512-token prompt", "one 4096-token prompt"};
+    for (size_t i = 0; i < 5; i++) {
+        double own = cal_analytic_iter_s(cl, cx.g, 2, cal_eff_for(cx.g), &its[i]);
+        double car = cal_analytic_iter_s(cl, cx.g, 2, &cal_eff_a100, &its[i]);
+        printf(
+            "CodeLlama-34B TP2 on %s, %-22s own fit %7.2f ms, A100 carried %7.2f ms (%+.1f %%)\n",
+            gpu, itn[i], 1e3 * own, 1e3 * car, 100 * (car / own - 1));
+    }
     /* Refit on the device itself: what a fit there would give. */
     struct cal_effit_result rg;
     struct sim_msg          err = {{0}};
@@ -478,20 +536,20 @@ static int cmd_time(const char *model, const char *gpu, const char *tps)
     struct cal_batch b = {0};
     while (scanf("%lf %lf %lf %lf", &b.decode_seqs, &b.decode_ctx, &b.prefill_tok, &b.prefill_sq) ==
            4)
-        printf("%.9g %.9g\n", cal_analytic_iter_s(m, g, tp, &cal_eff_a100, &b),
+        printf("%.9g %.9g\n", cal_analytic_iter_s(m, g, tp, cal_eff_for(g), &b),
                cal_profile_latency(&p, &b));
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc >= 3 && !strcmp(argv[1], "fit"))
-        return cmd_fit(argv[2], argc > 3 ? argv[3] : "a100-80gb");
+    if (argc >= 3 && argc <= 5 && !strcmp(argv[1], "fit"))
+        return cmd_fit(argv[2], argc > 3 ? argv[3] : "a100-80gb", argc > 4 ? argv[4] : "a100");
     if (argc == 5 && !strcmp(argv[1], "check"))
         return cmd_check(argv[2], argv[3], argv[4]);
     if (argc == 5 && !strcmp(argv[1], "time"))
         return cmd_time(argv[2], argv[3], argv[4]);
-    fprintf(stderr, "usage: effit fit VIDUR_DIR [GPU] | effit check VIDUR_DIR GPU DEV | "
+    fprintf(stderr, "usage: effit fit VIDUR_DIR [GPU [DEV]] | effit check VIDUR_DIR GPU DEV | "
                     "effit time MODEL GPU TP < batches\n");
     return 1;
 }

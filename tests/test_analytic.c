@@ -31,7 +31,7 @@ static const struct cal_gpu *a100(void)
     return g;
 }
 
-/* x: tokens, N, K. par: tau (us), bw_eff, fl_eff, m0, knee. Times in ms. */
+/* x: tokens, N, K. par: tau (us), bw_eff, fl_eff, m0, knee - 1. Times in ms. */
 static double gemm_model(const double *par, const double *x, const void *ctx)
 {
     struct cal_eff f = cal_eff_a100;
@@ -39,7 +39,7 @@ static double gemm_model(const double *par, const double *x, const void *ctx)
     f.gemm_bw_eff = par[1];
     f.gemm_fl_eff = par[2];
     f.gemm_m0 = par[3];
-    f.gemm_knee = par[4];
+    f.gemm_knee = 1 + par[4];
     return 1e3 * cal_gemm_s(&f, ctx, x[0], x[1], x[2], 2);
 }
 
@@ -58,7 +58,7 @@ TEST(effit_recovers_a_known_gemm_curve_from_noisy_data)
             n++;
         }
     rng_free(r);
-    const double            start[5] = {5, 0.6, 0.5, 40, 4};
+    const double            start[5] = {5, 0.6, 0.5, 40, 3};
     struct cal_effit_result res;
     struct sim_msg          err = {{0}};
     ASSERT_EQ(cal_effit(gemm_model, a100(), 5, start, pts, n, &res, &err), 0);
