@@ -7,6 +7,7 @@ Prints, per batch kind, the mean and max relative error of the analytic curves
 (cal_analytic_iter_s) and of the piecewise profile built from them (cal_analytic_profile, what
 the simulator uses), and the worst batches. Standard library only.
 """
+import csv
 import os
 import random
 import subprocess
@@ -16,8 +17,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vidur_batch_time as vbt  # noqa: E402
 
 
-def grid(rng):
+def grid(rng, data):
     out = []  # (kind, decode contexts, prefill chunks)
+    # Every prompt of the Vidur workload as a prefill batch of its own (vllm_v0 often runs one).
+    with open(os.path.join(data, "workloads", "conv_n10000_qps2.0_seed42.csv")) as f:
+        for row in list(csv.DictReader(f)):
+            out.append(("workload-prompt", [], [int(row["num_prefill_tokens"])]))
     ctxs = [128, 256, 512, 1024, 2048, 3072, 4096]
     for b in range(1, 129):
         for c in ctxs:
@@ -44,7 +49,7 @@ def main():
     build, data = sys.argv[1], sys.argv[2]
     tables = vbt.load(os.path.join(data, "predictions"))
     rng = random.Random(42)
-    batches = grid(rng)
+    batches = grid(rng, data)
     lines = []
     for _, dec, pre in batches:
         lines.append("%d %d %d %d" % (len(dec), sum(dec), sum(pre), sum(p * p for p in pre)))
@@ -69,7 +74,8 @@ def main():
         worst.append((abs(ep), kind, len(dec), sum(dec) // max(len(dec), 1), pre[:4], v, prof))
     print("%-14s %6s  %-22s %-22s %s" % ("kind", "n", "curves mean / max", "profile mean / max",
                                          "profile > 10 %"))
-    for k in ["decode", "decode-ragged", "prefill", "prefill-multi", "mixed", "all"]:
+    for k in ["decode", "decode-ragged", "prefill", "prefill-multi", "mixed", "workload-prompt",
+              "all"]:
         n, sc, mc, sp, mp, over = stats[k]
         print("%-14s %6d  %6.1f %% / %6.1f %%     %6.1f %% / %6.1f %%    %5.1f %%" %
               (k, n, 100 * sc / n, 100 * mc, 100 * sp / n, 100 * mp, 100 * over / n))
