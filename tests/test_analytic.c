@@ -153,9 +153,10 @@ static void near_rel(double got, double want, double tol, const char *what)
 
 /* Rows of ../shared/data/vidur/profiling/compute/a100/codellama/CodeLlama-34b-Instruct-hf/
  * mlp.csv (median columns, ms; TP2; line numbers of the file), attention_n8192_q64_kv8_tp2_
- * acb95f6.csv and network/a100_pairwise_nvlink/all_reduce.csv. The GEMM fit's mean error on
- * CodeLlama-34B is 6.5 % with tile-quantisation steps of up to +-13 % (PROFILE.md): 12 %
- * holds for these rows, which were picked at round token counts before looking at the model. */
+ * acb95f6.csv. The GEMM fit's mean error on CodeLlama-34B is 6.5 %, with tile-quantisation
+ * steps of up to +-13 % between 128 and 640 tokens (PROFILE.md): these rows, picked at round
+ * token counts before looking at the model, hold to the issue's 10 %. Decode attention's mean
+ * residual is 11 %; batch 64 sits on a step of it (25 %), batch 128 does not (10 %). */
 TEST(a100_curves_match_measured_rows)
 {
     const struct cal_gpu *g = a100();
@@ -178,17 +179,17 @@ TEST(a100_curves_match_measured_rows)
         char what[96];
         snprintf(what, sizeof what, "mlp.csv line %d: 4 GEMMs at %g tokens", rows[i].line,
                  rows[i].tok);
-        near_rel(got, want, 0.12, what);
+        near_rel(got, want, 0.10, what);
     }
     /* Decode attention: line 4033 (batch 64, kv 1024): 0.122; line 10241 (128, 4032): 0.667.
      * Prefill: line 12687 (chunk 1024, kv 0): 0.216; line 14659 (chunk 4096): 2.316. */
     near_rel(1e3 * cal_dec_attn_s(f, g, 64 * 1024, s.kv_bytes_per_tok), 0.122, 0.25,
              "attention line 4033: decode 64 x 1024");
-    near_rel(1e3 * cal_dec_attn_s(f, g, 128 * 4032, s.kv_bytes_per_tok), 0.667, 0.12,
+    near_rel(1e3 * cal_dec_attn_s(f, g, 128 * 4032, s.kv_bytes_per_tok), 0.667, 0.10,
              "attention line 10241: decode 128 x 4032");
-    near_rel(1e3 * cal_pre_attn_s(f, g, 1024.0 * 1024, 1024, 32, 128), 0.216, 0.12,
+    near_rel(1e3 * cal_pre_attn_s(f, g, 1024.0 * 1024, 1024, 32, 128), 0.216, 0.10,
              "attention line 12687: prefill 1024");
-    near_rel(1e3 * cal_pre_attn_s(f, g, 4096.0 * 4096, 4096, 32, 128), 2.316, 0.12,
+    near_rel(1e3 * cal_pre_attn_s(f, g, 4096.0 * 4096, 4096, 32, 128), 2.316, 0.10,
              "attention line 14659: prefill 4096");
 }
 

@@ -2,10 +2,13 @@
 """lensim's analytic model (CodeLlama-34B, TP2, A100-80GB) against Vidur's batch time, computed
 independently from Vidur's prediction tables (tools/vidur_batch_time.py). Issue 10, item 3.
 
-Usage: tools/analytic_vs_vidur.py BUILD_DIR VIDUR_DATA_DIR
+Usage: tools/analytic_vs_vidur.py BUILD_DIR VIDUR_DATA_DIR [--check]
 Prints, per batch kind, the mean and max relative error of the analytic curves
 (cal_analytic_iter_s) and of the piecewise profile built from them (cal_analytic_profile, what
-the simulator uses), and the worst batches. Standard library only.
+the simulator uses), and the worst batches. With --check (the golden test), exits 1 unless the
+profile's errors stay within what calib/PROFILE.md states: mean 5 % and max 15 % over all
+batches, max 10.5 % over decode batches. Exits 77 (skip) when the data folder is missing.
+Standard library only.
 """
 import csv
 import os
@@ -47,6 +50,10 @@ def grid(rng, data):
 
 def main():
     build, data = sys.argv[1], sys.argv[2]
+    check = "--check" in sys.argv[3:]
+    if not os.path.isdir(os.path.join(data, "predictions")):
+        print("SKIP: no Vidur data in %s" % data)
+        sys.exit(77)
     tables = vbt.load(os.path.join(data, "predictions"))
     rng = random.Random(42)
     batches = grid(rng, data)
@@ -79,6 +86,17 @@ def main():
         n, sc, mc, sp, mp, over = stats[k]
         print("%-14s %6d  %6.1f %% / %6.1f %%     %6.1f %% / %6.1f %%    %5.1f %%" %
               (k, n, 100 * sc / n, 100 * mc, 100 * sp / n, 100 * mp, 100 * over / n))
+    if check:
+        bad = []
+        n, _, _, sp, mp, _ = stats["all"]
+        if sp / n > 0.05 or mp > 0.15:
+            bad.append("all batches: mean %.1f %%, max %.1f %%" % (100 * sp / n, 100 * mp))
+        for k in ("decode", "decode-ragged"):
+            if stats[k][4] > 0.105:
+                bad.append("%s: max %.1f %%" % (k, 100 * stats[k][4]))
+        if bad:
+            print("FAIL: beyond the stated error: " + "; ".join(bad))
+            sys.exit(1)
     worst.sort(reverse=True)
     print("worst batches (profile): err kind n_dec mean_ctx prompts vidur_ms ours_ms")
     for w in worst[:8]:
