@@ -32,7 +32,6 @@ struct table {
     char   *name[MAXCOL];
     size_t  ncol, nrow;
     double *cell; /* nrow x ncol */
-    char  **text; /* nrow x ncol, only for the columns asked for as text (else NULL) */
 };
 
 static void die(const char *what, const char *arg)
@@ -75,15 +74,13 @@ static void table_read(const char *path, struct table *t)
         t->name[j] = strdup(f[j]);
     size_t cap = 1024;
     t->cell = malloc(cap * t->ncol * sizeof *t->cell);
-    t->text = malloc(cap * t->ncol * sizeof *t->text);
-    if (!t->cell || !t->text)
+    if (!t->cell)
         die("out of memory", NULL);
     while (fgets(line, sizeof line, fp)) {
         if (t->nrow == cap) {
             cap *= 2;
             t->cell = realloc(t->cell, cap * t->ncol * sizeof *t->cell);
-            t->text = realloc(t->text, cap * t->ncol * sizeof *t->text);
-            if (!t->cell || !t->text)
+            if (!t->cell)
                 die("out of memory", NULL);
         }
         size_t n = split(line, f);
@@ -93,13 +90,19 @@ static void table_read(const char *path, struct table *t)
             if (j >= n || end == f[j] || *end)
                 v = NAN;
             t->cell[t->nrow * t->ncol + j] = v;
-            t->text[t->nrow * t->ncol + j] = NULL;
             if (j < n && (!strcmp(f[j], "True") || !strcmp(f[j], "False")))
                 t->cell[t->nrow * t->ncol + j] = f[j][0] == 'T';
         }
         t->nrow++;
     }
     fclose(fp);
+}
+
+static void table_free(struct table *t)
+{
+    for (size_t j = 0; j < t->ncol; j++)
+        free(t->name[j]);
+    free(t->cell);
 }
 
 static size_t col(const struct table *t, const char *name)
@@ -291,6 +294,7 @@ static void load_mlp(const char *root, const char *dev, struct pts *gemm, struct
                     push(elt, x, 3, at(&t, r, c));
             }
         }
+        table_free(&t);
     }
 }
 
@@ -331,6 +335,7 @@ static void load_allreduce(const char *root, const char *dev, struct pts *two, s
         }
         free(raw.p);
     }
+    table_free(&t);
 }
 
 static void report(const char *what, const struct cal_effit_result *r, size_t n,
@@ -386,6 +391,7 @@ static int cmd_fit(const char *root, const char *gpu, const char *dev)
             push(&pre, x, 4, at(&t, r, cpy));
         }
     }
+    table_free(&t);
 
     struct cal_effit_result rg, re, ra, rd, rp;
     const char             *pg[] = {"tau_us", "bw_eff", "fl_eff", "m0", "knee-1"};
@@ -447,6 +453,7 @@ static int cmd_fit(const char *root, const char *gpu, const char *dev)
     printf("    .dec_tau_s = %.4ge-6,\n    .dec_bw_eff = %.4g,\n", rd.par[0], rd.par[1]);
     printf("    .pre_tau_s = %.4ge-6,\n    .pre_fl_eff = %.4g,\n    .pre_c0 = %.4g,\n};\n",
            rp.par[0], rp.par[1], rp.par[2]);
+    free(gemm.p), free(elt.p), free(ar.p), free(ar4.p), free(dec.p), free(pre.p);
     return 0;
 }
 
@@ -519,6 +526,7 @@ static int cmd_check(const char *root, const char *gpu, const char *dev)
     printf("GEMM refit on %s: tau %.3g us, bw_eff %.3g, fl_eff %.3g, m0 %.3g: mean %.1f %% max "
            "%.1f %%\n",
            dev, rg.par[0], rg.par[1], rg.par[2], rg.par[3], 100 * rg.mean_rel, 100 * rg.max_rel);
+    free(gemm.p), free(elt.p), free(two.p), free(four.p);
     return 0;
 }
 
