@@ -43,6 +43,12 @@ const struct cal_model cal_models[] = {
     /* EleutherAI/gpt-neox-20b: 44 layers, 6144, 64 heads (head 96), intermediate 24576, vocab
      * 50432, max_position 2048; 20.55e9 (S3's motivation model). */
     {"gpt-neox-20b", 44, 6144, 64, 64, 96, 24576, 50432, 2, 2048, 0, 20.55e9},
+    /* codellama/CodeLlama-34b-Instruct-hf (issue 10: the Vidur workload's model):
+     * num_hidden_layers 48, hidden_size 8192, num_attention_heads 64, num_key_value_heads 8,
+     * intermediate_size 22016, vocab_size 32000, max_position_embeddings 16384; the count the
+     * shape implies: 48 x (2 x 8192^2 + 2 x 8192 x 1024 + 3 x 8192 x 22016) + 2 x 32000 x 8192
+     * = 33,743,175,680. */
+    {"codellama-34b", 48, 8192, 64, 8, 128, 22016, 32000, 2, 16384, 1, 33743175680.0},
     /* A made-up small shape for CPU calibration in CI (hidden 256, 4 layers); the parameter
      * count is what the shape implies: 4 x (4 x 256^2 + 3 x 256 x 1024) + 2 x 1024 x 256. */
     {"tiny", 4, 256, 4, 4, 64, 1024, 1024, 2, 2048, 1, 4718592.0},
