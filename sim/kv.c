@@ -34,7 +34,8 @@ static int configure(kv_t *kv, const struct kv_cfg *cfg, struct sim_msg *err)
         if (cfg->block_tok == 0)
             return sim_msg_set(err, SIM_ECONFIG, "engine.block_size must be at least 1");
         kv->total = cfg->capacity_tok / cfg->block_tok;
-        kv->watermark = (uint64_t)ceil(cfg->watermark * (double)kv->total);
+        double wm = cfg->watermark * (double)kv->total;
+        kv->watermark = (uint64_t)(cfg->vidur_blocks ? floor(wm) : ceil(wm));
     } else {
         kv->total = cfg->capacity_tok;
     }
@@ -119,8 +120,8 @@ static uint64_t need_units(const kv_t *kv, const struct req *r, uint32_t out_bud
     case KV_PAGED: break;
     }
     /* Paged: what the prefill of this run writes (prompt and the tokens kept), plus the first
-     * generated token. */
-    return blocks_for(kv, (uint64_t)r->prompt_tok + r->generated + 1);
+     * generated token (Vidur's accounting: without it). */
+    return blocks_for(kv, (uint64_t)r->prompt_tok + r->generated + (kv->cfg.vidur_blocks ? 0 : 1));
 }
 
 /* Set r's output budget to `want` tokens, within what a reservation may cover (room_tok).
@@ -161,8 +162,9 @@ int kv_overflow(const kv_t *kv, struct req *r, uint32_t gen, const pred_t *pred,
 
 uint32_t kv_out_limit(const kv_t *kv, const struct req *r)
 {
-    if (paged(kv))
-        return (uint32_t)(r->blocks * (uint64_t)kv->cfg.block_tok - r->prompt_tok);
+    if (paged(kv)) /* Vidur's accounting: a block for the tokens computed, one token later */
+        return (uint32_t)(r->blocks * (uint64_t)kv->cfg.block_tok - r->prompt_tok +
+                          (kv->cfg.vidur_blocks ? 1 : 0));
     return r->resv_tok - r->prompt_tok;
 }
 
@@ -173,13 +175,18 @@ uint32_t kv_held(const kv_t *kv, const struct req *r)
     return paged(kv) ? r->blocks : r->resv_tok;
 }
 
-int kv_admit(kv_t *kv, struct req *r)
+int kv_fits(const kv_t *kv, const struct req *r)
 {
-    uint64_t units = r->need_units;
     uint64_t room = kv->total - kv->used;
     if (paged(kv))
         room = room > kv->watermark ? room - kv->watermark : 0;
-    if (units > room)
+    return r->need_units <= room;
+}
+
+int kv_admit(kv_t *kv, struct req *r)
+{
+    uint64_t units = r->need_units;
+    if (!kv_fits(kv, r))
         return SIM_ENOSPC;
     kv->used += units;
     if (paged(kv))

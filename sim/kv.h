@@ -42,6 +42,12 @@ struct kv_cfg {
     uint32_t       block_tok;    /* paged: tokens per block */
     double         watermark;    /* paged: fraction of blocks kept free at admission */
     uint32_t       max_seq_len;  /* prompt + output limit */
+    /* paged, issue 10's vllm_v0 and sarathi rules: Vidur's block accounting
+     * (microsoft/vidur@01f216f, vidur/scheduler/replica_scheduler/vllm_replica_scheduler.py,
+     * _can_allocate_request / _allocate_request): a request holds blocks for the tokens
+     * computed so far, not for the token being generated (a prompt of P tokens is admitted with
+     * ceil(P / block) blocks), and the watermark is int(fraction x blocks), rounded down. */
+    int vidur_blocks;
 };
 
 typedef struct kv kv_t;
@@ -92,6 +98,8 @@ uint32_t kv_held(const kv_t *kv, const struct req *r);
 /* Admit: take r->need_units for r. Returns 0, or SIM_ENOSPC (nothing changed) when they are not
  * free (paged: when admission would dip into the watermark). */
 int kv_admit(kv_t *kv, struct req *r);
+/* Would kv_admit(r) succeed now? Changes nothing. */
+int kv_fits(const kv_t *kv, const struct req *r);
 /* Grow a running paged request by one block. Returns 0 or SIM_ENOSPC (nothing changed). */
 int kv_grow(kv_t *kv, struct req *r);
 /* Give back everything r holds. Cannot fail. */
