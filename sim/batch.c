@@ -17,6 +17,8 @@ const struct sim_choice batch_rule_choices[] = {
      "vLLM v0 as Vidur models it: prefill-only iterations pause the decodes (paged memory)"},
     {"sarathi", RULE_SARATHI,
      "chunked prefill: decodes first, then prefill chunks up to engine.chunk_size tokens"},
+    {"vllm_v1", RULE_VLLM_V1,
+     "vLLM v1: running requests first, then waiting ones, prefills chunked to the token budget"},
     {NULL, 0, NULL},
 };
 
@@ -27,8 +29,8 @@ const struct batch_ops *batch_rule(enum batching b, enum sched_rule rule)
     switch (rule) {
     case RULE_VLLM_V0: return &batch_vllm_v0_ops;
     case RULE_SARATHI: return &batch_sarathi_ops;
-    case RULE_MIXED:
-    case RULE_VLLM_V1: break;
+    case RULE_VLLM_V1: return &batch_vllm_v1_ops;
+    case RULE_MIXED: break;
     }
     return &batch_continuous_ops;
 }

@@ -9,6 +9,8 @@
  *                             decodes (Vidur's vllm replica scheduler);
  *   sarathi (batch_vidur.c)  decodes first, then prefill chunks fill engine.chunk_size tokens
  *                             (Vidur's sarathi replica scheduler; Sarathi-Serve, OSDI '24);
+ *   vllm_v1 (batch_v1.c)     vLLM v1: running requests first, then waiting ones, chunked
+ *                             prefills within engine.max_batched_tokens;
  * mixed is the continuous rule above. A new rule is a new file and a new row in batch_rule(),
  * not a branch in the replica.
  * The rules work on the replica's internals (replica_internal.h).
@@ -39,6 +41,7 @@ struct batch_ops {
 
 extern const struct batch_ops batch_continuous_ops, batch_static_ops;
 extern const struct batch_ops batch_vllm_v0_ops, batch_sarathi_ops; /* issue 10 */
+extern const struct batch_ops batch_vllm_v1_ops;                    /* issue 10 */
 
 /* Issue 10: the rules' names and help, values enum sched_rule (the schema's engine.scheduler). */
 extern const struct sim_choice batch_rule_choices[];

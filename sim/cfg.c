@@ -1024,6 +1024,17 @@ static int check_rule(struct cfg *c, const struct mark *m, struct sim_msg *err)
     if (c->preemption != PREEMPT_RECOMPUTE)
         return msg_at(err, at, "engine.scheduler",
                       "'%s' preempts by recompute, as its source does (engine.preemption)", rule);
+    if (c->scheduler == RULE_VLLM_V1) {
+        /* vllm/config/scheduler.py, SchedulerConfig._verify_args */
+        if (c->max_batched_tokens && c->max_batched_tokens < c->max_batch)
+            return msg_at(err, where(m, "engine.max_batched_tokens"), "engine.max_batched_tokens",
+                          "vllm_v1 needs at least engine.max_batch (%u) tokens per step, as vLLM "
+                          "does",
+                          c->max_batch);
+        if (where(m, "engine.watermark").file)
+            return msg_at(err, where(m, "engine.watermark"), "engine.watermark",
+                          "vllm_v1 keeps no watermark of free blocks (vLLM v1's scheduler)");
+    }
     if (c->scheduler == RULE_SARATHI) {
         if (!c->chunk_size)
             return msg_at(err, where(m, "engine.chunk_size"), "engine.chunk_size",

@@ -295,7 +295,9 @@ static int clu_init(struct clu *c, const struct cost *cost, struct sim_msg *err)
         if (rc)
             return rc;
     }
-    if (cfg->max_batched_tokens < cfg->kv.max_seq_len)
+    /* issue 10: vllm_v1 chunks long prompts, as vLLM v1 does with max_num_batched_tokens below
+     * max_model_len */
+    if (cfg->rule != RULE_VLLM_V1 && cfg->max_batched_tokens < cfg->kv.max_seq_len)
         return sim_msg_set(err, SIM_ECONFIG,
                            "engine.max_batched_tokens (%u) is below engine.max_seq_len (%u): "
                            "long prompts could never be scheduled",

@@ -196,6 +196,18 @@ int kv_admit(kv_t *kv, struct req *r)
     return SIM_OK;
 }
 
+int kv_take(kv_t *kv, struct req *r, uint32_t units)
+{
+    SIM_ASSERT(paged(kv));
+    if (units > kv->total - kv->used)
+        return SIM_ENOSPC;
+    kv->used += units;
+    r->blocks += units;
+    return SIM_OK;
+}
+
+uint32_t kv_blocks_for(const kv_t *kv, uint64_t tok) { return (uint32_t)blocks_for(kv, tok); }
+
 int kv_grow(kv_t *kv, struct req *r)
 {
     SIM_ASSERT(paged(kv));

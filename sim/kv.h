@@ -100,6 +100,12 @@ uint32_t kv_held(const kv_t *kv, const struct req *r);
 int kv_admit(kv_t *kv, struct req *r);
 /* Would kv_admit(r) succeed now? Changes nothing. */
 int kv_fits(const kv_t *kv, const struct req *r);
+/* Paged, vllm_v1's incremental allocation: take `units` blocks for r now (admitted with them:
+ * r->blocks = units; or, when r already holds blocks, `units` more), without a watermark.
+ * Returns 0 or SIM_ENOSPC (nothing changed). */
+int kv_take(kv_t *kv, struct req *r, uint32_t units);
+/* Blocks that hold tok tokens (paged). */
+uint32_t kv_blocks_for(const kv_t *kv, uint64_t tok);
 /* Grow a running paged request by one block. Returns 0 or SIM_ENOSPC (nothing changed). */
 int kv_grow(kv_t *kv, struct req *r);
 /* Give back everything r holds. Cannot fail. */

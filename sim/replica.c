@@ -133,6 +133,7 @@ static void preempt(struct replica *p, struct req *r, uint64_t b, simtime_t now,
     r->generated = gen;
     r->decoding = 0;
     r->n_preempt++;
+    p->step_preempted = 1;
     r->pf_done = 0;
     r->partial = 0;
     r->need_blk = 0;
@@ -245,9 +246,9 @@ static double service_s(void *ctx, const struct req *r)
 
 /* ---- issue 10's rules: the pieces they compose iterations from ---- */
 
-enum admit_rc replica__join(struct replica *p, struct req *r)
+static enum admit_rc join(struct replica *p, struct req *r, int units, uint32_t n)
 {
-    if (kv_admit(p->kv, r))
+    if (units ? kv_take(p->kv, r, n) : kv_admit(p->kv, r))
         return ADMIT_NO_MEMORY;
     if (run_add(p, r)) {
         kv_release(p->kv, r);
@@ -262,7 +263,15 @@ enum admit_rc replica__join(struct replica *p, struct req *r)
     r->held = 0;
     r->pf_done = r->chunk = 0;
     r->partial = 1;
+    r->adm_seq = p->adm_seq++;
     return ADMIT_OK;
+}
+
+enum admit_rc replica__join(struct replica *p, struct req *r) { return join(p, r, 0, 0); }
+
+enum admit_rc replica__join_units(struct replica *p, struct req *r, uint32_t units)
+{
+    return join(p, r, 1, units);
 }
 
 int replica__chunk(struct replica *p, struct req *r, uint32_t tok)

@@ -55,6 +55,8 @@ struct replica {
     struct req **scan; /* scratch: the running set sorted by arrival (batch_vidur.c) */
     size_t       cap_scan;
     uint32_t     step_tok, step_max; /* the iteration being formed: tokens, longest prefill */
+    uint64_t     adm_seq;            /* admissions so far (req.adm_seq) */
+    int          step_preempted;     /* vllm_v1: this boundary preempted a request */
 };
 
 /* r leaves the replica finished at now: metrics, memory and slot released. */
@@ -70,6 +72,9 @@ void replica__timer_cancel(struct replica *p);
  * whose prefill starts now; its first chunk is not scheduled (replica__chunk). Returns ADMIT_OK,
  * ADMIT_NO_MEMORY (nothing changed), or ADMIT_FULL after an allocation failure (run stopped). */
 enum admit_rc replica__join(struct replica *p, struct req *r);
+/* The same with exactly `units` KV blocks taken (vllm_v1: the blocks of the first chunk), no
+ * watermark. */
+enum admit_rc replica__join_units(struct replica *p, struct req *r, uint32_t units);
 /* Schedule `tok` prefill tokens of running request r (its prefill incomplete) in the iteration
  * being formed; r leaves the part list if it was on it. Returns 0 or SIM_ENOMEM (run stopped). */
 int replica__chunk(struct replica *p, struct req *r, uint32_t tok);

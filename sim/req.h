@@ -50,6 +50,7 @@ struct req {
     uint32_t chunk;    /* prefill tokens it computes in the current iteration */
     int      partial;  /* admitted, its prefill not yet complete (the replica's part list) */
     int      need_blk; /* decoding, waits for a KV block at the next decode step */
+    uint64_t adm_seq;  /* order of admission (vllm_v1's running list) */
 
     /* Memory (kv.h). */
     uint32_t resv_tok;   /* tokens reserved for it (prompt + output budget) */

@@ -8,7 +8,7 @@
  * sarathi_replica_scheduler.py). The stub also checks every iteration: the listed sequences add
  * up to the aggregates (decode count and context, prefill tokens, squares and cached tokens, a
  * chunk's context = tokens cached before it + the chunk); vllm_v0 never mixes prefills and
- * decodes; sarathi never exceeds its token budget (decodes first, then chunks).
+ * decodes; sarathi and vllm_v1 never exceed their token budgets.
  * Conservation: every rule x policy with every invariant checked after every event
  * (engine.check: replica_check covers the KV pool, the decode aggregates, the chunk and
  * need lists and each decoder's memory against its tokens).
@@ -29,7 +29,7 @@ static char tmpdir[256];
 #define TAU 1e-3 /* seconds per iteration, whatever the batch */
 
 struct stub {
-    int      rule; /* 0 mixed, 1 vllm_v0, 2 sarathi */
+    int      rule; /* enum sched_rule */
     uint32_t budget;
     uint64_t n_iter, n_mixed, n_chunks, n_prefill_iters;
     char     why[256];
@@ -90,6 +90,8 @@ static int stub_iter_ns(void *self, const struct exec_batch *b, simtime_t *ns, s
         disagree(s, "vllm_v0 mixed prefills and decodes");
     if (s->rule == 2 && s->pf_tok > 0 && s->n_dec + s->pf_tok > s->budget)
         disagree(s, "sarathi went over its token budget");
+    if (s->rule == 3 && s->n_dec + s->pf_tok > s->budget)
+        disagree(s, "vllm_v1 went over its token budget");
     *ns = (simtime_t)llround(TAU * SIM_NS_PER_S);
     return 0;
 }
@@ -146,7 +148,7 @@ static struct stub run_case(const char *yaml, const char **sets, const char *sub
     if (kv_tok)
         x->serve.kv.capacity_tok = kv_tok;
     s.rule = (int)x->serve.rule;
-    s.budget = x->serve.chunk_size;
+    s.budget = s.rule == RULE_VLLM_V1 ? x->serve.max_batched_tokens : x->serve.chunk_size;
     struct exec ex = {&stub_ops, &s};
     x->serve.exec = &ex;
     char dir[512];
@@ -348,6 +350,73 @@ TEST(sarathi_fills_the_budget)
     ASSERT_EQ(s.n_mixed, 1); /* iteration 4: A's decode with B's chunk */
 }
 
+/* ---- vllm_v1 ---- */
+
+/* Alone, with a budget of 256 tokens per step: ceil(P / 256) steps to the first token. */
+TEST(vllm_v1_chunks_alone)
+{
+    static const unsigned prompts[] = {1, 256, 257, 1000};
+    for (size_t i = 0; i < sizeof prompts / sizeof *prompts; i++) {
+        char csv[128], name[32], yaml[1024];
+        snprintf(csv, sizeof csv, "arrival_s,prompt_tokens,output_tokens\n0,%u,3\n", prompts[i]);
+        snprintf(name, sizeof name, "v1a%zu.csv", i);
+        write_trace(name, csv);
+        trace_yaml(yaml, sizeof yaml, name,
+                   "scheduler: vllm_v1, max_batched_tokens: 256, max_batch: 64, max_seq_len: 2048");
+        struct run_result res;
+        struct stub       s = run_case(yaml, NULL, "v1a", 0, &res);
+        struct row        r[1];
+        ASSERT_EQ(read_rows("v1a", r, 1), 1);
+        unsigned k = (prompts[i] + 255) / 256;
+        NEAR_T(r[0].ttft, k);
+        NEAR_T(r[0].finish, k + 2);
+        ASSERT_EQ(s.n_chunks, k - 1);
+    }
+}
+
+/* Budget 1024: A 1000 takes 1000, B (100) the 24 left; step 1: A's decode, B's last 76. A
+ * first at 1, ends at 2 (2 tokens); B first at 2, ends at 3. */
+TEST(vllm_v1_running_first_then_waiting)
+{
+    write_trace("v1b.csv", "arrival_s,prompt_tokens,output_tokens\n0,1000,2\n0,100,2\n");
+    char yaml[1024];
+    trace_yaml(yaml, sizeof yaml, "v1b.csv",
+               "scheduler: vllm_v1, max_batched_tokens: 1024, max_seq_len: 1024, max_batch: 8");
+    struct run_result res;
+    struct stub       s = run_case(yaml, NULL, "v1b", 0, &res);
+    struct row        r[2];
+    ASSERT_EQ(read_rows("v1b", r, 2), 2);
+    NEAR_T(r[0].ttft, 1);
+    NEAR_T(r[0].finish, 2);
+    NEAR_T(r[1].ttft, 2);
+    NEAR_T(r[1].finish, 3);
+    ASSERT_EQ(s.n_chunks, 1);
+}
+
+/* Preemption, vLLM v1's way (no watermark, no free-block check): 9 blocks of 16. A 63 (4
+ * blocks), B 79 (5) both start at 0 and both decode at step 1 (tokens 2 at 2: neither needs a
+ * block yet). At 2 both need one (63 + 2 > 64, 79 + 2 > 80), none is free: A, first in the
+ * running list, preempts the list's last, B; A takes a block (4 free). Nothing waiting is
+ * admitted in a step that preempted. A: tokens 3..10 at 3..10. B (81 tokens: 6 blocks) waits
+ * until A ends at 10: prefill (token 3 at 11), tokens 4..10 at 12..18. */
+TEST(vllm_v1_preempts_last_admitted)
+{
+    write_trace("v1p.csv", "arrival_s,prompt_tokens,output_tokens\n0,63,10\n0,79,10\n");
+    char yaml[1024];
+    trace_yaml(yaml, sizeof yaml, "v1p.csv",
+               "scheduler: vllm_v1, max_seq_len: 144, max_batched_tokens: 1024");
+    struct run_result res;
+    run_case(yaml, NULL, "v1p", 144, &res);
+    struct row r[2];
+    ASSERT_EQ(read_rows("v1p", r, 2), 2);
+    NEAR_T(r[0].ttft, 1);
+    NEAR_T(r[0].finish, 10);
+    ASSERT_EQ(r[0].preempt, 0);
+    NEAR_T(r[1].ttft, 1);
+    ASSERT_EQ(r[1].preempt, 1);
+    NEAR_T(r[1].finish, 18);
+}
+
 /* ---- conservation, every rule x policy, invariants after every event ---- */
 
 TEST(conservation_every_rule_and_policy)
@@ -358,11 +427,15 @@ TEST(conservation_every_rule_and_policy)
                                 "max_batch: 32}\n"
                                 "predictor: {name: noisy, sigma: 0.8}\n"
                                 "outputs: {timeline_rows: 50}\n";
-    static const char *rule[] = {"engine.scheduler=vllm_v0", "engine.scheduler=sarathi"};
+    static const char *rule[] = {"engine.scheduler=vllm_v0", "engine.scheduler=sarathi",
+                                 "engine.scheduler=vllm_v1"};
     static const char *policy[] = {"policy=fcfs", "policy=sjf", "policy=ssjf", "policy=s3"};
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 3; k++)
         for (int p = 0; p < 4; p++) {
-            const char *sets[] = {rule[k], policy[p], k == 1 ? "engine.chunk_size=300" : "seed=3",
+            const char *sets[] = {rule[k], policy[p],
+                                  k == 1   ? "engine.chunk_size=300"
+                                  : k == 2 ? "engine.max_batched_tokens=700"
+                                           : "seed=3",
                                   NULL};
             printf("    %s %s\n", rule[k], policy[p]);
             struct run_result res;
@@ -427,6 +500,11 @@ TEST(unsupported_combinations_are_refused_where_set)
     refused("name: r\nworkload: {requests: 5}\nengine:\n  memory: paged\n  scheduler: vllm_v0\n"
             "  batching: dynamic\n",
             "test.yaml:5:14: engine.scheduler: 'vllm_v0' needs engine.batching: continuous");
+    refused("name: r\nworkload: {requests: 5}\nengine:\n  scheduler: vllm_v1\n  max_batch: 64\n"
+            "  max_batched_tokens: 32\n",
+            "test.yaml:6:23: engine.max_batched_tokens: vllm_v1 needs at least engine.max_batch");
+    refused("name: r\nworkload: {requests: 5}\nengine:\n  scheduler: vllm_v1\n  watermark: 0.01\n",
+            "test.yaml:5:14: engine.watermark: vllm_v1 keeps no watermark");
     refused("name: r\nworkload: {requests: 5}\nengine:\n  memory: paged\n  scheduler: vllm_v0\n"
             "  preemption: swap\n",
             "test.yaml:5:14: engine.scheduler: 'vllm_v0' preempts by recompute");
@@ -462,6 +540,9 @@ int main(void)
     RUN(vllm_v0_preempts_latest_arrival_when_no_block_is_free);
     RUN(sarathi_chunks_alone);
     RUN(sarathi_fills_the_budget);
+    RUN(vllm_v1_chunks_alone);
+    RUN(vllm_v1_running_first_then_waiting);
+    RUN(vllm_v1_preempts_last_admitted);
     RUN(conservation_every_rule_and_policy);
     RUN(rules_are_deterministic);
     RUN(unsupported_combinations_are_refused_where_set);
