@@ -67,12 +67,23 @@ static enum admit_rc v1_try(void *ctx, struct req *r)
     uint32_t left = replica__pf_left(r), room = budget_left(p);
     if (room == 0)
         return ADMIT_FULL;
-    uint32_t      tok = left < room ? left : room;
-    enum admit_rc rc = replica__join_units(p, r, kv_blocks_for(p->kv, tok));
+    enum admit_rc rc;
+    uint32_t      tok;
+    if (p->cfg->kv.prefix_caching) { /* the cached prefix is not computed again */
+        uint32_t ev, hits = kv_prefix_hits(p->kv, r, &ev);
+        uint64_t cached = (uint64_t)hits * p->cfg->kv.block_tok;
+        left = (uint32_t)(left - cached);
+        tok = left < room ? left : room;
+        rc = replica__join_cached(p, r, hits, kv_blocks_for(p->kv, cached + tok) - hits);
+    } else {
+        tok = left < room ? left : room;
+        rc = replica__join_units(p, r, kv_blocks_for(p->kv, tok));
+    }
     if (rc != ADMIT_OK)
         return rc;
     if (replica__chunk(p, r, tok))
         return ADMIT_FULL;
+    kv_prefix_register(p->kv, r, (uint64_t)r->pf_done + tok);
     p->step_tok += tok;
     return ADMIT_OK;
 }
@@ -105,10 +116,13 @@ static void v1_step(struct replica *p, simtime_t now)
         if (!make_room(p, r, more, now))
             break;
         int rc = kv_take(p->kv, r, more);
-        SIM_ASSERT(rc == SIM_OK);
-        (void)rc;
+        if (rc) { /* make_room freed the blocks: only an allocation can fail */
+            eng_stop(p->env->eng, rc);
+            return;
+        }
         if (replica__chunk(p, r, tok))
             return;
+        kv_prefix_register(p->kv, r, (uint64_t)r->pf_done + tok);
         p->step_tok += tok;
     }
     /* 2. Waiting requests, unless this step preempted. */

@@ -185,6 +185,8 @@ static const struct field fields[] = {
        "continuous batching's rule: which prefills and decodes share an iteration"),
     FN("engine.chunk_size", T_U32, chunk_size, "0", 0, 1e8, "tokens",
        "sarathi: tokens per iteration, decodes and prefill chunks (0 = Vidur's 512)"),
+    FB("engine.prefix_caching", prefix_caching, "false",
+       "vllm_v1: share KV blocks of equal prompt prefixes (Mooncake hash_ids)"),
 
     FC("policy.name", policy, "fcfs", sched_policy_choices, "scheduling policy"),
     FN("policy.aging_s", T_F64, aging_s, "0", 0, 1e9, "s",
@@ -1000,6 +1002,22 @@ static struct mark where(const struct mark *marks, const char *key)
 static int check_rule(struct cfg *c, const struct mark *m, struct sim_msg *err)
 {
     const char *rule = sim_choice_name(batch_rule_choices, (int)c->scheduler);
+    if (c->prefix_caching) {
+        struct mark pc = where(m, "engine.prefix_caching");
+        if (c->scheduler != RULE_VLLM_V1)
+            return msg_at(err, pc, "engine.prefix_caching",
+                          "only the vllm_v1 scheduler caches prefixes here, not '%s'", rule);
+        if (512 % c->block_size)
+            return msg_at(err, pc, "engine.prefix_caching",
+                          "Mooncake's hash_ids cover 512 tokens each: engine.block_size (%u) "
+                          "must divide 512",
+                          c->block_size);
+        if (c->source != TRACE_FMT_MOONCAKE && c->source != TRACE_FMT_AUTO)
+            return msg_at(err, pc, "engine.prefix_caching",
+                          "needs block hashes, which only Mooncake traces carry (workload.source "
+                          "'%s')",
+                          sim_choice_name(trace_format_choices, (int)c->source));
+    }
     if (c->scheduler != RULE_SARATHI && c->chunk_size)
         return msg_at(err, where(m, "engine.chunk_size"), "engine.chunk_size",
                       "only the sarathi scheduler chunks prefills; '%s' does not", rule);
@@ -1145,7 +1163,8 @@ static int result_neutral(const struct field *f)
 static int hash_skips(const struct cfg *c, const struct field *f)
 {
     return (!strcmp(f->key, "engine.scheduler") && c->scheduler == RULE_MIXED) ||
-           (!strcmp(f->key, "engine.chunk_size") && !c->chunk_size);
+           (!strcmp(f->key, "engine.chunk_size") && !c->chunk_size) ||
+           (!strcmp(f->key, "engine.prefix_caching") && !c->prefix_caching);
 }
 
 static void dump(const struct cfg *c, FILE *out, int for_hash)

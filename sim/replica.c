@@ -246,9 +246,10 @@ static double service_s(void *ctx, const struct req *r)
 
 /* ---- issue 10's rules: the pieces they compose iterations from ---- */
 
-static enum admit_rc join(struct replica *p, struct req *r, int units, uint32_t n)
+/* mode 0: kv_admit; 1: kv_take(n); 2: the memory is taken already (prefix caching). */
+static enum admit_rc join(struct replica *p, struct req *r, int mode, uint32_t n)
 {
-    if (units ? kv_take(p->kv, r, n) : kv_admit(p->kv, r))
+    if (mode == 0 ? kv_admit(p->kv, r) : mode == 1 ? kv_take(p->kv, r, n) : SIM_OK)
         return ADMIT_NO_MEMORY;
     if (run_add(p, r)) {
         kv_release(p->kv, r);
@@ -272,6 +273,21 @@ enum admit_rc replica__join(struct replica *p, struct req *r) { return join(p, r
 enum admit_rc replica__join_units(struct replica *p, struct req *r, uint32_t units)
 {
     return join(p, r, 1, units);
+}
+
+enum admit_rc replica__join_cached(struct replica *p, struct req *r, uint32_t hits, uint32_t units)
+{
+    int rc = kv_prefix_admit(p->kv, r, hits, units);
+    if (rc == SIM_ENOMEM) {
+        fail(p, rc);
+        return ADMIT_FULL;
+    }
+    if (rc)
+        return ADMIT_NO_MEMORY;
+    enum admit_rc a = join(p, r, 2, 0);
+    if (a == ADMIT_OK)
+        r->pf_done = hits * p->cfg->kv.block_tok; /* the cached tokens are not computed */
+    return a;
 }
 
 int replica__chunk(struct replica *p, struct req *r, uint32_t tok)
@@ -298,8 +314,11 @@ void replica__preempt(struct replica *p, struct req *r, simtime_t now)
 void replica__grow(struct replica *p, struct req *r)
 {
     int rc = kv_grow(p->kv, r);
+    if (rc == SIM_ENOMEM) {
+        fail(p, rc);
+        return;
+    }
     SIM_ASSERT(rc == SIM_OK);
-    (void)rc;
     r->need_blk = 0;
     set_next(p, r);
     if (heap_add(p, r))
@@ -620,6 +639,11 @@ uint64_t    replica_finished(const struct replica *p) { return p->n_finished; }
 uint64_t    replica_aging_count(const struct replica *p) { return sched_aging_count(p->q); }
 uint64_t    replica_clamped(const struct replica *p) { return p->n_clamped; }
 
+void replica_prefix_stats(const struct replica *p, uint64_t *query_tok, uint64_t *hit_tok)
+{
+    kv_prefix_stats(p->kv, query_tok, hit_tok);
+}
+
 void replica_check(const struct replica *p)
 {
     struct sim_msg m;
@@ -667,6 +691,8 @@ static int setup(struct replica *p, const struct replica_env *env, uint32_t idx,
     int rc = kv_new(&cfg->kv, &p->kv, err);
     if (rc)
         return rc;
+    if (env->hashes)
+        kv_set_hashes(p->kv, env->hashes);
     struct sched_cfg sc = cfg->sched;
     sc.max_units = kv_queue_units(p->kv);
     p->q = sched_new(cfg->policy, &sc);
@@ -690,6 +716,9 @@ void replica_free(struct replica *p)
 {
     if (!p)
         return;
+    if (p->cfg->kv.prefix_caching) /* a run stopped early: the block lists of those running */
+        for (size_t k = 0; k < p->n_run; k++)
+            kv_release(p->kv, p->run[k]);
     sched_free(p->q);
     kv_free(p->kv);
     ih_fini(&p->ih);

@@ -43,8 +43,9 @@ struct replica_env {
     eng_t                  *eng;
     met_t                  *met;
     pred_t                 *pred;
-    pool_t                 *reqs; /* where finished requests go back */
-    struct sim_msg         *err;  /* why, when a replica stops the run with an error */
+    pool_t                 *reqs;   /* where finished requests go back */
+    struct sim_msg         *err;    /* why, when a replica stops the run with an error */
+    const struct kv_hashes *hashes; /* prefix caching: the requests' block hashes (kv.h) */
 };
 
 typedef struct replica replica_t;
@@ -76,6 +77,8 @@ int    replica_busy(const replica_t *p);
 /* Requests finished so far; boundaries at which aging overrode the policy. */
 uint64_t replica_finished(const replica_t *p);
 uint64_t replica_aging_count(const replica_t *p);
+/* Prefix caching: tokens looked up in the cache and found there so far (kv.h). */
+void replica_prefix_stats(const replica_t *p, uint64_t *query_tok, uint64_t *hit_tok);
 /* Reservations clamped to the KV pool's capacity so far (kv_queue, kv_overflow). */
 uint64_t replica_clamped(const replica_t *p);
 

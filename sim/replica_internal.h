@@ -72,6 +72,9 @@ void replica__timer_cancel(struct replica *p);
  * whose prefill starts now; its first chunk is not scheduled (replica__chunk). Returns ADMIT_OK,
  * ADMIT_NO_MEMORY (nothing changed), or ADMIT_FULL after an allocation failure (run stopped). */
 enum admit_rc replica__join(struct replica *p, struct req *r);
+/* vllm_v1 with prefix caching: admit r with its `hits` cached prompt blocks (kv_prefix_hits)
+ * and `units` new ones; its prefill starts after the cached tokens. */
+enum admit_rc replica__join_cached(struct replica *p, struct req *r, uint32_t hits, uint32_t units);
 /* The same with exactly `units` KV blocks taken (vllm_v1: the blocks of the first chunk), no
  * watermark. */
 enum admit_rc replica__join_units(struct replica *p, struct req *r, uint32_t units);

@@ -51,6 +51,11 @@ struct req {
     int      partial;  /* admitted, its prefill not yet complete (the replica's part list) */
     int      need_blk; /* decoding, waits for a KV block at the next decode step */
     uint64_t adm_seq;  /* order of admission (vllm_v1's running list) */
+    /* Prefix caching (kv.h, issue 10): the trace's block hashes, and the blocks it holds. */
+    uint64_t  hash_off; /* its Mooncake hash_ids: kv's hash vector [hash_off, + n_hash) */
+    uint32_t  n_hash;
+    uint32_t *blk; /* the pool's blocks it holds, in order (r->blocks of them) */
+    size_t    cap_blk;
 
     /* Memory (kv.h). */
     uint32_t resv_tok;   /* tokens reserved for it (prompt + output budget) */

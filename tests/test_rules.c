@@ -32,6 +32,7 @@ struct stub {
     int      rule; /* enum sched_rule */
     uint32_t budget;
     uint64_t n_iter, n_mixed, n_chunks, n_prefill_iters;
+    double   pf_total; /* prefill tokens computed over the run */
     char     why[256];
     /* One listing. */
     uint32_t n, n_dec;
@@ -86,6 +87,7 @@ static int stub_iter_ns(void *self, const struct exec_batch *b, simtime_t *ns, s
         s->n_mixed++;
     if (s->pf_tok > 0)
         s->n_prefill_iters++;
+    s->pf_total += s->pf_tok;
     if (s->rule == 1 && s->n_dec && s->pf_tok > 0)
         disagree(s, "vllm_v0 mixed prefills and decodes");
     if (s->rule == 2 && s->pf_tok > 0 && s->n_dec + s->pf_tok > s->budget)
@@ -417,6 +419,111 @@ TEST(vllm_v1_preempts_last_admitted)
     NEAR_T(r[1].finish, 18);
 }
 
+/* ---- prefix caching ---- */
+
+/* Mooncake hash_ids, 512 tokens each, on blocks of 16 (32 per id), one request at a time:
+ *   R0 1024 tokens [1, 2]     nothing cached; its 64 full blocks are keyed.
+ *   R1 1100 tokens [1, 2, 3]  blocks 0..63 hit (1024 tokens); block 64 (id 3) misses: 76 computed.
+ *   R2  600 tokens [1, 4]     blocks 0..31 hit (512); block 32 (id 4) misses: 88 computed.
+ *   R3 1024 tokens [5, 2]     id 5 first: the chain differs from the start, nothing hits.
+ *   R4 1024 tokens [1, 2]     all 64 blocks cached, but vLLM computes at least the last token
+ *                             and keeps hits block-aligned: 63 blocks hit (1008), 16 computed.
+ * Looked up 1024 + 1100 + 600 + 1024 + 1024 = 4772 tokens, found 1024 + 512 + 1008 = 2544;
+ * prefill computed 4772 - 2544 = 2228 tokens (without caching: all 4772). */
+static const char mooncake_case[] =
+    "{\"timestamp\": 0, \"input_length\": 1024, \"output_length\": 2, \"hash_ids\": [1, 2]}\n"
+    "{\"timestamp\": 1000, \"input_length\": 1100, \"output_length\": 2, \"hash_ids\": [1, 2, "
+    "3]}\n"
+    "{\"timestamp\": 2000, \"input_length\": 600, \"output_length\": 2, \"hash_ids\": [1, 4]}\n"
+    "{\"timestamp\": 3000, \"input_length\": 1024, \"output_length\": 2, \"hash_ids\": [5, 2]}\n"
+    "{\"timestamp\": 4000, \"input_length\": 1024, \"output_length\": 2, \"hash_ids\": [1, "
+    "2]}\n";
+
+static void mooncake_yaml(char *buf, size_t n, const char *file, const char *engine)
+{
+    snprintf(buf, n,
+             "name: apc\nseed: 1\nworkload: {source: mooncake, path: %s/%s}\n"
+             "engine: {scheduler: vllm_v1, block_size: 16, max_seq_len: 4096, check: true, %s}\n",
+             tmpdir, file, engine);
+}
+
+static double json_number(const char *sub, const char *key)
+{
+    char path[512], line[512], want[128];
+    snprintf(path, sizeof path, "%s/%s/summary.json", tmpdir, sub);
+    snprintf(want, sizeof want, "\"%s\": ", key);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        TEST_FAIL_("cannot open %s", path);
+    double v = NAN;
+    while (fgets(line, sizeof line, f)) {
+        char *p = strstr(line, want);
+        if (p)
+            v = strtod(p + strlen(want), NULL);
+    }
+    fclose(f);
+    return v;
+}
+
+TEST(prefix_caching_computes_a_shared_prefix_once)
+{
+    write_trace("apc.jsonl", mooncake_case);
+    char yaml[1024];
+    mooncake_yaml(yaml, sizeof yaml, "apc.jsonl", "prefix_caching: true");
+    struct run_result res;
+    struct stub       s = run_case(yaml, NULL, "apc", 0, &res);
+    ASSERT_EQ(res.sum.completed, 5);
+    ASSERT_EQ(s.pf_total, 2228);
+    ASSERT_EQ(json_number("apc", "prefix_cache_query_tokens"), 4772);
+    ASSERT_EQ(json_number("apc", "prefix_cache_hit_tokens"), 2544);
+    ASSERT_NEAR(json_number("apc", "prefix_cache_hit_rate"), 2544.0 / 4772.0, 1e-6);
+    /* Without it: every prompt token is computed, and the summary has no prefix keys. */
+    mooncake_yaml(yaml, sizeof yaml, "apc.jsonl", "prefix_caching: false");
+    s = run_case(yaml, NULL, "apc-off", 0, &res);
+    ASSERT_EQ(s.pf_total, 4772);
+    ASSERT_TRUE(isnan(json_number("apc-off", "prefix_cache_hit_tokens")));
+}
+
+/* Many requests over a small tree of shared prefixes, a KV pool small enough that cached blocks
+ * are evicted and running ones preempted: every invariant after every event (the pool's
+ * reference counts against the requests' block lists, the free list's length), every request
+ * finished once, hits found. */
+TEST(prefix_caching_conservation_under_pressure)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tree.jsonl", tmpdir);
+    FILE *f = fopen(path, "w");
+    ASSERT_TRUE(f);
+    uint64_t x = 12345;
+    for (int i = 0; i < 400; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        int      n_ids = 1 + (int)((x >> 33) % 4);
+        unsigned extra = (unsigned)((x >> 20) % 511) + 1;
+        fprintf(f,
+                "{\"timestamp\": %d, \"input_length\": %u, \"output_length\": %u, "
+                "\"hash_ids\": [",
+                i * 2, (unsigned)(n_ids - 1) * 512 + extra, 1 + (unsigned)((x >> 40) % 200));
+        /* a tree: id k of a request is (its branch at depth k) */
+        for (int k = 0; k < n_ids; k++)
+            fprintf(f, "%s%d", k ? ", " : "", k * 10 + (int)((x >> (8 + 2 * k)) % 3));
+        fputs("]}\n", f);
+    }
+    fclose(f);
+    char yaml[1024];
+    mooncake_yaml(yaml, sizeof yaml, "tree.jsonl",
+                  "prefix_caching: true, max_batched_tokens: 1024, max_batch: 32");
+    static const char *policy[] = {"policy=fcfs", "policy=sjf", "policy=ssjf", "policy=s3"};
+    for (int p = 0; p < 4; p++) {
+        const char       *sets[] = {policy[p], NULL};
+        struct run_result res;
+        run_case(yaml, sets, "tree", 6000, &res);
+        ASSERT_EQ(res.sum.completed, 400);
+        ASSERT_EQ(res.sum.tokens_generated, res.sum.total_output_tokens);
+        ASSERT_TRUE(res.sum.preemptions > 0);
+        ASSERT_TRUE(json_number("tree", "prefix_cache_hit_tokens") > 0);
+    }
+}
+
 /* ---- conservation, every rule x policy, invariants after every event ---- */
 
 TEST(conservation_every_rule_and_policy)
@@ -503,6 +610,15 @@ TEST(unsupported_combinations_are_refused_where_set)
     refused("name: r\nworkload: {requests: 5}\nengine:\n  scheduler: vllm_v1\n  max_batch: 64\n"
             "  max_batched_tokens: 32\n",
             "test.yaml:6:23: engine.max_batched_tokens: vllm_v1 needs at least engine.max_batch");
+    refused("name: r\nworkload: {requests: 5}\nengine:\n  scheduler: sarathi\n"
+            "  prefix_caching: true\n",
+            "test.yaml:5:19: engine.prefix_caching: only the vllm_v1 scheduler caches prefixes");
+    refused("name: r\nworkload: {requests: 5}\nengine:\n  scheduler: vllm_v1\n"
+            "  prefix_caching: true\n  block_size: 48\n",
+            "test.yaml:5:19: engine.prefix_caching: Mooncake's hash_ids cover 512 tokens");
+    refused("name: r\nworkload: {source: csv, path: x.csv}\nengine:\n  scheduler: vllm_v1\n"
+            "  prefix_caching: true\n",
+            "test.yaml:5:19: engine.prefix_caching: needs block hashes");
     refused("name: r\nworkload: {requests: 5}\nengine:\n  scheduler: vllm_v1\n  watermark: 0.01\n",
             "test.yaml:5:14: engine.watermark: vllm_v1 keeps no watermark");
     refused("name: r\nworkload: {requests: 5}\nengine:\n  memory: paged\n  scheduler: vllm_v0\n"
@@ -543,6 +659,8 @@ int main(void)
     RUN(vllm_v1_chunks_alone);
     RUN(vllm_v1_running_first_then_waiting);
     RUN(vllm_v1_preempts_last_admitted);
+    RUN(prefix_caching_computes_a_shared_prefix_once);
+    RUN(prefix_caching_conservation_under_pressure);
     RUN(conservation_every_rule_and_policy);
     RUN(rules_are_deterministic);
     RUN(unsupported_combinations_are_refused_where_set);
