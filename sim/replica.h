@@ -5,7 +5,8 @@
  * Parts, each behind its own interface: a waiting queue ordered by a policy (sched.h), a KV
  * memory manager (kv.h), a batching rule (batch.h: continuous, or static batches), and an
  * executor whose time one iteration takes (exec.h). A request's prefill takes one iteration and
- * yields its first token; each later iteration yields one token.
+ * yields its first token (the chunking rules of batch.h: one iteration per chunk, the first
+ * token with the last); each later iteration yields one token.
  * Events: at most one REPLICA_EV_ITER per iteration and one REPLICA_EV_TIMER (a static batch's
  * wait), each carrying the replica as data. Work per iteration is O(1) plus O(log n) per request
  * that starts, finishes, outgrows its memory or needs a block at that iteration.

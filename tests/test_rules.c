@@ -214,6 +214,24 @@ static void trace_yaml(char *buf, size_t n, const char *name, const char *engine
 #define T(k)           ((k)*TAU)
 #define NEAR_T(got, k) ASSERT_NEAR((got), T(k), 1e-9)
 
+static double json_number(const char *sub, const char *key)
+{
+    char path[512], line[512], want[128];
+    snprintf(path, sizeof path, "%s/%s/summary.json", tmpdir, sub);
+    snprintf(want, sizeof want, "\"%s\": ", key);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        TEST_FAIL_("cannot open %s", path);
+    double v = NAN;
+    while (fgets(line, sizeof line, f)) {
+        char *p = strstr(line, want);
+        if (p)
+            v = strtod(p + strlen(want), NULL);
+    }
+    fclose(f);
+    return v;
+}
+
 /* ---- vllm_v0 ---- */
 
 /* Budget (Vidur's max_tokens_in_batch, a padded count: prefills x longest <= 1024): A 300 and B
@@ -241,6 +259,9 @@ TEST(vllm_v0_budget_pauses_decodes)
         NEAR_T(r[i].finish, 4);
     ASSERT_EQ(s.n_iter, 4);
     ASSERT_EQ(s.n_mixed, 0);
+    /* Inter-token gaps: A and B wait 2 iterations for their second token (1 -> 3), every other
+     * gap is 1: (2 x 2 + 6 x 1) / 8 = 1.25 iterations on average. */
+    ASSERT_NEAR(json_number("v0a", "mean_itl_ms"), 1.25 * TAU * 1e3, 1e-6);
     /* The mixed rule puts all four in iteration 0 (300 + 400 + 200 + 100 <= 1024 tokens). */
     const char *mixed[] = {"engine.scheduler=mixed", NULL};
     run_case(yaml, mixed, "v0a-mixed", 0, &res);
@@ -445,24 +466,6 @@ static void mooncake_yaml(char *buf, size_t n, const char *file, const char *eng
              "name: apc\nseed: 1\nworkload: {source: mooncake, path: %s/%s}\n"
              "engine: {scheduler: vllm_v1, block_size: 16, max_seq_len: 4096, check: true, %s}\n",
              tmpdir, file, engine);
-}
-
-static double json_number(const char *sub, const char *key)
-{
-    char path[512], line[512], want[128];
-    snprintf(path, sizeof path, "%s/%s/summary.json", tmpdir, sub);
-    snprintf(want, sizeof want, "\"%s\": ", key);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        TEST_FAIL_("cannot open %s", path);
-    double v = NAN;
-    while (fgets(line, sizeof line, f)) {
-        char *p = strstr(line, want);
-        if (p)
-            v = strtod(p + strlen(want), NULL);
-    }
-    fclose(f);
-    return v;
 }
 
 TEST(prefix_caching_computes_a_shared_prefix_once)
