@@ -112,11 +112,16 @@ static void v0_step(struct replica *p, simtime_t now)
     p->step_max = 0;
     if (sched_len(p->q))
         replica__sched(p, v0_try, now);
-    if (p->n_pf) {
-        p->pause = 1; /* a prefill iteration: the decoders wait */
-        return;
+    if (!p->n_pf) {
+        decode_pass(p, now);
+        /* A lone request that holds every block preempts itself (Vidur's free-block check);
+         * Vidur would then wait for the next arrival to schedule again. Here it is offered
+         * the prefill phase at once, so that an idle engine never leaves a request waiting. */
+        if (!p->n_run && sched_len(p->q))
+            replica__sched(p, v0_try, now);
     }
-    decode_pass(p, now);
+    if (p->n_pf)
+        p->pause = 1; /* a prefill iteration: the decoders wait */
 }
 
 /* ---- sarathi ---- */

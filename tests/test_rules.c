@@ -327,6 +327,28 @@ TEST(vllm_v0_preempts_latest_arrival_when_no_block_is_free)
     ASSERT_EQ(res.sum.preemptions, 2);
 }
 
+/* A lone request that fills the pool exactly (9 blocks of 16: prompt 100 + output 44 = 144
+ * tokens, watermark 0): from its 30th token on, Vidur's check finds no free block before it and
+ * it preempts itself at every decode step; it must still finish (each readmission's prefill
+ * gives one token), with every invariant held. Blocks cover the tokens computed: 7 at
+ * admission, the 8th at token 13 (113 > 112), the 9th at token 29 (129 > 128), leaving none
+ * free; tokens 1..30 at 1..30. From the boundary at 30 on, the check before it fails with no
+ * one else to preempt: it preempts itself and is readmitted at once (its 100 + gen tokens fit the
+ * 9 blocks): each prefill gives the next token, tokens 31..44 at 31..44, 14 preemptions. */
+TEST(vllm_v0_lone_request_filling_the_pool_finishes)
+{
+    write_trace("v0l.csv", "arrival_s,prompt_tokens,output_tokens\n0,100,44\n");
+    char yaml[1024];
+    trace_yaml(yaml, sizeof yaml, "v0l.csv",
+               "scheduler: vllm_v0, max_seq_len: 144, max_batched_tokens: 1024, watermark: 0");
+    struct run_result res;
+    run_case(yaml, NULL, "v0l", 144, &res);
+    struct row r[1];
+    ASSERT_EQ(read_rows("v0l", r, 1), 1);
+    NEAR_T(r[0].finish, 44);
+    ASSERT_EQ(r[0].preempt, 14);
+}
+
 /* ---- sarathi ---- */
 
 /* Alone, a prompt of P tokens with chunks of C takes ceil(P / C) iterations to its first token;
@@ -657,6 +679,7 @@ int main(void)
     RUN(vllm_v0_budget_pauses_decodes);
     RUN(vllm_v0_watermark_rounds_down);
     RUN(vllm_v0_preempts_latest_arrival_when_no_block_is_free);
+    RUN(vllm_v0_lone_request_filling_the_pool_finishes);
     RUN(sarathi_chunks_alone);
     RUN(sarathi_fills_the_budget);
     RUN(vllm_v1_chunks_alone);
