@@ -33,6 +33,7 @@ struct stub {
     uint32_t budget;
     uint64_t n_iter, n_mixed, n_chunks, n_prefill_iters;
     double   pf_total; /* prefill tokens computed over the run */
+    double   kv_total; /* tokens cached before each chunk (agg.prefill_kv), over the run */
     char     why[256];
     /* One listing. */
     uint32_t n, n_dec;
@@ -88,6 +89,7 @@ static int stub_iter_ns(void *self, const struct exec_batch *b, simtime_t *ns, s
     if (s->pf_tok > 0)
         s->n_prefill_iters++;
     s->pf_total += s->pf_tok;
+    s->kv_total += b->agg.prefill_kv;
     if (s->rule == 1 && s->n_dec && s->pf_tok > 0)
         disagree(s, "vllm_v0 mixed prefills and decodes");
     if (s->rule == 2 && s->pf_tok > 0 && s->n_dec + s->pf_tok > s->budget)
@@ -372,6 +374,8 @@ TEST(sarathi_chunks_alone)
         NEAR_T(r[0].finish, k + 2);
         ASSERT_EQ(s.n_chunks, k - 1);
         ASSERT_EQ(s.n_iter, k + 2);
+        /* chunk i (from 0) has 256 i tokens cached before it: 256 (0 + 1 + ... + k - 1) */
+        ASSERT_EQ(s.kv_total, 256.0 * k * (k - 1) / 2);
     }
 }
 
@@ -499,6 +503,7 @@ TEST(prefix_caching_computes_a_shared_prefix_once)
     struct stub       s = run_case(yaml, NULL, "apc", 0, &res);
     ASSERT_EQ(res.sum.completed, 5);
     ASSERT_EQ(s.pf_total, 2228);
+    ASSERT_EQ(s.kv_total, 2544); /* each hit prefix is the cached context of its request's chunk */
     ASSERT_EQ(json_number("apc", "prefix_cache_query_tokens"), 4772);
     ASSERT_EQ(json_number("apc", "prefix_cache_hit_tokens"), 2544);
     ASSERT_NEAR(json_number("apc", "prefix_cache_hit_rate"), 2544.0 / 4772.0, 1e-6);
