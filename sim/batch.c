@@ -10,7 +10,27 @@ const struct sim_choice batch_choices[] = {
     {NULL, 0, NULL},
 };
 
-const struct batch_ops *batch_rule(enum batching b)
+const struct sim_choice batch_rule_choices[] = {
+    {"mixed", RULE_MIXED,
+     "prefills and decodes in one iteration, decode tokens counted against max_batched_tokens"},
+    {"vllm_v0", RULE_VLLM_V0,
+     "vLLM v0 as Vidur models it: prefill-only iterations pause the decodes (paged memory)"},
+    {"sarathi", RULE_SARATHI,
+     "chunked prefill: decodes first, then prefill chunks up to engine.chunk_size tokens"},
+    {"vllm_v1", RULE_VLLM_V1,
+     "vLLM v1: running requests first, then waiting ones, prefills chunked to the token budget"},
+    {NULL, 0, NULL},
+};
+
+const struct batch_ops *batch_rule(enum batching b, enum sched_rule rule)
 {
-    return b == BATCH_CONTINUOUS ? &batch_continuous_ops : &batch_static_ops;
+    if (b != BATCH_CONTINUOUS)
+        return &batch_static_ops;
+    switch (rule) {
+    case RULE_VLLM_V0: return &batch_vllm_v0_ops;
+    case RULE_SARATHI: return &batch_sarathi_ops;
+    case RULE_VLLM_V1: return &batch_vllm_v1_ops;
+    case RULE_MIXED: break;
+    }
+    return &batch_continuous_ops;
 }

@@ -183,6 +183,13 @@ static const struct field fields[] = {
     FC("engine.queue", queue, "calendar", evq_kind_choices,
        "event queue implementation (results are identical)"),
     FB("engine.check", check, "false", "check every invariant after every event (slow)"),
+    /* issue 10: scheduling rules (batch.h) */
+    FC("engine.scheduler", scheduler, "mixed", batch_rule_choices,
+       "continuous batching's rule: which prefills and decodes share an iteration"),
+    FN("engine.chunk_size", T_U32, chunk_size, "0", 0, 1e8, "tokens",
+       "sarathi: tokens per iteration, decodes and prefill chunks (0 = Vidur's 512)"),
+    FB("engine.prefix_caching", prefix_caching, "false",
+       "vllm_v1: share KV blocks of equal prompt prefixes (Mooncake hash_ids)"),
 
     FC("policy.name", policy, "fcfs", sched_policy_choices, "scheduling policy"),
     FN("policy.aging_s", T_F64, aging_s, "0", 0, 1e9, "s",
@@ -991,6 +998,75 @@ static struct mark where(const struct mark *marks, const char *key)
     return marks[f - fields];
 }
 
+/* Issue 10: what the scheduling rules support; the rest is refused where it was set. Under a
+ * rule of issue 10, engine.memory left unset means paged, and sarathi's engine.chunk_size left
+ * unset means 512 (Vidur's default: vidur/config/config.py, SarathiSchedulerConfig); the
+ * resolved values are what the manifest shows. */
+static int check_rule(struct cfg *c, const struct mark *m, struct sim_msg *err)
+{
+    const char *rule = sim_choice_name(batch_rule_choices, (int)c->scheduler);
+    if (c->prefix_caching) {
+        struct mark pc = where(m, "engine.prefix_caching");
+        if (c->scheduler != RULE_VLLM_V1)
+            return msg_at(err, pc, "engine.prefix_caching",
+                          "only the vllm_v1 scheduler caches prefixes here, not '%s'", rule);
+        if (512 % c->block_size)
+            return msg_at(err, pc, "engine.prefix_caching",
+                          "Mooncake's hash_ids cover 512 tokens each: engine.block_size (%u) "
+                          "must divide 512",
+                          c->block_size);
+        if (c->source != TRACE_FMT_MOONCAKE && c->source != TRACE_FMT_AUTO)
+            return msg_at(err, pc, "engine.prefix_caching",
+                          "needs block hashes, which only Mooncake traces carry (workload.source "
+                          "'%s')",
+                          sim_choice_name(trace_format_choices, (int)c->source));
+    }
+    if (c->scheduler != RULE_SARATHI && c->chunk_size)
+        return msg_at(err, where(m, "engine.chunk_size"), "engine.chunk_size",
+                      "only the sarathi scheduler chunks prefills; '%s' does not", rule);
+    if (c->scheduler == RULE_MIXED)
+        return SIM_OK;
+    struct mark at = where(m, "engine.scheduler");
+    if (c->compat != CFG_COMPAT_NONE)
+        return msg_at(err, at, "engine.scheduler",
+                      "'%s' is not part of compat %s (its own simulator schedules)", rule,
+                      sim_choice_name(cfg_compat_choices, (int)c->compat));
+    if (c->batching != BATCH_CONTINUOUS)
+        return msg_at(err, at, "engine.scheduler", "'%s' needs engine.batching: continuous", rule);
+    if (!where(m, "engine.memory").file)
+        c->memory = KV_PAGED;
+    if (c->scheduler == RULE_SARATHI && !c->chunk_size && !where(m, "engine.chunk_size").file)
+        c->chunk_size = 512;
+    if (c->memory != KV_PAGED)
+        return msg_at(err, at, "engine.scheduler",
+                      "'%s' allocates KV blocks as its source does: it needs engine.memory: "
+                      "paged",
+                      rule);
+    if (c->preemption != PREEMPT_RECOMPUTE)
+        return msg_at(err, at, "engine.scheduler",
+                      "'%s' preempts by recompute, as its source does (engine.preemption)", rule);
+    if (c->scheduler == RULE_VLLM_V1) {
+        /* vllm/config/scheduler.py, SchedulerConfig._verify_args */
+        if (c->max_batched_tokens && c->max_batched_tokens < c->max_batch)
+            return msg_at(err, where(m, "engine.max_batched_tokens"), "engine.max_batched_tokens",
+                          "vllm_v1 needs at least engine.max_batch (%u) tokens per step, as vLLM "
+                          "does",
+                          c->max_batch);
+        if (where(m, "engine.watermark").file)
+            return msg_at(err, where(m, "engine.watermark"), "engine.watermark",
+                          "vllm_v1 keeps no watermark of free blocks (vLLM v1's scheduler)");
+    }
+    if (c->scheduler == RULE_SARATHI) {
+        if (!c->chunk_size)
+            return msg_at(err, where(m, "engine.chunk_size"), "engine.chunk_size",
+                          "sarathi's token budget must be at least 1");
+        if (c->max_batched_tokens)
+            return msg_at(err, where(m, "engine.max_batched_tokens"), "engine.max_batched_tokens",
+                          "sarathi's token budget is engine.chunk_size; leave this unset");
+    }
+    return SIM_OK;
+}
+
 int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err)
 {
     SIM_ASSERT(i < e->n_runs);
@@ -1052,6 +1128,9 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
         !(c->m_layers && c->m_hidden && c->m_heads && c->m_head_dim && c->m_ffn && c->m_params))
         return msg_at(err, where(m, "model.name"), "model",
                       "a custom model needs layers, hidden, heads, head_dim, ffn and params");
+    int rc = check_rule(c, m, err); /* issue 10 */
+    if (rc)
+        return rc;
     if (c->start_s > 0 && c->end_s > 0 && c->end_s <= c->start_s)
         return msg_at(err, where(m, "workload.end_s"), "workload.end_s",
                       "window end %g is not after its start %g", c->end_s, c->start_s);
@@ -1097,12 +1176,21 @@ static int result_neutral(const struct field *f)
     return !strcmp(f->key, "engine.queue") || !strcmp(f->key, "engine.check");
 }
 
+/* Issue 10: keys added after experiments were hashed stay out of the hash at their defaults
+ * (which reproduce the old behaviour), so those experiments keep their hash. */
+static int hash_skips(const struct cfg *c, const struct field *f)
+{
+    return (!strcmp(f->key, "engine.scheduler") && c->scheduler == RULE_MIXED) ||
+           (!strcmp(f->key, "engine.chunk_size") && !c->chunk_size) ||
+           (!strcmp(f->key, "engine.prefix_caching") && !c->prefix_caching);
+}
+
 static void dump(const struct cfg *c, FILE *out, int for_hash)
 {
     char group[64] = "";
     for (size_t i = 0; i < N_FIELDS; i++) {
         const struct field *f = &fields[i];
-        if (for_hash && result_neutral(f))
+        if (for_hash && (result_neutral(f) || hash_skips(c, f)))
             continue;
         const char *dot = strchr(f->key, '.');
         if (dot) {

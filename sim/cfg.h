@@ -82,6 +82,9 @@ struct cfg {
     enum overflow_mode overflow;
     enum evq_kind      queue;
     int                check;
+    enum sched_rule    scheduler;      /* issue 10 */
+    uint32_t           chunk_size;     /* issue 10: sarathi's token budget */
+    int                prefix_caching; /* issue 10: vllm_v1's automatic prefix caching */
 
     enum sched_policy policy;
     double            aging_s, aging_factor;

@@ -39,6 +39,7 @@ struct clu {
     serve_progress_fn       progress;
     void                   *pctx;
     uint64_t                next_progress;
+    struct kv_hashes        hashes; /* issue 10: prefix caching's block hashes (kv.h) */
 };
 
 static void fail(struct clu *c, int rc) { eng_stop(c->eng, rc); }
@@ -50,6 +51,16 @@ static void take_stats(struct clu *c)
     for (uint32_t i = 0; i < c->cfg->replicas; i++) {
         c->st.finished += replica_finished(c->rep[i]);
         c->st.clamped += replica_clamped(c->rep[i]);
+    }
+    if (c->cfg->kv.prefix_caching) { /* issue 10 */
+        uint64_t q = 0, h = 0;
+        for (uint32_t i = 0; i < c->cfg->replicas; i++) {
+            uint64_t qi, hi;
+            replica_prefix_stats(c->rep[i], &qi, &hi);
+            q += qi;
+            h += hi;
+        }
+        met_prefix(c->met, q, h);
     }
     c->st.events = eng_dispatched(c->eng);
     c->st.last_event_ns = eng_now(c->eng);
@@ -194,6 +205,19 @@ static void on_arrival(eng_t *eng, struct ev *e, void *ctx)
         r->output_tok = c->next.output_tok;
         r->sched_ns = r->first_token_ns = r->last_token_ns = -1;
         r->pred_bucket = -1;
+        if (c->cfg->kv.prefix_caching) { /* issue 10: keep its block hashes */
+            size_t         n;
+            const int64_t *h = trace_hash_ids(c->src, &n);
+            if (n && SIM_GROW(c->hashes.v, c->hashes.cap, c->hashes.n + n)) {
+                fail(c, SIM_ENOMEM);
+                return;
+            }
+            for (size_t k = 0; k < n; k++)
+                c->hashes.v[c->hashes.n + k] = h[k];
+            r->hash_off = c->hashes.n;
+            r->n_hash = (uint32_t)n;
+            c->hashes.n += n;
+        }
         c->st.arrived++;
         int rc = take_arrival(c, r, now);
         if (rc) {
@@ -267,6 +291,7 @@ static void clu_fini(struct clu *c)
         for (uint32_t i = 0; i < c->cfg->replicas; i++)
             replica_free(c->rep[i]);
     sim_free(c->rep);
+    sim_free(c->hashes.v); /* issue 10 */
     pool_free(c->reqs);
     rng_free(c->rng_router);
     eng_free(c->eng);
@@ -289,13 +314,16 @@ static int clu_init(struct clu *c, const struct cost *cost, struct sim_msg *err)
                                   .met = c->met,
                                   .pred = c->pred,
                                   .reqs = c->reqs,
-                                  .err = c->msg};
+                                  .err = c->msg,
+                                  .hashes = cfg->kv.prefix_caching ? &c->hashes : NULL};
     for (uint32_t i = 0; i < cfg->replicas; i++) {
         int rc = replica_new(&c->env, i, &c->rep[i], err);
         if (rc)
             return rc;
     }
-    if (cfg->max_batched_tokens < cfg->kv.max_seq_len)
+    /* issue 10: vllm_v1 chunks long prompts, as vLLM v1 does with max_num_batched_tokens below
+     * max_model_len */
+    if (cfg->rule != RULE_VLLM_V1 && cfg->max_batched_tokens < cfg->kv.max_seq_len)
         return sim_msg_set(err, SIM_ECONFIG,
                            "engine.max_batched_tokens (%u) is below engine.max_seq_len (%u): "
                            "long prompts could never be scheduled",

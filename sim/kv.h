@@ -42,6 +42,28 @@ struct kv_cfg {
     uint32_t       block_tok;    /* paged: tokens per block */
     double         watermark;    /* paged: fraction of blocks kept free at admission */
     uint32_t       max_seq_len;  /* prompt + output limit */
+    /* paged, issue 10's vllm_v0 and sarathi rules: Vidur's block accounting
+     * (microsoft/vidur@01f216f, vidur/scheduler/replica_scheduler/vllm_replica_scheduler.py,
+     * _can_allocate_request / _allocate_request): a request holds blocks for the tokens
+     * computed so far, not for the token being generated (a prompt of P tokens is admitted with
+     * ceil(P / block) blocks), and the watermark is int(fraction x blocks), rounded down. */
+    int vidur_blocks;
+    /* paged, vllm_v1 (issue 10): automatic prefix caching as vLLM v1 does it
+     * (vllm/v1/core/kv_cache_manager.py get_computed_blocks / allocate_slots, block_pool.py):
+     * full prompt blocks are keyed by a hash chained over the request's block hashes; a block
+     * whose key is cached is shared (reference-counted, counted once in `used`); a block no
+     * request holds goes to a free list in LRU order and keeps its key until it is taken for
+     * another (evicted). The trace's hashes are Mooncake's hash_ids, one per src_block_tok
+     * (512) tokens: block j of block_tok tokens (block_tok must divide src_block_tok) is keyed by
+     * the chain of (hash_ids[j * block_tok / src_block_tok], its index inside that block). */
+    int      prefix_caching;
+    uint32_t src_block_tok;
+};
+
+/* The block hashes of every request of a run, appended as they arrive (req.hash_off). */
+struct kv_hashes {
+    int64_t *v;
+    size_t   n, cap;
 };
 
 typedef struct kv kv_t;
@@ -92,10 +114,35 @@ uint32_t kv_held(const kv_t *kv, const struct req *r);
 /* Admit: take r->need_units for r. Returns 0, or SIM_ENOSPC (nothing changed) when they are not
  * free (paged: when admission would dip into the watermark). */
 int kv_admit(kv_t *kv, struct req *r);
-/* Grow a running paged request by one block. Returns 0 or SIM_ENOSPC (nothing changed). */
+/* Would kv_admit(r) succeed now? Changes nothing. */
+int kv_fits(const kv_t *kv, const struct req *r);
+/* Paged, vllm_v1's incremental allocation: take `units` blocks for r now (admitted with them:
+ * r->blocks = units; or, when r already holds blocks, `units` more), without a watermark.
+ * Returns 0 or SIM_ENOSPC (nothing changed). */
+int kv_take(kv_t *kv, struct req *r, uint32_t units);
+/* Blocks that hold tok tokens (paged). */
+uint32_t kv_blocks_for(const kv_t *kv, uint64_t tok);
+/* Grow a running paged request by one block. Returns 0 or SIM_ENOSPC (nothing changed); with
+ * prefix caching also SIM_ENOMEM. */
 int kv_grow(kv_t *kv, struct req *r);
 /* Give back everything r holds. Cannot fail. */
 void kv_release(kv_t *kv, struct req *r);
+
+/* ---- prefix caching (kv_cfg.prefix_caching) ---- */
+/* Borrow the run's hash vector (read at admission). */
+void kv_set_hashes(kv_t *kv, const struct kv_hashes *h);
+/* Blocks of r's prompt found in the cache, a prefix of them, so that at least one token of r
+ * (prompt + kept tokens) is left to compute; and how many of those are on the free list
+ * (taking them takes free blocks). 0 without prefix caching. O(blocks looked up). */
+uint32_t kv_prefix_hits(const kv_t *kv, const struct req *r, uint32_t *evictable);
+/* Admit r with its `hits` cached blocks (kv_prefix_hits) and `units` new ones. Returns 0 or
+ * SIM_ENOSPC (nothing changed) when hits' evictable blocks + units are not free, or SIM_ENOMEM. */
+int kv_prefix_admit(kv_t *kv, struct req *r, uint32_t hits, uint32_t units);
+/* r's first `tok` tokens are computed (or scheduled to be): key its full prompt blocks among
+ * them, so that later requests find them. */
+void kv_prefix_register(kv_t *kv, struct req *r, uint64_t tok);
+/* Tokens looked up and found in the cache so far (vLLM's prefix cache queries and hits). */
+void kv_prefix_stats(const kv_t *kv, uint64_t *query_tok, uint64_t *hit_tok);
 
 /* Units not in use (watermark included). */
 uint64_t kv_free_units(const kv_t *kv);

@@ -36,6 +36,8 @@ struct tl {
 
 struct met {
     struct met_cfg cfg;
+    int            prefix_on; /* issue 10: met_prefix was called */
+    uint64_t       prefix_q, prefix_hit;
     /* Per request (completed). */
     double   *ttft, *tpot, *e2el, *queue, *finish, *norm;
     size_t    n, cap, n_tpot;
@@ -178,6 +180,13 @@ int met_iter(met_t *m, uint32_t rep, simtime_t t, simtime_t dur, uint32_t batch,
 }
 
 int met_gap(met_t *m, simtime_t gap_ns) { return add_itl(m, sec(gap_ns), 1); }
+
+void met_prefix(met_t *m, uint64_t query_tok, uint64_t hit_tok)
+{
+    m->prefix_on = 1;
+    m->prefix_q = query_tok;
+    m->prefix_hit = hit_tok;
+}
 
 void met_preempt(met_t *m, int misprediction, uint64_t wasted_tok, double wasted_s)
 {
@@ -342,6 +351,10 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
     out->mispredictions = m->mispredict;
     out->wasted_tokens = m->wasted_tok;
     out->wasted_s = m->wasted_s;
+    out->prefix_on = m->prefix_on; /* issue 10 */
+    out->prefix_query_tokens = m->prefix_q;
+    out->prefix_hit_tokens = m->prefix_hit;
+    out->prefix_hit_rate = m->prefix_q ? (double)m->prefix_hit / (double)m->prefix_q : NAN;
     out->tokens_generated = m->tokens;
     return SIM_OK;
 }
@@ -479,7 +492,16 @@ int met_write_json(const struct met_summary *s, FILE *f)
             continue;
         fprintf(f, "  \"%s\": ", cols[i].json);
         put_value(f, &cols[i], s, "null");
-        fputs(i == last ? "\n" : ",\n", f);
+        fputs(i == last && !s->prefix_on ? "\n" : ",\n", f);
+    }
+    if (s->prefix_on) { /* issue 10: only runs with prefix caching have these */
+        fprintf(f, "  \"prefix_cache_query_tokens\": %llu,\n  \"prefix_cache_hit_tokens\": %llu,\n",
+                (unsigned long long)s->prefix_query_tokens,
+                (unsigned long long)s->prefix_hit_tokens);
+        if (isfinite(s->prefix_hit_rate))
+            fprintf(f, "  \"prefix_cache_hit_rate\": %.6f\n", s->prefix_hit_rate);
+        else
+            fputs("  \"prefix_cache_hit_rate\": null\n", f);
     }
     fprintf(f, "}\n");
     return ferror(f) ? SIM_EIO : SIM_OK;

@@ -65,6 +65,9 @@ int met_sample(met_t *m, uint32_t rep, simtime_t t, uint32_t batch, uint64_t kv_
                double kv_util, uint32_t waiting);
 /* An irregular inter-token gap (after a preemption or a pause). */
 int met_gap(met_t *m, simtime_t gap_ns);
+/* Issue 10, prefix caching: the run's prompt tokens looked up in the cache and found there so
+ * far (set, not added); the summary reports them only once this was called. */
+void met_prefix(met_t *m, uint64_t query_tok, uint64_t hit_tok);
 /* Count a preemption / misprediction event and the tokens it wasted. */
 void met_preempt(met_t *m, int misprediction, uint64_t wasted_tok, double wasted_s);
 
@@ -89,6 +92,11 @@ struct met_summary {
     double          wasted_s;
     double          ssjf_throughput;  /* SSJF paper's definition: 25th-percentile completion rate */
     uint64_t        tokens_generated; /* counted per iteration; equals total_output_tokens */
+    /* Issue 10, prefix caching (summary.json only, and only when on): prompt tokens looked up,
+     * found (prefill tokens saved), and their ratio. */
+    int      prefix_on;
+    uint64_t prefix_query_tokens, prefix_hit_tokens;
+    double   prefix_hit_rate;
 };
 
 /* Mean, sd (population), median, p90 and p99 (linear interpolation) of x[0..n), which is sorted

@@ -113,17 +113,30 @@ void replica__finish(struct replica *p, struct req *r, simtime_t now)
 
 /* Take r out of the batch at boundary b and put it back at the front of the queue, its generated
  * tokens kept: recomputed by its next prefill, or swapped out now and in at readmission. */
+static void part_remove(struct replica *p, struct req *r);
+
 static void preempt(struct replica *p, struct req *r, uint64_t b, simtime_t now, int mispredict)
 {
     const struct exec *ex = p->env->exec;
     uint32_t           gen = gen_at(r, b);
+    double             tok = (double)r->prompt_tok + gen, wasted_s;
+    if (r->partial) { /* a chunked prefill cut short: the chunks done are lost */
+        part_remove(p, r);
+        tok = r->pf_done;
+    }
     leave(p, r);
-    if (r->decoding)
-        r->last_token_ns = now; /* it made a token at this boundary: the next gap starts here */
+    if (r->decoding) /* it made a token at this boundary (or at the decoders' last run, if a
+                      * rule paused them since): the next gap starts there */
+        r->last_token_ns = !p->bat->step                   ? now
+                           : r->last_token_ns > p->dec_end ? r->last_token_ns
+                                                           : p->dec_end;
     r->generated = gen;
     r->decoding = 0;
     r->n_preempt++;
-    double tok = (double)r->prompt_tok + gen, wasted_s;
+    p->step_preempted = 1;
+    r->pf_done = 0;
+    r->partial = 0;
+    r->need_blk = 0;
     if (p->cfg->preempt == PREEMPT_SWAP) {
         r->swapped = 1;
         wasted_s = 2 * ex->ops->swap_s(ex->self, tok); /* out now, in later */
@@ -205,6 +218,8 @@ static enum admit_rc try_admit(void *ctx, struct req *r)
         p->pf_tok += pf;
         p->pf_sq += pf * pf;
     }
+    r->pf_done = 0;
+    r->chunk = (uint32_t)pf;
     p->pf[p->n_pf++] = r;
     return ADMIT_OK;
 }
@@ -229,9 +244,97 @@ static double service_s(void *ctx, const struct req *r)
     return (double)r->pred_tok * ex->ops->decode_s(ex->self, r->prompt_tok);
 }
 
+/* ---- issue 10's rules: the pieces they compose iterations from ---- */
+
+/* mode 0: kv_admit; 1: kv_take(n); 2: the memory is taken already (prefix caching). */
+static enum admit_rc join(struct replica *p, struct req *r, int mode, uint32_t n)
+{
+    if (mode == 0 ? kv_admit(p->kv, r) : mode == 1 ? kv_take(p->kv, r, n) : SIM_OK)
+        return ADMIT_NO_MEMORY;
+    if (run_add(p, r)) {
+        kv_release(p->kv, r);
+        fail(p, SIM_ENOMEM);
+        return ADMIT_FULL;
+    }
+    r->state = REQ_STATE_RUNNING;
+    r->replica = p->idx;
+    if (r->sched_ns < 0)
+        r->sched_ns = eng_now(p->env->eng);
+    r->run_iter = p->iter;
+    r->held = 0;
+    r->pf_done = r->chunk = 0;
+    r->partial = 1;
+    r->adm_seq = p->adm_seq++;
+    return ADMIT_OK;
+}
+
+enum admit_rc replica__join(struct replica *p, struct req *r) { return join(p, r, 0, 0); }
+
+enum admit_rc replica__join_units(struct replica *p, struct req *r, uint32_t units)
+{
+    return join(p, r, 1, units);
+}
+
+enum admit_rc replica__join_cached(struct replica *p, struct req *r, uint32_t hits, uint32_t units)
+{
+    int rc = kv_prefix_admit(p->kv, r, hits, units);
+    if (rc == SIM_ENOMEM) {
+        fail(p, rc);
+        return ADMIT_FULL;
+    }
+    if (rc)
+        return ADMIT_NO_MEMORY;
+    enum admit_rc a = join(p, r, 2, 0);
+    if (a == ADMIT_OK)
+        r->pf_done = hits * p->cfg->kv.block_tok; /* the cached tokens are not computed */
+    return a;
+}
+
+int replica__chunk(struct replica *p, struct req *r, uint32_t tok)
+{
+    SIM_ASSERT(r->partial && tok > 0 && tok <= replica__pf_left(r));
+    if (SIM_GROW(p->pf, p->cap_pf, p->n_pf + 1)) {
+        fail(p, SIM_ENOMEM);
+        return SIM_ENOMEM;
+    }
+    part_remove(p, r);
+    r->chunk = tok;
+    p->pf_tok += tok;
+    p->pf_sq += (double)tok * tok;
+    p->pf_kv += r->pf_done;
+    p->pf[p->n_pf++] = r;
+    return SIM_OK;
+}
+
+void replica__preempt(struct replica *p, struct req *r, simtime_t now)
+{
+    preempt(p, r, p->iter, now, 0);
+}
+
+void replica__grow(struct replica *p, struct req *r)
+{
+    int rc = kv_grow(p->kv, r);
+    if (rc == SIM_ENOMEM) {
+        fail(p, rc);
+        return;
+    }
+    SIM_ASSERT(rc == SIM_OK);
+    r->need_blk = 0;
+    set_next(p, r);
+    if (heap_add(p, r))
+        fail(p, SIM_ENOMEM);
+}
+
 void replica__form_batch(struct replica *p, simtime_t now)
 {
     struct sched_admit a = {p, try_admit, need_of, free_units, service_s, now};
+    sched_form_batch(p->q, &a);
+}
+
+void replica__sched(struct replica *p, enum admit_rc (*try_fn)(void *ctx, struct req *r),
+                    simtime_t       now)
+{
+    struct sched_admit a = {p, try_fn, need_of, free_units, service_s, now};
     sched_form_batch(p->q, &a);
 }
 
@@ -272,7 +375,7 @@ static void admit(struct replica *p, simtime_t now)
 static void list_seqs(const void *owner, exec_seq_fn fn, void *ctx)
 {
     const struct replica *p = owner;
-    for (size_t k = 0; k < p->n_run; k++) {
+    for (size_t k = 0; k < p->n_run && !p->pause; k++) {
         const struct req *r = p->run[k];
         if (r->decoding)
             fn(ctx, &(struct exec_seq){.id = r->id,
@@ -286,8 +389,8 @@ static void list_seqs(const void *owner, exec_seq_fn fn, void *ctx)
         uint32_t          tok = r->prompt_tok + r->generated;
         fn(ctx, &(struct exec_seq){.id = r->id,
                                    .kind = r->swapped ? EXEC_SEQ_DECODE : EXEC_SEQ_PREFILL,
-                                   .ctx_tok = tok,
-                                   .new_tok = r->swapped ? 1 : tok,
+                                   .ctx_tok = r->swapped ? tok : r->pf_done + r->chunk,
+                                   .new_tok = r->swapped ? 1 : r->chunk,
                                    .kv_blk = kv_held(p->kv, r)});
     }
 }
@@ -310,17 +413,20 @@ static void start_iteration(struct replica *p, simtime_t now)
         return;
     }
     uint64_t          i = p->iter;
+    uint32_t          n_dec = p->pause ? 0 : p->n_decode;
     struct exec_batch b = {
         .agg =
             {
-                .decode_seqs = (double)p->n_decode + p->sw_n,
-                .decode_ctx = (double)(p->ctx_base_sum + (int64_t)p->n_decode * (int64_t)i) +
-                              p->sw_ctx,
+                .decode_seqs = (double)n_dec + p->sw_n,
+                .decode_ctx =
+                    (double)(p->pause ? 0 : p->ctx_base_sum + (int64_t)p->n_decode * (int64_t)i) +
+                    p->sw_ctx,
                 .prefill_tok = p->pf_tok,
                 .prefill_sq = p->pf_sq,
+                .prefill_kv = p->pf_kv,
             },
         .extra_s = p->extra_s,
-        .n_seqs = p->n_decode + (uint32_t)p->n_pf,
+        .n_seqs = n_dec + (uint32_t)p->n_pf,
         .list = list_seqs,
         .owner = p,
     };
@@ -339,19 +445,62 @@ static void start_iteration(struct replica *p, simtime_t now)
     }
     p->busy = 1;
     p->iter_start = now;
-    p->cur_batch = (uint32_t)p->n_run;
+    /* The rules with a step run only part of the running set (paused decoders, chunked
+     * prefills left out for want of tokens). */
+    p->cur_batch = p->bat->step ? n_dec + (uint32_t)p->n_pf : (uint32_t)p->n_run;
     p->cur_kv = kv_util(p->kv);
     if (eng_schedule_at(p->env->eng, now + dur, SERVE_EV_ITER, p, p->idx, NULL))
         fail(p, SIM_ENOMEM);
     sample(p, now, p->cur_batch, p->cur_kv);
 }
 
+/* r's prefill chunk of this iteration was not its last: it waits on the part list (by arrival,
+ * then id: Vidur keeps its running requests sorted by arrival). */
+static int part_add(struct replica *p, struct req *r)
+{
+    if (SIM_GROW(p->part, p->cap_part, p->n_part + 1))
+        return SIM_ENOMEM;
+    size_t i = p->n_part++;
+    while (i > 0 && (p->part[i - 1]->arrival_ns > r->arrival_ns ||
+                     (p->part[i - 1]->arrival_ns == r->arrival_ns && p->part[i - 1]->id > r->id))) {
+        p->part[i] = p->part[i - 1];
+        i--;
+    }
+    p->part[i] = r;
+    return SIM_OK;
+}
+
+static void part_remove(struct replica *p, struct req *r)
+{
+    size_t i = 0;
+    while (i < p->n_part && p->part[i] != r)
+        i++;
+    if (i == p->n_part)
+        return; /* scheduled in the iteration being formed */
+    for (; i + 1 < p->n_part; i++)
+        p->part[i] = p->part[i + 1];
+    p->n_part--;
+}
+
+uint32_t replica__pf_left(const struct req *r) { return r->prompt_tok + r->generated - r->pf_done; }
+
 /* The prefills and swap-ins of iteration j yielded a token at now: each joins the decoders, or
- * is done. */
-static void end_prefills(struct replica *p, uint64_t j, simtime_t now)
+ * is done. A chunk that is not its prefill's last yields nothing: the request waits on the part
+ * list. clk: the decode clock at the next boundary (j + 1, or j after an iteration that paused
+ * the decoders). */
+static void end_prefills(struct replica *p, uint64_t clk, simtime_t now)
 {
     for (size_t k = 0; k < p->n_pf; k++) {
         struct req *r = p->pf[k];
+        if (!r->swapped && r->chunk < replica__pf_left(r)) {
+            r->pf_done += r->chunk;
+            r->chunk = 0;
+            if (part_add(p, r))
+                fail(p, SIM_ENOMEM);
+            continue;
+        }
+        r->partial = 0;
+        r->pf_done = r->chunk = 0;
         if (r->generated == 0 && !r->swapped) {
             r->first_token_ns = now;
         } else if (met_gap(p->env->met, now - r->last_token_ns)) {
@@ -364,8 +513,12 @@ static void end_prefills(struct replica *p, uint64_t j, simtime_t now)
             p->bat->done(p, r, now);
             continue;
         }
+        /* It has generated + 1 tokens at clock clk; at iteration i its context is
+         * ctx_base + i (prompt, the tokens kept, and the new one). */
         r->decoding = 1;
-        r->ctx_base = (int64_t)r->prompt_tok + r->generated - (int64_t)j;
+        r->generated++;
+        r->run_iter = clk;
+        r->ctx_base = (int64_t)r->prompt_tok + r->generated - (int64_t)clk;
         p->n_decode++;
         p->ctx_base_sum += r->ctx_base;
         set_next(p, r);
@@ -373,44 +526,85 @@ static void end_prefills(struct replica *p, uint64_t j, simtime_t now)
             fail(p, SIM_ENOMEM);
     }
     p->n_pf = 0;
-    p->pf_tok = p->pf_sq = p->sw_ctx = p->extra_s = 0;
+    p->pf_tok = p->pf_sq = p->pf_kv = p->sw_ctx = p->extra_s = 0;
     p->sw_n = 0;
+}
+
+/* A decode iteration after iterations that paused the decoders, ended at now: each decoder's
+ * token follows its last one, at the decoders' previous run or at its prefill's end. Reports
+ * the irregular gaps, returns how many followed the previous iteration directly. O(running). */
+static uint32_t paused_gaps(struct replica *p, simtime_t now)
+{
+    uint32_t n = 0;
+    for (size_t k = 0; k < p->n_run; k++) {
+        const struct req *r = p->run[k];
+        if (!r->decoding)
+            continue;
+        simtime_t last = r->last_token_ns > p->dec_end ? r->last_token_ns : p->dec_end;
+        if (last == p->iter_start)
+            n++;
+        else if (met_gap(p->env->met, now - last))
+            fail(p, SIM_ENOMEM);
+    }
+    p->gapped = 0;
+    return n;
 }
 
 /* Iteration p->iter ended at now: hand out its tokens, then look at every request whose
  * boundary this is. */
 static void end_iteration(struct replica *p, simtime_t now)
 {
-    uint64_t j = p->iter, b = j + 1;
-    uint32_t fresh = 0, resumed = 0;
-    for (size_t k = 0; k < p->n_pf; k++)
-        if (p->pf[k]->generated == 0 && !p->pf[k]->swapped)
+    uint64_t j = p->iter, b = p->pause ? j : j + 1;
+    uint32_t fresh = 0, resumed = 0, chunks = 0;
+    for (size_t k = 0; k < p->n_pf; k++) {
+        const struct req *q = p->pf[k];
+        if (!q->swapped && q->chunk < replica__pf_left(q))
+            chunks++; /* a chunk that yields no token */
+        else if (q->generated == 0 && !q->swapped)
             fresh++;
-    resumed = (uint32_t)p->n_pf - fresh;
-    uint32_t contiguous = p->n_decode - p->n_pad;
+    }
+    resumed = (uint32_t)p->n_pf - chunks - fresh;
+    uint32_t decoded = p->pause ? 0 : p->n_decode - p->n_pad, contiguous = decoded;
+    if (!p->pause && p->gapped) /* the decoders were paused: those that ran before wait longer */
+        contiguous = paused_gaps(p, now);
     if (met_iter(p->env->met, p->idx, p->iter_start, now - p->iter_start, p->cur_batch, contiguous,
-                 contiguous + fresh + resumed, p->cur_kv))
+                 decoded + fresh + resumed, p->cur_kv))
         fail(p, SIM_ENOMEM);
-    end_prefills(p, j, now);
+    if (p->pause)
+        p->gapped = 1;
+    else
+        p->dec_end = now;
+    end_prefills(p, b, now);
 
     /* Decoders whose boundary this is: last token, or memory exhausted. */
     struct req *r;
     while ((r = ih_top(&p->ih)) && r->next_iter <= b) {
         SIM_ASSERT(r->next_iter == b);
         heap_drop(p, r);
-        if (gen_at(r, b) >= r->output_tok)
+        if (gen_at(r, b) >= r->output_tok) {
             p->bat->done(p, r, now);
-        else
+        } else if (p->bat->defer_growth && kv_grows(p->kv)) {
+            r->need_blk = 1;
+            if (SIM_GROW(p->need, p->cap_need, p->n_need + 1))
+                fail(p, SIM_ENOMEM);
+            else
+                p->need[p->n_need++] = r;
+        } else {
             on_limit(p, r, b, now);
+        }
     }
     p->iter = b;
+    p->pause = 0;
 }
 
 static void boundary(struct replica *p, simtime_t now)
 {
     if (p->busy)
         end_iteration(p, now);
-    admit(p, now);
+    if (p->bat->step)
+        p->bat->step(p, now);
+    else
+        admit(p, now);
     start_iteration(p, now);
 }
 
@@ -445,6 +639,11 @@ uint64_t    replica_finished(const struct replica *p) { return p->n_finished; }
 uint64_t    replica_aging_count(const struct replica *p) { return sched_aging_count(p->q); }
 uint64_t    replica_clamped(const struct replica *p) { return p->n_clamped; }
 
+void replica_prefix_stats(const struct replica *p, uint64_t *query_tok, uint64_t *hit_tok)
+{
+    kv_prefix_stats(p->kv, query_tok, hit_tok);
+}
+
 void replica_check(const struct replica *p)
 {
     struct sim_msg m;
@@ -452,7 +651,7 @@ void replica_check(const struct replica *p)
         sim_log_err("replica %u: %s", p->idx, m.text);
         SIM_ASSERT(!"replica invariant");
     }
-    uint32_t dec = 0;
+    uint32_t dec = 0, part = 0, need = 0;
     int64_t  base = 0;
     for (size_t i = 0; i < p->n_run; i++) {
         const struct req *r = p->run[i];
@@ -460,9 +659,20 @@ void replica_check(const struct replica *p)
         if (r->decoding) {
             dec++;
             base += r->ctx_base;
+            /* Memory covers what it generated (the need list: one token short of it). */
+            uint32_t gen = gen_at(r, p->iter), lim = kv_out_limit(p->kv, r);
+            SIM_ASSERT(r->held || (r->need_blk ? gen == lim && !r->in_heap : gen < lim));
+            SIM_ASSERT(!r->partial && r->pf_done == 0);
+            need += (uint32_t)r->need_blk;
+        } else if (r->partial && !r->chunk) { /* a chunked prefill between chunks */
+            SIM_ASSERT(!r->swapped && r->pf_done > 0 && r->pf_done < r->prompt_tok + r->generated);
+            part++;
         }
     }
     SIM_ASSERT(dec == p->n_decode && base == p->ctx_base_sum);
+    SIM_ASSERT(part == p->n_part && need == p->n_need);
+    for (size_t i = 0; i + 1 < p->n_part; i++) /* by arrival */
+        SIM_ASSERT(p->part[i]->arrival_ns <= p->part[i + 1]->arrival_ns);
     SIM_ASSERT(p->n_run <= p->cfg->max_batch);
 }
 
@@ -475,12 +685,14 @@ static int setup(struct replica *p, const struct replica_env *env, uint32_t idx,
     const struct serve_cfg *cfg = env->cfg;
     p->env = env;
     p->cfg = cfg;
-    p->bat = batch_rule(cfg->batching);
+    p->bat = batch_rule(cfg->batching, cfg->rule);
     p->idx = idx;
     ih_init(&p->ih, offsetof(struct req, heap_pos));
     int rc = kv_new(&cfg->kv, &p->kv, err);
     if (rc)
         return rc;
+    if (env->hashes)
+        kv_set_hashes(p->kv, env->hashes);
     struct sched_cfg sc = cfg->sched;
     sc.max_units = kv_queue_units(p->kv);
     p->q = sched_new(cfg->policy, &sc);
@@ -504,10 +716,16 @@ void replica_free(struct replica *p)
 {
     if (!p)
         return;
+    if (p->cfg->kv.prefix_caching) /* a run stopped early: the block lists of those running */
+        for (size_t k = 0; k < p->n_run; k++)
+            kv_release(p->kv, p->run[k]);
     sched_free(p->q);
     kv_free(p->kv);
     ih_fini(&p->ih);
     sim_free(p->run);
     sim_free(p->pf);
+    sim_free(p->part);
+    sim_free(p->need);
+    sim_free(p->scan);
     sim_free(p);
 }

@@ -5,7 +5,8 @@
  * Parts, each behind its own interface: a waiting queue ordered by a policy (sched.h), a KV
  * memory manager (kv.h), a batching rule (batch.h: continuous, or static batches), and an
  * executor whose time one iteration takes (exec.h). A request's prefill takes one iteration and
- * yields its first token; each later iteration yields one token.
+ * yields its first token (the chunking rules of batch.h: one iteration per chunk, the first
+ * token with the last); each later iteration yields one token.
  * Events: at most one REPLICA_EV_ITER per iteration and one REPLICA_EV_TIMER (a static batch's
  * wait), each carrying the replica as data. Work per iteration is O(1) plus O(log n) per request
  * that starts, finishes, outgrows its memory or needs a block at that iteration.
@@ -43,8 +44,9 @@ struct replica_env {
     eng_t                  *eng;
     met_t                  *met;
     pred_t                 *pred;
-    pool_t                 *reqs; /* where finished requests go back */
-    struct sim_msg         *err;  /* why, when a replica stops the run with an error */
+    pool_t                 *reqs;   /* where finished requests go back */
+    struct sim_msg         *err;    /* why, when a replica stops the run with an error */
+    const struct kv_hashes *hashes; /* prefix caching: the requests' block hashes (kv.h) */
 };
 
 typedef struct replica replica_t;
@@ -76,6 +78,8 @@ int    replica_busy(const replica_t *p);
 /* Requests finished so far; boundaries at which aging overrode the policy. */
 uint64_t replica_finished(const replica_t *p);
 uint64_t replica_aging_count(const replica_t *p);
+/* Prefix caching: tokens looked up in the cache and found there so far (kv.h). */
+void replica_prefix_stats(const replica_t *p, uint64_t *query_tok, uint64_t *hit_tok);
 /* Reservations clamped to the KV pool's capacity so far (kv_queue, kv_overflow). */
 uint64_t replica_clamped(const replica_t *p);
 

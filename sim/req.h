@@ -45,6 +45,17 @@ struct req {
     int      swapped;   /* its KV cache waits in host memory (swap preemption) */
     int      held;      /* dynamic batching: done, but its slot is held until the batch ends */
     int      in_heap;   /* inside the replica's iteration heap */
+    /* Chunked prefill and deferred block growth (issue 10's rules, batch_*.c). */
+    uint32_t pf_done;  /* prefill tokens computed in the current run, before this iteration */
+    uint32_t chunk;    /* prefill tokens it computes in the current iteration */
+    int      partial;  /* admitted, its prefill not yet complete (the replica's part list) */
+    int      need_blk; /* decoding, waits for a KV block at the next decode step */
+    uint64_t adm_seq;  /* order of admission (vllm_v1's running list) */
+    /* Prefix caching (kv.h, issue 10): the trace's block hashes, and the blocks it holds. */
+    uint64_t  hash_off; /* its Mooncake hash_ids: kv's hash vector [hash_off, + n_hash) */
+    uint32_t  n_hash;
+    uint32_t *blk; /* the pool's blocks it holds, in order (r->blocks of them) */
+    size_t    cap_blk;
 
     /* Memory (kv.h). */
     uint32_t resv_tok;   /* tokens reserved for it (prompt + output budget) */

@@ -205,6 +205,13 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     s->overflow = c->overflow;
     s->kv.policy = c->memory;
     s->queue = c->queue;
+    s->rule = c->scheduler; /* issue 10 */
+    s->chunk_size = c->chunk_size;
+    s->kv.vidur_blocks = c->scheduler != RULE_MIXED; /* vllm_v1 counts the same (batch_v1.c) */
+    s->kv.prefix_caching = c->prefix_caching;
+    s->kv.src_block_tok = 512; /* Mooncake's hash_ids: one per 512 tokens (traces/FORMAT.md) */
+    if (c->scheduler == RULE_VLLM_V1)
+        s->kv.watermark = 0; /* v1 keeps none (cfg.c refuses engine.watermark there) */
     if (s->batching == BATCH_NONE)
         s->max_batch = 1;
     /* Range-checked before the conversion: a double beyond uint64_t (or NaN) would be undefined

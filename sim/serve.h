@@ -37,6 +37,8 @@
 enum batching { BATCH_CONTINUOUS = 0, BATCH_DYNAMIC, BATCH_NONE };
 enum preempt_mode { PREEMPT_RECOMPUTE = 0, PREEMPT_SWAP };
 enum router_kind { ROUTER_ROUND_ROBIN = 0, ROUTER_LEAST_OUTSTANDING, ROUTER_RANDOM };
+/* Issue 10: the scheduling rule of a continuous-batching replica (batch.h). */
+enum sched_rule { RULE_MIXED = 0, RULE_VLLM_V0, RULE_SARATHI, RULE_VLLM_V1 };
 
 struct serve_cfg {
     uint32_t                replicas;
@@ -54,6 +56,9 @@ struct serve_cfg {
     enum evq_kind           queue;
     int                     check; /* run invariant checks after every event */
     const struct exec      *exec;  /* the executor; NULL = the model clock over cost */
+    /* Issue 10: the scheduling rule (continuous batching) and sarathi's token budget. */
+    enum sched_rule rule;
+    uint32_t        chunk_size;
 };
 
 struct serve_stats {
