@@ -1182,7 +1182,8 @@ static int hash_skips(const struct cfg *c, const struct field *f)
 {
     return (!strcmp(f->key, "engine.scheduler") && c->scheduler == RULE_MIXED) ||
            (!strcmp(f->key, "engine.chunk_size") && !c->chunk_size) ||
-           (!strcmp(f->key, "engine.prefix_caching") && !c->prefix_caching);
+           (!strcmp(f->key, "engine.prefix_caching") && !c->prefix_caching) ||
+           (!strcmp(f->key, "engine.kv_blocks") && !c->kv_blocks);
 }
 
 static void dump(const struct cfg *c, FILE *out, int for_hash)
