@@ -8,7 +8,7 @@ MESON_OPTS ?=
 DEB_PKGS   := build-essential meson ninja-build pkg-config libgsl-dev libyaml-dev \
               libopenblas-dev gnuplot-nox python3
 
-.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean
+.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -72,6 +72,14 @@ fuzz-ci: $(BUILD_FUZZ)/build.ninja
 
 bench: all
 	meson test -C $(BUILD) --benchmark --verbose
+
+# issue 12: lensim on the PATH. `make install PREFIX=$HOME/.local` (default /usr/local; DESTDIR
+# for packaging): the program in PREFIX/bin, the figure scripts in PREFIX/share/lensim/plots.
+PREFIX ?= /usr/local
+install: all
+	install -D -m 755 $(BUILD)/lensim $(DESTDIR)$(PREFIX)/bin/lensim
+	mkdir -p $(DESTDIR)$(PREFIX)/share/lensim/plots
+	install -m 644 plots/*.gp $(DESTDIR)$(PREFIX)/share/lensim/plots/
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

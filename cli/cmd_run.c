@@ -360,6 +360,7 @@ static void warn_cut(const struct cfg *c, const struct run *x, const struct met_
     const uint64_t *f = s->failed_why;
     if (!s->failed && !s->truncated && !s->clamped_prompt)
         return;
+    fflush(stdout); /* after the run's table row, also when stdout is a pipe */
     fprintf(stderr, "lensim run: warning: run %s, of %llu requests:", c->run_name,
             (unsigned long long)(s->completed + s->failed));
     const char *sep = "";
@@ -469,6 +470,7 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
         } else if (n > 1 && rc != SIM_EINTR && rc != SIM_EIO && rc != SIM_ENOMEM) {
             /* This run cannot run: say so, record it, and go on with the others. */
             results_row(&res_files, &cfgs[i], NULL, "failed", err->text);
+            fflush(stdout);
             fprintf(stderr, "lensim run: run %s failed: %s\n", cfgs[i].run_name, err->text);
             (*n_failed)++;
             rc = SIM_OK;

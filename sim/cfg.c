@@ -216,7 +216,9 @@ static const struct field fields[] = {
        "compat ssjf: ... or this many times the true remaining service time"),
 
     FN("slo.ttft_ms", T_F64, slo_ttft_ms, "0", 0, 1e9, "ms",
-       "goodput SLO on time to first token (0 = none)"),
+       "goodput SLO on time to first token (0 = none); a request meets the SLOs when it meets "
+       "every one set: request_goodput counts those per second, slo_attainment over all "
+       "requests (a failed request is a miss), slo_attainment_completed over completed ones"),
     FN("slo.tpot_ms", T_F64, slo_tpot_ms, "0", 0, 1e9, "ms",
        "goodput SLO on time per output token (0 = none)"),
     FN("slo.e2el_ms", T_F64, slo_e2el_ms, "0", 0, 1e9, "ms",
