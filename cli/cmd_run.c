@@ -1,7 +1,10 @@
 /*
- * cmd_run.c: `lensim run EXPERIMENT.yaml`: resolve every run of the experiment, run them in order,
- * write each run's files and the experiment's results.csv (one row per run), and print a
- * summary table. The output directory is locked for the whole command (DIR/.lock): a second
+ * cmd_run.c: `lensim run EXPERIMENT.yaml`: resolve and build every run of the experiment (a
+ * setting that cannot work is an error at its file:line:col before anything is written), run
+ * them in order, write each run's files and the experiment's results.csv and results.json (one
+ * row per run, an infeasible or failed run with its reason while the others go on: exit 1), and
+ * print a summary table and, per run, a warning about requests that failed or were cut. A folder
+ * that already holds results is refused without --force (issue 12). The output directory is locked for the whole command (DIR/.lock): a second
  * `lensim run` into it is refused at once. SIGINT, SIGTERM and SIGHUP stop the current run
  * cleanly: finished runs stay on disk, the interrupted one leaves nothing, and the exit status is
  * 128 + the signal (130, 143, 129).
