@@ -234,6 +234,25 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     s->kv.block_tok = c->block_size;
     s->kv.watermark = c->watermark;
     s->kv.max_seq_len = max_seq;
+    /* Issue 12: the KV pool's own limits (kv.c), found here so that a sweep records the point
+     * and a lone run fails before anything is written. */
+    uint64_t units = s->kv.policy == KV_PAGED && s->kv.block_tok
+                         ? s->kv.capacity_tok / s->kv.block_tok
+                         : s->kv.capacity_tok;
+    if (units == 0) {
+        x->infeasible = 1;
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "hardware.mem_util: no KV-cache memory is left beside %s's weights "
+                           "on %u x %s",
+                           x->model.name, c->tp, x->gpu->name);
+    }
+    if (s->kv.policy == KV_MAX && s->kv.capacity_tok < max_seq) {
+        x->infeasible = 1;
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "engine.max_seq_len: the KV pool (%llu tokens) holds no max-length "
+                           "sequence (%u tokens), which engine.memory: max reserves per request",
+                           (unsigned long long)s->kv.capacity_tok, max_seq);
+    }
     s->policy = sched_ops_of(c->policy);
     s->sched.aging_s = c->aging_s;
     s->sched.aging_factor = c->aging_factor;

@@ -137,6 +137,12 @@ expect "weights that do not fit: placed (default GPU)" 2 stderr \
     "$L" run w.yaml -o w
 [ -e w ] && fail "weights: w/ was written"
 
+printf 'name: kvm\nmodel: llama-2-13b\nhardware: {gpu: a100-40gb}\nworkload: {requests: 10}\nengine: {max_seq_len: 100000}\n' > kvm.yaml
+expect "a KV pool without room for one max-length sequence: placed" 2 stderr \
+    "kvm.yaml:5:23: engine.max_seq_len: the KV pool (15408 tokens) holds no max-length sequence" -- \
+    "$L" run kvm.yaml -o kvm
+[ -e kvm ] && fail "KV pool: kvm/ was written"
+
 # ---- 4. sweeps survive; existing results; umask ----
 cat > inf.yaml <<'Y'
 name: inf
