@@ -34,7 +34,7 @@ $(BUILD_ASAN)/build.ninja: | deps
 	  -Dcuda=disabled -Dbuildtype=debug $(MESON_OPTS)
 
 demo: all
-	./$(BUILD)/lensim run experiments/demo.yaml -o results/demo
+	./$(BUILD)/lensim run experiments/demo.yaml -o results/demo --force
 	./$(BUILD)/lensim plot results/demo
 
 test: all
