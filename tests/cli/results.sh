@@ -75,6 +75,22 @@ mx=$(awk -F, 'NR > 1 {if ($4 > m) m = $4} END {print m}' tail/run/requests.csv)
     ok "tail: $cp prompts clamped to 4095, reported, none failed" ||
     fail "tail: clamped $cp, longest prompt $mx: $(cat err.txt)"
 
+# The KV clamp of a predicted reservation reaches summary.json and the manifest: one request of
+# 1900 + 50 tokens on a pool of about 2,149 tokens, whose predicted bucket edge (410 output
+# tokens) overshoots the pool (tests/test_kv.c, predicted_reservation_beyond_capacity).
+printf 'arrival_s,prompt_tokens,output_tokens\n0,1900,50\n' > one.csv
+cat > clamp.yaml <<'Y'
+name: clamp
+hardware: {gpu: a100-40gb, mem_util: 0.34}
+engine: {memory: predicted, max_seq_len: 4096}
+workload: {source: csv, path: one.csv}
+Y
+"$L" run clamp.yaml -o clamp -q 2> err.txt
+[ "$(json clamp/run/summary.json kv_reservations_clamped)" = 1 ] &&
+    grep -q '^  kv_reservations_clamped: 1$' clamp/run/manifest.yaml &&
+    ok "a clamped KV reservation is in summary.json and the manifest" ||
+    fail "KV clamp: $(cat err.txt) $(grep clamped clamp/run/manifest.yaml)"
+
 # ---- 2. settings ignored or misattributed ----
 cat > sw.yaml <<'Y'
 name: sw
