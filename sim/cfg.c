@@ -120,7 +120,8 @@ static const struct field fields[] = {
        "'analytic' (roofline from model and GPU) or a profile YAML written by lensim calibrate"),
     /* issue 12 */
     FB("perf.allow_mismatch", allow_mismatch, "false",
-       "run a profile measured on another device than hardware.gpu (refused otherwise)"),
+       "run a profile measured on another device than hardware.gpu, or for another model than "
+       "model.name (refused otherwise)"),
 
     FN("cluster.replicas", T_U32, replicas, "1", 1, 1e5, "", "serving replicas"),
     FC("cluster.router", router, "round_robin", serve_router_choices,

@@ -187,10 +187,10 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
             struct sim_msg m = *err; /* named by its key, so that the run places it */
             return sim_msg_set(err, rc, "perf.profile: %s", m.text);
         }
-        if (strcmp(x->cost.prof.model, x->model.name))
+        if (strcmp(x->cost.prof.model, x->model.name) && !c->allow_mismatch)
             return sim_msg_set(err, SIM_ECONFIG,
                                "perf.profile: %s was calibrated for model '%s', the experiment "
-                               "uses '%s'",
+                               "uses '%s' (set perf.allow_mismatch: true to run it anyway)",
                                x->profile_path, x->cost.prof.model, x->model.name);
         x->profile_hash = file_hash(x->profile_path);
         /* Issue 12: a profile measured on another device times another machine. */

@@ -36,7 +36,7 @@ grep -q "dev.yaml:3:.*perf.profile: .*measured on .*allow_mismatch" "$tmp/err" |
 [ -e "$tmp/dev" ] && fail "profile of another device: $tmp/dev was written"
 
 # The same profile for another model must be refused.
-sed 's/^model: tiny$/model: llama-2-7b/' "$tmp/exp.yaml" > "$tmp/bad.yaml"
+sed 's/^model: tiny$/model: llama-2-7b/' "$tmp/dev.yaml" > "$tmp/bad.yaml"
 "$lensim" run "$tmp/bad.yaml" -o "$tmp/bad" -q 2> "$tmp/err"
 st=$?
 [ $st -eq 2 ] || fail "profile for another model: exit $st, expected 2"
