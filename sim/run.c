@@ -151,7 +151,9 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     /* Issue 12: combinations that cannot run are refused here, named by a key, so that a sweep
      * records the point and goes on (x->infeasible) and a lone run fails before anything is
      * written. Tensor parallelism splits the attention heads over the GPUs (Megatron-LM, Shoeybi
-     * et al. 2019, section 3): tp must divide them. */
+     * et al. 2019, section 3): tp must divide them, as vLLM requires (vllm-project/vllm
+     * vllm/config/model.py at 18ec662, verify_with_parallel_config: "Total number of attention
+     * heads ... must be divisible by tensor parallel size"). */
     if (x->model.heads && x->model.heads % c->tp) {
         x->infeasible = 1;
         return sim_msg_set(err, SIM_ECONFIG,
