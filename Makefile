@@ -8,7 +8,7 @@ MESON_OPTS ?=
 DEB_PKGS   := build-essential meson ninja-build pkg-config libgsl-dev libyaml-dev \
               libopenblas-dev gnuplot-nox python3
 
-.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean
+.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -34,7 +34,7 @@ $(BUILD_ASAN)/build.ninja: | deps
 	  -Dcuda=disabled -Dbuildtype=debug $(MESON_OPTS)
 
 demo: all
-	./$(BUILD)/lensim run experiments/demo.yaml -o results/demo
+	./$(BUILD)/lensim run experiments/demo.yaml -o results/demo --force
 	./$(BUILD)/lensim plot results/demo
 
 test: all
@@ -72,6 +72,12 @@ fuzz-ci: $(BUILD_FUZZ)/build.ninja
 
 bench: all
 	meson test -C $(BUILD) --benchmark --verbose
+
+# issue 12: lensim on the PATH. `make install PREFIX=$HOME/.local` (default /usr/local; DESTDIR
+# for packaging): the program in PREFIX/bin, all it needs (lensim plot writes its own scripts).
+PREFIX ?= /usr/local
+install: all
+	install -D -m 755 $(BUILD)/lensim $(DESTDIR)$(PREFIX)/bin/lensim
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

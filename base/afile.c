@@ -62,6 +62,21 @@ static void empty(struct sim_afile *a)
     a->cause = 0;
 }
 
+/* The process's umask: mkstemp and mkdtemp create 0600 and 0700, but a finished file or directory
+ * must have the mode an ordinary creation would (0666 or 0777 less the umask; issue 12). umask()
+ * can only be read by setting it, so it is read once, on the first call, and set back at once. */
+static mode_t umask_of_process(void)
+{
+    static int    known;
+    static mode_t mask;
+    if (!known) {
+        mask = umask(022);
+        umask(mask);
+        known = 1;
+    }
+    return mask;
+}
+
 int sim_afile_open(struct sim_afile *a, const char *path, struct sim_msg *err)
 {
     size_t n = strlen(path) + 16;
@@ -76,6 +91,8 @@ int sim_afile_open(struct sim_afile *a, const char *path, struct sim_msg *err)
     }
     snprintf(a->tmp, n, "%s.tmpXXXXXX", path);
     int fd = mkstemp(a->tmp);
+    if (fd >= 0)
+        (void)fchmod(fd, 0666 & ~umask_of_process()); /* as an ordinary creation: see above */
     a->f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!a->f) {
         int e = errno;
@@ -172,6 +189,7 @@ int sim_afile_dir_open(struct sim_afile_dir *d, const char *path, struct sim_msg
         dir_empty(d); /* mkdtemp failed: there is nothing to remove */
         return rc;
     }
+    (void)chmod(d->tmp, 0777 & ~umask_of_process()); /* as an ordinary mkdir: see above */
     track((const void **)reg_dir, d);
     return SIM_OK;
 }

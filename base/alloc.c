@@ -113,5 +113,6 @@ void sim_free(void *p)
 }
 
 struct sim_alloc_stats sim_alloc_stats(void) { return st; }
+void                   sim_alloc_peak_reset(void) { st.peak_bytes = st.live_bytes; }
 
 void sim_alloc_fail_after(uint64_t n) { fail_countdown = n; }

@@ -44,6 +44,9 @@ struct sim_alloc_stats {
     size_t   peak_bytes; /* maximum of live_bytes so far */
 };
 struct sim_alloc_stats sim_alloc_stats(void);
+/* Start a new high-water mark: peak_bytes = live_bytes (a run measures its own peak from here,
+ * whatever ran before it). Cannot fail. */
+void sim_alloc_peak_reset(void);
 
 /* Fail the nth allocation from now (1 = the next one) and every one after it, until
  * sim_alloc_fail_after(0) turns injection off. */

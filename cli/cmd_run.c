@@ -1,11 +1,15 @@
 /*
- * cmd_run.c: `lensim run EXPERIMENT.yaml`: resolve every run of the experiment, run them in order,
- * write each run's files and the experiment's results.csv (one row per run), and print a
- * summary table. The output directory is locked for the whole command (DIR/.lock): a second
+ * cmd_run.c: `lensim run EXPERIMENT.yaml`: resolve and build every run of the experiment (a
+ * setting that cannot work is an error at its file:line:col before anything is written), run
+ * them in order, write each run's files and the experiment's results.csv and results.json (one
+ * row per run, an infeasible or failed run with its reason while the others go on: exit 1), and
+ * print a summary table and, per run, a warning about requests that failed or were cut. A folder
+ * that already holds results is refused without --force (issue 12). The output directory is locked for the whole command (DIR/.lock): a second
  * `lensim run` into it is refused at once. SIGINT, SIGTERM and SIGHUP stop the current run
  * cleanly: finished runs stay on disk, the interrupted one leaves nothing, and the exit status is
  * 128 + the signal (130, 143, 129).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -141,42 +145,154 @@ static void usage(FILE *f)
     char queues[64];
     sim_choice_list(evq_kind_choices, queues, sizeof queues);
     fprintf(f,
-            "usage: lensim run EXPERIMENT.yaml [-o DIR] [--seed N] [--set KEY=VALUE]...\n"
+            "usage: lensim run EXPERIMENT.yaml [-o DIR] [--force] [--seed N] [--set KEY=VALUE]...\n"
             "                  [--queue %s] [--data-dir DIR] [--check] [-q]\n\n"
             "Run every run of an experiment (its sweep or runs list) and write, per run,\n"
             "DIR/<run>/{requests.csv,timeline.csv,summary.json,manifest.yaml}, and\n"
-            "DIR/results.csv with one row per run. DIR defaults to results/<name>.\n\n"
+            "DIR/results.csv and DIR/results.json with one row per run (a run that cannot run\n"
+            "is a row with its status and reason; the others go on). DIR defaults to\n"
+            "results/<name>. Requests that failed or were cut are counted, and each run that\n"
+            "had some says so on stderr with the setting that would admit them.\n\n"
             "  -o DIR           output directory\n"
+            "  --force          replace the results already in DIR (refused without it)\n"
             "  --seed N         same as --set seed=N\n"
-            "  --set KEY=VALUE  override a setting for every run (lensim schema lists keys)\n"
+            "  --set KEY=VALUE  override a setting for every run (lensim schema lists keys); on\n"
+            "                   a swept key it replaces the sweep; KEY=[a,b] sweeps KEY\n"
             "  --queue Q        same as --set engine.queue=Q; results are identical\n"
             "  --data-dir DIR   where traces live (default: $LENSIM_DATA, then ../shared/data)\n"
             "  --check          check every invariant after every event (slow)\n"
             "  -q, --quiet      no progress bar, no table and no info messages\n\n"
-            "exit status: 0 done, 1 a run failed, 2 invalid experiment or option,\n"
+            "exit status: 0 done, 1 a run failed, 2 invalid experiment or option (nothing\n"
+            "written), "
             "3 input/output error or DIR in use by another lensim run,\n"
             "128+N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)\n",
             queues);
 }
 
-/* results.csv: the run's settings that tell runs apart, then the summary's columns (met.c). */
-static void results_header(FILE *f)
+/* ---- results.csv and results.json: one row per run ---- */
+
+/* The keys the experiment varies (cfg_varied_keys), at most this many as columns. */
+enum { MAX_VARIED = 64 };
+
+struct results {
+    struct sim_afile csv, json;
+    const char      *varied[MAX_VARIED];
+    size_t           n_varied, rows;
+};
+
+/* A CSV field: as is, or quoted (RFC 4180) when it holds a comma, a quote or a line break. */
+static void csv_field(FILE *f, const char *s)
 {
-    fprintf(f, "run,policy,memory,batching,predictor,rate,cv,rate_scale,replicas,max_batch");
-    met_csv_header(f);
-    fputc('\n', f);
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
 }
 
-static void results_row(FILE *f, const struct cfg *c, const struct met_summary *s)
+/* A JSON string (quotes, backslashes and control characters escaped). */
+static void json_str(FILE *f, const char *s)
 {
-    fprintf(f, "%s,%s,%s,%s,%s,%.15g,%.15g,%.15g,%u,%u", c->run_name,
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* results.csv: the run's settings that tell runs apart, then the summary's columns (met.c),
+ * then (issue 12) its status and why it failed, what ran it (model, GPU, GPUs = tp x replicas),
+ * its seed, and every key the experiment varies by its full name (workload.rate). The leading
+ * columns keep their places (figure scripts read them by position). */
+static void results_header(struct results *r)
+{
+    FILE *f = r->csv.f;
+    fprintf(f, "run,policy,memory,batching,predictor,rate,cv,rate_scale,replicas,max_batch");
+    met_csv_header(f);
+    fprintf(f, ",status,reason,model,gpu,tp,gpus,seed");
+    for (size_t k = 0; k < r->n_varied; k++) {
+        fputc(',', f);
+        csv_field(f, r->varied[k]);
+    }
+    fputc('\n', f);
+    fputs("[\n", r->json.f);
+}
+
+/* One run's row: s NULL for a run that did not finish, with its status and reason. */
+static void results_row(struct results *r, const struct cfg *c, const struct met_summary *s,
+                        const char *status, const char *reason)
+{
+    FILE *f = r->csv.f, *j = r->json.f;
+    char  v[CFG_STR_MAX];
+    csv_field(f, c->run_name);
+    fprintf(
+        f, ",%s,%s,%s,%s,%.15g,%.15g,%.15g,%u,%u", sim_choice_name(sched_policy_choices, c->policy),
+        sim_choice_name(kv_policy_choices, c->memory), sim_choice_name(batch_choices, c->batching),
+        sim_choice_name(pred_kind_choices, c->predictor), c->rate, c->cv, c->rate_scale,
+        c->replicas, c->max_batch);
+    met_csv_row(s, f);
+    fprintf(f, ",%s,", status);
+    csv_field(f, reason);
+    fputc(',', f);
+    csv_field(f, c->model);
+    fputc(',', f);
+    csv_field(f, c->gpu);
+    fprintf(f, ",%u,%llu,%llu", c->tp, (unsigned long long)c->tp * c->replicas,
+            (unsigned long long)c->seed);
+    for (size_t k = 0; k < r->n_varied; k++) {
+        cfg_value_text(c, r->varied[k], v, sizeof v);
+        fputc(',', f);
+        csv_field(f, v);
+    }
+    fputc('\n', f);
+
+    /* The same row, typed: numbers as numbers, a missing value as null. */
+    fprintf(j, "%s  {\"run\": ", r->rows ? ",\n" : "");
+    json_str(j, c->run_name);
+    fprintf(j, ", \"status\": \"%s\", \"reason\": ", status);
+    if (*reason)
+        json_str(j, reason);
+    else
+        fputs("null", j);
+    fprintf(j,
+            ", \"policy\": \"%s\", \"memory\": \"%s\", \"batching\": \"%s\", "
+            "\"predictor\": \"%s\", \"rate\": %.15g, \"cv\": %.15g, \"rate_scale\": %.15g, "
+            "\"replicas\": %u, \"max_batch\": %u, \"model\": ",
             sim_choice_name(sched_policy_choices, c->policy),
             sim_choice_name(kv_policy_choices, c->memory),
             sim_choice_name(batch_choices, c->batching),
             sim_choice_name(pred_kind_choices, c->predictor), c->rate, c->cv, c->rate_scale,
             c->replicas, c->max_batch);
-    met_csv_row(s, f);
-    fputc('\n', f);
+    json_str(j, c->model);
+    fputs(", \"gpu\": ", j);
+    json_str(j, c->gpu);
+    fprintf(j, ", \"tp\": %u, \"gpus\": %llu, \"seed\": %llu", c->tp,
+            (unsigned long long)c->tp * c->replicas, (unsigned long long)c->seed);
+    met_json_row(s, j);
+    if (r->n_varied) {
+        fputs(", \"settings\": {", j);
+        for (size_t k = 0; k < r->n_varied; k++) {
+            fprintf(j, "%s", k ? ", " : "");
+            json_str(j, r->varied[k]);
+            fputs(": ", j);
+            cfg_value_json(c, r->varied[k], j);
+        }
+        fputc('}', j);
+    }
+    fputc('}', j);
+    r->rows++;
 }
 
 /* The results table (issue 12 item 6): at most TABLE_COLS columns. The run column is as wide
@@ -256,26 +372,154 @@ static void unlock_dir(int fd, const char *path)
     close(fd);
 }
 
-/* Run cfgs[0..n) of e into dir, holding its lock and catching the stop signals; write
- * results.csv only when every run finished. Returns 0, SIM_EINTR, or a negative code with the
- * reason in err. */
+/* ---- issue 12: an output directory that already holds results ---- */
+
+/* Is `name` in dir something a lensim run writes (a run directory, with its manifest; results.csv
+ * or results.json; figures)? */
+static int is_output(const char *dir, const char *name)
+{
+    char        p[2200];
+    struct stat st;
+    if (!strcmp(name, "results.csv") || !strcmp(name, "results.json") || !strcmp(name, "figures"))
+        return 1;
+    snprintf(p, sizeof p, "%s/%s/manifest.yaml", dir, name);
+    return stat(p, &st) == 0;
+}
+
+/* Remove path, a file or a directory tree. Returns 0 or SIM_EIO with the path and cause. */
+static int remove_tree(const char *path, struct sim_msg *err)
+{
+    struct stat st;
+    if (lstat(path, &st))
+        return errno == ENOENT ? SIM_OK
+                               : sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d)
+            return sim_msg_set(err, SIM_EIO, "%s: %s", path, strerror(errno));
+        struct dirent *de;
+        int            rc = SIM_OK;
+        while (!rc && (de = readdir(d))) {
+            char p[2200];
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            snprintf(p, sizeof p, "%s/%s", path, de->d_name);
+            rc = remove_tree(p, err);
+        }
+        closedir(d);
+        if (rc)
+            return rc;
+        if (rmdir(path))
+            return sim_msg_set(err, SIM_EIO, "%s: cannot remove: %s", path, strerror(errno));
+        return SIM_OK;
+    }
+    if (unlink(path))
+        return sim_msg_set(err, SIM_EIO, "%s: cannot remove: %s", path, strerror(errno));
+    return SIM_OK;
+}
+
+/* Count (clear = 0) or remove (clear = 1) the results already in dir, so that no stale run
+ * directory or figure sits beside a new results.csv. Returns the count found, or a negative
+ * code with the reason in err. A missing dir holds none. */
+static long old_outputs(const char *dir, int clear, struct sim_msg *err)
+{
+    DIR *d = opendir(dir);
+    long n = 0;
+    if (!d)
+        return errno == ENOENT ? 0 : sim_msg_set(err, SIM_EIO, "%s: %s", dir, strerror(errno));
+    struct dirent *de;
+    int            rc = SIM_OK;
+    while (!rc && (de = readdir(d))) {
+        if (de->d_name[0] == '.' || !is_output(dir, de->d_name))
+            continue;
+        n++;
+        if (clear) {
+            char p[2200];
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            rc = remove_tree(p, err);
+        }
+    }
+    closedir(d);
+    return rc ? rc : n;
+}
+
+/* The end-of-run warning (issue 12): requests that failed or were cut, and the setting that
+ * would admit them. */
+static void warn_cut(const struct cfg *c, const struct run *x, const struct met_summary *s)
+{
+    const uint64_t *f = s->failed_why;
+    if (!s->failed && !s->truncated && !s->clamped_prompt)
+        return;
+    fflush(stdout); /* after the run's table row, also when stdout is a pipe */
+    fprintf(stderr, "lensim run: warning: run %s, of %llu requests:", c->run_name,
+            (unsigned long long)(s->completed + s->failed));
+    const char *sep = "";
+    if (f[MET_FAIL_PROMPT])
+        fprintf(stderr, "%s %llu failed (prompt >= engine.max_seq_len %u)", sep,
+                (unsigned long long)f[MET_FAIL_PROMPT], x->serve.kv.max_seq_len),
+            sep = ",";
+    if (f[MET_FAIL_KV])
+        fprintf(stderr, "%s %llu failed (more KV memory than a replica has)", sep,
+                (unsigned long long)f[MET_FAIL_KV]),
+            sep = ",";
+    if (s->truncated)
+        fprintf(stderr, "%s %llu cut at max_seq_len %u (outputs truncated)", sep,
+                (unsigned long long)s->truncated, x->serve.kv.max_seq_len),
+            sep = ",";
+    if (s->clamped_prompt)
+        fprintf(stderr, "%s %llu prompts clamped to %u tokens (workload.max_prompt_tokens)", sep,
+                (unsigned long long)s->clamped_prompt, x->trace.max_prompt_tok);
+    if (f[MET_FAIL_PROMPT] || s->truncated)
+        fprintf(stderr, "; engine.max_seq_len: %llu would admit them whole (model context %u)",
+                (unsigned long long)s->longest_cut, x->model.max_ctx);
+    if (f[MET_FAIL_KV])
+        fprintf(stderr, "; more KV memory (hardware.tp, hardware.mem_util, a larger hardware.gpu) "
+                        "would admit the others");
+    fputc('\n', stderr);
+}
+
+/* Run cfgs[0..n) of e into dir, holding its lock and catching the stop signals. why[i] is the
+ * reason run i cannot run (found before anything was written), or NULL: such a run, and one that
+ * fails as it runs (but for an interruption, an I/O error or lack of memory), is a row of
+ * results.csv with its status and reason, and the others go on. results.csv and results.json are
+ * written when every run finished or failed so. *n_failed gets the number that failed. Returns 0,
+ * SIM_EINTR, or a negative code with the reason in err. */
 static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs, size_t n,
-                   const char *dir, const char *data_dir, int quiet, struct sim_msg *err)
+                   char *const *why, const char *dir, const char *data_dir, int quiet, int force,
+                   size_t *n_failed, struct sim_msg *err)
 {
     struct sigaction sa = {0}, old[N_STOP_SIGNALS];
-    struct sim_afile rf = {0};
+    struct results   res_files = {0};
     char             lock_path[1100], rpath[1100];
     int              lock = -1, rc;
+    *n_failed = 0;
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART; /* the flag stops the run; no read or write should fail of it */
     for (int k = 0; k < N_STOP_SIGNALS; k++)
         sigaction(stop_signals[k], &sa, &old[k]);
-    if ((rc = lock_dir(dir, lock_path, sizeof lock_path, &lock, err)))
+    if ((rc = run_mkdirs(dir, err)) ||
+        (rc = lock_dir(dir, lock_path, sizeof lock_path, &lock, err)))
         goto out;
+    long n_old = old_outputs(dir, force, err);
+    if (n_old < 0) {
+        rc = (int)n_old;
+        goto out;
+    }
+    if (n_old > 0 && !force) {
+        rc = sim_msg_set(err, SIM_ECONFIG,
+                         "%s: holds the results of an earlier run; --force replaces them, or "
+                         "write elsewhere with -o",
+                         dir);
+        goto out;
+    }
+    res_files.n_varied = cfg_varied_keys(e, res_files.varied, MAX_VARIED);
     snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
-    if ((rc = sim_afile_open(&rf, rpath, err)))
+    if ((rc = sim_afile_open(&res_files.csv, rpath, err)))
         goto out;
-    results_header(rf.f);
+    snprintf(rpath, sizeof rpath, "%s/results.json", dir);
+    if ((rc = sim_afile_open(&res_files.json, rpath, err)))
+        goto out;
+    results_header(&res_files);
     struct bar   bar = {.on = !quiet && isatty(2), .n_runs = n};
     struct table tab = {0};
     double       wall = 0;
@@ -287,6 +531,13 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
         if (interrupted) { /* between two runs */
             rc = SIM_EINTR;
             break;
+        }
+        if (why[i]) { /* infeasible: recorded, and the sweep goes on */
+            results_row(&res_files, &cfgs[i], NULL, "infeasible", why[i]);
+            (*n_failed)++;
+            if (!quiet)
+                printf("%-26.26s infeasible: %s\n", cfgs[i].run_name, why[i]);
+            continue;
         }
         struct run *x = sim_malloc(sizeof *x);
         if (!x) {
@@ -305,10 +556,18 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
         if (bar.on)
             fprintf(stderr, "\r\033[K");
         if (!rc) {
-            results_row(rf.f, &cfgs[i], &res.sum);
+            results_row(&res_files, &cfgs[i], &res.sum, "ok", "");
             wall += res.wall_s;
             if (!quiet)
                 table_row(&tab, cfgs[i].run_name, &res);
+            warn_cut(&cfgs[i], x, &res.sum);
+        } else if (n > 1 && rc != SIM_EINTR && rc != SIM_EIO && rc != SIM_ENOMEM) {
+            /* This run cannot run: say so, record it, and go on with the others. */
+            results_row(&res_files, &cfgs[i], NULL, "failed", err->text);
+            fflush(stdout);
+            fprintf(stderr, "lensim run: run %s failed: %s\n", cfgs[i].run_name, err->text);
+            (*n_failed)++;
+            rc = SIM_OK;
         } else if (n > 1 && rc != SIM_EINTR) { /* say which run failed */
             struct sim_msg m = *err;
             snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[i].run_name, m.text);
@@ -316,12 +575,16 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
         run_fini(x);
         sim_free(x);
     }
-    if (!rc) /* results.csv only when every run finished */
-        rc = sim_afile_commit(&rf, err);
+    if (!rc) { /* results.csv and results.json when every run finished or failed as it should */
+        fputs("\n]\n", res_files.json.f);
+        if (!(rc = sim_afile_commit(&res_files.csv, err)))
+            rc = sim_afile_commit(&res_files.json, err);
+    }
     if (!rc && !quiet)
         printf("%zu run%s simulated in %.3f s\n", n, n == 1 ? "" : "s", wall);
 out:
-    sim_afile_discard(&rf);
+    sim_afile_discard(&res_files.csv);
+    sim_afile_discard(&res_files.json);
     if (lock >= 0)
         unlock_dir(lock, lock_path);
     for (int k = 0; k < N_STOP_SIGNALS; k++)
@@ -329,14 +592,71 @@ out:
     return rc;
 }
 
+/* Before anything is written (issue 12): build every run, so that a setting that cannot work
+ * (an unknown preset, weights that do not fit, a bad profile) is an error at the place the
+ * experiment wrote it. A run that fails only on a combination of settings (run.h: infeasible),
+ * in an experiment of several runs of which some can run, gets its reason in why[i] instead.
+ * Also warns, once per message, about a predictor that the policy does not read. Returns 0, or
+ * the first error with its place in err. */
+static int preflight(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, const char *data_dir,
+                     char **why, struct sim_msg *err)
+{
+    struct run    *x = sim_malloc(sizeof *x);
+    size_t         n_bad = 0;
+    int            rc = SIM_OK, first = SIM_OK;
+    char           warned[sizeof err->text] = "";
+    struct sim_msg first_msg = {{0}};
+    if (!x)
+        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct cfg *c = &cfgs[i];
+        if (c->predictor_given && (c->policy == SCHED_FCFS || c->policy == SCHED_SJF)) {
+            struct sim_msg w;
+            sim_msg_set(&w, SIM_ECONFIG,
+                        "predictor.name: %s is not used: policy %s does not read predictions "
+                        "(ssjf and s3 do; engine.memory: predicted does too)",
+                        sim_choice_name(pred_kind_choices, c->predictor),
+                        sim_choice_name(sched_policy_choices, c->policy));
+            cfg_place_msg(e, i, &w);
+            if (c->memory != KV_PREDICTED && strcmp(w.text, warned)) {
+                fprintf(stderr, "lensim run: warning: %s\n", w.text);
+                snprintf(warned, sizeof warned, "%s", w.text);
+            }
+        }
+        int r = run_build(c, cfg_dir(e), data_dir, x, err);
+        if (!r)
+            continue;
+        cfg_place_msg(e, i, err);
+        if (!x->infeasible || n == 1) {
+            rc = r; /* wrong on its own: the whole experiment is */
+            break;
+        }
+        if (!first) {
+            first = r;
+            first_msg = *err;
+        }
+        n_bad++;
+        if (!(why[i] = sim_strdup(err->text)))
+            rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    }
+    if (!rc && n_bad == n) { /* nothing can run: an error, not a results table of failures */
+        *err = first_msg;
+        rc = first;
+    }
+    sim_free(x);
+    return rc;
+}
+
 int run_cmd(int argc, char **argv)
 {
     const char    *file = NULL, *outdir = NULL, *data_flag = NULL;
-    int            quiet = 0;
+    int            quiet = 0, force = 0;
     cfg_exp_t     *e = NULL;
     struct sim_msg err = {{0}};
     char         **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
-    size_t         n_sets = 0;
+    char         **why = NULL;
+    struct cfg    *cfgs = NULL;
+    size_t         n_sets = 0, n = 0, n_failed = 0;
     int            rc = SIM_OK, status = 0;
     char           seedbuf[64], qbuf[64];
     if (!sets)
@@ -350,6 +670,8 @@ int run_cmd(int argc, char **argv)
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
             sim_log_quiet(1);
+        } else if (!strcmp(a, "--force")) {
+            force = 1;
         } else if (!strcmp(a, "--check")) {
             sets[n_sets++] = "engine.check=true";
         } else if ((!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--seed") ||
@@ -398,34 +720,36 @@ int run_cmd(int argc, char **argv)
         goto fail;
     }
 
-    /* Resolve every run first: a bad run fails before any work is done. */
-    size_t      n = cfg_n_runs(e);
-    struct cfg *cfgs = sim_calloc(n, sizeof *cfgs);
-    if (!cfgs) {
+    /* Resolve and build every run first: a bad run fails before anything is written. */
+    n = cfg_n_runs(e);
+    cfgs = sim_calloc(n, sizeof *cfgs);
+    why = sim_calloc(n, sizeof *why);
+    if (!cfgs || !why) {
         rc = sim_msg_set(&err, SIM_ENOMEM, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < n; i++)
-        if ((rc = cfg_resolve(e, i, &cfgs[i], &err))) {
-            sim_free(cfgs);
+        if ((rc = cfg_resolve(e, i, &cfgs[i], &err)))
             goto fail;
-        }
     char dir[1024]; /* run directories (dir/<run name>) and their files fit the buffers below */
     if (snprintf(dir, sizeof dir, "%s", outdir ? outdir : "") >= (int)sizeof dir) {
         rc = sim_msg_set(&err, SIM_ECONFIG, "-o: path too long (%zu bytes; at most %zu)",
                          strlen(outdir), sizeof dir - 1);
-        sim_free(cfgs);
         goto fail;
     }
     if (!outdir)
         snprintf(dir, sizeof dir, "results/%s", cfgs[0].name);
-    if ((rc = run_mkdirs(dir, &err))) {
-        sim_free(cfgs);
+    if ((rc = preflight(e, cfgs, n, data_dir, why, &err)))
         goto fail;
-    }
 
-    rc = run_set(file, e, cfgs, n, dir, data_dir, quiet, &err);
-    sim_free(cfgs);
+    rc = run_set(file, e, cfgs, n, why, dir, data_dir, quiet, force, &n_failed, &err);
+    if (!rc && n_failed) {
+        fprintf(stderr,
+                "lensim run: %zu of %zu runs failed; results.csv and results.json say "
+                "which and why\n",
+                n_failed, n);
+        status = CLI_EXIT_FAILED;
+    }
     if (!rc)
         goto out;
 fail:
@@ -438,6 +762,10 @@ fail:
         status = cli_exit_status(rc);
     }
 out:
+    for (size_t i = 0; why && i < n; i++)
+        sim_free(why[i]);
+    sim_free(why);
+    sim_free(cfgs);
     cfg_free(e);
     sim_free(sets);
     return status;

@@ -18,7 +18,8 @@ int cli_exit_status(int rc)
     case SIM_ENODEV: return CLI_EXIT_NODEV;
     case SIM_EINTR: return CLI_EXIT_INTERRUPTED;
     /* SIM_ENOMEM, SIM_ECUDA, SIM_ENOSPC, SIM_EFIT, SIM_EINVARIANT and anything new: the run or
-     * check itself failed. */
+     * check itself failed. `lensim run` also exits CLI_EXIT_FAILED when some runs of a sweep
+     * could not run and the others did (issue 12: results.csv says which and why). */
     default: return CLI_EXIT_FAILED;
     }
 }

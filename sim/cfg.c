@@ -118,6 +118,10 @@ static const struct field fields[] = {
 
     FS("perf.profile", profile, "analytic",
        "'analytic' (roofline from model and GPU) or a profile YAML written by lensim calibrate"),
+    /* issue 12 */
+    FB("perf.allow_mismatch", allow_mismatch, "false",
+       "run a profile measured on another device than hardware.gpu, or for another model than "
+       "model.name (refused otherwise)"),
 
     FN("cluster.replicas", T_U32, replicas, "1", 1, 1e5, "", "serving replicas"),
     FC("cluster.router", router, "round_robin", serve_router_choices,
@@ -223,7 +227,9 @@ static const struct field fields[] = {
        "compat ssjf: ... or this many times the true remaining service time"),
 
     FN("slo.ttft_ms", T_F64, slo_ttft_ms, "0", 0, 1e9, "ms",
-       "goodput SLO on time to first token (0 = none)"),
+       "goodput SLO on time to first token (0 = none); a request meets the SLOs when it meets "
+       "every one set: request_goodput counts those per second, slo_attainment over all "
+       "requests (a failed request is a miss), slo_attainment_completed over completed ones"),
     FN("slo.tpot_ms", T_F64, slo_tpot_ms, "0", 0, 1e9, "ms",
        "goodput SLO on time per output token (0 = none)"),
     FN("slo.e2el_ms", T_F64, slo_e2el_ms, "0", 0, 1e9, "ms",
@@ -558,8 +564,11 @@ static int parse_yaml(struct yp *y, struct node *root)
 
 /* ---- node tree -> entries ---- */
 
+/* Nodes made from a --set value (issue 12: `--set KEY=[a,b]` sweeps) have col -1. */
 static struct mark mark_of(const char *file, const struct node *n)
 {
+    if (n->col < 0)
+        return (struct mark){"--set", 0, 0};
     return (struct mark){file, n->line, n->col};
 }
 
@@ -655,11 +664,21 @@ struct run {
 struct cfg_exp {
     char           file[PATH_MAX]; /* as given: messages name it */
     char           dir[PATH_MAX];  /* its directory: relative paths are looked up there */
+    struct node    root;           /* the file's tree: --set may rebuild the sweep from it */
     struct entries base;
     struct entries cli;
     struct run    *runs;
     size_t         n_runs;
 };
+
+static void free_runs(cfg_exp_t *e)
+{
+    for (size_t i = 0; i < e->n_runs; i++)
+        entries_free(&e->runs[i].set);
+    sim_free(e->runs);
+    e->runs = NULL;
+    e->n_runs = 0;
+}
 
 void cfg_free(cfg_exp_t *e)
 {
@@ -667,9 +686,8 @@ void cfg_free(cfg_exp_t *e)
         return;
     entries_free(&e->base);
     entries_free(&e->cli);
-    for (size_t i = 0; i < e->n_runs; i++)
-        entries_free(&e->runs[i].set);
-    sim_free(e->runs);
+    free_runs(e);
+    node_free(&e->root);
     sim_free(e);
 }
 
@@ -848,6 +866,28 @@ static int defaults(struct cfg *c, struct mark *marks)
     return SIM_OK;
 }
 
+/* Check the base settings and every run now, so that nothing starts on a bad file. */
+static int check_runs(const cfg_exp_t *e, struct sim_msg *err)
+{
+    struct cfg  c;
+    struct mark marks[N_FIELDS];
+    int         rc;
+    defaults(&c, marks);
+    for (size_t i = 0; i < e->base.n; i++)
+        if ((rc = apply_entry(&c, marks, &e->base.e[i], err)))
+            return rc;
+    if (!c.name[0])
+        return sim_msg_set(err, SIM_ECONFIG, "%s:%d:%d: name: missing required key", e->file,
+                           e->root.line, e->root.col);
+    for (size_t r = 0; r < e->n_runs; r++) {
+        struct cfg rc_cfg = c;
+        for (size_t i = 0; i < e->runs[r].set.n; i++)
+            if ((rc = apply_entry(&rc_cfg, marks, &e->runs[r].set.e[i], err)))
+                return rc;
+    }
+    return SIM_OK;
+}
+
 static int load_from_parser(struct yp *y, const char *path, cfg_exp_t **out, struct sim_msg *err)
 {
     struct node root;
@@ -860,6 +900,8 @@ static int load_from_parser(struct yp *y, const char *path, cfg_exp_t **out, str
         rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
         goto out;
     }
+    e->root = root; /* kept: --set may rebuild the runs from its sweep */
+    root = (struct node){0};
     if (strlen(path) >= sizeof e->file) { /* kept whole, or refused: never cut */
         rc = sim_msg_set(err, SIM_ECONFIG, "%.200s...: path too long (%zu bytes; at most %zu)",
                          path, strlen(path), sizeof e->file - 1);
@@ -875,27 +917,27 @@ static int load_from_parser(struct yp *y, const char *path, cfg_exp_t **out, str
     /* Split off sweep and runs; flatten the rest. */
     const struct node *sweep = NULL, *runs = NULL;
     struct node        rest = {.type = N_MAP};
-    rest.kids = sim_calloc(root.n ? root.n : 1, sizeof *rest.kids);
+    rest.kids = sim_calloc(e->root.n ? e->root.n : 1, sizeof *rest.kids);
     if (!rest.kids) {
         rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i + 1 < root.n; i += 2) {
-        const char        *k = root.kids[i].val;
-        const struct node *first = earlier_key(&root, i);
+    for (size_t i = 0; i + 1 < e->root.n; i += 2) {
+        const char        *k = e->root.kids[i].val;
+        const struct node *first = earlier_key(&e->root, i);
         if (first && (!strcmp(k, "sweep") || !strcmp(k, "runs"))) {
-            rc = msg_at(err, mark_of(e->file, &root.kids[i]), k, "given twice (first at line %d)",
-                        first->line);
+            rc = msg_at(err, mark_of(e->file, &e->root.kids[i]), k,
+                        "given twice (first at line %d)", first->line);
             sim_free(rest.kids);
             goto out;
         }
         if (k && !strcmp(k, "sweep"))
-            sweep = &root.kids[i + 1];
+            sweep = &e->root.kids[i + 1];
         else if (k && !strcmp(k, "runs"))
-            runs = &root.kids[i + 1];
+            runs = &e->root.kids[i + 1];
         else {
-            rest.kids[rest.n++] = root.kids[i];
-            rest.kids[rest.n++] = root.kids[i + 1];
+            rest.kids[rest.n++] = e->root.kids[i];
+            rest.kids[rest.n++] = e->root.kids[i + 1];
         }
     }
     rc = flatten(e->file, &rest, "", &e->base, err);
@@ -904,24 +946,7 @@ static int load_from_parser(struct yp *y, const char *path, cfg_exp_t **out, str
         goto out;
     if ((rc = build_runs(e, runs, sweep, err)))
         goto out;
-    /* Check the base settings and every run now, so that nothing starts on a bad file. */
-    struct cfg  c;
-    struct mark marks[N_FIELDS];
-    defaults(&c, marks);
-    for (size_t i = 0; i < e->base.n; i++)
-        if ((rc = apply_entry(&c, marks, &e->base.e[i], err)))
-            goto out;
-    if (!c.name[0]) {
-        rc = sim_msg_set(err, SIM_ECONFIG, "%s:%d:%d: name: missing required key", e->file,
-                         root.line, root.col);
-        goto out;
-    }
-    for (size_t r = 0; r < e->n_runs; r++) {
-        struct cfg rc_cfg = c;
-        for (size_t i = 0; i < e->runs[r].set.n; i++)
-            if ((rc = apply_entry(&rc_cfg, marks, &e->runs[r].set.e[i], err)))
-                goto out;
-    }
+    rc = check_runs(e, err);
 out:
     node_free(&root);
     if (rc) {
@@ -965,6 +990,106 @@ int cfg_load_string(const char *text, const char *name, cfg_exp_t **out, struct 
     return rc;
 }
 
+/* The value of the file's top-level key k (`sweep`, `runs`), or NULL. */
+static struct node *root_value(cfg_exp_t *e, const char *k)
+{
+    for (size_t i = 0; i + 1 < e->root.n; i += 2)
+        if (e->root.kids[i].val && !strcmp(e->root.kids[i].val, k))
+            return &e->root.kids[i + 1];
+    return NULL;
+}
+
+/* A node made by --set (col -1: messages name --set as its place). */
+static struct node *add_kid(struct node *parent, enum ntype type, const char *val)
+{
+    if (SIM_GROW(parent->kids, parent->cap, parent->n + 1))
+        return NULL;
+    struct node *k = &parent->kids[parent->n];
+    memset(k, 0, sizeof *k);
+    k->type = type;
+    k->col = -1;
+    if (val && !(k->val = sim_strdup(val)))
+        return NULL;
+    parent->n++;
+    return k;
+}
+
+/* `--set KEY=[a,b]`, or --set on a key the experiment sweeps (issue 12): the sweep over KEY
+ * becomes these values (a new sweep key goes innermost), and the runs and their names are built
+ * again, so that every run's name says the value it ran with. `values` is the text inside the
+ * brackets, or one value. */
+static int set_sweep(cfg_exp_t *e, const char *key, const char *values, struct sim_msg *err)
+{
+    struct node seq = {.type = N_SEQ, .col = -1};
+    char        buf[1024], *save = NULL;
+    int         rc = SIM_OK;
+    if (snprintf(buf, sizeof buf, "%s", values) >= (int)sizeof buf)
+        return sim_msg_set(err, SIM_ECONFIG, "--set: %s: value list too long", key);
+    for (char *v = strtok_r(buf, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
+        while (isspace((unsigned char)*v))
+            v++;
+        for (size_t n = strlen(v); n && isspace((unsigned char)v[n - 1]); n--)
+            v[n - 1] = 0;
+        struct entry x = {(char *)key, v, {"--set", 0, 0}};
+        struct cfg   c;
+        struct mark  marks[N_FIELDS];
+        defaults(&c, marks);
+        if (!*v)
+            rc = sim_msg_set(err, SIM_ECONFIG, "--set: %s: empty value in the list", key);
+        else if (!(rc = apply_entry(&c, marks, &x, err)) && !add_kid(&seq, N_SCALAR, v))
+            rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        if (rc)
+            break;
+    }
+    if (!rc && seq.n == 0)
+        rc = sim_msg_set(err, SIM_ECONFIG, "--set: %s: expected a value or [a, b, ...]", key);
+    if (rc) {
+        node_free(&seq);
+        return rc;
+    }
+    struct node *sweep = root_value(e, "sweep");
+    if (!sweep) {
+        if (!add_kid(&e->root, N_SCALAR, "sweep") || !add_kid(&e->root, N_MAP, NULL)) {
+            node_free(&seq);
+            return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        }
+        sweep = &e->root.kids[e->root.n - 1];
+    }
+    struct node *slot = NULL;
+    for (size_t i = 0; i + 1 < sweep->n; i += 2) {
+        char k[200];
+        sweep_key(k, sizeof k, sweep->kids[i].val ? sweep->kids[i].val : "");
+        if (!strcmp(k, key))
+            slot = &sweep->kids[i + 1];
+    }
+    if (!slot) {
+        if (!add_kid(sweep, N_SCALAR, key) || !add_kid(sweep, N_SEQ, NULL)) {
+            node_free(&seq);
+            return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        }
+        slot = &sweep->kids[sweep->n - 1];
+    }
+    node_free(slot);
+    *slot = seq;
+    free_runs(e);
+    if ((rc = build_runs(e, root_value(e, "runs"), root_value(e, "sweep"), err)))
+        return rc;
+    return check_runs(e, err);
+}
+
+/* Does the experiment's sweep name key (`policy` standing for `policy.name`)? */
+static int is_swept(cfg_exp_t *e, const char *key)
+{
+    struct node *sweep = root_value(e, "sweep");
+    for (size_t i = 0; sweep && sweep->type == N_MAP && i + 1 < sweep->n; i += 2) {
+        char k[200];
+        sweep_key(k, sizeof k, sweep->kids[i].val ? sweep->kids[i].val : "");
+        if (!strcmp(k, key))
+            return 1;
+    }
+    return 0;
+}
+
 int cfg_add_set(cfg_exp_t *e, const char *assignment, struct sim_msg *err)
 {
     const char *eq = strchr(assignment, '=');
@@ -979,15 +1104,29 @@ int cfg_add_set(cfg_exp_t *e, const char *assignment, struct sim_msg *err)
     key[n] = 0;
     if (!field_find(key) && has_group(key))
         strncat(key, ".name", sizeof key - strlen(key) - 1);
-    struct entry x = {key, (char *)eq + 1, at};
+    const char *val = eq + 1;
+    size_t      vn = strlen(val);
+    if (vn >= 2 && val[0] == '[' && val[vn - 1] == ']') { /* a sweep */
+        char list[1024];
+        if (vn - 2 >= sizeof list)
+            return sim_msg_set(err, SIM_ECONFIG, "--set: %s: value list too long", key);
+        memcpy(list, val + 1, vn - 2);
+        list[vn - 2] = 0;
+        if (!field_find(key))
+            return sim_msg_set(err, SIM_ECONFIG, "--set: %s: unknown key", key);
+        return set_sweep(e, key, list, err);
+    }
+    if (field_find(key) && is_swept(e, key)) /* the sweep is replaced: names follow values */
+        return set_sweep(e, key, val, err);
+    struct entry x = {key, (char *)val, at};
     struct cfg   c;
     struct mark  marks[N_FIELDS];
     defaults(&c, marks);
     int rc = apply_entry(&c, marks, &x, err);
     if (rc)
         return rc;
-    return entries_add(&e->cli, key, eq + 1, at) ? sim_msg_set(err, SIM_ENOMEM, "out of memory")
-                                                 : SIM_OK;
+    return entries_add(&e->cli, key, val, at) ? sim_msg_set(err, SIM_ENOMEM, "out of memory")
+                                              : SIM_OK;
 }
 
 /* ---- resolution and cross-field rules ---- */
@@ -1095,6 +1234,13 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
                           "(memory is '%s')",
                           sim_choice_name(kv_policy_choices, c->memory));
     }
+    /* Issue 12: keys written in vain are refused or warned about (run.c, cmd_run.c). */
+    c->rate_given = where(m, "workload.rate").file != NULL;
+    c->predictor_given = where(m, "predictor.name").file != NULL;
+    /* A trace file without a source: its format is detected from the file (run_build), rather
+     * than the generator running and the file going unread. */
+    if (c->path[0] && !where(m, "workload.source").file)
+        c->source = TRACE_FMT_AUTO;
     if (c->compat == CFG_COMPAT_SSJF) {
         /* The paper's simulator draws its own jobs from ssjf.predictions. */
         if (c->policy == SCHED_S3)
@@ -1292,4 +1438,101 @@ void cfg_schema_print(FILE *out, int md)
             "|---|---|---|---|---|\n");
     for (size_t i = 0; i < N_FIELDS; i++)
         schema_row(out, &fields[i], md);
+}
+
+/* ---- issue 12: what varies between runs, and where a run's setting was written ---- */
+
+size_t cfg_varied_keys(const cfg_exp_t *e, const char **keys, size_t max)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < e->n_runs; r++)
+        for (size_t k = 0; k < e->runs[r].set.n && n < max; k++) {
+            const char *key = e->runs[r].set.e[k].key;
+            int         seen = 0;
+            for (size_t j = 0; j < n && !seen; j++)
+                seen = !strcmp(keys[j], key);
+            if (!seen)
+                keys[n++] = key;
+        }
+    return n;
+}
+
+int cfg_value_text(const struct cfg *c, const char *key, char *buf, size_t n)
+{
+    const struct field *f = field_find(key);
+    if (n)
+        buf[0] = 0;
+    if (!f)
+        return SIM_ECONFIG;
+    const char *p = (const char *)c + f->off;
+    switch (f->type) {
+    case T_CHOICE: snprintf(buf, n, "%s", sim_choice_name(f->choices, *(const int *)p)); break;
+    case T_STR:
+    case T_DIRNAME:
+    case T_LIST: snprintf(buf, n, "%s", p); break;
+    case T_U32: snprintf(buf, n, "%u", *(const uint32_t *)p); break;
+    case T_U64: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+    case T_F64: snprintf(buf, n, "%.15g", *(const double *)p); break;
+    case T_BOOL: snprintf(buf, n, "%s", *(const int *)p ? "true" : "false"); break;
+    }
+    return SIM_OK;
+}
+
+int cfg_value_json(const struct cfg *c, const char *key, FILE *f)
+{
+    const struct field *f_ = field_find(key);
+    char                v[CFG_STR_MAX];
+    if (!f_) {
+        fputs("null", f);
+        return SIM_ECONFIG;
+    }
+    cfg_value_text(c, key, v, sizeof v);
+    switch (f_->type) {
+    case T_U32:
+    case T_U64:
+    case T_F64:
+    case T_BOOL: fputs(v, f); break; /* finite numbers (the schema's ranges), true or false */
+    default:
+        fputc('"', f);
+        for (const char *p = v; *p; p++) {
+            unsigned char ch = (unsigned char)*p;
+            if (ch == '"' || ch == '\\')
+                fprintf(f, "\\%c", ch);
+            else if (ch < 0x20)
+                fprintf(f, "\\u%04x", ch);
+            else
+                fputc(ch, f);
+        }
+        fputc('"', f);
+    }
+    return SIM_OK;
+}
+
+void cfg_place_msg(const cfg_exp_t *e, size_t i, struct sim_msg *err)
+{
+    SIM_ASSERT(i < e->n_runs);
+    const char *colon = strstr(err->text, ": ");
+    char        key[160];
+    if (!colon || (size_t)(colon - err->text) >= sizeof key)
+        return;
+    memcpy(key, err->text, (size_t)(colon - err->text));
+    key[colon - err->text] = 0;
+    if (!field_find(key) && has_group(key))
+        strncat(key, ".name", sizeof key - strlen(key) - 1);
+    if (!field_find(key))
+        return;
+    struct mark           at = {0};
+    const struct entries *lists[] = {&e->base, &e->runs[i].set, &e->cli};
+    for (int l = 0; l < 3; l++)
+        for (size_t k = 0; k < lists[l]->n; k++)
+            if (!strcmp(lists[l]->e[k].key, key))
+                at = lists[l]->e[k].at;
+    char why[sizeof err->text];
+    snprintf(why, sizeof why, "%s", colon + 2);
+    if (!at.file)
+        sim_msg_set(err, SIM_ECONFIG, "%s: %s: %s (default)", e->file, key, why);
+    else if (at.line <= 0)
+        sim_msg_set(err, SIM_ECONFIG, "%s: %s: %s", at.file, key, why);
+    else
+        sim_msg_set(err, SIM_ECONFIG, "%s:%d:%d: %s: %s", at.file, at.line, at.col, key, why);
 }

@@ -57,6 +57,7 @@ struct cfg {
     double   host_bw_gbps;
 
     char profile[CFG_STR_MAX];
+    int  allow_mismatch; /* issue 12: a profile of another device than hardware.gpu is refused */
 
     uint32_t         replicas;
     enum router_kind router;
@@ -109,6 +110,9 @@ struct cfg {
      * "(default)") for the checks that need the profile (run.c). */
     uint32_t kv_blocks;
     char     kv_blocks_at[300];
+    /* Set by cfg_resolve, not settings (issue 12): whether the experiment wrote these keys
+     * (not their defaults), for the rules that refuse or warn about a key given in vain. */
+    int rate_given, predictor_given;
 };
 
 typedef struct cfg_exp cfg_exp_t;
@@ -130,6 +134,23 @@ size_t cfg_n_runs(const cfg_exp_t *e);
 int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *out, struct sim_msg *err);
 /* The experiment file's directory (relative paths in it are tried from there first). */
 const char *cfg_dir(const cfg_exp_t *e);
+
+/* ---- issue 12: what varies between runs, and where a run's setting was written ---- */
+
+/* The keys the experiment varies between its runs (its sweep's keys and the keys its `runs:`
+ * entries set, as applied: `policy` is `policy.name`), each once, in the order first met: the
+ * first max of them into keys (borrowed from e). Returns how many it wrote. Pure. */
+size_t cfg_varied_keys(const cfg_exp_t *e, const char **keys, size_t max);
+/* The value of key in c as plain text (a choice by its name, a number as cfg_dump writes it, a
+ * string as is). Returns 0, or SIM_ECONFIG (buf "") for an unknown key. */
+int cfg_value_text(const struct cfg *c, const char *key, char *buf, size_t n);
+/* The same as a JSON value of the key's type (a number, true/false, or a string). Returns 0, or
+ * SIM_ECONFIG (writing null) for an unknown key. */
+int cfg_value_json(const struct cfg *c, const char *key, FILE *f);
+/* A message "KEY: why" about run i (from run_build) becomes "file:line:col: KEY: why", the place
+ * where run i's value of KEY was written (or "file: KEY: why (default)", or "--set: KEY: ...").
+ * A message that does not start with a key is left as it is. */
+void cfg_place_msg(const cfg_exp_t *e, size_t i, struct sim_msg *err);
 
 /* Write c as YAML, every key with its value. */
 void cfg_dump(const struct cfg *c, FILE *f);

@@ -156,15 +156,21 @@ static int schedule_arrival(struct clu *c)
  * the simulated clock's limit. */
 static int take_arrival(struct clu *c, struct req *r, simtime_t now)
 {
-    int truncated;
-    int ok = kv_admissible(replica_kv(c->rep[0]), r, &truncated);
+    int      truncated;
+    uint32_t asked = r->output_tok;
+    int      ok = kv_admissible(replica_kv(c->rep[0]), r, &truncated);
     c->st.truncated += (uint64_t)truncated;
+    if (truncated) /* counted, and shown in its requests.csv row (issue 12) */
+        r->asked_tok = asked;
     if (!ok) {
+        /* Why (kv_admissible): the prompt alone fills max_seq_len, else the pool is too small. */
+        enum met_fail_reason why = r->prompt_tok >= c->cfg->kv.max_seq_len ? MET_FAIL_PROMPT
+                                                                           : MET_FAIL_KV;
         r->state = REQ_STATE_FAILED;
-        met_fail(c->met, r);
+        int rc = met_fail(c->met, r, why);
         c->st.failed++;
         pool_put(c->reqs, r);
-        return SIM_OK;
+        return rc;
     }
     pred_predict(c->pred, r);
     double pc = pred_cost_s(c->pred);

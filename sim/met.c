@@ -14,7 +14,9 @@
 
 const char met_requests_header[] =
     "id,replica,arrival_s,prompt_tokens,output_tokens,predicted_tokens,queue_s,ttft_s,tpot_s,"
-    "e2el_s,finish_s,preemptions,mispredictions";
+    "e2el_s,finish_s,preemptions,mispredictions,status";
+
+const char *const met_fail_names[MET_N_FAIL] = {"prompt_too_long", "kv_capacity"};
 
 struct itl_rec {
     double   gap_s;
@@ -42,6 +44,8 @@ struct met {
     double   *ttft, *tpot, *e2el, *queue, *finish, *norm;
     size_t    n, cap, n_tpot;
     uint64_t  good, failed, in_tok, out_tok;
+    uint64_t  failed_why[MET_N_FAIL], truncated, longest_cut;
+    simtime_t first_arr, last_arr; /* of every request, completed or failed */
     simtime_t last_finish;
     /* ITL. */
     struct itl_rec *itl;
@@ -115,6 +119,31 @@ static int any_slo(const struct met_cfg *c)
     return c->slo_ttft_s > 0 || c->slo_tpot_s > 0 || c->slo_e2el_s > 0 || c->slo_norm_s > 0;
 }
 
+/* The longest request (prompt + asked output) that max_seq_len or the KV pool cut or refused:
+ * the engine.max_seq_len that would admit every one (the run's warning names it). */
+/* Every request, completed or failed, for the arrival rate the run saw. */
+static void note_arrival(met_t *m, const struct req *r)
+{
+    if (m->n + m->failed == 1 || r->arrival_ns < m->first_arr)
+        m->first_arr = r->arrival_ns;
+    if (m->n + m->failed == 1 || r->arrival_ns > m->last_arr)
+        m->last_arr = r->arrival_ns;
+}
+
+static void note_cut(met_t *m, const struct req *r)
+{
+    uint64_t need = (uint64_t)r->prompt_tok + (r->asked_tok ? r->asked_tok : r->output_tok);
+    if (need > m->longest_cut)
+        m->longest_cut = need;
+}
+
+static int row_failed(met_t *m)
+{
+    return sim_msg_set(m->cfg.err, SIM_EIO, "%s: cannot write: %s",
+                       m->cfg.requests_name ? m->cfg.requests_name : "requests.csv",
+                       strerror(errno));
+}
+
 int met_finish(met_t *m, const struct req *r)
 {
     if (grow_all(m))
@@ -141,21 +170,34 @@ int met_finish(met_t *m, const struct req *r)
         (m->cfg.slo_e2el_s <= 0 || e2el <= m->cfg.slo_e2el_s) &&
         (m->cfg.slo_norm_s <= 0 || norm <= m->cfg.slo_norm_s))
         m->good++;
+    note_arrival(m, r);
+    if (r->asked_tok) {
+        m->truncated++;
+        note_cut(m, r);
+    }
     if (m->cfg.requests_csv &&
-        fprintf(m->cfg.requests_csv, "%llu,%u,%.9f,%u,%u,%u,%.9f,%.9f,%.9f,%.9f,%.9f,%u,%u\n",
+        fprintf(m->cfg.requests_csv, "%llu,%u,%.9f,%u,%u,%u,%.9f,%.9f,%.9f,%.9f,%.9f,%u,%u,%s\n",
                 (unsigned long long)r->id, r->replica, sec(r->arrival_ns), r->prompt_tok,
                 r->output_tok, r->pred_tok, queue, ttft, tpot, e2el, sec(r->finish_ns),
-                r->n_preempt, r->n_mispredict) < 0)
-        return sim_msg_set(m->cfg.err, SIM_EIO, "%s: cannot write: %s",
-                           m->cfg.requests_name ? m->cfg.requests_name : "requests.csv",
-                           strerror(errno));
+                r->n_preempt, r->n_mispredict, r->asked_tok ? "truncated" : "done") < 0)
+        return row_failed(m);
     return SIM_OK;
 }
 
-void met_fail(met_t *m, const struct req *r)
+int met_fail(met_t *m, const struct req *r, enum met_fail_reason why)
 {
-    (void)r;
+    SIM_ASSERT(why < MET_N_FAIL);
     m->failed++;
+    m->failed_why[why]++;
+    note_arrival(m, r);
+    note_cut(m, r);
+    /* The request's row: what it asked for, and empty fields for what never happened. */
+    if (m->cfg.requests_csv &&
+        fprintf(m->cfg.requests_csv, "%llu,,%.9f,%u,%u,,,,,,,0,0,failed_%s\n",
+                (unsigned long long)r->id, sec(r->arrival_ns), r->prompt_tok,
+                r->asked_tok ? r->asked_tok : r->output_tok, met_fail_names[why]) < 0)
+        return row_failed(m);
+    return SIM_OK;
 }
 
 static int add_itl(met_t *m, double gap_s, uint64_t w)
@@ -319,6 +361,14 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
     memset(out, 0, sizeof *out);
     out->completed = m->n;
     out->failed = m->failed;
+    memcpy(out->failed_why, m->failed_why, sizeof out->failed_why);
+    out->truncated = m->truncated;
+    out->longest_cut = m->longest_cut;
+    /* The rate requests arrived at: n - 1 gaps over the first to the last arrival. */
+    uint64_t all = m->n + m->failed;
+    out->arrival_rate = all > 1 && m->last_arr > m->first_arr
+                            ? (double)(all - 1) / sec(m->last_arr - m->first_arr)
+                            : NAN;
     out->total_input_tokens = m->in_tok;
     out->total_output_tokens = m->out_tok;
     out->duration_s = m->n ? sec(m->last_finish - first_arrival_ns) : 0.0;
@@ -327,7 +377,11 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
     out->output_throughput = m->out_tok / d;
     out->total_token_throughput = (m->in_tok + m->out_tok) / d;
     out->request_goodput = any_slo(&m->cfg) ? m->good / d : NAN;
-    out->slo_attainment = any_slo(&m->cfg) && m->n ? (double)m->good / m->n : NAN;
+    /* A failed request met no SLO: it counts in the attainment of all requests as a miss. */
+    out->slo_attainment = any_slo(&m->cfg) && m->n + m->failed
+                              ? (double)m->good / (double)(m->n + m->failed)
+                              : NAN;
+    out->slo_attainment_completed = any_slo(&m->cfg) && m->n ? (double)m->good / m->n : NAN;
     /* SSJF's throughput (simulator.py): pos = int(percentile(range(n), 25)); pos / t[pos]. */
     if (m->n) {
         gsl_sort(m->finish, 1, m->n);
@@ -402,9 +456,18 @@ struct col {
 static const struct col cols[] = {
     U64T("completed", "completed", completed, "requests", "done", 7),
     U64T("failed", "failed", failed, "requests", "fail", 5),
+    /* Issue 12: why requests failed, how many were cut, what the workload and memory clamped. */
+    U64("failed_prompt_too_long", "failed_prompt_too_long", failed_why[MET_FAIL_PROMPT],
+        "requests"),
+    U64("failed_kv_capacity", "failed_kv_capacity", failed_why[MET_FAIL_KV], "requests"),
+    U64T("truncated", "truncated", truncated, "requests", "trunc", 5),
+    U64("longest_cut_request_tokens", "longest_cut_request_tokens", longest_cut, "tokens"),
+    U64("clamped_prompts", "clamped_prompts", clamped_prompt, "requests"),
+    U64("kv_reservations_clamped", "kv_reservations_clamped", kv_clamped, "reservations"),
     U64("total_input_tokens", NULL, total_input_tokens, "tokens"),
     U64("total_output_tokens", NULL, total_output_tokens, "tokens"),
     F64("duration", "duration_s", duration_s, 1, "s"),
+    F64("arrival_rate", "arrival_rate", arrival_rate, 1, "req/s"), /* issue 12: effective */
     F64T("request_throughput", "request_throughput", request_throughput, 1, "req/s", "req/s", 8, 3,
          1),
     F64T("output_throughput", "output_throughput", output_throughput, 1, "tok/s", "tok/s", 9, 1, 1),
@@ -412,6 +475,8 @@ static const struct col cols[] = {
     F64("total_token_throughput", NULL, total_token_throughput, 1, "tok/s"),
     F64("request_goodput", "request_goodput", request_goodput, 1, "req/s"),
     F64("slo_attainment", "slo_attainment", slo_attainment, 1, "fraction"),
+    F64("slo_attainment_completed", "slo_attainment_completed", slo_attainment_completed, 1,
+        "fraction"),
     F64T("mean_ttft_ms", "mean_ttft_ms", ttft.mean, 1e3, "ms", "TTFT ms", 9, 1, 1e3),
     F64("median_ttft_ms", NULL, ttft.median, 1e3, "ms"),
     F64("std_ttft_ms", NULL, ttft.std, 1e3, "ms"),
@@ -520,7 +585,21 @@ void met_csv_row(const struct met_summary *s, FILE *f)
         if (!cols[i].csv)
             continue;
         fputc(',', f);
-        put_value(f, &cols[i], s, "");
+        if (s)
+            put_value(f, &cols[i], s, "");
+    }
+}
+
+void met_json_row(const struct met_summary *s, FILE *f)
+{
+    for (size_t i = 0; i < N_COLS; i++) {
+        if (!cols[i].csv)
+            continue;
+        fprintf(f, ", \"%s\": ", cols[i].csv);
+        if (s)
+            put_value(f, &cols[i], s, "null");
+        else
+            fputs("null", f);
     }
 }
 

@@ -46,10 +46,22 @@ met_t *met_new(const struct met_cfg *cfg);
 /* NULL is a no-op. */
 void met_free(met_t *m);
 
-/* A request finished (state DONE) or failed (never ran). met_finish returns 0, SIM_ENOMEM, or
- * SIM_EIO with "requests_name: cannot write: cause" in cfg->err when its row fails. */
-int  met_finish(met_t *m, const struct req *r);
-void met_fail(met_t *m, const struct req *r);
+/* Why a request never ran (issue 12: every one is counted and reported, none dropped quietly). */
+enum met_fail_reason {
+    MET_FAIL_PROMPT = 0, /* its prompt alone fills engine.max_seq_len */
+    MET_FAIL_KV,         /* it needs more KV memory than a replica holds */
+    MET_N_FAIL
+};
+/* The reasons' names, as requests.csv's status column and summary.json write them. */
+extern const char *const met_fail_names[MET_N_FAIL];
+
+/* A request finished (state DONE) or failed (never ran). Both write the request's row of
+ * requests.csv (a failed one with empty latencies and status failed_<reason>; a finished one
+ * whose output max_seq_len cut, r->asked_tok != 0, with status truncated). Each returns 0,
+ * SIM_ENOMEM, or SIM_EIO with "requests_name: cannot write: cause" in cfg->err when its row
+ * fails. */
+int met_finish(met_t *m, const struct req *r);
+int met_fail(met_t *m, const struct req *r, enum met_fail_reason why);
 /* An iteration of replica `rep` ran [t, t + dur): `batch` sequences, `itl_tokens` of its tokens
  * followed a token of the previous iteration (gap = dur), `tokens` tokens produced in all. */
 int met_iter(met_t *m, uint32_t rep, simtime_t t, simtime_t dur, uint32_t batch,
@@ -77,12 +89,20 @@ struct met_stat {
 };
 
 struct met_summary {
-    uint64_t        completed, failed;
-    uint64_t        total_input_tokens, total_output_tokens;
-    double          duration_s;
-    double          request_throughput, output_throughput, total_token_throughput;
-    double          request_goodput;              /* NAN when no SLO is set */
-    double          slo_attainment;               /* NAN when no SLO is set */
+    uint64_t completed, failed;
+    uint64_t failed_why[MET_N_FAIL]; /* failed, by reason */
+    uint64_t truncated;              /* completed with their output cut at max_seq_len */
+    uint64_t longest_cut;            /* largest prompt + asked output of a failed or cut request */
+    uint64_t clamped_prompt;         /* workload prompts clamped (max_prompt_tokens; run.c sets) */
+    uint64_t kv_clamped;             /* predicted reservations clamped to the KV pool (run.c) */
+    uint64_t total_input_tokens, total_output_tokens;
+    double   duration_s;
+    double   arrival_rate; /* requests (completed or failed) - 1 over first to last arrival */
+    double   request_throughput, output_throughput, total_token_throughput;
+    double   request_goodput; /* requests that met every SLO per second; NAN: no SLO */
+    /* The share of requests that met every SLO, NAN when no SLO is set: of all requests (a
+     * failed one is a miss), and of the completed ones only. */
+    double          slo_attainment, slo_attainment_completed;
     struct met_stat ttft, tpot, itl, e2el, queue; /* seconds */
     struct met_stat norm;                         /* e2el / output tokens, seconds per token */
     double          mean_kv_util, peak_kv_util;
@@ -112,7 +132,9 @@ int met_write_json(const struct met_summary *s, FILE *f);
  * (the caller writes the leading columns and the line end). NaN is an empty field. Borrow s
  * and f; stdio errors are the caller's to check on f. */
 void met_csv_header(FILE *f);
-void met_csv_row(const struct met_summary *s, FILE *f);
+void met_csv_row(const struct met_summary *s, FILE *f); /* s NULL: every field empty */
+/* results.json: the same columns as `, "name": value` pairs (NaN and s NULL: null). */
+void met_json_row(const struct met_summary *s, FILE *f);
 /* The terminal table's metric columns, each preceded by a space: titles, then one run's values
  * in the table's own units (ms, s, %), each fitted to its title's width (at least 4): fewer
  * decimals, then a k/M/G suffix; NaN is "-". slo != 0 adds goodput and SLO attainment (set it

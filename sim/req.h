@@ -26,6 +26,7 @@ struct req {
     simtime_t arrival_ns;
     uint32_t  prompt_tok;
     uint32_t  output_tok; /* true output length, after the sequence-length cap */
+    uint32_t  asked_tok;  /* output length asked for when that cap cut it; 0 = not cut */
 
     enum req_state state;
     uint32_t       replica;

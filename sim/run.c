@@ -126,6 +126,21 @@ static int shape_fits_table(const struct run *x)
            s[4] == m->head_dim && s[5] == m->ffn;
 }
 
+/* workload.path without workload.source: the format the file's name and header tell (trace.h),
+ * read before the run so that the rules that depend on it apply. */
+static int detect_format(struct trace_opts *t, struct sim_msg *err)
+{
+    trace_t *probe = NULL;
+    int      rc = trace_open(t, &probe, err);
+    if (rc) {
+        struct sim_msg m = *err;
+        return sim_msg_set(err, rc, "workload.path: %s", m.text);
+    }
+    t->format = trace_format_of(probe);
+    trace_close(probe);
+    return SIM_OK;
+}
+
 int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, struct run *x,
               struct sim_msg *err)
 {
@@ -144,6 +159,29 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     if (!x->gpu)
         return sim_msg_set(err, SIM_ECONFIG, "hardware.gpu: unknown GPU '%s' (%s)", c->gpu,
                            cal_gpu_names(names, sizeof names, ", "));
+    /* Issue 12: combinations that cannot run are refused here, named by a key, so that a sweep
+     * records the point and goes on (x->infeasible) and a lone run fails before anything is
+     * written. Tensor parallelism splits the attention heads over the GPUs (Megatron-LM, Shoeybi
+     * et al. 2019, section 3): tp must divide them, as vLLM requires (vllm-project/vllm
+     * vllm/config/model.py at 18ec662, verify_with_parallel_config: "Total number of attention
+     * heads ... must be divisible by tensor parallel size"). */
+    if (x->model.heads && x->model.heads % c->tp) {
+        x->infeasible = 1;
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "hardware.tp: %u does not divide %s's %u attention heads (tensor "
+                           "parallelism splits the heads over the GPUs)",
+                           c->tp, x->model.name, x->model.heads);
+    }
+    if (!strcmp(c->profile, "analytic")) {
+        double wbytes = cal_model_weight_bytes(&x->model);
+        if (c->tp * x->gpu->mem_bytes * c->mem_util - wbytes <= 0) {
+            x->infeasible = 1;
+            return sim_msg_set(err, SIM_ECONFIG,
+                               "hardware.gpu: %s weights (%.1f GB) do not fit in %u x %s at "
+                               "mem_util %.2f (raise hardware.tp, or take a larger GPU)",
+                               x->model.name, wbytes / 1e9, c->tp, x->gpu->name, c->mem_util);
+        }
+    }
 
     /* Perf profile. */
     if (!strcmp(c->profile, "analytic")) {
@@ -158,13 +196,15 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
         if ((rc = resolve("perf.profile", c->profile, cfg_dir, data_dir, x->profile_path,
                           sizeof x->profile_path, err)))
             return rc;
-        if ((rc = cal_profile_load(x->profile_path, &x->cost.prof, err)))
-            return rc;
-        if (strcmp(x->cost.prof.model, x->model.name) &&
+        if ((rc = cal_profile_load(x->profile_path, &x->cost.prof, err))) {
+            struct sim_msg m = *err; /* named by its key, so that the run places it */
+            return sim_msg_set(err, rc, "perf.profile: %s", m.text);
+        }
+        if (strcmp(x->cost.prof.model, x->model.name) && !c->allow_mismatch &&
             !(x->cost.prof.table && !strcmp(x->model.name, "custom")))
             return sim_msg_set(err, SIM_ECONFIG,
                                "perf.profile: %s was calibrated for model '%s', the experiment "
-                               "uses '%s'",
+                               "uses '%s' (set perf.allow_mismatch: true to run it anyway)",
                                x->profile_path, x->cost.prof.model, x->model.name);
         x->profile_hash = file_hash(x->profile_path);
         /* issue 10 (tables): a table profile holds per-layer times of one shard of one model at
@@ -188,6 +228,15 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
                                    "uses hardware.gpu '%s'",
                                    x->profile_path, x->cost.prof.device, x->gpu->name);
         }
+        /* Issue 12: a profile measured on another device times another machine. */
+        const struct cal_gpu *dev = cal_gpu_find_device(x->cost.prof.device);
+        if (dev != x->gpu && !c->allow_mismatch)
+            return sim_msg_set(err, SIM_ECONFIG,
+                               "perf.profile: %s was measured on '%s'%s%s, the experiment's "
+                               "hardware.gpu is '%s' (set perf.allow_mismatch: true to run it "
+                               "anyway)",
+                               x->profile_path, x->cost.prof.device, dev ? ", preset " : "",
+                               dev ? dev->name : "", x->gpu->name);
     }
     x->cost.swap_bw = c->host_bw_gbps > 0 ? c->host_bw_gbps * 1e9 : x->gpu->pcie_bw;
 
@@ -241,6 +290,25 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     s->kv.block_tok = c->block_size;
     s->kv.watermark = c->watermark;
     s->kv.max_seq_len = max_seq;
+    /* Issue 12: the KV pool's own limits (kv.c), found here so that a sweep records the point
+     * and a lone run fails before anything is written. */
+    uint64_t units = s->kv.policy == KV_PAGED && s->kv.block_tok
+                         ? s->kv.capacity_tok / s->kv.block_tok
+                         : s->kv.capacity_tok;
+    if (units == 0) {
+        x->infeasible = 1;
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "hardware.mem_util: no KV-cache memory is left beside %s's weights "
+                           "on %u x %s",
+                           x->model.name, c->tp, x->gpu->name);
+    }
+    if (s->kv.policy == KV_MAX && s->kv.capacity_tok < max_seq) {
+        x->infeasible = 1;
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "engine.max_seq_len: the KV pool (%llu tokens) holds no max-length "
+                           "sequence (%u tokens), which engine.memory: max reserves per request",
+                           (unsigned long long)s->kv.capacity_tok, max_seq);
+    }
     s->policy = sched_ops_of(c->policy);
     s->sched.aging_s = c->aging_s;
     s->sched.aging_factor = c->aging_factor;
@@ -261,6 +329,15 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
                           sizeof x->trace_path, err)))
             return rc;
         t->path = x->trace_path;
+        if (t->format == TRACE_FMT_AUTO && (rc = detect_format(t, err)))
+            return rc;
+        /* Issue 12: a replay keeps its own arrival times, so a rate would go unused. */
+        if (c->rate_given && t->format != TRACE_FMT_LENGTHS)
+            return sim_msg_set(err, SIM_ECONFIG,
+                               "workload.rate: a %s trace replays its own arrival times, so a "
+                               "rate would be ignored; use workload.rate_scale to replay it "
+                               "faster or slower",
+                               trace_format_name(t->format));
     }
     t->data_dir = x->data_dir[0] ? x->data_dir : NULL;
     t->rate_scale = c->rate_scale;
@@ -268,6 +345,12 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     t->t_start_s = c->start_s;
     t->t_end_s = c->end_s;
     t->max_prompt_tok = c->max_prompt;
+    /* The generator's log-normal prompt tail reaches far past any model's context (the
+     * default's, 35k tokens at 10^5 requests): unless workload.max_prompt_tokens says otherwise,
+     * its prompts are clamped to max_seq_len - 1, so that every one can run (its output may then
+     * be cut at max_seq_len). Both are counted: clamped_prompts and truncated (issue 12). */
+    if (t->format == TRACE_FMT_SYNTH && !c->max_prompt && max_seq > 1)
+        t->max_prompt_tok = max_seq - 1;
     t->max_output_tok = c->max_output;
     t->skip_bad = c->skip_bad;
     t->rate = c->rate;
@@ -343,16 +426,8 @@ static int mkdirs_parent(const char *path, struct sim_msg *err)
     return run_mkdirs(parent, err);
 }
 
-static void header(FILE *f, const struct run *x)
-{
-    fprintf(f, "# lensim %s (%s); experiment %s, run %s, seed %llu, hash %016llx\n", "0.1.0",
-            LENSIM_GIT_REV, x->cfg.name, x->cfg.run_name, (unsigned long long)x->cfg.seed,
-            (unsigned long long)cfg_hash(&x->cfg));
-}
-
 static void write_manifest(FILE *f, const struct run *x, const struct run_result *r)
 {
-    struct sim_alloc_stats a = sim_alloc_stats();
     fprintf(f, "lensim: \"0.1.0\"\ngit_revision: \"%s\"\n", LENSIM_GIT_REV);
     fprintf(f, "experiment: \"%s\"\nrun: \"%s\"\nseed: %llu\n", x->cfg.name, x->cfg.run_name,
             (unsigned long long)x->cfg.seed);
@@ -373,8 +448,16 @@ static void write_manifest(FILE *f, const struct run *x, const struct run_result
             (unsigned long long)r->stats.arrived, (unsigned long long)r->stats.finished,
             (unsigned long long)r->stats.failed, (unsigned long long)r->stats.truncated,
             (unsigned long long)r->stats.events, (unsigned long long)r->stats.aging_overrides);
-    fprintf(f, "memory:\n  peak_bytes: %zu\n  allocations: %llu\n", a.peak_bytes,
-            (unsigned long long)a.calls);
+    /* Issue 12: what the workload and the memory model clamped, and why requests failed. */
+    fprintf(f,
+            "  failed_prompt_too_long: %llu\n  failed_kv_capacity: %llu\n"
+            "  clamped_prompts: %llu\n  kv_reservations_clamped: %llu\n",
+            (unsigned long long)r->sum.failed_why[MET_FAIL_PROMPT],
+            (unsigned long long)r->sum.failed_why[MET_FAIL_KV],
+            (unsigned long long)r->sum.clamped_prompt, (unsigned long long)r->stats.clamped);
+    fprintf(f, "workload_max_prompt_tokens: %u\n", x->trace.max_prompt_tok);
+    fprintf(f, "memory:\n  peak_bytes: %zu\n  allocations: %llu\n", r->peak_bytes,
+            (unsigned long long)r->allocations);
     fprintf(f, "config:\n");
     char  *buf = NULL;
     size_t len = 0;
@@ -416,11 +499,14 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
         if (x->cfg.out_requests) {
             if ((rc = sim_afile_open_in(&req, &set, "requests.csv", err)))
                 goto out;
-            header(req.f, x);
             fprintf(req.f, "%s\n",
                     x->compat_path[0] ? compat_ssjf_rows_header : met_requests_header);
         }
     }
+    /* The run's own memory, from here (after the output files' names, whose length follows the
+     * output path): manifest.yaml must not depend on where it is written. */
+    sim_alloc_peak_reset();
+    struct sim_alloc_stats a0 = sim_alloc_stats();
     if (x->compat_path[0]) { /* the SSJF paper's simulator instead of the serving model */
         struct prog pg = {progress, pctx, (uint64_t)x->cfg.ssjf_jobs * x->cfg.ssjf_repeats};
         int64_t     t0 = sim_wall_ns();
@@ -465,7 +551,12 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
         sim_msg_set(err, rc, "out of memory");
         goto out;
     }
-write:
+    res->sum.clamped_prompt = trace_counts(src).clamped_prompt;
+    res->sum.kv_clamped = res->stats.clamped;
+write:;
+    struct sim_alloc_stats a1 = sim_alloc_stats();
+    res->peak_bytes = a1.peak_bytes - a0.live_bytes;
+    res->allocations = a1.calls - a0.calls;
     if (dir) {
         if ((rc = sim_afile_open_in(&sum, &set, "summary.json", err)) ||
             (rc = sim_afile_open_in(&tl, &set, "timeline.csv", err)) ||
@@ -474,7 +565,6 @@ write:
         /* A failed write leaves the stream's error flag set: commit reports it, with the file's
          * name and the first cause, so the writers' own status adds nothing here. */
         (void)met_write_json(&res->sum, sum.f);
-        header(tl.f, x);
         if (met)
             (void)met_write_timeline(met, tl.f);
         write_manifest(man.f, x, res);

@@ -33,10 +33,14 @@ struct run {
     struct pred_cfg       pred;
     char                  pred_path[1024];
     char                  compat_path[1024]; /* compat ssjf: the predictions file */
+    int infeasible; /* run_build failed on a combination of settings (weights do not fit, tp and
+                       heads): a sweep records the point and goes on (issue 12) */
 };
 
 /* Build a run. data_dir may be "" (none). Returns 0, or SIM_ECONFIG / SIM_EIO / SIM_ENOENT with
- * the reason in err. */
+ * the reason in err, which starts with the key at fault ("hardware.gpu: ...") so that
+ * cfg_place_msg can say where it was written; x->infeasible tells a combination of valid
+ * settings that cannot run from a setting that is wrong on its own. */
 int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, struct run *x,
               struct sim_msg *err);
 
@@ -44,6 +48,11 @@ struct run_result {
     struct met_summary sum;
     struct serve_stats stats;
     double             wall_s;
+    /* The memory the run itself took: its allocator high-water mark above what was live when it
+     * started, and its allocations (not the process's: a sweep's earlier runs and the output
+     * path's length do not show). */
+    size_t   peak_bytes;
+    uint64_t allocations;
 };
 
 /* Progress hook for long runs (may be NULL): called every so many events with the counts so

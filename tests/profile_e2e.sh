@@ -16,7 +16,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 cat > "$tmp/exp.yaml" <<YAML
 name: tiny-e2e
 model: tiny
-perf: {profile: $tmp/tiny.yaml}
+perf: {profile: $tmp/tiny.yaml, allow_mismatch: true}
 workload: {requests: 400, rate: 50, max_prompt_tokens: 500, max_output_tokens: 300}
 engine: {max_seq_len: 1024, memory: paged}
 YAML
@@ -25,8 +25,18 @@ grep -q '"completed": 400,' "$tmp/out/run/summary.json" || fail "not every reque
 grep -q 'profile_source: "measured"' "$tmp/out/run/manifest.yaml" || fail "manifest: source"
 grep -q "profile: \"$tmp/tiny.yaml\"" "$tmp/out/run/manifest.yaml" || fail "manifest: profile path"
 
+# Issue 12: measured on the CPU, the profile is refused for the experiment's GPU (a100-80gb, the
+# default) unless perf.allow_mismatch says so, at the place perf.profile was written.
+sed 's/, allow_mismatch: true//' "$tmp/exp.yaml" > "$tmp/dev.yaml"
+"$lensim" run "$tmp/dev.yaml" -o "$tmp/dev" -q 2> "$tmp/err"
+st=$?
+[ $st -eq 2 ] || fail "profile of another device: exit $st, expected 2"
+grep -q "dev.yaml:3:.*perf.profile: .*measured on .*allow_mismatch" "$tmp/err" ||
+    fail "profile of another device: $(cat "$tmp/err")"
+[ -e "$tmp/dev" ] && fail "profile of another device: $tmp/dev was written"
+
 # The same profile for another model must be refused.
-sed 's/^model: tiny$/model: llama-2-7b/' "$tmp/exp.yaml" > "$tmp/bad.yaml"
+sed 's/^model: tiny$/model: llama-2-7b/' "$tmp/dev.yaml" > "$tmp/bad.yaml"
 "$lensim" run "$tmp/bad.yaml" -o "$tmp/bad" -q 2> "$tmp/err"
 st=$?
 [ $st -eq 2 ] || fail "profile for another model: exit $st, expected 2"

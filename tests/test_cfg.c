@@ -643,9 +643,63 @@ TEST(set_wins)
         ASSERT_TRUE(named(sched_policy_choices, c.policy, "s3"));
         ASSERT_EQ(c.seed, 6);
     }
-    /* Run names keep the swept values. */
+    /* Issue 12: --set on a swept key replaces the sweep, so that run names follow the values
+     * that ran (they said memory-paged while the run used oracle): two runs now, not four. */
+    ASSERT_EQ(cfg_n_runs(e), 2);
+    RESOLVE_OK(e, 0, &c);
+    ASSERT_TRUE(!strcmp(c.run_name, "a_memory-oracle"));
     RESOLVE_OK(e, 1, &c);
-    ASSERT_TRUE(!strcmp(c.run_name, "a_memory-paged"));
+    ASSERT_TRUE(!strcmp(c.run_name, "b_memory-oracle"));
+    cfg_free(e);
+}
+
+/* Issue 12: `--set KEY=[a,b]` sweeps KEY (innermost), on a swept key replaces its values, and
+ * checks every value; a bad one names --set. */
+TEST(set_defines_a_sweep)
+{
+    cfg_exp_t *e = LOAD_OK("name: p\nworkload: {requests: 5}\nsweep:\n  workload.rate: [1, 2]\n");
+    struct sim_msg err = {{0}};
+    struct cfg     c;
+    ASSERT_EQ(cfg_add_set(e, "engine.max_batch=[8, 16, 32]", &err), 0);
+    ASSERT_EQ(cfg_n_runs(e), 6);
+    RESOLVE_OK(e, 5, &c);
+    ASSERT_TRUE(!strcmp(c.run_name, "rate-2_max_batch-32"));
+    ASSERT_EQ(c.max_batch, 32);
+    ASSERT_NEAR(c.rate, 2, 0);
+    ASSERT_EQ(cfg_add_set(e, "workload.rate=[3]", &err), 0);
+    ASSERT_EQ(cfg_n_runs(e), 3);
+    RESOLVE_OK(e, 0, &c);
+    ASSERT_TRUE(!strcmp(c.run_name, "rate-3_max_batch-8"));
+    ASSERT_NEAR(c.rate, 3, 0);
+    ASSERT_EQ(cfg_add_set(e, "engine.max_batch=[8, x]", &err), SIM_ECONFIG);
+    ASSERT_TRUE(strstr(err.text, "--set: engine.max_batch:") != NULL);
+    ASSERT_EQ(cfg_add_set(e, "workload.rate=[]", &err), SIM_ECONFIG);
+    ASSERT_EQ(cfg_n_runs(e), 3); /* a refused --set changes nothing */
+    /* The keys that vary, for results.csv's columns. */
+    const char *keys[4];
+    ASSERT_EQ(cfg_varied_keys(e, keys, 4), 2);
+    ASSERT_TRUE(!strcmp(keys[0], "workload.rate") && !strcmp(keys[1], "engine.max_batch"));
+    cfg_free(e);
+}
+
+/* Issue 12: where a run's setting was written, for errors found after loading (run_build). */
+TEST(place_msg)
+{
+    cfg_exp_t     *e = LOAD_OK("name: p\nworkload: {requests: 5}\nhardware:\n  gpu: h100\n"
+                                   "sweep:\n  hardware.tp: [1, 3]\n");
+    struct sim_msg m;
+    sim_msg_set(&m, SIM_ECONFIG, "hardware.tp: 3 does not divide");
+    cfg_place_msg(e, 1, &m);
+    ASSERT_TRUE(!strcmp(m.text, "t.yaml:6:20: hardware.tp: 3 does not divide"));
+    sim_msg_set(&m, SIM_ECONFIG, "hardware.gpu: too small");
+    cfg_place_msg(e, 0, &m);
+    ASSERT_TRUE(!strcmp(m.text, "t.yaml:4:8: hardware.gpu: too small"));
+    sim_msg_set(&m, SIM_ECONFIG, "model.name: unknown");
+    cfg_place_msg(e, 0, &m);
+    ASSERT_TRUE(!strcmp(m.text, "t.yaml: model.name: unknown (default)"));
+    sim_msg_set(&m, SIM_ECONFIG, "no key here");
+    cfg_place_msg(e, 0, &m);
+    ASSERT_TRUE(!strcmp(m.text, "no key here"));
     cfg_free(e);
 }
 
@@ -854,6 +908,8 @@ int main(void)
     RUN(sweep_product_order_and_names);
     RUN(runs_times_sweep);
     RUN(set_wins);
+    RUN(set_defines_a_sweep);
+    RUN(place_msg);
     RUN(dump_round_trip);
     RUN(every_choice_round_trips);
     RUN(alloc_failure_walk);

@@ -72,6 +72,7 @@ TEST(predicted_reservation_beyond_capacity)
     ASSERT_EQ(res.sum.completed, 1);
     ASSERT_EQ(res.sum.failed, 0);
     ASSERT_EQ(res.stats.clamped, 1);
+    ASSERT_EQ(res.sum.kv_clamped, 1); /* issue 12: and the summary reports it */
     sim_free(x);
 }
 

@@ -287,14 +287,22 @@ TEST(summary_columns_by_hand)
     static const char json[] = "{\n"
                                "  \"completed\": 2,\n"
                                "  \"failed\": 0,\n"
+                               "  \"failed_prompt_too_long\": 0,\n"
+                               "  \"failed_kv_capacity\": 0,\n"
+                               "  \"truncated\": 0,\n"
+                               "  \"longest_cut_request_tokens\": 0,\n"
+                               "  \"clamped_prompts\": 0,\n"
+                               "  \"kv_reservations_clamped\": 0,\n"
                                "  \"total_input_tokens\": 30,\n"
                                "  \"total_output_tokens\": 4,\n"
                                "  \"duration\": 3.000000,\n"
+                               "  \"arrival_rate\": 1.000000,\n"
                                "  \"request_throughput\": 0.666667,\n"
                                "  \"output_throughput\": 1.333333,\n"
                                "  \"total_token_throughput\": 11.333333,\n"
                                "  \"request_goodput\": null,\n"
                                "  \"slo_attainment\": null,\n"
+                               "  \"slo_attainment_completed\": null,\n"
                                "  \"mean_ttft_ms\": 1500.000000,\n"
                                "  \"median_ttft_ms\": 1500.000000,\n"
                                "  \"std_ttft_ms\": 500.000000,\n"
@@ -337,19 +345,23 @@ TEST(summary_columns_by_hand)
                                "  \"ssjf_throughput\": 0.000000\n"
                                "}\n";
     static const char csv_head[] =
-        ",completed,failed,duration_s,request_throughput,output_throughput,ssjf_throughput,"
-        "request_goodput,slo_attainment,mean_ttft_ms,p99_ttft_ms,mean_tpot_ms,p99_tpot_ms,"
+        ",completed,failed,failed_prompt_too_long,failed_kv_capacity,truncated,"
+        "longest_cut_request_tokens,clamped_prompts,kv_reservations_clamped,duration_s,"
+        "arrival_rate,request_throughput,output_throughput,ssjf_throughput,"
+        "request_goodput,slo_attainment,slo_attainment_completed,mean_ttft_ms,p99_ttft_ms,mean_"
+        "tpot_ms,p99_tpot_ms,"
         "mean_itl_ms,mean_e2el_ms,median_e2el_ms,p99_e2el_ms,mean_queue_ms,mean_kv_cache_usage,"
         "peak_kv_cache_usage,mean_batch_size,preemptions,mispredictions";
     static const char csv_row[] =
-        ",2,0,3.000000,0.666667,1.333333,0.000000,,,1500.000000,1990.000000,1000.000000,"
+        ",2,0,0,0,0,0,0,0,3.000000,1.000000,0.666667,1.333333,0.000000,,,,1500.000000,1990.000000,"
+        "1000.000000,"
         "1000.000000,1000.000000,2500.000000,2500.000000,2990.000000,500.000000,0.500000,"
         "0.750000,1.333333,0,0";
     /* Each column as wide as its title (at least 4), values fitted to it (issue 12 item 6). */
     static const char table_head[] =
-        " done fail req/s tok/s TTFT ms p99 TTFT TPOT ms E2E s p99 E2E  KV% batch";
+        " done fail trunc req/s tok/s TTFT ms p99 TTFT TPOT ms E2E s p99 E2E  KV% batch";
     static const char table_row_want[] =
-        "    2    0 0.667   1.3  1500.0   1990.0 1000.00 2.500   2.990 50.0   1.3";
+        "    2    0     0 0.667   1.3  1500.0   1990.0 1000.00 2.500   2.990 50.0   1.3";
     struct {
         void (*fn)(const struct met_summary *, FILE *);
         const char *want;
@@ -387,11 +399,11 @@ TEST(table_fits_its_titles)
         .mean_kv_util = 0.6241,
         .mean_batch_size = 47.57,
     };
-    static const char head[] =
-        " done fail req/s tok/s good/s SLO% TTFT ms p99 TTFT TPOT ms E2E s p99 E2E  KV% batch";
-    static const char row[] =
-        "  19k  416 5.406 1139k   5.41 97.0  4915.6  27136.6   63.34 321.8 482.500 62.4  47.6";
-    char *h = NULL, *r = NULL;
+    static const char head[] = " done fail trunc req/s tok/s good/s SLO% TTFT ms p99 TTFT TPOT ms "
+                               "E2E s p99 E2E  KV% batch";
+    static const char row[] = "  19k  416     0 5.406 1139k   5.41 97.0  4915.6  27136.6   63.34 "
+                              "321.8 482.500 62.4  47.6";
+    char             *h = NULL, *r = NULL;
     ASSERT_TRUE((h = written(table_header_slo, &s)) && (r = written(table_row_slo, &s)));
     if (strcmp(h, head) || strcmp(r, row))
         TEST_FAIL_("table with SLOs:\n%s\n%s\nwanted:\n%s\n%s", h, r, head, row);
@@ -408,6 +420,80 @@ TEST(table_fits_its_titles)
     free(r);
 }
 
+/* Issue 12: failed and cut requests are counted and listed, and a failed request is an SLO miss.
+ * SLO TTFT 1.5 s. A (as above: TTFT 1 s, meets it) and B (TTFT 2 s, misses; its output was cut
+ * from 5 tokens to 1 by max_seq_len) complete; C (arrives at 2 s, prompt 5000, output 10) fails
+ * on its prompt, D (arrives at 4 s, prompt 100, output 200) on KV memory. By hand:
+ *   completed 2, failed 2 (1 + 1), truncated 1; longest cut request 5000 + 10 = 5010 tokens;
+ *   attainment of all 1/4 = 0.25, of the completed 1/2; goodput 1 good over 3 s = 0.333333;
+ *   arrival rate: 4 arrivals at 0, 1, 2, 4 s: 3 gaps over 4 s = 0.75 req/s.
+ * requests.csv lists all four, in the order they ended, with their status. */
+TEST(failed_and_truncated_by_hand)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/req.csv", tmpdir);
+    FILE *f = fopen(path, "w+");
+    ASSERT_TRUE(f != NULL);
+    met_t *m = met_new(&(struct met_cfg){.n_replicas = 1, .slo_ttft_s = 1.5, .requests_csv = f});
+    ASSERT_TRUE(m != NULL);
+    const simtime_t S = 1000000000;
+    struct req      a = {.id = 0,
+                         .arrival_ns = 0,
+                         .prompt_tok = 10,
+                         .output_tok = 3,
+                         .sched_ns = 0,
+                         .first_token_ns = S,
+                         .finish_ns = 3 * S};
+    struct req      b = {.id = 1,
+                         .arrival_ns = S,
+                         .prompt_tok = 20,
+                         .output_tok = 1,
+                         .asked_tok = 5,
+                         .sched_ns = 2 * S,
+                         .first_token_ns = 3 * S,
+                         .finish_ns = 3 * S};
+    struct req      c = {.id = 2, .arrival_ns = 2 * S, .prompt_tok = 5000, .output_tok = 10};
+    struct req      d = {.id = 3, .arrival_ns = 4 * S, .prompt_tok = 100, .output_tok = 200};
+    ASSERT_EQ(met_fail(m, &c, MET_FAIL_PROMPT), 0);
+    ASSERT_EQ(met_finish(m, &b), 0);
+    ASSERT_EQ(met_finish(m, &a), 0);
+    ASSERT_EQ(met_fail(m, &d, MET_FAIL_KV), 0);
+    struct met_summary s;
+    ASSERT_EQ(met_summarize(m, 0, &s), 0);
+    met_free(m);
+    ASSERT_EQ(s.completed, 2);
+    ASSERT_EQ(s.failed, 2);
+    ASSERT_EQ(s.failed_why[MET_FAIL_PROMPT], 1);
+    ASSERT_EQ(s.failed_why[MET_FAIL_KV], 1);
+    ASSERT_EQ(s.truncated, 1);
+    ASSERT_EQ(s.longest_cut, 5010);
+    ASSERT_NEAR(s.slo_attainment, 0.25, 1e-12);
+    ASSERT_NEAR(s.slo_attainment_completed, 0.5, 1e-12);
+    ASSERT_NEAR(s.request_goodput, 1.0 / 3, 1e-12);
+    ASSERT_NEAR(s.arrival_rate, 0.75, 1e-12);
+    char text[2048] = "";
+    rewind(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    static const char want[] = "2,,2.000000000,5000,10,,,,,,,0,0,failed_prompt_too_long\n"
+                               "1,0,1.000000000,20,1,0,1.000000000,2.000000000,0.000000000,2."
+                               "000000000,3.000000000,0,0,"
+                               "truncated\n"
+                               "0,0,0.000000000,10,3,0,0.000000000,1.000000000,1.000000000,3."
+                               "000000000,3.000000000,0,0,"
+                               "done\n"
+                               "3,,4.000000000,100,200,,,,,,,0,0,failed_kv_capacity\n";
+    if (strcmp(text, want))
+        TEST_FAIL_("requests.csv:\n%s\nwanted:\n%s", text, want);
+    /* The header names the same 14 columns. */
+    size_t commas = 0;
+    for (const char *p = met_requests_header; *p; p++)
+        commas += *p == ',';
+    ASSERT_EQ(commas, 13);
+    ASSERT_TRUE(strstr(met_requests_header, ",status") != NULL);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-met-XXXXXX");
@@ -417,6 +503,7 @@ int main(void)
     RUN(timeline_of_a_long_run);
     RUN(summary_columns_by_hand);
     RUN(table_fits_its_titles);
+    RUN(failed_and_truncated_by_hand);
     RUN(timeline_grows_lazily);
     RUN(settings_that_outgrow_memory_are_refused);
     char cmd[300];

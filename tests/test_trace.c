@@ -102,6 +102,10 @@ static void expect_req(const struct trace_req *r, int64_t arrival_ns, uint32_t p
 #define AZ      "TIMESTAMP,ContextTokens,GeneratedTokens\n"
 #define AZ_ROW1 "2023-11-16 18:15:46.6805900,374,44\n"
 #define AZ_ROW3 "2023-11-16 18:15:52.0000000,5,6\n"
+/* BurstGPT (issue 12): header, rows 2 and 4 good. */
+#define BG      "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+#define BG_ROW1 "5,ChatGPT,472,18,490,Conversation log\n"
+#define BG_ROW3 "45,GPT-4,1087,357,1444,API log\n"
 #define LN      "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n"
 #define CS      "arrival_s,prompt_tokens,output_tokens\n"
 #define MC1     "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 6}\n"
@@ -167,7 +171,18 @@ TEST(test_datetime)
         {"2023-11-16 18:1", -1, 0},      /* cut short */
         {"2023-11-16 18:15:46.", -1, 0}, /* no fractional digits */
         {"2023-11-16 18:15:46.1234567890", -1, 0},
-        {"2023-11-16T18:15:46", -1, 0},
+        /* Issue 12: the Azure 2024 trace's UTC offsets (ns from Python's
+         * datetime.fromisoformat(s): seconds x 10^9 + microseconds x 1000), ISO's T and Z. */
+        {"2024-05-10 00:00:00.009930+00:00", 0, INT64_C(1715299200009930000)},
+        {"2024-05-10 02:00:00.5+02:00", 0, INT64_C(1715299200500000000)},
+        {"2024-05-09 17:00:00-07:00", 0, INT64_C(1715299200000000000)},
+        {"2024-05-10 05:30:00+0530", 0, INT64_C(1715299200000000000)},
+        {"2024-05-10T00:00:00Z", 0, INT64_C(1715299200000000000)},
+        {"2023-11-16T18:15:46", 0, INT64_C(1700158546000000000)},
+        {"2024-05-10 00:00:00+24:00", -1, 0}, /* no such offset */
+        {"2024-05-10 00:00:00+00", -1, 0},    /* cut short */
+        {"2024-05-10 00:00:00+0x:00", -1, 0},
+        {"2023-11-16x18:15:46", -1, 0},
         {"2023-11-16 18:15:4x", -1, 0},
         {"2023-11-16 18:15:46.68x5900", -1, 0},
     };
@@ -276,6 +291,39 @@ TEST(test_csv_good)
     expect_req(&r.r[2], 2500000000, 300, 30, 2);
     expect_req(&r.r[3], 2500000000, 1, 1, 3);
 
+    /* Issue 12: blanks after the commas, in the header and the rows. */
+    run_file("sp.csv",
+             "arrival_s, prompt_tokens, output_tokens\n"
+             "5, 100, 10\n"
+             "7.5 ,\t300 , 30\n",
+             TRACE_FMT_AUTO, 0, &r, path);
+    if (r.rc)
+        TEST_FAIL_("%s", r.err.text);
+    ASSERT_EQ(r.n, 2);
+    expect_req(&r.r[0], 0, 100, 10, 0);
+    expect_req(&r.r[1], 2500000000, 300, 30, 1);
+
+    /* Issue 12: BurstGPT, told by its header; times are seconds, relative to the first row. */
+    run_file("b.csv", BG BG_ROW1 BG_ROW3, TRACE_FMT_AUTO, 0, &r, path);
+    if (r.rc)
+        TEST_FAIL_("%s", r.err.text);
+    ASSERT_EQ(r.n, 2);
+    expect_req(&r.r[0], 0, 472, 18, 0);
+    expect_req(&r.r[1], 40 * SIM_NS_PER_S, 1087, 357, 1);
+
+    /* Issue 12: an Azure 2024 file, its times with a UTC offset and microseconds: the second
+     * row is 1.5 s after the first, written in another offset. */
+    run_file("a24.csv",
+             "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+             "2024-05-10 00:00:00.009930+00:00,100,10\n"
+             "2024-05-10 02:00:01.509930+02:00,200,20\n",
+             TRACE_FMT_AUTO, 0, &r, path);
+    if (r.rc)
+        TEST_FAIL_("%s", r.err.text);
+    ASSERT_EQ(r.n, 2);
+    expect_req(&r.r[0], 0, 100, 10, 0);
+    expect_req(&r.r[1], 1500000000, 200, 20, 1);
+
     run_file("gid.csv",
              "arrival_s,prompt_tokens,output_tokens,id\n"
              "0,100,10,42\n"
@@ -370,8 +418,29 @@ static const struct bad_case bad_cases[] = {
      "ContextTokens: not a number: \"abc\"", 2, 1},
     {TRACE_FMT_AZURE, AZ AZ_ROW1 "2023-11-16 18:15:47.0,12,\n" AZ_ROW3, 3,
      "GeneratedTokens: empty field", 2, 1},
-    {TRACE_FMT_AZURE, AZ AZ_ROW1 "2023-11-16 18:15:47.0, 12,1\n" AZ_ROW3, 3,
-     "ContextTokens: not a number: \" 12\"", 2, 1},
+    /* Blanks around a field are dropped (issue 12), blanks inside one are not. */
+    {TRACE_FMT_AZURE, AZ AZ_ROW1 "2023-11-16 18:15:47.0, 1 2,1\n" AZ_ROW3, 3,
+     "ContextTokens: not a number: \"1 2\"", 2, 1},
+    /* BurstGPT (issue 12): failed rows of the logged service, sums, columns, text fields. */
+    {TRACE_FMT_BURSTGPT, BG BG_ROW1 "10,ChatGPT,300,0,300,API log\n" BG_ROW3, 3,
+     "Response tokens: 0, a request that failed in the logged service", 2, 1},
+    {TRACE_FMT_BURSTGPT, BG BG_ROW1 "10,ChatGPT,300,20,321,API log\n" BG_ROW3, 3,
+     "Total tokens: 321 is not Request tokens + Response tokens (320)", 2, 1},
+    {TRACE_FMT_BURSTGPT, BG BG_ROW1 "10,ChatGPT,300,20,320\n" BG_ROW3, 3,
+     "expected 6 fields (Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type), "
+     "got 5",
+     2, 1},
+    {TRACE_FMT_BURSTGPT, BG BG_ROW1 "10,,300,20,320,API log\n" BG_ROW3, 3, "Model: empty field", 2,
+     1},
+    {TRACE_FMT_BURSTGPT, BG BG_ROW1 "ten,GPT-4,300,20,320,API log\n" BG_ROW3, 3,
+     "Timestamp: not a number: \"ten\"", 2, 1},
+    {TRACE_FMT_BURSTGPT, BG BG_ROW1 "4,GPT-4,300,20,320,API log\n" BG_ROW3, 3,
+     "timestamp goes backwards", 2, 1},
+    {TRACE_FMT_BURSTGPT, "Timestamp,Model,Request tokens,Response tokens\n" BG_ROW1, -1,
+     "1: expected the header", 0, 0},
+    /* Azure 2024: an offset that is not one. */
+    {TRACE_FMT_AZURE, AZ AZ_ROW1 "2023-11-16 18:15:47.0+25:00,12,1\n" AZ_ROW3, 3,
+     "TIMESTAMP: bad timestamp", 2, 1},
     {TRACE_FMT_AZURE, AZ AZ_ROW1 "2023-11-16 18:15:47.0,12,-5\n" AZ_ROW3, 3,
      "GeneratedTokens: negative value: \"-5\"", 2, 1},
     {TRACE_FMT_AZURE, AZ AZ_ROW1 "2023-11-16 18:15:47.0,20000000,5\n" AZ_ROW3, 3,

@@ -62,12 +62,14 @@ void trace_opts_default(struct trace_opts *o)
 const struct sim_choice trace_format_choices[] = {
     {"synthetic", TRACE_FMT_SYNTH, "the generator: arrival process and lengths below, no file"},
     {"azure", TRACE_FMT_AZURE,
-     "Azure LLM inference 2023 CSV: TIMESTAMP,ContextTokens,GeneratedTokens"},
+     "Azure LLM inference 2023 or 2024 CSV: TIMESTAMP,ContextTokens,GeneratedTokens"},
     {"mooncake", TRACE_FMT_MOONCAKE, "Mooncake JSONL: timestamp (ms), input_length, output_length"},
     {"lengths", TRACE_FMT_LENGTHS, "lengths-only CSV; arrivals drawn from the arrival process"},
     {"csv", TRACE_FMT_CSV, "the interchange CSV: arrival_s,prompt_tokens,output_tokens[,id]"},
     {"vidur", TRACE_FMT_VIDUR,
      "Vidur's trace_replay CSV: arrived_at,num_prefill_tokens,num_decode_tokens (issue 10)"},
+    {"burstgpt", TRACE_FMT_BURSTGPT,
+     "BurstGPT CSV: Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type"},
     {"auto", TRACE_FMT_AUTO, "one of the file formats, told by the file's name and header"},
     {NULL, 0, NULL},
 };
@@ -272,6 +274,25 @@ static const char hdr_lengths[] = "num_prefill_tokens,num_decode_tokens,num_tota
 static const char hdr_csv[] = "arrival_s,prompt_tokens,output_tokens";
 static const char hdr_csv_id[] = "arrival_s,prompt_tokens,output_tokens,id";
 static const char hdr_vidur[] = "arrived_at,num_prefill_tokens,num_decode_tokens";
+/* BurstGPT's CSV (HPMLL/BurstGPT README.md, "Schema"; data/BurstGPT_*.csv). */
+static const char hdr_burstgpt[] =
+    "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type";
+
+/* A header as compared: blanks after a comma dropped (issue 12: "a, b" reads as "a,b"), in place.
+ * Returns the new length. */
+static size_t header_squeeze(char *line, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((line[i] == ' ' || line[i] == '\t') && o && line[o - 1] == ',')
+            continue;
+        line[o++] = line[i];
+    }
+    while (o && (line[o - 1] == ' ' || line[o - 1] == '\t'))
+        o--;
+    line[o] = 0;
+    return o;
+}
 
 /* Read the first line, settle the format and check the header. */
 static int read_header(trace_t *t, struct sim_msg *err)
@@ -294,6 +315,8 @@ static int read_header(trace_t *t, struct sim_msg *err)
         t->lr.last_n = n;
     }
     enum trace_format f = t->o.format;
+    if (f != TRACE_FMT_MOONCAKE && !(n && line[0] == '{')) /* a CSV header */
+        n = header_squeeze(line, n);
     if (f == TRACE_FMT_AUTO) {
         if (ends_with(t->path, ".jsonl") || (n && line[0] == '{'))
             f = TRACE_FMT_MOONCAKE;
@@ -305,10 +328,12 @@ static int read_header(trace_t *t, struct sim_msg *err)
             f = TRACE_FMT_CSV;
         else if (starts_with(line, "arrived_at,"))
             f = TRACE_FMT_VIDUR;
+        else if (starts_with(line, "Timestamp,Model,"))
+            f = TRACE_FMT_BURSTGPT;
         else
             return sim_msg_set(err, SIM_EINPUT,
                                "%s:1: cannot tell the trace format from the first line %s; name "
-                               "it (azure, mooncake, lengths, csv, vidur)",
+                               "it (azure, mooncake, lengths, csv, vidur, burstgpt)",
                                t->path, trace__quote(line, n, q, sizeof q));
     }
     t->fmt = f;
@@ -319,6 +344,7 @@ static int read_header(trace_t *t, struct sim_msg *err)
     case TRACE_FMT_AZURE: want = hdr_azure; break;
     case TRACE_FMT_LENGTHS: want = hdr_lengths; break;
     case TRACE_FMT_VIDUR: want = hdr_vidur; break;
+    case TRACE_FMT_BURSTGPT: want = hdr_burstgpt; break;
     default:
         want = hdr_csv;
         t->csv_has_id = !strcmp(line, hdr_csv_id);

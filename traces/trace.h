@@ -1,8 +1,9 @@
 /*
  * trace.h: workload sources that yield one request at a time (never loading a whole file).
  *
- * Sources: Azure LLM inference 2023 CSV, Mooncake JSONL, lengths-only CSV (arrivals drawn from a
- * process), the generic interchange CSV (traces/FORMAT.md), and a synthetic generator (Poisson or
+ * Sources: Azure LLM inference 2023 and 2024 CSV, Mooncake JSONL, BurstGPT CSV, lengths-only CSV
+ * (arrivals drawn from a process), the generic interchange CSV (traces/FORMAT.md), and a
+ * synthetic generator (Poisson or
  * Gamma arrivals; log-normal or empirical lengths), which is the embedded default workload.
  * Order: arrivals are non-decreasing. A replayed row whose timestamp goes backwards is an error
  * (or, with skip_bad, skipped and counted); see FORMAT.md.
@@ -42,6 +43,7 @@ enum trace_format {
     TRACE_FMT_LENGTHS,  /* num_prefill_tokens,num_decode_tokens,... (no arrivals) */
     TRACE_FMT_CSV,      /* arrival_s,prompt_tokens,output_tokens[,id] */
     TRACE_FMT_VIDUR,    /* arrived_at,num_prefill_tokens,num_decode_tokens (absolute seconds) */
+    TRACE_FMT_BURSTGPT, /* issue 12: Timestamp,Model,Request tokens,Response tokens,... */
     TRACE_FMT_SYNTH     /* generator, no file */
 };
 

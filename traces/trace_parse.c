@@ -189,10 +189,28 @@ int trace__parse_datetime(const char *s, size_t n, int64_t *out_ns)
 {
     int y, mo, d, h, mi, sec;
     if (n < 19 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || s[10] != ' ' || !digits(s + 11, 2, &h) || s[13] != ':' ||
-        !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+        !digits(s + 8, 2, &d) || (s[10] != ' ' && s[10] != 'T') || !digits(s + 11, 2, &h) ||
+        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
         return -1;
     int64_t frac = 0;
+    /* Issue 12: a UTC offset after the time (the 2024 trace's "+00:00"; also "Z", "-07:00",
+     * "+0530"): the instant is the local time less the offset. */
+    int64_t off_s = 0;
+    if (n > 19 && (s[n - 1] == 'Z' || s[n - 1] == 'z')) {
+        n--;
+    } else if (n > 24 && (s[n - 6] == '+' || s[n - 6] == '-') && s[n - 3] == ':') {
+        int oh, om;
+        if (!digits(s + n - 5, 2, &oh) || !digits(s + n - 2, 2, &om) || oh > 23 || om > 59)
+            return -1;
+        off_s = (s[n - 6] == '-' ? -1 : 1) * (int64_t)(oh * 3600 + om * 60);
+        n -= 6;
+    } else if (n > 23 && (s[n - 5] == '+' || s[n - 5] == '-') && isdigit((unsigned char)s[n - 4])) {
+        int oh, om;
+        if (!digits(s + n - 4, 2, &oh) || !digits(s + n - 2, 2, &om) || oh > 23 || om > 59)
+            return -1;
+        off_s = (s[n - 5] == '-' ? -1 : 1) * (int64_t)(oh * 3600 + om * 60);
+        n -= 5;
+    }
     if (n > 19) {
         size_t k = n - 20;
         if (s[19] != '.' || k < 1 || k > 9)
@@ -207,7 +225,7 @@ int trace__parse_datetime(const char *s, size_t n, int64_t *out_ns)
     if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 ||
         d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 || mi > 59 || sec > 59)
         return -2;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_s;
     *out_ns = secs * SIM_NS_PER_S + frac;
     return 0;
 }
@@ -216,16 +234,23 @@ int trace__parse_datetime(const char *s, size_t n, int64_t *out_ns)
 
 #define MAX_FIELDS 8
 
-/* Split at commas in place (each field NUL-terminated). Returns the number of fields, which may
- * exceed MAX_FIELDS; only the first MAX_FIELDS are stored. */
+/* Split at commas in place (each field NUL-terminated, without the blanks around it). Returns the
+ * number of fields, which may exceed MAX_FIELDS; only the first MAX_FIELDS are stored. */
 static size_t split(char *line, size_t n, char **f, size_t *fl)
 {
     size_t k = 0, start = 0;
     for (size_t i = 0; i <= n; i++) {
         if (i == n || line[i] == ',') {
-            if (k < MAX_FIELDS) {
-                f[k] = line + start;
-                fl[k] = i - start;
+            if (k < MAX_FIELDS) { /* blanks around a field dropped (issue 12: "0, 374, 44") */
+                size_t a = start, b = i;
+                while (a < b && (line[a] == ' ' || line[a] == '\t'))
+                    a++;
+                while (b > a && (line[b - 1] == ' ' || line[b - 1] == '\t'))
+                    b--;
+                f[k] = line + a;
+                fl[k] = b - a;
+                if (b < n) /* the field ends here: NUL-terminated below or now */
+                    line[b] = '\0';
             }
             k++;
             if (i < n)
@@ -257,7 +282,9 @@ static int parse_azure(trace_t *t, char *line, size_t n, struct trace__row *row)
         if (rc == -2)
             return trace__row_err(t, SIM_EINPUT, "TIMESTAMP: no such date or time: %s", q);
         return trace__row_err(t, SIM_EINPUT,
-                              "TIMESTAMP: bad timestamp %s (want YYYY-MM-DD HH:MM:SS.fffffff)", q);
+                              "TIMESTAMP: bad timestamp %s (want YYYY-MM-DD HH:MM:SS.fffffff, "
+                              "optionally with a UTC offset: +00:00)",
+                              q);
     }
     if ((rc = parse_tok(t, "ContextTokens", f[1], fl[1], 0, &row->prompt)) ||
         (rc = parse_tok(t, "GeneratedTokens", f[2], fl[2], 0, &row->output)))
@@ -304,6 +331,46 @@ static int parse_vidur(trace_t *t, char *line, size_t n, struct trace__row *row)
         (rc = parse_tok(t, "num_prefill_tokens", f[1], fl[1], 0, &row->prompt)) ||
         (rc = parse_tok(t, "num_decode_tokens", f[2], fl[2], 0, &row->output)))
         return rc;
+    return SIM_OK;
+}
+
+/* BurstGPT (HPMLL/BurstGPT README.md, "Schema"): Timestamp (seconds from the first day's
+ * midnight), Model, Request tokens, Response tokens, Total tokens (their sum), Log Type. Its
+ * BurstGPT_N.csv files keep requests that failed in the logged service, with 0 response tokens:
+ * they are errors here (never run, never dropped quietly), skipped and counted with skip_bad, and
+ * its BurstGPT_without_fails_N.csv files have none. */
+static int parse_burstgpt(trace_t *t, char *line, size_t n, struct trace__row *row)
+{
+    static const char hdr[] =
+        "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type";
+    char    *f[MAX_FIELDS];
+    size_t   fl[MAX_FIELDS];
+    size_t   k = split(line, n, f, fl);
+    uint64_t total;
+    int      rc;
+    if (k != 6)
+        return field_count_err(t, 6, k, hdr);
+    if ((rc = parse_seconds(t, "Timestamp", f[0], fl[0], &row->t_ns)))
+        return rc;
+    if (fl[1] == 0)
+        return trace__row_err(t, SIM_EINPUT, "Model: empty field");
+    if (fl[5] == 0)
+        return trace__row_err(t, SIM_EINPUT, "Log Type: empty field");
+    if (fl[3] == 1 && f[3][0] == '0')
+        return trace__row_err(t, SIM_EINPUT,
+                              "Response tokens: 0, a request that failed in the logged service "
+                              "(BurstGPT_without_fails_*.csv has none; workload.skip_bad: true "
+                              "skips and counts them)");
+    if ((rc = parse_tok(t, "Request tokens", f[2], fl[2], 0, &row->prompt)) ||
+        (rc = parse_tok(t, "Response tokens", f[3], fl[3], 0, &row->output)))
+        return rc;
+    enum num_status st = parse_u64(f[4], fl[4], 0, &total);
+    if (st != NUM_OK)
+        return num_err(t, "Total tokens", st, f[4], fl[4]);
+    if (total != row->prompt + row->output)
+        return trace__row_err(
+            t, SIM_EINPUT, "Total tokens: %llu is not Request tokens + Response tokens (%llu)",
+            (unsigned long long)total, (unsigned long long)(row->prompt + row->output));
     return SIM_OK;
 }
 
@@ -682,6 +749,8 @@ int trace__parse_row(trace_t *t, char *line, size_t n, int nl, struct trace__row
         rc = parse_lengths(t, line, n, row);
     else if (t->fmt == TRACE_FMT_VIDUR)
         rc = parse_vidur(t, line, n, row);
+    else if (t->fmt == TRACE_FMT_BURSTGPT)
+        rc = parse_burstgpt(t, line, n, row);
     else
         rc = parse_mooncake(t, line, n, row);
     if (rc == SIM_EINPUT && !nl) {

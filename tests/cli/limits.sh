@@ -35,6 +35,7 @@ profile() { # profile FILE CONST [EXTRA-LINE]
 format: lensim-profile/1
 model: llama-2-7b
 backend: cpu
+device: a100-80gb
 tp: 1
 latency:
   pieces:
