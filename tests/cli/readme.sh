@@ -28,7 +28,7 @@ grep -qi 'rejected requests are reported' "$R" && ok "says rejected requests are
     fail "rejected requests not mentioned"
 "$L" schema > keys.txt 2> /dev/null || fail "lensim schema"
 unknown=$(grep -o '`[a-z_]*\.[a-z_]*`' "$R" | tr -d '`' | sort -u | while read -r k; do
-    case $k in *.md | *.c | *.h | *.yaml | *.csv | *.json | *.py | *.sh | *.gp) continue ;; esac
+    case $k in *.md | *.c | *.h | *.yaml | *.csv | *.json | *.py | *.sh | *.gp | *.png | *.svg | *.pdf) continue ;; esac
     grep -q "^$k " keys.txt || echo "$k"
 done)
 [ -z "$unknown" ] && ok "every setting it names exists" || fail "unknown keys: $unknown"
