@@ -224,6 +224,19 @@ static const struct field fields[] = {
     FB("outputs.requests_csv", out_requests, "true", "write requests.csv (one row per request)"),
     FN("outputs.timeline_rows", T_U32, out_timeline_rows, "2000", 0, 1e7, "rows",
        "timeline.csv rows per replica (0 = none)"),
+
+    /* issue 11: live execution mode (sim/exec_live.h) */
+    FC("engine.mode", mode, "sim", exec_mode_choices,
+       "sim: the perf profile times iterations; live: they run on kernels (live.*)"),
+    FC("live.backend", live_backend, "cpu", kern_backend_choices,
+       "live: where the forward passes run (cuda without a GPU: exit 77)"),
+    FC("live.clock", live_clock, "measured", live_clock_choices,
+       "live: what an iteration costs on the virtual clock"),
+    FN("live.max_bytes", T_F64, live_max_bytes, "0", 0, 1e15, "bytes",
+       "live: weights + KV + workspace budget, checked before allocating (0 = half the free "
+       "memory)"),
+    FN("live.threads", T_U32, live_threads, "1", 1, 1024, "threads",
+       "live, cpu: BLAS threads (1 matches lensim calibrate's default)"),
 };
 enum { N_FIELDS = sizeof fields / sizeof *fields };
 
@@ -1034,6 +1047,18 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
         !(c->m_layers && c->m_hidden && c->m_heads && c->m_head_dim && c->m_ffn && c->m_params))
         return msg_at(err, where(m, "model.name"), "model",
                       "a custom model needs layers, hidden, heads, head_dim, ffn and params");
+    /* issue 11: live execution mode */
+    if (c->mode == EXEC_MODE_LIVE) {
+        if (c->live_clock == LIVE_CLOCK_REALTIME)
+            return msg_at(err, where(m, "live.clock"), "live.clock",
+                          "realtime is not implemented yet: use measured (or profile)");
+        if (c->compat == CFG_COMPAT_SSJF)
+            return msg_at(err, where(m, "engine.mode"), "engine.mode",
+                          "live runs lensim's serving model, not compat ssjf");
+        if (c->tp != 1)
+            return msg_at(err, where(m, "hardware.tp"), "hardware.tp",
+                          "live runs one device: tensor parallelism %u is not supported", c->tp);
+    }
     if (c->start_s > 0 && c->end_s > 0 && c->end_s <= c->start_s)
         return msg_at(err, where(m, "workload.end_s"), "workload.end_s",
                       "window end %g is not after its start %g", c->end_s, c->start_s);

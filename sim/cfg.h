@@ -24,6 +24,7 @@
 
 #include "choice.h"
 #include "evq.h"
+#include "exec_live.h"
 #include "kv.h"
 #include "pred.h"
 #include "sched.h"
@@ -101,6 +102,13 @@ struct cfg {
 
     int      out_requests;
     uint32_t out_timeline_rows;
+
+    /* issue 11: live execution mode (sim/exec_live.h) */
+    enum exec_mode  mode;
+    int             live_backend; /* enum kern_backend_id */
+    enum live_clock live_clock;
+    double          live_max_bytes;
+    uint32_t        live_threads;
 };
 
 typedef struct cfg_exp cfg_exp_t;

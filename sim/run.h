@@ -33,6 +33,9 @@ struct run {
     struct pred_cfg       pred;
     char                  pred_path[1024];
     char                  compat_path[1024]; /* compat ssjf: the predictions file */
+    /* issue 11: a live run's executor statistics (manifest `live:`), set by run_exec */
+    struct live_stats live;
+    int               have_live;
 };
 
 /* Build a run. data_dir may be "" (none). Returns 0, or SIM_ECONFIG / SIM_EIO / SIM_ENOENT with
