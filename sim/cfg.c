@@ -232,6 +232,8 @@ static const struct field fields[] = {
        "live: where the forward passes run (cuda without a GPU: exit 77)"),
     FC("live.clock", live_clock, "measured", live_clock_choices,
        "live: what an iteration costs on the virtual clock"),
+    FC("live.timer", live_timer, "wall", live_timer_choices,
+       "live, clock measured: wall time, or the thread's CPU time (shared machines)"),
     FN("live.max_bytes", T_F64, live_max_bytes, "0", 0, 1e15, "bytes",
        "live: weights + KV + workspace budget, checked before allocating (0 = half the free "
        "memory)"),

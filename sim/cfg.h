@@ -107,6 +107,7 @@ struct cfg {
     enum exec_mode  mode;
     int             live_backend; /* enum kern_backend_id */
     enum live_clock live_clock;
+    enum live_timer live_timer;
     double          live_max_bytes;
     uint32_t        live_threads;
 };

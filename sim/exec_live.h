@@ -39,12 +39,17 @@
 
 enum exec_mode { EXEC_MODE_SIM = 0, EXEC_MODE_LIVE };
 enum live_clock { LIVE_CLOCK_MEASURED = 0, LIVE_CLOCK_PROFILE, LIVE_CLOCK_REALTIME };
+/* What `measured` measures: wall time, or the calling thread's CPU time (a shared machine's
+ * other processes then do not count; meaningful on the CPU backend with one thread only). */
+enum live_timer { LIVE_TIMER_WALL = 0, LIVE_TIMER_CPU };
 extern const struct sim_choice exec_mode_choices[];  /* engine.mode */
 extern const struct sim_choice live_clock_choices[]; /* live.clock */
+extern const struct sim_choice live_timer_choices[]; /* live.timer */
 
 struct live_cfg {
     const char     *backend; /* kern_backend_choices name */
     enum live_clock clock;
+    enum live_timer timer;
     double          max_bytes; /* device bytes the backend may take; 0 = half of what is free */
     uint32_t        threads;   /* cpu: BLAS threads (0 = 1) */
     uint64_t        seed;      /* weights and prompt token ids */
@@ -58,6 +63,7 @@ struct live_cfg {
 struct live_stats {
     uint64_t iters, prefills, reprefills, swap_out, swap_in;
     double   wall_s;   /* the executor's calls, whole */
+    double   cpu_s;    /* the same, the thread's CPU time */
     double   kernel_s; /* kern_run + sync */
     double   copy_s;   /* swap copies */
     double   pred_s;   /* the profile's predictions of the same iterations */

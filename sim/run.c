@@ -270,6 +270,7 @@ static int live_open(const struct run *x, FILE *iters, live_t **out, struct sim_
     struct live_cfg         lc = {
                 .backend = sim_choice_name(kern_backend_choices, x->cfg.live_backend),
                 .clock = x->cfg.live_clock,
+                .timer = x->cfg.live_timer,
                 .max_bytes = x->cfg.live_max_bytes,
                 .threads = x->cfg.live_threads,
                 .seed = x->cfg.seed,
@@ -348,12 +349,12 @@ static void write_manifest(FILE *f, const struct run *x, const struct run_result
         fprintf(f,
                 "live:\n  backend: \"%s\"\n  device: \"%s\"\n  device_bytes: %zu\n"
                 "  iterations: %llu\n  prefills: %llu\n  reprefills: %llu\n  swap_out: %llu\n"
-                "  swap_in: %llu\n  wall_s: %.6f\n  kernel_s: %.6f\n  copy_s: %.6f\n"
+                "  swap_in: %llu\n  wall_s: %.6f\n  cpu_s: %.6f\n  kernel_s: %.6f\n  copy_s: %.6f\n"
                 "  predicted_s: %.6f\n  overhead_pct: %.3f\n",
                 l->backend, l->device, l->device_bytes, (unsigned long long)l->iters,
                 (unsigned long long)l->prefills, (unsigned long long)l->reprefills,
                 (unsigned long long)l->swap_out, (unsigned long long)l->swap_in, l->wall_s,
-                l->kernel_s, l->copy_s, l->pred_s,
+                l->cpu_s, l->kernel_s, l->copy_s, l->pred_s,
                 l->wall_s > 0 ? 100 * (l->wall_s - l->kernel_s - l->copy_s) / l->wall_s : 0.0);
     }
     fprintf(f,
