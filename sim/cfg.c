@@ -180,6 +180,9 @@ static const struct field fields[] = {
     FC("engine.queue", queue, "calendar", evq_kind_choices,
        "event queue implementation (results are identical)"),
     FB("engine.check", check, "false", "check every invariant after every event (slow)"),
+    /* issue 11: live execution mode (sim/exec_live.h; live.* below) */
+    FC("engine.mode", mode, "sim", exec_mode_choices,
+       "sim: the perf profile times iterations; live: they run on kernels (live.*)"),
 
     FC("policy.name", policy, "fcfs", sched_policy_choices, "scheduling policy"),
     FN("policy.aging_s", T_F64, aging_s, "0", 0, 1e9, "s",
@@ -226,8 +229,6 @@ static const struct field fields[] = {
        "timeline.csv rows per replica (0 = none)"),
 
     /* issue 11: live execution mode (sim/exec_live.h) */
-    FC("engine.mode", mode, "sim", exec_mode_choices,
-       "sim: the perf profile times iterations; live: they run on kernels (live.*)"),
     FC("live.backend", live_backend, "cpu", kern_backend_choices,
        "live: where the forward passes run (cuda without a GPU: exit 77)"),
     FC("live.clock", live_clock, "measured", live_clock_choices,

@@ -296,10 +296,6 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
             else
                 lv->st.reprefills++;
             lv->st.prefills++;
-            if (q->ctx_tok > s->prompt + s->n_gen)
-                return fail(lv, SIM_EINVARIANT,
-                            "request %llu: prefill of %u tokens, but it has %u (prompt + sampled)",
-                            q->id, q->ctx_tok, s->prompt + s->n_gen);
         } else if (s->slot < 0) { /* a swap-in */
             if (!s->host || s->host_tok != start)
                 return fail(lv, SIM_EINVARIANT,
@@ -334,6 +330,11 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
                                       .start = start,
                                       .n_new = q->new_tok,
                                       .tokens = lv->tok + *rows};
+        if (q->ctx_tok > s->prompt + s->n_gen) /* e.g. a later chunk of a chunked prefill */
+            return fail(lv, SIM_EINVARIANT,
+                        "request %llu: computes up to position %u but knows %u tokens (a chunked "
+                        "prefill: the seam does not say where the prompt ends yet)",
+                        q->id, q->ctx_tok, s->prompt + s->n_gen);
         for (uint32_t j = 0; j < q->new_tok; j++)
             lv->tok[(*rows)++] = token_at(lv, s, start + j);
     }
