@@ -603,3 +603,17 @@ void live_free(live_t *lv)
 }
 
 void live_get_stats(const live_t *lv, struct live_stats *out) { *out = lv->st; }
+
+int live_tokens(const live_t *lv, uint64_t id, const int32_t **tok, uint32_t *n)
+{
+    if (!lv->cap_tab)
+        return 0;
+    size_t j = slot_of_id(id, lv->cap_tab);
+    while (lv->tab[j].used && lv->tab[j].id != id)
+        j = (j + 1) & (lv->cap_tab - 1);
+    if (!lv->tab[j].used)
+        return 0;
+    *tok = lv->tab[j].gen;
+    *n = lv->tab[j].n_gen;
+    return 1;
+}

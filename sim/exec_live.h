@@ -81,5 +81,8 @@ void live_free(live_t *lv);
 /* Its ops over lv (borrowed). */
 struct exec live_exec(live_t *lv);
 void        live_get_stats(const live_t *lv, struct live_stats *out);
+/* The tokens request id has sampled so far (*tok borrowed until the next iter_ns): returns 1,
+ * or 0 when the executor never saw it. */
+int live_tokens(const live_t *lv, uint64_t id, const int32_t **tok, uint32_t *n);
 
 #endif

@@ -9,6 +9,11 @@
  *   kernel). Tolerance: fp32, 4 layers of hidden 64; the two paths sum in different orders, so
  *   they agree to a few ulps of the logits' scale: |diff| <= 1e-4 * (1 + |logit|) (observed:
  *   about 1e-6).
+ * - preempted_sequences_sample_what_they_would_alone: the executor driven directly (its own
+ *   listing, no replica): a sequence preempted by recompute (re-prefilled with the tokens it
+ *   sampled) or by swap (its cache copied to host and back into other blocks) samples, token for
+ *   token, what it samples alone; so does the sequence batched with it. A decode whose context
+ *   is not its cache's length is SIM_EINVARIANT.
  * - profile_clock_is_the_simulation: the live path with live.clock profile (kernels run, the
  *   clock charges the profile's time) writes byte-identical requests.csv, summary.json and
  *   timeline.csv (header comment aside: it holds the experiment hash) to engine.mode sim, with
@@ -173,6 +178,138 @@ TEST(batched_forward_matches_alone)
     struct kern_batch ob = {1, &over};
     ASSERT_EQ(kern_prepare(b, &ob, &err), SIM_ENOSPC);
     kern_backend_free(b);
+}
+
+/* ---- the executor's own bookkeeping, driven directly ---- */
+
+struct fake {
+    struct exec_seq s[4];
+    int             n;
+};
+
+static void fake_list(const void *owner, exec_seq_fn fn, void *ctx)
+{
+    const struct fake *f = owner;
+    for (int i = 0; i < f->n; i++)
+        fn(ctx, &f->s[i]);
+}
+
+static struct exec_seq dec(uint64_t id, uint32_t ctx)
+{
+    return (struct exec_seq){id, EXEC_SEQ_DECODE, ctx, 1, (ctx + BT - 1) / BT + 1};
+}
+static struct exec_seq pre(uint64_t id, uint32_t ctx)
+{
+    return (struct exec_seq){id, EXEC_SEQ_PREFILL, ctx, ctx, (ctx + BT - 1) / BT};
+}
+
+/* One iteration of the listed sequences on lv (the replica is f: its address is the owner). */
+static void iterate(live_t *lv, struct fake *f, int n, const struct exec_seq *seqs)
+{
+    f->n = n;
+    struct exec_batch b = {.n_seqs = (uint32_t)n, .list = fake_list, .owner = f};
+    for (int i = 0; i < n; i++) {
+        f->s[i] = seqs[i];
+        if (seqs[i].kind == EXEC_SEQ_DECODE) {
+            b.agg.decode_seqs++;
+            b.agg.decode_ctx += seqs[i].ctx_tok;
+        } else {
+            b.agg.prefill_tok += seqs[i].new_tok;
+            b.agg.prefill_sq += (double)seqs[i].new_tok * seqs[i].new_tok;
+        }
+    }
+    struct exec    ex = live_exec(lv);
+    simtime_t      ns = 0;
+    struct sim_msg err = {{0}};
+    if (ex.ops->iter_ns(ex.self, &b, &ns, &err))
+        TEST_FAIL_("iter_ns: %s", err.text);
+    ASSERT_TRUE(ns > 0);
+}
+
+static live_t *executor(int swap, struct cost *c)
+{
+    memset(c, 0, sizeof *c);
+    c->prof.n_pieces = 1;
+    c->prof.piece[0].max_tokens = INFINITY;
+    c->prof.piece[0].coef[CAL_T_CONST] = 1e-3;
+    c->prof.kv_bytes_per_token = 1;
+    struct live_cfg lc = {.backend = "cpu",
+                          .clock = LIVE_CLOCK_PROFILE,
+                          .seed = 5,
+                          .replicas = 1,
+                          .max_batch = 4,
+                          .max_batched_tokens = 64,
+                          .max_seq_len = MAXCTX,
+                          .block_tok = BT,
+                          .capacity_tok = 256,
+                          .paged = 1,
+                          .swap = swap};
+    live_t         *lv;
+    struct sim_msg  err = {{0}};
+    if (live_new(&lc, &shape, c, &lv, &err))
+        TEST_FAIL_("live_new: %s", err.text);
+    return lv;
+}
+
+/* Request 2 (prompt 6) preempted after 2 tokens while request 1 (prompt 10) runs on, then
+ * recomputed (a prefill of its prompt and 2 tokens) or swapped back in: every token it and its
+ * neighbour sample is the one each samples alone with nothing in the way (greedy decoding of the
+ * same weights and prompt). */
+TEST(preempted_sequences_sample_what_they_would_alone)
+{
+    for (int swap = 0; swap < 2; swap++) {
+        struct cost c0, c1, c2;
+        live_t     *alone2 = executor(swap, &c0), *alone1 = executor(swap, &c1),
+               *both = executor(swap, &c2);
+        struct fake f0, f1, f2;
+        iterate(alone2, &f0, 1, (struct exec_seq[]){pre(2, 6)});
+        for (uint32_t ctx = 7; ctx <= 11; ctx++)
+            iterate(alone2, &f0, 1, (struct exec_seq[]){dec(2, ctx)});
+        iterate(alone1, &f1, 1, (struct exec_seq[]){pre(1, 10)});
+        for (uint32_t ctx = 11; ctx <= 14; ctx++)
+            iterate(alone1, &f1, 1, (struct exec_seq[]){dec(1, ctx)});
+
+        iterate(both, &f2, 2, (struct exec_seq[]){pre(1, 10), pre(2, 6)});
+        iterate(both, &f2, 2, (struct exec_seq[]){dec(2, 7), dec(1, 11)});
+        iterate(both, &f2, 1, (struct exec_seq[]){dec(1, 12)}); /* 2 preempted */
+        iterate(both, &f2, 2, (struct exec_seq[]){dec(1, 13), swap ? dec(2, 8) : pre(2, 8)});
+        iterate(both, &f2, 2, (struct exec_seq[]){dec(1, 14), dec(2, 9)});
+        iterate(both, &f2, 1, (struct exec_seq[]){dec(2, 10)}); /* 1 finished */
+        iterate(both, &f2, 1, (struct exec_seq[]){dec(2, 11)});
+
+        const int32_t *a, *b;
+        uint32_t       na, nb;
+        for (uint64_t id = 1; id <= 2; id++) {
+            ASSERT_TRUE(live_tokens(id == 1 ? alone1 : alone2, id, &a, &na));
+            ASSERT_TRUE(live_tokens(both, id, &b, &nb));
+            ASSERT_EQ(na, id == 1 ? 5 : 6);
+            ASSERT_EQ(nb, na);
+            for (uint32_t k = 0; k < na; k++)
+                if (a[k] != b[k])
+                    TEST_FAIL_("%s: request %llu token %u: %d alone, %d batched",
+                               swap ? "swap" : "recompute", (unsigned long long)id, k, a[k], b[k]);
+        }
+        struct live_stats st;
+        live_get_stats(both, &st);
+        ASSERT_EQ(st.iters, 7);
+        ASSERT_EQ(st.reprefills, swap ? 0 : 1);
+        ASSERT_EQ(st.swap_in, swap ? 1 : 0);
+        /* A decode whose context is not what its cache holds is a broken invariant. */
+        struct exec_batch bad = {.agg = {.decode_seqs = 1, .decode_ctx = 20},
+                                 .n_seqs = 1,
+                                 .list = fake_list,
+                                 .owner = &f2};
+        f2.n = 1;
+        f2.s[0] = dec(2, 20);
+        simtime_t      ns;
+        struct sim_msg err = {{0}};
+        struct exec    ex = live_exec(both);
+        ASSERT_EQ(ex.ops->iter_ns(ex.self, &bad, &ns, &err), SIM_EINVARIANT);
+        ASSERT_STR_CONTAINS(err.text, "its cache holds 11");
+        live_free(alone1);
+        live_free(alone2);
+        live_free(both);
+    }
 }
 
 /* ---- runs ---- */
@@ -378,6 +515,7 @@ int main(void)
     if (!mkdtemp(tmpdir))
         return 1;
     RUN(batched_forward_matches_alone);
+    RUN(preempted_sequences_sample_what_they_would_alone);
     RUN(profile_clock_is_the_simulation);
     RUN(conservation_in_live_mode);
     RUN(too_big_is_refused);
