@@ -7,7 +7,9 @@
  * and E2E latency, mean/p50/p90/p99, live vs simulated, and the simulation's relative error.
  * The report names the profile (path, device it was calibrated on) and the live run's device.
  * A figure (predicted vs measured per iteration; the two E2E CDFs) goes to
- * LIVE_DIR/figures/fidelity.png when gnuplot is on the PATH.
+ * figures/fidelity_RUN.png beside the live run's directory (where `lensim plot` puts a results
+ * directory's figures: a run directory holds files only, so that a run done again replaces it
+ * whole) when gnuplot is on the PATH.
  * Percentiles: linear interpolation between order statistics (Hyndman & Fan type 7, numpy's
  * default). A directory holding one run directory `run` may be given for the run itself.
  */
@@ -182,7 +184,8 @@ static void usage(FILE *f)
                "kind, against wall and CPU time), reports the live executor's overhead outside\n"
                "the kernels, and, with SIM_DIR (the same experiment, engine.mode sim), the\n"
                "TTFT, TPOT and E2E latencies (mean, p50, p90, p99) of both and the simulation's\n"
-               "relative error. Draws LIVE_DIR/figures/fidelity.png when gnuplot is installed.\n"
+               "relative error. Draws figures/fidelity_RUN.png beside the live run's directory\n"
+               "when gnuplot is installed.\n"
                "\n"
                "exit status: 0 done, 2 bad usage or a missing or malformed file\n");
 }
@@ -218,8 +221,13 @@ static void iter_table(const struct col *c, const struct col *kind, int meas)
 
 static void figure(const char *live, const char *sim)
 {
-    char fig[2100];
-    snprintf(fig, sizeof fig, "%s/figures", live);
+    char        fig[2100], png[4200];
+    const char *slash = strrchr(live, '/'), *run = slash ? slash + 1 : live;
+    if (slash)
+        snprintf(fig, sizeof fig, "%.*s/figures", (int)(slash - live), live);
+    else
+        snprintf(fig, sizeof fig, "../figures"); /* the working directory is the run */
+    snprintf(png, sizeof png, "%s/fidelity_%s.png", fig, run);
     if (run_mkdirs(fig, &(struct sim_msg){0}))
         return;
     FILE *g = popen("gnuplot 2>/dev/null", "w");
@@ -228,7 +236,7 @@ static void figure(const char *live, const char *sim)
         return;
     }
     fprintf(g,
-            "set terminal pngcairo size 1200,500\nset output '%s/fidelity.png'\n"
+            "set terminal pngcairo size 1200,500\nset output '%s'\n"
             "set datafile separator ','\nset datafile commentschars '#'\nset key autotitle "
             "columnhead\nset multiplot layout 1,2\n"
             "set title 'per iteration'\nset xlabel 'measured s'\nset ylabel 'predicted s'\n"
@@ -237,12 +245,12 @@ static void figure(const char *live, const char *sim)
             "lines title 'y = x'\n"
             "unset logscale\nset title 'E2E latency CDF'\nset xlabel 'E2E s'\nset ylabel "
             "'fraction'\nplot '%s/requests.csv' using 10:(1.0) smooth cnormal title 'live'",
-            fig, live, live);
+            png, live, live);
     if (sim)
         fprintf(g, ", '%s/requests.csv' using 10:(1.0) smooth cnormal title 'simulated'", sim);
     fprintf(g, "\nunset multiplot\n");
     int st = pclose(g);
-    printf("figure: %s/fidelity.png%s\n", fig, st ? " (gnuplot failed)" : "");
+    printf("figure: %s%s\n", png, st ? " (gnuplot failed)" : "");
 }
 
 int fidelity_cmd(int argc, char **argv)

@@ -38,5 +38,9 @@ expect "too big for live.max_bytes" 2 stderr "live.max_bytes" -- \
 expect "fidelity report" 0 stdout "per-iteration prediction error" -- "$L" fidelity l s
 grep -qE '^  E2E   mean ' out.txt || fail "fidelity: no E2E row: $(head -40 out.txt)"
 grep -qE '^  decode +[0-9]+ ' out.txt || fail "fidelity: no decode row"
+if command -v gnuplot > /dev/null; then
+    [ -s l/figures/fidelity_run.png ] && ok "fidelity figure" || fail "no l/figures/fidelity_run.png"
+fi
+[ -e l/run/figures ] && fail "fidelity wrote into the run's directory (a rerun could not replace it)"
 expect "fidelity of a simulated run" 2 stderr "iterations.csv" -- "$L" fidelity s
 finish
