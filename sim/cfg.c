@@ -1061,6 +1061,11 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
         if (c->tp != 1)
             return msg_at(err, where(m, "hardware.tp"), "hardware.tp",
                           "live runs one device: tensor parallelism %u is not supported", c->tp);
+        if (c->live_timer == LIVE_TIMER_CPU &&
+            (c->live_backend != KERN_BACKEND_CPU || c->live_threads != 1))
+            return msg_at(err, where(m, "live.timer"), "live.timer",
+                          "cpu measures the calling thread only: it needs live.backend cpu and "
+                          "live.threads 1");
     }
     if (c->start_s > 0 && c->end_s > 0 && c->end_s <= c->start_s)
         return msg_at(err, where(m, "workload.end_s"), "workload.end_s",

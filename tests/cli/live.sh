@@ -1,6 +1,7 @@
 #!/bin/bash
 # live.sh LENSIM (issue 11): live execution mode from the command line. cuda without a GPU exits
-# 77 (meson's SKIP status, as kcheck); live.clock realtime is refused at load with file:line:col;
+# 77 (meson's SKIP status, as kcheck); live.clock realtime, and live.timer cpu with 2 BLAS
+# threads, are refused at load with file:line:col;
 # a model above live.max_bytes is refused (2) before allocating, naming the key; a short live run
 # and its simulated twin feed `lensim fidelity`, which reports per-iteration errors by kind and
 # latency percentiles; fidelity on a directory that is no live run is bad usage (2).
@@ -27,6 +28,10 @@ else
     expect "cuda without a GPU" 77 stderr "cuda" -- "$L" run live.yaml -q -o c --set live.backend=cuda
 fi
 expect "realtime refused at load" 2 stderr "rt.yaml:6:10" -- "$L" run rt.yaml -q -o r
+printf 'name: ct\nmodel: tiny\nworkload: {requests: 2}\nengine: {mode: live}\nlive:\n  timer: cpu\n  threads: 2\n' \
+    > ct.yaml
+expect "cpu timer with 2 threads refused at load" 2 stderr "ct.yaml:6:10: live.timer" -- \
+    "$L" run ct.yaml -q -o t
 expect "too big for live.max_bytes" 2 stderr "live.max_bytes" -- \
     "$L" run live.yaml -q -o big --set live.max_bytes=1000000
 [ -e big/run ] && fail "a refused live run left a run directory"
