@@ -8,7 +8,7 @@ MESON_OPTS ?=
 DEB_PKGS   := build-essential meson ninja-build pkg-config libgsl-dev libyaml-dev \
               libopenblas-dev gnuplot-nox python3
 
-.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install
+.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install fidelity
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -78,6 +78,20 @@ bench: all
 PREFIX ?= /usr/local
 install: all
 	install -D -m 755 $(BUILD)/lensim $(DESTDIR)$(PREFIX)/bin/lensim
+# issue 11: live execution mode against the simulation on this machine's CPU. Calibrates the tiny
+# model's profile (thread CPU time: the machine may be shared), runs experiments/live-tiny.yaml
+# live (every iteration on the kernels) and simulated with that profile, prints the report.
+FIDELITY_DIR ?= $(BUILD)/fidelity
+fidelity: all
+	mkdir -p $(FIDELITY_DIR)
+	./$(BUILD)/lensim calibrate --model tiny --backend cpu --cpu-time --grid small \
+	  --max-seqs 32 --max-ctx 512 --max-prompt 256 --max-batch-tok 512 \
+	  -o $(FIDELITY_DIR)/tiny.yaml
+	./$(BUILD)/lensim run experiments/live-tiny.yaml -o $(FIDELITY_DIR)/live \
+	  --set perf.profile=$(FIDELITY_DIR)/tiny.yaml
+	./$(BUILD)/lensim run experiments/live-tiny.yaml -o $(FIDELITY_DIR)/sim \
+	  --set perf.profile=$(FIDELITY_DIR)/tiny.yaml --set engine.mode=sim
+	./$(BUILD)/lensim fidelity $(FIDELITY_DIR)/live $(FIDELITY_DIR)/sim
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -173,7 +173,8 @@ static int time_predictor(const struct cal_calibrate_opts *a, uint32_t n_req, do
                                 .pred_max_req = 64,
                                 .pred_max_feat = 256,
                                 .device = a->device,
-                                .cpu_threads = a->threads};
+                                .cpu_threads = a->threads,
+                                .cpu_time = a->cpu_time};
     kern_backend_t        *b;
     int                    rc = kern_backend_new(NULL, &o, &b, err);
     if (rc)
@@ -266,6 +267,7 @@ static int plan(struct cal_run *r, struct sim_msg *err)
         .graphs = r->gpu && a->graphs,
         .device = a->device,
         .cpu_threads = a->threads,
+        .cpu_time = a->cpu_time,
     };
     if (a->layout == KERN_KV_CONTIGUOUS && (double)r->go.max_seqs * r->go.max_ctx * kvpt > r->room)
         return sim_msg_set(err, SIM_ECONFIG,
@@ -481,8 +483,9 @@ static void make_info(const struct cal_run *r, char *info, size_t n)
     INFO("  timed_unit: \"one whole iteration: embedding, %u layers, final norm, LM head\"\n",
          r->sh.layers);
     INFO("  timing: {warmup: %u, repeats: %u, min_repeats: %u, budget_s: %g, l2_flush: %s, "
-         "statistic: median}\n",
-         t->warmup, t->repeats, t->min_repeats, t->budget_s, t->warm ? "false" : "true");
+         "statistic: median%s}\n",
+         t->warmup, t->repeats, t->min_repeats, t->budget_s, t->warm ? "false" : "true",
+         r->ko.cpu_time ? ", clock: thread_cpu" : "");
     INFO("  grid: {points: %zu, train: %zu, heldout: %zu, max_seqs: %u, max_ctx: %u, "
          "max_prompt: %u, max_batch_tok: %u, max_kv_tok: %zu, seed: %llu, kv_layout: %s}\n",
          r->g.n, rep->n_train, rep->n_heldout, r->go.max_seqs, r->go.max_ctx, r->go.max_prompt,

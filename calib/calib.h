@@ -38,6 +38,7 @@ struct cal_calibrate_opts {
     int                 graphs;    /* CUDA graphs */
     int                 device;    /* CUDA device ordinal */
     int                 threads;   /* CPU: BLAS threads (0: one) */
+    int                 cpu_time;  /* issue 11: CPU: time the thread's CPU time, not wall time */
     double              mem_util;  /* fraction of device memory a server may use */
     double              link_gbps; /* GPU-GPU link GB/s one way; 0: from the GPU preset */
     /* Called after every timed point; NULL for none. */

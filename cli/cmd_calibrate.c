@@ -45,6 +45,8 @@ static void usage(FILE *f)
             "  --no-graphs            cuda: launch kernels directly instead of CUDA graphs\n"
             "  --device N             cuda device ordinal (default 0)\n"
             "  --threads N            cpu: BLAS threads (default 1, for stable timings)\n"
+            "  --cpu-time             cpu: time the thread's CPU time, not wall time (a shared\n"
+            "                         machine; pairs with live.timer cpu)\n"
             "  -q, --quiet            no progress, summary or info messages\n"
             "  -h, --help             this text\n"
             "\n"
@@ -107,7 +109,8 @@ static int parse_args(int argc, char **argv, struct cal_calibrate_opts *a, int *
         O_LINK,
         O_NOGRAPH,
         O_DEVICE,
-        O_THREADS
+        O_THREADS,
+        O_CPU_TIME /* issue 11 */
     };
     static const struct option opts[] = {
         {"backend", required_argument, 0, O_BACKEND},
@@ -129,6 +132,7 @@ static int parse_args(int argc, char **argv, struct cal_calibrate_opts *a, int *
         {"no-graphs", no_argument, 0, O_NOGRAPH},
         {"device", required_argument, 0, O_DEVICE},
         {"threads", required_argument, 0, O_THREADS},
+        {"cpu-time", no_argument, 0, O_CPU_TIME},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -198,6 +202,7 @@ static int parse_args(int argc, char **argv, struct cal_calibrate_opts *a, int *
             else
                 a->threads = (int)v;
             break;
+        case O_CPU_TIME: a->cpu_time = 1; break;
         case O_MEM:
             if (parse_num(optarg, flag, 0.05, 1.0, &a->mem_util))
                 return -1;

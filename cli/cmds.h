@@ -26,5 +26,7 @@ int schema_cmd(int argc, char **argv);    /* cmd_schema.c: lensim schema [--mark
 int trace_cmd(int argc, char **argv);     /* cmd_trace.c: lensim trace stats FILE */
 int calibrate_cmd(int argc, char **argv); /* cmd_calibrate.c: lensim calibrate --model M -o P */
 int kcheck_cmd(int argc, char **argv);    /* cmd_kcheck.c: lensim kcheck [OP [VERSION]] */
+/* issue 11 */
+int fidelity_cmd(int argc, char **argv); /* cmd_fidelity.c: lensim fidelity LIVE [SIM] */
 
 #endif

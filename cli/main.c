@@ -29,6 +29,9 @@ static const struct cmd cmds[] = {
     {"trace", trace_cmd, "inspect a workload: lensim trace stats FILE [--format F]"},
     {"calibrate", calibrate_cmd, "time kernels and fit a perf profile"},
     {"kcheck", kcheck_cmd, "check every kernel against its CPU reference"},
+    /* issue 11 */
+    {"fidelity", fidelity_cmd,
+     "compare a live run with the simulation: lensim fidelity LIVE [SIM]"},
     {0},
 };
 

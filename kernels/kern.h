@@ -61,6 +61,9 @@ struct kern_opts {
     const struct kern_pred_shape *pred; /* NULL: no predictor */
     uint32_t                      pred_max_req;  /* predictor batch limit */
     uint32_t                      pred_max_feat; /* hashed features per request, at most */
+    /* issue 11: CPU: kern_timer_* measure the calling thread's CPU time instead of wall time
+     * (on a shared machine, leaves out the time other processes took; single-threaded BLAS). */
+    int cpu_time;
 };
 
 typedef struct kern_backend kern_backend_t;

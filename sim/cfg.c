@@ -194,6 +194,9 @@ static const struct field fields[] = {
        "sarathi: tokens per iteration, decodes and prefill chunks (0 = Vidur's 512)"),
     FB("engine.prefix_caching", prefix_caching, "false",
        "vllm_v1: share KV blocks of equal prompt prefixes (Mooncake hash_ids)"),
+    /* issue 11: live execution mode (sim/exec_live.h; live.* below) */
+    FC("engine.mode", mode, "sim", exec_mode_choices,
+       "sim: the perf profile times iterations; live: they run on kernels (live.*)"),
 
     FC("policy.name", policy, "fcfs", sched_policy_choices, "scheduling policy"),
     FN("policy.aging_s", T_F64, aging_s, "0", 0, 1e9, "s",
@@ -240,6 +243,19 @@ static const struct field fields[] = {
     FB("outputs.requests_csv", out_requests, "true", "write requests.csv (one row per request)"),
     FN("outputs.timeline_rows", T_U32, out_timeline_rows, "2000", 0, 1e7, "rows",
        "timeline.csv rows per replica (0 = none)"),
+
+    /* issue 11: live execution mode (sim/exec_live.h) */
+    FC("live.backend", live_backend, "cpu", kern_backend_choices,
+       "live: where the forward passes run (cuda without a GPU: exit 77)"),
+    FC("live.clock", live_clock, "measured", live_clock_choices,
+       "live: what an iteration costs on the virtual clock"),
+    FC("live.timer", live_timer, "wall", live_timer_choices,
+       "live, clock measured: wall time, or the thread's CPU time (shared machines)"),
+    FN("live.max_bytes", T_F64, live_max_bytes, "0", 0, 1e15, "bytes",
+       "live: weights + KV + workspace budget, checked before allocating (0 = half the free "
+       "memory)"),
+    FN("live.threads", T_U32, live_threads, "1", 1, 1024, "threads",
+       "live, cpu: BLAS threads (1 matches lensim calibrate's default)"),
 };
 enum { N_FIELDS = sizeof fields / sizeof *fields };
 
@@ -1277,6 +1293,23 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
     int rc = check_rule(c, m, err); /* issue 10 */
     if (rc)
         return rc;
+    /* issue 11: live execution mode */
+    if (c->mode == EXEC_MODE_LIVE) {
+        if (c->live_clock == LIVE_CLOCK_REALTIME)
+            return msg_at(err, where(m, "live.clock"), "live.clock",
+                          "realtime is not implemented yet: use measured (or profile)");
+        if (c->compat == CFG_COMPAT_SSJF)
+            return msg_at(err, where(m, "engine.mode"), "engine.mode",
+                          "live runs lensim's serving model, not compat ssjf");
+        if (c->tp != 1)
+            return msg_at(err, where(m, "hardware.tp"), "hardware.tp",
+                          "live runs one device: tensor parallelism %u is not supported", c->tp);
+        if (c->live_timer == LIVE_TIMER_CPU &&
+            (c->live_backend != KERN_BACKEND_CPU || c->live_threads != 1))
+            return msg_at(err, where(m, "live.timer"), "live.timer",
+                          "cpu measures the calling thread only: it needs live.backend cpu and "
+                          "live.threads 1");
+    }
     if (c->start_s > 0 && c->end_s > 0 && c->end_s <= c->start_s)
         return msg_at(err, where(m, "workload.end_s"), "workload.end_s",
                       "window end %g is not after its start %g", c->end_s, c->start_s);

@@ -24,6 +24,7 @@
 
 #include "choice.h"
 #include "evq.h"
+#include "exec_live.h"
 #include "kv.h"
 #include "pred.h"
 #include "sched.h"
@@ -113,6 +114,13 @@ struct cfg {
     /* Set by cfg_resolve, not settings (issue 12): whether the experiment wrote these keys
      * (not their defaults), for the rules that refuse or warn about a key given in vain. */
     int rate_given, predictor_given;
+    /* issue 11: live execution mode (sim/exec_live.h) */
+    enum exec_mode  mode;
+    int             live_backend; /* enum kern_backend_id */
+    enum live_clock live_clock;
+    enum live_timer live_timer;
+    double          live_max_bytes;
+    uint32_t        live_threads;
 };
 
 typedef struct cfg_exp cfg_exp_t;

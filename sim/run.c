@@ -393,6 +393,39 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
 
 void run_fini(struct run *x) { cal_profile_fini(&x->cost.prof); }
 
+/* issue 11: the live executor for x, its rows to iters (may be NULL). */
+static int live_open(const struct run *x, FILE *iters, live_t **out, struct sim_msg *err)
+{
+    const struct cal_model *m = &x->model;
+    struct kern_shape       sh = {.layers = m->layers,
+                                  .hidden = m->hidden,
+                                  .heads = m->heads,
+                                  .kv_heads = m->kv_heads,
+                                  .head_dim = m->head_dim,
+                                  .ffn = m->ffn,
+                                  .vocab = m->vocab,
+                                  .gated_mlp = m->gated_mlp};
+    const struct serve_cfg *s = &x->serve;
+    struct live_cfg         lc = {
+                .backend = sim_choice_name(kern_backend_choices, x->cfg.live_backend),
+                .clock = x->cfg.live_clock,
+                .timer = x->cfg.live_timer,
+                .max_bytes = x->cfg.live_max_bytes,
+                .threads = x->cfg.live_threads,
+                .seed = x->cfg.seed,
+                .replicas = s->replicas,
+                .max_batch = s->max_batch,
+                .max_batched_tokens = s->max_batched_tokens,
+                .max_seq_len = s->kv.max_seq_len,
+                .block_tok = s->kv.block_tok,
+                .capacity_tok = s->kv.capacity_tok,
+                .paged = s->kv.policy == KV_PAGED,
+                .swap = s->preempt == PREEMPT_SWAP,
+                .iters = iters,
+    };
+    return live_new(&lc, &sh, &x->cost, out, err);
+}
+
 int run_mkdirs(const char *path, struct sim_msg *err)
 {
     char buf[1024];
@@ -442,6 +475,19 @@ static void write_manifest(FILE *f, const struct run *x, const struct run_result
             x->serve.max_batched_tokens);
     fprintf(f, "queue: \"%s\"\n", evq_kind_name(x->serve.queue));
     fprintf(f, "trace: \"%s\"\n", x->trace_path[0] ? x->trace_path : "synthetic");
+    if (x->have_live) { /* issue 11: what the live executor ran on, and where its time went */
+        const struct live_stats *l = &x->live;
+        fprintf(f,
+                "live:\n  backend: \"%s\"\n  device: \"%s\"\n  device_bytes: %zu\n"
+                "  iterations: %llu\n  prefills: %llu\n  reprefills: %llu\n  swap_out: %llu\n"
+                "  swap_in: %llu\n  wall_s: %.6f\n  cpu_s: %.6f\n  kernel_s: %.6f\n  copy_s: %.6f\n"
+                "  predicted_s: %.6f\n  overhead_pct: %.3f\n",
+                l->backend, l->device, l->device_bytes, (unsigned long long)l->iters,
+                (unsigned long long)l->prefills, (unsigned long long)l->reprefills,
+                (unsigned long long)l->swap_out, (unsigned long long)l->swap_in, l->wall_s,
+                l->cpu_s, l->kernel_s, l->copy_s, l->pred_s,
+                l->wall_s > 0 ? 100 * (l->wall_s - l->kernel_s - l->copy_s) / l->wall_s : 0.0);
+    }
     fprintf(f,
             "stats:\n  arrived: %llu\n  finished: %llu\n  failed: %llu\n  truncated: %llu\n"
             "  events: %llu\n  aging_overrides: %llu\n",
@@ -488,6 +534,9 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
 {
     struct sim_afile_dir set = {0};
     struct sim_afile     req = {0}, sum = {0}, tl = {0}, man = {0};
+    struct sim_afile     its = {0}; /* issue 11: iterations.csv of a live run */
+    live_t              *live = NULL;
+    struct exec          lex;
     trace_t             *src = NULL;
     pred_t              *pred = NULL;
     met_t               *met = NULL;
@@ -539,10 +588,23 @@ int run_exec(struct run *x, const char *dir, run_progress_fn progress, void *pct
         rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
         goto out;
     }
+    if (x->cfg.mode == EXEC_MODE_LIVE) { /* issue 11: the live executor */
+        if (dir && (rc = sim_afile_open_in(&its, &set, "iterations.csv", err)))
+            goto out;
+        if ((rc = live_open(x, its.f, &live, err)))
+            goto out;
+        lex = live_exec(live);
+        x->serve.exec = &lex;
+    }
     struct prog pg = {progress, pctx, x->cfg.requests};
     int64_t     t0 = sim_wall_ns();
     rc = serve_run(&x->serve, &x->cost, src, pred, met, progress_tramp, &pg, &res->stats, err);
     res->wall_s = (double)(sim_wall_ns() - t0) / 1e9;
+    if (live) {
+        live_get_stats(live, &x->live);
+        x->have_live = 1;
+        x->serve.exec = NULL;
+    }
     if (rc)
         goto out;
     if (progress) /* issue 12 item 6: the progress line shows that outputs are being written */
@@ -572,6 +634,8 @@ write:;
         for (int i = 0; i < 4; i++)
             if (all[i]->f && (rc = sim_afile_commit(all[i], err)))
                 goto out;
+        if (its.f && (rc = sim_afile_commit(&its, err))) /* issue 11 */
+            goto out;
         rc = sim_afile_dir_commit(&set, err); /* the run appears, whole */
     }
 out:
@@ -579,6 +643,9 @@ out:
     sim_afile_discard(&sum);
     sim_afile_discard(&tl);
     sim_afile_discard(&man);
+    sim_afile_discard(&its);
+    live_free(live);
+    x->serve.exec = NULL;
     sim_afile_dir_discard(&set);
     met_free(met);
     pred_free(pred);

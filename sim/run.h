@@ -35,6 +35,9 @@ struct run {
     char                  compat_path[1024]; /* compat ssjf: the predictions file */
     int infeasible; /* run_build failed on a combination of settings (weights do not fit, tp and
                        heads): a sweep records the point and goes on (issue 12) */
+    /* issue 11: a live run's executor statistics (manifest `live:`), set by run_exec */
+    struct live_stats live;
+    int               have_live;
 };
 
 /* Build a run. data_dir may be "" (none). Returns 0, or SIM_ECONFIG / SIM_EIO / SIM_ENOENT with

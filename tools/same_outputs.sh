@@ -23,6 +23,12 @@ run)
     mkdir -p "$out"
     for e in experiments/*.yaml; do
         n=$(basename "$e" .yaml)
+        # issue 11: a live experiment is timed on this machine (not deterministic) and needs a
+        # profile calibrated here (make fidelity): not an output to compare.
+        if grep -q '^  mode: live' "$e"; then
+            echo "same_outputs: $e skipped (engine.mode live)" >&2
+            continue
+        fi
         rm -rf "${out:?}/$n"
         if ! "$lensim" run "$e" -o "$out/$n" >"$out/$n.log" 2>&1; then
             echo "same_outputs: $e failed (see $out/$n.log)" >&2

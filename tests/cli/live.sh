@@ -1,0 +1,51 @@
+#!/bin/bash
+# live.sh LENSIM (issue 11): live execution mode from the command line. cuda without a GPU exits
+# 77 (meson's SKIP status, as kcheck); live.clock realtime, and live.timer cpu with 2 BLAS
+# threads, are refused at load with file:line:col;
+# a model above live.max_bytes is refused (2) before allocating, naming the key; a short live run
+# and its simulated twin feed `lensim fidelity`, which reports per-iteration errors by kind and
+# latency percentiles; fidelity on a directory that is no live run is bad usage (2).
+set -u
+. "$(dirname "$0")/lib.sh"
+L=$(lensim_abs "$1")
+scratch
+cd "$TMP" || exit 1
+
+cat > live.yaml <<'YAML'
+name: live
+model: tiny
+workload: {requests: 12, rate: 50, prompt_mu: 3, prompt_sigma: 0.3, output_mu: 2.5, output_sigma: 0.3}
+engine: {mode: live, memory: paged, max_batch: 8, max_seq_len: 256, max_batched_tokens: 256}
+live:
+  backend: cpu
+YAML
+printf 'name: rt\nmodel: tiny\nworkload: {requests: 2}\nengine: {mode: live}\nlive:\n  clock: realtime\n' \
+    > rt.yaml
+
+if "$L" kcheck > /dev/null 2>&1 || [ $? -ne 77 ]; then
+    ok "cuda without a GPU: a GPU is here, nothing to check"
+else
+    expect "cuda without a GPU" 77 stderr "cuda" -- "$L" run live.yaml -q -o c --set live.backend=cuda
+fi
+expect "realtime refused at load" 2 stderr "rt.yaml:6:10" -- "$L" run rt.yaml -q -o r
+printf 'name: ct\nmodel: tiny\nworkload: {requests: 2}\nengine: {mode: live}\nlive:\n  timer: cpu\n  threads: 2\n' \
+    > ct.yaml
+expect "cpu timer with 2 threads refused at load" 2 stderr "ct.yaml:6:10: live.timer" -- \
+    "$L" run ct.yaml -q -o t
+expect "too big for live.max_bytes" 2 stderr "live.max_bytes" -- \
+    "$L" run live.yaml -q -o big --set live.max_bytes=1000000
+[ -e big/run ] && fail "a refused live run left a run directory"
+"$L" run live.yaml -q -o l > /dev/null 2>&1 && ok "live run" || fail "live run"
+"$L" run live.yaml -q -o s --set engine.mode=sim > /dev/null 2>&1 && ok "simulated twin" ||
+    fail "simulated twin"
+[ -f l/run/iterations.csv ] || fail "no iterations.csv in the live run"
+[ -e s/run/iterations.csv ] && fail "a simulated run wrote iterations.csv"
+expect "fidelity report" 0 stdout "per-iteration prediction error" -- "$L" fidelity l s
+grep -qE '^  E2E   mean ' out.txt || fail "fidelity: no E2E row: $(head -40 out.txt)"
+grep -qE '^  decode +[0-9]+ ' out.txt || fail "fidelity: no decode row"
+if command -v gnuplot > /dev/null; then
+    [ -s l/figures/fidelity_run.png ] && ok "fidelity figure" || fail "no l/figures/fidelity_run.png"
+fi
+[ -e l/run/figures ] && fail "fidelity wrote into the run's directory (a rerun could not replace it)"
+expect "fidelity of a simulated run" 2 stderr "iterations.csv" -- "$L" fidelity s
+finish

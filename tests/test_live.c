@@ -1,0 +1,528 @@
+/*
+ * test_live.c: live execution mode (issue 11: sim/exec_live.c, kernels/kern_live.c).
+ *
+ * - batched_forward_matches_alone: the paged, batched forward pass (mixed prefill and decode,
+ *   block tables set by the caller, a sequence preempted and re-prefilled into other blocks, one
+ *   swapped to host memory and back into other blocks) gives, for every sequence, the logits of
+ *   that sequence computed alone by a plain prefill of all its tokens on a fresh backend (an
+ *   independent path: causal prefill attention over contiguous rows, no paging, no decode
+ *   kernel). Tolerance: fp32, 4 layers of hidden 64; the two paths sum in different orders, so
+ *   they agree to a few ulps of the logits' scale: |diff| <= 1e-4 * (1 + |logit|) (observed:
+ *   about 1e-6).
+ * - preempted_sequences_sample_what_they_would_alone: the executor driven directly (its own
+ *   listing, no replica): a sequence preempted by recompute (re-prefilled with the tokens it
+ *   sampled) or by swap (its cache copied to host and back into other blocks) samples, token for
+ *   token, what it samples alone; so does the sequence batched with it. A decode whose context
+ *   is not its cache's length is SIM_EINVARIANT.
+ * - profile_clock_is_the_simulation: the live path with live.clock profile (kernels run, the
+ *   clock charges the profile's time) writes byte-identical requests.csv, summary.json and
+ *   timeline.csv (header comment aside: it holds the experiment hash) to engine.mode sim, with
+ *   recompute and with swap preemption on a pool small enough to preempt; the executor saw the
+ *   re-prefills and swaps happen for real.
+ * - conservation_in_live_mode: a measured-clock live run with engine.check (every replica
+ *   invariant after every event) finishes every request; each sequence-iteration yields one
+ *   token, so the iterations' sequences sum to the requests' output tokens; prefills counted by
+ *   the executor = requests + re-prefills; iterations.csv has one row per executor iteration.
+ * - too_big_is_refused: live.max_bytes below what the model needs: SIM_ECONFIG naming the key,
+ *   before anything is allocated, and no run directory.
+ * - cuda_without_a_gpu: live.backend cuda on a machine without one: SIM_ENODEV (exit 77).
+ */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "cfg.h"
+#include "kern_live.h"
+#include "run.h"
+#include "test.h"
+
+static char tmpdir[256];
+
+/* ---- the forward pass ---- */
+
+static const struct kern_shape shape = {.layers = 4,
+                                        .hidden = 64,
+                                        .heads = 4,
+                                        .kv_heads = 2,
+                                        .head_dim = 16,
+                                        .ffn = 128,
+                                        .vocab = 97,
+                                        .gated_mlp = 1};
+enum { BT = 4, MAXCTX = 64, NSEQ = 3 };
+
+static kern_backend_t *backend(uint32_t slots, uint32_t pool_tok)
+{
+    struct kern_opts o = {.backend = "cpu",
+                          .seed = 7,
+                          .kv_layout = KERN_KV_PAGED,
+                          .block_tok = BT,
+                          .max_slots = slots,
+                          .max_ctx = MAXCTX,
+                          .kv_tokens = pool_tok,
+                          .max_batch_tok = 3 * MAXCTX,
+                          .max_seqs = NSEQ,
+                          .max_prompt = MAXCTX};
+    kern_backend_t  *b;
+    struct sim_msg   err = {{0}};
+    if (kern_backend_new(&shape, &o, &b, &err))
+        TEST_FAIL_("kern_backend_new: %s", err.text);
+    kern_live_own_blocks(b);
+    return b;
+}
+
+/* Logits of the last of tokens[0..n-1], computed alone: one prefill on a fresh backend. */
+static void alone(const int32_t *tokens, uint32_t n, float *out)
+{
+    kern_backend_t *b = backend(1, MAXCTX);
+    int32_t         blk[MAXCTX / BT];
+    for (int i = 0; i < MAXCTX / BT; i++)
+        blk[i] = i;
+    struct sim_msg err = {{0}};
+    ASSERT_EQ(kern_live_set_blocks(b, 0, blk, MAXCTX / BT, &err), 0);
+    struct kern_seq   s = {0, 0, n, tokens};
+    struct kern_batch bt = {1, &s};
+    if (kern_prepare(b, &bt, &err))
+        TEST_FAIL_("prepare: %s", err.text);
+    ASSERT_EQ(kern_run(b), 0);
+    ASSERT_EQ(kern_logits(b, out, shape.vocab), 0);
+    kern_backend_free(b);
+}
+
+struct seq {
+    int32_t  tok[MAXCTX];
+    uint32_t n;      /* known tokens */
+    uint32_t cached; /* tokens in the cache */
+    int32_t  blk[MAXCTX / BT];
+    uint32_t n_blk;
+};
+
+/* Run one batched iteration of the sequences in `which` and check each one's logits against
+ * the sequence alone; append the argmax to each. */
+static double step(kern_backend_t *b, struct seq *sq, const int *which, int n, int32_t *next_blk)
+{
+    struct kern_seq ks[NSEQ];
+    struct sim_msg  err = {{0}};
+    for (int i = 0; i < n; i++) {
+        struct seq *s = &sq[which[i]];
+        uint32_t    need = (s->n + BT - 1) / BT;
+        while (s->n_blk < need)
+            s->blk[s->n_blk++] = (*next_blk)--; /* descending ids: not in position order */
+        ASSERT_EQ(kern_live_set_blocks(b, (uint32_t)which[i], s->blk, s->n_blk, &err), 0);
+        ks[i] = (struct kern_seq){(uint32_t)which[i], s->cached, s->n - s->cached,
+                                  s->tok + s->cached};
+    }
+    struct kern_batch bt = {(size_t)n, ks};
+    if (kern_prepare(b, &bt, &err))
+        TEST_FAIL_("prepare: %s", err.text);
+    ASSERT_EQ(kern_run(b), 0);
+    float got[NSEQ * 97], want[97];
+    ASSERT_EQ(kern_logits(b, got, (size_t)n * shape.vocab), 0);
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        struct seq *s = &sq[which[i]];
+        alone(s->tok, s->n, want);
+        int best = 0;
+        for (uint32_t v = 0; v < shape.vocab; v++) {
+            double d = fabs((double)got[i * 97 + v] - want[v]);
+            ASSERT_TRUE(d <= 1e-4 * (1 + fabs(want[v])));
+            worst = d > worst ? d : worst;
+            if (got[i * 97 + v] > got[i * 97 + best])
+                best = (int)v;
+        }
+        s->cached = s->n;
+        s->tok[s->n++] = best;
+    }
+    return worst;
+}
+
+TEST(batched_forward_matches_alone)
+{
+    enum { POOL = 40 };
+    kern_backend_t *b = backend(NSEQ, POOL * BT);
+    struct seq      sq[NSEQ];
+    memset(sq, 0, sizeof sq);
+    uint32_t plen[NSEQ] = {9, 5, 14};
+    for (int s = 0; s < NSEQ; s++) {
+        for (uint32_t t = 0; t < plen[s]; t++)
+            sq[s].tok[t] = (int32_t)((s * 31 + t * 7 + 3) % 97);
+        sq[s].n = plen[s];
+    }
+    int32_t next = POOL - 1;
+    double  worst = 0, w;
+    /* 1: two prompts. 2: their decodes and a third prompt (mixed). 3: all decode. */
+    w = step(b, sq, (int[]){0, 1}, 2, &next), worst = w > worst ? w : worst;
+    w = step(b, sq, (int[]){0, 1, 2}, 3, &next), worst = w > worst ? w : worst;
+    w = step(b, sq, (int[]){2, 0, 1}, 3, &next), worst = w > worst ? w : worst;
+    /* 4: sequence 1 preempted by recompute: its blocks dropped, re-prefilled (prompt and the
+     * tokens it sampled) into new blocks, in a batch with two decodes. */
+    sq[1].n_blk = 0;
+    sq[1].cached = 0;
+    w = step(b, sq, (int[]){0, 1, 2}, 3, &next), worst = w > worst ? w : worst;
+    /* 5: sequence 0 swapped out to host, its blocks given up, swapped into other blocks. */
+    struct sim_msg err = {{0}};
+    size_t         bpt = 2 * shape.layers * shape.kv_heads * shape.head_dim * sizeof(float);
+    void          *host = malloc(bpt * sq[0].cached);
+    ASSERT_EQ(kern_live_kv_copy(b, 0, sq[0].cached, host, 1, &err), 0);
+    uint32_t nb = sq[0].n_blk;
+    sq[0].n_blk = 0;
+    ASSERT_EQ(kern_live_set_blocks(b, 0, NULL, 0, &err), 0);
+    while (sq[0].n_blk < nb)
+        sq[0].blk[sq[0].n_blk++] = next--;
+    ASSERT_EQ(kern_live_set_blocks(b, 0, sq[0].blk, sq[0].n_blk, &err), 0);
+    ASSERT_EQ(kern_live_kv_copy(b, 0, sq[0].cached, host, 0, &err), 0);
+    free(host);
+    w = step(b, sq, (int[]){1, 0, 2}, 3, &next), worst = w > worst ? w : worst;
+    printf("  worst |batched - alone| logit difference: %.3g\n", worst);
+    /* A batch whose positions reach past the blocks the caller gave fails, not allocates. */
+    struct kern_seq   over = {2, sq[2].cached, 8, sq[2].tok};
+    struct kern_batch ob = {1, &over};
+    ASSERT_EQ(kern_prepare(b, &ob, &err), SIM_ENOSPC);
+    kern_backend_free(b);
+}
+
+/* ---- the executor's own bookkeeping, driven directly ---- */
+
+struct fake {
+    struct exec_seq s[4];
+    int             n;
+};
+
+static void fake_list(const void *owner, exec_seq_fn fn, void *ctx)
+{
+    const struct fake *f = owner;
+    for (int i = 0; i < f->n; i++)
+        fn(ctx, &f->s[i]);
+}
+
+static struct exec_seq dec(uint64_t id, uint32_t ctx)
+{
+    return (struct exec_seq){id, EXEC_SEQ_DECODE, ctx, 1, (ctx + BT - 1) / BT + 1};
+}
+static struct exec_seq pre(uint64_t id, uint32_t ctx)
+{
+    return (struct exec_seq){id, EXEC_SEQ_PREFILL, ctx, ctx, (ctx + BT - 1) / BT};
+}
+
+/* One iteration of the listed sequences on lv (the replica is f: its address is the owner). */
+static void iterate(live_t *lv, struct fake *f, int n, const struct exec_seq *seqs)
+{
+    f->n = n;
+    struct exec_batch b = {.n_seqs = (uint32_t)n, .list = fake_list, .owner = f};
+    for (int i = 0; i < n; i++) {
+        f->s[i] = seqs[i];
+        if (seqs[i].kind == EXEC_SEQ_DECODE) {
+            b.agg.decode_seqs++;
+            b.agg.decode_ctx += seqs[i].ctx_tok;
+        } else {
+            b.agg.prefill_tok += seqs[i].new_tok;
+            b.agg.prefill_sq += (double)seqs[i].new_tok * seqs[i].new_tok;
+        }
+    }
+    struct exec    ex = live_exec(lv);
+    simtime_t      ns = 0;
+    struct sim_msg err = {{0}};
+    if (ex.ops->iter_ns(ex.self, &b, &ns, &err))
+        TEST_FAIL_("iter_ns: %s", err.text);
+    ASSERT_TRUE(ns > 0);
+}
+
+static live_t *executor(int swap, struct cost *c)
+{
+    memset(c, 0, sizeof *c);
+    c->prof.n_pieces = 1;
+    c->prof.piece[0].max_tokens = INFINITY;
+    c->prof.piece[0].coef[CAL_T_CONST] = 1e-3;
+    c->prof.kv_bytes_per_token = 1;
+    struct live_cfg lc = {.backend = "cpu",
+                          .clock = LIVE_CLOCK_PROFILE,
+                          .seed = 5,
+                          .replicas = 1,
+                          .max_batch = 4,
+                          .max_batched_tokens = 64,
+                          .max_seq_len = MAXCTX,
+                          .block_tok = BT,
+                          .capacity_tok = 256,
+                          .paged = 1,
+                          .swap = swap};
+    live_t         *lv;
+    struct sim_msg  err = {{0}};
+    if (live_new(&lc, &shape, c, &lv, &err))
+        TEST_FAIL_("live_new: %s", err.text);
+    return lv;
+}
+
+/* Request 2 (prompt 6) preempted after 2 tokens while request 1 (prompt 10) runs on, then
+ * recomputed (a prefill of its prompt and 2 tokens) or swapped back in: every token it and its
+ * neighbour sample is the one each samples alone with nothing in the way (greedy decoding of the
+ * same weights and prompt). */
+TEST(preempted_sequences_sample_what_they_would_alone)
+{
+    for (int swap = 0; swap < 2; swap++) {
+        struct cost c0, c1, c2;
+        live_t     *alone2 = executor(swap, &c0), *alone1 = executor(swap, &c1),
+               *both = executor(swap, &c2);
+        struct fake f0, f1, f2;
+        iterate(alone2, &f0, 1, (struct exec_seq[]){pre(2, 6)});
+        for (uint32_t ctx = 7; ctx <= 11; ctx++)
+            iterate(alone2, &f0, 1, (struct exec_seq[]){dec(2, ctx)});
+        iterate(alone1, &f1, 1, (struct exec_seq[]){pre(1, 10)});
+        for (uint32_t ctx = 11; ctx <= 14; ctx++)
+            iterate(alone1, &f1, 1, (struct exec_seq[]){dec(1, ctx)});
+
+        iterate(both, &f2, 2, (struct exec_seq[]){pre(1, 10), pre(2, 6)});
+        iterate(both, &f2, 2, (struct exec_seq[]){dec(2, 7), dec(1, 11)});
+        iterate(both, &f2, 1, (struct exec_seq[]){dec(1, 12)}); /* 2 preempted */
+        iterate(both, &f2, 2, (struct exec_seq[]){dec(1, 13), swap ? dec(2, 8) : pre(2, 8)});
+        iterate(both, &f2, 2, (struct exec_seq[]){dec(1, 14), dec(2, 9)});
+        iterate(both, &f2, 1, (struct exec_seq[]){dec(2, 10)}); /* 1 finished */
+        iterate(both, &f2, 1, (struct exec_seq[]){dec(2, 11)});
+
+        const int32_t *a, *b;
+        uint32_t       na, nb;
+        for (uint64_t id = 1; id <= 2; id++) {
+            ASSERT_TRUE(live_tokens(id == 1 ? alone1 : alone2, id, &a, &na));
+            ASSERT_TRUE(live_tokens(both, id, &b, &nb));
+            ASSERT_EQ(na, id == 1 ? 5 : 6);
+            ASSERT_EQ(nb, na);
+            for (uint32_t k = 0; k < na; k++)
+                if (a[k] != b[k])
+                    TEST_FAIL_("%s: request %llu token %u: %d alone, %d batched",
+                               swap ? "swap" : "recompute", (unsigned long long)id, k, a[k], b[k]);
+        }
+        struct live_stats st;
+        live_get_stats(both, &st);
+        ASSERT_EQ(st.iters, 7);
+        ASSERT_EQ(st.reprefills, swap ? 0 : 1);
+        ASSERT_EQ(st.swap_in, swap ? 1 : 0);
+        /* A decode whose context is not what its cache holds is a broken invariant. */
+        struct exec_batch bad = {.agg = {.decode_seqs = 1, .decode_ctx = 20},
+                                 .n_seqs = 1,
+                                 .list = fake_list,
+                                 .owner = &f2};
+        f2.n = 1;
+        f2.s[0] = dec(2, 20);
+        simtime_t      ns;
+        struct sim_msg err = {{0}};
+        struct exec    ex = live_exec(both);
+        ASSERT_EQ(ex.ops->iter_ns(ex.self, &bad, &ns, &err), SIM_EINVARIANT);
+        ASSERT_STR_CONTAINS(err.text, "its cache holds 11");
+        live_free(alone1);
+        live_free(alone2);
+        live_free(both);
+    }
+}
+
+/* ---- runs ---- */
+
+/* A profile for the tiny preset with a small KV pool (coefficients from a CPU calibration). */
+static const char profile[] =
+    "format: lensim-profile/1\nmodel: \"tiny\"\nsource: \"measured\"\nbackend: \"cpu\"\ntp: 1\n"
+    "latency:\n  pieces:\n    - max_tokens: .inf\n      const: 0.00146\n"
+    "      decode_seqs: 0.000334\n      decode_ctx: 1.12e-06\n      prefill_tok: 0.000311\n"
+    "      prefill_sq: 5.6e-07\nmemory:\n  kv_bytes_per_token: 8192\n"
+    "  kv_capacity_bytes: %s\n";
+
+static void write_profile(const char *name, const char *cap)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    ASSERT_TRUE(f);
+    fprintf(f, profile, cap);
+    fclose(f);
+}
+
+static struct run *build_run(const char *yaml, const char *name, struct sim_msg *err, int *rc)
+{
+    cfg_exp_t *e;
+    struct cfg c;
+    if (cfg_load_string(yaml, name, &e, err) || cfg_resolve(e, 0, &c, err))
+        TEST_FAIL_("%s: %s", name, err->text);
+    cfg_free(e);
+    struct run *x = sim_malloc(sizeof *x);
+    ASSERT_TRUE(x);
+    *rc = run_build(&c, tmpdir, "", x, err);
+    if (*rc)
+        TEST_FAIL_("run_build: %s", err->text);
+    return x;
+}
+
+static int run_text(const char *yaml, const char *dir, struct run_result *res,
+                    struct live_stats *ls, struct sim_msg *err)
+{
+    int         rc;
+    struct run *x = build_run(yaml, "t.yaml", err, &rc);
+    rc = run_exec(x, dir, NULL, NULL, res, err);
+    if (ls)
+        *ls = x->live;
+    sim_free(x);
+    return rc;
+}
+
+static char *slurp_body(const char *dir, const char *file)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        TEST_FAIL_("cannot open %s", path);
+    size_t cap = 1 << 16, n = 0;
+    char  *s = malloc(cap), line[4096];
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#')
+            continue; /* the header comment holds the experiment hash (engine.mode differs) */
+        size_t l = strlen(line);
+        if (n + l + 1 > cap)
+            s = realloc(s, cap = 2 * (n + l + 1));
+        memcpy(s + n, line, l);
+        n += l;
+    }
+    s[n] = 0;
+    fclose(f);
+    return s;
+}
+
+static const char base_yaml[] =
+    "name: eq\nseed: 3\nmodel: tiny\nperf: {profile: small.yaml}\n"
+    "workload: {requests: 60, rate: 40, prompt_mu: 3.5, prompt_sigma: 0.5, output_mu: 3.4,"
+    " output_sigma: 0.5, max_prompt_tokens: 100, max_output_tokens: 100}\n"
+    "engine: {memory: paged, block_size: 4, max_batch: 16, max_batched_tokens: 256, "
+    "max_seq_len: 256, preemption: %s, check: true, mode: %s}\n"
+    "live:\n  clock: %s\n";
+
+TEST(profile_clock_is_the_simulation)
+{
+    write_profile("small.yaml", "4915200"); /* 600 tokens: 16 sequences of ~60 preempt */
+    const char *modes[] = {"recompute", "swap"};
+    for (int m = 0; m < 2; m++) {
+        char              y_sim[1024], y_live[1024], d_sim[600], d_live[600];
+        struct run_result rs, rl;
+        struct live_stats ls;
+        struct sim_msg    err = {{0}};
+        snprintf(y_sim, sizeof y_sim, base_yaml, modes[m], "sim", "profile");
+        snprintf(y_live, sizeof y_live, base_yaml, modes[m], "live", "profile");
+        snprintf(d_sim, sizeof d_sim, "%s/sim-%s", tmpdir, modes[m]);
+        snprintf(d_live, sizeof d_live, "%s/live-%s", tmpdir, modes[m]);
+        if (run_text(y_sim, d_sim, &rs, NULL, &err) || run_text(y_live, d_live, &rl, &ls, &err))
+            TEST_FAIL_("%s: %s", modes[m], err.text);
+        const char *files[] = {"requests.csv", "summary.json", "timeline.csv"};
+        for (int f = 0; f < 3; f++) {
+            char *a = slurp_body(d_sim, files[f]), *b = slurp_body(d_live, files[f]);
+            if (strcmp(a, b))
+                TEST_FAIL_("%s: %s differs between sim and live (clock profile)", modes[m],
+                           files[f]);
+            ASSERT_TRUE(strlen(a) > 100);
+            free(a);
+            free(b);
+        }
+        ASSERT_EQ(rl.stats.finished, 60);
+        ASSERT_TRUE(ls.iters > 60);
+        printf("  %s: %llu iterations, %llu re-prefills, %llu swap-outs, %llu swap-ins\n", modes[m],
+               (unsigned long long)ls.iters, (unsigned long long)ls.reprefills,
+               (unsigned long long)ls.swap_out, (unsigned long long)ls.swap_in);
+        if (m == 0)
+            ASSERT_TRUE(ls.reprefills > 0); /* the pool is small enough to preempt */
+        else
+            ASSERT_TRUE(ls.swap_in > 0 && ls.swap_out >= ls.swap_in);
+        ASSERT_EQ(ls.prefills, 60 + ls.reprefills);
+    }
+}
+
+TEST(conservation_in_live_mode)
+{
+    write_profile("small.yaml", "4915200");
+    char              y[1024], d[600];
+    struct run_result r;
+    struct live_stats ls;
+    struct sim_msg    err = {{0}};
+    snprintf(y, sizeof y, base_yaml, "recompute", "live", "measured");
+    snprintf(d, sizeof d, "%s/live-measured", tmpdir);
+    if (run_text(y, d, &r, &ls, &err))
+        TEST_FAIL_("%s", err.text);
+    ASSERT_EQ(r.stats.arrived, 60);
+    ASSERT_EQ(r.stats.finished + r.stats.failed, 60);
+    ASSERT_EQ(r.stats.failed, 0);
+    ASSERT_EQ(ls.prefills, 60 + ls.reprefills);
+    /* Sum of output tokens (requests.csv) = sequence-iterations (iterations.csv). */
+    char *req = slurp_body(d, "requests.csv"), *it = slurp_body(d, "iterations.csv");
+    long  out_tok = 0, seq_it = 0, rows = 0;
+    for (char *l = strchr(req, '\n') + 1; l && *l; l = strchr(l, '\n') + 1) {
+        unsigned id, rep, p, o;
+        double   a;
+        ASSERT_EQ(sscanf(l, "%u,%u,%lf,%u,%u", &id, &rep, &a, &p, &o), 5);
+        out_tok += o;
+        if (!strchr(l, '\n'))
+            break;
+    }
+    for (char *l = strchr(it, '\n') + 1; l && *l; l = strchr(l, '\n') + 1) {
+        unsigned long long i;
+        unsigned           dev, seqs;
+        char               kind[16];
+        ASSERT_EQ(sscanf(l, "%llu,%u,%15[a-z],%u", &i, &dev, kind, &seqs), 4);
+        ASSERT_EQ(i, rows);
+        seq_it += seqs;
+        rows++;
+        if (!strchr(l, '\n'))
+            break;
+    }
+    ASSERT_EQ(rows, ls.iters);
+    ASSERT_EQ(seq_it, out_tok);
+    ASSERT_TRUE(ls.kernel_s > 0 && ls.kernel_s <= ls.wall_s);
+    free(req);
+    free(it);
+}
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+TEST(too_big_is_refused)
+{
+    write_profile("small.yaml", "4915200");
+    char              y[1024], d[600];
+    struct run_result r;
+    struct sim_msg    err = {{0}};
+    snprintf(y, sizeof y, base_yaml, "recompute", "live", "measured");
+    strcat(y, "  max_bytes: 1000000\n"); /* 1 MB: the tiny model's weights alone are 19 MB */
+    snprintf(d, sizeof d, "%s/too-big", tmpdir);
+    ASSERT_EQ(run_text(y, d, &r, NULL, &err), SIM_ECONFIG);
+    ASSERT_STR_CONTAINS(err.text, "live.max_bytes");
+    ASSERT_TRUE(!exists(d));
+}
+
+TEST(cuda_without_a_gpu)
+{
+    if (kern_have_cuda() && kern_cuda_device_count() > 0) {
+        printf("  a GPU is present: nothing to check\n");
+        return;
+    }
+    write_profile("small.yaml", "4915200");
+    char              y[1024], d[600];
+    struct run_result r;
+    struct sim_msg    err = {{0}};
+    snprintf(y, sizeof y, base_yaml, "recompute", "live", "measured");
+    strcat(y, "  backend: cuda\n");
+    snprintf(d, sizeof d, "%s/cuda", tmpdir);
+    ASSERT_EQ(run_text(y, d, &r, NULL, &err), SIM_ENODEV);
+    ASSERT_STR_CONTAINS(err.text, "cuda");
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-live-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    RUN(batched_forward_matches_alone);
+    RUN(preempted_sequences_sample_what_they_would_alone);
+    RUN(profile_clock_is_the_simulation);
+    RUN(conservation_in_live_mode);
+    RUN(too_big_is_refused);
+    RUN(cuda_without_a_gpu);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd))
+        return 1;
+    return test_main_end();
+}
