@@ -383,7 +383,7 @@ static char *slurp_body(const char *dir, const char *file)
 }
 
 static const char base_yaml[] =
-    "name: eq\nseed: 3\nmodel: tiny\nperf: {profile: small.yaml}\n"
+    "name: eq\nseed: 3\nmodel: tiny\nperf: {profile: small.yaml, allow_mismatch: true}\n"
     "workload: {requests: 60, rate: 40, prompt_mu: 3.5, prompt_sigma: 0.5, output_mu: 3.4,"
     " output_sigma: 0.5, max_prompt_tokens: 100, max_output_tokens: 100}\n"
     "engine: {memory: paged, block_size: 4, max_batch: 16, max_batched_tokens: 256, "
