@@ -7,19 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
 #include "alloc.h"
+#include "stats.h"
 
 const char met_requests_header[] =
     "id,replica,arrival_s,prompt_tokens,output_tokens,predicted_tokens,queue_s,ttft_s,tpot_s,"
     "e2el_s,finish_s,preemptions,mispredictions";
-
-struct itl_rec {
-    double   gap_s;
-    uint64_t weight;
-};
 
 struct tl_row {
     simtime_t t;
@@ -41,9 +36,9 @@ struct met {
     size_t    n, cap, n_tpot;
     uint64_t  good, failed, in_tok, out_tok;
     simtime_t last_finish;
-    /* ITL. */
-    struct itl_rec *itl;
-    size_t          n_itl, cap_itl;
+    /* ITL: gap v seconds, counted w times (tokens). */
+    struct met_wrec *itl;
+    size_t           n_itl, cap_itl;
     /* Iterations. */
     uint64_t   iterations, batch_sum, tokens;
     double     kv_time_sum; /* sum of kv_util x duration, seconds */
@@ -160,7 +155,7 @@ static int add_itl(met_t *m, double gap_s, uint64_t w)
 {
     if (SIM_GROW(m->itl, m->cap_itl, m->n_itl + 1))
         return SIM_ENOMEM;
-    m->itl[m->n_itl++] = (struct itl_rec){gap_s, w};
+    m->itl[m->n_itl++] = (struct met_wrec){.v = gap_s, .w = w};
     return SIM_OK;
 }
 
@@ -245,38 +240,17 @@ void met_stat_of(double *x, size_t n, struct met_stat *s)
         s->mean = s->median = s->p90 = s->p99 = s->std = NAN;
         return;
     }
-    gsl_sort(x, 1, n);
+    /* Issue 13: quantiles by selection (stats.h), the same elements a sort would give; mean
+     * and sd in the array's own order (they differed from the sorted order's at most in the
+     * last bits, below every printed digit). */
+    static const double f[3] = {0.5, 0.9, 0.99};
+    double              q[3];
     s->mean = gsl_stats_mean(x, 1, n);
     s->std = n > 1 ? sqrt(gsl_stats_variance_m(x, 1, n, s->mean) * (n - 1) / n) : 0.0;
-    s->median = gsl_stats_quantile_from_sorted_data(x, 1, n, 0.5);
-    s->p90 = gsl_stats_quantile_from_sorted_data(x, 1, n, 0.9);
-    s->p99 = gsl_stats_quantile_from_sorted_data(x, 1, n, 0.99);
-}
-
-static int cmp_itl(const void *a, const void *b)
-{
-    const struct itl_rec *x = a, *y = b;
-    return x->gap_s < y->gap_s ? -1 : x->gap_s > y->gap_s;
-}
-
-/* The value at position pos (0-based) of the expanded, sorted multiset. */
-static double itl_at(const struct itl_rec *r, size_t n, uint64_t pos)
-{
-    uint64_t cum = 0;
-    for (size_t i = 0; i < n; i++) {
-        cum += r[i].weight;
-        if (pos < cum)
-            return r[i].gap_s;
-    }
-    return r[n - 1].gap_s;
-}
-
-static double itl_quantile(const struct itl_rec *r, size_t n, uint64_t total, double f)
-{
-    double   pos = f * (double)(total - 1);
-    uint64_t lo = (uint64_t)floor(pos), hi = (uint64_t)ceil(pos);
-    double   a = itl_at(r, n, lo), b = itl_at(r, n, hi);
-    return a + (pos - (double)lo) * (b - a);
+    met_quantiles(x, n, f, 3, q);
+    s->median = q[0];
+    s->p90 = q[1];
+    s->p99 = q[2];
 }
 
 static void itl_stat(met_t *m, struct met_stat *s)
@@ -285,24 +259,27 @@ static void itl_stat(met_t *m, struct met_stat *s)
     uint64_t total = 0;
     double   sum = 0, sum2 = 0;
     for (size_t i = 0; i < m->n_itl; i++) {
-        total += m->itl[i].weight;
-        sum += m->itl[i].gap_s * m->itl[i].weight;
+        total += m->itl[i].w;
+        sum += m->itl[i].v * m->itl[i].w;
     }
     s->n = total;
     if (!total) {
         s->mean = s->median = s->p90 = s->p99 = s->std = NAN;
         return;
     }
-    qsort(m->itl, m->n_itl, sizeof *m->itl, cmp_itl);
     s->mean = sum / (double)total;
     for (size_t i = 0; i < m->n_itl; i++) {
-        double d = m->itl[i].gap_s - s->mean;
-        sum2 += d * d * m->itl[i].weight;
+        double d = m->itl[i].v - s->mean;
+        sum2 += d * d * m->itl[i].w;
     }
     s->std = sqrt(sum2 / (double)total);
-    s->median = itl_quantile(m->itl, m->n_itl, total, 0.5);
-    s->p90 = itl_quantile(m->itl, m->n_itl, total, 0.9);
-    s->p99 = itl_quantile(m->itl, m->n_itl, total, 0.99);
+    /* Issue 13: token-weighted quantiles by weighted selection (stats.h), no sort. */
+    static const double f[3] = {0.5, 0.9, 0.99};
+    double              q[3];
+    met_wquantiles(m->itl, m->n_itl, total, f, 3, q);
+    s->median = q[0];
+    s->p90 = q[1];
+    s->p99 = q[2];
 }
 
 int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
@@ -321,9 +298,8 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
     out->slo_attainment = any_slo(&m->cfg) && m->n ? (double)m->good / m->n : NAN;
     /* SSJF's throughput (simulator.py): pos = int(percentile(range(n), 25)); pos / t[pos]. */
     if (m->n) {
-        gsl_sort(m->finish, 1, m->n);
         size_t pos = (size_t)(0.25 * (double)(m->n - 1));
-        double t = m->finish[pos] - sec(first_arrival_ns);
+        double t = met_select(m->finish, m->n, pos) - sec(first_arrival_ns);
         out->ssjf_throughput = t > 0 ? pos / t : NAN;
     } else {
         out->ssjf_throughput = NAN;

@@ -91,8 +91,8 @@ struct met_summary {
     uint64_t        tokens_generated; /* counted per iteration; equals total_output_tokens */
 };
 
-/* Mean, sd (population), median, p90 and p99 (linear interpolation) of x[0..n), which is sorted
- * in place. All NaN when n is 0. */
+/* Mean, sd (population), median, p90 and p99 (linear interpolation) of x[0..n), which is
+ * reordered in place (not sorted: quantiles by selection, O(n)). All NaN when n is 0. */
 void met_stat_of(double *x, size_t n, struct met_stat *s);
 
 /* Compute the summary. first_arrival_ns: the run's first arrival. Returns 0 or SIM_ENOMEM. */
