@@ -10,6 +10,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "alloc.h"
+#include "rows.h"
 #include "stats.h"
 
 const char met_requests_header[] =
@@ -134,11 +135,11 @@ int met_finish(met_t *m, const struct req *r)
         (m->cfg.slo_e2el_s <= 0 || e2el <= m->cfg.slo_e2el_s) &&
         (m->cfg.slo_norm_s <= 0 || norm <= m->cfg.slo_norm_s))
         m->good++;
-    if (m->cfg.requests_csv &&
-        fprintf(m->cfg.requests_csv, "%llu,%u,%.9f,%u,%u,%u,%.9f,%.9f,%.9f,%.9f,%.9f,%u,%u\n",
-                (unsigned long long)r->id, r->replica, sec(r->arrival_ns), r->prompt_tok,
-                r->output_tok, r->pred_tok, queue, ttft, tpot, e2el, sec(r->finish_ns),
-                r->n_preempt, r->n_mispredict) < 0)
+    char   line[MET_ROW_MAX]; /* issue 13: formatted by rows.c, not fprintf */
+    size_t len = m->cfg.requests_csv ? met_request_row(line, r, sec(r->arrival_ns), queue, ttft,
+                                                       tpot, e2el, sec(r->finish_ns))
+                                     : 0;
+    if (len && fwrite(line, 1, len, m->cfg.requests_csv) != len)
         return sim_msg_set(m->cfg.err, SIM_EIO, "%s: cannot write: %s",
                            m->cfg.requests_name ? m->cfg.requests_name : "requests.csv",
                            strerror(errno));
@@ -506,8 +507,11 @@ int met_write_timeline(const met_t *m, FILE *f)
         for (uint32_t r = 0; r < m->cfg.n_replicas; r++)
             for (size_t i = 0; i < m->tl[r].n; i++) {
                 const struct tl_row *x = &m->tl[r].rows[i];
-                fprintf(f, "%u,%.6f,%u,%llu,%.4f,%u\n", r, sec(x->t), x->batch,
-                        (unsigned long long)x->kv_used_tok, 100.0 * x->kv_util, x->waiting);
+                char                 line[MET_ROW_MAX];
+                fwrite(line, 1,
+                       met_timeline_row(line, r, sec(x->t), x->batch, x->kv_used_tok,
+                                        100.0 * x->kv_util, x->waiting),
+                       f); /* issue 13; errors: ferror below */
             }
     return ferror(f) ? SIM_EIO : SIM_OK;
 }
