@@ -8,12 +8,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "afile.h"
@@ -79,7 +82,8 @@ static void usage(FILE *f)
     sim_choice_list(evq_kind_choices, queues, sizeof queues);
     fprintf(f,
             "usage: lensim run EXPERIMENT.yaml [-o DIR] [--seed N] [--set KEY=VALUE]...\n"
-            "                  [--queue %s] [--data-dir DIR] [--check] [-q]\n\n"
+            "                  [--queue %s] [--data-dir DIR] [--check] [-q]\n"
+            "                  [-j N] [--resume] [--only GLOB]\n\n"
             "Run every run of an experiment (its sweep or runs list) and write, per run,\n"
             "DIR/<run>/{requests.csv,timeline.csv,summary.json,manifest.yaml}, and\n"
             "DIR/results.csv with one row per run. DIR defaults to results/<name>.\n\n"
@@ -89,7 +93,12 @@ static void usage(FILE *f)
             "  --queue Q        same as --set engine.queue=Q; results are identical\n"
             "  --data-dir DIR   where traces live (default: $LENSIM_DATA, then ../shared/data)\n"
             "  --check          check every invariant after every event (slow)\n"
-            "  -q, --quiet      no progress bar, no table and no info messages\n\n"
+            "  -q, --quiet      no progress bar, no table and no info messages\n"
+            "  -j N             N runs at a time in worker processes (0: one per CPU);\n"
+            "                   the files are the same as with -j 1\n"
+            "  --resume         keep runs whose files are complete in DIR (manifest with\n"
+            "                   this run's experiment hash); run the others\n"
+            "  --only GLOB      only the runs whose names match GLOB (results.csv lists them)\n\n"
             "exit status: 0 done, 1 a run failed, 2 invalid experiment or option,\n"
             "3 input/output error or DIR in use by another lensim run,\n"
             "128+N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)\n",
@@ -169,82 +178,313 @@ static void unlock_dir(int fd, const char *path)
     close(fd);
 }
 
+/* ---- issue 13: worker processes (-j), --resume, --only ---- */
+
+/* What one run gives back, from this process or through a worker's pipe. */
+struct job_out {
+    int                rc;
+    struct met_summary sum;
+    double             wall_s;
+    struct sim_msg     err;
+};
+
+enum job_state { JOB_SKIP, JOB_TODO, JOB_RUNNING, JOB_DONE, JOB_RESUMED };
+
+struct set_opts {
+    int         quiet, jobs, resume;
+    const char *only; /* NULL: every run */
+};
+
+/* Build and run cfgs[i] into dir/<run>; the result in *o. */
+static void exec_one(const cfg_exp_t *e, const struct cfg *c, const char *dir, const char *data_dir,
+                     struct bar *bar, struct job_out *o)
+{
+    struct run *x = sim_malloc(sizeof *x);
+    memset(o, 0, sizeof *o);
+    if (!x) {
+        o->rc = sim_msg_set(&o->err, SIM_ENOMEM, "out of memory");
+        return;
+    }
+    struct run_result res;
+    char              rdir[1300];
+    snprintf(rdir, sizeof rdir, "%s/%s", dir, c->run_name);
+    bar->name = c->run_name;
+    o->rc = run_build(c, cfg_dir(e), data_dir, x, &o->err);
+    if (!o->rc)
+        o->rc = run_exec(x, rdir, progress, bar, &res, &o->err);
+    if (bar->on)
+        fprintf(stderr, "\r\033[K");
+    if (!o->rc) {
+        o->sum = res.sum;
+        o->wall_s = res.wall_s;
+    }
+    sim_free(x);
+}
+
+/* --resume: is dir/<run> a finished run of exactly this configuration? Its manifest must carry
+ * the run's experiment hash and its summary.json must read back whole (run_exec renames the
+ * directory into place only when every file is written). Fills o from the summary. */
+static int run_complete(const struct cfg *c, const char *dir, struct job_out *o)
+{
+    char path[1400], line[256], want[64];
+    snprintf(path, sizeof path, "%s/%s/manifest.yaml", dir, c->run_name);
+    snprintf(want, sizeof want, "experiment_hash: \"%016llx\"\n", (unsigned long long)cfg_hash(c));
+    FILE *f = fopen(path, "r");
+    int   match = 0;
+    if (!f)
+        return 0;
+    while (!match && fgets(line, sizeof line, f))
+        match = !strcmp(line, want);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/%s/summary.json", dir, c->run_name);
+    if (!match || !(f = fopen(path, "r")))
+        return 0;
+    memset(o, 0, sizeof *o);
+    int ok = met_read_json(f, &o->sum) == SIM_OK;
+    fclose(f);
+    return ok;
+}
+
+/* Start run i in a worker process whose result comes back through *fd. 0 or -1 (errno). */
+static int spawn(const cfg_exp_t *e, const struct cfg *c, const char *dir, const char *data_dir,
+                 pid_t *pid, int *fd)
+{
+    int p[2];
+    if (pipe(p))
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    *pid = fork();
+    if (*pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (*pid == 0) { /* the worker: one run, its result down the pipe, no atexit, no flush */
+        close(p[0]);
+        struct bar     bar = {0};
+        struct job_out o;
+        exec_one(e, c, dir, data_dir, &bar, &o);
+        /* Under PIPE_BUF bytes: one write, never blocked (the pipe holds 64 KiB). */
+        ssize_t w = write(p[1], &o, sizeof o);
+        _exit(w == (ssize_t)sizeof o ? 0 : 1);
+    }
+    close(p[1]);
+    *fd = p[0];
+    return 0;
+}
+
+/* The worker in slot k has ended (status st): its result into *o. */
+static void reap(int fd, int st, const struct cfg *c, struct job_out *o)
+{
+    ssize_t r = read(fd, o, sizeof *o);
+    close(fd);
+    if (r == (ssize_t)sizeof *o && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return;
+    memset(o, 0, sizeof *o);
+    if (WIFSIGNALED(st))
+        o->rc = sim_msg_set(&o->err, SIM_EIO, "run %s: its worker process died of signal %d",
+                            c->run_name, WTERMSIG(st));
+    else
+        o->rc = sim_msg_set(&o->err, SIM_EIO, "run %s: its worker process gave no result",
+                            c->run_name);
+}
+
+/* Run every JOB_TODO run of state[0..n), at most jobs at a time (jobs <= 1: in this process).
+ * After each run ends, print_ready(ctx) is called. Stops launching at the first failure or
+ * signal; runs already started finish (their files are kept). Returns the lowest-numbered
+ * failed run's index, or n when none failed. */
+static size_t run_todo(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, enum job_state *state,
+                       struct job_out *out, int jobs, const char *dir, const char *data_dir,
+                       struct bar *bar, void (*print_ready)(void *), void *ctx)
+{
+    size_t failed = n, next = 0;
+    if (jobs <= 1) {
+        for (size_t i = 0; i < n && failed == n && !interrupted; i++) {
+            if (state[i] != JOB_TODO)
+                continue;
+            bar->run = i;
+            exec_one(e, &cfgs[i], dir, data_dir, bar, &out[i]);
+            state[i] = JOB_DONE;
+            if (out[i].rc)
+                failed = i;
+            print_ready(ctx);
+        }
+        return failed;
+    }
+    pid_t  pid[64];
+    int    fd[64];
+    size_t run_of[64];
+    int    live = 0, stop = 0, forwarded = 0;
+    if (jobs > 64)
+        jobs = 64;
+    for (;;) {
+        stop = stop || interrupted || failed != n;
+        while (!stop && live < jobs && next < n) {
+            if (state[next] != JOB_TODO) {
+                next++;
+                continue;
+            }
+            if (spawn(e, &cfgs[next], dir, data_dir, &pid[live], &fd[live])) {
+                out[next].rc = sim_msg_set(&out[next].err, SIM_EIO, "cannot start a worker: %s",
+                                           strerror(errno));
+                state[next] = JOB_DONE;
+                failed = failed < next ? failed : next;
+                stop = 1;
+                break;
+            }
+            state[next] = JOB_RUNNING;
+            run_of[live++] = next++;
+        }
+        if (!live)
+            break;
+        if (interrupted && !forwarded) { /* a signal to lensim alone reaches its workers too */
+            for (int k = 0; k < live; k++)
+                kill(pid[k], interrupted);
+            forwarded = 1;
+        }
+        int   st;
+        pid_t w = waitpid(-1, &st, WNOHANG);
+        if (w == 0 || (w < 0 && errno == EINTR)) {
+            struct timespec ts = {0, 5 * 1000 * 1000}; /* 5 ms; a signal cuts it short */
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (w < 0)
+            break; /* ECHILD: none left (cannot happen while live > 0) */
+        for (int k = 0; k < live; k++) {
+            if (pid[k] != w)
+                continue;
+            size_t i = run_of[k];
+            reap(fd[k], st, &cfgs[i], &out[i]);
+            state[i] = JOB_DONE;
+            if (out[i].rc && out[i].rc != SIM_EINTR && i < failed)
+                failed = i;
+            pid[k] = pid[live - 1], fd[k] = fd[live - 1], run_of[k] = run_of[live - 1];
+            live--;
+            print_ready(ctx);
+            break;
+        }
+    }
+    return failed;
+}
+
+struct table_ctx {
+    const struct cfg     *cfgs;
+    size_t                n, next;
+    const enum job_state *state;
+    const struct job_out *out;
+    int                   quiet;
+};
+
+/* Print the table rows of the runs finished in order so far (rows come out in run order with
+ * any -j). */
+static void print_ready(void *p)
+{
+    struct table_ctx *t = p;
+    while (t->next < t->n && (t->state[t->next] == JOB_SKIP || t->state[t->next] == JOB_DONE ||
+                              t->state[t->next] == JOB_RESUMED)) {
+        size_t i = t->next++;
+        if (t->quiet || t->state[i] == JOB_SKIP || t->out[i].rc)
+            continue;
+        struct run_result r = {.sum = t->out[i].sum, .wall_s = t->out[i].wall_s};
+        table_row(t->cfgs[i].run_name, &r);
+    }
+    fflush(stdout);
+}
+
 /* Run cfgs[0..n) of e into dir, holding its lock and catching the stop signals; write
- * results.csv only when every run finished. Returns 0, SIM_EINTR, or a negative code with the
- * reason in err. */
+ * results.csv only when every selected run finished. Returns 0, SIM_EINTR, or a negative code
+ * with the reason in err. */
 static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs, size_t n,
-                   const char *dir, const char *data_dir, int quiet, struct sim_msg *err)
+                   const char *dir, const char *data_dir, const struct set_opts *so,
+                   struct sim_msg *err)
 {
     struct sigaction sa = {0}, old[N_STOP_SIGNALS];
     struct sim_afile rf = {0};
     char             lock_path[1100], rpath[1100];
     int              lock = -1, rc;
+    enum job_state  *state = sim_calloc(n, sizeof *state);
+    struct job_out  *out = sim_calloc(n, sizeof *out);
+    size_t           n_sel = 0, n_resumed = 0;
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART; /* the flag stops the run; no read or write should fail of it */
     for (int k = 0; k < N_STOP_SIGNALS; k++)
         sigaction(stop_signals[k], &sa, &old[k]);
+    if (!state || !out) {
+        rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        goto out;
+    }
     if ((rc = lock_dir(dir, lock_path, sizeof lock_path, &lock, err)))
         goto out;
+    for (size_t i = 0; i < n; i++) {
+        state[i] = so->only && fnmatch(so->only, cfgs[i].run_name, 0) ? JOB_SKIP : JOB_TODO;
+        if (state[i] == JOB_SKIP)
+            continue;
+        n_sel++;
+        if (so->resume && run_complete(&cfgs[i], dir, &out[i])) {
+            state[i] = JOB_RESUMED;
+            n_resumed++;
+        }
+    }
+    if (!n_sel) {
+        rc = sim_msg_set(err, SIM_ECONFIG, "--only '%s': no run of %s has a matching name",
+                         so->only, file);
+        goto out;
+    }
     snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
     if ((rc = sim_afile_open(&rf, rpath, err)))
         goto out;
     results_header(rf.f);
-    struct bar bar = {.on = !quiet && isatty(2), .n_runs = n};
-    if (!quiet) {
-        printf("lensim run %s: %zu run%s -> %s\n", file, n, n == 1 ? "" : "s", dir);
+    struct bar bar = {.on = !so->quiet && isatty(2) && so->jobs <= 1, .n_runs = n};
+    if (!so->quiet) {
+        printf("lensim run %s: %zu run%s -> %s\n", file, n_sel, n_sel == 1 ? "" : "s", dir);
         table_header();
     }
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (interrupted) { /* between two runs */
-            rc = SIM_EINTR;
-            break;
-        }
-        struct run *x = sim_malloc(sizeof *x);
-        if (!x) {
-            rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
-            break;
-        }
-        struct run_result res;
-        char              rdir[1300];
-        snprintf(rdir, sizeof rdir, "%s/%s", dir, cfgs[i].run_name);
-        bar.run = i;
-        bar.name = cfgs[i].run_name;
-        rc = run_build(&cfgs[i], cfg_dir(e), data_dir, x, err);
-        if (!rc)
-            rc = run_exec(x, rdir, progress, &bar, &res, err);
-        if (bar.on)
-            fprintf(stderr, "\r\033[K");
-        if (!rc) {
-            results_row(rf.f, &cfgs[i], &res.sum);
-            if (!quiet)
-                table_row(cfgs[i].run_name, &res);
-        } else if (n > 1 && rc != SIM_EINTR) { /* say which run failed */
-            struct sim_msg m = *err;
-            snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[i].run_name, m.text);
-        }
-        sim_free(x);
+    if (n_resumed)
+        sim_log_info("--resume: %zu of %zu runs already complete in %s, kept", n_resumed, n_sel,
+                     dir);
+    struct table_ctx tc = {cfgs, n, 0, state, out, so->quiet};
+    print_ready(&tc);
+    size_t failed = run_todo(e, cfgs, n, state, out, so->jobs, dir, data_dir, &bar, print_ready,
+                             &tc);
+    if (interrupted) {
+        rc = SIM_EINTR;
+    } else if (failed < n) {
+        rc = out[failed].rc;
+        if (n > 1)
+            snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[failed].run_name,
+                     out[failed].err.text);
+        else
+            *err = out[failed].err;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (state[i] == JOB_DONE || state[i] == JOB_RESUMED)
+                results_row(rf.f, &cfgs[i], &out[i].sum);
+        rc = sim_afile_commit(&rf, err); /* results.csv only when every run finished */
     }
-    if (!rc) /* results.csv only when every run finished */
-        rc = sim_afile_commit(&rf, err);
 out:
     sim_afile_discard(&rf);
     if (lock >= 0)
         unlock_dir(lock, lock_path);
     for (int k = 0; k < N_STOP_SIGNALS; k++)
         sigaction(stop_signals[k], &old[k], NULL);
+    sim_free(state);
+    sim_free(out);
     return rc;
 }
 
 int run_cmd(int argc, char **argv)
 {
-    const char    *file = NULL, *outdir = NULL, *data_flag = NULL;
-    int            quiet = 0;
-    cfg_exp_t     *e = NULL;
-    struct sim_msg err = {{0}};
-    char         **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
-    size_t         n_sets = 0;
-    int            rc = SIM_OK, status = 0;
-    char           seedbuf[64], qbuf[64];
+    const char     *file = NULL, *outdir = NULL, *data_flag = NULL;
+    int             quiet = 0;
+    struct set_opts so = {.jobs = 1};
+    cfg_exp_t      *e = NULL;
+    struct sim_msg  err = {{0}};
+    char          **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
+    size_t          n_sets = 0;
+    int             rc = SIM_OK, status = 0;
+    char            seedbuf[64], qbuf[64];
     if (!sets)
         return CLI_EXIT_FAILED;
     for (int i = 1; i < argc; i++) {
@@ -256,6 +496,24 @@ int run_cmd(int argc, char **argv)
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
             sim_log_quiet(1);
+        } else if (!strcmp(a, "--resume")) {
+            so.resume = 1;
+        } else if ((!strcmp(a, "-j") || !strcmp(a, "--only")) && i + 1 >= argc) {
+            fprintf(stderr, "lensim run: %s needs a value\n", a);
+            status = CLI_EXIT_USAGE;
+            goto out;
+        } else if (!strcmp(a, "-j")) {
+            char         *end;
+            unsigned long j = strtoul(argv[++i], &end, 10);
+            if (*end || end == argv[i] || argv[i][0] == '-' || j > 64) {
+                fprintf(stderr, "lensim run: -j %s: a number of workers from 0 to 64\n", argv[i]);
+                status = CLI_EXIT_USAGE;
+                goto out;
+            }
+            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+            so.jobs = j ? (int)j : cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
+        } else if (!strcmp(a, "--only")) {
+            so.only = argv[++i];
         } else if (!strcmp(a, "--check")) {
             sets[n_sets++] = "engine.check=true";
         } else if ((!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--seed") ||
@@ -330,7 +588,8 @@ int run_cmd(int argc, char **argv)
         goto fail;
     }
 
-    rc = run_set(file, e, cfgs, n, dir, data_dir, quiet, &err);
+    so.quiet = quiet;
+    rc = run_set(file, e, cfgs, n, dir, data_dir, &so, &err);
     sim_free(cfgs);
     if (!rc)
         goto out;

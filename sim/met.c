@@ -515,3 +515,44 @@ int met_write_timeline(const met_t *m, FILE *f)
             }
     return ferror(f) ? SIM_EIO : SIM_OK;
 }
+
+/* Issue 13 (--resume): the summary back from summary.json as met_write_json wrote it. */
+int met_read_json(FILE *f, struct met_summary *s)
+{
+    char line[512];
+    int  seen = 0, want = 0;
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < N_COLS; i++)
+        want += cols[i].json != NULL;
+    while (fgets(line, sizeof line, f)) {
+        char *q = strchr(line, '"'), *q2 = q ? strchr(q + 1, '"') : NULL;
+        if (!q2 || q2[1] != ':')
+            continue;
+        *q2 = 0;
+        const char *v = q2 + 2;
+        while (*v == ' ')
+            v++;
+        for (size_t i = 0; i < N_COLS; i++) {
+            const struct col *c = &cols[i];
+            if (!c->json || strcmp(c->json, q + 1))
+                continue;
+            char *end;
+            errno = 0;
+            if (c->type == COL_U64) {
+                unsigned long long u = strtoull(v, &end, 10);
+                if (end == v || errno)
+                    return SIM_ECONFIG;
+                *(uint64_t *)((char *)s + c->off) = u;
+            } else if (!strncmp(v, "null", 4)) {
+                *(double *)((char *)s + c->off) = NAN;
+            } else {
+                double d = strtod(v, &end);
+                if (end == v)
+                    return SIM_ECONFIG;
+                *(double *)((char *)s + c->off) = d / c->scale;
+            }
+            seen++;
+        }
+    }
+    return !ferror(f) && seen == want ? SIM_OK : SIM_ECONFIG;
+}

@@ -100,6 +100,11 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
 /* The summary's outputs, all driven by one column table in met.c (a new metric is one row).
  * Write summary JSON (vLLM key names, times in ms) to f. Returns 0 or SIM_EIO. */
 int met_write_json(const struct met_summary *s, FILE *f);
+/* Issue 13 (`lensim run --resume`): read back what met_write_json wrote. Every value prints the
+ * same in every output afterwards (the files hold 6 decimals; scaling back and forth stays far
+ * from a rounding boundary). Fields without a JSON key stay 0. Returns 0, or SIM_ECONFIG when a
+ * key is missing or a value unreadable. */
+int met_read_json(FILE *f, struct met_summary *s);
 /* results.csv: the metric columns' names, then one run's values, each preceded by a comma
  * (the caller writes the leading columns and the line end). NaN is an empty field. Borrow s
  * and f; stdio errors are the caller's to check on f. */
