@@ -25,6 +25,7 @@
 #include "cfg.h"
 #include "cmds.h"
 #include "run.h"
+#include "runjobs.h"
 #include "trace.h"
 
 /* The signal that asked the command to stop (0: none). SIGINT, SIGTERM and SIGHUP all stop it
@@ -607,3 +608,56 @@ out:
     sim_free(sets);
     return status;
 }
+
+/* ---- issue 13: the batch runner `lensim search` uses (cmds.h) ---- */
+
+int cli_lock_dir(const char *dir, char *path, size_t n, int *fd, struct sim_msg *err)
+{
+    return lock_dir(dir, path, n, fd, err);
+}
+
+void cli_unlock_dir(int fd, const char *path) { unlock_dir(fd, path); }
+
+static void print_none(void *ctx) { (void)ctx; }
+
+int cli_run_batch(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, int jobs, const char *dir,
+                  const char *data_dir, struct met_summary *sums, double *wall_s,
+                  struct sim_msg *err)
+{
+    struct sigaction sa = {0}, old[N_STOP_SIGNALS];
+    enum job_state  *state = sim_calloc(n, sizeof *state);
+    struct job_out  *out = sim_calloc(n, sizeof *out);
+    struct bar       bar = {0};
+    int              rc = SIM_OK;
+    if (!state || !out) {
+        sim_free(state);
+        sim_free(out);
+        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    }
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    for (int k = 0; k < N_STOP_SIGNALS; k++)
+        sigaction(stop_signals[k], &sa, &old[k]);
+    for (size_t i = 0; i < n; i++)
+        state[i] = JOB_TODO;
+    size_t failed = run_todo(e, cfgs, n, state, out, jobs, dir, data_dir, &bar, print_none, NULL);
+    if (interrupted) {
+        rc = SIM_EINTR;
+    } else if (failed < n) {
+        rc = out[failed].rc;
+        snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[failed].run_name,
+                 out[failed].err.text);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            sums[i] = out[i].sum;
+            wall_s[i] = out[i].wall_s;
+        }
+    }
+    for (int k = 0; k < N_STOP_SIGNALS; k++)
+        sigaction(stop_signals[k], &old[k], NULL);
+    sim_free(state);
+    sim_free(out);
+    return rc;
+}
+
+int cli_interrupted(void) { return interrupted; }

@@ -26,5 +26,6 @@ int schema_cmd(int argc, char **argv);    /* cmd_schema.c: lensim schema [--mark
 int trace_cmd(int argc, char **argv);     /* cmd_trace.c: lensim trace stats FILE */
 int calibrate_cmd(int argc, char **argv); /* cmd_calibrate.c: lensim calibrate --model M -o P */
 int kcheck_cmd(int argc, char **argv);    /* cmd_kcheck.c: lensim kcheck [OP [VERSION]] */
+int search_cmd(int argc, char **argv);    /* cmd_search.c: lensim search EXP --target ... */
 
 #endif

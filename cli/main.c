@@ -28,6 +28,7 @@ static const struct cmd cmds[] = {
     {"trace", trace_cmd, "inspect a workload: lensim trace stats FILE [--format F]"},
     {"calibrate", calibrate_cmd, "time kernels and fit a perf profile"},
     {"kcheck", kcheck_cmd, "check every kernel against its CPU reference"},
+    {"search", search_cmd, "capacity search: the largest rate, or fewest replicas, meeting SLOs"},
     {0},
 };
 

@@ -556,3 +556,16 @@ int met_read_json(FILE *f, struct met_summary *s)
     }
     return !ferror(f) && seen == want ? SIM_OK : SIM_ECONFIG;
 }
+
+/* Issue 13 (`lensim search --target`): a summary value by its summary.json key. */
+int met_value(const struct met_summary *s, const char *key, double *v)
+{
+    for (size_t i = 0; i < N_COLS; i++) {
+        const struct col *c = &cols[i];
+        if (!c->json || strcmp(c->json, key))
+            continue;
+        *v = c->type == COL_U64 ? (double)col_u64(c, s) : col_f64(c, s) * c->scale;
+        return SIM_OK;
+    }
+    return SIM_ECONFIG;
+}

@@ -105,6 +105,9 @@ int met_write_json(const struct met_summary *s, FILE *f);
  * from a rounding boundary). Fields without a JSON key stay 0. Returns 0, or SIM_ECONFIG when a
  * key is missing or a value unreadable. */
 int met_read_json(FILE *f, struct met_summary *s);
+/* Issue 13 (`lensim search`): the value summary.json shows under `key` (ms, fractions, ...), in
+ * *v. Returns 0, or SIM_ECONFIG for a key summary.json does not have. */
+int met_value(const struct met_summary *s, const char *key, double *v);
 /* results.csv: the metric columns' names, then one run's values, each preceded by a comma
  * (the caller writes the leading columns and the line end). NaN is an empty field. Borrow s
  * and f; stdio errors are the caller's to check on f. */
