@@ -19,6 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef LENSIM_HAVE_MPI
+#include <mpi.h>
+#endif
+
 #include "afile.h"
 #include "alloc.h"
 #include "batch.h"
@@ -189,7 +193,48 @@ struct job_out {
     struct sim_msg     err;
 };
 
-enum job_state { JOB_SKIP, JOB_TODO, JOB_RUNNING, JOB_DONE, JOB_RESUMED };
+enum job_state { JOB_SKIP, JOB_TODO, JOB_RUNNING, JOB_DONE, JOB_RESUMED, JOB_REMOTE };
+
+/* ---- issue 13: MPI (meson -Dmpi=enabled) ---- */
+
+/* This process's rank and the number of ranks: 0 and 1 without MPI, or when not started by an
+ * MPI launcher (mpirun, srun: recognised by the environment variables they set), so that an MPI
+ * build still runs as a plain program. */
+static int mpi_rank, mpi_size = 1;
+
+static void mpi_start(int *argc, char ***argv)
+{
+#ifdef LENSIM_HAVE_MPI
+    if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMI_SIZE") && !getenv("PMIX_RANK"))
+        return;
+    MPI_Init(argc, argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
+#else
+    (void)argc, (void)argv;
+#endif
+}
+
+static void mpi_stop(void)
+{
+#ifdef LENSIM_HAVE_MPI
+    int on = 0;
+    MPI_Initialized(&on);
+    if (on)
+        MPI_Finalize();
+#endif
+}
+
+/* Rank 0's value of *v on every rank. */
+static void mpi_share(int *v)
+{
+#ifdef LENSIM_HAVE_MPI
+    if (mpi_size > 1)
+        MPI_Bcast(v, 1, MPI_INT, 0, MPI_COMM_WORLD);
+#else
+    (void)v;
+#endif
+}
 
 struct set_opts {
     int         quiet, jobs, resume;
@@ -394,6 +439,33 @@ static void print_ready(void *p)
     fflush(stdout);
 }
 
+/* MPI: every run's result to rank 0 (run i belongs to rank i mod size). Rank 0 returns the
+ * lowest-numbered failed run over all ranks (or n); the others return their own. */
+static size_t mpi_gather(size_t n, enum job_state *state, struct job_out *out, size_t failed)
+{
+#ifdef LENSIM_HAVE_MPI
+    if (mpi_size < 2)
+        return failed;
+    for (size_t i = 0; i < n; i++) {
+        int owner = (int)(i % (size_t)mpi_size);
+        if (state[i] != JOB_REMOTE && (state[i] != JOB_DONE || owner == 0))
+            continue;
+        if (mpi_rank == owner && owner != 0) {
+            MPI_Send(&out[i], (int)sizeof out[i], MPI_BYTE, 0, (int)i, MPI_COMM_WORLD);
+        } else if (mpi_rank == 0) {
+            MPI_Recv(&out[i], (int)sizeof out[i], MPI_BYTE, owner, (int)i, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+            state[i] = JOB_DONE;
+            if (out[i].rc && out[i].rc != SIM_EINTR && i < failed)
+                failed = i;
+        }
+    }
+#else
+    (void)n, (void)state, (void)out;
+#endif
+    return failed;
+}
+
 /* Run cfgs[0..n) of e into dir, holding its lock and catching the stop signals; write
  * results.csv only when every selected run finished. Returns 0, SIM_EINTR, or a negative code
  * with the reason in err. */
@@ -416,8 +488,13 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
         rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = lock_dir(dir, lock_path, sizeof lock_path, &lock, err)))
+    rc = mpi_rank == 0 ? lock_dir(dir, lock_path, sizeof lock_path, &lock, err) : SIM_OK;
+    mpi_share(&rc); /* under MPI only rank 0 holds the lock, for every rank */
+    if (rc) {
+        if (mpi_rank)
+            sim_msg_set(err, rc, "%s: rank 0 could not lock it", dir);
         goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         state[i] = so->only && fnmatch(so->only, cfgs[i].run_name, 0) ? JOB_SKIP : JOB_TODO;
         if (state[i] == JOB_SKIP)
@@ -426,6 +503,8 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
         if (so->resume && run_complete(&cfgs[i], dir, &out[i])) {
             state[i] = JOB_RESUMED;
             n_resumed++;
+        } else if (i % (size_t)mpi_size != (size_t)mpi_rank) {
+            state[i] = JOB_REMOTE; /* another rank's */
         }
     }
     if (!n_sel) {
@@ -434,10 +513,12 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
         goto out;
     }
     snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
-    if ((rc = sim_afile_open(&rf, rpath, err)))
-        goto out;
-    results_header(rf.f);
-    struct bar bar = {.on = !so->quiet && isatty(2) && so->jobs <= 1, .n_runs = n};
+    if (mpi_rank == 0) { /* under MPI, rank 0 alone writes results.csv */
+        if ((rc = sim_afile_open(&rf, rpath, err)))
+            goto out;
+        results_header(rf.f);
+    }
+    struct bar bar = {.on = !so->quiet && isatty(2) && so->jobs <= 1 && mpi_size == 1, .n_runs = n};
     if (!so->quiet) {
         printf("lensim run %s: %zu run%s -> %s\n", file, n_sel, n_sel == 1 ? "" : "s", dir);
         table_header();
@@ -449,7 +530,14 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
     print_ready(&tc);
     size_t failed = run_todo(e, cfgs, n, state, out, so->jobs, dir, data_dir, &bar, print_ready,
                              &tc);
-    if (interrupted) {
+    failed = mpi_gather(n, state, out, failed);
+    print_ready(&tc);
+    if (mpi_rank) { /* rank 0 writes results.csv; its status is everyone's (below) */
+        rc = interrupted ? SIM_EINTR : failed < n ? out[failed].rc : SIM_OK;
+        if (rc && rc != SIM_EINTR)
+            snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[failed].run_name,
+                     out[failed].err.text);
+    } else if (interrupted) {
         rc = SIM_EINTR;
     } else if (failed < n) {
         rc = out[failed].rc;
@@ -488,11 +576,13 @@ int run_cmd(int argc, char **argv)
     char            seedbuf[64], qbuf[64];
     if (!sets)
         return CLI_EXIT_FAILED;
+    mpi_start(&argc, &argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             sim_free(sets);
+            mpi_stop();
             return CLI_EXIT_OK;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
@@ -589,23 +679,29 @@ int run_cmd(int argc, char **argv)
         goto fail;
     }
 
-    so.quiet = quiet;
+    so.quiet = quiet || mpi_rank > 0; /* under MPI, rank 0 prints */
+    if (mpi_rank > 0)
+        sim_log_quiet(1);
     rc = run_set(file, e, cfgs, n, dir, data_dir, &so, &err);
+    mpi_share(&rc); /* every rank exits with rank 0's status */
     sim_free(cfgs);
     if (!rc)
         goto out;
 fail:
     if (rc == SIM_EINTR) {
-        fprintf(stderr,
-                "lensim run: interrupted; finished runs are kept, the current one is not\n");
+        if (mpi_rank == 0)
+            fprintf(stderr,
+                    "lensim run: interrupted; finished runs are kept, the current one is not\n");
         status = 128 + (interrupted ? interrupted : SIGINT); /* as the shell reports a signal */
     } else {
-        fprintf(stderr, "lensim run: %s\n", err.text[0] ? err.text : sim_strerror(rc));
+        if (mpi_rank == 0) /* under MPI, rank 0 speaks for all */
+            fprintf(stderr, "lensim run: %s\n", err.text[0] ? err.text : sim_strerror(rc));
         status = cli_exit_status(rc);
     }
 out:
     cfg_free(e);
     sim_free(sets);
+    mpi_stop();
     return status;
 }
 
