@@ -199,6 +199,21 @@ static double wsel_rank(struct wsel *s, uint64_t p)
     }
 }
 
+size_t met_wcompact(struct met_wrec *r, size_t n)
+{
+    if (n < 2)
+        return n;
+    qsort(r, n, sizeof *r, cmp_w);
+    size_t k = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (r[i].v == r[k].v)
+            r[k].w += r[i].w;
+        else
+            r[++k] = r[i];
+    }
+    return k + 1;
+}
+
 void met_wquantiles(struct met_wrec *r, size_t n, uint64_t total, const double *f, size_t nf,
                     double *out)
 {

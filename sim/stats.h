@@ -35,4 +35,8 @@ struct met_wrec {
 void met_wquantiles(struct met_wrec *r, size_t n, uint64_t total, const double *f, size_t nf,
                     double *out);
 
+/* Merge the records of equal value (weights added): r[0..result) then holds one record per
+ * distinct value, sorted. The multiset, hence every quantile, is unchanged. O(n log n). */
+size_t met_wcompact(struct met_wrec *r, size_t n);
+
 #endif

@@ -14,6 +14,7 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "met.h"
 #include "stats.h"
 #include "test.h"
 
@@ -124,9 +125,105 @@ TEST(weighted_quantiles_equal_expanded_reference)
     gsl_rng_free(r);
 }
 
+/* Merging equal values keeps every weighted quantile (compared bitwise with the uncompacted
+ * records' answers) and the total weight, and leaves one record per distinct value. */
+TEST(compaction_keeps_weighted_quantiles)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 77);
+    for (int kind = 0; kind < 7; kind++) {
+        for (size_t n = 1; n <= 3000; n = n * 3 + 1) {
+            struct met_wrec *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+            double          *v = malloc(n * sizeof *v), qa[NF], qb[NF];
+            uint64_t         total = 0, tb = 0;
+            fill(r, v, n, kind);
+            for (size_t i = 0; i < n; i++) {
+                a[i] = (struct met_wrec){v[i], 1 + gsl_rng_uniform_int(r, 5)};
+                total += a[i].w;
+            }
+            memcpy(b, a, n * sizeof *a);
+            size_t m = met_wcompact(b, n);
+            for (size_t i = 0; i < m; i++) {
+                tb += b[i].w;
+                if (i)
+                    ASSERT_TRUE(b[i - 1].v < b[i].v);
+            }
+            ASSERT_EQ(tb, total);
+            met_wquantiles(a, n, total, fs, NF, qa);
+            met_wquantiles(b, m, total, fs, NF, qb);
+            for (size_t q = 0; q < NF; q++)
+                ASSERT_EQ(qa[q], qb[q]);
+            free(a);
+            free(b);
+            free(v);
+        }
+    }
+    gsl_rng_free(r);
+}
+
+/* met's ITL statistics over 3 * 2^20 iterations, enough for the records to be merged twice
+ * (ITL_COMPACT_AT = 2^20): quantiles bitwise equal to the sorted records walked as met.c did
+ * before issue 13; the mean bitwise equal (same summation order); sd within 1e-12. */
+static int cmp_rec(const void *a, const void *b)
+{
+    const struct met_wrec *x = a, *y = b;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+static double walk(const struct met_wrec *r, size_t n, uint64_t pos)
+{
+    uint64_t cum = 0;
+    for (size_t i = 0; i < n; i++)
+        if (pos < (cum += r[i].w))
+            return r[i].v;
+    return r[n - 1].v;
+}
+
+TEST(met_itl_after_merges)
+{
+    enum { N = 3 << 20 };
+    gsl_rng         *r = gsl_rng_alloc(gsl_rng_mt19937);
+    struct met_wrec *ref = malloc(N * sizeof *ref);
+    struct met_cfg   cfg = {.n_replicas = 1};
+    met_t           *m = met_new(&cfg);
+    uint64_t         total = 0;
+    double           sum = 0;
+    ASSERT_TRUE(ref && m);
+    gsl_rng_set(r, 5);
+    for (size_t i = 0; i < N; i++) {
+        simtime_t dur = 20000000 + 1000 * (simtime_t)gsl_rng_uniform_int(r, 3000);
+        uint32_t  tok = 1 + (uint32_t)gsl_rng_uniform_int(r, 64);
+        ASSERT_EQ(met_iter(m, 0, (simtime_t)i * 30000000, dur, tok, tok, tok, 0.5), 0);
+        ref[i] = (struct met_wrec){(double)dur / 1e9, tok};
+        total += tok;
+        sum += ref[i].v * ref[i].w;
+    }
+    struct met_summary out;
+    ASSERT_EQ(met_summarize(m, 0, &out), 0);
+    qsort(ref, N, sizeof *ref, cmp_rec);
+    double mean = sum / (double)total, sum2 = 0;
+    for (size_t i = 0; i < N; i++)
+        sum2 += (ref[i].v - mean) * (ref[i].v - mean) * ref[i].w;
+    const double f[3] = {0.5, 0.9, 0.99}, got[3] = {out.itl.median, out.itl.p90, out.itl.p99};
+    for (int q = 0; q < 3; q++) {
+        double   pos = f[q] * (double)(total - 1);
+        uint64_t lo = (uint64_t)floor(pos), hi = (uint64_t)ceil(pos);
+        double   a = walk(ref, N, lo), b = walk(ref, N, hi);
+        ASSERT_EQ(got[q], a + (pos - (double)lo) * (b - a));
+    }
+    ASSERT_EQ(out.itl.mean, mean);
+    ASSERT_NEAR(out.itl.std, sqrt(sum2 / (double)total), 1e-12 * out.itl.std);
+    ASSERT_EQ(out.itl.n, total);
+    met_free(m);
+    free(ref);
+    gsl_rng_free(r);
+}
+
 int main(void)
 {
     RUN(quantiles_equal_sorted_reference);
     RUN(weighted_quantiles_equal_expanded_reference);
+    RUN(compaction_keeps_weighted_quantiles);
+    RUN(met_itl_after_merges);
     return test_main_end();
 }
