@@ -42,6 +42,8 @@ struct met {
     size_t           n_itl, cap_itl;
     uint64_t         itl_total; /* issue 13: sum of w, and of v w in arrival order */
     double           itl_sum;
+    uint32_t        *itl_hash; /* issue 13: past ITL_MERGE_AT records, index + 1 by gap (0: free) */
+    unsigned         itl_hbits; /* the hash table has 2^itl_hbits slots; 0: not merging yet */
     /* Iterations. */
     uint64_t   iterations, batch_sum, tokens;
     double     kv_time_sum; /* sum of kv_util x duration, seconds */
@@ -81,6 +83,7 @@ void met_free(met_t *m)
     sim_free(m->finish);
     sim_free(m->norm);
     sim_free(m->itl);
+    sim_free(m->itl_hash);
     if (m->tl)
         for (uint32_t i = 0; i < m->cfg.n_replicas; i++)
             sim_free(m->tl[i].rows);
@@ -156,21 +159,72 @@ void met_fail(met_t *m, const struct req *r)
     m->failed++;
 }
 
-/* Issue 13: ITL records are merged (equal gaps, weights added: met_wcompact) whenever a full
- * array holds at least this many, so that memory follows the distinct iteration times rather
- * than the iterations; the array doubles only when merging leaves it more than half full. */
-enum { ITL_COMPACT_AT = 1 << 20 };
+/* Issue 13: once ITL_MERGE_AT records have come, records of equal gap are merged (weights
+ * added: exact, the multiset is the same): the records are compacted once (met_wcompact) and
+ * from then on a hash table from gap to record finds the one to add to, so that memory follows
+ * the distinct iteration times rather than the iterations. Runs with fewer records than that
+ * keep one record per iteration, as before. */
+enum { ITL_MERGE_AT = 1 << 20 };
+
+static size_t itl_slot(uint64_t bits, unsigned hbits)
+{
+    return (size_t)((bits * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - hbits));
+}
+
+/* (Re)build the hash table with 2^hbits slots over the records. 0 or SIM_ENOMEM. */
+static int itl_rehash(met_t *m, unsigned hbits)
+{
+    uint32_t *h = sim_calloc((size_t)1 << hbits, sizeof *h);
+    if (!h)
+        return SIM_ENOMEM;
+    size_t mask = ((size_t)1 << hbits) - 1;
+    for (size_t i = 0; i < m->n_itl; i++) {
+        uint64_t u;
+        memcpy(&u, &m->itl[i].v, sizeof u);
+        size_t k = itl_slot(u, hbits);
+        while (h[k])
+            k = (k + 1) & mask;
+        h[k] = (uint32_t)(i + 1);
+    }
+    sim_free(m->itl_hash);
+    m->itl_hash = h;
+    m->itl_hbits = hbits;
+    return SIM_OK;
+}
 
 static int add_itl(met_t *m, double gap_s, uint64_t w)
 {
-    if (m->n_itl == m->cap_itl) {
-        if (m->cap_itl >= ITL_COMPACT_AT)
-            m->n_itl = met_wcompact(m->itl, m->n_itl);
-        if ((m->n_itl == m->cap_itl || m->n_itl > m->cap_itl / 2) &&
-            SIM_GROW(m->itl, m->cap_itl, m->n_itl + 1))
+    if (!m->itl_hbits && m->n_itl == ITL_MERGE_AT && m->n_itl < UINT32_MAX / 4) {
+        m->n_itl = met_wcompact(m->itl, m->n_itl);
+        unsigned hb = 4;
+        while (((size_t)1 << hb) < 4 * m->n_itl)
+            hb++;
+        if (itl_rehash(m, hb))
             return SIM_ENOMEM;
     }
-    m->itl[m->n_itl++] = (struct met_wrec){.v = gap_s, .w = w};
+    if (m->itl_hbits) {
+        uint64_t u;
+        memcpy(&u, &gap_s, sizeof u);
+        size_t mask = ((size_t)1 << m->itl_hbits) - 1, k = itl_slot(u, m->itl_hbits);
+        for (; m->itl_hash[k]; k = (k + 1) & mask) {
+            struct met_wrec *x = &m->itl[m->itl_hash[k] - 1];
+            if (x->v == gap_s) {
+                x->w += w;
+                goto counted;
+            }
+        }
+        if (SIM_GROW(m->itl, m->cap_itl, m->n_itl + 1) || m->n_itl >= UINT32_MAX - 1)
+            return SIM_ENOMEM;
+        m->itl[m->n_itl++] = (struct met_wrec){.v = gap_s, .w = w};
+        m->itl_hash[k] = (uint32_t)m->n_itl;
+        if (2 * m->n_itl > mask + 1 && itl_rehash(m, m->itl_hbits + 1)) /* load <= 1/2 */
+            return SIM_ENOMEM;
+    } else {
+        if (SIM_GROW(m->itl, m->cap_itl, m->n_itl + 1))
+            return SIM_ENOMEM;
+        m->itl[m->n_itl++] = (struct met_wrec){.v = gap_s, .w = w};
+    }
+counted:
     m->itl_total += w;
     m->itl_sum += gap_s * w; /* the order and expression met.c always summed in */
     return SIM_OK;

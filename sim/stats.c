@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void swap_d(double *a, double *b)
 {
@@ -214,9 +215,90 @@ size_t met_wcompact(struct met_wrec *r, size_t n)
     return k + 1;
 }
 
+/* ---- weighted, many records: one counting pass, then selection inside one bucket ---- */
+
+enum { WB_BITS = 16, WB_N = 1 << WB_BITS, WB_MIN_N = 1 << 14 };
+
+static uint64_t bits_of(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u; /* for v >= 0 (not NaN) the integer order is the value order */
+}
+
+/* The value of rank p: find its bucket through the prefix sums cum[0..WB_N], gather that
+ * bucket's records into tmp (cached in *have) and select inside them. */
+static double wb_rank(const struct met_wrec *r, size_t n, const uint64_t *cum, uint64_t lo_b,
+                      unsigned shift, uint64_t p, struct met_wrec *tmp, long *have, size_t *n_tmp)
+{
+    size_t a = 0, b = WB_N; /* the last bucket whose cum <= p */
+    while (b - a > 1) {
+        size_t mid = a + (b - a) / 2;
+        if (cum[mid] <= p)
+            a = mid;
+        else
+            b = mid;
+    }
+    if (*have != (long)a) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (((bits_of(r[i].v) - lo_b) >> shift) == a)
+                tmp[k++] = r[i];
+        *n_tmp = k;
+        *have = (long)a;
+    }
+    struct wsel s = {.r = tmp, .n = *n_tmp};
+    return wsel_rank(&s, p - cum[a]);
+}
+
+/* Records >= 0: a histogram of weights over WB_N buckets of the value's bits (relative to the
+ * smallest), then each rank is selected among its bucket's records only. Two sequential passes
+ * and a gather instead of partitioning the whole array; the same element as any selection.
+ * Returns 0, or -1 (out of memory, or a negative value: the caller selects instead). */
+static int wq_bucketed(const struct met_wrec *r, size_t n, uint64_t total, const double *f,
+                       size_t nf, double *out)
+{
+    uint64_t lo_b = UINT64_MAX, hi_b = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = bits_of(r[i].v);
+        if (!(r[i].v >= 0) || signbit(r[i].v))
+            return -1;
+        lo_b = u < lo_b ? u : lo_b;
+        hi_b = u > hi_b ? u : hi_b;
+    }
+    unsigned shift = 0;
+    while (((hi_b - lo_b) >> shift) >= WB_N)
+        shift++;
+    uint64_t        *cum = calloc(WB_N + 1, sizeof *cum);
+    struct met_wrec *tmp = malloc(n * sizeof *tmp);
+    if (!cum || !tmp) {
+        free(cum);
+        free(tmp);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        cum[((bits_of(r[i].v) - lo_b) >> shift) + 1] += r[i].w;
+    for (size_t b = 1; b <= WB_N; b++) /* cum[b] = weight of the buckets before b */
+        cum[b] += cum[b - 1];
+    long   have = -1;
+    size_t n_tmp = 0;
+    for (size_t q = 0; q < nf; q++) {
+        double   pos = f[q] * (double)(total - 1);
+        uint64_t lo = (uint64_t)floor(pos), hi = (uint64_t)ceil(pos);
+        double   a = wb_rank(r, n, cum, lo_b, shift, lo, tmp, &have, &n_tmp);
+        double   b = wb_rank(r, n, cum, lo_b, shift, hi, tmp, &have, &n_tmp);
+        out[q] = a + (pos - (double)lo) * (b - a);
+    }
+    free(cum);
+    free(tmp);
+    return 0;
+}
+
 void met_wquantiles(struct met_wrec *r, size_t n, uint64_t total, const double *f, size_t nf,
                     double *out)
 {
+    if (n >= WB_MIN_N && !wq_bucketed(r, n, total, f, nf, out))
+        return;
     struct wsel s = {.r = r, .n = n}; /* empty cached spans: [0, 0) */
     for (size_t q = 0; q < nf; q++) {
         double   pos = f[q] * (double)(total - 1);

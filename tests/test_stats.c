@@ -161,9 +161,11 @@ TEST(compaction_keeps_weighted_quantiles)
     gsl_rng_free(r);
 }
 
-/* met's ITL statistics over 3 * 2^20 iterations, enough for the records to be merged twice
- * (ITL_COMPACT_AT = 2^20): quantiles bitwise equal to the sorted records walked as met.c did
- * before issue 13; the mean bitwise equal (same summation order); sd within 1e-12. */
+/* met's ITL statistics over 3 * 2^20 iterations, past ITL_MERGE_AT = 2^20 where met.c starts
+ * merging equal gaps through its hash table: quantiles bitwise equal to the sorted records walked
+ * as met.c did before issue 13; the mean bitwise equal (same summation order); sd within 1e-12.
+ * With 3000 distinct durations (heavy merging) and with 2^22 possible ones (mostly distinct:
+ * the table grows and rehashes). */
 static int cmp_rec(const void *a, const void *b)
 {
     const struct met_wrec *x = a, *y = b;
@@ -179,7 +181,7 @@ static double walk(const struct met_wrec *r, size_t n, uint64_t pos)
     return r[n - 1].v;
 }
 
-TEST(met_itl_after_merges)
+static void itl_after_merges(uint32_t levels)
 {
     enum { N = 3 << 20 };
     gsl_rng         *r = gsl_rng_alloc(gsl_rng_mt19937);
@@ -191,7 +193,7 @@ TEST(met_itl_after_merges)
     ASSERT_TRUE(ref && m);
     gsl_rng_set(r, 5);
     for (size_t i = 0; i < N; i++) {
-        simtime_t dur = 20000000 + 1000 * (simtime_t)gsl_rng_uniform_int(r, 3000);
+        simtime_t dur = 20000000 + 1000 * (simtime_t)gsl_rng_uniform_int(r, levels);
         uint32_t  tok = 1 + (uint32_t)gsl_rng_uniform_int(r, 64);
         ASSERT_EQ(met_iter(m, 0, (simtime_t)i * 30000000, dur, tok, tok, tok, 0.5), 0);
         ref[i] = (struct met_wrec){(double)dur / 1e9, tok};
@@ -217,6 +219,12 @@ TEST(met_itl_after_merges)
     met_free(m);
     free(ref);
     gsl_rng_free(r);
+}
+
+TEST(met_itl_after_merges)
+{
+    itl_after_merges(3000);
+    itl_after_merges(1u << 22);
 }
 
 int main(void)
