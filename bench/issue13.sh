@@ -8,7 +8,7 @@
 #   - a 16-run sweep with -j 1 and -j 2 (NEW only; two cores: taskset -c 0,1);
 #   - --big: 10^7 synthetic requests on 100 replicas, outputs off, once per build.
 # Run from the source root; needs ../shared/data/vidur.
-set -eu
+set -u
 OLD=$1 NEW=$2 BIG=${3:-}
 T=$(mktemp -d /tmp/lensim-issue13-XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -51,7 +51,8 @@ one() {
     local cpus=$1
     shift
     rm -rf "$T/o"
-    /usr/bin/time -f '%e %U %S %M' -o "$T/t" taskset -c "$cpus" "$@" > /dev/null 2>&1
+    /usr/bin/time -f '%e %U %S %M' -o "$T/t" taskset -c "$cpus" "$@" > /dev/null 2> "$T/err" ||
+        echo "issue13.sh: $* failed: $(tail -2 "$T/err")" >&2
     awk '{printf "%.3f %.3f %.1f\n", $1, $2 + $3, $4 / 1024}' "$T/t"
 }
 # median FILE: medians of the three columns.
