@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,13 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#ifdef LENSIM_HAVE_MPI
+#include <mpi.h>
+#endif
 
 #include "afile.h"
 #include "alloc.h"
@@ -27,6 +34,7 @@
 #include "cfg.h"
 #include "cmds.h"
 #include "run.h"
+#include "runjobs.h"
 #include "trace.h"
 
 /* The signal that asked the command to stop (0: none). SIGINT, SIGTERM and SIGHUP all stop it
@@ -146,7 +154,8 @@ static void usage(FILE *f)
     sim_choice_list(evq_kind_choices, queues, sizeof queues);
     fprintf(f,
             "usage: lensim run EXPERIMENT.yaml [-o DIR] [--force] [--seed N] [--set KEY=VALUE]...\n"
-            "                  [--queue %s] [--data-dir DIR] [--check] [-q]\n\n"
+            "                  [--queue %s] [--data-dir DIR] [--check] [-q]\n"
+            "                  [-j N] [--resume] [--only GLOB]\n\n"
             "Run every run of an experiment (its sweep or runs list) and write, per run,\n"
             "DIR/<run>/{requests.csv,timeline.csv,summary.json,manifest.yaml}, and\n"
             "DIR/results.csv and DIR/results.json with one row per run (a run that cannot run\n"
@@ -161,7 +170,13 @@ static void usage(FILE *f)
             "  --queue Q        same as --set engine.queue=Q; results are identical\n"
             "  --data-dir DIR   where traces live (default: $LENSIM_DATA, then ../shared/data)\n"
             "  --check          check every invariant after every event (slow)\n"
-            "  -q, --quiet      no progress bar, no table and no info messages\n\n"
+            "  -q, --quiet      no progress bar, no table and no info messages\n"
+            "  -j N             N runs at a time in worker processes (0: one per CPU);\n"
+            "                   the files are the same as with -j 1\n"
+            "  --resume         keep runs whose files are complete in DIR (manifest with\n"
+            "                   this run's experiment hash); run the others\n"
+            "  --only GLOB      only the runs whose names match GLOB (results.csv lists them;\n"
+            "                   into a DIR that holds results, with --resume or --force)\n\n"
             "exit status: 0 done, 1 a run failed, 2 invalid experiment or option (nothing\n"
             "written), "
             "3 input/output error or DIR in use by another lensim run,\n"
@@ -478,110 +493,449 @@ static void warn_cut(const struct cfg *c, const struct run *x, const struct met_
     fputc('\n', stderr);
 }
 
+/* ---- issue 13: worker processes (-j), --resume, --only ---- */
+
+/* What one run gives back, from this process or through a worker's pipe. */
+struct job_out {
+    int                rc;
+    struct met_summary sum;
+    double             wall_s;
+    struct sim_msg     err;
+};
+
+enum job_state {
+    JOB_SKIP,      /* not selected (--only) */
+    JOB_TODO,      /* to run here */
+    JOB_RUNNING,   /* in a worker */
+    JOB_DONE,      /* ran here (out[i].rc says how) */
+    JOB_RESUMED,   /* complete in DIR already (--resume) */
+    JOB_REMOTE,    /* another MPI rank's */
+    JOB_INFEASIBLE /* cannot run (why[i]): a row of results.csv, and the sweep goes on */
+};
+
+/* Whether a run's failure stops the others (issue 12): an interruption, an I/O error or lack of
+ * memory does, and so does any failure of an experiment's only run; any other failure is
+ * recorded as the run's row and the others go on. */
+static int fatal_rc(int rc, size_t n)
+{
+    return rc && (n == 1 || rc == SIM_EINTR || rc == SIM_EIO || rc == SIM_ENOMEM);
+}
+
+/* ---- issue 13: MPI (meson -Dmpi=enabled) ---- */
+
+/* This process's rank and the number of ranks: 0 and 1 without MPI, or when not started by an
+ * MPI launcher (mpirun, srun: recognised by the environment variables they set), so that an MPI
+ * build still runs as a plain program. */
+static int mpi_rank, mpi_size = 1;
+
+static void mpi_start(int *argc, char ***argv)
+{
+#ifdef LENSIM_HAVE_MPI
+    if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMI_SIZE") && !getenv("PMIX_RANK"))
+        return;
+    MPI_Init(argc, argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
+#else
+    (void)argc, (void)argv;
+#endif
+}
+
+static void mpi_stop(void)
+{
+#ifdef LENSIM_HAVE_MPI
+    int on = 0;
+    MPI_Initialized(&on);
+    if (on)
+        MPI_Finalize();
+#endif
+}
+
+/* Rank 0's value of *v on every rank. */
+static void mpi_share(int *v)
+{
+#ifdef LENSIM_HAVE_MPI
+    if (mpi_size > 1)
+        MPI_Bcast(v, 1, MPI_INT, 0, MPI_COMM_WORLD);
+#else
+    (void)v;
+#endif
+}
+
+struct set_opts {
+    int         quiet, jobs, resume, force;
+    const char *only; /* NULL: every run */
+};
+
+/* Build and run cfgs[i] into dir/<run>; the result in *o. */
+static void exec_one(const cfg_exp_t *e, const struct cfg *c, const char *dir, const char *data_dir,
+                     struct bar *bar, struct job_out *o)
+{
+    struct run *x = sim_malloc(sizeof *x);
+    memset(o, 0, sizeof *o);
+    if (!x) {
+        o->rc = sim_msg_set(&o->err, SIM_ENOMEM, "out of memory");
+        return;
+    }
+    struct run_result res;
+    char              rdir[1300];
+    snprintf(rdir, sizeof rdir, "%s/%s", dir, c->run_name);
+    bar->name = c->run_name;
+    bar->t0 = sim_wall_ns();
+    o->rc = run_build(c, cfg_dir(e), data_dir, x, &o->err);
+    if (!o->rc)
+        o->rc = run_exec(x, rdir, progress, bar, &res, &o->err);
+    if (bar->on)
+        fprintf(stderr, "\r\033[K");
+    if (!o->rc) {
+        o->sum = res.sum;
+        o->wall_s = res.wall_s;
+        warn_cut(c, x, &res.sum);
+    }
+    run_fini(x);
+    sim_free(x);
+}
+
+/* --resume: is dir/<run> a finished run of exactly this configuration? Its manifest must carry
+ * the run's experiment hash and its summary.json must read back whole (run_exec renames the
+ * directory into place only when every file is written). Fills o from the summary. */
+static int run_complete(const struct cfg *c, const char *dir, struct job_out *o)
+{
+    char path[1400], line[256], want[64];
+    snprintf(path, sizeof path, "%s/%s/manifest.yaml", dir, c->run_name);
+    snprintf(want, sizeof want, "experiment_hash: \"%016llx\"\n", (unsigned long long)cfg_hash(c));
+    FILE *f = fopen(path, "r");
+    int   match = 0;
+    if (!f)
+        return 0;
+    while (!match && fgets(line, sizeof line, f))
+        match = !strcmp(line, want);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/%s/summary.json", dir, c->run_name);
+    if (!match || !(f = fopen(path, "r")))
+        return 0;
+    memset(o, 0, sizeof *o);
+    int ok = met_read_json(f, &o->sum) == SIM_OK;
+    fclose(f);
+    return ok;
+}
+
+/* Start run i in a worker process whose result comes back through *fd. 0 or -1 (errno). */
+static int spawn(const cfg_exp_t *e, const struct cfg *c, const char *dir, const char *data_dir,
+                 pid_t *pid, int *fd)
+{
+    int p[2];
+    if (pipe(p))
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    *pid = fork();
+    if (*pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (*pid == 0) { /* the worker: one run, its result down the pipe, no atexit, no flush */
+        close(p[0]);
+        struct bar     bar = {0};
+        struct job_out o;
+        exec_one(e, c, dir, data_dir, &bar, &o);
+        /* Under PIPE_BUF bytes: one write, never blocked (the pipe holds 64 KiB). */
+        ssize_t w = write(p[1], &o, sizeof o);
+        _exit(w == (ssize_t)sizeof o ? 0 : 1);
+    }
+    close(p[1]);
+    *fd = p[0];
+    return 0;
+}
+
+/* The worker in slot k has ended (status st): its result into *o. */
+static void reap(int fd, int st, const struct cfg *c, struct job_out *o)
+{
+    ssize_t r = read(fd, o, sizeof *o);
+    close(fd);
+    if (r == (ssize_t)sizeof *o && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return;
+    memset(o, 0, sizeof *o);
+    if (WIFSIGNALED(st))
+        o->rc = sim_msg_set(&o->err, SIM_EIO, "run %s: its worker process died of signal %d",
+                            c->run_name, WTERMSIG(st));
+    else
+        o->rc = sim_msg_set(&o->err, SIM_EIO, "run %s: its worker process gave no result",
+                            c->run_name);
+}
+
+/* Run every JOB_TODO run of state[0..n), at most jobs at a time (jobs <= 1: in this process).
+ * After each run ends, print_ready(ctx) is called. Stops launching at the first failure or
+ * signal; runs already started finish (their files are kept). Returns the lowest-numbered
+ * failed run's index, or n when none failed. */
+static size_t run_todo(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, enum job_state *state,
+                       struct job_out *out, int jobs, const char *dir, const char *data_dir,
+                       struct bar *bar, void (*print_ready)(void *), void *ctx)
+{
+    size_t failed = n, next = 0;
+    if (jobs <= 1) {
+        for (size_t i = 0; i < n && failed == n && !interrupted; i++) {
+            if (state[i] != JOB_TODO)
+                continue;
+            bar->run = i;
+            exec_one(e, &cfgs[i], dir, data_dir, bar, &out[i]);
+            state[i] = JOB_DONE;
+            if (fatal_rc(out[i].rc, n))
+                failed = i;
+            print_ready(ctx);
+        }
+        return failed;
+    }
+    pid_t  pid[64];
+    int    fd[64];
+    size_t run_of[64];
+    int    live = 0, stop = 0, forwarded = 0;
+    if (jobs > 64)
+        jobs = 64;
+    for (;;) {
+        stop = stop || interrupted || failed != n;
+        while (!stop && live < jobs && next < n) {
+            if (state[next] != JOB_TODO) {
+                next++;
+                continue;
+            }
+            if (spawn(e, &cfgs[next], dir, data_dir, &pid[live], &fd[live])) {
+                out[next].rc = sim_msg_set(&out[next].err, SIM_EIO, "cannot start a worker: %s",
+                                           strerror(errno));
+                state[next] = JOB_DONE;
+                failed = failed < next ? failed : next;
+                stop = 1;
+                break;
+            }
+            state[next] = JOB_RUNNING;
+            run_of[live++] = next++;
+        }
+        if (!live)
+            break;
+        if (interrupted && !forwarded) { /* a signal to lensim alone reaches its workers too */
+            for (int k = 0; k < live; k++)
+                kill(pid[k], interrupted);
+            forwarded = 1;
+        }
+        int   st;
+        pid_t w = waitpid(-1, &st, WNOHANG);
+        if (w == 0 || (w < 0 && errno == EINTR)) {
+            struct timespec ts = {0, 5 * 1000 * 1000}; /* 5 ms; a signal cuts it short */
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (w < 0)
+            break; /* ECHILD: none left (cannot happen while live > 0) */
+        for (int k = 0; k < live; k++) {
+            if (pid[k] != w)
+                continue;
+            size_t i = run_of[k];
+            reap(fd[k], st, &cfgs[i], &out[i]);
+            state[i] = JOB_DONE;
+            if (fatal_rc(out[i].rc, n) && out[i].rc != SIM_EINTR && i < failed)
+                failed = i;
+            pid[k] = pid[live - 1], fd[k] = fd[live - 1], run_of[k] = run_of[live - 1];
+            live--;
+            print_ready(ctx);
+            break;
+        }
+    }
+    return failed;
+}
+
+struct table_ctx {
+    const struct cfg     *cfgs;
+    size_t                n, next;
+    const enum job_state *state;
+    const struct job_out *out;
+    char *const          *why; /* why[i]: run i cannot run, or NULL */
+    int                   quiet;
+    struct table          tab;
+    double                wall; /* seconds the finished runs took, summed */
+};
+
+/* Print the table rows of the runs finished in order so far (rows come out in run order with
+ * any -j). */
+static void print_ready(void *p)
+{
+    struct table_ctx *t = p;
+    while (t->next < t->n && (t->state[t->next] == JOB_SKIP || t->state[t->next] == JOB_DONE ||
+                              t->state[t->next] == JOB_RESUMED)) {
+        size_t i = t->next++;
+        if (t->state[i] == JOB_SKIP)
+            continue;
+        if (t->state[i] == JOB_INFEASIBLE) {
+            if (!t->quiet)
+                printf("%-26.26s infeasible: %s\n", t->cfgs[i].run_name, t->why[i]);
+            continue;
+        }
+        if (t->out[i].rc) { /* one that stops the others is reported by the caller */
+            if (!fatal_rc(t->out[i].rc, t->n)) {
+                fflush(stdout);
+                fprintf(stderr, "lensim run: run %s failed: %s\n", t->cfgs[i].run_name,
+                        t->out[i].err.text);
+            }
+            continue;
+        }
+        t->wall += t->out[i].wall_s;
+        if (t->quiet)
+            continue;
+        struct run_result r = {.sum = t->out[i].sum, .wall_s = t->out[i].wall_s};
+        table_row(&t->tab, t->cfgs[i].run_name, &r);
+    }
+    fflush(stdout);
+}
+
+/* MPI: every run's result to rank 0 (run i belongs to rank i mod size). Rank 0 returns the
+ * lowest-numbered failed run over all ranks (or n); the others return their own. */
+static size_t mpi_gather(size_t n, enum job_state *state, struct job_out *out, size_t failed)
+{
+#ifdef LENSIM_HAVE_MPI
+    if (mpi_size < 2)
+        return failed;
+    for (size_t i = 0; i < n; i++) {
+        int owner = (int)(i % (size_t)mpi_size);
+        if (state[i] != JOB_REMOTE && (state[i] != JOB_DONE || owner == 0))
+            continue;
+        if (mpi_rank == owner && owner != 0) {
+            MPI_Send(&out[i], (int)sizeof out[i], MPI_BYTE, 0, (int)i, MPI_COMM_WORLD);
+        } else if (mpi_rank == 0) {
+            MPI_Recv(&out[i], (int)sizeof out[i], MPI_BYTE, owner, (int)i, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+            state[i] = JOB_DONE;
+            if (fatal_rc(out[i].rc, n) && out[i].rc != SIM_EINTR && i < failed)
+                failed = i;
+        }
+    }
+#else
+    (void)n, (void)state, (void)out;
+#endif
+    return failed;
+}
+
 /* Run cfgs[0..n) of e into dir, holding its lock and catching the stop signals. why[i] is the
  * reason run i cannot run (found before anything was written), or NULL: such a run, and one that
- * fails as it runs (but for an interruption, an I/O error or lack of memory), is a row of
- * results.csv with its status and reason, and the others go on. results.csv and results.json are
- * written when every run finished or failed so. *n_failed gets the number that failed. Returns 0,
- * SIM_EINTR, or a negative code with the reason in err. */
+ * fails as it runs (but for an interruption, an I/O error or lack of memory: fatal_rc), is a row
+ * of results.csv with its status and reason, and the others go on. results.csv and results.json
+ * are written when every selected run finished or failed so. *n_failed gets the number that
+ * failed. Returns 0, SIM_EINTR, or a negative code with the reason in err. */
 static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs, size_t n,
-                   char *const *why, const char *dir, const char *data_dir, int quiet, int force,
-                   size_t *n_failed, struct sim_msg *err)
+                   char *const *why, const char *dir, const char *data_dir,
+                   const struct set_opts *so, size_t *n_failed, struct sim_msg *err)
 {
     struct sigaction sa = {0}, old[N_STOP_SIGNALS];
     struct results   res_files = {0};
     char             lock_path[1100], rpath[1100];
     int              lock = -1, rc;
+    enum job_state  *state = sim_calloc(n, sizeof *state);
+    struct job_out  *out = sim_calloc(n, sizeof *out);
+    size_t           n_sel = 0, n_resumed = 0;
     *n_failed = 0;
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART; /* the flag stops the run; no read or write should fail of it */
     for (int k = 0; k < N_STOP_SIGNALS; k++)
         sigaction(stop_signals[k], &sa, &old[k]);
-    if ((rc = run_mkdirs(dir, err)) ||
-        (rc = lock_dir(dir, lock_path, sizeof lock_path, &lock, err)))
-        goto out;
-    long n_old = old_outputs(dir, force, err);
-    if (n_old < 0) {
-        rc = (int)n_old;
+    if (!state || !out) {
+        rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
         goto out;
     }
-    if (n_old > 0 && !force) {
-        rc = sim_msg_set(err, SIM_ECONFIG,
-                         "%s: holds the results of an earlier run; --force replaces them, or "
-                         "write elsewhere with -o",
-                         dir);
+    if (mpi_rank == 0) { /* under MPI only rank 0 holds the lock, for every rank */
+        if (!(rc = run_mkdirs(dir, err)))
+            rc = lock_dir(dir, lock_path, sizeof lock_path, &lock, err);
+        /* Results already there (issue 12): refused without --force, which clears them, so that
+         * no stale run or figure sits beside the new results.csv; --resume keeps them. */
+        long n_old = rc || so->resume ? 0 : old_outputs(dir, so->force, err);
+        if (n_old < 0)
+            rc = (int)n_old;
+        else if (n_old > 0 && !so->force)
+            rc = sim_msg_set(err, SIM_ECONFIG,
+                             "%s: holds the results of an earlier run; --force replaces them, "
+                             "--resume keeps the finished ones, or write elsewhere with -o",
+                             dir);
+    }
+    mpi_share(&rc);
+    if (rc) {
+        if (mpi_rank)
+            sim_msg_set(err, rc, "%s: rank 0 could not prepare it", dir);
         goto out;
     }
-    res_files.n_varied = cfg_varied_keys(e, res_files.varied, MAX_VARIED);
-    snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
-    if ((rc = sim_afile_open(&res_files.csv, rpath, err)))
-        goto out;
-    snprintf(rpath, sizeof rpath, "%s/results.json", dir);
-    if ((rc = sim_afile_open(&res_files.json, rpath, err)))
-        goto out;
-    results_header(&res_files);
-    struct bar   bar = {.on = !quiet && isatty(2), .n_runs = n};
-    struct table tab = {0};
-    double       wall = 0;
-    if (!quiet) {
-        printf("lensim run %s: %zu run%s -> %s\n", file, n, n == 1 ? "" : "s", dir);
-        table_header(&tab, cfgs, n);
-    }
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (interrupted) { /* between two runs */
-            rc = SIM_EINTR;
-            break;
-        }
-        if (why[i]) { /* infeasible: recorded, and the sweep goes on */
-            results_row(&res_files, &cfgs[i], NULL, "infeasible", why[i]);
-            (*n_failed)++;
-            if (!quiet)
-                printf("%-26.26s infeasible: %s\n", cfgs[i].run_name, why[i]);
+    for (size_t i = 0; i < n; i++) {
+        state[i] = so->only && fnmatch(so->only, cfgs[i].run_name, 0) ? JOB_SKIP : JOB_TODO;
+        if (state[i] == JOB_SKIP)
             continue;
+        n_sel++;
+        if (why[i]) {
+            state[i] = JOB_INFEASIBLE; /* recorded, and the sweep goes on */
+        } else if (so->resume && run_complete(&cfgs[i], dir, &out[i])) {
+            state[i] = JOB_RESUMED;
+            n_resumed++;
+        } else if (i % (size_t)mpi_size != (size_t)mpi_rank) {
+            state[i] = JOB_REMOTE; /* another rank's */
         }
-        struct run *x = sim_malloc(sizeof *x);
-        if (!x) {
-            rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
-            break;
-        }
-        struct run_result res;
-        char              rdir[1300];
-        snprintf(rdir, sizeof rdir, "%s/%s", dir, cfgs[i].run_name);
-        bar.run = i;
-        bar.name = cfgs[i].run_name;
-        bar.t0 = sim_wall_ns();
-        rc = run_build(&cfgs[i], cfg_dir(e), data_dir, x, err);
-        if (!rc)
-            rc = run_exec(x, rdir, progress, &bar, &res, err);
-        if (bar.on)
-            fprintf(stderr, "\r\033[K");
-        if (!rc) {
-            results_row(&res_files, &cfgs[i], &res.sum, "ok", "");
-            wall += res.wall_s;
-            if (!quiet)
-                table_row(&tab, cfgs[i].run_name, &res);
-            warn_cut(&cfgs[i], x, &res.sum);
-        } else if (n > 1 && rc != SIM_EINTR && rc != SIM_EIO && rc != SIM_ENOMEM) {
-            /* This run cannot run: say so, record it, and go on with the others. */
-            results_row(&res_files, &cfgs[i], NULL, "failed", err->text);
-            fflush(stdout);
-            fprintf(stderr, "lensim run: run %s failed: %s\n", cfgs[i].run_name, err->text);
-            (*n_failed)++;
-            rc = SIM_OK;
-        } else if (n > 1 && rc != SIM_EINTR) { /* say which run failed */
-            struct sim_msg m = *err;
-            snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[i].run_name, m.text);
-        }
-        run_fini(x);
-        sim_free(x);
     }
-    if (!rc) { /* results.csv and results.json when every run finished or failed as it should */
+    if (!n_sel) {
+        rc = sim_msg_set(err, SIM_ECONFIG, "--only '%s': no run of %s has a matching name",
+                         so->only, file);
+        goto out;
+    }
+    if (mpi_rank == 0) { /* under MPI, rank 0 alone writes results.csv and results.json */
+        res_files.n_varied = cfg_varied_keys(e, res_files.varied, MAX_VARIED);
+        snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
+        if ((rc = sim_afile_open(&res_files.csv, rpath, err)))
+            goto out;
+        snprintf(rpath, sizeof rpath, "%s/results.json", dir);
+        if ((rc = sim_afile_open(&res_files.json, rpath, err)))
+            goto out;
+        results_header(&res_files);
+    }
+    struct bar bar = {.on = !so->quiet && isatty(2) && so->jobs <= 1 && mpi_size == 1, .n_runs = n};
+    struct table_ctx tc =
+        {.cfgs = cfgs, .n = n, .state = state, .out = out, .why = why, .quiet = so->quiet};
+    if (!so->quiet) {
+        printf("lensim run %s: %zu run%s -> %s\n", file, n_sel, n_sel == 1 ? "" : "s", dir);
+        table_header(&tc.tab, cfgs, n);
+    }
+    if (n_resumed)
+        sim_log_info("--resume: %zu of %zu runs already complete in %s, kept", n_resumed, n_sel,
+                     dir);
+    print_ready(&tc);
+    size_t failed = run_todo(e, cfgs, n, state, out, so->jobs, dir, data_dir, &bar, print_ready,
+                             &tc);
+    failed = mpi_gather(n, state, out, failed);
+    print_ready(&tc);
+    if (mpi_rank) { /* rank 0 writes the results; its status is everyone's (below) */
+        rc = interrupted ? SIM_EINTR : failed < n ? out[failed].rc : SIM_OK;
+        if (rc && rc != SIM_EINTR)
+            snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[failed].run_name,
+                     out[failed].err.text);
+    } else if (interrupted) {
+        rc = SIM_EINTR;
+    } else if (failed < n) {
+        rc = out[failed].rc;
+        if (n > 1)
+            snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[failed].run_name,
+                     out[failed].err.text);
+        else
+            *err = out[failed].err;
+    } else { /* every selected run finished, or failed so that the others went on */
+        for (size_t i = 0; i < n; i++) {
+            if (state[i] == JOB_INFEASIBLE) {
+                results_row(&res_files, &cfgs[i], NULL, "infeasible", why[i]);
+                (*n_failed)++;
+            } else if (state[i] == JOB_DONE && out[i].rc) {
+                results_row(&res_files, &cfgs[i], NULL, "failed", out[i].err.text);
+                (*n_failed)++;
+            } else if (state[i] == JOB_DONE || state[i] == JOB_RESUMED) {
+                results_row(&res_files, &cfgs[i], &out[i].sum, "ok", "");
+            }
+        }
         fputs("\n]\n", res_files.json.f);
         if (!(rc = sim_afile_commit(&res_files.csv, err)))
             rc = sim_afile_commit(&res_files.json, err);
+        if (!rc && !so->quiet)
+            printf("%zu run%s simulated in %.3f s\n", n_sel, n_sel == 1 ? "" : "s", tc.wall);
     }
-    if (!rc && !quiet)
-        printf("%zu run%s simulated in %.3f s\n", n, n == 1 ? "" : "s", wall);
 out:
     sim_afile_discard(&res_files.csv);
     sim_afile_discard(&res_files.json);
@@ -589,6 +943,8 @@ out:
         unlock_dir(lock, lock_path);
     for (int k = 0; k < N_STOP_SIGNALS; k++)
         sigaction(stop_signals[k], &old[k], NULL);
+    sim_free(state);
+    sim_free(out);
     return rc;
 }
 
@@ -649,29 +1005,50 @@ static int preflight(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, const
 
 int run_cmd(int argc, char **argv)
 {
-    const char    *file = NULL, *outdir = NULL, *data_flag = NULL;
-    int            quiet = 0, force = 0;
-    cfg_exp_t     *e = NULL;
-    struct sim_msg err = {{0}};
-    char         **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
-    char         **why = NULL;
-    struct cfg    *cfgs = NULL;
-    size_t         n_sets = 0, n = 0, n_failed = 0;
-    int            rc = SIM_OK, status = 0;
-    char           seedbuf[64], qbuf[64];
+    const char     *file = NULL, *outdir = NULL, *data_flag = NULL;
+    int             quiet = 0;
+    struct set_opts so = {.jobs = 1};
+    cfg_exp_t      *e = NULL;
+    struct sim_msg  err = {{0}};
+    char          **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
+    char          **why = NULL;
+    struct cfg     *cfgs = NULL;
+    size_t          n_sets = 0, n = 0, n_failed = 0;
+    int             rc = SIM_OK, status = 0;
+    char            seedbuf[64], qbuf[64];
     if (!sets)
         return CLI_EXIT_FAILED;
+    mpi_start(&argc, &argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             sim_free(sets);
+            mpi_stop();
             return CLI_EXIT_OK;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
             sim_log_quiet(1);
         } else if (!strcmp(a, "--force")) {
-            force = 1;
+            so.force = 1;
+        } else if (!strcmp(a, "--resume")) {
+            so.resume = 1;
+        } else if ((!strcmp(a, "-j") || !strcmp(a, "--only")) && i + 1 >= argc) {
+            fprintf(stderr, "lensim run: %s needs a value\n", a);
+            status = CLI_EXIT_USAGE;
+            goto out;
+        } else if (!strcmp(a, "-j")) {
+            char         *end;
+            unsigned long j = strtoul(argv[++i], &end, 10);
+            if (*end || end == argv[i] || argv[i][0] == '-' || j > 64) {
+                fprintf(stderr, "lensim run: -j %s: a number of workers from 0 to 64\n", argv[i]);
+                status = CLI_EXIT_USAGE;
+                goto out;
+            }
+            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+            so.jobs = j ? (int)j : cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
+        } else if (!strcmp(a, "--only")) {
+            so.only = argv[++i];
         } else if (!strcmp(a, "--check")) {
             sets[n_sets++] = "engine.check=true";
         } else if ((!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--seed") ||
@@ -742,7 +1119,11 @@ int run_cmd(int argc, char **argv)
     if ((rc = preflight(e, cfgs, n, data_dir, why, &err)))
         goto fail;
 
-    rc = run_set(file, e, cfgs, n, why, dir, data_dir, quiet, force, &n_failed, &err);
+    so.quiet = quiet || mpi_rank > 0; /* under MPI, rank 0 prints */
+    if (mpi_rank > 0)
+        sim_log_quiet(1);
+    rc = run_set(file, e, cfgs, n, why, dir, data_dir, &so, &n_failed, &err);
+    mpi_share(&rc); /* every rank exits with rank 0's status */
     if (!rc && n_failed) {
         fprintf(stderr,
                 "lensim run: %zu of %zu runs failed; results.csv and results.json say "
@@ -754,11 +1135,13 @@ int run_cmd(int argc, char **argv)
         goto out;
 fail:
     if (rc == SIM_EINTR) {
-        fprintf(stderr,
-                "lensim run: interrupted; finished runs are kept, the current one is not\n");
+        if (mpi_rank == 0)
+            fprintf(stderr,
+                    "lensim run: interrupted; finished runs are kept, the current one is not\n");
         status = 128 + (interrupted ? interrupted : SIGINT); /* as the shell reports a signal */
     } else {
-        fprintf(stderr, "lensim run: %s\n", err.text[0] ? err.text : sim_strerror(rc));
+        if (mpi_rank == 0) /* under MPI, rank 0 speaks for all */
+            fprintf(stderr, "lensim run: %s\n", err.text[0] ? err.text : sim_strerror(rc));
         status = cli_exit_status(rc);
     }
 out:
@@ -768,5 +1151,59 @@ out:
     sim_free(cfgs);
     cfg_free(e);
     sim_free(sets);
+    mpi_stop();
     return status;
 }
+
+/* ---- issue 13: the batch runner `lensim search` uses (cmds.h) ---- */
+
+int cli_lock_dir(const char *dir, char *path, size_t n, int *fd, struct sim_msg *err)
+{
+    return lock_dir(dir, path, n, fd, err);
+}
+
+void cli_unlock_dir(int fd, const char *path) { unlock_dir(fd, path); }
+
+static void print_none(void *ctx) { (void)ctx; }
+
+int cli_run_batch(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, int jobs, const char *dir,
+                  const char *data_dir, struct met_summary *sums, double *wall_s,
+                  struct sim_msg *err)
+{
+    struct sigaction sa = {0}, old[N_STOP_SIGNALS];
+    enum job_state  *state = sim_calloc(n, sizeof *state);
+    struct job_out  *out = sim_calloc(n, sizeof *out);
+    struct bar       bar = {0};
+    int              rc = SIM_OK;
+    if (!state || !out) {
+        sim_free(state);
+        sim_free(out);
+        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    }
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    for (int k = 0; k < N_STOP_SIGNALS; k++)
+        sigaction(stop_signals[k], &sa, &old[k]);
+    for (size_t i = 0; i < n; i++)
+        state[i] = JOB_TODO;
+    size_t failed = run_todo(e, cfgs, n, state, out, jobs, dir, data_dir, &bar, print_none, NULL);
+    if (interrupted) {
+        rc = SIM_EINTR;
+    } else if (failed < n) {
+        rc = out[failed].rc;
+        snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[failed].run_name,
+                 out[failed].err.text);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            sums[i] = out[i].sum;
+            wall_s[i] = out[i].wall_s;
+        }
+    }
+    for (int k = 0; k < N_STOP_SIGNALS; k++)
+        sigaction(stop_signals[k], &old[k], NULL);
+    sim_free(state);
+    sim_free(out);
+    return rc;
+}
+
+int cli_interrupted(void) { return interrupted; }

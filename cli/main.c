@@ -32,6 +32,7 @@ static const struct cmd cmds[] = {
     /* issue 11 */
     {"fidelity", fidelity_cmd,
      "compare a live run with the simulation: lensim fidelity LIVE [SIM]"},
+    {"search", search_cmd, "capacity search: the largest rate, or fewest replicas, meeting SLOs"},
     {0},
 };
 

@@ -352,6 +352,26 @@ int cq_push(cq_t *q, struct ev *e)
     return SIM_OK;
 }
 
+int cq_push_stamped(cq_t *q, struct ev *e)
+{
+    SIM_ASSERT(e->t_ns >= q->last_t && e->t_ns <= SIM_T_MAX && e->seq < q->next_seq);
+    insert(q, e);
+    if (q->size > q->grow_at && q->resize_ok)
+        resize(q, q->nb * 2);
+    return SIM_OK;
+}
+
+void cq_restart(cq_t *q, uint64_t next_seq, simtime_t last_t)
+{
+    SIM_ASSERT(!q->size && next_seq >= q->next_seq);
+    q->next_seq = next_seq;
+    q->last_t = last_t;
+    cursor_at(q, last_t);
+}
+
+uint64_t  cq_next_seq(const cq_t *q) { return q->next_seq; }
+simtime_t cq_last_t(const cq_t *q) { return q->last_t; }
+
 struct ev *cq_peek(cq_t *q) { return q->size ? locate(q) : NULL; }
 
 static void maybe_shrink(cq_t *q)

@@ -47,6 +47,15 @@ size_t cq_size(const cq_t *q);
  * first violation described in why (may be NULL). O(size + buckets). */
 int cq_check(const cq_t *q, struct sim_msg *why);
 
+/* Hand-over between queues (issue 13: evq keeps few events in a heap, many in a calendar).
+ * cq_push_stamped inserts e keeping its seq (which must be below the next stamp). cq_restart,
+ * on an empty queue only (asserted), sets the next stamp and the last popped time, so that the
+ * queue continues another queue's clock; the learnt width and bucket count are kept. */
+int       cq_push_stamped(cq_t *q, struct ev *e);
+void      cq_restart(cq_t *q, uint64_t next_seq, simtime_t last_t);
+uint64_t  cq_next_seq(const cq_t *q);
+simtime_t cq_last_t(const cq_t *q);
+
 struct cq_stats {
     size_t    n_buckets;
     simtime_t width_ns;

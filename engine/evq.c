@@ -17,16 +17,37 @@ const char *evq_kind_name(enum evq_kind kind)
 int evq_init(struct evq *q, enum evq_kind kind)
 {
     q->kind = kind;
-    if (kind == EVQ_CALENDAR)
-        return (q->u.cq = cq_new(NULL)) ? SIM_OK : SIM_ENOMEM;
-    return (q->u.hq = hq_new()) ? SIM_OK : SIM_ENOMEM;
+    q->in_cq = 0;
+    q->cq = NULL;
+    return (q->hq = hq_new()) ? SIM_OK : SIM_ENOMEM;
 }
 
 void evq_fini(struct evq *q)
 {
-    if (q->kind == EVQ_CALENDAR)
-        cq_free(q->u.cq);
-    else
-        hq_free(q->u.hq);
-    q->u.cq = NULL;
+    cq_free(q->cq);
+    hq_free(q->hq);
+    q->cq = NULL;
+    q->hq = NULL;
+}
+
+void evq__to_cq(struct evq *q)
+{
+    if (!q->cq && !(q->cq = cq_new(NULL)))
+        return;
+    cq_restart(q->cq, hq_next_seq(q->hq), hq_last_t(q->hq));
+    struct ev *e;
+    while ((e = hq_pop(q->hq)))
+        cq_push_stamped(q->cq, e); /* cannot fail */
+    q->in_cq = 1;
+}
+
+void evq__to_hq(struct evq *q)
+{
+    if (hq_reserve(q->hq, cq_size(q->cq)))
+        return;
+    hq_restart(q->hq, cq_next_seq(q->cq), cq_last_t(q->cq));
+    struct ev *e;
+    while ((e = cq_pop(q->cq)))
+        hq_push_stamped(q->hq, e); /* room reserved: cannot fail */
+    q->in_cq = 0;
 }

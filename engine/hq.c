@@ -87,6 +87,29 @@ int hq_push(hq_t *q, struct ev *e)
     return SIM_OK;
 }
 
+int hq_push_stamped(hq_t *q, struct ev *e)
+{
+    SIM_ASSERT(e->t_ns >= q->last_t && e->t_ns <= SIM_T_MAX && e->seq < q->next_seq);
+    int rc = SIM_GROW(q->a, q->cap, q->n + 1);
+    if (rc)
+        return rc;
+    q->a[q->n] = (struct hq_ent){e->t_ns, e->seq, e};
+    sift_up(q, q->n++);
+    return SIM_OK;
+}
+
+int hq_reserve(hq_t *q, size_t n) { return SIM_GROW(q->a, q->cap, n); }
+
+void hq_restart(hq_t *q, uint64_t next_seq, simtime_t last_t)
+{
+    SIM_ASSERT(!q->n && next_seq >= q->next_seq);
+    q->next_seq = next_seq;
+    q->last_t = last_t;
+}
+
+uint64_t  hq_next_seq(const hq_t *q) { return q->next_seq; }
+simtime_t hq_last_t(const hq_t *q) { return q->last_t; }
+
 struct ev *hq_peek(hq_t *q) { return q->n ? q->a[0].e : NULL; }
 
 /* Take out the entry at i, filling the hole with the last entry. */

@@ -28,6 +28,14 @@ void hq_free(hq_t *q);
 int hq_push(hq_t *q, struct ev *e);
 /* Remove and return the earliest event, or NULL when empty. */
 struct ev *hq_pop(hq_t *q);
+/* Hand-over between queues (issue 13), as in cq.h: insert keeping e->seq (below the next stamp;
+ * 0 or SIM_ENOMEM); room for n events without growing (0 or SIM_ENOMEM); on an empty heap only,
+ * continue another queue's clock. */
+int       hq_push_stamped(hq_t *q, struct ev *e);
+int       hq_reserve(hq_t *q, size_t n);
+void      hq_restart(hq_t *q, uint64_t next_seq, simtime_t last_t);
+uint64_t  hq_next_seq(const hq_t *q);
+simtime_t hq_last_t(const hq_t *q);
 /* Return the earliest event without removing it, or NULL when empty. */
 struct ev *hq_peek(hq_t *q);
 /* Remove e, which must be inside q (asserted). */

@@ -846,7 +846,7 @@ int kc_check(const struct kc_opts *o, struct kc_result *res, struct sim_msg *err
         return rc;
     int cuda = be == KERN_BACKEND_CUDA;
     if (cuda && !kern_have_cuda())
-        return sim_msg_set(err, SIM_ENODEV, "CUDA kernels not built (no nvcc at build time)");
+        return sim_msg_set(err, SIM_ENODEV, "%s", kern_cuda_why());
     if (cuda && kern_cuda_device_count() == 0)
         return sim_msg_set(err, SIM_ENODEV, "no CUDA device present");
     struct kc k = {.cuda = cuda, .seed = o->seed, .verbose = o->verbose, .out = o->out};

@@ -10,13 +10,14 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef LENSIM_CUDA_PLUGIN
+#include <dlfcn.h>
+#include <unistd.h>
+#endif
 
 #include "alloc.h"
 #include "kern_internal.h"
 #include "kern_rand.h"
-#ifdef LENSIM_HAVE_CUDA
-#include "kern_cuda.h"
-#endif
 
 /* ---- registry ---- */
 
@@ -58,58 +59,6 @@ static const struct kern_variant variants[] = {
     {KERN_OP_EMBED, 1, KERN_BACKEND_CPU, "reference", {.embed = kern__cpu_embed}, NULL},
     {KERN_OP_EMBAG, 1, KERN_BACKEND_CPU, "reference", {.embag = kern__cpu_embag}, NULL},
     {KERN_OP_BIAS_ACT, 1, KERN_BACKEND_CPU, "reference", {.bias_act = kern__cpu_bias_act}, NULL},
-#ifdef LENSIM_HAVE_CUDA
-    {KERN_OP_GEMM,
-     1,
-     KERN_BACKEND_CUDA,
-     "cuBLAS GemmEx bf16, fp32 accumulate",
-     {.gemm = kern_cuda_gemm_v1},
-     NULL},
-    {KERN_OP_RMSNORM,
-     1,
-     KERN_BACKEND_CUDA,
-     "block of 256 per row",
-     {.rmsnorm = kern_cuda_rmsnorm_v1},
-     NULL},
-    {KERN_OP_ROPE,
-     1,
-     KERN_BACKEND_CUDA,
-     "thread per pair",
-     {.rope = kern_cuda_rope_v1},
-     kern_cuda_rope_supports},
-    {KERN_OP_KV_APPEND,
-     1,
-     KERN_BACKEND_CUDA,
-     "16-byte copies, both layouts",
-     {.kv_append = kern_cuda_kv_append_v1},
-     NULL},
-    {KERN_OP_ATTN_DECODE,
-     1,
-     KERN_BACKEND_CUDA,
-     "split-context (flash-decoding), both layouts",
-     {.attn_decode = kern_cuda_attn_decode_v1},
-     kern_cuda_attn_decode_supports},
-    {KERN_OP_ATTN_PREFILL,
-     1,
-     KERN_BACKEND_CUDA,
-     "cuBLAS S and PV, causal softmax kernel",
-     {.attn_prefill = kern_cuda_attn_prefill_v1},
-     NULL},
-    {KERN_OP_ACT,
-     1,
-     KERN_BACKEND_CUDA,
-     "element-wise SwiGLU / GELU",
-     {.act = kern_cuda_act_v1},
-     NULL},
-    {KERN_OP_EMBED, 1, KERN_BACKEND_CUDA, "row gather", {.embed = kern_cuda_embed_v1}, NULL},
-    {KERN_OP_EMBAG, 1, KERN_BACKEND_CUDA, "block per request", {.embag = kern_cuda_embag_v1}, NULL},
-    {KERN_OP_BIAS_ACT,
-     1,
-     KERN_BACKEND_CUDA,
-     "element-wise",
-     {.bias_act = kern_cuda_bias_act_v1},
-     NULL},
-#endif
 };
 
 static const char *const op_names[KERN_OP_COUNT] = {
@@ -117,10 +66,104 @@ static const char *const op_names[KERN_OP_COUNT] = {
     "attn_prefill", "act",     "embed", "embag",     "bias_act",
 };
 
+/* ---- the CUDA plugin (issue 13) ---- */
+
+#ifdef LENSIM_CUDA_PLUGIN
+static const struct kern__plugin *plugin;
+static int                        plugin_tried;
+static char                       plugin_why[512] = "the cuda plugin has not been looked for";
+
+/* Candidate i (0, 1) of the plugin's path: beside the running binary, then one folder up (the
+ * test programs sit in build/tests, the plugin in build/). 0, or -1 when there is none. */
+static int plugin_path(int i, char *out, size_t size)
+{
+    char    exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = 0;
+    int w = snprintf(out, size, "%s/%slensim-cuda.so", exe, i ? "../" : "");
+    return w > 0 && (size_t)w < size ? 0 : -1;
+}
+
+/* The plugin, opened on first call; NULL with the reason in plugin_why when it cannot be. */
+static const struct kern__plugin *cuda_plugin(void)
+{
+    if (plugin_tried)
+        return plugin;
+    plugin_tried = 1;
+    char path[2][4200] = {"?", "?"};
+    for (int i = 0; i < 2; i++) {
+        if (plugin_path(i, path[i], sizeof path[i]) || access(path[i], F_OK))
+            continue;
+        void *h = dlopen(path[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            snprintf(plugin_why, sizeof plugin_why, "cannot load the cuda plugin: %.400s",
+                     dlerror());
+            return NULL;
+        }
+        const struct kern__plugin *p = dlsym(h, "kern__cuda_plugin");
+        if (!p || p->abi != KERN__PLUGIN_ABI || p->backend_size != sizeof(struct kern_backend)) {
+            snprintf(plugin_why, sizeof plugin_why,
+                     "%.300s is not this build's cuda plugin (%s); rebuild it with this binary",
+                     path[i], p ? "another interface version" : "no kern__cuda_plugin symbol");
+            dlclose(h);
+            return NULL;
+        }
+        return plugin = p; /* kept open until exit */
+    }
+    snprintf(plugin_why, sizeof plugin_why,
+             "the cuda backend's plugin lensim-cuda.so is missing: looked for %.200s and %.200s",
+             path[0], path[1]);
+    return NULL;
+}
+#endif
+
+const char *kern_cuda_why(void)
+{
+#ifdef LENSIM_CUDA_PLUGIN
+    return cuda_plugin() ? NULL : plugin_why;
+#else
+    return "the cuda backend is not built into this binary "
+           "(meson -Dcuda=enabled needs nvcc and cuBLAS)";
+#endif
+}
+
+/* The CUDA registry rows (opening the plugin), or none. */
+static const struct kern_variant *cuda_variants(size_t *n)
+{
+#ifdef LENSIM_CUDA_PLUGIN
+    const struct kern__plugin *p = cuda_plugin();
+    if (p) {
+        *n = p->n_variants;
+        return p->variants;
+    }
+#endif
+    *n = 0;
+    return NULL;
+}
+
 const struct kern_variant *kern_variants(size_t *n)
 {
-    *n = sizeof variants / sizeof variants[0];
-    return variants;
+    enum { N_CPU = sizeof variants / sizeof variants[0] };
+    static struct kern_variant all[N_CPU + 64];
+    static size_t              n_all;
+    if (!n_all) {
+        size_t                     nc;
+        const struct kern_variant *c = cuda_variants(&nc);
+        memcpy(all, variants, sizeof variants);
+        if (nc > sizeof all / sizeof all[0] - N_CPU)
+            nc = sizeof all / sizeof all[0] - N_CPU;
+        if (nc)
+            memcpy(all + N_CPU, c, nc * sizeof *c);
+        n_all = N_CPU + nc;
+    }
+    *n = n_all;
+    return all;
 }
 
 const char *kern_op_name(enum kern_op op)
@@ -139,9 +182,12 @@ int kern_op_find(const char *name)
 const struct kern_variant *kern_variant_best(enum kern_op op, enum kern_backend_id be,
                                              const void *args)
 {
-    const struct kern_variant *best = NULL;
-    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
-        const struct kern_variant *v = &variants[i];
+    const struct kern_variant *best = NULL, *tab = variants;
+    size_t                     n = sizeof variants / sizeof variants[0];
+    if (be != KERN_BACKEND_CPU) /* the CPU path never opens the plugin */
+        tab = cuda_variants(&n);
+    for (size_t i = 0; i < n; i++) {
+        const struct kern_variant *v = &tab[i];
         if (v->op != op || v->backend != be || (best && best->version >= v->version))
             continue;
         if (v->supports && !v->supports(args))
@@ -151,19 +197,12 @@ const struct kern_variant *kern_variant_best(enum kern_op op, enum kern_backend_
     return best;
 }
 
-int kern_have_cuda(void)
-{
-#ifdef LENSIM_HAVE_CUDA
-    return 1;
-#else
-    return 0;
-#endif
-}
+int kern_have_cuda(void) { return kern_cuda_why() == NULL; }
 
 int kern_cuda_device_count(void)
 {
-#ifdef LENSIM_HAVE_CUDA
-    return kern__cuda_device_count();
+#ifdef LENSIM_CUDA_PLUGIN
+    return cuda_plugin() ? plugin->device_count() : 0;
 #else
     return 0;
 #endif
@@ -189,9 +228,9 @@ int kern_backend_of(const char *name, enum kern_backend_id *id, struct sim_msg *
 /* The device table of a backend, or NULL when this binary lacks it. */
 static const struct kern__dev *dev_of(enum kern_backend_id id)
 {
-#ifdef LENSIM_HAVE_CUDA
+#ifdef LENSIM_CUDA_PLUGIN
     if (id == KERN_BACKEND_CUDA)
-        return &kern__dev_cuda;
+        return cuda_plugin() ? plugin->dev : NULL;
 #endif
     return id == KERN_BACKEND_CPU ? &kern__dev_cpu : NULL;
 }
@@ -209,8 +248,10 @@ int kern_device_mem(const char *backend, int device, size_t *free_bytes, size_t 
             return sim_msg_set(err, SIM_EIO, "cannot read /proc/meminfo");
         return SIM_OK;
     }
-#ifdef LENSIM_HAVE_CUDA
-    if ((rc = kern__cuda_mem(device, free_bytes, total_bytes)))
+#ifdef LENSIM_CUDA_PLUGIN
+    if (!cuda_plugin())
+        return sim_msg_set(err, SIM_ENODEV, "%s", plugin_why);
+    if ((rc = plugin->mem(device, free_bytes, total_bytes)))
         return sim_msg_set(err, rc, "cuda device %d: cannot read its memory (%s)", device,
                            rc == SIM_ENODEV ? "no such device" : "CUDA error");
     return SIM_OK;
@@ -427,9 +468,9 @@ static int alloc_work(kern_backend_t *b, struct sim_msg *err)
     if (d->id == KERN_BACKEND_CPU) {
         b->scratch_bytes = kern__cpu_scratch_bytes(b->o.max_ctx, group, b->o.max_prompt);
     } else {
-#ifdef LENSIM_HAVE_CUDA
-        size_t dec = kern_cuda_attn_decode_work(b->o.max_seqs, m->heads, m->kv_heads, m->head_dim,
-                                                b->o.max_ctx, b->ctx.n_sm);
+#ifdef LENSIM_CUDA_PLUGIN
+        size_t dec = plugin->attn_decode_work(b->o.max_seqs, m->heads, m->kv_heads, m->head_dim,
+                                              b->o.max_ctx, b->ctx.n_sm);
         /* Prefill: fp32 scores and bf16 probabilities of at least one head of the longest
          * prompt; up to 256 MB so that several heads go per cuBLAS call. */
         size_t one = 6 * (size_t)b->o.max_prompt * b->o.max_prompt;
@@ -514,9 +555,7 @@ int kern_backend_new(const struct kern_shape *m, const struct kern_opts *o, kern
     }
     const struct kern__dev *dev = dev_of(id);
     if (!dev)
-        return sim_msg_set(err, SIM_ENODEV,
-                           "the cuda backend is not built into this binary "
-                           "(meson -Dcuda=enabled needs nvcc and cuBLAS)");
+        return sim_msg_set(err, SIM_ENODEV, "%s", kern_cuda_why());
     if (m) {
         int rc = check_shape(m, err);
         if (rc)

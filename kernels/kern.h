@@ -172,7 +172,8 @@ struct kern_variant {
     int (*supports)(const void *args);
 };
 
-/* The variants built into this binary; *n receives the count. Never NULL. */
+/* The variants built into this binary and its cuda plugin (opened by this call when built
+ * with CUDA); *n receives the count. Never NULL. */
 const struct kern_variant *kern_variants(size_t *n);
 /* The op's name ("gemm", "attn_decode", ...); NULL for an unknown op. */
 const char *kern_op_name(enum kern_op op);
@@ -197,8 +198,11 @@ int kern_backend_of(const char *name, enum kern_backend_id *id, struct sim_msg *
 int kern_device_mem(const char *backend, int device, size_t *free_bytes, size_t *total_bytes,
                     struct sim_msg *err);
 
-/* 1 when this binary has the CUDA backend. */
+/* 1 when this binary has the CUDA backend: built with it and, since issue 13, its plugin
+ * lensim-cuda.so loads (beside the binary or one folder up). Opens the plugin on first call. */
 int kern_have_cuda(void);
+/* NULL when the CUDA backend is usable, else why not (a static string, for an error message). */
+const char *kern_cuda_why(void);
 /* Number of CUDA devices visible (0 when none or not built). */
 int kern_cuda_device_count(void);
 

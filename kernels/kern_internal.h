@@ -48,6 +48,24 @@ int                           kern__cuda_device_count(void);
 int                           kern__cuda_mem(int device, size_t *free_bytes, size_t *total_bytes);
 #endif
 
+/* Issue 13: the CUDA backend is a plugin, lensim-cuda.so beside the binary, so that commands
+ * that never touch a GPU do not map libcudart and cuBLAS (220 MB of RSS, 70 ms at start-up).
+ * The plugin exports one object, kern__cuda_plugin; kern.c opens it on first use of the cuda
+ * backend and refuses it unless abi and backend_size match its own (a plugin from another build
+ * would otherwise read struct kern_backend with another layout). */
+#define KERN__PLUGIN_ABI 1u
+struct kern__plugin {
+    unsigned                   abi;
+    size_t                     backend_size; /* sizeof(struct kern_backend) in the plugin */
+    const struct kern__dev    *dev;
+    const struct kern_variant *variants;
+    size_t                     n_variants;
+    int (*device_count)(void);
+    int (*mem)(int device, size_t *free_bytes, size_t *total_bytes);
+    size_t (*attn_decode_work)(uint32_t n, uint32_t n_heads, uint32_t kv_heads, uint32_t head_dim,
+                               uint32_t max_len, int n_sm);
+};
+
 struct kern__layer {
     void *attn_norm, *wqkv, *wo, *mlp_norm, *wgu, *wdown;
 };

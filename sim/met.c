@@ -7,21 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
 #include "alloc.h"
+#include "rows.h"
+#include "stats.h"
 
 const char met_requests_header[] =
     "id,replica,arrival_s,prompt_tokens,output_tokens,predicted_tokens,queue_s,ttft_s,tpot_s,"
     "e2el_s,finish_s,preemptions,mispredictions,status";
 
 const char *const met_fail_names[MET_N_FAIL] = {"prompt_too_long", "kv_capacity"};
-
-struct itl_rec {
-    double   gap_s;
-    uint64_t weight;
-};
 
 struct tl_row {
     simtime_t t;
@@ -47,9 +43,13 @@ struct met {
     uint64_t  failed_why[MET_N_FAIL], truncated, longest_cut;
     simtime_t first_arr, last_arr; /* of every request, completed or failed */
     simtime_t last_finish;
-    /* ITL. */
-    struct itl_rec *itl;
-    size_t          n_itl, cap_itl;
+    /* ITL: gap v seconds, counted w times (tokens). */
+    struct met_wrec *itl;
+    size_t           n_itl, cap_itl;
+    uint64_t         itl_total; /* issue 13: sum of w, and of v w in arrival order */
+    double           itl_sum;
+    uint32_t        *itl_hash; /* issue 13: past ITL_MERGE_AT records, index + 1 by gap (0: free) */
+    unsigned         itl_hbits; /* the hash table has 2^itl_hbits slots; 0: not merging yet */
     /* Iterations. */
     uint64_t   iterations, batch_sum, tokens;
     double     kv_time_sum; /* sum of kv_util x duration, seconds */
@@ -89,6 +89,7 @@ void met_free(met_t *m)
     sim_free(m->finish);
     sim_free(m->norm);
     sim_free(m->itl);
+    sim_free(m->itl_hash);
     if (m->tl)
         for (uint32_t i = 0; i < m->cfg.n_replicas; i++)
             sim_free(m->tl[i].rows);
@@ -102,7 +103,9 @@ static int grow_all(met_t *m)
 {
     if (m->n < m->cap)
         return SIM_OK;
-    size_t   cap = m->cap ? 2 * m->cap : 1024;
+    /* Issue 13: past 2^20 requests, grow by a quarter (realloc moves large blocks by remapping,
+     * not copying), so that 10^7 requests leave at most 25 % unused rather than 100 %. */
+    size_t   cap = !m->cap ? 1024 : m->cap < ((size_t)1 << 20) ? 2 * m->cap : m->cap + m->cap / 4;
     double **arr[] = {&m->ttft, &m->tpot, &m->e2el, &m->queue, &m->finish, &m->norm};
     for (size_t i = 0; i < 6; i++) {
         double *p = sim_realloc(*arr[i], cap * sizeof **arr[i]);
@@ -175,11 +178,12 @@ int met_finish(met_t *m, const struct req *r)
         m->truncated++;
         note_cut(m, r);
     }
-    if (m->cfg.requests_csv &&
-        fprintf(m->cfg.requests_csv, "%llu,%u,%.9f,%u,%u,%u,%.9f,%.9f,%.9f,%.9f,%.9f,%u,%u,%s\n",
-                (unsigned long long)r->id, r->replica, sec(r->arrival_ns), r->prompt_tok,
-                r->output_tok, r->pred_tok, queue, ttft, tpot, e2el, sec(r->finish_ns),
-                r->n_preempt, r->n_mispredict, r->asked_tok ? "truncated" : "done") < 0)
+    char   line[MET_ROW_MAX]; /* issue 13: formatted by rows.c, not fprintf */
+    size_t len = m->cfg.requests_csv
+                     ? met_request_row(line, r, sec(r->arrival_ns), queue, ttft, tpot, e2el,
+                                       sec(r->finish_ns), r->asked_tok ? "truncated" : "done")
+                     : 0;
+    if (len && fwrite(line, 1, len, m->cfg.requests_csv) != len)
         return row_failed(m);
     return SIM_OK;
 }
@@ -200,11 +204,74 @@ int met_fail(met_t *m, const struct req *r, enum met_fail_reason why)
     return SIM_OK;
 }
 
+/* Issue 13: once ITL_MERGE_AT records have come, records of equal gap are merged (weights
+ * added: exact, the multiset is the same): the records are compacted once (met_wcompact) and
+ * from then on a hash table from gap to record finds the one to add to, so that memory follows
+ * the distinct iteration times rather than the iterations. Runs with fewer records than that
+ * keep one record per iteration, as before. */
+enum { ITL_MERGE_AT = 1 << 20 };
+
+static size_t itl_slot(uint64_t bits, unsigned hbits)
+{
+    return (size_t)((bits * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - hbits));
+}
+
+/* (Re)build the hash table with 2^hbits slots over the records. 0 or SIM_ENOMEM. */
+static int itl_rehash(met_t *m, unsigned hbits)
+{
+    uint32_t *h = sim_calloc((size_t)1 << hbits, sizeof *h);
+    if (!h)
+        return SIM_ENOMEM;
+    size_t mask = ((size_t)1 << hbits) - 1;
+    for (size_t i = 0; i < m->n_itl; i++) {
+        uint64_t u;
+        memcpy(&u, &m->itl[i].v, sizeof u);
+        size_t k = itl_slot(u, hbits);
+        while (h[k])
+            k = (k + 1) & mask;
+        h[k] = (uint32_t)(i + 1);
+    }
+    sim_free(m->itl_hash);
+    m->itl_hash = h;
+    m->itl_hbits = hbits;
+    return SIM_OK;
+}
+
 static int add_itl(met_t *m, double gap_s, uint64_t w)
 {
-    if (SIM_GROW(m->itl, m->cap_itl, m->n_itl + 1))
-        return SIM_ENOMEM;
-    m->itl[m->n_itl++] = (struct itl_rec){gap_s, w};
+    if (!m->itl_hbits && m->n_itl == ITL_MERGE_AT && m->n_itl < UINT32_MAX / 4) {
+        m->n_itl = met_wcompact(m->itl, m->n_itl);
+        unsigned hb = 4;
+        while (((size_t)1 << hb) < 4 * m->n_itl)
+            hb++;
+        if (itl_rehash(m, hb))
+            return SIM_ENOMEM;
+    }
+    if (m->itl_hbits) {
+        uint64_t u;
+        memcpy(&u, &gap_s, sizeof u);
+        size_t mask = ((size_t)1 << m->itl_hbits) - 1, k = itl_slot(u, m->itl_hbits);
+        for (; m->itl_hash[k]; k = (k + 1) & mask) {
+            struct met_wrec *x = &m->itl[m->itl_hash[k] - 1];
+            if (x->v == gap_s) {
+                x->w += w;
+                goto counted;
+            }
+        }
+        if (SIM_GROW(m->itl, m->cap_itl, m->n_itl + 1) || m->n_itl >= UINT32_MAX - 1)
+            return SIM_ENOMEM;
+        m->itl[m->n_itl++] = (struct met_wrec){.v = gap_s, .w = w};
+        m->itl_hash[k] = (uint32_t)m->n_itl;
+        if (2 * m->n_itl > mask + 1 && itl_rehash(m, m->itl_hbits + 1)) /* load <= 1/2 */
+            return SIM_ENOMEM;
+    } else {
+        if (SIM_GROW(m->itl, m->cap_itl, m->n_itl + 1))
+            return SIM_ENOMEM;
+        m->itl[m->n_itl++] = (struct met_wrec){.v = gap_s, .w = w};
+    }
+counted:
+    m->itl_total += w;
+    m->itl_sum += gap_s * w; /* the order and expression met.c always summed in */
     return SIM_OK;
 }
 
@@ -296,64 +363,42 @@ void met_stat_of(double *x, size_t n, struct met_stat *s)
         s->mean = s->median = s->p90 = s->p99 = s->std = NAN;
         return;
     }
-    gsl_sort(x, 1, n);
+    /* Issue 13: quantiles by selection (stats.h), the same elements a sort would give; mean
+     * and sd in the array's own order (they differed from the sorted order's at most in the
+     * last bits, below every printed digit). */
+    static const double f[3] = {0.5, 0.9, 0.99};
+    double              q[3];
     s->mean = gsl_stats_mean(x, 1, n);
     s->std = n > 1 ? sqrt(gsl_stats_variance_m(x, 1, n, s->mean) * (n - 1) / n) : 0.0;
-    s->median = gsl_stats_quantile_from_sorted_data(x, 1, n, 0.5);
-    s->p90 = gsl_stats_quantile_from_sorted_data(x, 1, n, 0.9);
-    s->p99 = gsl_stats_quantile_from_sorted_data(x, 1, n, 0.99);
-}
-
-static int cmp_itl(const void *a, const void *b)
-{
-    const struct itl_rec *x = a, *y = b;
-    return x->gap_s < y->gap_s ? -1 : x->gap_s > y->gap_s;
-}
-
-/* The value at position pos (0-based) of the expanded, sorted multiset. */
-static double itl_at(const struct itl_rec *r, size_t n, uint64_t pos)
-{
-    uint64_t cum = 0;
-    for (size_t i = 0; i < n; i++) {
-        cum += r[i].weight;
-        if (pos < cum)
-            return r[i].gap_s;
-    }
-    return r[n - 1].gap_s;
-}
-
-static double itl_quantile(const struct itl_rec *r, size_t n, uint64_t total, double f)
-{
-    double   pos = f * (double)(total - 1);
-    uint64_t lo = (uint64_t)floor(pos), hi = (uint64_t)ceil(pos);
-    double   a = itl_at(r, n, lo), b = itl_at(r, n, hi);
-    return a + (pos - (double)lo) * (b - a);
+    met_quantiles(x, n, f, 3, q);
+    s->median = q[0];
+    s->p90 = q[1];
+    s->p99 = q[2];
 }
 
 static void itl_stat(met_t *m, struct met_stat *s)
 {
     memset(s, 0, sizeof *s);
-    uint64_t total = 0;
-    double   sum = 0, sum2 = 0;
-    for (size_t i = 0; i < m->n_itl; i++) {
-        total += m->itl[i].weight;
-        sum += m->itl[i].gap_s * m->itl[i].weight;
-    }
+    uint64_t total = m->itl_total;
+    double   sum = m->itl_sum, sum2 = 0;
     s->n = total;
     if (!total) {
         s->mean = s->median = s->p90 = s->p99 = s->std = NAN;
         return;
     }
-    qsort(m->itl, m->n_itl, sizeof *m->itl, cmp_itl);
     s->mean = sum / (double)total;
     for (size_t i = 0; i < m->n_itl; i++) {
-        double d = m->itl[i].gap_s - s->mean;
-        sum2 += d * d * m->itl[i].weight;
+        double d = m->itl[i].v - s->mean;
+        sum2 += d * d * m->itl[i].w;
     }
     s->std = sqrt(sum2 / (double)total);
-    s->median = itl_quantile(m->itl, m->n_itl, total, 0.5);
-    s->p90 = itl_quantile(m->itl, m->n_itl, total, 0.9);
-    s->p99 = itl_quantile(m->itl, m->n_itl, total, 0.99);
+    /* Issue 13: token-weighted quantiles by weighted selection (stats.h), no sort. */
+    static const double f[3] = {0.5, 0.9, 0.99};
+    double              q[3];
+    met_wquantiles(m->itl, m->n_itl, total, f, 3, q);
+    s->median = q[0];
+    s->p90 = q[1];
+    s->p99 = q[2];
 }
 
 int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
@@ -384,9 +429,8 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
     out->slo_attainment_completed = any_slo(&m->cfg) && m->n ? (double)m->good / m->n : NAN;
     /* SSJF's throughput (simulator.py): pos = int(percentile(range(n), 25)); pos / t[pos]. */
     if (m->n) {
-        gsl_sort(m->finish, 1, m->n);
         size_t pos = (size_t)(0.25 * (double)(m->n - 1));
-        double t = m->finish[pos] - sec(first_arrival_ns);
+        double t = met_select(m->finish, m->n, pos) - sec(first_arrival_ns);
         out->ssjf_throughput = t > 0 ? pos / t : NAN;
     } else {
         out->ssjf_throughput = NAN;
@@ -710,8 +754,65 @@ int met_write_timeline(const met_t *m, FILE *f)
         for (uint32_t r = 0; r < m->cfg.n_replicas; r++)
             for (size_t i = 0; i < m->tl[r].n; i++) {
                 const struct tl_row *x = &m->tl[r].rows[i];
-                fprintf(f, "%u,%.6f,%u,%llu,%.4f,%u\n", r, sec(x->t), x->batch,
-                        (unsigned long long)x->kv_used_tok, 100.0 * x->kv_util, x->waiting);
+                char                 line[MET_ROW_MAX];
+                fwrite(line, 1,
+                       met_timeline_row(line, r, sec(x->t), x->batch, x->kv_used_tok,
+                                        100.0 * x->kv_util, x->waiting),
+                       f); /* issue 13; errors: ferror below */
             }
     return ferror(f) ? SIM_EIO : SIM_OK;
+}
+
+/* Issue 13 (--resume): the summary back from summary.json as met_write_json wrote it. */
+int met_read_json(FILE *f, struct met_summary *s)
+{
+    char line[512];
+    int  seen = 0, want = 0;
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < N_COLS; i++)
+        want += cols[i].json != NULL;
+    while (fgets(line, sizeof line, f)) {
+        char *q = strchr(line, '"'), *q2 = q ? strchr(q + 1, '"') : NULL;
+        if (!q2 || q2[1] != ':')
+            continue;
+        *q2 = 0;
+        const char *v = q2 + 2;
+        while (*v == ' ')
+            v++;
+        for (size_t i = 0; i < N_COLS; i++) {
+            const struct col *c = &cols[i];
+            if (!c->json || strcmp(c->json, q + 1))
+                continue;
+            char *end;
+            errno = 0;
+            if (c->type == COL_U64) {
+                unsigned long long u = strtoull(v, &end, 10);
+                if (end == v || errno)
+                    return SIM_ECONFIG;
+                *(uint64_t *)((char *)s + c->off) = u;
+            } else if (!strncmp(v, "null", 4)) {
+                *(double *)((char *)s + c->off) = NAN;
+            } else {
+                double d = strtod(v, &end);
+                if (end == v)
+                    return SIM_ECONFIG;
+                *(double *)((char *)s + c->off) = d / c->scale;
+            }
+            seen++;
+        }
+    }
+    return !ferror(f) && seen == want ? SIM_OK : SIM_ECONFIG;
+}
+
+/* Issue 13 (`lensim search --target`): a summary value by its summary.json key. */
+int met_value(const struct met_summary *s, const char *key, double *v)
+{
+    for (size_t i = 0; i < N_COLS; i++) {
+        const struct col *c = &cols[i];
+        if (!c->json || strcmp(c->json, key))
+            continue;
+        *v = c->type == COL_U64 ? (double)col_u64(c, s) : col_f64(c, s) * c->scale;
+        return SIM_OK;
+    }
+    return SIM_ECONFIG;
 }

@@ -119,8 +119,8 @@ struct met_summary {
     double   prefix_hit_rate;
 };
 
-/* Mean, sd (population), median, p90 and p99 (linear interpolation) of x[0..n), which is sorted
- * in place. All NaN when n is 0. */
+/* Mean, sd (population), median, p90 and p99 (linear interpolation) of x[0..n), which is
+ * reordered in place (not sorted: quantiles by selection, O(n)). All NaN when n is 0. */
 void met_stat_of(double *x, size_t n, struct met_stat *s);
 
 /* Compute the summary. first_arrival_ns: the run's first arrival. Returns 0 or SIM_ENOMEM. */
@@ -128,6 +128,14 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
 /* The summary's outputs, all driven by one column table in met.c (a new metric is one row).
  * Write summary JSON (vLLM key names, times in ms) to f. Returns 0 or SIM_EIO. */
 int met_write_json(const struct met_summary *s, FILE *f);
+/* Issue 13 (`lensim run --resume`): read back what met_write_json wrote. Every value prints the
+ * same in every output afterwards (the files hold 6 decimals; scaling back and forth stays far
+ * from a rounding boundary). Fields without a JSON key stay 0. Returns 0, or SIM_ECONFIG when a
+ * key is missing or a value unreadable. */
+int met_read_json(FILE *f, struct met_summary *s);
+/* Issue 13 (`lensim search`): the value summary.json shows under `key` (ms, fractions, ...), in
+ * *v. Returns 0, or SIM_ECONFIG for a key summary.json does not have. */
+int met_value(const struct met_summary *s, const char *key, double *v);
 /* results.csv: the metric columns' names, then one run's values, each preceded by a comma
  * (the caller writes the leading columns and the line end). NaN is an empty field. Borrow s
  * and f; stdio errors are the caller's to check on f. */

@@ -1,0 +1,101 @@
+#!/bin/bash
+# issue13.sh OLD_LENSIM NEW_LENSIM [--big]: issue 13's goals, two builds side by side on one core
+# (taskset -c 0), medians of 5 runs each, interleaved (old, new, old, new, ...) so that a busy
+# machine slows both alike. Wall and CPU (user + sys) seconds and peak RSS from /usr/bin/time.
+#   - Vidur's conv_n50000_qps2.0_seed42 (CodeLlama-34B shape, TP2, A100, one replica, max_batch
+#     128, 4096 tokens, paged), outputs off and on; ratio to Vidur's 81.9 s;
+#   - `lensim schema` (start-up: CUDA libraries mapped or not);
+#   - a 16-run sweep with -j 1 and -j 2 (NEW only; two cores: taskset -c 0,1);
+#   - --big: 10^7 synthetic requests on 100 replicas, outputs off, once per build.
+# Run from the source root; needs ../shared/data/vidur.
+set -u
+OLD=$1 NEW=$2 BIG=${3:-}
+T=$(mktemp -d /tmp/lensim-issue13-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+sed '1s/.*/arrival_s,prompt_tokens,output_tokens/' \
+    ../shared/data/vidur/workloads/conv_n50000_qps2.0_seed42.csv > "$T/conv.csv"
+vidur() { # NAME OUTPUTS(true|false) ROWS
+    cat <<Y
+name: $1
+seed: 42
+model: {name: custom, layers: 48, hidden: 8192, heads: 64, kv_heads: 8, head_dim: 128, ffn: 22016, vocab: 32000, dtype_bytes: 2, max_ctx: 16384, params: 33.7e9}
+hardware: {gpu: a100-80gb, tp: 2}
+cluster: {replicas: 1}
+workload: {source: csv, path: $T/conv.csv}
+engine: {memory: paged, max_batch: 128, max_batched_tokens: 4096, max_seq_len: 4096}
+outputs: {requests_csv: $2, timeline_rows: $3}
+Y
+}
+vidur off false 0 > "$T/off.yaml"
+vidur on true 2000 > "$T/on.yaml"
+cat > "$T/sweep.yaml" <<'Y'
+name: sweep16
+seed: 1
+workload: {requests: 4000, max_prompt_tokens: 3072}
+engine: {max_seq_len: 4096, memory: paged}
+sweep:
+  workload.rate: [1, 2, 3, 4, 5, 6, 7, 8]
+  policy: [fcfs, sjf]
+Y
+cat > "$T/big.yaml" <<'Y'
+name: big
+seed: 1
+cluster: {replicas: 100}
+workload: {requests: 10000000, rate: 500, max_prompt_tokens: 3072}
+engine: {memory: paged, max_seq_len: 4096}
+outputs: {requests_csv: false, timeline_rows: 0}
+Y
+
+# one CPUS CMD...: "wall cpu rss_mb" of one run.
+one() {
+    local cpus=$1
+    shift
+    rm -rf "$T/o"
+    /usr/bin/time -f '%e %U %S %M' -o "$T/t" taskset -c "$cpus" "$@" > /dev/null 2> "$T/err" ||
+        echo "issue13.sh: $* failed: $(tail -2 "$T/err")" >&2
+    awk '{printf "%.3f %.3f %.1f\n", $1, $2 + $3, $4 / 1024}' "$T/t"
+}
+# median FILE: medians of the three columns.
+median() {
+    for c in 1 2 3; do
+        awk -v c=$c '{print $c}' "$1" | sort -g | awk '{a[NR]=$1} END{printf "%s ", a[int((NR+1)/2)]}'
+    done
+}
+# row LABEL CPUS ARGS...: old and new, 5 interleaved runs each.
+row() {
+    local label=$1 cpus=$2
+    shift 2
+    : > "$T/old" && : > "$T/new"
+    for _ in 1 2 3 4 5; do
+        one "$cpus" "$OLD" "$@" >> "$T/old"
+        one "$cpus" "$NEW" "$@" >> "$T/new"
+    done
+    read -r ow oc om <<< "$(median "$T/old")"
+    read -r nw nc nm <<< "$(median "$T/new")"
+    printf '%-30s %8s %8s %8s | %8s %8s %8s | %6s\n' "$label" "$ow" "$oc" "$om" "$nw" "$nc" "$nm" \
+        "$(awk -v a="$oc" -v b="$nc" 'BEGIN{printf "%.2fx", a / b}')"
+}
+printf '%-30s %26s | %26s |\n' "" "before (OLD)" "after (NEW)"
+printf '%-30s %8s %8s %8s | %8s %8s %8s | %6s\n' "median of 5, one core" wall_s cpu_s rss_MB \
+    wall_s cpu_s rss_MB "cpu x"
+row "conv_n50000, outputs off" 0 run -q "$T/off.yaml" -o "$T/o"
+printf '%-30s Vidur 81.9 s / NEW cpu = %.0fx\n' "" "$(awk -v n="$nc" 'BEGIN{print 81.9 / n}')"
+row "conv_n50000, outputs on" 0 run -q "$T/on.yaml" -o "$T/o"
+row "lensim schema" 0 schema
+: > "$T/j1" && : > "$T/j2"
+for _ in 1 2 3 4 5; do
+    one 0,1 "$NEW" run -q "$T/sweep.yaml" -o "$T/o" -j 1 >> "$T/j1"
+    one 0,1 "$NEW" run -q "$T/sweep.yaml" -o "$T/o" -j 2 >> "$T/j2"
+done
+read -r w1 _ _ <<< "$(median "$T/j1")"
+read -r w2 _ _ <<< "$(median "$T/j2")"
+printf '16-run sweep (NEW, 2 cores): -j 1 %s s, -j 2 %s s: %.2fx\n' "$w1" "$w2" \
+    "$(awk -v a="$w1" -v b="$w2" 'BEGIN{print a / b}')"
+"$NEW" search experiments/demo.yaml --set engine.memory=paged --target 'p99_ttft_ms<2000' \
+    --over workload.rate --lo 1 --hi 8 -o "$T/s" -q | tail -1
+if [ "$BIG" = --big ]; then
+    for b in "$OLD" "$NEW"; do
+        printf '10^7 requests, 100 replicas, %s: wall cpu rss_MB = %s\n' "$b" \
+            "$(one 0 "$b" run -q "$T/big.yaml" -o "$T/o")"
+    done
+fi

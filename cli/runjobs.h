@@ -1,0 +1,25 @@
+/*
+ * runjobs.h (issue 13): what cmd_run.c lends cmd_search.c: the output directory's lock and the
+ * batch runner behind `lensim run -j N`.
+ */
+#ifndef LENSIM_RUNJOBS_H
+#define LENSIM_RUNJOBS_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+#include "met.h"
+
+/* The output directory's lock (DIR/.lock, see cmd_run.c): 0 or SIM_EIO with the reason. */
+int  cli_lock_dir(const char *dir, char *path, size_t n, int *fd, struct sim_msg *err);
+void cli_unlock_dir(int fd, const char *path);
+/* Run cfgs[0..n) of e into dir/<run_name>, `jobs` at a time in worker processes (<= 1: here),
+ * catching SIGINT/SIGTERM/SIGHUP for the duration; on success sums[i] and wall_s[i] hold each
+ * run's summary and wall time. Returns 0, SIM_EINTR (cli_interrupted() gives the signal), or the
+ * lowest-numbered failed run's code with "run NAME: reason" in err. */
+int cli_run_batch(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, int jobs, const char *dir,
+                  const char *data_dir, struct met_summary *sums, double *wall_s,
+                  struct sim_msg *err);
+int cli_interrupted(void);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * test_stats.c (issue 13, item 2): quantiles by selection against the sort they replace.
+ * Reference for the unweighted quantiles: gsl_sort then gsl_stats_quantile_from_sorted_data,
+ * what met.c did before. Reference for the weighted ones: the records expanded into one copy
+ * per weight, sorted, and read at floor/ceil of f (total - 1) (the pre-issue-13 definition in
+ * met.c, written out again here in its plainest form). Random data with many ties (values drawn
+ * from a few levels), all-equal arrays, sizes 1..40 and large, adversarial orders (sorted,
+ * reversed, organ pipe) and the p0/p100 edges; equality is bitwise (ASSERT_EQ on doubles).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+
+#include "met.h"
+#include "stats.h"
+#include "test.h"
+
+static const double fs[] = {0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0};
+enum { NF = sizeof fs / sizeof fs[0] };
+
+/* n values of kind: 0 uniform, 1 few levels (ties), 2 all equal, 3 sorted, 4 reversed,
+ * 5 organ pipe, 6 integers in [0, 3). */
+static void fill(gsl_rng *r, double *x, size_t n, int kind)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (kind) {
+        case 0: x[i] = gsl_rng_uniform(r); break;
+        case 1: x[i] = 0.125 * (double)gsl_rng_uniform_int(r, 5); break;
+        case 2: x[i] = 0.3; break;
+        case 3: x[i] = (double)i * 0.1; break;
+        case 4: x[i] = (double)(n - i) * 0.1; break;
+        case 5: x[i] = (double)(i < n / 2 ? i : n - i); break;
+        default: x[i] = (double)gsl_rng_uniform_int(r, 3); break;
+        }
+    }
+}
+
+static void check_unweighted(gsl_rng *r, size_t n, int kind)
+{
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), got[NF];
+    fill(r, x, n, kind);
+    memcpy(y, x, n * sizeof *x);
+    gsl_sort(y, 1, n);
+    met_quantiles(x, n, fs, NF, got);
+    for (size_t q = 0; q < NF; q++)
+        ASSERT_EQ(got[q], gsl_stats_quantile_from_sorted_data(y, 1, n, fs[q]));
+    /* Every single rank too, on a fresh copy each time. */
+    for (size_t k = 0; k < n; k += 1 + n / 50) {
+        fill(r, x, n, kind);
+        memcpy(y, x, n * sizeof *x);
+        gsl_sort(y, 1, n);
+        ASSERT_EQ(met_select(x, n, k), y[k]);
+        for (size_t i = 0; i < k; i++)
+            ASSERT_TRUE(x[i] <= x[k]);
+        for (size_t i = k + 1; i < n; i++)
+            ASSERT_TRUE(x[i] >= x[k]);
+    }
+    free(x);
+    free(y);
+}
+
+TEST(quantiles_equal_sorted_reference)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 13);
+    for (int kind = 0; kind < 7; kind++) {
+        for (size_t n = 1; n <= 40; n++)
+            check_unweighted(r, n, kind);
+        check_unweighted(r, 1000, kind);
+        check_unweighted(r, 100003, kind);
+    }
+    gsl_rng_free(r);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void check_weighted(gsl_rng *r, size_t n, int kind, uint64_t max_w)
+{
+    struct met_wrec *rec = malloc(n * sizeof *rec);
+    double          *v = malloc(n * sizeof *v);
+    uint64_t         total = 0;
+    fill(r, v, n, kind);
+    for (size_t i = 0; i < n; i++) {
+        rec[i].v = v[i];
+        rec[i].w = 1 + gsl_rng_uniform_int(r, max_w);
+        total += rec[i].w;
+    }
+    double *ex = malloc(total * sizeof *ex), got[NF];
+    size_t  k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (uint64_t j = 0; j < rec[i].w; j++)
+            ex[k++] = rec[i].v;
+    qsort(ex, total, sizeof *ex, cmp_d);
+    met_wquantiles(rec, n, total, fs, NF, got);
+    for (size_t q = 0; q < NF; q++) {
+        double pos = fs[q] * (double)(total - 1);
+        size_t lo = (size_t)floor(pos), hi = (size_t)ceil(pos);
+        ASSERT_EQ(got[q], ex[lo] + (pos - (double)lo) * (ex[hi] - ex[lo]));
+    }
+    free(rec);
+    free(v);
+    free(ex);
+}
+
+TEST(weighted_quantiles_equal_expanded_reference)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 31);
+    for (int kind = 0; kind < 7; kind++) {
+        for (size_t n = 1; n <= 40; n++) {
+            check_weighted(r, n, kind, 1);
+            check_weighted(r, n, kind, 7);
+        }
+        check_weighted(r, 5000, kind, 1);
+        check_weighted(r, 5000, kind, 300);
+        check_weighted(r, 200000, kind, 3);
+    }
+    gsl_rng_free(r);
+}
+
+/* Merging equal values keeps every weighted quantile (compared bitwise with the uncompacted
+ * records' answers) and the total weight, and leaves one record per distinct value. */
+TEST(compaction_keeps_weighted_quantiles)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 77);
+    for (int kind = 0; kind < 7; kind++) {
+        for (size_t n = 1; n <= 3000; n = n * 3 + 1) {
+            struct met_wrec *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+            double          *v = malloc(n * sizeof *v), qa[NF], qb[NF];
+            uint64_t         total = 0, tb = 0;
+            fill(r, v, n, kind);
+            for (size_t i = 0; i < n; i++) {
+                a[i] = (struct met_wrec){v[i], 1 + gsl_rng_uniform_int(r, 5)};
+                total += a[i].w;
+            }
+            memcpy(b, a, n * sizeof *a);
+            size_t m = met_wcompact(b, n);
+            for (size_t i = 0; i < m; i++) {
+                tb += b[i].w;
+                if (i)
+                    ASSERT_TRUE(b[i - 1].v < b[i].v);
+            }
+            ASSERT_EQ(tb, total);
+            met_wquantiles(a, n, total, fs, NF, qa);
+            met_wquantiles(b, m, total, fs, NF, qb);
+            for (size_t q = 0; q < NF; q++)
+                ASSERT_EQ(qa[q], qb[q]);
+            free(a);
+            free(b);
+            free(v);
+        }
+    }
+    gsl_rng_free(r);
+}
+
+/* met's ITL statistics over 3 * 2^20 iterations, past ITL_MERGE_AT = 2^20 where met.c starts
+ * merging equal gaps through its hash table: quantiles bitwise equal to the sorted records walked
+ * as met.c did before issue 13; the mean bitwise equal (same summation order); sd within 1e-12.
+ * With 3000 distinct durations (heavy merging) and with 2^22 possible ones (mostly distinct:
+ * the table grows and rehashes). */
+static int cmp_rec(const void *a, const void *b)
+{
+    const struct met_wrec *x = a, *y = b;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+static double walk(const struct met_wrec *r, size_t n, uint64_t pos)
+{
+    uint64_t cum = 0;
+    for (size_t i = 0; i < n; i++)
+        if (pos < (cum += r[i].w))
+            return r[i].v;
+    return r[n - 1].v;
+}
+
+static void itl_after_merges(uint32_t levels)
+{
+    enum { N = 3 << 20 };
+    gsl_rng         *r = gsl_rng_alloc(gsl_rng_mt19937);
+    struct met_wrec *ref = malloc(N * sizeof *ref);
+    struct met_cfg   cfg = {.n_replicas = 1};
+    met_t           *m = met_new(&cfg);
+    uint64_t         total = 0;
+    double           sum = 0;
+    ASSERT_TRUE(ref && m);
+    gsl_rng_set(r, 5);
+    for (size_t i = 0; i < N; i++) {
+        simtime_t dur = 20000000 + 1000 * (simtime_t)gsl_rng_uniform_int(r, levels);
+        uint32_t  tok = 1 + (uint32_t)gsl_rng_uniform_int(r, 64);
+        ASSERT_EQ(met_iter(m, 0, (simtime_t)i * 30000000, dur, tok, tok, tok, 0.5), 0);
+        ref[i] = (struct met_wrec){(double)dur / 1e9, tok};
+        total += tok;
+        sum += ref[i].v * ref[i].w;
+    }
+    struct met_summary out;
+    ASSERT_EQ(met_summarize(m, 0, &out), 0);
+    qsort(ref, N, sizeof *ref, cmp_rec);
+    double mean = sum / (double)total, sum2 = 0;
+    for (size_t i = 0; i < N; i++)
+        sum2 += (ref[i].v - mean) * (ref[i].v - mean) * ref[i].w;
+    const double f[3] = {0.5, 0.9, 0.99}, got[3] = {out.itl.median, out.itl.p90, out.itl.p99};
+    for (int q = 0; q < 3; q++) {
+        double   pos = f[q] * (double)(total - 1);
+        uint64_t lo = (uint64_t)floor(pos), hi = (uint64_t)ceil(pos);
+        double   a = walk(ref, N, lo), b = walk(ref, N, hi);
+        ASSERT_EQ(got[q], a + (pos - (double)lo) * (b - a));
+    }
+    ASSERT_EQ(out.itl.mean, mean);
+    ASSERT_NEAR(out.itl.std, sqrt(sum2 / (double)total), 1e-12 * out.itl.std);
+    ASSERT_EQ(out.itl.n, total);
+    met_free(m);
+    free(ref);
+    gsl_rng_free(r);
+}
+
+TEST(met_itl_after_merges)
+{
+    itl_after_merges(3000);
+    itl_after_merges(1u << 22);
+}
+
+int main(void)
+{
+    RUN(quantiles_equal_sorted_reference);
+    RUN(weighted_quantiles_equal_expanded_reference);
+    RUN(compaction_keeps_weighted_quantiles);
+    RUN(met_itl_after_merges);
+    return test_main_end();
+}
