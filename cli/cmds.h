@@ -28,6 +28,6 @@ int calibrate_cmd(int argc, char **argv); /* cmd_calibrate.c: lensim calibrate -
 int kcheck_cmd(int argc, char **argv);    /* cmd_kcheck.c: lensim kcheck [OP [VERSION]] */
 /* issue 11 */
 int fidelity_cmd(int argc, char **argv); /* cmd_fidelity.c: lensim fidelity LIVE [SIM] */
-int search_cmd(int argc, char **argv);    /* cmd_search.c: lensim search EXP --target ... */
+int search_cmd(int argc, char **argv);   /* cmd_search.c: lensim search EXP --target ... */
 
 #endif

@@ -16,8 +16,8 @@ cd "$TMP" || exit 1
 p99() {
     local d=$1
     shift
-    "$L" run -q "$DEMO" -o "$d" --set 'engine.memory=paged' "$@" --only 'rate-1_memory-max' \
-        > /dev/null 2>&1 || {
+    # --set on the demo's swept keys replaces their sweeps (issue 12): one run is left.
+    "$L" run -q "$DEMO" -o "$d" --set 'engine.memory=paged' "$@" > /dev/null 2>&1 || {
         echo nan
         return
     }
