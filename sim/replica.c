@@ -15,9 +15,22 @@ static void fail(struct replica *p, int rc) { eng_stop(p->env->eng, rc); }
 
 /* ---- the iteration heap (by next_iter; ties leave in ih.h's fixed order) ---- */
 
+/* Whether r's boundary next_iter is the one of its last token (not a memory limit). */
+static bool ends_at_next(const struct req *r)
+{
+    return r->next_iter == r->run_iter + (r->output_tok - r->generated);
+}
+
+/* The decoders' heap: by boundary, and at one boundary the requests that finish there first, so
+ * that they have left (their memory free) before one that needs memory picks a victim: vLLM
+ * frees finished sequences before it schedules the next step (vllm/core/scheduler.py at
+ * v0.6.0, Scheduler.free_finished_seq_groups after each step). */
 static bool iter_less(const void *a, const void *b)
 {
-    return ((const struct req *)a)->next_iter < ((const struct req *)b)->next_iter;
+    const struct req *x = a, *y = b;
+    if (x->next_iter != y->next_iter)
+        return x->next_iter < y->next_iter;
+    return ends_at_next(x) && !ends_at_next(y);
 }
 
 static int heap_add(struct replica *p, struct req *r)

@@ -428,22 +428,10 @@ TEST(profile_clock_is_the_simulation)
     }
 }
 
-TEST(conservation_in_live_mode)
+/* Output tokens summed over requests.csv, and sequences summed over iterations.csv (rows: its
+ * rows, each checked to be numbered in order). */
+static void token_totals(const char *d, long *out_tok_p, long *seq_it_p, long *rows_p)
 {
-    write_profile("small.yaml", "4915200");
-    char              y[1024], d[600];
-    struct run_result r;
-    struct live_stats ls;
-    struct sim_msg    err = {{0}};
-    snprintf(y, sizeof y, base_yaml, "recompute", "live", "measured");
-    snprintf(d, sizeof d, "%s/live-measured", tmpdir);
-    if (run_text(y, d, &r, &ls, &err))
-        TEST_FAIL_("%s", err.text);
-    ASSERT_EQ(r.stats.arrived, 60);
-    ASSERT_EQ(r.stats.finished + r.stats.failed, 60);
-    ASSERT_EQ(r.stats.failed, 0);
-    ASSERT_EQ(ls.prefills, 60 + ls.reprefills);
-    /* Sum of output tokens (requests.csv) = sequence-iterations (iterations.csv). */
     char *req = slurp_body(d, "requests.csv"), *it = slurp_body(d, "iterations.csv");
     long  out_tok = 0, seq_it = 0, rows = 0;
     for (char *l = strchr(req, '\n') + 1; l && *l; l = strchr(l, '\n') + 1) {
@@ -465,11 +453,64 @@ TEST(conservation_in_live_mode)
         if (!strchr(l, '\n'))
             break;
     }
+    free(req);
+    free(it);
+    *out_tok_p = out_tok, *seq_it_p = seq_it, *rows_p = rows;
+}
+
+TEST(conservation_in_live_mode)
+{
+    write_profile("small.yaml", "4915200");
+    char              y[1024], d[600];
+    struct run_result r;
+    struct live_stats ls;
+    struct sim_msg    err = {{0}};
+    snprintf(y, sizeof y, base_yaml, "recompute", "live", "measured");
+    snprintf(d, sizeof d, "%s/live-measured", tmpdir);
+    if (run_text(y, d, &r, &ls, &err))
+        TEST_FAIL_("%s", err.text);
+    ASSERT_EQ(r.stats.arrived, 60);
+    ASSERT_EQ(r.stats.finished + r.stats.failed, 60);
+    ASSERT_EQ(r.stats.failed, 0);
+    ASSERT_EQ(ls.prefills, 60 + ls.reprefills);
+    /* Sum of output tokens (requests.csv) = sequence-iterations (iterations.csv). */
+    long out_tok, seq_it, rows;
+    token_totals(d, &out_tok, &seq_it, &rows);
     ASSERT_EQ(rows, ls.iters);
     ASSERT_EQ(seq_it, out_tok);
     ASSERT_TRUE(ls.kernel_s > 0 && ls.kernel_s <= ls.wall_s);
-    free(req);
-    free(it);
+}
+
+/* A request that makes its last token at a boundary where another needs a block is finished,
+ * not chosen as the preemption victim (vLLM frees finished sequences before it schedules the
+ * next step: vllm/core/scheduler.py, free_finished_seq_groups). With seed 11 of base_yaml, request
+ * 31 (prompt 15, output 13) made its 13th token at the boundary where a decoder ran out of
+ * blocks; it was preempted, re-prefilled 28 tokens and only then finished: one
+ * sequence-iteration more than its output tokens. The profile clock makes the run deterministic. */
+TEST(a_finishing_request_is_not_the_victim)
+{
+    write_profile("small.yaml", "4915200");
+    char              y[1024], d[600];
+    struct run_result r;
+    struct live_stats ls;
+    struct sim_msg    err = {{0}};
+    for (int seed = 10; seed <= 12; seed++) {
+        snprintf(y, sizeof y, base_yaml, "recompute", "live", "profile");
+        char *at = strstr(y, "seed: 3\n");
+        ASSERT_TRUE(at != NULL);
+        char rest[1024];
+        snprintf(rest, sizeof rest, "%s", at + strlen("seed: 3\n"));
+        snprintf(at, sizeof y - (size_t)(at - y), "seed: %d\n%s", seed, rest);
+        snprintf(d, sizeof d, "%s/victim-%d", tmpdir, seed);
+        if (run_text(y, d, &r, &ls, &err))
+            TEST_FAIL_("seed %d: %s", seed, err.text);
+        long out_tok, seq_it, rows;
+        token_totals(d, &out_tok, &seq_it, &rows);
+        ASSERT_EQ(rows, ls.iters);
+        if (seq_it != out_tok)
+            TEST_FAIL_("seed %d: %ld sequence-iterations for %ld output tokens", seed, seq_it,
+                       out_tok);
+    }
 }
 
 static int exists(const char *p)
@@ -518,6 +559,7 @@ int main(void)
     RUN(preempted_sequences_sample_what_they_would_alone);
     RUN(profile_clock_is_the_simulation);
     RUN(conservation_in_live_mode);
+    RUN(a_finishing_request_is_not_the_victim);
     RUN(too_big_is_refused);
     RUN(cuda_without_a_gpu);
     char cmd[300];
