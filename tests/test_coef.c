@@ -1,0 +1,173 @@
+/*
+ * test_coef.c: the magnitudes of derived and fitted coefficients, against hand values (issue 17).
+ *
+ * - KV bytes per token = 2 (K and V) x layers x kv_heads x head_dim x dtype_bytes (the usual
+ *   count: vLLM's CacheEngine.get_cache_block_size, key and value caches per layer), for a
+ *   model with as many KV heads as query heads and for grouped-query ones;
+ * - weight bytes = parameters x dtype_bytes; the analytic profile's usable KV memory = tp x GPU
+ *   memory x mem_util - weight bytes (vLLM's gpu_memory_utilization budget less the weights);
+ * - FLOPs: the analytic profile prices a compute-bound token at 2 x parameters FLOPs (one multiply
+ *   and one add per weight; Kaplan et al. 2020, table 1) and causal prefill attention at
+ *   2 x layers x hidden x n^2 FLOPs (QK^T and AV, each 2 n^2 hidden per layer, halved by the
+ *   causal mask). Both go through the same GPU throughput, so their ratios between two presets
+ *   are ratios of hand values whatever efficiency the roofline assumes;
+ * - the calibration fit (calib/latfit.c) recovers every term of a synthetic latency surface,
+ *   the prefill^2 term included, within 3 standard errors and within 5 % of the truth.
+ */
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_randist.h>
+
+#include "analytic.h"
+#include "latfit.h"
+#include "presets.h"
+#include "rng.h"
+#include "test.h"
+
+#define MIB 1048576.0
+
+TEST(kv_bytes_per_token_by_hand)
+{
+    /* llama-2-7b: 2 x 32 layers x 32 KV heads x 128 x 2 bytes = 524,288 bytes (512 KiB). */
+    ASSERT_EQ(cal_model_kv_bytes_per_token(cal_model_find("llama-2-7b")), 524288);
+    /* llama-2-70b (GQA, 8 KV heads): 2 x 80 x 8 x 128 x 2 = 327,680. */
+    ASSERT_EQ(cal_model_kv_bytes_per_token(cal_model_find("llama-2-70b")), 327680);
+    /* llama-3-8b (GQA, 8 KV heads): 2 x 32 x 8 x 128 x 2 = 131,072. */
+    ASSERT_EQ(cal_model_kv_bytes_per_token(cal_model_find("llama-3-8b")), 131072);
+    /* tiny: 2 x 4 x 4 x 64 x 2 = 4,096. */
+    ASSERT_EQ(cal_model_kv_bytes_per_token(cal_model_find("tiny")), 4096);
+}
+
+TEST(weight_bytes_and_kv_capacity_by_hand)
+{
+    const struct cal_model *m7 = cal_model_find("llama-2-7b"), *m70 = cal_model_find("llama-2-70b");
+    const struct cal_gpu   *a80 = cal_gpu_find("a100-80gb");
+    ASSERT_TRUE(m7 && m70 && a80);
+    /* 6.738e9 parameters x 2 bytes; 68.977e9 x 2. */
+    ASSERT_NEAR(cal_model_weight_bytes(m7), 13.476e9, 1);
+    ASSERT_NEAR(cal_model_weight_bytes(m70), 137.954e9, 1);
+
+    struct cal_profile p7, p70;
+    struct sim_msg     err = {{0}};
+    ASSERT_EQ(cal_analytic_profile(m7, a80, 1, 0.9, &p7, &err), 0);
+    ASSERT_EQ(cal_analytic_profile(m70, a80, 4, 0.9, &p70, &err), 0);
+    /* 81,920 MiB x 0.9 = 77,309,411,328 bytes, less 13,476,000,000 of weights = 63,833,411,328
+     * bytes: 121,752 tokens of 524,288 bytes (the figure lensim's manifest reports). */
+    ASSERT_NEAR(p7.kv_capacity_bytes, 63833411328.0, 1);
+    ASSERT_NEAR(p7.weight_bytes, 13.476e9, 1);
+    ASSERT_EQ((long long)(p7.kv_capacity_bytes / p7.kv_bytes_per_token), 121752);
+    /* Four GPUs: 4 x 77,309,411,328 - 137,954,000,000 = 171,283,645,312 bytes. */
+    ASSERT_NEAR(p70.kv_capacity_bytes, 171283645312.0, 1);
+    ASSERT_EQ(p70.kv_bytes_per_token, 327680);
+}
+
+TEST(flops_per_token_and_prefill_attention_by_hand)
+{
+    /* On one GPU type, the compute-bound piece's extra time per token (over the memory-bound
+     * piece's) is FLOPs per token / (replica FLOP/s): 2 N / (tp F). For llama-2-70b on 4 GPUs
+     * against llama-2-7b on 1: (2 x 68.977e9 / 4) / (2 x 6.738e9) = 2.55929..., and the prefill^2
+     * coefficient 2 L h / (tp F): (2 x 80 x 8192 / 4) / (2 x 32 x 4096) = 1.25. Against
+     * opt-13b (N = 12.853e9, L = 40, h = 5120) on 1 GPU: 12.853 / 6.738 and
+     * (40 x 5120) / (32 x 4096) = 1.5625. */
+    const struct cal_gpu *g = cal_gpu_find("a100-80gb");
+    struct cal_profile    p7, p70, p13;
+    struct sim_msg        err = {{0}};
+    ASSERT_EQ(cal_analytic_profile(cal_model_find("llama-2-7b"), g, 1, 0.9, &p7, &err), 0);
+    ASSERT_EQ(cal_analytic_profile(cal_model_find("llama-2-70b"), g, 4, 0.9, &p70, &err), 0);
+    ASSERT_EQ(cal_analytic_profile(cal_model_find("opt-13b"), g, 1, 0.9, &p13, &err), 0);
+#define GEMM(p) \
+    ((p).piece[(p).n_pieces - 1].coef[CAL_T_PREFILL_TOK] - (p).piece[0].coef[CAL_T_PREFILL_TOK])
+#define SQ(p) ((p).piece[(p).n_pieces - 1].coef[CAL_T_PREFILL_SQ])
+    ASSERT_TRUE(GEMM(p7) > 0 && SQ(p7) > 0);
+    ASSERT_NEAR(GEMM(p70) / GEMM(p7), 68.977 / (4 * 6.738), 1e-9);
+    ASSERT_NEAR(SQ(p70) / SQ(p7), 1.25, 1e-12);
+    ASSERT_NEAR(GEMM(p13) / GEMM(p7), 12.853 / 6.738, 1e-9);
+    ASSERT_NEAR(SQ(p13) / SQ(p7), 1.5625, 1e-12);
+    /* And the same piece prices decode sequences and prefill tokens alike (one new token each). */
+    for (size_t i = 0; i < p7.n_pieces; i++)
+        ASSERT_NEAR(p7.piece[i].coef[CAL_T_DECODE_SEQS], p7.piece[i].coef[CAL_T_PREFILL_TOK], 0);
+    /* Decode attention reads the whole context's K and V once per step: KV bytes per token over
+     * bandwidth; so its ratio between two models on one GPU is the ratio of KV bytes (524,288 vs
+     * 2 x 40 x 40 x 128 x 2 = 819,200 for opt-13b). */
+    ASSERT_NEAR(p13.piece[0].coef[CAL_T_DECODE_CTX] / p7.piece[0].coef[CAL_T_DECODE_CTX],
+                819200.0 / 524288.0, 1e-12);
+#undef GEMM
+#undef SQ
+}
+
+TEST(batch_terms_in_profile_order)
+{
+    struct cal_batch b = {.decode_seqs = 3,
+                          .decode_ctx = 700,
+                          .prefill_tok = 50,
+                          .prefill_sq = 2500};
+    double           x[CAL_TERMS];
+    cal_batch_terms(&b, x);
+    ASSERT_EQ(x[CAL_T_CONST], 1);
+    ASSERT_EQ(x[CAL_T_DECODE_SEQS], 3);
+    ASSERT_EQ(x[CAL_T_DECODE_CTX], 700);
+    ASSERT_EQ(x[CAL_T_PREFILL_TOK], 50);
+    ASSERT_EQ(x[CAL_T_PREFILL_SQ], 2500);
+}
+
+/*
+ * A one-piece latency surface with every term present, of magnitudes like those calibration
+ * measures (a prefill^2 term of 2.9e-7 s per squared token, as in the issue's report):
+ *   T = 2e-3 + 4e-5 decode_seqs + 2e-8 decode_ctx + 3e-5 prefill_tok + 2.9e-7 prefill_sq,
+ * 1 % multiplicative noise, 400 batches mixing decodes (1..256 sequences, contexts 16..2000) and
+ * prefills (2..2048 tokens). Each estimate must lie within 3 standard errors of the truth and
+ * within 5 % of it (the noise allows about 1 % on the smallest term).
+ */
+TEST(latency_fit_recovers_every_term)
+{
+    static const double truth[CAL_TERMS] = {2e-3, 4e-5, 2e-8, 3e-5, 2.9e-7};
+    const size_t        n = 400;
+    struct cal_obs     *obs = calloc(n, sizeof *obs);
+    rng_t              *r = rng_new(17, 2);
+    ASSERT_TRUE(obs && r);
+    for (size_t i = 0; i < n; i++) {
+        struct cal_batch b = {0};
+        int              kind = (int)(i % 3); /* 0 decode only, 1 prefill only, 2 both */
+        if (kind != 1) {
+            b.decode_seqs = floor(exp(gsl_rng_uniform(r) * log(256))) + 1;
+            b.decode_ctx = b.decode_seqs * (16 + floor(gsl_rng_uniform(r) * 1984));
+        }
+        if (kind != 0) {
+            double p = floor(exp(gsl_rng_uniform(r) * log(2047))) + 2;
+            b.prefill_tok = p;
+            b.prefill_sq = p * p;
+        }
+        double x[CAL_TERMS], t = 0;
+        cal_batch_terms(&b, x);
+        for (int k = 0; k < CAL_TERMS; k++)
+            t += truth[k] * x[k];
+        obs[i].b = b;
+        obs[i].t_s = t * (1 + gsl_ran_gaussian(r, 0.01));
+        obs[i].heldout = i % 10 == 9;
+    }
+    rng_free(r);
+    struct cal_latfit_report rep;
+    struct cal_latfit_opts   o = {.max_pieces = 1, .seed = 1};
+    struct sim_msg           err = {{0}};
+    if (cal_latfit(obs, n, &o, &rep, &err))
+        TEST_FAIL_("cal_latfit: %s", err.text);
+    ASSERT_EQ(rep.n_pieces, 1);
+    for (int k = 0; k < CAL_TERMS; k++) {
+        double est = rep.piece[0].coef[k], se = rep.fit[0].err[k];
+        ASSERT_TRUE(!rep.held0[0][k]);
+        ASSERT_NEAR(est, truth[k], 3 * se);
+        ASSERT_NEAR(est, truth[k], 0.05 * truth[k]);
+    }
+    ASSERT_TRUE(rep.mape_heldout < 2.0);
+    free(obs);
+}
+
+int main(void)
+{
+    gsl_set_error_handler_off();
+    RUN(kv_bytes_per_token_by_hand);
+    RUN(weight_bytes_and_kv_capacity_by_hand);
+    RUN(flops_per_token_and_prefill_attention_by_hand);
+    RUN(batch_terms_in_profile_order);
+    RUN(latency_fit_recovers_every_term);
+    return test_main_end();
+}
