@@ -11,6 +11,9 @@
  * constant iteration time a request of L output tokens alone is served in L iterations. Arrivals
  * at one instant are all queued before the boundary at that instant forms a batch.
  *
+ * The SSJF paper's simulator (compat: ssjf) gets the same treatment: its order by predicted class
+ * and its throughput index on jobs worked by hand.
+ *
  * requests.csv is read by column name (a leading '#' line is skipped when there is one), so
  * these tests keep working when columns are added.
  */
@@ -20,6 +23,7 @@
 
 #include "alloc.h"
 #include "cfg.h"
+#include "compat_ssjf.h"
 #include "rng.h"
 #include "run.h"
 #include "test.h"
@@ -467,6 +471,65 @@ TEST(s3_packs_largest_reservation_first)
     ASSERT_EQ(o.res.sum.mispredictions, 0);
 }
 
+/* ---- the SSJF paper's simulator (compat: ssjf) ---- */
+
+/* Run compat ssjf on jobs of the given true lengths and predicted classes, all at t = 0; one job
+ * is served in e = 0.1 + 0.02 L seconds (simulator.py), one at a time. */
+static void compat_case(const char *policy, unsigned jobs, const char *rows, struct met_summary *s)
+{
+    char path[400], text[2048], yaml[512];
+    snprintf(text, sizeof text, ",output_token_length,predicted_length,latency,model\n%s", rows);
+    write_file("compat-pred.csv", text, path, sizeof path);
+    snprintf(yaml, sizeof yaml,
+             "name: c\ncompat: ssjf\nssjf: {jobs: %u, repeats: 3, starvation_s: 1000, "
+             "starvation_factor: 1000}\nworkload: {arrival: batch}\n"
+             "engine: {batching: none, max_batch: 1}\npolicy: %s\n",
+             jobs, policy);
+    struct cfg     c;
+    cfg_exp_t     *e;
+    struct sim_msg err = {{0}};
+    if (cfg_load_string(yaml, "c.yaml", &e, &err) || cfg_resolve(e, 0, &c, &err))
+        TEST_FAIL_("%s", err.text);
+    cfg_free(e);
+    if (compat_ssjf_run(&c, path, NULL, NULL, NULL, s, &err))
+        TEST_FAIL_("%s", err.text);
+}
+
+/*
+ * SSJF orders by the predicted class, not by the true service. True lengths 100, 10, 50, 200
+ * (services 2.1, 0.3, 1.1, 4.1 s) with inverted predicted classes 1, 3, 2, 0: ssjf serves 200,
+ * 100, 50, 10: JCTs 4.1, 6.2, 7.3, 7.6, mean 25.2 / 4 = 6.3 s (sjf: 0.3, 1.4, 3.5, 7.6, mean 3.2).
+ */
+TEST(compat_ssjf_orders_by_predicted_class)
+{
+    static const char rows[] = "0,100,1,0.008,m\n1,10,3,0.008,m\n2,50,2,0.008,m\n3,200,0,0.008,m\n";
+    struct met_summary s;
+    compat_case("ssjf", 4, rows, &s);
+    ASSERT_NEAR(s.e2el.mean, 6.3, 1e-9);
+    compat_case("sjf", 4, rows, &s);
+    ASSERT_NEAR(s.e2el.mean, 3.2, 1e-9);
+}
+
+/*
+ * SSJF's throughput (simulator.py): pos = int(np.percentile(range(n), 25)) = floor(0.25 (n - 1)),
+ * throughput = pos / (finish time of the pos-th job, 0-based, sorted).
+ *   4 jobs (sjf, services 0.3, 1.1, 2.1, 4.1): pos = floor(0.75) = 0: throughput 0.
+ *   8 jobs (lengths 100, 10, 50, 200, 30, 70, 150, 20: services 2.1, 0.3, 1.1, 4.1, 0.7, 1.5,
+ *   3.1, 0.5), sjf finishes 0.3, 0.8, 1.5, 2.6, ...: pos = floor(1.75) = 1: 1 / 0.8 = 1.25.
+ *   (floor(0.25 n) would give 1 / 1.4 and 2 / 1.5.)
+ */
+TEST(compat_ssjf_throughput_index)
+{
+    static const char  rows[] = "0,100,1,0.008,m\n1,10,0,0.008,m\n2,50,0,0.008,m\n3,200,2,0.008,m\n"
+                                "4,30,0,0.008,m\n5,70,1,0.008,m\n6,150,1,0.008,m\n7,20,0,0.008,m\n";
+    struct met_summary s;
+    compat_case("sjf", 4, "0,100,1,0.008,m\n1,10,0,0.008,m\n2,50,0,0.008,m\n3,200,2,0.008,m\n", &s);
+    ASSERT_NEAR(s.ssjf_throughput, 0, 1e-12);
+    compat_case("sjf", 8, rows, &s);
+    ASSERT_NEAR(s.e2el.mean, 38.2 / 8, 1e-9);
+    ASSERT_NEAR(s.ssjf_throughput, 1.25, 1e-9);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-decide-XXXXXX");
@@ -484,6 +547,8 @@ int main(void)
     RUN(least_outstanding_takes_the_least_loaded_replica);
     RUN(random_router_draws_from_its_own_stream);
     RUN(s3_packs_largest_reservation_first);
+    RUN(compat_ssjf_orders_by_predicted_class);
+    RUN(compat_ssjf_throughput_index);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
