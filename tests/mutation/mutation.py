@@ -27,6 +27,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -149,6 +150,32 @@ def load_equivalent(path):
     return eq
 
 
+def given_mutants(path, src):
+    """Mutants named in a file: survivors of an earlier run, or hand-planted bugs."""
+    if path.endswith(".json"):
+        with open(path) as f:
+            return [{k: r[k] for k in ("file", "line", "old", "new")}
+                    for r in json.load(f) if r["status"] == "survived"]
+    out = []
+    with open(path) as f:
+        for n, row in enumerate(f, 1):
+            if not row.strip() or row.startswith("#"):
+                continue
+            parts = [p.strip() for p in row.rstrip("\n").split(" | ")]
+            if len(parts) != 4:
+                sys.exit(f"{path}:{n}: expected `file | original line | mutated line | name`")
+            rel, old, new, name = parts
+            with open(os.path.join(src, rel)) as g:
+                lines = g.read().split("\n")
+            hits = [i for i, ln in enumerate(lines) if ln.strip() == old]
+            if len(hits) != 1:
+                sys.exit(f"{path}:{n}: `{old}` found {len(hits)} times in {rel}")
+            indent = lines[hits[0]][:len(lines[hits[0]]) - len(lines[hits[0]].lstrip())]
+            out.append({"file": rel, "line": hits[0] + 1, "old": lines[hits[0]],
+                        "new": indent + new, "name": name})
+    return out
+
+
 def key_of(m):
     return (m["file"], m["old"].strip(), " ".join(m["new"].split("\n")).strip())
 
@@ -164,7 +191,7 @@ def copy_tree(root, dst):
         os.makedirs(os.path.dirname(d), exist_ok=True)
         s = os.path.join(root, rel)
         if not os.path.exists(d) or open(s, "rb").read() != open(d, "rb").read():
-            shutil.copy2(s, d)
+            shutil.copy(s, d)  # a fresh mtime, so that ninja rebuilds what an old mutant left
 
 
 def diff_of(m):
@@ -173,7 +200,12 @@ def diff_of(m):
                                           f"b/{m['file']}:{m['line']}", lineterm="", n=0))
 
 
+def on_term(signum, frame):
+    raise KeyboardInterrupt  # restore the mutated file, then report what was done
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_term)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=int(os.environ.get("MUTANTS", 200)))
     ap.add_argument("--seed", type=int, default=int(os.environ.get("MUTATION_SEED", 17)))
@@ -185,14 +217,22 @@ def main():
                     help="comma-separated tests: also score the suite without them")
     ap.add_argument("--equivalent", default=os.path.join(HERE, "equivalent.txt"))
     ap.add_argument("--list", action="store_true", help="print the sample and stop")
+    ap.add_argument("--all-failures", action="store_true",
+                    help="run every fast test on each mutant and list all that fail")
+    ap.add_argument("--mutants", help="test these instead of a sample: a results-*.json of an "
+                    "earlier run (its survivors), or a text file of `file | original line | "
+                    "mutated line | name` rows (bugs planted by hand)")
     a = ap.parse_args()
 
     work = os.path.abspath(os.path.join(ROOT, a.build, "mutation"))
     src, bld = os.path.join(work, "src"), os.path.join(work, "build")
     os.makedirs(src, exist_ok=True)
     copy_tree(ROOT, src)
-    pool = pool_of(src, work)
-    sample = random.Random(a.seed).sample(pool, min(a.n, len(pool)))
+    if a.mutants:
+        pool = sample = given_mutants(a.mutants, src)
+    else:
+        pool = pool_of(src, work)
+        sample = random.Random(a.seed).sample(pool, min(a.n, len(pool)))
     eq = load_equivalent(a.equivalent)
     if a.list:
         for m in sample:
@@ -217,7 +257,8 @@ def main():
     first = [t for t in names if t not in later]
 
     def run_tests(tests, limit):
-        cmd = ["meson", "test", "-C", bld, "--no-rebuild", "--maxfail", "1",
+        cmd = ["meson", "test", "-C", bld, "--no-rebuild", "--maxfail",
+               "0" if a.all_failures else "1",
                "--num-processes", str(a.jobs), "--logbase", "mutation"] + tests
         t0 = time.time()
         rc, out = sh(cmd, timeout=limit)
@@ -279,8 +320,11 @@ def test_sample(a, sample, src, bld, eq, first, later, limit, run_tests, res, wo
                     f.write(orig)
         res.append(r)
         by = " by " + ",".join(r.get("by", [])) if r.get("by") else ""
-        print(f"[{i}/{len(sample)}] {r['status']:10} {m['file']}:{m['line']}{by}", flush=True)
-        with open(os.path.join(work, f"results-seed{a.seed}-n{a.n}.json"), "w") as f:
+        name = f" ({m['name']})" if m.get("name") else ""
+        print(f"[{i}/{len(sample)}] {r['status']:10} {m['file']}:{m['line']}{name}{by}",
+              flush=True)
+        tag = os.path.basename(a.mutants).split(".")[0] if a.mutants else f"seed{a.seed}-n{a.n}"
+        with open(os.path.join(work, f"results-{tag}.json"), "w") as f:
             json.dump(res, f, indent=1)
 
 
