@@ -111,7 +111,8 @@ static void read_requests(const char *dir, struct out *o)
             const char *p = line;
             for (int i = 0; i < c_status && p; i++)
                 p = (p = strchr(p, ',')) ? p + 1 : NULL;
-            if (p && strncmp(p, "ok", 2) && strncmp(p, "done", 4) && strncmp(p, "completed", 9))
+            if (p && (!strncmp(p, "fail", 4) || !strncmp(p, "reject", 6) ||
+                      !strncmp(p, "drop", 4) || !strncmp(p, "error", 5)))
                 continue;
         }
         double id = field(line, c_id);
