@@ -273,6 +273,13 @@ def main():
         rc, out = sh(cmd, timeout=limit)
         failed = [ln.split(" / ")[-1].split()[0] for ln in out.splitlines()
                   if " / " in ln and ("FAIL" in ln or "TIMEOUT" in ln) and "EXPECTEDFAIL" not in ln]
+        if a.all_failures:  # name the failing cases too (test.h prints "FAIL case")
+            try:
+                with open(os.path.join(bld, "meson-logs", "mutation.txt")) as f:
+                    cases = [ln[5:].strip() for ln in f if ln.startswith("FAIL ")]
+                failed += sorted(set(cases))
+            except OSError:
+                pass
         return rc, failed, time.time() - t0
 
     t0 = time.time()
