@@ -8,7 +8,8 @@
  * - profile strings are written as YAML double-quoted scalars: printable characters as they are,
  *   '"' and '\' escaped with a backslash, control characters as \xNN; the file loads back to the
  *   same string;
- * - an Azure trace row with an empty TIMESTAMP says so, with its line.
+ * - an Azure trace row with an empty TIMESTAMP says so, with its line;
+ * - `trace stats` of the generator starts with its source and format.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,28 @@ TEST(azure_empty_timestamp_is_named)
     trace_close(t);
 }
 
+/* `trace stats` of the generator names its source and format before its figures. */
+TEST(trace_stats_of_the_generator_names_its_source)
+{
+    struct trace_opts o;
+    trace_opts_default(&o);
+    o.format = TRACE_FMT_SYNTH;
+    o.max_requests = 50;
+    o.seed = 7;
+    char path[400];
+    snprintf(path, sizeof path, "%s/stats.txt", tmpdir);
+    FILE          *f = fopen(path, "w");
+    struct sim_msg err = {{0}};
+    ASSERT_TRUE(f);
+    int rc = trace_stats(&o, f, &err);
+    fclose(f);
+    if (rc)
+        TEST_FAIL_("trace_stats: %s", err.text);
+    const char *text = slurp(path);
+    ASSERT_TRUE(!strncmp(text, "source: synthetic\nformat: ", 26));
+    ASSERT_STR_CONTAINS(text, "\nrequests: 50\n");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-paths-XXXXXX");
@@ -143,6 +166,7 @@ int main(void)
     RUN(compat_ssjf_allocation_failure_walk);
     RUN(profile_strings_are_escaped_yaml);
     RUN(azure_empty_timestamp_is_named);
+    RUN(trace_stats_of_the_generator_names_its_source);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
