@@ -31,6 +31,7 @@ column, when present, tells completed rows from the others.
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -158,11 +159,19 @@ def check_dir(d, n_requests=None, slo=None, name=None):
 
     tl_path = os.path.join(d, "timeline.csv")
     if os.path.exists(tl_path):
-        check_timeline(c, s, read_csv(tl_path), done, dur, s.get("preemptions", 0) == 0)
+        check_timeline(c, s, read_csv(tl_path), done, dur, s.get("preemptions", 0) == 0,
+                       replicas_of(d))
     return c
 
 
-def check_timeline(c, s, tl, done, dur, no_preemption):
+def replicas_of(d):
+    """cluster.replicas from the run's manifest (the resolved configuration), or None."""
+    with open(os.path.join(d, "manifest.yaml")) as f:
+        m = re.search(r"\n  cluster:\n    replicas: (\d+)\n", f.read())
+    return int(m.group(1)) if m else None
+
+
+def check_timeline(c, s, tl, done, dur, no_preemption, replicas):
     reps = sorted({int(r["replica"]) for r in tl})
     kv_time, peak, batch_sum, iters = 0.0, 0.0, 0, 0
     bounds = {}
@@ -187,7 +196,8 @@ def check_timeline(c, s, tl, done, dur, no_preemption):
     c.eq(s, "iterations", iters, 0)
     c.eq(s, "mean_batch_size", batch_sum / iters, 0.5e-6 + 1e-9 * batch_sum / iters)
     c.eq(s, "peak_kv_cache_usage", peak, 0.6e-6)
-    c.eq(s, "mean_kv_cache_usage", kv_time / (dur * len(reps)), 1e-5)
+    # Over every replica of the cluster, busy or not (an idle replica has no timeline row).
+    c.eq(s, "mean_kv_cache_usage", kv_time / (dur * (replicas or len(reps))), 1e-5)
     if not no_preemption:
         return
     # ITL from token times: every boundary of the request's replica in (first token, finish].
