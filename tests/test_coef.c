@@ -11,9 +11,12 @@
  *   2 x layers x hidden x n^2 FLOPs (QK^T and AV, each 2 n^2 hidden per layer, halved by the
  *   causal mask). Both go through the same GPU throughput, so their ratios between two presets
  *   are ratios of hand values whatever efficiency the roofline assumes;
+ * - every preset's shape implies its parameter count (embeddings, attention, MLP);
  * - the calibration fit (calib/latfit.c) recovers every term of a synthetic latency surface,
  *   the prefill^2 term included, within 3 standard errors and within 5 % of the truth.
  */
+#include <string.h>
+
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_randist.h>
 
@@ -161,6 +164,37 @@ TEST(latency_fit_recovers_every_term)
     free(obs);
 }
 
+/*
+ * Every preset's shape implies its parameter count: embeddings (vocab x hidden; twice when the
+ * output projection is not tied to them, once for OPT, which ties them) plus, per layer, the
+ * attention projections (Q and O: hidden x heads x head_dim each; K and V: hidden x kv_heads x
+ * head_dim each) and the MLP (3 hidden x ffn matrices gated, 2 otherwise). Biases, norms and
+ * OPT's learned positions add under 0.2 %. By hand, llama-2-7b: 2 x 32000 x 4096 + 32 x (4 x
+ * 4096^2 + 3 x 4096 x 11008) = 6,738,149,376 against 6.738e9; tiny: 4,718,592 exactly.
+ */
+TEST(preset_shapes_imply_their_parameter_counts)
+{
+    size_t n = 0;
+    for (const struct cal_model *m = cal_models; m->name; m++, n++) {
+        int    tied = !strncmp(m->name, "opt-", 4);
+        double h = m->hidden,
+               attn = 2 * h * m->heads * m->head_dim + 2 * h * m->kv_heads * m->head_dim;
+        double mlp = (m->gated_mlp ? 3 : 2) * h * m->ffn;
+        double p = (tied ? 1 : 2) * (double)m->vocab * h + m->layers * (attn + mlp);
+        if (!(fabs(p - m->n_params) <= 0.002 * m->n_params))
+            TEST_FAIL_("%s: the shape implies %.6g parameters, the preset says %.6g", m->name, p,
+                       m->n_params);
+        ASSERT_TRUE(m->dtype_bytes == 2 && m->max_ctx >= 2048);
+    }
+    ASSERT_TRUE(n >= 11);
+    const struct cal_model *t = cal_model_find("tiny");
+    ASSERT_EQ(2.0 * 1024 * 256 + 4 * (4.0 * 256 * 256 + 3.0 * 256 * 1024), t->n_params);
+    const struct cal_model *l = cal_model_find("llama-2-7b");
+    ASSERT_NEAR(2.0 * 32000 * 4096 + 32 * (4.0 * 4096 * 4096 + 3.0 * 4096 * 11008), 6738149376.0,
+                0);
+    ASSERT_NEAR(l->n_params, 6.738e9, 0);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -168,6 +202,7 @@ int main(void)
     RUN(weight_bytes_and_kv_capacity_by_hand);
     RUN(flops_per_token_and_prefill_attention_by_hand);
     RUN(batch_terms_in_profile_order);
+    RUN(preset_shapes_imply_their_parameter_counts);
     RUN(latency_fit_recovers_every_term);
     return test_main_end();
 }
