@@ -531,6 +531,85 @@ TEST(compat_ssjf_throughput_index)
     ASSERT_NEAR(s.ssjf_throughput, 1.25, 1e-9);
 }
 
+/*
+ * Swap preemption: the case above with engine.preemption = swap over a 1 GB/s host link. Request
+ * 1's 31 tokens of KV (15 + 16) move out at boundary 17 and back in at boundary 40, each move
+ * S = 31 x 524,288 bytes (llama-2-7b: 2 x 32 x 32 x 128 x 2) / 1e9 B/s = 16.252928 ms, added to
+ * the iteration that starts there. Swapped back in, it decodes at once (no prefill):
+ *   request 0 finishes at 40.30 + S = 56.552928 ms;
+ *   request 1 at 40.30 + S + (1 + S) + 23 = 64.30 + 2 S = 96.805856 ms.
+ * Nothing is recomputed (0 wasted tokens); the wasted time is the two moves, 2 S.
+ */
+TEST(swap_preemption_moves_the_victims_kv_twice)
+{
+    static const char trace[] = "0,15,40\n0.0005,15,40\n";
+    const double      S = 31 * 524288.0 / 1e9;
+    struct out        o;
+    run_case("swap", trace, NULL,
+             "memory: paged, block_size: 16, watermark: 0, max_seq_len: 64, preemption: swap",
+             "hardware: {host_bw_gbps: 1}\n", NULL, TAU, 1e-5, 64, &o);
+    ASSERT_EQ(o.r[0].preemptions, 0);
+    ASSERT_EQ(o.r[1].preemptions, 1);
+    ASSERT_NEAR(o.r[0].finish, 40.30e-3 + S, NS);
+    ASSERT_NEAR(o.r[1].finish, 64.30e-3 + 2 * S, NS);
+    ASSERT_EQ(o.res.sum.wasted_tokens, 0);
+    ASSERT_NEAR(o.res.sum.wasted_s, 2 * S, 1e-12);
+}
+
+/*
+ * S3's misprediction recovery (memory: predicted, overflow next_bucket, memory ample). Request 0
+ * has a 10-token prompt, 15 true output tokens and a prediction of 5 (bucket edge 10): it
+ * reserves 10 + 10 tokens. Iterations 0..9 give tokens 1..10 (iteration 0 costs 1 + 10 x 0.01
+ * ms); at boundary 10 its reservation is exhausted: it is preempted, re-queued with the next
+ * edge (20) and readmitted at once; iteration 10 recomputes 10 + 10 tokens (1.20 ms) and gives
+ * token 11; iterations 11..14 give 12..15. Finish: 15 x 1 + 0.10 + 0.20 = 15.30 ms; one
+ * misprediction, one preemption, 20 wasted tokens.
+ */
+TEST(s3_misprediction_reserves_the_next_bucket_and_recomputes)
+{
+    struct out o;
+    run_case("mispredict", "0,10,15\n", "0,5\n", "memory: predicted", "policy: s3\n", NULL, TAU,
+             1e-5, 0, &o);
+    ASSERT_NEAR(o.r[0].finish, 15.30e-3, NS);
+    ASSERT_EQ(o.r[0].preemptions, 1);
+    ASSERT_EQ(o.res.sum.mispredictions, 1);
+    ASSERT_EQ(o.res.sum.wasted_tokens, 20);
+}
+
+/*
+ * Predictions cost time, served one at a time in arrival order (predictor.cost_s = 2 ms): three
+ * requests at t = 0 of 1 token each are ready at 2, 4 and 6 ms, and each runs at once (1 ms):
+ * finishes 3, 5, 7 ms.
+ */
+TEST(prediction_cost_delays_scheduling_in_arrival_order)
+{
+    struct out o;
+    run_case("pcost", "0,8,1\n0,8,1\n0,8,1\n", NULL, "batching: none", "", NULL, TAU, 0, 0, &o);
+    expect_finish(&o, 0, 3, (const double[]){1, 2, 3});
+    run_case("pcost2", "0,8,1\n0,8,1\n0,8,1\n", NULL, "batching: none", "",
+             (const char *[]){"predictor.cost_s=0.002", NULL}, TAU, 0, 0, &o);
+    expect_finish(&o, 0, 3, (const double[]){3, 5, 7});
+}
+
+/*
+ * Dynamic (static) batches: formed when the engine is idle, once max_batch requests wait or the
+ * oldest has waited max_wait_s; run until the longest member finishes. max_batch 2, max_wait 5
+ * ms. Request 0 (3 tokens) arrives at 0 and waits; request 1 (1 token) at 1 ms fills the batch:
+ * {0, 1} runs from 1 ms; 1 has its token at 2 ms but, as in a static batch, returns with the
+ * batch at 4 ms (TTFT 1 ms); 0 finishes at 4 ms. Request 2 (2 tokens) arrives at 2 ms;
+ * at 4 ms it is alone and has waited 2 ms, so the batch waits until 2 + 5 = 7 ms and runs
+ * [7, 9 ms].
+ */
+TEST(dynamic_batches_wait_to_fill_then_run_to_their_longest)
+{
+    struct out o;
+    run_case("dynamic", "0,8,3\n0.001,8,1\n0.002,8,2\n", NULL,
+             "batching: dynamic, max_batch: 2, max_wait_s: 0.005", "", NULL, TAU, 0, 0, &o);
+    expect_finish(&o, 0, 3, (const double[]){4, 4, 9});
+    ASSERT_NEAR(o.r[1].ttft, 1e-3, NS);
+    ASSERT_NEAR(o.r[2].queue, 5e-3, NS);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-decide-XXXXXX");
@@ -544,6 +623,10 @@ int main(void)
     RUN(paged_admission_keeps_the_watermark_free);
     RUN(token_budget_counts_decodes_and_prefills);
     RUN(preemption_takes_the_newest_and_recomputes_its_tokens);
+    RUN(swap_preemption_moves_the_victims_kv_twice);
+    RUN(s3_misprediction_reserves_the_next_bucket_and_recomputes);
+    RUN(prediction_cost_delays_scheduling_in_arrival_order);
+    RUN(dynamic_batches_wait_to_fill_then_run_to_their_longest);
     RUN(round_robin_takes_replicas_in_turn);
     RUN(least_outstanding_takes_the_least_loaded_replica);
     RUN(random_router_draws_from_its_own_stream);
