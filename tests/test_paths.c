@@ -156,6 +156,22 @@ TEST(trace_stats_of_the_generator_names_its_source)
     const char *text = slurp(path);
     ASSERT_TRUE(!strncmp(text, "source: synthetic\nformat: ", 26));
     ASSERT_STR_CONTAINS(text, "\nrequests: 50\n");
+    /* Lengths: mean and percentiles printed with 4 decimals, maxima as integers (the format
+     * `lensim trace stats` prints and scripts read). */
+    static const char *const keys[] = {"prompt_mean", "prompt_p50", "prompt_p90", "prompt_p99",
+                                       "output_mean", "output_p50", "output_p90", "output_p99"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\n%s: ", keys[i]);
+        const char *v = strstr(text, want);
+        ASSERT_TRUE(v);
+        v += strlen(want);
+        const char *dot = strchr(v, '.'), *end = strchr(v, '\n');
+        ASSERT_TRUE(dot && end && dot < end);
+        ASSERT_EQ(end - dot - 1, 4);
+    }
+    const char *mx = strstr(text, "\nprompt_max: ");
+    ASSERT_TRUE(mx && strcspn(mx + 1, ".\n") == strcspn(mx + 1, "\n"));
 }
 
 int main(void)
