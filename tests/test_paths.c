@@ -9,7 +9,8 @@
  *   '"' and '\' escaped with a backslash, control characters as \xNN; the file loads back to the
  *   same string;
  * - an Azure trace row with an empty TIMESTAMP says so, with its line;
- * - `trace stats` of the generator starts with its source and format.
+ * - `trace stats` of the generator starts with its source and format;
+ * - a lengths-only row with too few fields is an error that counts them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,33 @@ TEST(trace_stats_of_the_generator_names_its_source)
     ASSERT_TRUE(mx && strcspn(mx + 1, ".\n") == strcspn(mx + 1, "\n"));
 }
 
+/* A lengths-only row with three fields of four is an error that counts them. */
+TEST(lengths_row_with_three_fields_is_counted)
+{
+    char path[400];
+    put("len.csv",
+        "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n10,5,15,2.0\n12,6,18\n",
+        path, sizeof path);
+    struct trace_opts o;
+    trace_opts_default(&o);
+    o.format = TRACE_FMT_LENGTHS;
+    o.path = path;
+    o.max_requests = 10;
+    trace_t         *t;
+    struct sim_msg   err = {{0}};
+    struct trace_req r;
+    ASSERT_EQ(trace_open(&o, &t, &err), 0);
+    ASSERT_EQ(trace_next(t, &r, &err), 1);
+    ASSERT_EQ(trace_next(t, &r, &err), SIM_EINPUT);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s:3: expected 4 fields "
+             "(num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio), got 3",
+             path);
+    ASSERT_STR_CONTAINS(err.text, want);
+    trace_close(t);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-paths-XXXXXX");
@@ -183,6 +211,7 @@ int main(void)
     RUN(profile_strings_are_escaped_yaml);
     RUN(azure_empty_timestamp_is_named);
     RUN(trace_stats_of_the_generator_names_its_source);
+    RUN(lengths_row_with_three_fields_is_counted);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
