@@ -476,7 +476,8 @@ TEST(s3_packs_largest_reservation_first)
 
 /* Run compat ssjf on jobs of the given true lengths and predicted classes, all at t = 0; one job
  * is served in e = 0.1 + 0.02 L seconds (simulator.py), one at a time. */
-static void compat_case(const char *policy, unsigned jobs, const char *rows, struct met_summary *s)
+static void compat_case_b(const char *policy, unsigned jobs, const char *rows, const char *batching,
+                          unsigned B, struct met_summary *s)
 {
     char path[400], text[2048], yaml[512];
     snprintf(text, sizeof text, ",output_token_length,predicted_length,latency,model\n%s", rows);
@@ -484,8 +485,8 @@ static void compat_case(const char *policy, unsigned jobs, const char *rows, str
     snprintf(yaml, sizeof yaml,
              "name: c\ncompat: ssjf\nssjf: {jobs: %u, repeats: 3, starvation_s: 1000, "
              "starvation_factor: 1000}\nworkload: {arrival: batch}\n"
-             "engine: {batching: none, max_batch: 1}\npolicy: %s\n",
-             jobs, policy);
+             "engine: {batching: %s, max_batch: %u}\npolicy: %s\n",
+             jobs, batching, B, policy);
     struct cfg     c;
     cfg_exp_t     *e;
     struct sim_msg err = {{0}};
@@ -494,6 +495,26 @@ static void compat_case(const char *policy, unsigned jobs, const char *rows, str
     cfg_free(e);
     if (compat_ssjf_run(&c, path, NULL, NULL, NULL, s, &err))
         TEST_FAIL_("%s", err.text);
+}
+
+static void compat_case(const char *policy, unsigned jobs, const char *rows, struct met_summary *s)
+{
+    compat_case_b(policy, jobs, rows, "none", 1, s);
+}
+
+/*
+ * Continuous batches of 3 (the SSJF simulator: every job of a batch progresses at full speed,
+ * and the shortest waiting jobs fill the freed slots). Services 2.1, 0.3, 1.1, 4.1 s (sjf):
+ * {0.3, 1.1, 2.1} -> 0.3 done at 0.3; 4.1 joins at 0.3: {0.8, 1.8, 4.1 left} -> 1.1 done at
+ * 1.1; {1.0, 3.3 left}, fewer jobs than slots -> 2.1 done at 2.1; {2.3 left} -> done at 4.4.
+ * Mean JCT (0.3 + 1.1 + 2.1 + 4.4) / 4 = 1.975 s.
+ */
+TEST(compat_continuous_batch_with_fewer_jobs_than_slots)
+{
+    struct met_summary s;
+    compat_case_b("sjf", 4, "0,100,1,0.008,m\n1,10,0,0.008,m\n2,50,0,0.008,m\n3,200,2,0.008,m\n",
+                  "continuous", 3, &s);
+    ASSERT_NEAR(s.e2el.mean, 1.975, 1e-9);
 }
 
 /*
@@ -633,6 +654,7 @@ int main(void)
     RUN(s3_packs_largest_reservation_first);
     RUN(compat_ssjf_orders_by_predicted_class);
     RUN(compat_ssjf_throughput_index);
+    RUN(compat_continuous_batch_with_fewer_jobs_than_slots);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
