@@ -6,11 +6,9 @@
  *   model with as many KV heads as query heads and for grouped-query ones;
  * - weight bytes = parameters x dtype_bytes; the analytic profile's usable KV memory = tp x GPU
  *   memory x mem_util - weight bytes (vLLM's gpu_memory_utilization budget less the weights);
- * - FLOPs: the analytic profile prices a compute-bound token at 2 x parameters FLOPs (one multiply
- *   and one add per weight; Kaplan et al. 2020, table 1) and causal prefill attention at
- *   2 x layers x hidden x n^2 FLOPs (QK^T and AV, each 2 n^2 hidden per layer, halved by the
- *   causal mask). Both go through the same GPU throughput, so their ratios between two presets
- *   are ratios of hand values whatever efficiency the roofline assumes;
+ * - FLOPs per token are 2 x the weights (one multiply and one add each): the analytic model's
+ *   own counts are checked by hand in test_analytic (issue 10); here every preset's shape is
+ *   checked to imply its parameter count, from which those FLOPs follow;
  * - every preset's shape implies its parameter count (embeddings, attention, MLP);
  * - the calibration fit (calib/latfit.c) recovers every term of a synthetic latency surface,
  *   the prefill^2 term included, within 3 standard errors and within 5 % of the truth.
@@ -61,40 +59,6 @@ TEST(weight_bytes_and_kv_capacity_by_hand)
     /* Four GPUs: 4 x 77,309,411,328 - 137,954,000,000 = 171,283,645,312 bytes. */
     ASSERT_NEAR(p70.kv_capacity_bytes, 171283645312.0, 1);
     ASSERT_EQ(p70.kv_bytes_per_token, 327680);
-}
-
-TEST(flops_per_token_and_prefill_attention_by_hand)
-{
-    /* On one GPU type, the compute-bound piece's extra time per token (over the memory-bound
-     * piece's) is FLOPs per token / (replica FLOP/s): 2 N / (tp F). For llama-2-70b on 4 GPUs
-     * against llama-2-7b on 1: (2 x 68.977e9 / 4) / (2 x 6.738e9) = 2.55929..., and the prefill^2
-     * coefficient 2 L h / (tp F): (2 x 80 x 8192 / 4) / (2 x 32 x 4096) = 1.25. Against
-     * opt-13b (N = 12.853e9, L = 40, h = 5120) on 1 GPU: 12.853 / 6.738 and
-     * (40 x 5120) / (32 x 4096) = 1.5625. */
-    const struct cal_gpu *g = cal_gpu_find("a100-80gb");
-    struct cal_profile    p7, p70, p13;
-    struct sim_msg        err = {{0}};
-    ASSERT_EQ(cal_analytic_profile(cal_model_find("llama-2-7b"), g, 1, 0.9, &p7, &err), 0);
-    ASSERT_EQ(cal_analytic_profile(cal_model_find("llama-2-70b"), g, 4, 0.9, &p70, &err), 0);
-    ASSERT_EQ(cal_analytic_profile(cal_model_find("opt-13b"), g, 1, 0.9, &p13, &err), 0);
-#define GEMM(p) \
-    ((p).piece[(p).n_pieces - 1].coef[CAL_T_PREFILL_TOK] - (p).piece[0].coef[CAL_T_PREFILL_TOK])
-#define SQ(p) ((p).piece[(p).n_pieces - 1].coef[CAL_T_PREFILL_SQ])
-    ASSERT_TRUE(GEMM(p7) > 0 && SQ(p7) > 0);
-    ASSERT_NEAR(GEMM(p70) / GEMM(p7), 68.977 / (4 * 6.738), 1e-9);
-    ASSERT_NEAR(SQ(p70) / SQ(p7), 1.25, 1e-12);
-    ASSERT_NEAR(GEMM(p13) / GEMM(p7), 12.853 / 6.738, 1e-9);
-    ASSERT_NEAR(SQ(p13) / SQ(p7), 1.5625, 1e-12);
-    /* And the same piece prices decode sequences and prefill tokens alike (one new token each). */
-    for (size_t i = 0; i < p7.n_pieces; i++)
-        ASSERT_NEAR(p7.piece[i].coef[CAL_T_DECODE_SEQS], p7.piece[i].coef[CAL_T_PREFILL_TOK], 0);
-    /* Decode attention reads the whole context's K and V once per step: KV bytes per token over
-     * bandwidth; so its ratio between two models on one GPU is the ratio of KV bytes (524,288 vs
-     * 2 x 40 x 40 x 128 x 2 = 819,200 for opt-13b). */
-    ASSERT_NEAR(p13.piece[0].coef[CAL_T_DECODE_CTX] / p7.piece[0].coef[CAL_T_DECODE_CTX],
-                819200.0 / 524288.0, 1e-12);
-#undef GEMM
-#undef SQ
 }
 
 TEST(batch_terms_in_profile_order)
@@ -200,7 +164,6 @@ int main(void)
     gsl_set_error_handler_off();
     RUN(kv_bytes_per_token_by_hand);
     RUN(weight_bytes_and_kv_capacity_by_hand);
-    RUN(flops_per_token_and_prefill_attention_by_hand);
     RUN(batch_terms_in_profile_order);
     RUN(preset_shapes_imply_their_parameter_counts);
     RUN(latency_fit_recovers_every_term);
