@@ -8,7 +8,7 @@ MESON_OPTS ?=
 DEB_PKGS   := build-essential meson ninja-build pkg-config libgsl-dev libyaml-dev \
               libopenblas-dev gnuplot-nox python3
 
-.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install fidelity
+.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install fidelity mutation
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -69,6 +69,15 @@ fuzz-ci: $(BUILD_FUZZ)/build.ninja
 	ninja -C $(BUILD_FUZZ) tests/fuzz/fuzz_cfg tests/fuzz/fuzz_profile tests/fuzz/fuzz_trace \
 	  tests/fuzz/fuzz_run
 	FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/fuzz.sh $(BUILD_FUZZ) 300
+
+# Mutation testing (issue 17; not run by CI): MUTANTS seeded-random universalmutator mutants of
+# sim/, calib/, traces/, engine/, each built and run against the fast suites in a scratch copy
+# under $(BUILD)/mutation; prints the kill score and the surviving mutants with their diffs.
+# Needs `python3 -m pip install --user universalmutator`. See README.md (Tests).
+MUTANTS ?= 60
+MUTATION_SEED ?= 17
+mutation:
+	python3 tests/mutation/mutation.py --n $(MUTANTS) --seed $(MUTATION_SEED) --build $(BUILD)
 
 bench: all
 	meson test -C $(BUILD) --benchmark --verbose
