@@ -39,14 +39,28 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def sh(cmd, cwd=None, timeout=None, quiet=True):
-    """Run cmd; return (status, output). A timeout is status None."""
+    """Run cmd; return (status, output). A timeout is status None. cmd runs in its own process
+    group, and a timeout kills the whole group: a mutant that loops forever lives in a test
+    program that meson started, which killing meson alone would leave running."""
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, start_new_session=True)
     try:
-        p = subprocess.run(cmd, cwd=cwd, timeout=timeout, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-        return p.returncode, p.stdout
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        return None, out
+        out, _ = p.communicate(timeout=timeout)
+        return p.returncode, out
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, _ = p.communicate()
+        return None, out or ""
+    except BaseException:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
+        raise
 
 
 def sources(root):
