@@ -35,6 +35,9 @@ struct exec_seq {
                                    attention covers; prefill, the tokens it writes */
     uint32_t           new_tok; /* tokens computed in this iteration (1 for a decode) */
     uint32_t           kv_blk;  /* KV units it holds: blocks (paged) or tokens (reservations) */
+    uint32_t prompt_tok; /* the request's prompt length: where a prefill's prompt ends and its
+                            sampled tokens begin, so that an executor that runs a chunked
+                            prefill knows which chunk is the last (issue 11) */
 };
 
 /* Called once per sequence by exec_batch_list. */

@@ -289,10 +289,14 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
             release(lv, s);
             s->owner = ow;
         }
+        if (q->kind == EXEC_SEQ_PREFILL &&
+            (!q->prompt_tok || (s->prompt && s->prompt != q->prompt_tok)))
+            return fail(lv, SIM_EINVARIANT, "request %llu: a prompt of %u tokens (it had %u)",
+                        q->id, q->prompt_tok, s->prompt);
         if (q->kind == EXEC_SEQ_PREFILL && start == 0) {
             release(lv, s); /* a recomputation starts from nothing */
             if (!s->prompt && !s->n_gen)
-                s->prompt = q->ctx_tok;
+                s->prompt = q->prompt_tok; /* a first chunk may be shorter */
             else
                 lv->st.reprefills++;
             lv->st.prefills++;
@@ -330,11 +334,10 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
                                       .start = start,
                                       .n_new = q->new_tok,
                                       .tokens = lv->tok + *rows};
-        if (q->ctx_tok > s->prompt + s->n_gen) /* e.g. a later chunk of a chunked prefill */
+        if (q->ctx_tok > s->prompt + s->n_gen)
             return fail(lv, SIM_EINVARIANT,
-                        "request %llu: computes up to position %u but knows %u tokens (a chunked "
-                        "prefill: the seam does not say where the prompt ends yet)",
-                        q->id, q->ctx_tok, s->prompt + s->n_gen);
+                        "request %llu: computes up to position %u but knows %u tokens", q->id,
+                        q->ctx_tok, s->prompt + s->n_gen);
         for (uint32_t j = 0; j < q->new_tok; j++)
             lv->tok[(*rows)++] = token_at(lv, s, start + j);
     }

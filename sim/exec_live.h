@@ -12,6 +12,11 @@
  * finished one is copied too: a cost a real engine would not pay, counted in the stats). A
  * sequence listed as a prefill from position 0 is (re)computed from its prompt and the tokens it
  * sampled before; one listed as a decode that holds no slot is a swap-in, copied back from host.
+ * Chunked prefills (engine.scheduler sarathi, vllm_v1): a prefill listed from a later position
+ * appends its chunk to the sequence's KV cache; exec_seq.prompt_tok says where the prompt ends,
+ * so a token is sampled only when the chunk reaching the end of the known tokens completes.
+ * Prefix caching is refused by cfg.c in live mode (a first chunk would start on blocks whose KV
+ * another sequence wrote: the executor does not share blocks).
  * Clocks: measured (the iteration's time is the wall time of the executor's whole call: batch
  * set-up, kernels, sampling, swap copies), profile (the kernels run but the time charged is the
  * model clock's, so the run is byte-identical to a simulated one: the equivalence test), and

@@ -395,7 +395,8 @@ static void list_seqs(const void *owner, exec_seq_fn fn, void *ctx)
                                        .kind = EXEC_SEQ_DECODE,
                                        .ctx_tok = (uint32_t)(r->ctx_base + (int64_t)p->iter),
                                        .new_tok = 1,
-                                       .kv_blk = kv_held(p->kv, r)});
+                                       .kv_blk = kv_held(p->kv, r),
+                                       .prompt_tok = r->prompt_tok});
     }
     for (size_t k = 0; k < p->n_pf; k++) {
         const struct req *r = p->pf[k];
@@ -404,7 +405,8 @@ static void list_seqs(const void *owner, exec_seq_fn fn, void *ctx)
                                    .kind = r->swapped ? EXEC_SEQ_DECODE : EXEC_SEQ_PREFILL,
                                    .ctx_tok = r->swapped ? tok : r->pf_done + r->chunk,
                                    .new_tok = r->swapped ? 1 : r->chunk,
-                                   .kv_blk = kv_held(p->kv, r)});
+                                   .kv_blk = kv_held(p->kv, r),
+                                   .prompt_tok = r->prompt_tok});
     }
 }
 
