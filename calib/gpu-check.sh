@@ -124,14 +124,14 @@ live_fidelity() {
     shift 3
     d=$out/live/$name
     if [ "$dry" = 1 ]; then
-        echo "+ $lensim run $exp -q -o $d/live --set perf.profile=$prof $*"
-        echo "+ $lensim run $exp -q -o $d/sim --set perf.profile=$prof $* --set engine.mode=sim"
+        echo "+ $lensim run $exp -q --force -o $d/live --set perf.profile=$prof $*"
+        echo "+ $lensim run $exp -q --force -o $d/sim --set perf.profile=$prof $* --set engine.mode=sim"
         echo "+ $lensim fidelity $d/live $d/sim > $d/fidelity.txt"
         return 0
     fi
     mkdir -p "$d"
     set +e
-    "$lensim" run "$exp" -q -o "$d/live" --set perf.profile="$prof" "$@" > "$d/live.log" 2>&1
+    "$lensim" run "$exp" -q --force -o "$d/live" --set perf.profile="$prof" "$@" > "$d/live.log" 2>&1
     rc=$?
     set -e
     if [ $rc -eq 77 ]; then
@@ -144,7 +144,7 @@ live_fidelity() {
         status=1
         return 0
     fi
-    if ! "$lensim" run "$exp" -q -o "$d/sim" --set perf.profile="$prof" "$@" \
+    if ! "$lensim" run "$exp" -q --force -o "$d/sim" --set perf.profile="$prof" "$@" \
             --set engine.mode=sim > "$d/sim.log" 2>&1; then
         echo "gpu-check.sh: simulated run $name FAILED (see $d/sim.log)" >&2
         status=1
