@@ -1,15 +1,19 @@
 #!/bin/sh
 # gpu-check.sh: one command for a machine with an NVIDIA GPU (made for one H200, under 8 minutes):
 # build lensim with the CUDA kernels for sm_90, run every kernel check, time the kernels against
-# the measured copy bandwidth and cuBLAS GEMM rate, calibrate Llama-2-7B and GPT-J-6B, and write
-# the profiles, logs and a short summary table to an output folder.
+# the measured copy bandwidth and cuBLAS GEMM rate, calibrate Llama-2-7B and GPT-J-6B, run live
+# mode (issue 11: live-tiny, and a Llama-2-7B shape with random weights and a few requests) live
+# and simulated with `lensim fidelity` reports, and write the profiles, logs, reports and a short
+# summary table to an output folder.
 #
 #   calib/gpu-check.sh [OUTDIR]            OUTDIR defaults to $OUT, else ./gpu-check-out
 #   options: --models "a b"   models to calibrate (default "llama-2-7b gpt-j-6b")
 #            --grid G         calibration grid: full (default), small or quick
 #            --sm N           SM architecture (default 90)
 #            --cpu            the same flow on the CPU backend with the `tiny` model (no GPU
-#                             needed; no kernel benchmark), to check the script itself
+#                             needed; no kernel benchmark; live-tiny only, 60 requests), to
+#                             check the script itself
+#            --no-live        skip the live-mode fidelity runs
 #            --lensim PATH    use this lensim binary instead of building one
 #            --dry-run        print the commands, run nothing
 # Exit status: 0 all checks passed and every profile was written; 1 otherwise; 2 bad usage.
@@ -24,6 +28,7 @@ sm=90
 backend=cuda
 lensim=
 dry=0
+live=1
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -31,9 +36,10 @@ while [ $# -gt 0 ]; do
     --grid) grid=$2; shift 2 ;;
     --sm) sm=$2; shift 2 ;;
     --cpu) backend=cpu; models=tiny; shift ;;
+    --no-live) live=0; shift ;;
     --lensim) lensim=$2; shift 2 ;;
     --dry-run) dry=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "gpu-check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) out=$1; shift ;;
     esac
@@ -109,6 +115,98 @@ for m in $models; do
     fi
 done
 
+# live_fidelity NAME EXPERIMENT PROFILE [--set K=V]...: run EXPERIMENT live and simulated with
+# PROFILE, and write `lensim fidelity` of the two to $out/live/NAME/fidelity.txt. A live run that
+# finds no CUDA backend or device (exit 77, the plugin or the GPU missing) is skipped with a
+# message, not failed.
+live_fidelity() {
+    name=$1 exp=$2 prof=$3
+    shift 3
+    d=$out/live/$name
+    if [ "$dry" = 1 ]; then
+        echo "+ $lensim run $exp -q --force -o $d/live --set perf.profile=$prof $*"
+        echo "+ $lensim run $exp -q --force -o $d/sim --set perf.profile=$prof $* --set engine.mode=sim"
+        echo "+ $lensim fidelity $d/live $d/sim > $d/fidelity.txt"
+        return 0
+    fi
+    mkdir -p "$d"
+    set +e
+    "$lensim" run "$exp" -q --force -o "$d/live" --set perf.profile="$prof" "$@" > "$d/live.log" 2>&1
+    rc=$?
+    set -e
+    if [ $rc -eq 77 ]; then
+        echo "   $name: skipped, no CUDA backend or device: $(tail -n 1 "$d/live.log")"
+        echo "skipped: $(tail -n 1 "$d/live.log")" > "$d/fidelity.txt"
+        return 0
+    fi
+    if [ $rc -ne 0 ]; then
+        echo "gpu-check.sh: live run $name FAILED (see $d/live.log)" >&2
+        status=1
+        return 0
+    fi
+    if ! "$lensim" run "$exp" -q --force -o "$d/sim" --set perf.profile="$prof" "$@" \
+            --set engine.mode=sim > "$d/sim.log" 2>&1; then
+        echo "gpu-check.sh: simulated run $name FAILED (see $d/sim.log)" >&2
+        status=1
+        return 0
+    fi
+    if "$lensim" fidelity "$d/live" "$d/sim" > "$d/fidelity.txt" 2>&1; then
+        sed -n '1,40p' "$d/fidelity.txt" | sed 's/^/   /'
+    else
+        echo "gpu-check.sh: fidelity report of $name FAILED (see $d/fidelity.txt)" >&2
+        status=1
+    fi
+}
+
+if [ "$live" = 1 ]; then
+    step "live-tiny: calibrate tiny ($backend), run live and simulated"
+    run mkdir -p "$out/live/tiny"
+    # The limits of `make fidelity`; on the GPU time wall time (live.timer wall), on the CPU the
+    # thread's CPU time, as live-tiny does on a shared machine.
+    if [ "$backend" = cuda ]; then
+        ctime='' timer=wall nreq=300
+    else
+        ctime=--cpu-time timer=cpu nreq=60
+    fi
+    if run "$lensim" calibrate --backend "$backend" --model tiny $ctime --grid small -q \
+            --max-seqs 32 --max-ctx 512 --max-prompt 256 --max-batch-tok 512 \
+            -o "$out/live/tiny/tiny.yaml"; then
+        live_fidelity tiny "$root/experiments/live-tiny.yaml" "$out/live/tiny/tiny.yaml" \
+            --set live.backend="$backend" --set live.timer="$timer" \
+            --set workload.requests="$nreq"
+    else
+        echo "gpu-check.sh: calibration of tiny for live-tiny FAILED" >&2
+        status=1
+    fi
+    if [ "$backend" = cuda ]; then
+        step "live Llama-2-7B shape (random weights, 32 requests)"
+        prof=$out/llama-2-7b.yaml
+        if [ ! -f "$prof" ] && [ "$dry" = 0 ]; then
+            prof=$out/live/llama-2-7b/profile.yaml
+            mkdir -p "$out/live/llama-2-7b"
+            "$lensim" calibrate --backend cuda --model llama-2-7b --grid quick -q \
+                --max-seqs 16 --max-ctx 1024 --max-prompt 512 --max-batch-tok 1024 \
+                -o "$prof" > "$out/live/llama-2-7b-calibrate.log" 2>&1 || status=1
+        fi
+        exp=$out/live/llama-2-7b.yaml
+        if [ "$dry" = 0 ]; then
+            cat > "$exp" <<YAML
+# gpu-check.sh: a live Llama-2-7B shape (random weights) on one GPU, a few requests.
+name: live-llama-2-7b
+seed: 1
+model: llama-2-7b
+perf: {profile: $prof, allow_mismatch: true}
+workload: {source: synthetic, requests: 32, rate: 4, prompt_mu: 5.5, prompt_sigma: 0.5,
+           output_mu: 4.0, output_sigma: 0.5, max_prompt_tokens: 512, max_output_tokens: 256}
+engine: {mode: live, batching: continuous, memory: paged, max_batch: 16,
+         max_batched_tokens: 1024, max_seq_len: 1024}
+live: {backend: cuda, clock: measured, timer: wall}
+YAML
+        fi
+        live_fidelity llama-2-7b "$exp" "$prof"
+    fi
+fi
+
 step "summary"
 if [ "$dry" = 0 ]; then
     {
@@ -125,6 +223,12 @@ if [ "$dry" = 0 ]; then
             echo "## kernel times (median of 20, L2 flushed) against the measured ceilings"
             grep -E '^(ceiling|bench)' "$out/bench.txt" || true
         fi
+        for f in "$out"/live/*/fidelity.txt; do
+            [ -f "$f" ] || continue
+            echo
+            echo "## live fidelity: $(basename "$(dirname "$f")")"
+            cat "$f"
+        done
         echo
         echo "## profiles"
         for m in $models; do

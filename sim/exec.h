@@ -35,6 +35,16 @@ struct exec_seq {
                                    attention covers; prefill, the tokens it writes */
     uint32_t           new_tok; /* tokens computed in this iteration (1 for a decode) */
     uint32_t           kv_blk;  /* KV units it holds: blocks (paged) or tokens (reservations) */
+    uint32_t prompt_tok; /* the request's prompt length: where a prefill's prompt ends and its
+                            sampled tokens begin, so that an executor that runs a chunked
+                            prefill knows which chunk is the last (issue 11) */
+};
+
+/* Why a sequence leaves its replica's batch (exec_ops.leave). */
+enum exec_leave {
+    EXEC_LEAVE_FINISHED = 0, /* it made its last token */
+    EXEC_LEAVE_RECOMPUTE,    /* preempted: its KV cache dropped, recomputed by a later prefill */
+    EXEC_LEAVE_SWAP          /* preempted: its KV cache moved to host memory, back at swap-in */
 };
 
 /* Called once per sequence by exec_batch_list. */
@@ -69,6 +79,13 @@ struct exec_ops {
     double (*swap_s)(void *self, double tok);
     /* Seconds one sequence alone takes per token at context ctx_tok (service estimates). */
     double (*decode_s)(void *self, double ctx_tok);
+    /* Request id left its replica's batch for the reason why, at an iteration boundary (the
+     * replica calls it where the sequence leaves: finished, or preempted). A sequence missing
+     * from a listing without it has not left (e.g. decoders paused by a prefill iteration).
+     * Cannot fail: an executor that must act on it (copy a swapped cache) does so in its next
+     * iteration, where the time is charged. NULL or a no-op when an executor keeps no state
+     * per sequence (the model clock). */
+    void (*leave)(void *self, uint64_t id, enum exec_leave why);
 };
 
 /* An executor: its ops and their state (borrowed). */

@@ -59,6 +59,7 @@ struct lseq {
     void    *host; /* swapped-out KV cache, host_tok tokens */
     uint32_t host_tok;
     uint64_t seen; /* stamp of the last iteration that listed it */
+    int      gone; /* 1 + enum exec_leave once the replica said it left; 0 while it runs */
 };
 
 /* One replica's share of the backend: a range of slots and of blocks. */
@@ -148,6 +149,17 @@ static struct lseq *seq_get(struct live *lv, uint64_t id, int *fresh)
     return s;
 }
 
+/* The sequence of id, or NULL when the executor never saw it. */
+static struct lseq *seq_find(const struct live *lv, uint64_t id)
+{
+    if (!lv->cap_tab)
+        return NULL;
+    size_t j = slot_of_id(id, lv->cap_tab);
+    while (lv->tab[j].used && lv->tab[j].id != id)
+        j = (j + 1) & (lv->cap_tab - 1);
+    return lv->tab[j].used ? (struct lseq *)&lv->tab[j] : NULL;
+}
+
 /* Token at position pos of s: its prompt's (pseudo-random from the seed and the id), then what
  * it sampled. */
 static int32_t token_at(const struct live *lv, const struct lseq *s, uint32_t pos)
@@ -182,10 +194,13 @@ static int fail(struct live *lv, int rc, const char *fmt, unsigned long long id,
     return sim_msg_set(lv->why, rc, "live executor: %s", text);
 }
 
-/* s leaves its slot; with swap preemption its cache goes to host memory first. */
+/* s, which the replica said left (exec_ops.leave), gives up its slot and blocks; preempted by
+ * swap, its cache goes to host memory first. */
 static int depart(struct live *lv, struct lseq *s)
 {
-    if (lv->lc.swap && s->cached) {
+    int swap = s->gone == 1 + EXEC_LEAVE_SWAP;
+    s->gone = 0;
+    if (swap && s->slot >= 0 && s->cached) {
         size_t bytes = (size_t)s->cached * lv->info.kv_bytes_per_token;
         void  *h = sim_realloc(s->host, bytes);
         if (!h)
@@ -271,11 +286,13 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
         int fresh;
         lv->cur_s[i] = seq_get(lv, lv->cur[i].id, &fresh);
     }
-    /* Departures: this replica's resident sequences the listing left out. */
+    /* Departures: this replica's resident sequences that left since its last iteration (a
+     * sequence the listing leaves out without having left, e.g. a decoder paused by vllm_v0's
+     * prefill iteration, keeps its cache). Copies for swaps are charged to this iteration. */
     for (uint32_t k = 0; k < lv->slots_per; k++) {
         struct lseq *s = lv->slot_seq[ow * lv->slots_per + k];
         int          rc;
-        if (s && s->seen != lv->stamp && (rc = depart(lv, s)))
+        if (s && s->gone && (rc = depart(lv, s)))
             return rc;
     }
     for (size_t i = 0; i < lv->n_cur; i++) {
@@ -285,14 +302,24 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
         if (q->new_tok == 0 || q->new_tok > q->ctx_tok)
             return fail(lv, SIM_EINVARIANT, "request %llu: %u new tokens over a context of %u",
                         q->id, q->new_tok, q->ctx_tok);
-        if (s->owner != ow) { /* moved to another replica: its cache stays behind */
-            release(lv, s);
+        if (s->owner != ow) { /* moved to another replica: its cache stays behind (a swapped
+                                 one copied to host first) */
+            int rc = s->gone ? depart(lv, s) : (release(lv, s), SIM_OK);
+            if (rc)
+                return rc;
             s->owner = ow;
         }
+        if (s->gone) /* left and came back before its replica iterated again (resident) */
+            return fail(lv, SIM_EINVARIANT, "request %llu: listed after leaving, still resident",
+                        q->id, 0, 0);
+        if (q->kind == EXEC_SEQ_PREFILL &&
+            (!q->prompt_tok || (s->prompt && s->prompt != q->prompt_tok)))
+            return fail(lv, SIM_EINVARIANT, "request %llu: a prompt of %u tokens (it had %u)",
+                        q->id, q->prompt_tok, s->prompt);
         if (q->kind == EXEC_SEQ_PREFILL && start == 0) {
             release(lv, s); /* a recomputation starts from nothing */
             if (!s->prompt && !s->n_gen)
-                s->prompt = q->ctx_tok;
+                s->prompt = q->prompt_tok; /* a first chunk may be shorter */
             else
                 lv->st.reprefills++;
             lv->st.prefills++;
@@ -330,11 +357,10 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
                                       .start = start,
                                       .n_new = q->new_tok,
                                       .tokens = lv->tok + *rows};
-        if (q->ctx_tok > s->prompt + s->n_gen) /* e.g. a later chunk of a chunked prefill */
+        if (q->ctx_tok > s->prompt + s->n_gen)
             return fail(lv, SIM_EINVARIANT,
-                        "request %llu: computes up to position %u but knows %u tokens (a chunked "
-                        "prefill: the seam does not say where the prompt ends yet)",
-                        q->id, q->ctx_tok, s->prompt + s->n_gen);
+                        "request %llu: computes up to position %u but knows %u tokens", q->id,
+                        q->ctx_tok, s->prompt + s->n_gen);
         for (uint32_t j = 0; j < q->new_tok; j++)
             lv->tok[(*rows)++] = token_at(lv, s, start + j);
     }
@@ -456,12 +482,23 @@ static double live_decode_s(void *self, double ctx)
     return lv->model.ops->decode_s(lv->model.self, ctx);
 }
 
+/* The replica says id left: its slot, blocks (and, for a swap, the copy to host memory) are
+ * dealt with at its replica's next iteration, timed there. A sequence never seen (preempted
+ * before its first iteration) or holding no slot has nothing to give up. */
+static void live_leave(void *self, uint64_t id, enum exec_leave why)
+{
+    struct lseq *s = seq_find(self, id);
+    if (s && s->slot >= 0)
+        s->gone = 1 + (int)why;
+}
+
 static const struct exec_ops live_ops = {
     .name = "live",
     .iter_ns = live_iter_ns,
     .recompute_s = live_recompute_s,
     .swap_s = live_swap_s,
     .decode_s = live_decode_s,
+    .leave = live_leave,
 };
 
 struct exec live_exec(live_t *lv) { return (struct exec){&live_ops, lv}; }
@@ -606,14 +643,10 @@ void live_get_stats(const live_t *lv, struct live_stats *out) { *out = lv->st; }
 
 int live_tokens(const live_t *lv, uint64_t id, const int32_t **tok, uint32_t *n)
 {
-    if (!lv->cap_tab)
+    const struct lseq *s = seq_find(lv, id);
+    if (!s)
         return 0;
-    size_t j = slot_of_id(id, lv->cap_tab);
-    while (lv->tab[j].used && lv->tab[j].id != id)
-        j = (j + 1) & (lv->cap_tab - 1);
-    if (!lv->tab[j].used)
-        return 0;
-    *tok = lv->tab[j].gen;
-    *n = lv->tab[j].n_gen;
+    *tok = s->gen;
+    *n = s->n_gen;
     return 1;
 }

@@ -6,12 +6,18 @@
  * manager gave it (exec_seq.kv_blk), then greedy sampling of one token per sequence that reached
  * the end of its known tokens. Output lengths stay the workload's (no EOS), so a live run and a
  * simulated run do the same work.
- * Sequences are followed by request id. One that the listing no longer holds has left the batch
- * (finished or preempted): its blocks and slot are freed at once, and with engine.preemption swap
- * its KV cache is first copied to host memory (the seam does not say why a sequence left, so a
- * finished one is copied too: a cost a real engine would not pay, counted in the stats). A
+ * Sequences are followed by request id. The replica says when one leaves the batch and why
+ * (exec_ops.leave): at its replica's next iteration its blocks and slot are freed, and only a
+ * sequence preempted by swap has its KV cache copied to host memory first (timed in that
+ * iteration, as a real engine's swap-out delays its next step). A sequence the listing leaves
+ * out without having left (decoders paused by vllm_v0's prefill iterations) keeps its cache. A
  * sequence listed as a prefill from position 0 is (re)computed from its prompt and the tokens it
  * sampled before; one listed as a decode that holds no slot is a swap-in, copied back from host.
+ * Chunked prefills (engine.scheduler sarathi, vllm_v1): a prefill listed from a later position
+ * appends its chunk to the sequence's KV cache; exec_seq.prompt_tok says where the prompt ends,
+ * so a token is sampled only when the chunk reaching the end of the known tokens completes.
+ * Prefix caching is refused by cfg.c in live mode (a first chunk would start on blocks whose KV
+ * another sequence wrote: the executor does not share blocks).
  * Clocks: measured (the iteration's time is the wall time of the executor's whole call: batch
  * set-up, kernels, sampling, swap copies), profile (the kernels run but the time charged is the
  * model clock's, so the run is byte-identical to a simulated one: the equivalence test), and

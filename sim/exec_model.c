@@ -135,12 +135,20 @@ static double model_decode_s(void *self, double ctx_tok)
     return cal_profile_latency(&c->prof, &one);
 }
 
+/* The model clock keeps nothing per sequence: a departure changes nothing (its costs are the
+ * replica's recompute_s / swap_s charges). */
+static void model_leave(void *self, uint64_t id, enum exec_leave why)
+{
+    (void)self, (void)id, (void)why;
+}
+
 static const struct exec_ops model_ops = {
     .name = "model",
     .iter_ns = model_iter_ns,
     .recompute_s = model_recompute_s,
     .swap_s = model_swap_s,
     .decode_s = model_decode_s,
+    .leave = model_leave,
 };
 
 struct exec exec_model(const struct cost *c)

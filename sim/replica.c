@@ -101,20 +101,24 @@ static void leave_decode(struct replica *p, struct req *r)
 }
 
 /* r stops running here, finished or preempted: out of the running set, the heap, the decode
- * aggregates and the KV pool. */
-static void leave(struct replica *p, struct req *r)
+ * aggregates and the KV pool; the executor is told why (issue 11: the live executor frees its
+ * cache, or copies it to host memory for a swap). */
+static void leave(struct replica *p, struct req *r, enum exec_leave why)
 {
+    const struct exec *ex = p->env->exec;
     run_remove(p, r);
     heap_drop(p, r);
     leave_decode(p, r);
     kv_release(p->kv, r);
+    if (ex->ops->leave)
+        ex->ops->leave(ex->self, r->id, why);
 }
 
 void replica__finish(struct replica *p, struct req *r, simtime_t now)
 {
     r->finish_ns = now;
     r->state = REQ_STATE_DONE;
-    leave(p, r);
+    leave(p, r, EXEC_LEAVE_FINISHED);
     int rc = met_finish(p->env->met, r);
     if (rc)
         fail(p, rc);
@@ -137,7 +141,7 @@ static void preempt(struct replica *p, struct req *r, uint64_t b, simtime_t now,
         part_remove(p, r);
         tok = r->pf_done;
     }
-    leave(p, r);
+    leave(p, r, p->cfg->preempt == PREEMPT_SWAP ? EXEC_LEAVE_SWAP : EXEC_LEAVE_RECOMPUTE);
     if (r->decoding) /* it made a token at this boundary (or at the decoders' last run, if a
                       * rule paused them since): the next gap starts there */
         r->last_token_ns = !p->bat->step                   ? now
@@ -395,7 +399,8 @@ static void list_seqs(const void *owner, exec_seq_fn fn, void *ctx)
                                        .kind = EXEC_SEQ_DECODE,
                                        .ctx_tok = (uint32_t)(r->ctx_base + (int64_t)p->iter),
                                        .new_tok = 1,
-                                       .kv_blk = kv_held(p->kv, r)});
+                                       .kv_blk = kv_held(p->kv, r),
+                                       .prompt_tok = r->prompt_tok});
     }
     for (size_t k = 0; k < p->n_pf; k++) {
         const struct req *r = p->pf[k];
@@ -404,7 +409,8 @@ static void list_seqs(const void *owner, exec_seq_fn fn, void *ctx)
                                    .kind = r->swapped ? EXEC_SEQ_DECODE : EXEC_SEQ_PREFILL,
                                    .ctx_tok = r->swapped ? tok : r->pf_done + r->chunk,
                                    .new_tok = r->swapped ? 1 : r->chunk,
-                                   .kv_blk = kv_held(p->kv, r)});
+                                   .kv_blk = kv_held(p->kv, r),
+                                   .prompt_tok = r->prompt_tok});
     }
 }
 

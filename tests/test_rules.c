@@ -119,8 +119,9 @@ static double stub_decode_s(void *self, double ctx_tok)
     return TAU;
 }
 
-static const struct exec_ops stub_ops = {"stub", stub_iter_ns, stub_recompute_s, stub_swap_s,
-                                         stub_decode_s};
+/* leave: NULL, the stub keeps nothing per sequence (issue 11) */
+static const struct exec_ops stub_ops = {"stub",      stub_iter_ns,  stub_recompute_s,
+                                         stub_swap_s, stub_decode_s, NULL};
 
 static int build(const char *yaml, struct run *x, const char **sets, struct sim_msg *err)
 {
