@@ -63,6 +63,23 @@ def sh(cmd, cwd=None, timeout=None, quiet=True):
         raise
 
 
+def kill_under(folder):
+    """SIGKILL every process whose program lies under folder (Linux /proc)."""
+    folder = os.path.realpath(folder) + os.sep
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            continue
+        if exe.removesuffix(" (deleted)").startswith(folder):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def sources(root):
     out = []
     for d in FOLDERS:
@@ -285,6 +302,8 @@ def main():
                "--num-processes", str(a.jobs), "--logbase", "mutation"] + tests
         t0 = time.time()
         rc, out = sh(cmd, timeout=limit)
+        if rc is None:  # meson starts each test in a session of its own: killing meson's group
+            kill_under(bld)  # leaves a looping mutant running, so find it by its program's path
         failed = [ln.split(" / ")[-1].split()[0] for ln in out.splitlines()
                   if " / " in ln and ("FAIL" in ln or "TIMEOUT" in ln) and "EXPECTEDFAIL" not in ln]
         if a.all_failures:  # name the failing cases too (test.h prints "FAIL case")
