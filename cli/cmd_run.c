@@ -1003,6 +1003,18 @@ static int preflight(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, const
     return rc;
 }
 
+int cli_load_experiment(const char *file, char *const *sets, size_t n_sets, const char *data_flag,
+                        struct cfg_exp **e, char *data_dir, size_t data_dir_size,
+                        struct sim_msg *err)
+{
+    int rc = cfg_load(file, e, err);
+    for (size_t i = 0; !rc && i < n_sets; i++)
+        rc = cfg_add_set(*e, sets[i], err);
+    if (!rc && trace_data_dir(data_flag, data_dir, data_dir_size) && data_flag)
+        rc = sim_msg_set(err, SIM_ENOENT, "--data-dir: %s: no such directory", data_flag);
+    return rc;
+}
+
 int run_cmd(int argc, char **argv)
 {
     const char     *file = NULL, *outdir = NULL, *data_flag = NULL;
@@ -1086,16 +1098,10 @@ int run_cmd(int argc, char **argv)
         status = CLI_EXIT_USAGE;
         goto out;
     }
-    if ((rc = cfg_load(file, &e, &err)))
-        goto fail;
-    for (size_t i = 0; i < n_sets; i++)
-        if ((rc = cfg_add_set(e, sets[i], &err)))
-            goto fail;
     char data_dir[1024] = "";
-    if (trace_data_dir(data_flag, data_dir, sizeof data_dir) && data_flag) {
-        rc = sim_msg_set(&err, SIM_ENOENT, "--data-dir: %s: no such directory", data_flag);
+    if ((rc = cli_load_experiment(file, sets, n_sets, data_flag, &e, data_dir, sizeof data_dir,
+                                  &err)))
         goto fail;
-    }
 
     /* Resolve and build every run first: a bad run fails before anything is written. */
     n = cfg_n_runs(e);

@@ -214,16 +214,10 @@ int search_cmd(int argc, char **argv)
         goto out;
     }
 
-    if ((rc = cfg_load(file, &e, &err)))
-        goto fail;
-    for (size_t i = 0; i < n_sets; i++)
-        if ((rc = cfg_add_set(e, sets[i], &err)))
-            goto fail;
     char data_dir[1024] = "";
-    if (trace_data_dir(data_flag, data_dir, sizeof data_dir) && data_flag) {
-        rc = sim_msg_set(&err, SIM_ENOENT, "--data-dir: %s: no such directory", data_flag);
+    if ((rc = cli_load_experiment(file, sets, n_sets, data_flag, &e, data_dir, sizeof data_dir,
+                                  &err)))
         goto fail;
-    }
     struct cfg base;
     if ((rc = cfg_resolve(e, 0, &base, &err)))
         goto fail;
