@@ -473,7 +473,7 @@ static void table_header(struct table *t, const struct cfg *cfgs, size_t n)
         printf("%-*s %*s", t->name_w, "run", t->seeds_w, "seeds");
         for (int k = 0; k < 6; k++)
             printf(" %*s", seed_cols[k].w, seed_cols[k].title);
-        printf("   (mean\u00b195 %% CI half-width over seeds)\n");
+        putchar('\n');
         return;
     }
     int room = TABLE_COLS - met_table_width(t->slo);
@@ -1284,8 +1284,8 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
                            .quiet = so->quiet};
     if (!so->quiet) {
         printf("lensim run %s: %zu run%s", file, n_sel, n_sel == 1 ? "" : "s");
-        if (n_jsel != n_sel)
-            printf(" (%zu with their seeds)", n_jsel);
+        if (res_files.seeded) /* each row: the mean over seeds, its 95 % CI half-width */
+            printf(" (%zu with their seeds; mean\u00b195 %% CI half-width)", n_jsel);
         printf(" -> %s\n", dir);
         table_header(&tc.tab, cfgs, n);
     }
