@@ -1039,6 +1039,32 @@ static struct job *make_jobs(const struct cfg *cfgs, size_t n, size_t *first)
     return job;
 }
 
+/* --resume (issue 14): seed folders in DIR/<run>/ that this run's jobs do not write (left by a
+ * run of more seeds, or of several seeds when the run has one now) are removed, so that a run's
+ * folder holds only what its manifest describes. Returns 0 or SIM_EIO with the reason. */
+static int clear_stale_seeds(const char *dir, const struct job *job, size_t j0, size_t j1,
+                             struct sim_msg *err)
+{
+    char path[1500];
+    snprintf(path, sizeof path, "%s/%s", dir, job[j0].c.run_name);
+    DIR *d = opendir(path);
+    int  rc = SIM_OK;
+    if (!d)
+        return SIM_OK;
+    for (struct dirent *de; !rc && (de = readdir(d));) {
+        int keep = strncmp(de->d_name, "seed-", 5) != 0;
+        for (size_t j = j0; j < j1 && !keep && j1 - j0 > 1; j++) /* RUN/seed-S */
+            keep = !strcmp(strrchr(job[j].sub, '/') + 1, de->d_name);
+        if (!keep) {
+            char p[2000];
+            snprintf(p, sizeof p, "%s/%s", path, de->d_name);
+            rc = remove_tree(p, err);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
 struct table_ctx {
     const struct cfg     *cfgs; /* the runs */
     size_t                n, next;
@@ -1251,8 +1277,12 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
                          so->only, file);
         goto out;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         res_files.seeded |= cfgs[i].seeds > 1;
+        if (so->resume && mpi_rank == 0 && state[first[i]] != JOB_SKIP && !why[i] &&
+            (rc = clear_stale_seeds(dir, job, first[i], first[i + 1], err)))
+            goto out;
+    }
     if (mpi_rank == 0) { /* under MPI, rank 0 alone writes results.csv and results.json */
         const char *varied[MAX_VARIED];
         size_t      nv = cfg_varied_keys(e, varied, MAX_VARIED);
@@ -1337,6 +1367,9 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
                 rc = sim_afile_commit(&res_files.json, err);
             if (!rc && res_files.seeded)
                 rc = sim_afile_commit(&res_files.per, err);
+            snprintf(rpath, sizeof rpath, "%s/results_seeds.csv", dir);
+            if (!rc && !res_files.seeded) /* --resume after a run of several seeds */
+                unlink(rpath);
         }
         if (!rc && !so->quiet)
             printf("%zu run%s simulated in %.3f s\n", n_jsel, n_jsel == 1 ? "" : "s", tc.wall);

@@ -8,8 +8,9 @@
 #     tests/cli/seeds_check.py (its own t table) from results_seeds.csv, whose rows it checks
 #     against each seed's summary.json; the checker fails on a planted error.
 #  4. -j 2 writes the files -j 1 writes; --resume keeps finished seeds (and adds a seed when N
-#     grows); --only selects runs with all their seeds; --force clears seed folders; a folder
-#     of seeded results is refused without --force.
+#     grows; removes the folders of seeds no longer run when N shrinks or goes back to 1, so
+#     that the folder equals a fresh run's); --only selects runs with all their seeds; --force
+#     clears seed folders; a folder of seeded results is refused without --force.
 #  5. Refusals: --seeds 0 / 1001 / abc (status 2), seeds: 0 in the file (file:line:col), --set
 #     seeds=0, lensim search with seeds > 1; an infeasible run of a seeded sweep is a row with
 #     its seeds and no mean.
@@ -128,6 +129,18 @@ if [ -e res/rate-1_memory-max/seed-8/keep ] && [ -e res/rate-1_memory-max/seed-1
 else
     fail "--resume --seeds 5"
 fi
+rm res/rate-1_memory-max/seed-8/keep
+"$L" run -q sw.yaml -o res --seeds 2 --resume 2> /dev/null || fail "--resume --seeds 2 failed"
+"$L" run -q sw.yaml -o s2 --seeds 2 2> /dev/null || fail "--seeds 2 failed"
+same_tree res s2 && ok "--resume with fewer seeds: the others' folders removed, as a fresh run" ||
+    fail "--resume --seeds 2: $(ls res/rate-1_memory-max)"
+"$L" run -q sw.yaml -o res --resume 2> /dev/null || fail "--resume without seeds failed"
+same_tree res plain && ok "--resume back to one seed: as a run without seeds (no seed folders)" ||
+    fail "--resume to one seed: $(ls res res/rate-1_memory-max)"
+"$L" run -q sw.yaml -o res --resume --seeds 3 2> /dev/null || fail "--resume --seeds 3 failed"
+"$L" run -q sw.yaml -o s3 --seeds 3 2> /dev/null || fail "--seeds 3 failed"
+same_tree res s3 && ok "--resume from one seed to three: as a fresh run (no stale requests.csv)" ||
+    fail "--resume 1 -> 3 seeds: $(ls res/rate-1_memory-max)"
 "$L" run -q sw.yaml -o only --seeds 3 --only '*paged' 2> /dev/null || fail "--only failed"
 if [ "$(cut -d, -f1 only/results.csv | tail -n +2 | tr '\n' ' ')" = \
     "rate-1_memory-paged rate-4_memory-paged " ] &&
