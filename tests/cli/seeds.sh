@@ -178,6 +178,10 @@ sed 's/^seed: 7$/seed: 7\nseeds: 3/' sw.yaml > sw3.yaml
 expect "search refuses seeds > 1" 2 stderr "sw3.yaml:3:8: seeds: 3: lensim search" -- \
     "$L" search sw3.yaml --target 'p99_ttft_ms<2000' --over workload.rate --lo 1 --hi 4 -o srch
 [ ! -e x ] && ok "nothing written by a refused run" || fail "a refused run wrote x/"
+"$L" run -q sw3.yaml -o over --seeds 2 --only 'rate-1_memory-max' 2> /dev/null ||
+    fail "--seeds over the key failed"
+[ "$(ls over/rate-1_memory-max | tr '\n' ' ')" = "manifest.yaml seed-7 seed-8 " ] &&
+    ok "--seeds 2 overrides seeds: 3" || fail "--seeds override: $(ls over/rate-1_memory-max)"
 
 cat > inf.yaml <<'Y'
 name: inf
