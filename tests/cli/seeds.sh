@@ -14,7 +14,9 @@
 #  5. Refusals: --seeds 0 / 1001 / abc (status 2), seeds: 0 in the file (file:line:col), --set
 #     seeds=0, lensim search with seeds > 1; an infeasible run of a seeded sweep is a row with
 #     its seeds and no mean.
-#  6. The terminal table shows mean±half-width within 100 columns.
+#  6. lensim plot draws seeded runs: sweep from the means, CDFs and timelines from the first
+#     seed's files (when gnuplot is installed).
+#  7. The terminal table shows mean±half-width within 100 columns.
 set -u
 . "$(dirname "$0")/lib.sh"
 L=$(lensim_abs "$1")
@@ -201,7 +203,15 @@ else
     fail "infeasible with seeds: $st $(cat inf.out inf.err)"
 fi
 
-# 6. The table.
+# 6. lensim plot draws a seeded run from its means and its first seed's files.
+if command -v gnuplot > /dev/null; then
+    "$L" plot s3 > /dev/null 2> plot.err || fail "plot failed: $(cat plot.err)"
+    [ -s s3/figures/sweep.png ] && [ -s s3/figures/latency_cdf.png ] &&
+        [ -s s3/figures/timeline.png ] && ok "plot: sweep, CDFs and timelines of seeded runs" ||
+        fail "plot of seeded runs: $(ls s3/figures) $(cat plot.err)"
+fi
+
+# 7. The table.
 "$L" run sw.yaml -o tab --seeds 3 > tab.out 2> /dev/null || fail "table run failed"
 width=$(wc -L < tab.out)
 if grep -q '±' tab.out && grep -q '^rate-4_memory-paged *3 ' tab.out && [ "$width" -le 100 ]; then
