@@ -122,6 +122,11 @@ static const struct field fields[] = {
     FB("perf.allow_mismatch", allow_mismatch, "false",
        "run a profile measured on another device than hardware.gpu, or for another model than "
        "model.name (refused otherwise)"),
+    /* issue 14 (s3): how flat the latency-vs-batch curve is (S3's FasterTransformer baseline) */
+    FN("perf.iter_overhead_ms", T_F64, iter_overhead_ms, "0", 0, 1e5, "ms",
+       "fixed time added to every iteration of a piecewise profile (framework, launch and "
+       "synchronisation overhead a roofline leaves out): the batch-independent part of the "
+       "latency-vs-batch curve grows, so the curve flattens"),
 
     FN("cluster.replicas", T_U32, replicas, "1", 1, 1e5, "", "serving replicas"),
     FC("cluster.router", router, "round_robin", serve_router_choices,
@@ -1314,6 +1319,15 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
                           "cpu measures the calling thread only: it needs live.backend cpu and "
                           "live.threads 1");
     }
+    /* issue 14 (s3): the overhead is added to the perf profile's iterations, which compat ssjf
+     * (its own service times) and a measured live clock (the kernels' wall time) do not use. */
+    if (c->iter_overhead_ms > 0 &&
+        (c->compat == CFG_COMPAT_SSJF ||
+         (c->mode == EXEC_MODE_LIVE && c->live_clock == LIVE_CLOCK_MEASURED)))
+        return msg_at(err, where(m, "perf.iter_overhead_ms"), "perf.iter_overhead_ms",
+                      "adds to the perf profile's iteration times, which %s does not use",
+                      c->compat == CFG_COMPAT_SSJF ? "compat ssjf"
+                                                   : "a live run with live.clock measured");
     if (c->start_s > 0 && c->end_s > 0 && c->end_s <= c->start_s)
         return msg_at(err, where(m, "workload.end_s"), "workload.end_s",
                       "window end %g is not after its start %g", c->end_s, c->start_s);
