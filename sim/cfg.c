@@ -163,6 +163,10 @@ static const struct field fields[] = {
        "sd of ln(output tokens)"),
     FS("workload.lengths_path", lengths_path, "",
        "file to resample lengths from (any trace format)"),
+    /* issue 14 */
+    FS("workload.column", column, "",
+       "alpaca_eval files (source or lengths_path): the model whose response lengths are the "
+       "outputs, e.g. text_davinci_003"),
     FB("workload.skip_bad", skip_bad, "false",
        "skip malformed trace rows (counted) instead of failing"),
 
@@ -1280,6 +1284,20 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
         (c->source == TRACE_FMT_SYNTH || c->source == TRACE_FMT_LENGTHS))
         return msg_at(err, where(m, "workload.arrival"), "workload.requests",
                       "batch arrivals need a request count");
+    /* issue 14: a column is read from an alpaca_eval file only (the format of an auto source or
+     * lengths file is checked when the file is opened). */
+    if (c->column[0] && c->compat != CFG_COMPAT_SSJF &&
+        (c->source == TRACE_FMT_SYNTH
+             ? c->lengths != TRACE_LEN_EMPIRICAL
+             : c->source != TRACE_FMT_ALPACA && c->source != TRACE_FMT_AUTO))
+        return msg_at(err, where(m, "workload.column"), "workload.column",
+                      "names a model of an alpaca_eval file, and %s reads none",
+                      c->source == TRACE_FMT_SYNTH
+                          ? "the generator with log-normal lengths"
+                          : sim_choice_name(trace_format_choices, c->source));
+    if (c->column[0] && c->compat == CFG_COMPAT_SSJF)
+        return msg_at(err, where(m, "workload.column"), "workload.column",
+                      "compat ssjf draws its jobs from ssjf.predictions, not a workload file");
     if (c->lengths == TRACE_LEN_EMPIRICAL && !c->lengths_path[0])
         return msg_at(err, where(m, "workload.lengths"), "workload.lengths_path",
                       "missing required key: empirical lengths need a file");

@@ -74,6 +74,7 @@ struct cfg {
     enum trace_lengths lengths;
     double             prompt_mu, prompt_sigma, output_mu, output_sigma;
     char               lengths_path[CFG_STR_MAX];
+    char               column[CFG_STR_MAX]; /* issue 14: an alpaca_eval file's model */
     int                skip_bad;
 
     enum batching      batching;

@@ -336,6 +336,7 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     trace_opts_default(t);
     t->format = c->source;
     t->arrival = c->arrival;
+    t->column = c->column[0] ? c->column : NULL; /* issue 14 */
     if (t->format != TRACE_FMT_SYNTH) {
         if ((rc = resolve("workload.path", c->path, cfg_dir, data_dir, x->trace_path,
                           sizeof x->trace_path, err)))
@@ -344,7 +345,8 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
         if (t->format == TRACE_FMT_AUTO && (rc = detect_format(t, err)))
             return rc;
         /* Issue 12: a replay keeps its own arrival times, so a rate would go unused. */
-        if (c->rate_given && t->format != TRACE_FMT_LENGTHS)
+        if (c->rate_given && t->format != TRACE_FMT_LENGTHS &&
+            t->format != TRACE_FMT_ALPACA) /* issue 14: no arrivals either */
             return sim_msg_set(err, SIM_ECONFIG,
                                "workload.rate: a %s trace replays its own arrival times, so a "
                                "rate would be ignored; use workload.rate_scale to replay it "
