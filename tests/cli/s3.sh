@@ -5,8 +5,8 @@
 #   50 iterations) ends 50 x 5 ms = 250 ms later than without it, whatever the profile says;
 # - the key is refused, with its file:line:col, where no perf profile times the iterations
 #   (compat ssjf, live with a measured clock) and for a table profile (no constant term);
-# - workload.column is refused at its file:line:col for a csv source and for log-normal
-#   generated lengths, and by the trace for an auto-detected csv file;
+# - workload.column is refused at its file:line:col for a csv source, for log-normal generated
+#   lengths and under compat ssjf, and by the trace for an auto-detected csv file;
 # - tools/s3_sensitivity.py on a made-up results directory: its ratios are the hand-computed
 #   throughput ratios (64.9 / 10 = 6.49x, 70 / 10 = 7.00x, 6 / 4 = 1.50x, 8 / 4 = 2.00x), the
 #   share beyond the first bucket is 1 - Phi((ln 204.5 - 3.8395) / 1.1945) = 1 - Phi(1.2399)
@@ -87,6 +87,11 @@ refused col_lognormal "col_lognormal.yaml:3:33: workload.column: names a model o
 name: col_lognormal
 model: gpt-j-6b
 workload: {requests: 3, column: text_davinci_003}
+Y
+refused col_ssjf "col_ssjf.yaml:3:20: workload.column: compat ssjf draws its jobs from ssjf.predictions" <<'Y'
+name: col_ssjf
+compat: ssjf
+workload: {column: text_davinci_003}
 Y
 refused col_auto_csv "column 'text_davinci_003' names a model of an alpaca_eval file; this file is csv" <<'Y'
 name: col_auto_csv
