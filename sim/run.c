@@ -241,11 +241,13 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     /* issue 14 (s3): a fixed overhead per iteration is the profile's constant term raised by it
      * in every piece (profile.h: T = c[0] + ...); a table profile has no such term. */
     if (c->iter_overhead_ms > 0) {
-        if (x->cost.prof.table)
+        if (x->cost.prof.table) {
+            cal_profile_fini(&x->cost.prof); /* its tables: nothing else will free them */
             return sim_msg_set(err, SIM_ECONFIG,
                                "perf.iter_overhead_ms: %s is a table profile; the overhead "
                                "applies to piecewise profiles (analytic or lensim calibrate's)",
                                x->profile_path);
+        }
         for (size_t i = 0; i < x->cost.prof.n_pieces; i++)
             x->cost.prof.piece[i].coef[CAL_T_CONST] += c->iter_overhead_ms / 1e3;
         x->profile_hash = fnv(x->profile_hash, &c->iter_overhead_ms, sizeof(double));
