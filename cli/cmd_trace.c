@@ -44,6 +44,7 @@ static void stats_usage(FILE *f)
             "  --seed S            random seed (default 0)\n"
             "  --lengths-file F    synthetic: resample lengths from this trace file\n"
             "  --lengths-format F  its format (default auto)\n"
+            "  --column M          alpaca_eval files: the model whose responses give the outputs\n"
             "\n"
             "exit status: 0 success, 2 bad usage, malformed input (file:line on stderr) or no\n"
             "such file, 3 the file cannot be read, 1 out of memory\n",
@@ -160,6 +161,8 @@ static int cmd_stats(int argc, char **argv)
             o.lengths = TRACE_LEN_EMPIRICAL;
         } else if (!strcmp(name, "--lengths-format"))
             bad = trace_format_parse(v, &o.lengths_format) ? bad_value(name, v) : 0;
+        else if (!strcmp(name, "--column")) /* issue 14 */
+            o.column = v;
         else {
             sim_log_err("trace stats: unknown option '%s' (see --help)", name);
             return CLI_EXIT_USAGE;

@@ -130,6 +130,11 @@ static const struct field fields[] = {
     FB("perf.allow_mismatch", allow_mismatch, "false",
        "run a profile measured on another device than hardware.gpu, or for another model than "
        "model.name (refused otherwise)"),
+    /* issue 14 (s3): how flat the latency-vs-batch curve is (S3's FasterTransformer baseline) */
+    FN("perf.iter_overhead_ms", T_F64, iter_overhead_ms, "0", 0, 1e5, "ms",
+       "fixed time added to every iteration of a piecewise profile (framework, launch and "
+       "synchronisation overhead a roofline leaves out): the batch-independent part of the "
+       "latency-vs-batch curve grows, so the curve flattens"),
 
     FN("cluster.replicas", T_U32, replicas, "1", 1, 1e5, "", "serving replicas"),
     FC("cluster.router", router, "round_robin", serve_router_choices,
@@ -166,6 +171,10 @@ static const struct field fields[] = {
        "sd of ln(output tokens)"),
     FS("workload.lengths_path", lengths_path, "",
        "file to resample lengths from (any trace format)"),
+    /* issue 14 */
+    FS("workload.column", column, "",
+       "alpaca_eval files (source or lengths_path): the model whose response lengths are the "
+       "outputs, e.g. text_davinci_003"),
     FB("workload.skip_bad", skip_bad, "false",
        "skip malformed trace rows (counted) instead of failing"),
 
@@ -1283,6 +1292,20 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
         (c->source == TRACE_FMT_SYNTH || c->source == TRACE_FMT_LENGTHS))
         return msg_at(err, where(m, "workload.arrival"), "workload.requests",
                       "batch arrivals need a request count");
+    /* issue 14: a column is read from an alpaca_eval file only (the format of an auto source or
+     * lengths file is checked when the file is opened). */
+    if (c->column[0] && c->compat != CFG_COMPAT_SSJF &&
+        (c->source == TRACE_FMT_SYNTH
+             ? c->lengths != TRACE_LEN_EMPIRICAL
+             : c->source != TRACE_FMT_ALPACA && c->source != TRACE_FMT_AUTO))
+        return msg_at(err, where(m, "workload.column"), "workload.column",
+                      "names a model of an alpaca_eval file, and %s reads none",
+                      c->source == TRACE_FMT_SYNTH
+                          ? "the generator with log-normal lengths"
+                          : sim_choice_name(trace_format_choices, c->source));
+    if (c->column[0] && c->compat == CFG_COMPAT_SSJF)
+        return msg_at(err, where(m, "workload.column"), "workload.column",
+                      "compat ssjf draws its jobs from ssjf.predictions, not a workload file");
     if (c->lengths == TRACE_LEN_EMPIRICAL && !c->lengths_path[0])
         return msg_at(err, where(m, "workload.lengths"), "workload.lengths_path",
                       "missing required key: empirical lengths need a file");
@@ -1322,6 +1345,15 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
                           "cpu measures the calling thread only: it needs live.backend cpu and "
                           "live.threads 1");
     }
+    /* issue 14 (s3): the overhead is added to the perf profile's iterations, which compat ssjf
+     * (its own service times) and a measured live clock (the kernels' wall time) do not use. */
+    if (c->iter_overhead_ms > 0 &&
+        (c->compat == CFG_COMPAT_SSJF ||
+         (c->mode == EXEC_MODE_LIVE && c->live_clock == LIVE_CLOCK_MEASURED)))
+        return msg_at(err, where(m, "perf.iter_overhead_ms"), "perf.iter_overhead_ms",
+                      "adds to the perf profile's iteration times, which %s does not use",
+                      c->compat == CFG_COMPAT_SSJF ? "compat ssjf"
+                                                   : "a live run with live.clock measured");
     if (c->start_s > 0 && c->end_s > 0 && c->end_s <= c->start_s)
         return msg_at(err, where(m, "workload.end_s"), "workload.end_s",
                       "window end %g is not after its start %g", c->end_s, c->start_s);

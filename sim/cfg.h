@@ -59,6 +59,8 @@ struct cfg {
 
     char profile[CFG_STR_MAX];
     int  allow_mismatch; /* issue 12: a profile of another device than hardware.gpu is refused */
+    /* issue 14 (s3): a fixed time added to every iteration (framework and launch overhead) */
+    double iter_overhead_ms;
 
     uint32_t         replicas;
     enum router_kind router;
@@ -72,6 +74,7 @@ struct cfg {
     enum trace_lengths lengths;
     double             prompt_mu, prompt_sigma, output_mu, output_sigma;
     char               lengths_path[CFG_STR_MAX];
+    char               column[CFG_STR_MAX]; /* issue 14: an alpaca_eval file's model */
     int                skip_bad;
 
     enum batching      batching;

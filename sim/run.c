@@ -238,6 +238,20 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
                                x->profile_path, x->cost.prof.device, dev ? ", preset " : "",
                                dev ? dev->name : "", x->gpu->name);
     }
+    /* issue 14 (s3): a fixed overhead per iteration is the profile's constant term raised by it
+     * in every piece (profile.h: T = c[0] + ...); a table profile has no such term. */
+    if (c->iter_overhead_ms > 0) {
+        if (x->cost.prof.table) {
+            cal_profile_fini(&x->cost.prof); /* its tables: nothing else will free them */
+            return sim_msg_set(err, SIM_ECONFIG,
+                               "perf.iter_overhead_ms: %s is a table profile; the overhead "
+                               "applies to piecewise profiles (analytic or lensim calibrate's)",
+                               x->profile_path);
+        }
+        for (size_t i = 0; i < x->cost.prof.n_pieces; i++)
+            x->cost.prof.piece[i].coef[CAL_T_CONST] += c->iter_overhead_ms / 1e3;
+        x->profile_hash = fnv(x->profile_hash, &c->iter_overhead_ms, sizeof(double));
+    }
     x->cost.swap_bw = c->host_bw_gbps > 0 ? c->host_bw_gbps * 1e9 : x->gpu->pcie_bw;
 
     /* Cluster and engine. */
@@ -324,6 +338,7 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     trace_opts_default(t);
     t->format = c->source;
     t->arrival = c->arrival;
+    t->column = c->column[0] ? c->column : NULL; /* issue 14 */
     if (t->format != TRACE_FMT_SYNTH) {
         if ((rc = resolve("workload.path", c->path, cfg_dir, data_dir, x->trace_path,
                           sizeof x->trace_path, err)))
@@ -332,7 +347,8 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
         if (t->format == TRACE_FMT_AUTO && (rc = detect_format(t, err)))
             return rc;
         /* Issue 12: a replay keeps its own arrival times, so a rate would go unused. */
-        if (c->rate_given && t->format != TRACE_FMT_LENGTHS)
+        if (c->rate_given && t->format != TRACE_FMT_LENGTHS &&
+            t->format != TRACE_FMT_ALPACA) /* issue 14: no arrivals either */
             return sim_msg_set(err, SIM_ECONFIG,
                                "workload.rate: a %s trace replays its own arrival times, so a "
                                "rate would be ignored; use workload.rate_scale to replay it "

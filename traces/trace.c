@@ -70,6 +70,11 @@ const struct sim_choice trace_format_choices[] = {
      "Vidur's trace_replay CSV: arrived_at,num_prefill_tokens,num_decode_tokens (issue 10)"},
     {"burstgpt", TRACE_FMT_BURSTGPT,
      "BurstGPT CSV: Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type"},
+    /* issue 14 */
+    {"alpaca_eval", TRACE_FMT_ALPACA,
+     "AlpacaEval's length matrix idx,<model>... (derived/output_llama2_tokens.csv) with "
+     "instructions.jsonl beside it: one model's (workload.column) responses, arrivals drawn "
+     "from the arrival process"},
     {"auto", TRACE_FMT_AUTO, "one of the file formats, told by the file's name and header"},
     {NULL, 0, NULL},
 };
@@ -183,7 +188,7 @@ int trace_resolve_path(const char *path, const char *data_dir, char *out, size_t
 
 static int has_arrival_process(enum trace_format f)
 {
-    return f == TRACE_FMT_LENGTHS || f == TRACE_FMT_SYNTH;
+    return f == TRACE_FMT_LENGTHS || f == TRACE_FMT_SYNTH || f == TRACE_FMT_ALPACA;
 }
 
 /* Options that do not depend on the file's contents. */
@@ -204,6 +209,13 @@ static int check_opts(const struct trace_opts *o, struct sim_msg *err)
         return sim_msg_set(err, SIM_ECONFIG,
                            "trace: t_end_s must be 0 (no end) or after t_start_s = %g s, got %g",
                            o->t_start_s, o->t_end_s);
+    /* issue 14: a column names a model of an alpaca_eval file, the source's or the lengths'. */
+    if (o->column && *o->column && o->format == TRACE_FMT_SYNTH &&
+        o->lengths != TRACE_LEN_EMPIRICAL)
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "trace: column '%s' names a model of an alpaca_eval file, and the "
+                           "generator's log-normal lengths read none",
+                           o->column);
     if (o->format == TRACE_FMT_SYNTH) {
         if (!o->max_requests && !o->t_end_s)
             return sim_msg_set(err, SIM_ECONFIG,
@@ -294,6 +306,112 @@ static size_t header_squeeze(char *line, size_t n)
     return o;
 }
 
+/* issue 14: AlpacaEval's prompt lengths: every line of instructions.jsonl in the matrix's folder
+ * (../shared/data/prompts/alpaca_eval/derived/), idx -> instr_llama2_tokens. 805 lines, 4 bytes
+ * each. Errors are "instructions.jsonl:line: ...". */
+static int alpaca_prompts(trace_t *t, struct sim_msg *err)
+{
+    const char *slash = strrchr(t->path, '/');
+    size_t      dir = slash ? (size_t)(slash - t->path) + 1 : 0;
+    trace_t    *j = sim_calloc(1, sizeof *j);
+    if (!j)
+        return sim_msg_set(err, SIM_ENOMEM, "%s: out of memory", t->path);
+    int rc = SIM_OK;
+    if (!(j->path = sim_malloc(dir + sizeof "instructions.jsonl"))) {
+        rc = sim_msg_set(err, SIM_ENOMEM, "%s: out of memory", t->path);
+        goto out;
+    }
+    memcpy(j->path, t->path, dir);
+    memcpy(j->path + dir, "instructions.jsonl", sizeof "instructions.jsonl");
+    struct stat st;
+    if (stat(j->path, &st) != 0) {
+        rc = sim_msg_set(err, SIM_ENOENT,
+                         "%s: no such file (an alpaca_eval length matrix reads its prompt "
+                         "lengths from instructions.jsonl beside it)",
+                         j->path);
+        goto out;
+    }
+    if ((rc = sim_open_input(j->path, &j->f, err)))
+        goto out;
+    if (trace__lr_init(&j->lr, j->f, TRACE__LINE_MAX)) {
+        rc = sim_msg_set(err, SIM_ENOMEM, "%s: out of memory", j->path);
+        goto out;
+    }
+    size_t cap = 0;
+    for (;;) {
+        char    *line;
+        size_t   n;
+        int      nl;
+        uint64_t idx = 0, tok = 0;
+        rc = trace__lr_next(&j->lr, &line, &n, &nl);
+        if (rc == 0)
+            break;
+        if (rc == SIM_EIO) {
+            rc = sim_msg_set(err, SIM_EIO, "%s: read error: %s", j->path, strerror(j->lr.io_errno));
+            goto out;
+        }
+        if (rc == SIM_EINPUT)
+            rc = trace__row_err(j, SIM_EINPUT, "line longer than %d bytes", TRACE__LINE_MAX);
+        else
+            rc = trace__parse_alpaca_instr(j, line, n, &idx, &tok);
+        if (!rc && idx < t->n_prompts && t->prompts[idx])
+            rc = trace__row_err(j, SIM_EINPUT, "idx %llu given twice", (unsigned long long)idx);
+        if (rc) {
+            *err = j->msg;
+            goto out;
+        }
+        if (idx >= t->n_prompts) {
+            if (SIM_GROW(t->prompts, cap, idx + 1)) {
+                rc = sim_msg_set(err, SIM_ENOMEM, "%s: out of memory", j->path);
+                goto out;
+            }
+            memset(t->prompts + t->n_prompts, 0, (idx + 1 - t->n_prompts) * sizeof *t->prompts);
+            t->n_prompts = idx + 1;
+        }
+        t->prompts[idx] = (uint32_t)tok;
+    }
+    if (!t->n_prompts)
+        rc = sim_msg_set(err, SIM_EINPUT, "%s: no instructions", j->path);
+out:
+    trace_close(j);
+    return rc;
+}
+
+/* issue 14: the header idx,<model>,...: find the column, then read the prompt lengths. */
+static int alpaca_header(trace_t *t, char *line, size_t n, struct sim_msg *err)
+{
+    char q[96];
+    if (!t->column)
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "%s: an alpaca_eval file holds one column of lengths per model: name "
+                           "one (workload.column, e.g. text_davinci_003)",
+                           t->path);
+    size_t k = 0, start = 0, found = 0, cl = strlen(t->column);
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && line[i] != ',')
+            continue;
+        if (k == 0 && !(i == 3 && !memcmp(line, "idx", 3)))
+            return sim_msg_set(err, SIM_EINPUT,
+                               "%s:1: expected the header \"idx,<model>,...\", "
+                               "got %s",
+                               t->path, trace__quote(line, n, q, sizeof q));
+        if (k > 0 && i - start == cl && !memcmp(line + start, t->column, cl)) {
+            if (found)
+                return sim_msg_set(err, SIM_EINPUT, "%s:1: column %s given twice", t->path,
+                                   trace__quote(t->column, cl, q, sizeof q));
+            found = 1;
+            t->col = k;
+        }
+        k++;
+        start = i + 1;
+    }
+    if (!found)
+        return sim_msg_set(err, SIM_EINPUT, "%s:1: no column %s among its %zu models", t->path,
+                           trace__quote(t->column, cl, q, sizeof q), k - 1);
+    t->n_cols = k;
+    return alpaca_prompts(t, err);
+}
+
 /* Read the first line, settle the format and check the header. */
 static int read_header(trace_t *t, struct sim_msg *err)
 {
@@ -330,17 +448,26 @@ static int read_header(trace_t *t, struct sim_msg *err)
             f = TRACE_FMT_VIDUR;
         else if (starts_with(line, "Timestamp,Model,"))
             f = TRACE_FMT_BURSTGPT;
+        else if (starts_with(line, "idx,")) /* issue 14 */
+            f = TRACE_FMT_ALPACA;
         else
             return sim_msg_set(err, SIM_EINPUT,
                                "%s:1: cannot tell the trace format from the first line %s; name "
-                               "it (azure, mooncake, lengths, csv, vidur, burstgpt)",
+                               "it (azure, mooncake, lengths, csv, vidur, burstgpt, "
+                               "alpaca_eval)",
                                t->path, trace__quote(line, n, q, sizeof q));
     }
     t->fmt = f;
-    t->timed = f != TRACE_FMT_LENGTHS;
+    t->timed = f != TRACE_FMT_LENGTHS && f != TRACE_FMT_ALPACA;
+    if (t->column && f != TRACE_FMT_ALPACA) /* issue 14 */
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "%s: column '%s' names a model of an alpaca_eval file; this file is "
+                           "%s",
+                           t->path, t->column, trace_format_name(f));
     const char *want = NULL;
     switch (f) {
     case TRACE_FMT_MOONCAKE: trace__lr_unread(&t->lr); return SIM_OK; /* no header */
+    case TRACE_FMT_ALPACA: return alpaca_header(t, line, n, err);
     case TRACE_FMT_AZURE: want = hdr_azure; break;
     case TRACE_FMT_LENGTHS: want = hdr_lengths; break;
     case TRACE_FMT_VIDUR: want = hdr_vidur; break;
@@ -401,6 +528,7 @@ static int load_pairs(trace_t *t, struct sim_msg *err)
     io.data_dir = t->data_dir;
     io.skip_bad = t->o.skip_bad;
     io.arrival = TRACE_ARR_BATCH;
+    io.column = t->column; /* issue 14: an alpaca_eval lengths file's model */
     trace_t *in;
     int      rc = trace_open(&io, &in, err);
     if (rc)
@@ -445,8 +573,10 @@ int trace_open(const struct trace_opts *o, trace_t **out, struct sim_msg *err)
     int fail = 0;
     t->data_dir = dup_opt(o->data_dir, &fail);
     t->lengths_path = dup_opt(o->lengths_path, &fail);
+    t->column = o->column && *o->column ? dup_opt(o->column, &fail) : NULL; /* issue 14 */
     t->o.data_dir = t->data_dir;
     t->o.lengths_path = t->lengths_path;
+    t->o.column = t->column;
     if (!t->o.rate_scale)
         t->o.rate_scale = 1.0;
     t->t_start_ns = llround(o->t_start_s * 1e9);
@@ -485,6 +615,8 @@ void trace_close(trace_t *t)
     sim_free(t->path);
     sim_free(t->data_dir);
     sim_free(t->lengths_path);
+    sim_free(t->column);  /* issue 14 */
+    sim_free(t->prompts); /* issue 14 */
     sim_free(t);
 }
 

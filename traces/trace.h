@@ -5,6 +5,7 @@
  * (arrivals drawn from a process), the generic interchange CSV (traces/FORMAT.md), and a
  * synthetic generator (Poisson or
  * Gamma arrivals; log-normal or empirical lengths), which is the embedded default workload.
+ * Issue 14: AlpacaEval's length matrix (alpaca_eval), its arrivals drawn from a process too.
  * Order: arrivals are non-decreasing. A replayed row whose timestamp goes backwards is an error
  * (or, with skip_bad, skipped and counted); see FORMAT.md.
  * Options every source honours: rate scaling, the first N requests, a time window, caps on
@@ -44,6 +45,7 @@ enum trace_format {
     TRACE_FMT_CSV,      /* arrival_s,prompt_tokens,output_tokens[,id] */
     TRACE_FMT_VIDUR,    /* arrived_at,num_prefill_tokens,num_decode_tokens (absolute seconds) */
     TRACE_FMT_BURSTGPT, /* issue 12: Timestamp,Model,Request tokens,Response tokens,... */
+    TRACE_FMT_ALPACA,   /* issue 14: AlpacaEval's idx,<model>... length matrix (no arrivals) */
     TRACE_FMT_SYNTH     /* generator, no file */
 };
 
@@ -84,6 +86,10 @@ struct trace_opts {
     double             output_mu, output_sigma; /* log-normal parameters of output tokens */
     const char        *lengths_path;            /* empirical lengths: any trace file with lengths */
     enum trace_format  lengths_format;
+
+    /* issue 14: alpaca_eval files (the source's or the lengths file): the model (column) whose
+     * responses give the output lengths; required there, refused for every other format. */
+    const char *column;
 };
 
 /* Defaults: the embedded synthetic workload (log-normal lengths fitted to the Azure 2023

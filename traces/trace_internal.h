@@ -72,6 +72,12 @@ struct trace__row {
  * (hash ids). Mooncake hash ids are stored in t (see trace_hash_ids). */
 int trace__parse_row(trace_t *t, char *line, size_t n, int nl, struct trace__row *row);
 
+/* issue 14: one line of AlpacaEval's derived/instructions.jsonl: a JSON object with the integers
+ * "idx" (>= 0) and "instr_llama2_tokens" (a token count), other keys skipped. t is a trace
+ * over that file (its path and line number prefix the messages). Returns 0, or SIM_EINPUT with
+ * "file:line: ..." in t's message. */
+int trace__parse_alpaca_instr(trace_t *t, char *line, size_t n, uint64_t *idx, uint64_t *tok);
+
 /* Parse "YYYY-MM-DD HH:MM:SS[.fffffffff]" (1 to 9 fractional digits, years 1970 to 2200) to
  * nanoseconds since 1970-01-01 00:00:00 of the same (unnamed) timezone, with integer civil-date
  * arithmetic. Returns 0, or -1 for bad syntax and -2 for an impossible date or time. */
@@ -101,6 +107,13 @@ struct trace {
     rng_t    *rng_arr, *rng_len; /* generator streams, or NULL */
     uint32_t *pairs;             /* empirical lengths: n_pairs (prompt, output) pairs */
     size_t    n_pairs;
+
+    /* issue 14: alpaca_eval: the column read, the header's field count, and the prompt length
+     * of each idx from instructions.jsonl (0 = no such idx). */
+    char     *column;
+    size_t    col, n_cols;
+    uint32_t *prompts;
+    size_t    n_prompts;
 
     int64_t *hash; /* Mooncake hash_ids of the last row */
     size_t   n_hash, cap_hash;

@@ -735,6 +735,125 @@ static int parse_mooncake(trace_t *t, char *line, size_t n, struct trace__row *r
     return SIM_OK;
 }
 
+/* ---- issue 14: AlpacaEval's derived length matrix and its instructions.jsonl ---- */
+
+/* A row of derived/output_llama2_tokens.csv (../shared/data/prompts/alpaca_eval/README.md):
+ * idx, then one response length per model, in the header's column order; a cell is empty where
+ * that model's file lacks the instruction. The counts exclude BOS and EOS (the README); a served
+ * response also generates the end-of-sequence token that stops it, so the output is the count
+ * + 1 (an empty response, 0 tokens of text, is the EOS alone). The prompt is idx's
+ * instr_llama2_tokens from instructions.jsonl, as it stands (no BOS, no chat template). */
+static int parse_alpaca(trace_t *t, char *line, size_t n, struct trace__row *row)
+{
+    const char *idx_s = NULL, *out_s = NULL;
+    size_t      idx_n = 0, out_n = 0, k = 0, start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && line[i] != ',')
+            continue;
+        size_t a = start, b = i; /* blanks around a field dropped, as split() does */
+        while (a < b && (line[a] == ' ' || line[a] == '\t'))
+            a++;
+        while (b > a && (line[b - 1] == ' ' || line[b - 1] == '\t'))
+            b--;
+        if (k == 0)
+            idx_s = line + a, idx_n = b - a;
+        if (k == t->col)
+            out_s = line + a, out_n = b - a;
+        k++;
+        start = i + 1;
+    }
+    if (k != t->n_cols)
+        return trace__row_err(t, SIM_EINPUT, "expected %zu fields (idx and %zu models), got %zu",
+                              t->n_cols, t->n_cols - 1, k);
+    uint64_t        idx, out;
+    enum num_status st = parse_u64(idx_s, idx_n, 0, &idx);
+    if (st != NUM_OK)
+        return num_err(t, "idx", st, idx_s, idx_n);
+    if (idx >= t->n_prompts || !t->prompts[idx])
+        return trace__row_err(t, SIM_EINPUT, "idx %llu: no such instruction in instructions.jsonl",
+                              (unsigned long long)idx);
+    if (out_n == 0)
+        return trace__row_err(t, SIM_EINPUT, "%s: empty cell: no response to idx %llu", t->column,
+                              (unsigned long long)idx);
+    st = parse_u64(out_s, out_n, 0, &out);
+    if (st == NUM_OK && out >= TRACE__TOK_MAX)
+        st = NUM_TOO_BIG;
+    if (st != NUM_OK)
+        return num_err(t, t->column, st, out_s, out_n);
+    row->prompt = t->prompts[idx];
+    row->output = out + 1;
+    return SIM_OK;
+}
+
+int trace__parse_alpaca_instr(trace_t *t, char *line, size_t n, uint64_t *idx, uint64_t *tok)
+{
+    struct jcur c = {line, n, 0, t};
+    enum { K_IDX, K_TOK, K_N };
+    static const char *const keys[K_N] = {"idx", "instr_llama2_tokens"};
+    int                      seen[K_N] = {0}, rc;
+    jws(&c);
+    if (c.i >= c.n)
+        return trace__row_err(t, SIM_EINPUT, "empty line");
+    if (line[c.i] != '{')
+        return jerr(&c, "expected '{'");
+    c.i++;
+    jws(&c);
+    if (c.i < c.n && line[c.i] == '}') {
+        c.i++;
+    } else {
+        for (;;) {
+            const char *key;
+            size_t      klen;
+            jws(&c);
+            if ((rc = jstring(&c, &key, &klen)))
+                return rc;
+            jws(&c);
+            if (c.i >= c.n || line[c.i] != ':')
+                return jerr(&c, "expected ':'");
+            c.i++;
+            jws(&c);
+            int k = 0;
+            while (k < K_N && !(strlen(keys[k]) == klen && !memcmp(keys[k], key, klen)))
+                k++;
+            if (k < K_N && seen[k])
+                return trace__row_err(t, SIM_EINPUT, "duplicate key \"%s\"", keys[k]);
+            int64_t v = 0;
+            if (k == K_IDX) {
+                if ((rc = jint(&c, keys[k], -1, &v, 0)))
+                    return rc;
+                if (v < 0 || v >= (int64_t)TRACE__TOK_MAX)
+                    return trace__row_err(t, SIM_EINPUT, "idx: out of range: %lld", (long long)v);
+                *idx = (uint64_t)v;
+            } else if (k == K_TOK) {
+                if ((rc = jint(&c, keys[k], -1, &v, 1)))
+                    return rc;
+                *tok = (uint64_t)v;
+            } else if ((rc = jskip(&c, 1))) { /* the other keys are skipped */
+                return rc;
+            }
+            if (k < K_N)
+                seen[k] = 1;
+            jws(&c);
+            if (c.i < c.n && line[c.i] == ',') {
+                c.i++;
+                continue;
+            }
+            if (c.i < c.n && line[c.i] == '}') {
+                c.i++;
+                break;
+            }
+            return jerr(&c, "expected ',' or '}'");
+        }
+    }
+    jws(&c);
+    if (c.i != c.n)
+        return jerr(&c, "unexpected text after the object");
+    for (int k = 0; k < K_N; k++)
+        if (!seen[k])
+            return trace__row_err(t, SIM_EINPUT, "missing key \"%s\"", keys[k]);
+    return SIM_OK;
+}
+
 int trace__parse_row(trace_t *t, char *line, size_t n, int nl, struct trace__row *row)
 {
     int rc;
@@ -751,6 +870,8 @@ int trace__parse_row(trace_t *t, char *line, size_t n, int nl, struct trace__row
         rc = parse_vidur(t, line, n, row);
     else if (t->fmt == TRACE_FMT_BURSTGPT)
         rc = parse_burstgpt(t, line, n, row);
+    else if (t->fmt == TRACE_FMT_ALPACA) /* issue 14 */
+        rc = parse_alpaca(t, line, n, row);
     else
         rc = parse_mooncake(t, line, n, row);
     if (rc == SIM_EINPUT && !nl) {

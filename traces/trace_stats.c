@@ -79,7 +79,8 @@ static void report(FILE *f, const trace_t *t, const struct trace_opts *o, struct
     else
         fprintf(f, "source: synthetic\n");
     fprintf(f, "format: %s\n", trace_format_name(trace_format_of(t)));
-    if (o->format == TRACE_FMT_SYNTH || trace_format_of(t) == TRACE_FMT_LENGTHS) {
+    if (o->format == TRACE_FMT_SYNTH || trace_format_of(t) == TRACE_FMT_LENGTHS ||
+        trace_format_of(t) == TRACE_FMT_ALPACA) { /* issue 14 */
         fprintf(f, "arrival: %s\n", trace_arrival_name(o->arrival));
         if (o->arrival != TRACE_ARR_BATCH)
             fprintf(f, "arrival_rate_rps: %g\n", o->rate);
