@@ -69,10 +69,10 @@ engine: {mode: live}
 perf: {iter_overhead_ms: 2}
 workload: {requests: 2}
 Y
-# The key's column depends on the length of the source path written before it.
+# The value's column (where lensim points) depends on the length of the source path before it.
 ov_line="perf: {profile: $SRC/calib/profiles/codellama-34b-tp2-a100.table, iter_overhead_ms: 2}"
 ov_pre=${ov_line%%iter_overhead_ms*}
-refused ov_table "ov_table.yaml:4:$((${#ov_pre} + 1)): perf.iter_overhead_ms: $SRC/calib/profiles/codellama-34b-tp2-a100.table is a table profile" <<Y
+refused ov_table "ov_table.yaml:4:$((${#ov_pre} + 19)): perf.iter_overhead_ms: $SRC/calib/profiles/codellama-34b-tp2-a100.table is a table profile" <<Y
 name: ov_table
 model: codellama-34b
 hardware: {tp: 2}
