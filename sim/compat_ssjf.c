@@ -17,7 +17,8 @@
 #include "rng.h"
 
 /* ---- stopping: the caller's progress hook, polled in every loop that can run long ----
- * (Poisson slots at a tiny rate, the batches of a repetition, the sorts of a large queue). Each
+ * (Poisson slots at a tiny rate, the batches of a repetition, the sorts of a large queue, the
+ * clock's 1-second slices over a long idle gap or batch). Each
  * loop counts its work in steps of at most a few hundred nanoseconds (a Poisson draw, a batch, a
  * comparison) and the hook is asked once per POLL_EVERY steps, so that a stop request is seen
  * within milliseconds at a cost of one addition per step. */
@@ -113,7 +114,7 @@ struct job {
 };
 
 /* round(0.1 + 0.02 L, 2) (job.py:251, 255): the double nearest (10 + 2 L) / 100, which is what
- * Python's round gives for every L up to 10^7 (checked). */
+ * Python's round gives (checked for every L below 2 10^6 and a million random L below 10^7). */
 static double service_s(uint32_t units) { return (double)(10 + 2 * (int64_t)units) / 100.0; }
 
 /* Arrivals of one repetition (job.py:184-197), in seconds, never rounded. Returns 0, SIM_ENOMEM
@@ -290,8 +291,10 @@ static int stable_sort(size_t *w, size_t *tmp, size_t n, const struct job *j, in
     size_t i = 1;
     while (i < n && !before(&j[w[i]], &j[w[i - 1]], by_age, ssjf))
         i++;
-    if (stop_asked(poll, i) || i >= n)
-        return i >= n ? SIM_OK : SIM_EINTR;
+    if (stop_asked(poll, i)) /* i comparisons so far */
+        return SIM_EINTR;
+    if (i >= n)
+        return SIM_OK;
     size_t *src = w, *dst = tmp;
     for (size_t run = 1; run < n; run *= 2) {
         if (stop_asked(poll, n)) {
@@ -331,7 +334,7 @@ static int run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssjf, 
     /* sjf.py:57: the loop stops once the queue is empty and at most the last job is left, so a
      * last job arriving while the system is idle never runs. */
     while (q.next + 1 < n || q.nw > 0) {
-        if (stop_asked(poll, 1))
+        if (stop_asked(poll, 1 + q.nw)) /* the passes over the queue below */
             return SIM_EINTR;
         if (q.nw == 0) { /* idle: wait for the next arrival (sjf.py:59-95) */
             double a = j[q.next].a;
