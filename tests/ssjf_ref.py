@@ -182,8 +182,8 @@ def random_case(rng):
         "policy": rng.choice(["fcfs", "sjf", "ssjf"]),
         "batching": rng.choice(["none", "dynamic", "continuous"]),
         "B": rng.choice([1, 2, 3, 4]),
-        "wait": rng.choice([10, 10, 2.5, 0.5, 0]),
-        "starve": rng.choice([100, 100, 3, 12.5]),
+        "wait": rng.choice([10, 10, 2.5, 0.5, 0, 1.234, 0.005]),
+        "starve": rng.choice([100, 100, 3, 12.5, 3.333]),
         "factor": rng.choice([10, 10, 1.5, 1000]),
         "jobs": jobs,
     }

@@ -187,6 +187,24 @@ TEST(queue_keeps_its_sorted_order)
 }
 
 /*
+ * Aging compares the oldest job's age with its true remaining time, even for SSJF (sjf.py:100
+ * reads execution_duration, not the prediction). SSJF, starvation_factor 1, starvation_s out of
+ * reach; classes give p = 0.1 + 0.02 P. P1, P2 (1.0 s, class 0) and H (10.0 s, class 4) at 0; L
+ * (0.5 s, class 1) at 1.5.
+ *   Ages 0: by class, P1 runs 0 -> 1.0; P2 and H are 1.0 s old, P2 (first) is not over 1 x 1.0:
+ *   P2 runs 1.0 -> 2.0, L joins during it; H is 2.0 s old, L 1.0. H is the oldest, 2.0 <= 1 x
+ *   10.0: by class, L 2.0 -> 2.5, then H 2.5 -> 12.5.
+ * Against H's predicted 0.18 s the rule would fire: H 2.0 -> 12.0, L 12.5.
+ */
+TEST(aging_uses_the_true_remaining_time)
+{
+    struct compat_ssjf_job o[MAXJ];
+    const struct in        j[] = {{0, 45, 0}, {0, 45, 0}, {0, 495, 4}, {1.5, 20, 1}};
+    ASSERT_EQ(sched("ssjf", "none", 1, "starvation_s: 1000, starvation_factor: 1", j, 4, o), 4);
+    ASSERT_DONE(o, 4, 1.0, 2.0, 12.5, 2.5);
+}
+
+/*
  * The loop runs while curr_job_idx < len(job_list) - 1 or the queue is not empty (sjf.py:57):
  *  - the last job arriving during the last batch joins the queue during it (sjf.py:145-151)
  *    and runs: 0 -> 2.0, then 2.0 -> 2.5; also when it arrives exactly as the batch ends
@@ -362,6 +380,7 @@ int main(int argc, char **argv)
     RUN(arrivals_during_a_batch_age_with_it);
     RUN(age_increment_includes_the_idle_gap);
     RUN(queue_keeps_its_sorted_order);
+    RUN(aging_uses_the_true_remaining_time);
     RUN(last_job);
     RUN(fcfs_batch_fill_wait);
     RUN(run_draws_float_gamma_and_whole_second_poisson_arrivals);
