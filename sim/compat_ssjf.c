@@ -1,4 +1,7 @@
-/* compat_ssjf.c: SSJF's public simulator, re-stated (see compat_ssjf.h for the semantics). */
+/*
+ * compat_ssjf.c: SSJF's public simulator, re-stated (compat_ssjf.h: the semantics and the source,
+ * LLM-serving-with-proxy-models model-serving/ at 4b86686; file:line cited at each rule below).
+ */
 #include "compat_ssjf.h"
 
 #include <errno.h>
@@ -13,10 +16,9 @@
 #include "alloc.h"
 #include "rng.h"
 
-enum { TICKS_PER_S = 100 };
-
 /* ---- stopping: the caller's progress hook, polled in every loop that can run long ----
- * (Poisson slots at a tiny rate, the batches of a repetition, the sorts of a large queue). Each
+ * (Poisson slots at a tiny rate, the batches of a repetition, the sorts of a large queue, the
+ * clock's 1-second slices over a long idle gap or batch). Each
  * loop counts its work in steps of at most a few hundred nanoseconds (a Poisson draw, a batch, a
  * comparison) and the hook is asked once per POLL_EVERY steps, so that a stop request is seen
  * within milliseconds at a cost of one addition per step. */
@@ -102,15 +104,21 @@ out:
 }
 
 struct job {
-    int64_t  a;      /* arrival tick */
-    int64_t  e, rem; /* service and remaining service, ticks */
-    int64_t  p;      /* predicted service, ticks */
-    int64_t  age;    /* ticks waited, SJF/SSJF aging */
-    int64_t  start, done;
+    double   a;           /* arrival_time, s */
+    double   e;           /* execution_duration, s: continuous batches shorten it */
+    double   e0;          /* the full service time, for the rows */
+    double   p;           /* predicted_execution_duration, s */
+    double   age;         /* curr_waiting_time, s (SJF/SSJF) */
+    double   start, done; /* last start; completion (NAN: never ran) */
     uint32_t tokens, cls;
 };
 
-/* Arrivals of one repetition (job.py). Returns 0, SIM_ENOMEM or SIM_EINTR. */
+/* round(0.1 + 0.02 L, 2) (job.py:251, 255): the double nearest (10 + 2 L) / 100, which is what
+ * Python's round gives (checked for every L below 2 10^6 and a million random L below 10^7). */
+static double service_s(uint32_t units) { return (double)(10 + 2 * (int64_t)units) / 100.0; }
+
+/* Arrivals of one repetition (job.py:184-197), in seconds, never rounded. Returns 0, SIM_ENOMEM
+ * or SIM_EINTR. */
 static int arrivals(const struct cfg *c, gsl_rng *r, struct job *j, size_t n, struct poll *poll)
 {
     if (c->arrival == TRACE_ARR_BATCH) {
@@ -119,18 +127,19 @@ static int arrivals(const struct cfg *c, gsl_rng *r, struct job *j, size_t n, st
         return SIM_OK;
     }
     if (c->arrival == TRACE_ARR_POISSON) {
-        /* Counts per 1-second slot, int(N / rate) slots, extended until N arrivals. */
+        /* Counts per 1-second slot, int(N / rate) slots, extended until N arrivals: arrivals at
+         * whole seconds (job.py:76-92, 185-189). */
         size_t k = 0; /* slot by slot: the same law as int(N/rate) slots, then extensions */
         for (size_t s = 0; k < n; s++) {
             if (stop_asked(poll, 1)) /* n / rate slots: hours at a tiny rate */
                 return SIM_EINTR;
             unsigned cnt = gsl_ran_poisson(r, c->rate);
             for (unsigned q = 0; q < cnt && k < n; q++)
-                j[k++].a = (int64_t)s * TICKS_PER_S;
+                j[k++].a = (double)s;
         }
         return SIM_OK;
     }
-    /* Gamma: N gaps, sorted ascending, summed. */
+    /* Gamma: N gaps, sorted ascending, summed one by one as np.cumsum does (job.py:193-197). */
     double *g = sim_malloc(n * sizeof *g);
     if (!g)
         return SIM_ENOMEM;
@@ -140,157 +149,329 @@ static int arrivals(const struct cfg *c, gsl_rng *r, struct job *j, size_t n, st
     gsl_sort(g, 1, n);
     for (size_t i = 0; i < n; i++) {
         t += g[i];
-        j[i].a = llround(t * TICKS_PER_S);
+        j[i].a = t;
     }
     sim_free(g);
     return SIM_OK;
 }
 
-/* Start batch[0..nb) at *t and run it: a static batch to its longest member, a continuous one
- * to its first completion. Advances *t, stamps start and completion times, and moves the members
- * still unfinished (remaining time reduced) to the front of batch, in batch order. Returns how
- * many are left. */
-static size_t run_batch(struct job *j, size_t *batch, size_t nb, int continuous, int64_t *t)
+/* ---- the authors' clock ----
+ * Time is a float that moves in slices of at most 1 s; the part of a slice a job did not use is
+ * carried into the next step (sjf.py:54, 75-87, 133-143; fcfs.py:40, 59-68, 79-87). Only the
+ * float rounding of the clock depends on the slices, never a decision, but the rounding decides
+ * ties such as `arrival <= t`, so the steps are re-stated operation by operation and the clock
+ * is the original's to the last bit. */
+struct clk {
+    double t, slice;
+};
+
+/* The jobs not yet in the SJF/SSJF queue, and the queue. */
+struct sjfq {
+    struct job *j;
+    size_t      n, next; /* j[next..n) have not joined the queue */
+    size_t     *w, nw;   /* wait_queue, in its order */
+};
+
+/* Append to the queue every job that has arrived by t, in arrival order (sjf.py:67-72). */
+static void admit(struct sjfq *q, double t)
 {
-    int64_t d = continuous ? INT64_MAX : 0;
-    for (size_t k = 0; k < nb; k++) {
-        int64_t rem = j[batch[k]].rem;
-        j[batch[k]].start = *t;
-        if (continuous ? rem < d : rem > d)
-            d = rem;
-    }
-    *t += d;
-    size_t left = 0;
-    for (size_t k = 0; k < nb; k++) {
-        struct job *x = &j[batch[k]];
-        if (x->rem <= d) {
-            x->done = *t;
-        } else {
-            x->rem -= d;
-            batch[left++] = batch[k];
-        }
-    }
-    return left;
+    while (q->next < q->n && q->j[q->next].a <= t)
+        q->w[q->nw++] = q->next++;
 }
 
-/* ---- FCFS ---- */
+/* Run for d seconds (sjf.py:133-151, fcfs.py:79-87). After every slice the SJF/SSJF loop admits
+ * the jobs arrived so far (q; NULL for FCFS, which admits when it forms a batch). Returns 0 or
+ * SIM_EINTR. */
+static int run_for(struct clk *k, double d, struct sjfq *q, struct poll *poll)
+{
+    while (d > 0) {
+        if (stop_asked(poll, 1))
+            return SIM_EINTR;
+        d -= k->slice;
+        if (d < 0) { /* done within this slice: keep the rest of it */
+            k->t += d + k->slice;
+            k->slice = -d;
+        } else {
+            k->t += k->slice;
+            k->slice = 1;
+        }
+        if (q)
+            admit(q, k->t);
+    }
+    return SIM_OK;
+}
 
-/* Work arrays, allocated once per run: q holds 2n, batch B, w and ord n entries each. */
+/* The batch's length: static batches run to their longest member (sjf.py:122, fcfs.py:57),
+ * continuous ones to their shortest (sjf_dynamic.py:114, fcfs_dynamic.py:208). */
+static double batch_len(const struct job *j, const size_t *batch, size_t nb, int continuous)
+{
+    double d = j[batch[0]].e;
+    for (size_t k = 1; k < nb; k++) {
+        double e = j[batch[k]].e;
+        if (continuous ? e < d : e > d)
+            d = e;
+    }
+    return d;
+}
+
+/* ---- FCFS (fcfs.py, fcfs_dynamic.py) ---- */
+
+/* Work arrays, allocated once per run: q holds 2n, batch B, w and tmp n entries each. */
 struct scratch {
-    size_t *q, *batch, *w, *ord;
+    size_t *q, *batch, *w, *tmp;
 };
 
 /* Returns 0 or SIM_EINTR. */
-static int run_fcfs(struct job *j, size_t n, size_t B, int continuous, int64_t wait,
+static int run_fcfs(struct job *j, size_t n, size_t B, int continuous, double wait,
                     const struct scratch *sc, struct poll *poll)
 {
-    size_t *q = sc->q, head = n, tail = n; /* deque in [head, tail) */
-    size_t *batch = sc->batch;
+    size_t    *q = sc->q, head = n, tail = n; /* deque in [head, tail) */
+    size_t    *batch = sc->batch;
+    struct clk k = {0, 1};
     for (size_t i = 0; i < n; i++)
         q[tail++] = i;
-    int64_t t = 0;
     while (head < tail) {
         if (stop_asked(poll, 1))
             return SIM_EINTR;
-        if (t < j[q[head]].a)
-            t = j[q[head]].a;
-        size_t nb = 0;
-        while (nb < B && head < tail && j[q[head]].a <= t + wait)
+        if (k.t < j[q[head]].a) /* fcfs.py:48-49 */
+            k.t = j[q[head]].a;
+        size_t nb = 0; /* fcfs.py:50-51: arrivals within the wait count, up to B */
+        while (nb < B && head < tail && j[q[head]].a <= k.t + wait)
             batch[nb++] = q[head++];
-        int64_t s = nb == B ? j[batch[nb - 1]].a : t + wait;
-        if (s > t)
-            t = s;
-        size_t nl = run_batch(j, batch, nb, continuous, &t);
-        for (size_t k = 0; k < nl; k++)
-            q[--head] = batch[k]; /* back at the head, one at a time: reversed */
+        /* A full batch starts at its last member's arrival, one that is not full after the wait
+         * (fcfs.py:53-56). */
+        double s = nb == B ? j[batch[nb - 1]].a : k.t + wait;
+        double d = batch_len(j, batch, nb, continuous);
+        if (fabs(k.slice) < 0.005) /* round(time_slice, 2) == 0 (fcfs.py:60-61) */
+            k.slice = 1;
+        while (k.t < s) { /* fcfs.py:62-68: the slice is not reset to 1 here */
+            if (stop_asked(poll, 1))
+                return SIM_EINTR;
+            if (k.t + k.slice < s) {
+                k.t += k.slice;
+            } else {
+                k.slice = 1 - (s - k.t);
+                k.t = s;
+            }
+        }
+        for (size_t m = 0; m < nb; m++)
+            j[batch[m]].start = k.t;
+        if (run_for(&k, d, NULL, poll))
+            return SIM_EINTR;
+        for (size_t m = 0; m < nb; m++) {
+            struct job *x = &j[batch[m]];
+            if (!continuous || x->e <= d) {
+                x->done = k.t;
+            } else { /* fcfs_dynamic.py:243-247: back at the head one at a time: reversed */
+                x->e = fmax(x->e - d, 0);
+                q[--head] = batch[m];
+            }
+        }
     }
     return SIM_OK;
 }
 
-/* ---- SJF / SSJF ---- */
+/* ---- SJF / SSJF (sjf.py, sjf_dynamic.py) ---- */
 
-static int64_t key_of(const struct job *x, int ssjf) { return ssjf ? x->p : x->rem; }
+/* Does x go strictly before y: by key ascending (SSJF: predicted, SJF: execution_duration, the
+ * remaining time in continuous mode), or by age descending? */
+static int before(const struct job *x, const struct job *y, int by_age, int ssjf)
+{
+    if (by_age)
+        return x->age > y->age;
+    return ssjf ? x->p < y->p : x->e < y->e;
+}
 
-/* Stable insertion sort of idx[0..n) by key (ascending) or by age (descending). O(n^2): tens of
- * seconds for the largest queue (ssjf.jobs = 10^5), so it polls. Returns 0 or SIM_EINTR (idx
- * then partly sorted). */
-static int stable_sort(size_t *idx, size_t n, const struct job *j, int by_age, int ssjf,
+/* Python's sorted(): stable, so equal keys keep the queue's order (reverse=True too). Sorts
+ * w[0..n) by merging runs, tmp holds n entries; O(n) when already sorted, O(n log n) at worst.
+ * Returns 0 or SIM_EINTR (w then unchanged or sorted). */
+static int stable_sort(size_t *w, size_t *tmp, size_t n, const struct job *j, int by_age, int ssjf,
                        struct poll *poll)
 {
-    for (size_t i = 1; i < n; i++) {
-        if (stop_asked(poll, i)) /* at most i comparisons follow */
+    size_t i = 1;
+    while (i < n && !before(&j[w[i]], &j[w[i - 1]], by_age, ssjf))
+        i++;
+    if (stop_asked(poll, i)) /* i comparisons so far */
+        return SIM_EINTR;
+    if (i >= n)
+        return SIM_OK;
+    size_t *src = w, *dst = tmp;
+    for (size_t run = 1; run < n; run *= 2) {
+        if (stop_asked(poll, n)) {
+            if (src != w)
+                memcpy(w, src, n * sizeof *w);
             return SIM_EINTR;
-        size_t v = idx[i], k = i;
-        while (k > 0) {
-            const struct job *a = &j[idx[k - 1]], *b = &j[v];
-            int               before = by_age ? b->age > a->age : key_of(b, ssjf) < key_of(a, ssjf);
-            if (!before)
-                break;
-            idx[k] = idx[k - 1];
-            k--;
         }
-        idx[k] = v;
+        for (size_t lo = 0; lo < n; lo += 2 * run) {
+            size_t mid = lo + run < n ? lo + run : n, hi = lo + 2 * run < n ? lo + 2 * run : n;
+            size_t a = lo, b = mid, o = lo;
+            while (a < mid && b < hi) /* the right run's element only when strictly before */
+                dst[o++] = before(&j[src[b]], &j[src[a]], by_age, ssjf) ? src[b++] : src[a++];
+            while (a < mid)
+                dst[o++] = src[a++];
+            while (b < hi)
+                dst[o++] = src[b++];
+        }
+        size_t *t = src;
+        src = dst;
+        dst = t;
     }
+    if (src != w)
+        memcpy(w, src, n * sizeof *w);
     return SIM_OK;
 }
 
-/* Sets *ran to the number of jobs that ran (n, or n - 1 by the idle-last-job quirk). Returns 0
- * or SIM_EINTR. */
-static int run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssjf, int64_t starve,
-                   double factor, const struct scratch *sc, struct poll *poll, size_t *ran_out)
+/* Sets *ran_out to the number of jobs that ran (n, n - 1 when the last job arrives while the
+ * system is idle, 0 when n is 1). Returns 0 or SIM_EINTR. */
+static int run_sjf(struct job *j, size_t n, size_t B, int continuous, int ssjf, double wait,
+                   double starve, double factor, const struct scratch *sc, struct poll *poll,
+                   size_t *ran_out)
 {
-    size_t *w = sc->w, *ord = sc->ord, *batch = sc->batch;
-    size_t  nw = 0, next = 0, ran = n;
-    int64_t t = 0;
-    for (;;) {
-        if (stop_asked(poll, 1))
+    struct sjfq q = {.j = j, .n = n, .w = sc->w};
+    size_t     *batch = sc->batch, ran = 0;
+    struct clk  k = {0, 1};
+    double      prev = 0; /* prev_completion_time (sjf.py:53) */
+    /* sjf.py:57: the loop stops once the queue is empty and at most the last job is left, so a
+     * last job arriving while the system is idle never runs. */
+    while (q.next + 1 < n || q.nw > 0) {
+        if (stop_asked(poll, 1 + q.nw)) /* the passes over the queue below */
             return SIM_EINTR;
-        if (nw == 0) {
-            if (next >= n)
-                break;
-            if (next == n - 1 && n > 1) { /* quirk: an idle system never runs the last job */
-                j[next].done = -1;
-                ran = n - 1;
-                break;
+        if (q.nw == 0) { /* idle: wait for the next arrival (sjf.py:59-95) */
+            double a = j[q.next].a;
+            if (k.t >= a)
+                admit(&q, k.t);
+            while (k.t < a) {
+                if (stop_asked(poll, 1))
+                    return SIM_EINTR;
+                if (k.t + k.slice < a) {
+                    k.t += k.slice;
+                    k.slice = 1;
+                } else {
+                    k.slice = 1 - (a - k.t);
+                    k.t = a;
+                    admit(&q, k.t);
+                }
             }
-            if (t < j[next].a)
-                t = j[next].a;
         }
-        while (next < n && j[next].a <= t)
-            w[nw++] = next++;
-        memcpy(ord, w, nw * sizeof *ord);
-        if (stable_sort(ord, nw, j, 1, ssjf, poll)) /* by age, oldest first */
+        /* Aging (sjf.py:97-106): the head of the queue sorted by age, descending and stable, is
+         * the first job of the greatest age; over the threshold, or over factor times its
+         * execution_duration (the true remaining time, even for SSJF), the queue becomes the age
+         * order, else the key order. Either way the queue keeps that order. */
+        size_t h = q.w[0];
+        for (size_t i = 1; i < q.nw; i++)
+            if (j[q.w[i]].age > j[h].age)
+                h = q.w[i];
+        int aging = j[h].age > starve || j[h].age > j[h].e * factor;
+        if (stable_sort(q.w, sc->tmp, q.nw, j, aging, ssjf, poll))
             return SIM_EINTR;
-        const struct job *h = &j[ord[0]];
-        int aging = (double)h->age > (double)starve || (double)h->age > factor * (double)h->rem;
-        if (!aging) {
-            memcpy(ord, w, nw * sizeof *ord);
-            if (stable_sort(ord, nw, j, 0, ssjf, poll))
-                return SIM_EINTR;
+        /* The batch: the queue's first B jobs (sjf.py:114-116; every queued job has arrived, so
+         * the timeout test there always holds). */
+        size_t nb = 0;
+        while (nb < B && nb < q.nw && j[q.w[nb]].a <= k.t + wait)
+            nb++;
+        memcpy(batch, q.w, nb * sizeof *batch);
+        memmove(q.w, q.w + nb, (q.nw - nb) * sizeof *q.w);
+        q.nw -= nb;
+        double d = batch_len(j, batch, nb, continuous);
+        for (size_t m = 0; m < nb; m++)
+            j[batch[m]].start = k.t;
+        if (run_for(&k, d, &q, poll)) /* arrivals join during the batch (sjf.py:145-151) */
+            return SIM_EINTR;
+        for (size_t m = 0; m < nb; m++) {
+            struct job *x = &j[batch[m]];
+            if (!continuous || x->e <= d) {
+                x->done = k.t;
+                ran++;
+            } else { /* sjf_dynamic.py:148-152: after the arrivals, original p kept */
+                x->e = fmax(x->e - d, 0);
+                q.w[q.nw++] = batch[m];
+            }
         }
-        size_t nb = nw < B ? nw : B;
-        for (size_t k = 0; k < nb; k++)
-            batch[k] = ord[k];
-        /* Remove the batch from W, keeping the others' order. */
-        size_t m = 0;
-        for (size_t i = 0; i < nw; i++) {
-            int in = 0;
-            for (size_t k = 0; k < nb; k++)
-                in |= w[i] == batch[k];
-            if (!in)
-                w[m++] = w[i];
-        }
-        nw = m;
-        int64_t t0 = t;
-        size_t  nl = run_batch(j, batch, nb, continuous, &t);
-        int64_t d = t - t0;
-        for (size_t k = 0; k < nl; k++)
-            w[nw++] = batch[k]; /* at the tail, original p kept */
-        for (size_t i = 0; i < nw; i++)
-            j[w[i]].age += d;
+        /* Everyone queued now ages by the time since the previous batch ended: idle gap, jobs
+         * that arrived during the batch and leftovers included (sjf.py:164-168). */
+        double inc = k.t - prev;
+        prev = k.t;
+        for (size_t i = 0; i < q.nw; i++)
+            j[q.w[i]].age += inc;
     }
     *ran_out = ran;
     return SIM_OK;
+}
+
+/* Allocate the work arrays for n jobs in batches of B. Returns 0 or SIM_ENOMEM. */
+static int scratch_new(struct scratch *sc, size_t n, size_t B)
+{
+    sc->q = sim_malloc(2 * n * sizeof *sc->q);
+    sc->batch = sim_malloc(B * sizeof *sc->batch);
+    sc->w = sim_malloc(n * sizeof *sc->w);
+    sc->tmp = sim_malloc(n * sizeof *sc->tmp);
+    return sc->q && sc->batch && sc->w && sc->tmp ? SIM_OK : SIM_ENOMEM;
+}
+
+static void scratch_free(struct scratch *sc)
+{
+    sim_free(sc->q);
+    sim_free(sc->batch);
+    sim_free(sc->w);
+    sim_free(sc->tmp);
+}
+
+/* Fill j[i]'s service times from its tokens and class, clear its outputs. */
+static void job_reset(struct job *x)
+{
+    x->e = x->e0 = service_s(x->tokens);
+    x->p = service_s(x->cls);
+    x->age = 0;
+    x->start = x->done = NAN;
+}
+
+/* Run c's policy on j[0..n) (arrival order). Returns 0 or SIM_EINTR; *ran as run_sjf. */
+static int schedule(const struct cfg *c, struct job *j, size_t n, const struct scratch *sc,
+                    struct poll *poll, size_t *ran)
+{
+    size_t B = c->batching == BATCH_NONE ? 1 : c->max_batch;
+    int    continuous = c->batching == BATCH_CONTINUOUS;
+    *ran = n;
+    if (c->policy == SCHED_FCFS)
+        return run_fcfs(j, n, B, continuous, c->ssjf_wait_s, sc, poll);
+    return run_sjf(j, n, B, continuous, c->policy == SCHED_SSJF, c->ssjf_wait_s, c->ssjf_starve_s,
+                   c->ssjf_starve_k, sc, poll, ran);
+}
+
+int compat_ssjf_schedule(const struct cfg *c, struct compat_ssjf_job *jobs, size_t n, size_t *ran,
+                         struct sim_msg *err)
+{
+    *ran = 0;
+    if (c->policy == SCHED_S3)
+        return sim_msg_set(err, SIM_ECONFIG, "compat ssjf: policy must be fcfs, sjf or ssjf");
+    for (size_t i = 1; i < n; i++)
+        if (!(jobs[i].arrival_s >= jobs[i - 1].arrival_s))
+            return sim_msg_set(err, SIM_EINPUT, "compat ssjf: job %zu arrives before job %zu", i,
+                               i - 1);
+    size_t         B = c->batching == BATCH_NONE ? 1 : c->max_batch;
+    struct scratch sc = {0};
+    struct poll    poll = {0};
+    struct job    *j = sim_calloc(n ? n : 1, sizeof *j);
+    int            rc = scratch_new(&sc, n ? n : 1, B);
+    if (!j || rc) {
+        rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        j[i].a = jobs[i].arrival_s;
+        j[i].tokens = jobs[i].tokens;
+        j[i].cls = jobs[i].cls;
+        job_reset(&j[i]);
+    }
+    rc = schedule(c, j, n, &sc, &poll, ran); /* no hook: cannot be stopped */
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].start_s = j[i].start;
+        jobs[i].done_s = j[i].done;
+    }
+out:
+    scratch_free(&sc);
+    sim_free(j);
+    return rc;
 }
 
 int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, serve_progress_fn progress,
@@ -300,11 +481,10 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, serve_pro
     int            rc = load_rows(path, &rs, err);
     size_t         n = c->ssjf_jobs, R = c->ssjf_repeats;
     size_t         B = c->batching == BATCH_NONE ? 1 : c->max_batch;
-    int            continuous = c->batching == BATCH_CONTINUOUS;
-    int            policy = c->policy == SCHED_FCFS ? 0 : c->policy == SCHED_SJF ? 1 : 2;
     struct job    *j = NULL;
     size_t        *all = NULL, *pick = NULL;
-    double        *jct = NULL, *wt = NULL, *mean_jct = NULL, *thr = NULL, *nmk = NULL, *p99 = NULL;
+    double        *jct = NULL, *wt = NULL, *done = NULL, *mean_jct = NULL, *mean_wt = NULL;
+    double        *thr = NULL, *nmk = NULL, *p99 = NULL;
     gsl_rng       *r = NULL;
     struct scratch sc = {0};
     size_t         n_jct = 0;
@@ -326,87 +506,72 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, serve_pro
     pick = sim_malloc(n * sizeof *pick);
     jct = sim_malloc(n * R * sizeof *jct);
     wt = sim_malloc(n * R * sizeof *wt);
+    done = sim_malloc(n * sizeof *done);
     mean_jct = sim_malloc(R * sizeof *mean_jct);
+    mean_wt = sim_malloc(R * sizeof *mean_wt);
     p99 = sim_malloc(R * sizeof *p99);
     thr = sim_malloc(R * sizeof *thr);
     nmk = sim_malloc(R * sizeof *nmk);
     r = rng_new(c->seed, RNG_COMPAT);
-    sc.q = sim_malloc(2 * n * sizeof *sc.q);
-    sc.batch = sim_malloc(B * sizeof *sc.batch);
-    sc.w = sim_malloc(n * sizeof *sc.w);
-    sc.ord = sim_malloc(n * sizeof *sc.ord);
-    if (!sc.q || !sc.batch || !sc.w || !sc.ord || !j || !all || !pick || !jct || !wt || !mean_jct ||
-        !p99 || !thr || !nmk || !r) {
+    if (scratch_new(&sc, n, B) || !j || !all || !pick || !jct || !wt || !done || !mean_jct ||
+        !mean_wt || !p99 || !thr || !nmk || !r) {
         rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < rs.n; i++)
         all[i] = i;
-    int64_t wait = llround(c->ssjf_wait_s * TICKS_PER_S);
-    int64_t starve = llround(c->ssjf_starve_s * TICKS_PER_S);
     for (size_t rep = 0; rep < R; rep++) {
         memset(j, 0, n * sizeof *j);
         if ((rc = arrivals(c, r, j, n, &poll))) {
             sim_msg_set(err, rc, rc == SIM_EINTR ? "interrupted" : "out of memory");
             goto out;
         }
-        gsl_ran_choose(r, pick, n, all, rs.n, sizeof *pick); /* without replacement ... */
-        gsl_ran_shuffle(r, pick, n, sizeof *pick);           /* ... in random order */
+        /* DataFrame.sample(n): N rows without replacement, in random order (job.py:244). */
+        gsl_ran_choose(r, pick, n, all, rs.n, sizeof *pick);
+        gsl_ran_shuffle(r, pick, n, sizeof *pick);
         for (size_t i = 0; i < n; i++) {
-            struct job *x = &j[i];
-            x->tokens = rs.len[pick[i]];
-            x->cls = rs.cls[pick[i]];
-            x->e = x->rem = 10 + 2 * (int64_t)x->tokens; /* round(0.1 + 0.02 L, 2) s */
-            x->p = 10 + 2 * (int64_t)x->cls;
-            x->start = x->done = 0;
+            j[i].tokens = rs.len[pick[i]];
+            j[i].cls = rs.cls[pick[i]];
+            job_reset(&j[i]);
         }
-        size_t ran = n;
-        rc = policy == 0 ? run_fcfs(j, n, B, continuous, wait, &sc, &poll)
-                         : run_sjf(j, n, B, continuous, policy == 2, starve, c->ssjf_starve_k, &sc,
-                                   &poll, &ran);
-        if (rc) {
+        size_t ran;
+        if ((rc = schedule(c, j, n, &sc, &poll, &ran))) {
             sim_msg_set(err, rc, "interrupted");
             goto out;
         }
-        double *cj = jct + n_jct, *done = sim_malloc(n * sizeof *done);
-        if (!done) {
-            rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
-            goto out;
-        }
-        size_t k = 0;
-        double last = 0;
+        /* simulator.py:17-82 over the jobs that completed: JCT = completion - arrival, waiting =
+         * last start - arrival, throughput at the 25th percentile of completions. */
+        double *cj = jct + n_jct, sum_jct = 0, sum_wt = 0, last = 0;
+        size_t  k = 0;
         for (size_t i = 0; i < n; i++) {
             const struct job *x = &j[i];
-            if (x->done < 0)
+            if (isnan(x->done))
                 continue;
-            cj[k] = (double)(x->done - x->a) / TICKS_PER_S;
-            wt[n_jct + k] = (double)(x->start - x->a) / TICKS_PER_S;
-            done[k] = (double)x->done / TICKS_PER_S;
+            cj[k] = x->done - x->a;
+            wt[n_jct + k] = x->start - x->a;
+            done[k] = x->done;
+            sum_jct += cj[k];
+            sum_wt += wt[n_jct + k];
             if (done[k] > last)
                 last = done[k];
             if (rows)
-                fprintf(rows, "%zu,%zu,%.2f,%u,%u,%.2f,%.2f,%.2f,%.2f\n", rep, i,
-                        (double)x->a / TICKS_PER_S, x->tokens, x->cls, (double)x->e / TICKS_PER_S,
-                        (double)x->start / TICKS_PER_S, done[k], cj[k]);
+                fprintf(rows, "%zu,%zu,%.6f,%u,%u,%.2f,%.6f,%.6f,%.6f\n", rep, i, x->a, x->tokens,
+                        x->cls, x->e0, x->start, x->done, cj[k]);
             k++;
         }
         SIM_ASSERT(k == ran);
-        mean_jct[rep] = gsl_stats_mean(cj, 1, k);
-        double *tmp = sim_malloc(k * sizeof *tmp);
-        if (!tmp) {
-            sim_free(done);
-            rc = sim_msg_set(err, SIM_ENOMEM, "out of memory");
-            goto out;
+        mean_jct[rep] = mean_wt[rep] = p99[rep] = thr[rep] = nmk[rep] = NAN;
+        if (k) {
+            mean_jct[rep] = sum_jct / (double)k;
+            mean_wt[rep] = sum_wt / (double)k;
+            gsl_sort(done, 1, k);
+            size_t pos = (size_t)(0.25 * (double)(k - 1)); /* int(np.percentile(range(n), 25)) */
+            thr[rep] = done[pos] > 0 ? (double)pos / done[pos] : NAN;
+            nmk[rep] = last > 0 ? (double)k / last : NAN;
+            memcpy(done, cj, k * sizeof *done); /* np.percentile(JCTs, 99), linear */
+            gsl_sort(done, 1, k);
+            p99[rep] = gsl_stats_quantile_from_sorted_data(done, 1, k, 0.99);
         }
-        memcpy(tmp, cj, k * sizeof *tmp);
-        gsl_sort(tmp, 1, k);
-        p99[rep] = gsl_stats_quantile_from_sorted_data(tmp, 1, k, 0.99);
-        sim_free(tmp);
-        gsl_sort(done, 1, k);
-        size_t pos = (size_t)(0.25 * (double)(k - 1)); /* int(np.percentile(range(n), 25)) */
-        thr[rep] = done[pos] > 0 ? (double)pos / done[pos] : NAN;
-        nmk[rep] = last > 0 ? (double)k / last : NAN;
-        sim_free(done);
         n_jct += k;
         poll.st.finished = n_jct;
     }
@@ -414,12 +579,13 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, serve_pro
     out->failed = n * R - n_jct;
     out->ttft.mean = out->ttft.median = out->ttft.p90 = out->ttft.p99 = out->ttft.std = NAN;
     out->tpot = out->itl = out->norm = out->ttft;
-    /* JCT: pooled statistics, but the mean and p99 as the paper computes them: per repetition,
-     * then averaged. */
+    /* JCT and waiting: pooled statistics, but the means and p99 as the paper computes them: per
+     * repetition, then averaged (auto_eval.py:55-95). */
     met_stat_of(jct, n_jct, &out->e2el);
     out->e2el.mean = gsl_stats_mean(mean_jct, 1, R);
     out->e2el.p99 = gsl_stats_mean(p99, 1, R);
     met_stat_of(wt, n_jct, &out->queue);
+    out->queue.mean = gsl_stats_mean(mean_wt, 1, R);
     out->ssjf_throughput = gsl_stats_mean(thr, 1, R);
     out->request_throughput = gsl_stats_mean(nmk, 1, R);
     out->duration_s = NAN;
@@ -427,10 +593,7 @@ int compat_ssjf_run(const struct cfg *c, const char *path, FILE *rows, serve_pro
     out->request_goodput = out->slo_attainment = NAN;
     out->mean_kv_util = out->peak_kv_util = out->mean_batch_size = NAN;
 out:
-    sim_free(sc.q);
-    sim_free(sc.batch);
-    sim_free(sc.w);
-    sim_free(sc.ord);
+    scratch_free(&sc);
     sim_free(rs.len);
     sim_free(rs.cls);
     sim_free(j);
@@ -438,7 +601,9 @@ out:
     sim_free(pick);
     sim_free(jct);
     sim_free(wt);
+    sim_free(done);
     sim_free(mean_jct);
+    sim_free(mean_wt);
     sim_free(p99);
     sim_free(thr);
     sim_free(nmk);
