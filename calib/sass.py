@@ -22,7 +22,7 @@ those loads' widths times the 32 lanes of a warp; block-table loads (single 32-b
 counted as data. Instructions per KB = body instructions / (bytes per trip / 1024).
 
 Goals (issue 18): no spill in any kernel; 128-bit loads in every decode loop and in kv_append;
-decode-loop instructions per KB <= 130 for MHA (head_dim 128, contiguous), <= 200 for GQA G = 8
+at least 20 KB per SM in flight in every decode loop; decode-loop instructions per KB <= 130 for MHA (head_dim 128, contiguous), <= 200 for GQA G = 8
 (head_dim 128, contiguous); paged within 20 % of contiguous. Each is printed PASS or MISS; with
 --strict a MISS makes the exit status 1.
 """
@@ -191,15 +191,18 @@ def main():
     goals = []
     nospill = True
     ipk = {}
-    print('%-26s %4s %5s %5s %6s %4s %9s  %-20s %s' % (
-        'kernel', 'regs', 'spill', 'stack', 'smem', 'thr', 'blk/SM', 'decode loops', 'instr/KB'))
+    inflight = []
+    print('%-26s %4s %5s %5s %6s %4s %9s  %-20s %-9s %s' % (
+        'kernel', 'regs', 'spill', 'stack', 'smem', 'thr', 'blk/SM', 'decode loops', 'instr/KB',
+        'KB/SM'))
     for mang in sorted(funcs, key=lambda n: short_name(dem[n])):
         name = short_name(dem[mang])
         r = res.get(mang, {})
         regs = r.get('REG', 0)
         stack, sst, sld = px.get(mang, (r.get('STACK', 0), r.get('LOCAL', 0), 0))
         local = sst + sld
-        smem = r.get('SHARED', 0)
+        # cuobjdump's SHARED includes the 1 KiB sm_90 reserves per block; occupancy() adds it
+        smem = max(r.get('SHARED', 0) - SM90['smem_reserved'], 0)
         base = name.split('<')[0]
         thr = THREADS.get(base + '_kernel', THREADS.get(base, 256))
         m = re.match(r'attn_split<(\d+),(\d+),(\w+)>', name)
@@ -214,25 +217,35 @@ def main():
             nospill = False
         loops = decode_loops(funcs[mang]) if base in ('attn_split',) else []
         lp = ', '.join('%d@%dB%s' % (n, b, '' if a else '!') for n, b, a in loops)
+        # bytes in flight per SM: a trip's loads of every resident thread (issue 18, item 3)
+        fl = [b * thr * blk / 1024.0 for _, b, _ in loops]
+        if fl:
+            inflight.append((name, min(fl)))
         kb = [n / (b * 32 / 1024.0) for n, b, _ in loops]
         if m:
             ipk[(int(m.group(1)), int(m.group(2)), m.group(3))] = (max(kb) if kb else None,
                                                                    all(a for _, _, a in loops)
                                                                    and bool(loops))
-        print('%-26s %4d %5d %5d %6d %4d %3d %-5s  %-20s %s' % (
+        print('%-26s %4d %5d %5d %6d %4d %3d %-5s  %-20s %-9s %s' % (
             name, regs, local, stack, smem, thr, blk, '(%s)' % why[:3], lp or '-',
-            ' '.join('%.0f' % k for k in kb) or '-'))
+            ' '.join('%.0f' % k for k in kb) or '-',
+            ' '.join('%.0f' % f for f in fl) or '-'))
         if base == 'kv_append':
             txt = ' '.join(t for _, t in funcs[mang])
             ok = 'LDG.E.128' in txt and 'STG.E.128' in txt
             goals.append(('kv_append uses 128-bit loads and stores', ok, ''))
     print()
     print('decode loops: body instructions @ K/V bytes per lane per trip ("!" = not all 128-bit);')
-    print('instr/KB per decode loop (K pass, V pass) = instructions / (32 lanes x bytes / 1024)')
+    print('instr/KB per decode loop (K pass, V pass) = instructions / (32 lanes x bytes / 1024);')
+    print('KB/SM: bytes of one trip of every resident thread (bytes x threads x blocks per SM);')
+    print('smem: static + dynamic at the largest plan (excluding the 1 KiB reserved per block)')
     print()
     goals.insert(0, ('no spill in any kernel', nospill, ''))
     all128 = all(v[1] for v in ipk.values()) if ipk else False
     goals.append(('128-bit loads in every decode loop', all128, ''))
+    low = min(inflight, key=lambda t: t[1]) if inflight else None
+    goals.append(('>= 20 KB per SM in flight in every decode loop', low is not None and low[1] >= 20,
+                  'lowest %.0f KB, %s' % (low[1], low[0]) if low else 'n/a'))
 
     def g(lpk, gm, lay):
         v = ipk.get((lpk, gm, lay))

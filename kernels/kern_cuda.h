@@ -33,6 +33,9 @@ int kern_cuda_rope_supports(const void *args);
 
 /* n bf16 elements = offset + scale * kern_rand_u(seed, i), on stream. 0 or SIM_ECUDA. */
 int kern_cuda_fill_bf16(void *p, size_t n, uint64_t seed, float scale, float offset, void *stream);
+/* Issue 18: evict L2 by reading `bytes` of buf (16-byte aligned; twice the L2 or more), on
+ * stream; no dirty line is left for a later interval to write back. 0 or SIM_ECUDA. */
+int kern_cuda_l2_flush(const void *buf, size_t bytes, void *stream);
 /* Scratch bytes attn_decode needs for n rows of n_heads x head_dim at most max_len keys, with the
  * split count it would choose on n_sm multiprocessors. */
 size_t kern_cuda_attn_decode_work(uint32_t n, uint32_t n_heads, uint32_t kv_heads,

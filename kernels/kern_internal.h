@@ -105,6 +105,8 @@ struct kern_backend {
     uint32_t *pre_row0, *pre_len; /* host, max_seqs */
     int       prepared;
     void     *graph;
+    unsigned  graph_ok, graph_fails; /* issue 18: captures that succeeded, failed */
+    char      graph_why[96];         /* the last failure's reason */
 
     /* predictor */
     void    *pw; /* weights */
