@@ -24,6 +24,10 @@ enum {
     KERN_DECODE_MAX_DIM = 256,
 };
 
+#ifdef __cplusplus
+extern "C" { /* attn_decode.cu plans with it */
+#endif
+
 struct kern_decode_plan {
     int lpk;     /* lanes per key in the P.V pass (8 head dims each): 8, 16 or 32 */
     int gmax;    /* group-size class: 1, 4 or 8 */
@@ -68,5 +72,9 @@ size_t kern_decode_work(uint32_t max_rows, uint32_t n_heads, uint32_t kv_heads, 
  * (6 bytes per score), up to 256 MB so that several heads go per cuBLAS call. */
 size_t kern_decode_cuda_scratch(uint32_t max_seqs, uint32_t max_ctx, uint32_t max_prompt,
                                 uint32_t n_heads, uint32_t kv_heads, uint32_t head_dim, int n_sm);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
