@@ -4,8 +4,9 @@
 # shared memory, blocks per SM, and, for the decode-attention kernels, instructions per KB of K/V
 # in each decode loop, then PASS/MISS per goal of the issue (see calib/sass.py). Needs no GPU.
 #
-#   calib/sass.sh [--strict] [--sm N] [--keep DIR]
+#   calib/sass.sh [--strict] [--skip-missing] [--sm N] [--keep DIR]
 #     --strict   exit 1 when a goal is missed (default: report only, exit 0)
+#     --skip-missing  exit 77 (a skip for meson) when nvcc or cuobjdump is missing
 #     --sm N     SM architecture (default 90; the occupancy rules are sm_90's)
 #     --keep DIR keep the cubins and disassembly in DIR
 # cuobjdump is not in every CUDA toolkit; `python3 -m pip install --user nvidia-cuda-cuobjdump`
@@ -15,21 +16,23 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 strict=
+missing=1
 sm=90
 keep=
 while [ $# -gt 0 ]; do
     case "$1" in
     --strict) strict=--strict; shift ;;
+    --skip-missing) missing=77; shift ;;
     --sm) sm=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "sass.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 
 nvcc=$(command -v nvcc || true)
 [ -n "$nvcc" ] || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc; } || true
-[ -n "$nvcc" ] || { echo "sass.sh: nvcc not found" >&2; exit 1; }
+[ -n "$nvcc" ] || { echo "sass.sh: nvcc not found" >&2; exit $missing; }
 cuobjdump=$(command -v cuobjdump || true)
 if [ -z "$cuobjdump" ]; then
     for d in $(python3 -c 'import site, sys; print(" ".join([site.getusersitepackages()] + site.getsitepackages()))' 2>/dev/null); do
@@ -40,7 +43,7 @@ if [ -z "$cuobjdump" ]; then
 fi
 [ -n "$cuobjdump" ] || {
     echo "sass.sh: cuobjdump not found; python3 -m pip install --user nvidia-cuda-cuobjdump" >&2
-    exit 1
+    exit $missing
 }
 
 if [ -n "$keep" ]; then
