@@ -156,15 +156,21 @@ static __global__ void kv_append_kernel(struct kern_kv_append_args a)
     st16(dst, ld16(src)); /* one LDG.E.128 and one STG.E.128 (issue 18) */
 }
 
+/* 16-byte copies: every source row, head and cache token row starts on 16 bytes. */
+extern "C" int kern_cuda_kv_append_supports(const void *args)
+{
+    const struct kern_kv_append_args *a = (const struct kern_kv_append_args *)args;
+    return !a || !(a->kv.head_dim % 8 || a->ld_src % 8 || a->k_off % 8 || a->v_off % 8 ||
+                   !kern_aligned16(a->src) || !kern_aligned16(a->kv.k) || !kern_aligned16(a->kv.v));
+}
+
 extern "C" int kern_cuda_kv_append_v1(const struct kern_ctx *c,
                                       const struct kern_kv_append_args *a)
 {
     size_t n = (size_t)a->n * a->kv.kv_heads * (a->kv.head_dim / 8) * 2;
     if (!n)
         return SIM_OK;
-    /* 16-byte copies: every source row, head and cache token row starts on 16 bytes */
-    if (a->kv.head_dim % 8 || a->ld_src % 8 || a->k_off % 8 || a->v_off % 8 ||
-        !kern_aligned16(a->src) || !kern_aligned16(a->kv.k) || !kern_aligned16(a->kv.v))
+    if (!kern_cuda_kv_append_supports(a))
         return SIM_ECONFIG;
     kv_append_kernel<<<kern_div_up(n, 256), 256, 0, (cudaStream_t)c->stream>>>(*a);
     KERN_LAUNCH_CHECK();

@@ -21,6 +21,8 @@ int kern_cuda_gemm_v1(const struct kern_ctx *c, const struct kern_gemm_args *a);
 int kern_cuda_rmsnorm_v1(const struct kern_ctx *c, const struct kern_rmsnorm_args *a);
 int kern_cuda_rope_v1(const struct kern_ctx *c, const struct kern_rope_args *a);
 int kern_cuda_kv_append_v1(const struct kern_ctx *c, const struct kern_kv_append_args *a);
+/* Issue 18: head_dim, ld_src, k_off, v_off multiples of 8 and src, k, v 16-byte aligned. */
+int kern_cuda_kv_append_supports(const void *args);
 int kern_cuda_attn_decode_v1(const struct kern_ctx *c, const struct kern_attn_decode_args *a);
 int kern_cuda_attn_decode_supports(const void *args);
 int kern_cuda_attn_prefill_v1(const struct kern_ctx *c, const struct kern_attn_prefill_args *a);
