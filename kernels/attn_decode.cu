@@ -307,6 +307,15 @@ static int occupancy_of(int lpk, int gmax, bool paged)
     return *c;
 }
 
+extern "C" void kern_cuda_attn_decode_warm(void)
+{
+    static const int lpks[] = {8, 16, 32}, gs[] = {1, 4, 8};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            for (int p = 0; p < 2; p++)
+                occupancy_of(lpks[i], gs[j], p != 0);
+}
+
 extern "C" size_t kern_cuda_attn_decode_work(uint32_t n, uint32_t n_heads, uint32_t kv_heads,
                                              uint32_t head_dim, uint32_t max_len, int n_sm)
 {

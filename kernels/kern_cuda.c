@@ -87,6 +87,8 @@ static int cuda_init(kern_backend_t *b, struct sim_msg *err)
          cublasSetWorkspace(s->blas, s->blas_ws, (size_t)32 << 20) != CUBLAS_STATUS_SUCCESS ||
          cublasSetMathMode(s->blas, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS))
         rc = sim_msg_set(err, SIM_ECUDA, "cuBLAS setup failed");
+    if (!rc)
+        kern_cuda_attn_decode_warm(); /* issue 18: not inside a later graph capture */
     b->ctx.backend = KERN_BACKEND_CUDA;
     b->ctx.stream = s->stream;
     b->ctx.blas = s->blas;

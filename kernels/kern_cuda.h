@@ -43,6 +43,10 @@ int kern_cuda_l2_flush(const void *buf, size_t bytes, void *stream);
 size_t kern_cuda_attn_decode_work(uint32_t n, uint32_t n_heads, uint32_t kv_heads,
                                   uint32_t head_dim, uint32_t max_len, int n_sm);
 
+/* Issue 18: query (and cache) the decode kernels' occupancy now, on the current device, so that
+ * no occupancy query runs later inside a graph capture. */
+void kern_cuda_attn_decode_warm(void);
+
 #ifdef __cplusplus
 }
 #endif
