@@ -8,7 +8,7 @@ MESON_OPTS ?=
 DEB_PKGS   := build-essential meson ninja-build pkg-config libgsl-dev libyaml-dev \
               libopenblas-dev gnuplot-nox python3
 
-.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install fidelity mutation
+.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install fidelity mutation sass
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -104,3 +104,10 @@ fidelity: all
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+
+# Issue 18: the CUDA kernels' SASS for sm_90 (no GPU needed; needs nvcc and cuobjdump, see
+# calib/sass.sh): registers, spills, shared memory, occupancy, instructions per KB in the decode
+# loops and 128-bit loads, PASS/MISS per goal. SASS_OPTS=--strict makes a miss fatal.
+SASS_OPTS ?=
+sass:
+	calib/sass.sh $(SASS_OPTS)

@@ -387,6 +387,13 @@ static int sweep(struct cal_run *r, struct sim_msg *err)
     if (!rc)
         rc = cal_grid_run(b, &r->g, &r->t, r->gpu ? 1 : 3, a->progress, a->progress_ctx, err);
     r->sweep_s = (double)(sim_wall_ns() - t0) * 1e-9;
+    { /* issue 18: graph captures that failed during the sweep (see fit()) */
+        struct kern_info k2;
+        kern_backend_info(b, &k2);
+        r->ki.graph_captures = k2.graph_captures;
+        r->ki.graph_failures = k2.graph_failures;
+        snprintf(r->ki.graph_why, sizeof r->ki.graph_why, "%s", k2.graph_why);
+    }
     /* Usable KV memory (vLLM's gpu_memory_utilization): mem_util of the device less what others
      * used before us, our weights and our workspace. Our own sweep pool is not counted against
      * it: a server would use that memory for its cache. */
@@ -408,6 +415,14 @@ static int fit(struct cal_run *r, struct sim_msg *err)
                                      .heldout = r->g.pt[i].heldout};
     struct cal_latfit_opts lo = {.max_pieces = CAL_MAX_PIECES, .seed = (unsigned)r->o->seed};
     int                    rc = cal_latfit(r->obs, r->g.n, &lo, &r->rep, err);
+    if (!rc && r->ki.graph_failures) { /* issue 18: recorded in the profile's warnings */
+        size_t k = strlen(r->rep.warn);
+        snprintf(r->rep.warn + k, sizeof r->rep.warn - k,
+                 "%sCUDA graph capture failed for %u of %u prepared batches (%s); those were "
+                 "timed with direct launches",
+                 k ? "; " : "", r->ki.graph_failures, r->ki.graph_failures + r->ki.graph_captures,
+                 r->ki.graph_why);
+    }
     if (rc && err) {
         struct sim_msg why = *err;
         sim_msg_set(err, rc, "%.380s (raw measurements kept in %.120s)", why.text, r->csv);

@@ -4,7 +4,9 @@
 # the measured copy bandwidth and cuBLAS GEMM rate, calibrate Llama-2-7B and GPT-J-6B, run live
 # mode (issue 11: live-tiny, and a Llama-2-7B shape with random weights and a few requests) live
 # and simulated with `lensim fidelity` reports, and write the profiles, logs, reports and a short
-# summary table to an output folder.
+# summary table to an output folder. Issue 18: also decode-attention bandwidth (MHA, GQA G = 4
+# and 8; B 1, 8, 64; ctx 1k, 4k, 16k) as a fraction of the measured copy bandwidth
+# (lensim-decode-bench, contiguous and paged cache; about 10 s of each on an H200).
 #
 #   calib/gpu-check.sh [OUTDIR]            OUTDIR defaults to $OUT, else ./gpu-check-out
 #   options: --models "a b"   models to calibrate (default "llama-2-7b gpt-j-6b")
@@ -14,6 +16,7 @@
 #                             needed; no kernel benchmark; live-tiny only, 60 requests), to
 #                             check the script itself
 #            --no-live        skip the live-mode fidelity runs
+#            --no-decode-bw   skip the decode-bandwidth table (issue 18)
 #            --lensim PATH    use this lensim binary instead of building one
 #            --dry-run        print the commands, run nothing
 # Exit status: 0 all checks passed and every profile was written; 1 otherwise; 2 bad usage.
@@ -29,6 +32,7 @@ backend=cuda
 lensim=
 dry=0
 live=1
+decode_bw=1
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,9 +41,10 @@ while [ $# -gt 0 ]; do
     --sm) sm=$2; shift 2 ;;
     --cpu) backend=cpu; models=tiny; shift ;;
     --no-live) live=0; shift ;;
+    --no-decode-bw) decode_bw=0; shift ;;
     --lensim) lensim=$2; shift 2 ;;
     --dry-run) dry=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "gpu-check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) out=$1; shift ;;
     esac
@@ -71,7 +76,13 @@ if [ -z "$lensim" ]; then
     else
         run meson setup "$build" "$root" $opts
     fi
-    run ninja -C "$build" lensim
+    # issue 18: the cuda plugin and the decode bench are targets of their own (`ninja lensim`
+    # alone left lensim-cuda.so unbuilt on a fresh checkout)
+    if [ "$backend" = cuda ]; then
+        run ninja -C "$build" lensim lensim-cuda.so kernels/lensim-decode-bench
+    else
+        run ninja -C "$build" lensim
+    fi
     lensim=$build/lensim
 fi
 
@@ -97,6 +108,32 @@ if [ "$backend" = cuda ]; then
         echo "+ $lensim kcheck --bench > $out/bench.txt"
     else
         "$lensim" kcheck --bench > "$out/bench.txt" 2>&1 || status=1
+    fi
+fi
+
+# Issue 18: decode attention against the copy ceiling (lensim-decode-bench beside lensim, or in
+# kernels/ under it as meson builds it).
+if [ "$backend" = cuda ] && [ "$decode_bw" = 1 ]; then
+    step "decode-attention bandwidth"
+    ldir=$(dirname "$lensim")
+    dbench=$ldir/kernels/lensim-decode-bench
+    [ -x "$dbench" ] || dbench=$ldir/lensim-decode-bench
+    if [ "$dry" = 1 ]; then
+        echo "+ $dbench > $out/decode_bw.txt; $dbench --paged > $out/decode_bw_paged.txt"
+    elif [ ! -x "$dbench" ]; then
+        echo "gpu-check.sh: lensim-decode-bench not found beside $lensim" >&2
+        status=1
+    else
+        for lay in contiguous paged; do
+            f=$out/decode_bw.txt flag=
+            [ "$lay" = paged ] && f=$out/decode_bw_paged.txt flag=--paged
+            if "$dbench" $flag > "$f" 2>&1; then
+                echo "   $lay: $(grep -c '^decode_bw' "$f") points, $(grep '^ceiling' "$f")"
+            else
+                echo "gpu-check.sh: decode bandwidth ($lay) FAILED (see $f)" >&2
+                status=1
+            fi
+        done
     fi
 fi
 
@@ -223,6 +260,12 @@ if [ "$dry" = 0 ]; then
             echo "## kernel times (median of 20, L2 flushed) against the measured ceilings"
             grep -E '^(ceiling|bench)' "$out/bench.txt" || true
         fi
+        for f in "$out"/decode_bw.txt "$out"/decode_bw_paged.txt; do
+            [ -f "$f" ] || continue
+            echo
+            echo "## decode attention vs copy bandwidth ($(basename "$f" .txt); median of 10, L2 flushed)"
+            grep -E '^(ceiling|decode_bw)' "$f" || true
+        done
         for f in "$out"/live/*/fidelity.txt; do
             [ -f "$f" ] || continue
             echo

@@ -4,33 +4,51 @@
  *
  * Variants:
  *   v1 split-context ("flash-decoding", Dao et al. 2023): the context of each (row, KV head) is
- *      cut into chunks of at most 256 keys, one 128-thread block per chunk, so that a few long
- *      sequences still fill every multiprocessor. A block loads the group's queries (GQA: all
- *      query heads of one KV head share each K/V load), then
- *        1. scores: lanes are grouped LPK per key, each lane holding 8 head dims (one 16-byte
- *           load), dot products reduced by warp shuffles, written to shared memory;
- *        2. softmax of the chunk (max, exp, sum) per query head;
- *        3. P.V: the same lane grouping over V, then a reduction over the key groups in shared
- *           memory.
+ *      cut into chunks of 64 to 256 keys, one 128-thread block per chunk, with as many chunks as
+ *      one full wave of resident blocks needs (kernels/decode_plan.c). A block first stages the
+ *      chunk's token rows in shared memory (paged: one block-table lookup and division per key
+ *      per block, none in the loops), then
+ *        1. scores on tensor cores: each warp takes 16 keys at a time and computes the scores of
+ *           all G query heads of the KV head at once with mma.m16n8k16 (bf16 in, fp32
+ *           accumulate): A = the 16 keys (rows) x 16 head dims, B = 16 head dims x the G heads
+ *           (n = 8, heads >= G are zeros). Each lane loads 16 bytes of a key row per 32-dim
+ *           slice; the dot product does not depend on the order of the head dims, so the
+ *           fragment's k positions are assigned to the dims each lane loaded (the same
+ *           assignment for A and B: lane t%4 of every group holds dims 8(t%4) .. 8(t%4)+7 of the
+ *           slice, as k = 2(t%4), 2(t%4)+1, 2(t%4)+8, 2(t%4)+9 of two MMAs). Layouts: PTX ISA,
+ *           "Matrix Fragments for mma.m16n8k16 with floating point type". K is read once for all
+ *           G heads, and no shuffle reduction is left;
+ *        2. softmax of the chunk (max, exp, sum) per query head, one warp per head;
+ *        3. P.V on CUDA cores: LPK lanes per key, 8 head dims (one 16-byte load) per lane, four
+ *           keys per lane group per trip (loads issued before use), the G probabilities of a key
+ *           read as one vector from shared memory; then a reduction over the key groups in
+ *           shared memory (reusing the scores' space).
  *      With one split the block normalises and writes bf16; otherwise it writes unnormalised
  *      fp32 partials with their (max, sum), and a second kernel combines the splits
  *      (log-sum-exp rescaling). K and V are each read once: the kernel is bound by HBM
  *      bandwidth (napkin: bytes = 2 x sum(len) x kv_heads x head_dim x 2).
- *      Instantiated for LPK in {8, 16, 32} (head_dim <= 64, 128, 256), group size class
- *      {1, 4, 8} and both layouts: 18 kernels.
+ *      Instantiated for LPK in {8, 16, 32} (head_dim <= 64, 128, 256), group class {1, 4, 8}
+ *      (groups 1..8, any size) and both layouts: 18 kernels. Needs sm_80 or newer (mma.bf16).
+ *      `make sass` prints their registers, occupancy and instructions per KB.
  */
 #include "cuda_common.cuh"
+#include "decode_plan.h"
 #include "kern_cuda.h"
 
-enum { NT = 128, CHUNK_MAX = 256, MIN_CHUNK = 32 };
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#error "attn_decode.cu needs sm_80 or newer (mma.sync m16n8k16 with bf16); set -Dsm_arch"
+#endif
 
-template <bool PAGED>
-static __device__ __forceinline__ size_t kv_tok(const struct kern_kv &kv, int slot, int t)
+enum { NT = KERN_DECODE_NT, TILE = 16, U = 4 };
+
+/* D (16 x 8 fp32) += A (16 x 16 bf16, row) . B (16 x 8 bf16, col). */
+static __device__ __forceinline__ void mma_bf16(float c[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                                uint32_t a3, uint32_t b0, uint32_t b1)
 {
-    if (PAGED)
-        return (size_t)kv.block_table[(size_t)slot * kv.table_stride + t / kv.block_tok] *
-                   kv.block_tok + t % kv.block_tok;
-    return (size_t)slot * kv.slot_stride_tok + t;
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
 template <int LPK, int GMAX, bool PAGED>
@@ -38,87 +56,100 @@ static __global__ void __launch_bounds__(NT)
     attn_split_kernel(struct kern_attn_decode_args a, int chunk, int n_split, uint32_t row0,
                       float *part_o, float *part_ml)
 {
-    constexpr int KPI = NT / LPK; /* keys per iteration of the block */
-    extern __shared__ float smem[];
+    constexpr int KPI = NT / LPK; /* keys per block-wide step of the P.V pass */
+    constexpr int NSL = LPK / 4;  /* 32-dim slices of the score pass (head_dim <= 8 LPK) */
+    extern __shared__ float4 smem4[];
+    float *smem = reinterpret_cast<float *>(smem4);
     const int G = (int)(a.n_heads / a.kv.kv_heads), d = (int)a.kv.head_dim;
-    float *sc = smem;                       /* [G][chunk] scores, then probabilities */
-    float *red = smem + GMAX * chunk;       /* [KPI][G][d] partial outputs */
-    float *ml = red + KPI * GMAX * d;       /* [G][2] max and sum */
+    const int big = max(chunk * GMAX, KPI * GMAX * d);
+    float *sc = smem;  /* [chunk][GMAX] scores, then probabilities */
+    float *red = smem; /* after the P.V pass: [KPI][GMAX][d] partial outputs */
+    float *ml = smem + big;                           /* [GMAX][2] max and sum */
+    int32_t *tok = reinterpret_cast<int32_t *>(ml + 2 * GMAX); /* [chunk] token rows (paged) */
     const int split = blockIdx.x, kvh = blockIdx.y;
     const uint32_t row = row0 + blockIdx.z;
     const int len = a.len[row], slot = a.slot[row];
-    const int begin = split * chunk, end = min(len, begin + chunk), nk = max(end - begin, 0);
-    const int tid = threadIdx.x, lk = tid % LPK, ks = tid / LPK;
-    const int dim0 = lk * 8;
-    const bool act = dim0 < d;
-    const size_t hstride = (size_t)a.kv.kv_heads * d;
-    const bf16 *K = (const bf16 *)a.kv.k + (size_t)kvh * d + dim0;
-    const bf16 *V = (const bf16 *)a.kv.v + (size_t)kvh * d + dim0;
+    const int begin = split * chunk, nk = max(min(len, begin + chunk) - begin, 0);
+    const int tid = threadIdx.x;
+    const size_t hstride = (size_t)a.kv.kv_heads * d; /* elements per token row */
+    const size_t cbase = (size_t)slot * a.kv.slot_stride_tok + begin; /* contiguous */
 
-    float q[GMAX][8];
-    const bf16 *qp = (const bf16 *)a.q + (size_t)row * a.ldq + (size_t)kvh * G * d + dim0;
+    if (PAGED) {
+        const int32_t *bt = a.kv.block_table + (size_t)slot * a.kv.table_stride;
+        const int btok = (int)a.kv.block_tok;
+        for (int j = tid; j < nk; j += NT) {
+            const int t = begin + j;
+            tok[j] = bt[t / btok] * btok + t % btok;
+        }
+        __syncthreads();
+    }
+    /* element offset of key j of the chunk (j < nk) in K or V, head kvh, dim 0 */
+    auto key_off = [&](int j) -> size_t {
+        return (PAGED ? (size_t)tok[j] : cbase + (size_t)j) * hstride + (size_t)kvh * d;
+    };
+
+    /* 1. scores on tensor cores */
+    const int lane = tid & 31, warp = tid >> 5, grp = lane >> 2, tq = lane & 3;
+    uint32_t qf[NSL][4];
+    {
+        const bf16 *qp = (const bf16 *)a.q + (size_t)row * a.ldq + (size_t)(kvh * G + grp) * d;
 #pragma unroll
-    for (int g = 0; g < GMAX; g++) {
-        if (g < G && act) {
-            load8(qp + (size_t)g * d, q[g]);
-#pragma unroll
-            for (int i = 0; i < 8; i++)
-                q[g][i] *= a.scale;
-        } else {
-#pragma unroll
-            for (int i = 0; i < 8; i++)
-                q[g][i] = 0.0f;
+        for (int s = 0; s < NSL; s++) {
+            const int dim = 32 * s + 8 * tq;
+            uint4 v = make_uint4(0, 0, 0, 0);
+            if (grp < G && dim < d)
+                v = ld16(qp + dim);
+            qf[s][0] = v.x;
+            qf[s][1] = v.y;
+            qf[s][2] = v.z;
+            qf[s][3] = v.w;
         }
     }
-
-    /* 1. scores. Two keys per lane group per step, both loads issued before either is used
-     * (more bytes in flight per thread). Every lane runs the same trip count (the shuffles need
-     * the whole warp); lanes past the chunk's end compute on zeros and store nothing. */
-    for (int tb = begin; tb < end; tb += 2 * KPI) {
-        float k[2][8];
-        bool valid[2];
+    const bf16 *K = (const bf16 *)a.kv.k + 8 * tq;
+    for (int j0 = warp * TILE + grp; j0 < nk + grp; j0 += (NT / 32) * TILE) {
+        const int j1 = j0 + 8;
+        const bool v0 = j0 < nk, v1 = j1 < nk;
+        const bf16 *k0p = K + key_off(v0 ? j0 : 0), *k1p = K + key_off(v1 ? j1 : 0);
+        uint4 k0[NSL], k1[NSL];
 #pragma unroll
-        for (int u = 0; u < 2; u++) {
-            const int t = tb + u * KPI + ks;
-            valid[u] = t < end;
-#pragma unroll
-            for (int i = 0; i < 8; i++)
-                k[u][i] = 0.0f;
-            if (act && valid[u])
-                load8(K + kv_tok<PAGED>(a.kv, slot, t) * hstride, k[u]);
+        for (int s = 0; s < NSL; s++) {
+            const bool dv = 32 * s + 8 * tq < d;
+            k0[s] = v0 && dv ? ld16(k0p + 32 * s) : make_uint4(0, 0, 0, 0);
+            k1[s] = v1 && dv ? ld16(k1p + 32 * s) : make_uint4(0, 0, 0, 0);
         }
+        float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
-        for (int u = 0; u < 2; u++) {
-            const int t = tb + u * KPI + ks;
-#pragma unroll
-            for (int g = 0; g < GMAX; g++) {
-                if (g >= G)
-                    break;
-                float s = 0;
-#pragma unroll
-                for (int i = 0; i < 8; i++)
-                    s += q[g][i] * k[u][i];
-#pragma unroll
-                for (int o = LPK / 2; o > 0; o >>= 1)
-                    s += __shfl_xor_sync(0xffffffffu, s, o);
-                if (lk == 0 && valid[u])
-                    sc[g * chunk + (t - begin)] = s;
-            }
+        for (int s = 0; s < NSL; s++) {
+            mma_bf16(c, k0[s].x, k1[s].x, k0[s].y, k1[s].y, qf[s][0], qf[s][1]);
+            mma_bf16(c, k0[s].z, k1[s].z, k0[s].w, k1[s].w, qf[s][2], qf[s][3]);
+        }
+        /* c[0], c[1]: key j0, heads 2 tq, 2 tq + 1; c[2], c[3]: key j1 */
+        if (GMAX == 1) {
+            if (tq == 0 && v0)
+                sc[j0] = c[0] * a.scale;
+            if (tq == 0 && v1)
+                sc[j1] = c[2] * a.scale;
+        } else if (2 * tq < GMAX) {
+            if (v0)
+                *reinterpret_cast<float2 *>(sc + j0 * GMAX + 2 * tq) =
+                    make_float2(c[0] * a.scale, c[1] * a.scale);
+            if (v1)
+                *reinterpret_cast<float2 *>(sc + j1 * GMAX + 2 * tq) =
+                    make_float2(c[2] * a.scale, c[3] * a.scale);
         }
     }
     __syncthreads();
 
     /* 2. softmax of the chunk, one warp per query head */
-    const int lane = tid & 31, warp = tid >> 5;
     for (int g = warp; g < G; g += NT / 32) {
         float m = -INFINITY;
         for (int j = lane; j < nk; j += 32)
-            m = fmaxf(m, sc[g * chunk + j]);
+            m = fmaxf(m, sc[j * GMAX + g]);
         m = warp_max(m);
         float l = 0;
         for (int j = lane; j < nk; j += 32) {
-            float p = __expf(sc[g * chunk + j] - m);
-            sc[g * chunk + j] = p;
+            float p = __expf(sc[j * GMAX + g] - m);
+            sc[j * GMAX + g] = p;
             l += p;
         }
         l = warp_sum(l);
@@ -130,41 +161,49 @@ static __global__ void __launch_bounds__(NT)
     __syncthreads();
 
     /* 3. P.V */
+    const int lk = tid % LPK, ks = tid / LPK, dim0 = lk * 8;
+    const bool act = dim0 < d;
+    const bf16 *V = (const bf16 *)a.kv.v + dim0;
     float acc[GMAX][8];
 #pragma unroll
     for (int g = 0; g < GMAX; g++)
 #pragma unroll
         for (int i = 0; i < 8; i++)
             acc[g][i] = 0.0f;
-    for (int tb = begin; tb < end; tb += 2 * KPI) {
-        float v[2][8];
-        bool valid[2];
+    for (int jb = ks; jb < nk; jb += U * KPI) {
+        uint4 vv[U];
 #pragma unroll
-        for (int u = 0; u < 2; u++) {
-            const int t = tb + u * KPI + ks;
-            valid[u] = t < end;
-#pragma unroll
-            for (int i = 0; i < 8; i++)
-                v[u][i] = 0.0f;
-            if (act && valid[u])
-                load8(V + kv_tok<PAGED>(a.kv, slot, t) * hstride, v[u]);
+        for (int u = 0; u < U; u++) {
+            const int j = jb + u * KPI;
+            vv[u] = act && j < nk ? ld16(V + key_off(j)) : make_uint4(0, 0, 0, 0);
         }
 #pragma unroll
-        for (int u = 0; u < 2; u++) {
-            if (!valid[u])
-                continue;
-            const int t = tb + u * KPI + ks;
+        for (int u = 0; u < U; u++) {
+            const int j = jb + u * KPI;
+            if (j >= nk)
+                break;
+            float p[GMAX], f[8];
+            if (GMAX == 1) {
+                p[0] = sc[j];
+            } else {
 #pragma unroll
-            for (int g = 0; g < GMAX; g++) {
-                if (g >= G)
-                    break;
-                float p = sc[g * chunk + (t - begin)];
+                for (int g = 0; g < GMAX; g += 4) {
+                    float4 t = *reinterpret_cast<const float4 *>(sc + j * GMAX + g);
+                    p[g] = t.x;
+                    p[g + 1] = t.y;
+                    p[g + 2] = t.z;
+                    p[g + 3] = t.w;
+                }
+            }
+            unpack8(vv[u], f);
+#pragma unroll
+            for (int g = 0; g < GMAX; g++)
 #pragma unroll
                 for (int i = 0; i < 8; i++)
-                    acc[g][i] += p * v[u][i];
-            }
+                    acc[g][i] += p[g] * f[i];
         }
     }
+    __syncthreads(); /* every lane is done with sc: red reuses its space */
     if (act) {
 #pragma unroll
         for (int g = 0; g < GMAX; g++) {
@@ -172,7 +211,7 @@ static __global__ void __launch_bounds__(NT)
                 break;
 #pragma unroll
             for (int i = 0; i < 8; i++)
-                red[((size_t)ks * G + g) * d + dim0 + i] = acc[g][i];
+                red[((size_t)ks * GMAX + g) * d + dim0 + i] = acc[g][i];
         }
     }
     __syncthreads();
@@ -181,7 +220,7 @@ static __global__ void __launch_bounds__(NT)
         int g = idx / d, e = idx % d;
         float s = 0;
         for (int j = 0; j < KPI; j++)
-            s += red[((size_t)j * G + g) * d + e];
+            s += red[((size_t)j * GMAX + g) * d + e];
         int h = kvh * G + g;
         if (n_split == 1) {
             bf16 *o = (bf16 *)a.o + (size_t)row * a.ldo + (size_t)h * d;
@@ -223,63 +262,6 @@ static __global__ void attn_combine_kernel(struct kern_attn_decode_args a, int n
     }
 }
 
-struct plan {
-    int lpk, gmax, chunk, n_split;
-};
-
-/* Choose lanes per key, group class, chunk and split count. Returns 0, or -1 if unsupported. */
-static int make_plan(uint32_t n, uint32_t n_heads, uint32_t kv_heads, uint32_t d,
-                     uint32_t max_len, int n_sm, struct plan *p)
-{
-    if (!kv_heads || n_heads % kv_heads || d % 8 || d > 256 || !max_len)
-        return -1;
-    uint32_t G = n_heads / kv_heads;
-    if (G > 8)
-        return -1;
-    p->lpk = d <= 64 ? 8 : d <= 128 ? 16 : 32;
-    p->gmax = G == 1 ? 1 : G <= 4 ? 4 : 8;
-    int kpi = NT / p->lpk;
-    /* At least four blocks per multiprocessor when the rows allow, without chunks under
-     * MIN_CHUNK keys; never a chunk over CHUNK_MAX (its scores live in shared memory). */
-    size_t base = (size_t)(n ? n : 1) * kv_heads;
-    size_t want = (4 * (size_t)(n_sm > 0 ? n_sm : 132) + base - 1) / base;
-    size_t lo = (max_len + CHUNK_MAX - 1) / CHUNK_MAX, hi = (max_len + MIN_CHUNK - 1) / MIN_CHUNK;
-    size_t s = want < lo ? lo : want > hi ? (hi > lo ? hi : lo) : want;
-    int chunk = (int)((max_len + s - 1) / s);
-    chunk = (chunk + kpi - 1) / kpi * kpi;
-    if (chunk > CHUNK_MAX)
-        chunk = CHUNK_MAX;
-    p->chunk = chunk;
-    p->n_split = (int)((max_len + chunk - 1) / chunk);
-    return 0;
-}
-
-static size_t smem_bytes(const struct plan *p, uint32_t G, uint32_t d)
-{
-    (void)G;
-    return sizeof(float) * ((size_t)p->gmax * p->chunk + (size_t)(NT / p->lpk) * p->gmax * d +
-                            2 * (size_t)p->gmax);
-}
-
-extern "C" size_t kern_cuda_attn_decode_work(uint32_t n, uint32_t n_heads, uint32_t kv_heads,
-                                             uint32_t head_dim, uint32_t max_len, int n_sm)
-{
-    struct plan p;
-    if (make_plan(n, n_heads, kv_heads, head_dim, max_len, n_sm, &p) || p.n_split == 1)
-        return 0;
-    return sizeof(float) * (size_t)n * n_heads * p.n_split * (head_dim + 2);
-}
-
-extern "C" int kern_cuda_attn_decode_supports(const void *args)
-{
-    const struct kern_attn_decode_args *a = (const struct kern_attn_decode_args *)args;
-    if (!a)
-        return 1; /* the variant in general */
-    struct plan p;
-    return !make_plan(a->n, a->n_heads, a->kv.kv_heads, a->kv.head_dim, a->max_len ? a->max_len : 1,
-                      132, &p);
-}
-
 typedef void (*split_fn)(struct kern_attn_decode_args, int, int, uint32_t, float *, float *);
 
 template <int LPK, int GMAX>
@@ -296,33 +278,95 @@ static split_fn pick_group(int gmax, bool paged)
                        : pick_layout<LPK, 8>(paged);
 }
 
+static split_fn pick(int lpk, int gmax, bool paged)
+{
+    return lpk == 8 ? pick_group<8>(gmax, paged)
+           : lpk == 16 ? pick_group<16>(gmax, paged)
+                       : pick_group<32>(gmax, paged);
+}
+
+/* Resident blocks per SM of a kernel at the largest shared memory of its class (chunk 256,
+ * head_dim 8 LPK), so that the plan never counts on more blocks than fit; queried once per kernel
+ * (a benign race: every thread stores the same value); 4 if the query fails. */
+static int occupancy_of(int lpk, int gmax, bool paged)
+{
+    static int cache[3][3][2];
+    int *c = &cache[lpk == 8 ? 0 : lpk == 16 ? 1 : 2][gmax == 1 ? 0 : gmax == 4 ? 1 : 2][paged];
+    if (!*c) {
+        struct kern_decode_plan p = {lpk, gmax, KERN_DECODE_MAX_CHUNK, 2};
+        int n = 0;
+        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, pick(lpk, gmax, paged), NT,
+                                                          kern_decode_smem(&p, 8u * lpk)) !=
+                cudaSuccess ||
+            n <= 0) {
+            cudaGetLastError();
+            n = 4;
+        }
+        *c = n;
+    }
+    return *c;
+}
+
+extern "C" void kern_cuda_attn_decode_warm(void)
+{
+    static const int lpks[] = {8, 16, 32}, gs[] = {1, 4, 8};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            for (int p = 0; p < 2; p++)
+                occupancy_of(lpks[i], gs[j], p != 0);
+}
+
+extern "C" size_t kern_cuda_attn_decode_work(uint32_t n, uint32_t n_heads, uint32_t kv_heads,
+                                             uint32_t head_dim, uint32_t max_len, int n_sm)
+{
+    return kern_decode_work(n, n_heads, kv_heads, head_dim, max_len, n_sm);
+}
+
+extern "C" int kern_cuda_attn_decode_supports(const void *args)
+{
+    const struct kern_attn_decode_args *a = (const struct kern_attn_decode_args *)args;
+    if (!a)
+        return 1; /* the variant in general */
+    struct kern_decode_plan p;
+    /* 16-byte loads of q rows and K/V token rows (head_dim % 8 makes the rows' offsets
+     * multiples of 16 bytes once the bases are aligned). */
+    if (a->ldq % 8 || !kern_aligned16(a->q) || !kern_aligned16(a->kv.k) ||
+        !kern_aligned16(a->kv.v))
+        return 0;
+    return !kern_decode_plan_make(a->n, a->n_heads, a->kv.kv_heads, a->kv.head_dim,
+                                  a->max_len ? a->max_len : 1, 132, 4, &p);
+}
+
 extern "C" int kern_cuda_attn_decode_v1(const struct kern_ctx *c,
                                         const struct kern_attn_decode_args *a)
 {
     if (!a->n)
         return SIM_OK;
-    struct plan p;
-    if (make_plan(a->n, a->n_heads, a->kv.kv_heads, a->kv.head_dim, a->max_len, c->n_sm, &p))
+    if (!kern_cuda_attn_decode_supports(a))
+        return SIM_ECONFIG;
+    struct kern_decode_plan p;
+    if (kern_decode_plan_make(a->n, a->n_heads, a->kv.kv_heads, a->kv.head_dim, 1, c->n_sm, 1,
+                              &p))
         return SIM_ECONFIG;
     bool paged = a->kv.layout == KERN_KV_PAGED;
-    split_fn fn = p.lpk == 8    ? pick_group<8>(p.gmax, paged)
-                  : p.lpk == 16 ? pick_group<16>(p.gmax, paged)
-                                : pick_group<32>(p.gmax, paged);
-    uint32_t G = a->n_heads / a->kv.kv_heads, d = a->kv.head_dim;
-    size_t sm = smem_bytes(&p, G, d);
+    int occ = occupancy_of(p.lpk, p.gmax, paged);
+    if (kern_decode_plan_make(a->n, a->n_heads, a->kv.kv_heads, a->kv.head_dim, a->max_len,
+                              c->n_sm, occ, &p))
+        return SIM_ECONFIG;
+    split_fn fn = pick(p.lpk, p.gmax, paged);
+    uint32_t d = a->kv.head_dim;
+    size_t sm = kern_decode_smem(&p, d);
     cudaStream_t st = (cudaStream_t)c->stream;
     /* Rows per launch: what the scratch holds for the partials (all of them with one split),
-     * and the grid's z limit. */
-    size_t per_row = sizeof(float) * (size_t)a->n_heads * p.n_split * (d + 2);
-    size_t rows = p.n_split == 1 ? a->n : (c->work_bytes / per_row);
+     * and the grid's z limit. The scratch is sized so that at least one row fits in every plan
+     * (kern_decode_work; tests/test_decode_plan.c). */
+    uint32_t rows = kern_decode_rows_per_launch(&p, a->n, a->n_heads, d, c->work_bytes);
     if (rows == 0)
         return SIM_ECONFIG;
-    if (rows > 65535)
-        rows = 65535;
     float *part_o = (float *)c->work;
-    float *part_ml = part_o + (p.n_split == 1 ? 0 : rows * a->n_heads * p.n_split * d);
-    for (uint32_t r0 = 0; r0 < a->n; r0 += (uint32_t)rows) {
-        uint32_t nr = a->n - r0 < rows ? a->n - r0 : (uint32_t)rows;
+    float *part_ml = part_o + (p.n_split == 1 ? 0 : (size_t)rows * a->n_heads * p.n_split * d);
+    for (uint32_t r0 = 0; r0 < a->n; r0 += rows) {
+        uint32_t nr = a->n - r0 < rows ? a->n - r0 : rows;
         dim3 grid((unsigned)p.n_split, a->kv.kv_heads, nr);
         fn<<<grid, NT, sm, st>>>(*a, p.chunk, p.n_split, r0, part_o, part_ml);
         KERN_LAUNCH_CHECK();

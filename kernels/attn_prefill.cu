@@ -55,6 +55,8 @@ extern "C" int kern_cuda_attn_prefill_v1(const struct kern_ctx *c,
     const float one = 1.0f, zero = 0.0f;
     for (uint32_t s = 0; s < a->n_seqs; s++) {
         const uint32_t L = a->len[s];
+        if (L == 0)
+            continue; /* issue 18: an empty prompt has no rows (and per_head would be 0) */
         const size_t per_head = (size_t)L * L * (sizeof(float) + sizeof(bf16));
         size_t nh = c->work_bytes / per_head;
         if (nh == 0)

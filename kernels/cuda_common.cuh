@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* sim.h is C11; its one C11-only word has a C++ spelling. */
 #ifndef _Noreturn
@@ -31,29 +32,48 @@ typedef __nv_bfloat16 bf16;
         }                                                                                   \
     } while (0)
 
-/* Eight bf16 in one 16-byte access. */
-struct __align__(16) bf16x8 {
-    __nv_bfloat162 h[4];
-};
-
-static __device__ __forceinline__ void load8(const bf16 *p, float f[8])
+/* Eight bf16 in one 16-byte access (issue 18): a uint4 load or store, which compiles to one
+ * LDG.E.128 / STG.E.128 (a struct of __nv_bfloat162 is copied member by member, in four 4-byte
+ * accesses, because __nv_bfloat162 has a user-provided copy constructor). p must be 16-byte
+ * aligned: callers' supports() check the base pointers and leading dimensions. */
+static __device__ __forceinline__ uint4 ld16(const void *p)
 {
-    bf16x8 v = *reinterpret_cast<const bf16x8 *>(p);
+    return *reinterpret_cast<const uint4 *>(p);
+}
+
+static __device__ __forceinline__ void st16(void *p, uint4 v) { *reinterpret_cast<uint4 *>(p) = v; }
+
+/* bf16 -> fp32 is exact: the bf16 bits are the fp32's upper half. Word w holds elements 2i (low
+ * half) and 2i + 1 (high half). */
+static __device__ __forceinline__ void unpack8(uint4 v, float f[8])
+{
+    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
     for (int i = 0; i < 4; i++) {
-        float2 t = __bfloat1622float2(v.h[i]);
-        f[2 * i] = t.x;
-        f[2 * i + 1] = t.y;
+        f[2 * i] = __uint_as_float(w[i] << 16);
+        f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
     }
+}
+
+static __device__ __forceinline__ void load8(const bf16 *p, float f[8]) { unpack8(ld16(p), f); }
+
+static __device__ __forceinline__ uint32_t pack2(float lo, float hi)
+{
+    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi); /* .x (low half) = lo */
+    uint32_t u;
+    memcpy(&u, &h, sizeof u);
+    return u;
 }
 
 static __device__ __forceinline__ void store8(bf16 *p, const float f[8])
 {
-    bf16x8 v;
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-        v.h[i] = __floats2bfloat162_rn(f[2 * i], f[2 * i + 1]);
-    *reinterpret_cast<bf16x8 *>(p) = v;
+    st16(p, make_uint4(pack2(f[0], f[1]), pack2(f[2], f[3]), pack2(f[4], f[5]), pack2(f[6], f[7])));
+}
+
+/* 16-byte alignment of a device pointer (host or device). */
+static __host__ __device__ __forceinline__ bool kern_aligned16(const void *p)
+{
+    return ((uintptr_t)p & 15u) == 0;
 }
 
 static __device__ __forceinline__ float warp_sum(float v)

@@ -3,7 +3,8 @@
  *   fill      grid-stride, counter-based random (kern_rand.h), same values as the CPU backend;
  *   rmsnorm   one block of 256 threads per row, fp32 sum of squares, optional row gather;
  *   rope      one thread per rotated pair, angle in fp32 (as the reference), sincosf;
- *   kv_append one thread per 8 elements (16-byte copies) of K or V, both cache layouts;
+ *   kv_append one thread per 8 elements (one 16-byte load and store, uint4) of K or V, both
+ *             cache layouts; refuses (SIM_ECONFIG) sources or caches not 16-byte aligned;
  *   act       one thread per output element, SwiGLU or tanh-GELU in fp32;
  *   embed     one thread per element; embag: one block per request; bias_act: per element.
  * Grids use 64-bit indices where n x width can pass 2^31 (activations of 8192 x 28672 rows).
@@ -28,6 +29,37 @@ extern "C" int kern_cuda_fill_bf16(void *p, size_t n, uint64_t seed, float scale
     if (blocks > 65535u * 4)
         blocks = 65535u * 4;
     fill_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>((bf16 *)p, n, seed, scale, offset);
+    KERN_LAUNCH_CHECK();
+    return SIM_OK;
+}
+
+/* Issue 18: the L2 flush by reading (a memset left the flush buffer's lines dirty in L2, to be
+ * written back inside the next timed interval). Every 16 bytes of the buffer are read; the xor of
+ * what was read goes to *sink only when it equals a value no run can rely on, so the loads are
+ * kept and nothing is written in practice. Clean lines evict for free. */
+static __global__ void l2_read_kernel(const uint4 *p, size_t n, uint32_t *sink)
+{
+    uint32_t x = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        uint4 v = p[i];
+        x ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+    if (x == 0x9e3779b9u)
+        *sink = x;
+}
+
+extern "C" int kern_cuda_l2_flush(const void *buf, size_t bytes, void *stream)
+{
+    size_t n = bytes / 16;
+    if (!n)
+        return SIM_OK;
+    unsigned blocks = kern_div_up(n, 256);
+    if (blocks > 65535u * 4)
+        blocks = 65535u * 4;
+    /* the sink is the buffer's first word: a write there (never in practice) is harmless */
+    l2_read_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>((const uint4 *)buf, n,
+                                                             (uint32_t *)buf);
     KERN_LAUNCH_CHECK();
     return SIM_OK;
 }
@@ -121,7 +153,15 @@ static __global__ void kv_append_kernel(struct kern_kv_append_args a)
                       (size_t)h * a.kv.head_dim + 8 * c;
     bf16 *dst = (bf16 *)(is_v ? a.kv.v : a.kv.k) +
                 kv_off(a.kv, (uint32_t)a.slot[i], (uint32_t)a.pos[i], h) + 8 * c;
-    *reinterpret_cast<bf16x8 *>(dst) = *reinterpret_cast<const bf16x8 *>(src);
+    st16(dst, ld16(src)); /* one LDG.E.128 and one STG.E.128 (issue 18) */
+}
+
+/* 16-byte copies: every source row, head and cache token row starts on 16 bytes. */
+extern "C" int kern_cuda_kv_append_supports(const void *args)
+{
+    const struct kern_kv_append_args *a = (const struct kern_kv_append_args *)args;
+    return !a || !(a->kv.head_dim % 8 || a->ld_src % 8 || a->k_off % 8 || a->v_off % 8 ||
+                   !kern_aligned16(a->src) || !kern_aligned16(a->kv.k) || !kern_aligned16(a->kv.v));
 }
 
 extern "C" int kern_cuda_kv_append_v1(const struct kern_ctx *c,
@@ -130,7 +170,7 @@ extern "C" int kern_cuda_kv_append_v1(const struct kern_ctx *c,
     size_t n = (size_t)a->n * a->kv.kv_heads * (a->kv.head_dim / 8) * 2;
     if (!n)
         return SIM_OK;
-    if (a->kv.head_dim % 8 || a->ld_src % 8 || a->k_off % 8 || a->v_off % 8)
+    if (!kern_cuda_kv_append_supports(a))
         return SIM_ECONFIG;
     kv_append_kernel<<<kern_div_up(n, 256), 256, 0, (cudaStream_t)c->stream>>>(*a);
     KERN_LAUNCH_CHECK();

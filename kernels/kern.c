@@ -16,6 +16,7 @@
 #endif
 
 #include "alloc.h"
+#include "decode_plan.h"
 #include "kern_internal.h"
 #include "kern_rand.h"
 
@@ -468,17 +469,11 @@ static int alloc_work(kern_backend_t *b, struct sim_msg *err)
     if (d->id == KERN_BACKEND_CPU) {
         b->scratch_bytes = kern__cpu_scratch_bytes(b->o.max_ctx, group, b->o.max_prompt);
     } else {
-#ifdef LENSIM_CUDA_PLUGIN
-        size_t dec = plugin->attn_decode_work(b->o.max_seqs, m->heads, m->kv_heads, m->head_dim,
-                                              b->o.max_ctx, b->ctx.n_sm);
-        /* Prefill: fp32 scores and bf16 probabilities of at least one head of the longest
-         * prompt; up to 256 MB so that several heads go per cuBLAS call. */
-        size_t one = 6 * (size_t)b->o.max_prompt * b->o.max_prompt;
-        size_t pre = one > ((size_t)256 << 20) ? one : ((size_t)256 << 20);
-        if (pre > one * m->heads)
-            pre = one * m->heads;
-        b->scratch_bytes = dec > pre ? dec : pre;
-#endif
+        /* Issue 18: the worst plan over every reachable (decode rows, length), from the planner
+         * the decode kernel uses (kernels/decode_plan.c; tests/test_decode_plan.c). */
+        b->scratch_bytes = kern_decode_cuda_scratch(b->o.max_seqs, b->o.max_ctx, b->o.max_prompt,
+                                                    m->heads, m->kv_heads, m->head_dim,
+                                                    b->ctx.n_sm);
     }
     if (b->scratch_bytes < 256)
         b->scratch_bytes = 256;
@@ -591,6 +586,7 @@ int kern_backend_new(const struct kern_shape *m, const struct kern_opts *o, kern
     }
     int rc = dev->init(b, err);
     if (rc) {
+        dev->fini(b); /* what init opened before failing (stream, events, cuBLAS handle) */
         sim_free(b);
         return rc;
     }
@@ -629,6 +625,7 @@ int kern__backend_bare(const char *backend, int device, size_t scratch_bytes, ke
     b->o.device = device;
     int rc = dev->init(b, err);
     if (rc) {
+        dev->fini(b); /* what init opened before failing */
         sim_free(b);
         return rc;
     }
@@ -962,12 +959,18 @@ int kern_prepare(kern_backend_t *b, const struct kern_batch *batch, struct sim_m
         b->graph = NULL;
     }
     if (o->graphs && d->graph_capture) {
+        /* Issue 18: a failed capture is counted and its reason kept (kern_backend_info, and the
+         * calibration profile's warnings); this batch runs with direct launches and the next
+         * prepare tries to capture again. */
         rc = d->graph_capture(b, enqueue, &b->graph);
         if (rc) {
-            sim_log_warn("%s: graph capture failed (%s); launching directly", d->name,
-                         sim_strerror(rc));
-            b->o.graphs = 0;
+            if (!b->graph_fails++)
+                sim_log_warn("%s: graph capture failed (%s); launching this batch directly",
+                             d->name, sim_strerror(rc));
+            snprintf(b->graph_why, sizeof b->graph_why, "%s", sim_strerror(rc));
             b->graph = NULL;
+        } else {
+            b->graph_ok++;
         }
     }
     b->prepared = 1;
@@ -1107,5 +1110,8 @@ void kern_backend_info(const kern_backend_t *b, struct kern_info *out)
         out->kv_bytes_per_token = 2 * (size_t)b->m.layers * b->m.kv_heads * b->m.head_dim *
                                   b->dev->elem_bytes;
     out->n_sm = b->ctx.n_sm;
+    out->graph_captures = b->graph_ok; /* issue 18 */
+    out->graph_failures = b->graph_fails;
+    snprintf(out->graph_why, sizeof out->graph_why, "%s", b->graph_why);
     b->dev->info(b, out);
 }

@@ -129,6 +129,10 @@ struct kern_info {
     size_t mem_total, mem_free;                /* device (or host) memory now */
     int    n_sm;
     size_t l2_bytes;
+    /* Issue 18: graph captures of prepared iterations that succeeded and failed (a failed one
+     * ran with direct launches), and the last failure's reason. */
+    unsigned graph_captures, graph_failures;
+    char     graph_why[96];
 };
 /* Fill *out. Cannot fail. */
 void kern_backend_info(const kern_backend_t *b, struct kern_info *out);

@@ -31,7 +31,7 @@ static const struct kern_variant cuda_variants[] = {
      KERN_BACKEND_CUDA,
      "16-byte copies, both layouts",
      {.kv_append = kern_cuda_kv_append_v1},
-     NULL},
+     kern_cuda_kv_append_supports},
     {KERN_OP_ATTN_DECODE,
      1,
      KERN_BACKEND_CUDA,

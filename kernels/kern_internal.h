@@ -62,6 +62,8 @@ struct kern__plugin {
     size_t                     n_variants;
     int (*device_count)(void);
     int (*mem)(int device, size_t *free_bytes, size_t *total_bytes);
+    /* Unused since issue 18 (kern.c sizes the scratch with kernels/decode_plan.c, built into
+     * lensim too); kept so that the plugin's layout does not change. */
     size_t (*attn_decode_work)(uint32_t n, uint32_t n_heads, uint32_t kv_heads, uint32_t head_dim,
                                uint32_t max_len, int n_sm);
 };
@@ -105,6 +107,8 @@ struct kern_backend {
     uint32_t *pre_row0, *pre_len; /* host, max_seqs */
     int       prepared;
     void     *graph;
+    unsigned  graph_ok, graph_fails; /* issue 18: captures that succeeded, failed */
+    char      graph_why[96];         /* the last failure's reason */
 
     /* predictor */
     void    *pw; /* weights */
