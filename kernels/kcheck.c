@@ -544,6 +544,8 @@ static void check_attn_decode(struct kc *k, const struct kern_variant *v)
         uint32_t n = g->rows, H = g->heads, KV = g->kv_heads, d = g->head_dim, L = g->max_len;
         if (!k->cuda && L > KC_CPU_MAX_LEN)
             L = KC_CPU_MAX_LEN; /* run time: the CPU variant and the double reference */
+        if (k->hooks && k->hooks->max_len_cap && L > k->hooks->max_len_cap)
+            L = k->hooks->max_len_cap;
         uint32_t slots = n + 3, per = (L + KC_BLOCK_TOK - 1) / KC_BLOCK_TOK;
         size_t   ldq = (size_t)(g->fused ? H + 2 * KV : H) * d, ldo = (size_t)H * d + g->ldo_pad;
         struct kvbuf c;
@@ -1049,9 +1051,12 @@ static const struct eng_step eng_steps[] = {
 };
 enum { ENG_STEPS = sizeof eng_steps / sizeof eng_steps[0] };
 
-/* bf16 storage through two layers against fp32: a few bf16 steps (2^-8) of relative error per
- * op; a wrong row, head or cache position is an O(1) error (NMSE near 2). */
-static const struct tol tol_engine_cuda = {1e-2, 1.0 / 8, 0.2};
+/* bf16 storage through two layers against fp32. Estimated, not yet measured (no GPU): each
+ * rounding adds ~0.1 % relative error (step 2^-8, std step / sqrt 12), some ten per layer, so
+ * about 1 % on the logits (NMSE ~1e-4). A wrong row, head or layout is an O(1) error (NMSE
+ * near 2); one stale key among 39 (the engine_skip hook's step 4 on the CPU) gives 1.3e-3,
+ * which this limit still catches. Every step's NMSE is printed to revise it on the device. */
+static const struct tol tol_engine_cuda = {1e-3, 1.0 / 16, 0.1};
 
 static size_t eng_logit_count(void)
 {
@@ -1123,8 +1128,8 @@ static void check_engine(struct kc *k, const char *backend)
             if (k->hooks)
                 co.seed ^= k->hooks->engine_seed_xor;
             snprintf(who, sizeof who, "%-12s %-2s %-4s", "engine", "", backend);
-            snprintf(what, sizeof what, "%d steps, %s, %s vs cpu", (int)ENG_STEPS,
-                     lay ? "paged" : "contiguous", graphs ? "graphs" : "direct");
+            snprintf(what, sizeof what, "%s, %s vs cpu", lay ? "paged" : "contiguous",
+                     graphs ? "graphs" : "direct");
             if (graphs && !k->b->dev->graph_capture) {
                 fprintf(k->out, "%s %-44s not run: %s has no graphs\n", who, what, backend);
                 continue;
@@ -1135,7 +1140,15 @@ static void check_engine(struct kc *k, const char *backend)
                 verdict(k, who, what, 0, err.text);
                 continue;
             }
-            compare_tol(k, who, what, k->cuda ? tol_engine_cuda : tol_cpu, out, ref, nl);
+            size_t off = 0; /* one comparison per step: a wrong step and its effects show */
+            for (size_t i = 0; i < ENG_STEPS; i++) {
+                size_t n = eng_steps[i].n * eng_shape.vocab;
+                char   step[112];
+                snprintf(step, sizeof step, "%s, step %zu", what, i + 1);
+                compare_tol(k, who, step, k->cuda ? tol_engine_cuda : tol_cpu, out + off, ref + off,
+                            n);
+                off += n;
+            }
             if (graphs) { /* kern_prepare falls back to direct launches when capture fails */
                 char why[64];
                 snprintf(why, sizeof why, "%d of %d steps ran as a captured graph", captured,

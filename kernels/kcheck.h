@@ -82,6 +82,7 @@ struct kc_hooks {
     /* The attn_decode variant's ctx.work needs for a call with args a: fixed bytes plus
      * per_row bytes for each row of one launch. NULL: the backend's own sizing. */
     void (*decode_work)(const struct kern_attn_decode_args *a, size_t *fixed, size_t *per_row);
+    uint32_t max_len_cap;     /* != 0: decode cases capped at this many keys (run time) */
     uint64_t engine_seed_xor; /* != 0: the candidate engine's weights come from another seed */
     int      engine_skip;     /* > 0: the candidate skips this iteration (1-based) */
 };
