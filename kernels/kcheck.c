@@ -955,8 +955,7 @@ static void bench(struct kc *k)
             int32_t *slot = malloc(4 * n), *len = malloc(4 * n), *tab = malloc(4 * (size_t)n * per);
             for (uint32_t i = 0; i < n; i++)
                 slot[i] = (int32_t)i, len[i] = (int32_t)L;
-            for (uint32_t i = 0; i < n * per; i++)
-                tab[i] = (int32_t)(((uint64_t)i * 40503u + 17u) % (n * per));
+            kc_block_table(k->seed, n, per, per, n * per, tab); /* a shuffled permutation */
             struct dec_run r = {
                 .k = k,
                 .v = vd,

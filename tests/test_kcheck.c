@@ -112,7 +112,8 @@ enum bug {
     BUG_GROUP_CLASS,   /* q/o heads of a group offset by the group's class (1, 4, 8), not G */
     BUG_ROWS16,        /* rows past 16 never computed */
     BUG_EMPTY_SPLIT,   /* a split past a row's length writes no partials */
-    BUG_GEMM_SWAP_LDS, /* gemm: lda and ldb swapped */
+    BUG_GEMM_SWAP_LDS, /* gemm: B stepped by lda (the half of an lda/ldb swap that stays inside
+                        * the buffers: A stepped by the larger ldb would read past A) */
     BUG_COUNT
 };
 static const char *bug_names[BUG_COUNT] = {
@@ -126,7 +127,7 @@ static const char *bug_names[BUG_COUNT] = {
     "group class for G",
     "rows > 16 dropped",
     "empty splits unwritten",
-    "gemm lda <-> ldb",
+    "gemm B by lda",
 };
 static enum bug bug;
 
@@ -260,7 +261,7 @@ static int emu_gemm(const struct kern_ctx *c, const struct kern_gemm_args *a)
 {
     struct kern_gemm_args b = *a;
     if (bug == BUG_GEMM_SWAP_LDS)
-        b.lda = a->ldb, b.ldb = a->lda;
+        b.ldb = a->lda;
     return kern__cpu_gemm_blocked(c, &b);
 }
 
