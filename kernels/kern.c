@@ -209,6 +209,20 @@ int kern_cuda_device_count(void)
 #endif
 }
 
+/* issue 18 kcheck */
+size_t kern__cuda_attn_decode_work(uint32_t n, uint32_t n_heads, uint32_t kv_heads,
+                                   uint32_t head_dim, uint32_t max_len, int n_sm)
+{
+#ifdef LENSIM_CUDA_PLUGIN
+    if (cuda_plugin())
+        return plugin->attn_decode_work(n, n_heads, kv_heads, head_dim, max_len, n_sm);
+#else
+    (void)n, (void)n_heads, (void)kv_heads, (void)head_dim, (void)max_len, (void)n_sm;
+#endif
+    return 0;
+}
+/* end issue 18 kcheck */
+
 const struct sim_choice kern_backend_choices[] = {
     {"cpu", KERN_BACKEND_CPU, "the host: C reference kernels over OpenBLAS"},
     {"cuda", KERN_BACKEND_CUDA, "an NVIDIA GPU: CUDA kernels and cuBLAS (needs -Dcuda=enabled)"},

@@ -124,6 +124,12 @@ struct kern_backend {
  * kcheck). Returns 0 or an error with the reason in err; free with kern_backend_free. */
 int kern__backend_bare(const char *backend, int device, size_t scratch_bytes, kern_backend_t **out,
                        struct sim_msg *err);
+/* issue 18 kcheck: the scratch the CUDA attn_decode variant's split partials need for n rows
+ * of this shape (the plugin's planner, as alloc_work sizes it); 0 with one split or without the
+ * plugin. */
+size_t kern__cuda_attn_decode_work(uint32_t n, uint32_t n_heads, uint32_t kv_heads,
+                                   uint32_t head_dim, uint32_t max_len, int n_sm);
+/* end issue 18 kcheck */
 static inline int kern__dev_copy(kern_backend_t *b, void *dst, const void *src, size_t n)
 {
     return b->dev->d2d(b, dst, src, n);
