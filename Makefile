@@ -8,7 +8,7 @@ MESON_OPTS ?=
 DEB_PKGS   := build-essential meson ninja-build pkg-config libgsl-dev libyaml-dev \
               libopenblas-dev gnuplot-nox python3
 
-.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install fidelity mutation
+.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install fidelity mutation reproduce
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -104,3 +104,10 @@ fidelity: all
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+
+# Paper reproduction report (issue 14): runs every paper experiment of docs/claims.json into
+# results/reproduce/ and regenerates docs/REPRODUCTION.md, docs/reproduction-data.json and
+# docs/figures/ (a test checks the report is up to date with its inputs).
+reproduce: all
+	python3 tools/reproduce.py run --lensim $(BUILD)/lensim --out results/reproduce -j 2
+	python3 tools/reproduce.py report --results results/reproduce --lensim $(BUILD)/lensim
