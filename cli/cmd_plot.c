@@ -23,6 +23,8 @@
  *                16, evenly spread), each timeline reduced to at most 1000 steps (the maximum of
  *                each bucket, so that peaks stay).
  * A figure name that does not apply any more is removed from DIR/figures in every format.
+ * A run of several seeds (issue 14) is drawn from results.csv's means; its CDFs and timeline
+ * from its first seed's files (RUN/seed-S/).
  *
  * lensim writes each gnuplot script (data inline) to a temporary file; gnuplot draws to a pipe
  * and lensim writes the figure through an atomic file, so that a figure appears only when gnuplot
@@ -530,6 +532,18 @@ static double val(const struct exp *x, const struct prun *r, const char *col)
 
 /* ---- per-run data files ---- */
 
+/* Issue 14: where a run's FILE is: DIR/RUN/FILE, or for a run of several seeds (its manifest's
+ * config has `seeds`), the first seed's DIR/RUN/seed-S/FILE (S: the run's `seed`). */
+static void run_path(const struct exp *x, const struct prun *r, const char *file, char *path,
+                     size_t n)
+{
+    const char *seed = cfg_get(r, "seed");
+    if (cfg_get(r, "seeds") && seed)
+        snprintf(path, n, "%s/%s/seed-%s/%s", x->dir, r->name, seed, file);
+    else
+        snprintf(path, n, "%s/%s/%s", x->dir, r->name, file);
+}
+
 /* Values of the named columns of DIR/RUN/FILE. For requests.csv (tl == 0): the finite values of
  * col[0] into a sorted array. For timeline.csv (tl == 1): replica 0's rows (time, batch, KV %).
  * Returns the count (0 when the file or a column is missing); *out owned (sim_free). */
@@ -537,7 +551,7 @@ static size_t read_column(const struct exp *x, const struct prun *r, const char 
                           const char *const *col, int ncol, double **out)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s/%s", x->dir, r->name, file);
+    run_path(x, r, file, path, sizeof path);
     *out = NULL;
     FILE *f = fopen(path, "r");
     if (!f)
@@ -1097,7 +1111,7 @@ static int fig_timeline(struct fig *g, const struct exp *x)
     for (size_t i = 0; i < x->n_runs; i++) { /* runs with a timeline */
         char        path[4096];
         struct stat st;
-        snprintf(path, sizeof path, "%s/%s/timeline.csv", x->dir, x->run[i].name);
+        run_path(x, &x->run[i], "timeline.csv", path, sizeof path);
         if (!stat(path, &st) && st.st_size > 0)
             pick[with++] = i;
     }
@@ -1373,7 +1387,7 @@ static int is_compat(const struct exp *x)
     for (size_t i = 0; i < x->n_runs; i++) {
         char        path[4096];
         struct stat st;
-        snprintf(path, sizeof path, "%s/%s/requests.csv", x->dir, x->run[i].name);
+        run_path(x, &x->run[i], "requests.csv", path, sizeof path);
         if (stat(path, &st))
             continue;
         double *v;

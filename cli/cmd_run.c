@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,10 @@
 #include "cfg.h"
 #include "cmds.h"
 #include "run.h"
+#include "rows.h"
 #include "runjobs.h"
 #include "trace.h"
+#include "version.h"
 
 /* The signal that asked the command to stop (0: none). SIGINT, SIGTERM and SIGHUP all stop it
  * the same way: the current run is abandoned at its next progress poll and its temporary files
@@ -153,8 +156,8 @@ static void usage(FILE *f)
     char queues[64];
     sim_choice_list(evq_kind_choices, queues, sizeof queues);
     fprintf(f,
-            "usage: lensim run EXPERIMENT.yaml [-o DIR] [--force] [--seed N] [--set KEY=VALUE]...\n"
-            "                  [--queue %s] [--data-dir DIR] [--check] [-q]\n"
+            "usage: lensim run EXPERIMENT.yaml [-o DIR] [--force] [--seed N] [--seeds N]\n"
+            "                  [--set KEY=VALUE]... [--queue %s] [--data-dir DIR] [--check] [-q]\n"
             "                  [-j N] [--resume] [--only GLOB]\n\n"
             "Run every run of an experiment (its sweep or runs list) and write, per run,\n"
             "DIR/<run>/{requests.csv,timeline.csv,summary.json,manifest.yaml}, and\n"
@@ -165,6 +168,10 @@ static void usage(FILE *f)
             "  -o DIR           output directory\n"
             "  --force          replace the results already in DIR (refused without it)\n"
             "  --seed N         same as --set seed=N\n"
+            "  --seeds N        run every run with seeds seed .. seed+N-1 (1 to 1000; same as\n"
+            "                   --set seeds=N): DIR/<run>/seed-S/ per seed, DIR/results_seeds.csv\n"
+            "                   a row per seed, results.csv the means and m_ci95, the 95 %% CI\n"
+            "                   half-width of each metric m\n"
             "  --set KEY=VALUE  override a setting for every run (lensim schema lists keys); on\n"
             "                   a swept key it replaces the sweep; KEY=[a,b] sweeps KEY\n"
             "  --queue Q        same as --set engine.queue=Q; results are identical\n"
@@ -189,10 +196,27 @@ static void usage(FILE *f)
 /* The keys the experiment varies (cfg_varied_keys), at most this many as columns. */
 enum { MAX_VARIED = 64 };
 
+/* Issue 14: with seeds > 1 for some run (`seeded`), results.csv and results.json carry per run
+ * the mean over its seeds in the metric columns, then `seeds` and m_ci95 for every metric column
+ * m (appended after the other columns, so that readers by position are not disturbed), and
+ * results_seeds.csv (`per`) one row per run and seed with the columns of a single-seed
+ * results.csv. Without seeds, nothing of this is written: the files are as before. */
 struct results {
-    struct sim_afile csv, json;
+    struct sim_afile csv, json, per;
     const char      *varied[MAX_VARIED];
     size_t           n_varied, rows;
+    int              seeded;
+    const char      *metric[MET_CSV_MAX_COLS]; /* the metric columns' names (into names) */
+    size_t           n_metric;
+    char             names[4096];
+};
+
+/* One row's metric values: one run's summary (sum), the mean over its seeds (mean and ci, each
+ * of n_metric values, NaN when missing: issue 14), or neither (a run that did not finish). */
+struct row_vals {
+    const struct met_summary *sum;
+    const double             *mean, *ci;
+    uint32_t                  seeds;
 };
 
 /* A CSV field: as is, or quoted (RFC 4180) when it holds a comma, a quote or a line break. */
@@ -227,13 +251,24 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* A mean or half-width as results.csv (missing "") or results.json (missing "null") shows it:
+ * 6 decimals, as met.c writes the metrics. */
+static void put_num(FILE *f, double v, const char *missing)
+{
+    if (isfinite(v))
+        fprintf(f, "%.6f", v);
+    else
+        fputs(missing, f);
+}
+
 /* results.csv: the run's settings that tell runs apart, then the summary's columns (met.c),
  * then (issue 12) its status and why it failed, what ran it (model, GPU, GPUs = tp x replicas),
  * its seed, and every key the experiment varies by its full name (workload.rate). The leading
- * columns keep their places (figure scripts read them by position). */
-static void results_header(struct results *r)
+ * columns keep their places (figure scripts read them by position). Issue 14: `seeds` and the
+ * m_ci95 columns last, when seeded (then `seeds` is not among the varied keys: it has its
+ * column); f is results.csv or results_seeds.csv (extras 0: no issue 14 columns). */
+static void results_header_csv(const struct results *r, FILE *f, int extras)
 {
-    FILE *f = r->csv.f;
     fprintf(f, "run,policy,memory,batching,predictor,rate,cv,rate_scale,replicas,max_batch");
     met_csv_header(f);
     fprintf(f, ",status,reason,model,gpu,tp,gpus,seed");
@@ -241,23 +276,42 @@ static void results_header(struct results *r)
         fputc(',', f);
         csv_field(f, r->varied[k]);
     }
+    if (extras) {
+        fputs(",seeds", f);
+        for (size_t k = 0; k < r->n_metric; k++)
+            fprintf(f, ",%s_ci95", r->metric[k]);
+    }
     fputc('\n', f);
+}
+
+static void results_header(struct results *r)
+{
+    results_header_csv(r, r->csv.f, r->seeded);
+    if (r->seeded)
+        results_header_csv(r, r->per.f, 0);
     fputs("[\n", r->json.f);
 }
 
-/* One run's row: s NULL for a run that did not finish, with its status and reason. */
-static void results_row(struct results *r, const struct cfg *c, const struct met_summary *s,
-                        const char *status, const char *reason)
+/* One row of results.csv (extras: with the issue 14 columns) or results_seeds.csv into f. */
+static void results_row_csv(const struct results *r, FILE *f, const struct cfg *c,
+                            const struct row_vals *v, const char *status, const char *reason,
+                            int extras)
 {
-    FILE *f = r->csv.f, *j = r->json.f;
-    char  v[CFG_STR_MAX];
+    char v_[CFG_STR_MAX];
     csv_field(f, c->run_name);
     fprintf(
         f, ",%s,%s,%s,%s,%.15g,%.15g,%.15g,%u,%u", sim_choice_name(sched_policy_choices, c->policy),
         sim_choice_name(kv_policy_choices, c->memory), sim_choice_name(batch_choices, c->batching),
         sim_choice_name(pred_kind_choices, c->predictor), c->rate, c->cv, c->rate_scale,
         c->replicas, c->max_batch);
-    met_csv_row(s, f);
+    if (v->mean) {
+        for (size_t k = 0; k < r->n_metric; k++) {
+            fputc(',', f);
+            put_num(f, v->mean[k], "");
+        }
+    } else {
+        met_csv_row(v->sum, f);
+    }
     fprintf(f, ",%s,", status);
     csv_field(f, reason);
     fputc(',', f);
@@ -267,11 +321,26 @@ static void results_row(struct results *r, const struct cfg *c, const struct met
     fprintf(f, ",%u,%llu,%llu", c->tp, (unsigned long long)c->tp * c->replicas,
             (unsigned long long)c->seed);
     for (size_t k = 0; k < r->n_varied; k++) {
-        cfg_value_text(c, r->varied[k], v, sizeof v);
+        cfg_value_text(c, r->varied[k], v_, sizeof v_);
         fputc(',', f);
-        csv_field(f, v);
+        csv_field(f, v_);
+    }
+    if (extras) {
+        fprintf(f, ",%u", v->seeds);
+        for (size_t k = 0; k < r->n_metric; k++) {
+            fputc(',', f);
+            put_num(f, v->ci ? v->ci[k] : NAN, "");
+        }
     }
     fputc('\n', f);
+}
+
+/* One run's row of results.csv and results.json: v says which values (see struct row_vals). */
+static void results_row(struct results *r, const struct cfg *c, const struct row_vals *v,
+                        const char *status, const char *reason)
+{
+    FILE *j = r->json.f;
+    results_row_csv(r, r->csv.f, c, v, status, reason, r->seeded);
 
     /* The same row, typed: numbers as numbers, a missing value as null. */
     fprintf(j, "%s  {\"run\": ", r->rows ? ",\n" : "");
@@ -295,7 +364,22 @@ static void results_row(struct results *r, const struct cfg *c, const struct met
     json_str(j, c->gpu);
     fprintf(j, ", \"tp\": %u, \"gpus\": %llu, \"seed\": %llu", c->tp,
             (unsigned long long)c->tp * c->replicas, (unsigned long long)c->seed);
-    met_json_row(s, j);
+    if (v->mean) {
+        for (size_t k = 0; k < r->n_metric; k++) {
+            fprintf(j, ", \"%s\": ", r->metric[k]);
+            put_num(j, v->mean[k], "null");
+        }
+    } else {
+        met_json_row(v->sum, j);
+    }
+    if (r->seeded) { /* issue 14 */
+        fprintf(j, ", \"seeds\": %u, \"ci95\": {", v->seeds);
+        for (size_t k = 0; k < r->n_metric; k++) {
+            fprintf(j, "%s\"%s\": ", k ? ", " : "", r->metric[k]);
+            put_num(j, v->ci ? v->ci[k] : NAN, "null");
+        }
+        fputc('}', j);
+    }
     if (r->n_varied) {
         fputs(", \"settings\": {", j);
         for (size_t k = 0; k < r->n_varied; k++) {
@@ -318,18 +402,79 @@ enum { TABLE_COLS = 100 };
 
 struct table {
     int slo, name_w;
+    int seeded;          /* issue 14: the seeds table below */
+    int col[6];          /* its columns' indices among results.csv's metric columns */
+    int seeds_w, cols_w; /* the width of its seeds column and of its metric columns */
 };
+
+/* Issue 14: when some run has seeds > 1, the table shows per run its seeds, then for a few
+ * metrics the mean over seeds and the half-width of its 95 % confidence interval (mean±hw; a
+ * single-seed run: the mean alone). results.csv has every metric. */
+static const struct {
+    const char *col, *title; /* results.csv column, table title */
+    double      scale;       /* table unit per column unit */
+    int         w, prec;     /* width (display characters), most decimals */
+} seed_cols[6] = {
+    {"completed", "done", 1, 9, 1},
+    {"failed", "fail", 1, 7, 1},
+    {"request_throughput", "req/s", 1, 13, 3},
+    {"mean_ttft_ms", "TTFT ms", 1, 14, 1},
+    {"mean_e2el_ms", "E2E s", 1e-3, 13, 3},
+    {"p99_e2el_ms", "p99 E2E s", 1e-3, 13, 3},
+};
+
+/* "mean±hw" (or the mean alone when hw is NaN; "-" when the mean is) in at most w display
+ * characters (the ± is two bytes in UTF-8): the most decimals up to prec that fit, then
+ * three significant digits. Returns the display width. */
+static int fit_pm(char *b, size_t n, double mean, double hw, int prec, int w)
+{
+    if (!isfinite(mean)) {
+        snprintf(b, n, "-");
+        return 1;
+    }
+    for (int p = prec; p >= 0; p--) {
+        int len = isfinite(hw) ? snprintf(b, n, "%.*f\u00b1%.*f", p, mean, p, hw) - 1
+                               : snprintf(b, n, "%.*f", p, mean);
+        if (len <= w)
+            return len;
+    }
+    return isfinite(hw) ? snprintf(b, n, "%.3g\u00b1%.2g", mean, hw) - 1
+                        : snprintf(b, n, "%.3g", mean);
+}
 
 static void table_header(struct table *t, const struct cfg *cfgs, size_t n)
 {
     int longest = 3;
     t->slo = 0;
+    t->seeded = 0;
     for (size_t i = 0; i < n; i++) {
         const struct cfg *c = &cfgs[i];
         if (c->slo_ttft_ms > 0 || c->slo_tpot_ms > 0 || c->slo_e2el_ms > 0 || c->slo_norm_ms > 0)
             t->slo = 1;
         if ((int)strlen(c->run_name) > longest)
             longest = (int)strlen(c->run_name);
+        t->seeded |= c->seeds > 1;
+    }
+    if (t->seeded) {
+        char        buf[4096];
+        const char *names[MET_CSV_MAX_COLS];
+        size_t      nm = met_csv_names(buf, sizeof buf, names, MET_CSV_MAX_COLS);
+        t->seeds_w = 5;
+        t->cols_w = 0;
+        for (int k = 0; k < 6; k++) {
+            t->col[k] = -1;
+            for (size_t i = 0; i < nm; i++)
+                if (!strcmp(names[i], seed_cols[k].col))
+                    t->col[k] = (int)i;
+            t->cols_w += 1 + seed_cols[k].w;
+        }
+        int room = TABLE_COLS - 1 - t->seeds_w - t->cols_w;
+        t->name_w = longest < room ? longest : room < 3 ? 3 : room;
+        printf("%-*s %*s", t->name_w, "run", t->seeds_w, "seeds");
+        for (int k = 0; k < 6; k++)
+            printf(" %*s", seed_cols[k].w, seed_cols[k].title);
+        putchar('\n');
+        return;
     }
     int room = TABLE_COLS - met_table_width(t->slo);
     t->name_w = longest < room ? longest : room < 3 ? 3 : room;
@@ -338,13 +483,36 @@ static void table_header(struct table *t, const struct cfg *cfgs, size_t n)
     putchar('\n');
 }
 
-static void table_row(const struct table *t, const char *name, const struct run_result *r)
+static void table_name(const struct table *t, const char *name)
 {
     if ((int)strlen(name) > t->name_w)
         printf("%s\n%-*s", name, t->name_w, "");
     else
         printf("%-*s", t->name_w, name);
+}
+
+static void table_row(const struct table *t, const char *name, const struct run_result *r)
+{
+    table_name(t, name);
     met_table_row(&r->sum, stdout, t->slo);
+    putchar('\n');
+}
+
+/* Issue 14: a run's row of the seeds table: its seeds, then mean±hw of the seed columns (mean
+ * and ci indexed as results.csv's metric columns; ci NULL for a single seed). */
+static void table_row_seeds(const struct table *t, const char *name, uint32_t seeds,
+                            const double *mean, const double *ci)
+{
+    table_name(t, name);
+    printf(" %*u", t->seeds_w, seeds);
+    for (int k = 0; k < 6; k++) {
+        char   b[64];
+        int    i = t->col[k];
+        double m = i < 0 ? NAN : mean[i] * seed_cols[k].scale;
+        double h = i < 0 || !ci ? NAN : ci[i] * seed_cols[k].scale;
+        int    len = fit_pm(b, sizeof b, m, h, seed_cols[k].prec, seed_cols[k].w);
+        printf(" %*s%s", len < seed_cols[k].w ? seed_cols[k].w - len : 0, "", b);
+    }
     putchar('\n');
 }
 
@@ -395,10 +563,26 @@ static int is_output(const char *dir, const char *name)
 {
     char        p[2200];
     struct stat st;
-    if (!strcmp(name, "results.csv") || !strcmp(name, "results.json") || !strcmp(name, "figures"))
+    if (!strcmp(name, "results.csv") || !strcmp(name, "results.json") || !strcmp(name, "figures") ||
+        !strcmp(name, "results_seeds.csv"))
         return 1;
     snprintf(p, sizeof p, "%s/%s/manifest.yaml", dir, name);
-    return stat(p, &st) == 0;
+    if (stat(p, &st) == 0)
+        return 1;
+    /* Issue 14: a run of several seeds keeps them in RUN/seed-S/, each with its manifest; one
+     * stopped before its own manifest was written still holds results. */
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    DIR *d = opendir(p);
+    int  found = 0;
+    if (!d)
+        return 0;
+    for (struct dirent *de; !found && (de = readdir(d));) {
+        char q[2500];
+        snprintf(q, sizeof q, "%s/%s/manifest.yaml", p, de->d_name);
+        found = !strncmp(de->d_name, "seed-", 5) && stat(q, &st) == 0;
+    }
+    closedir(d);
+    return found;
 }
 
 /* Remove path, a file or a directory tree. Returns 0 or SIM_EIO with the path and cause. */
@@ -460,13 +644,13 @@ static long old_outputs(const char *dir, int clear, struct sim_msg *err)
 
 /* The end-of-run warning (issue 12): requests that failed or were cut, and the setting that
  * would admit them. */
-static void warn_cut(const struct cfg *c, const struct run *x, const struct met_summary *s)
+static void warn_cut(const char *name, const struct run *x, const struct met_summary *s)
 {
     const uint64_t *f = s->failed_why;
     if (!s->failed && !s->truncated && !s->clamped_prompt)
         return;
     fflush(stdout); /* after the run's table row, also when stdout is a pipe */
-    fprintf(stderr, "lensim run: warning: run %s, of %llu requests:", c->run_name,
+    fprintf(stderr, "lensim run: warning: run %s, of %llu requests:", name,
             (unsigned long long)(s->completed + s->failed));
     const char *sep = "";
     if (f[MET_FAIL_PROMPT])
@@ -567,8 +751,16 @@ struct set_opts {
     const char *only; /* NULL: every run */
 };
 
-/* Build and run cfgs[i] into dir/<run>; the result in *o. */
-static void exec_one(const cfg_exp_t *e, const struct cfg *c, const char *dir, const char *data_dir,
+/* One job: a run, or (issue 14) one seed of a run of several seeds. A run's jobs are
+ * consecutive, its seeds in order. */
+struct job {
+    struct cfg c;                     /* the run's settings; a seed's: seed S, seeds 1 */
+    char       sub[CFG_STR_MAX + 32]; /* its directory under DIR: RUN, or RUN/seed-S */
+    size_t     run;                   /* the run it belongs to */
+};
+
+/* Build and run job j into dir/<j->sub>; the result in *o. */
+static void exec_one(const cfg_exp_t *e, const struct job *j, const char *dir, const char *data_dir,
                      struct bar *bar, struct job_out *o)
 {
     struct run *x = sim_malloc(sizeof *x);
@@ -578,11 +770,11 @@ static void exec_one(const cfg_exp_t *e, const struct cfg *c, const char *dir, c
         return;
     }
     struct run_result res;
-    char              rdir[1300];
-    snprintf(rdir, sizeof rdir, "%s/%s", dir, c->run_name);
-    bar->name = c->run_name;
+    char              rdir[1400];
+    snprintf(rdir, sizeof rdir, "%s/%s", dir, j->sub);
+    bar->name = j->sub;
     bar->t0 = sim_wall_ns();
-    o->rc = run_build(c, cfg_dir(e), data_dir, x, &o->err);
+    o->rc = run_build(&j->c, cfg_dir(e), data_dir, x, &o->err);
     if (!o->rc)
         o->rc = run_exec(x, rdir, progress, bar, &res, &o->err);
     if (bar->on)
@@ -590,20 +782,21 @@ static void exec_one(const cfg_exp_t *e, const struct cfg *c, const char *dir, c
     if (!o->rc) {
         o->sum = res.sum;
         o->wall_s = res.wall_s;
-        warn_cut(c, x, &res.sum);
+        warn_cut(j->sub, x, &res.sum);
     }
     run_fini(x);
     sim_free(x);
 }
 
-/* --resume: is dir/<run> a finished run of exactly this configuration? Its manifest must carry
- * the run's experiment hash and its summary.json must read back whole (run_exec renames the
+/* --resume: is dir/<j->sub> a finished run of exactly this configuration? Its manifest must carry
+ * the job's experiment hash and its summary.json must read back whole (run_exec renames the
  * directory into place only when every file is written). Fills o from the summary. */
-static int run_complete(const struct cfg *c, const char *dir, struct job_out *o)
+static int run_complete(const struct job *j, const char *dir, struct job_out *o)
 {
-    char path[1400], line[256], want[64];
-    snprintf(path, sizeof path, "%s/%s/manifest.yaml", dir, c->run_name);
-    snprintf(want, sizeof want, "experiment_hash: \"%016llx\"\n", (unsigned long long)cfg_hash(c));
+    char path[1500], line[256], want[64];
+    snprintf(path, sizeof path, "%s/%s/manifest.yaml", dir, j->sub);
+    snprintf(want, sizeof want, "experiment_hash: \"%016llx\"\n",
+             (unsigned long long)cfg_hash(&j->c));
     FILE *f = fopen(path, "r");
     int   match = 0;
     if (!f)
@@ -611,7 +804,7 @@ static int run_complete(const struct cfg *c, const char *dir, struct job_out *o)
     while (!match && fgets(line, sizeof line, f))
         match = !strcmp(line, want);
     fclose(f);
-    snprintf(path, sizeof path, "%s/%s/summary.json", dir, c->run_name);
+    snprintf(path, sizeof path, "%s/%s/summary.json", dir, j->sub);
     if (!match || !(f = fopen(path, "r")))
         return 0;
     memset(o, 0, sizeof *o);
@@ -620,8 +813,8 @@ static int run_complete(const struct cfg *c, const char *dir, struct job_out *o)
     return ok;
 }
 
-/* Start run i in a worker process whose result comes back through *fd. 0 or -1 (errno). */
-static int spawn(const cfg_exp_t *e, const struct cfg *c, const char *dir, const char *data_dir,
+/* Start job j in a worker process whose result comes back through *fd. 0 or -1 (errno). */
+static int spawn(const cfg_exp_t *e, const struct job *j, const char *dir, const char *data_dir,
                  pid_t *pid, int *fd)
 {
     int p[2];
@@ -639,7 +832,7 @@ static int spawn(const cfg_exp_t *e, const struct cfg *c, const char *dir, const
         close(p[0]);
         struct bar     bar = {0};
         struct job_out o;
-        exec_one(e, c, dir, data_dir, &bar, &o);
+        exec_one(e, j, dir, data_dir, &bar, &o);
         /* Under PIPE_BUF bytes: one write, never blocked (the pipe holds 64 KiB). */
         ssize_t w = write(p[1], &o, sizeof o);
         _exit(w == (ssize_t)sizeof o ? 0 : 1);
@@ -649,8 +842,8 @@ static int spawn(const cfg_exp_t *e, const struct cfg *c, const char *dir, const
     return 0;
 }
 
-/* The worker in slot k has ended (status st): its result into *o. */
-static void reap(int fd, int st, const struct cfg *c, struct job_out *o)
+/* The worker of job j has ended (status st): its result into *o. */
+static void reap(int fd, int st, const struct job *j, struct job_out *o)
 {
     ssize_t r = read(fd, o, sizeof *o);
     close(fd);
@@ -659,17 +852,16 @@ static void reap(int fd, int st, const struct cfg *c, struct job_out *o)
     memset(o, 0, sizeof *o);
     if (WIFSIGNALED(st))
         o->rc = sim_msg_set(&o->err, SIM_EIO, "run %s: its worker process died of signal %d",
-                            c->run_name, WTERMSIG(st));
+                            j->sub, WTERMSIG(st));
     else
-        o->rc = sim_msg_set(&o->err, SIM_EIO, "run %s: its worker process gave no result",
-                            c->run_name);
+        o->rc = sim_msg_set(&o->err, SIM_EIO, "run %s: its worker process gave no result", j->sub);
 }
 
-/* Run every JOB_TODO run of state[0..n), at most jobs at a time (jobs <= 1: in this process).
- * After each run ends, print_ready(ctx) is called. Stops launching at the first failure or
- * signal; runs already started finish (their files are kept). Returns the lowest-numbered
- * failed run's index, or n when none failed. */
-static size_t run_todo(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, enum job_state *state,
+/* Run every JOB_TODO job of state[0..n), at most jobs at a time (jobs <= 1: in this process).
+ * After each job ends, print_ready(ctx) is called. Stops launching at the first failure or
+ * signal; jobs already started finish (their files are kept). Returns the lowest-numbered
+ * failed job's index, or n when none failed. */
+static size_t run_todo(const cfg_exp_t *e, const struct job *job, size_t n, enum job_state *state,
                        struct job_out *out, int jobs, const char *dir, const char *data_dir,
                        struct bar *bar, void (*print_ready)(void *), void *ctx)
 {
@@ -679,7 +871,7 @@ static size_t run_todo(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, enu
             if (state[i] != JOB_TODO)
                 continue;
             bar->run = i;
-            exec_one(e, &cfgs[i], dir, data_dir, bar, &out[i]);
+            exec_one(e, &job[i], dir, data_dir, bar, &out[i]);
             state[i] = JOB_DONE;
             if (fatal_rc(out[i].rc, n))
                 failed = i;
@@ -700,7 +892,7 @@ static size_t run_todo(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, enu
                 next++;
                 continue;
             }
-            if (spawn(e, &cfgs[next], dir, data_dir, &pid[live], &fd[live])) {
+            if (spawn(e, &job[next], dir, data_dir, &pid[live], &fd[live])) {
                 out[next].rc = sim_msg_set(&out[next].err, SIM_EIO, "cannot start a worker: %s",
                                            strerror(errno));
                 state[next] = JOB_DONE;
@@ -731,7 +923,7 @@ static size_t run_todo(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, enu
             if (pid[k] != w)
                 continue;
             size_t i = run_of[k];
-            reap(fd[k], st, &cfgs[i], &out[i]);
+            reap(fd[k], st, &job[i], &out[i]);
             state[i] = JOB_DONE;
             if (fatal_rc(out[i].rc, n) && out[i].rc != SIM_EINTR && i < failed)
                 failed = i;
@@ -744,51 +936,200 @@ static size_t run_todo(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, enu
     return failed;
 }
 
+/* ---- issue 14: seeds and confidence ---- */
+
+/* The mean over the seeds out[j0..j1) of each of results.csv's n_metric metric columns, and its
+ * 95 % half-width (rows.h), into mean[] and ci[]. Returns 0 or SIM_ENOMEM. */
+static int seed_agg(const struct job_out *out, size_t j0, size_t j1, size_t n_metric, double *mean,
+                    double *ci)
+{
+    size_t  ns = j1 - j0;
+    double *v = sim_malloc(ns * MET_CSV_MAX_COLS * sizeof *v), *x = sim_malloc(ns * sizeof *x);
+    if (!v || !x) {
+        sim_free(v);
+        sim_free(x);
+        return SIM_ENOMEM;
+    }
+    for (size_t s = 0; s < ns; s++) {
+        size_t got = met_csv_values(&out[j0 + s].sum, v + s * MET_CSV_MAX_COLS, MET_CSV_MAX_COLS);
+        SIM_ASSERT(got == n_metric);
+    }
+    for (size_t k = 0; k < n_metric; k++) {
+        for (size_t s = 0; s < ns; s++)
+            x[s] = v[s * MET_CSV_MAX_COLS + k];
+        met_seed_ci(x, ns, &mean[k], &ci[k]);
+    }
+    sim_free(v);
+    sim_free(x);
+    return SIM_OK;
+}
+
+/* A run of several seeds: DIR/RUN/manifest.yaml says so (its seeds, where their files are, and
+ * the run's configuration with `seeds`, which lensim plot reads), with an experiment hash of its
+ * own. Files a single-seed run leaves in RUN/ (before --resume with more seeds) are removed, so
+ * that no stale requests.csv sits beside the seeds. Returns 0 or SIM_EIO with the reason. */
+static int write_seeds_manifest(const char *dir, const struct cfg *c, const struct job *job,
+                                size_t j0, size_t j1, struct sim_msg *err)
+{
+    static const char *const stale[] = {"requests.csv", "timeline.csv", "summary.json",
+                                        "iterations.csv"};
+    struct sim_afile         m = {0};
+    char                     path[1500];
+    for (size_t k = 0; k < sizeof stale / sizeof *stale; k++) {
+        snprintf(path, sizeof path, "%s/%s/%s", dir, c->run_name, stale[k]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/%s/manifest.yaml", dir, c->run_name);
+    int rc = sim_afile_open(&m, path, err);
+    if (rc)
+        return rc;
+    fprintf(m.f, "lensim: \"0.1.0\"\ngit_revision: \"%s\"\n", LENSIM_GIT_REV);
+    fprintf(m.f, "experiment: \"%s\"\nrun: \"%s\"\nseed: %llu\nseeds: %u\n", c->name, c->run_name,
+            (unsigned long long)c->seed, c->seeds);
+    fprintf(m.f, "experiment_hash: \"%016llx\"\n", (unsigned long long)cfg_hash(c));
+    fputs("seed_dirs:\n", m.f);
+    for (size_t j = j0; j < j1; j++)
+        fprintf(m.f, "  - \"%s\"\n", strrchr(job[j].sub, '/') + 1);
+    fputs("config:\n", m.f);
+    char  *buf = NULL;
+    size_t len = 0;
+    FILE  *t = open_memstream(&buf, &len);
+    if (t) {
+        cfg_dump(c, t);
+        fclose(t);
+        for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save))
+            fprintf(m.f, "  %s\n", line);
+        free(buf);
+    }
+    rc = t ? sim_afile_commit(&m, err) : sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    sim_afile_discard(&m);
+    return rc;
+}
+
+/* The jobs of runs cfgs[0..n): one per run, or per seed of a run with seeds > 1 (seed + k for
+ * k < seeds, in RUN/seed-S/, each configured as `--seed S --seeds 1` would be, so that its files
+ * are exactly those). first[i]..first[i + 1] are run i's. Returns an owned array (sim_free) of
+ * first[n] jobs, or NULL when out of memory. */
+static struct job *make_jobs(const struct cfg *cfgs, size_t n, size_t *first)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        first[i] = m;
+        m += cfgs[i].seeds > 1 ? cfgs[i].seeds : 1;
+    }
+    first[n] = m;
+    struct job *job = sim_calloc(m ? m : 1, sizeof *job);
+    if (!job)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = first[i]; j < first[i + 1]; j++) {
+            struct job *x = &job[j];
+            x->c = cfgs[i];
+            x->run = i;
+            if (cfgs[i].seeds <= 1) {
+                snprintf(x->sub, sizeof x->sub, "%s", cfgs[i].run_name);
+                continue;
+            }
+            x->c.seed = cfgs[i].seed + (j - first[i]); /* wraps past 2^64 - 1, as a u64 does */
+            x->c.seeds = 1;
+            snprintf(x->sub, sizeof x->sub, "%s/seed-%llu", cfgs[i].run_name,
+                     (unsigned long long)x->c.seed);
+        }
+    return job;
+}
+
+/* --resume (issue 14): seed folders in DIR/<run>/ that this run's jobs do not write (left by a
+ * run of more seeds, or of several seeds when the run has one now) are removed, so that a run's
+ * folder holds only what its manifest describes. Returns 0 or SIM_EIO with the reason. */
+static int clear_stale_seeds(const char *dir, const struct job *job, size_t j0, size_t j1,
+                             struct sim_msg *err)
+{
+    char path[1500];
+    snprintf(path, sizeof path, "%s/%s", dir, job[j0].c.run_name);
+    DIR *d = opendir(path);
+    int  rc = SIM_OK;
+    if (!d)
+        return SIM_OK;
+    for (struct dirent *de; !rc && (de = readdir(d));) {
+        int keep = strncmp(de->d_name, "seed-", 5) != 0;
+        for (size_t j = j0; j < j1 && !keep && j1 - j0 > 1; j++) /* RUN/seed-S */
+            keep = !strcmp(strrchr(job[j].sub, '/') + 1, de->d_name);
+        if (!keep) {
+            char p[2000];
+            snprintf(p, sizeof p, "%s/%s", path, de->d_name);
+            rc = remove_tree(p, err);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
 struct table_ctx {
-    const struct cfg     *cfgs;
+    const struct cfg     *cfgs; /* the runs */
     size_t                n, next;
-    const enum job_state *state;
-    const struct job_out *out;
-    char *const          *why; /* why[i]: run i cannot run, or NULL */
+    const size_t         *first; /* run i's jobs: first[i] .. first[i + 1] (issue 14) */
+    const struct job     *job;
+    const enum job_state *state; /* per job */
+    const struct job_out *out;   /* per job */
+    char *const          *why;   /* why[i]: run i cannot run, or NULL */
     int                   quiet;
     struct table          tab;
-    double                wall; /* seconds the finished runs took, summed */
+    double                wall; /* seconds the finished jobs took, summed */
 };
 
 /* Print the table rows of the runs finished in order so far (rows come out in run order with
- * any -j). */
+ * any -j): a run is finished when each of its jobs is. */
 static void print_ready(void *p)
 {
     struct table_ctx *t = p;
-    while (t->next < t->n && (t->state[t->next] == JOB_SKIP || t->state[t->next] == JOB_DONE ||
-                              t->state[t->next] == JOB_RESUMED)) {
-        size_t i = t->next++;
-        if (t->state[i] == JOB_SKIP)
+    size_t            n_jobs = t->first[t->n];
+    for (; t->next < t->n; t->next++) {
+        size_t i = t->next, j0 = t->first[i], j1 = t->first[i + 1], bad = 0;
+        for (size_t j = j0; j < j1; j++) {
+            enum job_state s = t->state[j];
+            if (s != JOB_SKIP && s != JOB_DONE && s != JOB_RESUMED && s != JOB_INFEASIBLE)
+                return;
+        }
+        if (t->state[j0] == JOB_SKIP)
             continue;
-        if (t->state[i] == JOB_INFEASIBLE) {
+        if (t->state[j0] == JOB_INFEASIBLE) {
             if (!t->quiet)
                 printf("%-26.26s infeasible: %s\n", t->cfgs[i].run_name, t->why[i]);
             continue;
         }
-        if (t->out[i].rc) { /* one that stops the others is reported by the caller */
-            if (!fatal_rc(t->out[i].rc, t->n)) {
-                fflush(stdout);
-                fprintf(stderr, "lensim run: run %s failed: %s\n", t->cfgs[i].run_name,
-                        t->out[i].err.text);
+        for (size_t j = j0; j < j1; j++) {
+            if (!t->out[j].rc) {
+                t->wall += t->out[j].wall_s;
+                continue;
             }
+            bad++;
+            if (!fatal_rc(t->out[j].rc, n_jobs)) { /* one that stops the others: the caller's */
+                fflush(stdout);
+                fprintf(stderr, "lensim run: run %s failed: %s\n", t->job[j].sub,
+                        t->out[j].err.text);
+            }
+        }
+        if (bad || t->quiet)
+            continue;
+        if (!t->tab.seeded) {
+            struct run_result r = {.sum = t->out[j0].sum, .wall_s = t->out[j0].wall_s};
+            table_row(&t->tab, t->cfgs[i].run_name, &r);
             continue;
         }
-        t->wall += t->out[i].wall_s;
-        if (t->quiet)
-            continue;
-        struct run_result r = {.sum = t->out[i].sum, .wall_s = t->out[i].wall_s};
-        table_row(&t->tab, t->cfgs[i].run_name, &r);
+        double      mean[MET_CSV_MAX_COLS], ci[MET_CSV_MAX_COLS];
+        char        buf[4096];
+        const char *names[MET_CSV_MAX_COLS];
+        size_t      nm = met_csv_names(buf, sizeof buf, names, MET_CSV_MAX_COLS);
+        if (seed_agg(t->out, j0, j1, nm, mean, ci) == SIM_OK)
+            table_row_seeds(&t->tab, t->cfgs[i].run_name, (uint32_t)(j1 - j0), mean,
+                            j1 - j0 > 1 ? ci : NULL);
     }
     fflush(stdout);
 }
 
-/* MPI: every run's result to rank 0 (run i belongs to rank i mod size). Rank 0 returns the
- * lowest-numbered failed run over all ranks (or n); the others return their own. */
+/* MPI: every job's result to rank 0 (job i belongs to rank i mod size). Rank 0 returns the
+ * lowest-numbered failed job over all ranks (or n); the others return their own. */
 static size_t mpi_gather(size_t n, enum job_state *state, struct job_out *out, size_t failed)
 {
 #ifdef LENSIM_HAVE_MPI
@@ -814,10 +1155,62 @@ static size_t mpi_gather(size_t n, enum job_state *state, struct job_out *out, s
     return failed;
 }
 
+/* Issue 14: results.csv's row of run i, whose jobs job[j0..j1) all ended (or resumed), and the
+ * rows of its seeds in results_seeds.csv. A run of several seeds of which some failed is a
+ * failed row that names them (its metrics empty: no mean over the seeds that finished); each
+ * seed's row says how it went. Returns 1 when the run's row is a failure, or a negative code
+ * (out of memory). */
+static int results_run(struct results *r, const struct cfg *c, const struct job *job,
+                       const struct job_out *out, size_t j0, size_t j1)
+{
+    size_t                ns = j1 - j0, n_bad = 0;
+    const struct job_out *bad = NULL;
+    struct row_vals       v = {.seeds = c->seeds > 1 ? c->seeds : 1};
+    for (size_t j = j0; j < j1; j++) {
+        if (r->seeded) {
+            struct row_vals one = {.sum = out[j].rc ? NULL : &out[j].sum, .seeds = 1};
+            results_row_csv(r, r->per.f, &job[j].c, &one, out[j].rc ? "failed" : "ok",
+                            out[j].rc ? out[j].err.text : "", 0);
+        }
+        if (out[j].rc) {
+            n_bad++;
+            bad = bad ? bad : &out[j];
+        }
+    }
+    if (ns == 1 && !n_bad) {
+        v.sum = &out[j0].sum;
+        results_row(r, c, &v, "ok", "");
+        return 0;
+    }
+    if (ns == 1) {
+        results_row(r, c, &v, "failed", bad->err.text);
+        return 1;
+    }
+    if (n_bad) {
+        char why[sizeof bad->err.text + 600], *p = why;
+        p += snprintf(why, 300, "%zu of %zu seeds failed (seed", n_bad, ns);
+        for (size_t j = j0, k = 0; j < j1 && p < why + 520; j++)
+            if (out[j].rc)
+                p += snprintf(p, 40, "%s %llu", k++ ? "," : "", (unsigned long long)job[j].c.seed);
+        snprintf(p, (size_t)(why + sizeof why - p), "); seed %llu: %s",
+                 (unsigned long long)job[bad - out].c.seed, bad->err.text);
+        results_row(r, c, &v, "failed", why);
+        return 1;
+    }
+    double mean[MET_CSV_MAX_COLS], ci[MET_CSV_MAX_COLS];
+    if (seed_agg(out, j0, j1, r->n_metric, mean, ci))
+        return SIM_ENOMEM;
+    v.mean = mean;
+    v.ci = ci;
+    results_row(r, c, &v, "ok", "");
+    return 0;
+}
+
 /* Run cfgs[0..n) of e into dir, holding its lock and catching the stop signals. why[i] is the
  * reason run i cannot run (found before anything was written), or NULL: such a run, and one that
  * fails as it runs (but for an interruption, an I/O error or lack of memory: fatal_rc), is a row
- * of results.csv with its status and reason, and the others go on. results.csv and results.json
+ * of results.csv with its status and reason, and the others go on. A run of several seeds
+ * (issue 14) is a job per seed; its row comes when they all ended. results.csv and results.json
  * are written when every selected run finished or failed so. *n_failed gets the number that
  * failed. Returns 0, SIM_EINTR, or a negative code with the reason in err. */
 static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs, size_t n,
@@ -828,9 +1221,12 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
     struct results   res_files = {0};
     char             lock_path[1100], rpath[1100];
     int              lock = -1, rc;
-    enum job_state  *state = sim_calloc(n, sizeof *state);
-    struct job_out  *out = sim_calloc(n, sizeof *out);
-    size_t           n_sel = 0, n_resumed = 0;
+    size_t          *first = sim_calloc(n + 1, sizeof *first);
+    struct job      *job = first ? make_jobs(cfgs, n, first) : NULL;
+    size_t           m = job ? first[n] : 0; /* jobs */
+    enum job_state  *state = job ? sim_calloc(m, sizeof *state) : NULL;
+    struct job_out  *out = job ? sim_calloc(m, sizeof *out) : NULL;
+    size_t           n_sel = 0, n_resumed = 0, n_jsel = 0;
     *n_failed = 0;
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART; /* the flag stops the run; no read or write should fail of it */
@@ -860,18 +1256,20 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
             sim_msg_set(err, rc, "%s: rank 0 could not prepare it", dir);
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        state[i] = so->only && fnmatch(so->only, cfgs[i].run_name, 0) ? JOB_SKIP : JOB_TODO;
-        if (state[i] == JOB_SKIP)
+    for (size_t j = 0; j < m; j++) {
+        size_t i = job[j].run;
+        state[j] = so->only && fnmatch(so->only, cfgs[i].run_name, 0) ? JOB_SKIP : JOB_TODO;
+        if (state[j] == JOB_SKIP)
             continue;
-        n_sel++;
+        n_sel += j == first[i];
+        n_jsel++;
         if (why[i]) {
-            state[i] = JOB_INFEASIBLE; /* recorded, and the sweep goes on */
-        } else if (so->resume && run_complete(&cfgs[i], dir, &out[i])) {
-            state[i] = JOB_RESUMED;
+            state[j] = JOB_INFEASIBLE; /* recorded, and the sweep goes on */
+        } else if (so->resume && run_complete(&job[j], dir, &out[j])) {
+            state[j] = JOB_RESUMED;
             n_resumed++;
-        } else if (i % (size_t)mpi_size != (size_t)mpi_rank) {
-            state[i] = JOB_REMOTE; /* another rank's */
+        } else if (j % (size_t)mpi_size != (size_t)mpi_rank) {
+            state[j] = JOB_REMOTE; /* another rank's */
         }
     }
     if (!n_sel) {
@@ -879,72 +1277,115 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
                          so->only, file);
         goto out;
     }
+    for (size_t i = 0; i < n; i++) {
+        res_files.seeded |= cfgs[i].seeds > 1;
+        if (so->resume && mpi_rank == 0 && state[first[i]] != JOB_SKIP && !why[i] &&
+            (rc = clear_stale_seeds(dir, job, first[i], first[i + 1], err)))
+            goto out;
+    }
     if (mpi_rank == 0) { /* under MPI, rank 0 alone writes results.csv and results.json */
-        res_files.n_varied = cfg_varied_keys(e, res_files.varied, MAX_VARIED);
+        const char *varied[MAX_VARIED];
+        size_t      nv = cfg_varied_keys(e, varied, MAX_VARIED);
+        for (size_t k = 0; k < nv; k++) /* issue 14: `seeds` has its own column */
+            if (!res_files.seeded || strcmp(varied[k], "seeds"))
+                res_files.varied[res_files.n_varied++] = varied[k];
+        res_files.n_metric = met_csv_names(res_files.names, sizeof res_files.names,
+                                           res_files.metric, MET_CSV_MAX_COLS);
+        SIM_ASSERT(res_files.n_metric > 0);
         snprintf(rpath, sizeof rpath, "%s/results.csv", dir);
         if ((rc = sim_afile_open(&res_files.csv, rpath, err)))
             goto out;
         snprintf(rpath, sizeof rpath, "%s/results.json", dir);
         if ((rc = sim_afile_open(&res_files.json, rpath, err)))
             goto out;
+        snprintf(rpath, sizeof rpath, "%s/results_seeds.csv", dir);
+        if (res_files.seeded && (rc = sim_afile_open(&res_files.per, rpath, err)))
+            goto out;
         results_header(&res_files);
     }
-    struct bar bar = {.on = !so->quiet && isatty(2) && so->jobs <= 1 && mpi_size == 1, .n_runs = n};
-    struct table_ctx tc =
-        {.cfgs = cfgs, .n = n, .state = state, .out = out, .why = why, .quiet = so->quiet};
+    struct bar bar = {.on = !so->quiet && isatty(2) && so->jobs <= 1 && mpi_size == 1, .n_runs = m};
+    struct table_ctx tc = {.cfgs = cfgs,
+                           .n = n,
+                           .first = first,
+                           .job = job,
+                           .state = state,
+                           .out = out,
+                           .why = why,
+                           .quiet = so->quiet};
     if (!so->quiet) {
-        printf("lensim run %s: %zu run%s -> %s\n", file, n_sel, n_sel == 1 ? "" : "s", dir);
+        printf("lensim run %s: %zu run%s", file, n_sel, n_sel == 1 ? "" : "s");
+        if (res_files.seeded) /* each row: the mean over seeds, its 95 % CI half-width */
+            printf(" (%zu with their seeds; mean\u00b195 %% CI half-width)", n_jsel);
+        printf(" -> %s\n", dir);
         table_header(&tc.tab, cfgs, n);
     }
     if (n_resumed)
-        sim_log_info("--resume: %zu of %zu runs already complete in %s, kept", n_resumed, n_sel,
-                     dir);
+        sim_log_info("--resume: %zu of %zu %s already complete in %s, kept", n_resumed, n_jsel,
+                     n_jsel == n_sel ? "runs" : "runs and seeds", dir);
     print_ready(&tc);
-    size_t failed = run_todo(e, cfgs, n, state, out, so->jobs, dir, data_dir, &bar, print_ready,
+    size_t failed = run_todo(e, job, m, state, out, so->jobs, dir, data_dir, &bar, print_ready,
                              &tc);
-    failed = mpi_gather(n, state, out, failed);
+    failed = mpi_gather(m, state, out, failed);
     print_ready(&tc);
     if (mpi_rank) { /* rank 0 writes the results; its status is everyone's (below) */
-        rc = interrupted ? SIM_EINTR : failed < n ? out[failed].rc : SIM_OK;
+        rc = interrupted ? SIM_EINTR : failed < m ? out[failed].rc : SIM_OK;
         if (rc && rc != SIM_EINTR)
-            snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[failed].run_name,
+            snprintf(err->text, sizeof err->text, "run %.120s: %.380s", job[failed].sub,
                      out[failed].err.text);
     } else if (interrupted) {
         rc = SIM_EINTR;
-    } else if (failed < n) {
+    } else if (failed < m) {
         rc = out[failed].rc;
-        if (n > 1)
-            snprintf(err->text, sizeof err->text, "run %.120s: %.380s", cfgs[failed].run_name,
+        if (m > 1)
+            snprintf(err->text, sizeof err->text, "run %.120s: %.380s", job[failed].sub,
                      out[failed].err.text);
         else
             *err = out[failed].err;
     } else { /* every selected run finished, or failed so that the others went on */
-        for (size_t i = 0; i < n; i++) {
-            if (state[i] == JOB_INFEASIBLE) {
-                results_row(&res_files, &cfgs[i], NULL, "infeasible", why[i]);
+        rc = SIM_OK;
+        for (size_t i = 0; i < n && !rc; i++) {
+            size_t j0 = first[i], j1 = first[i + 1];
+            if (state[j0] == JOB_SKIP)
+                continue;
+            if (state[j0] == JOB_INFEASIBLE) {
+                struct row_vals v = {.seeds = cfgs[i].seeds};
+                results_row(&res_files, &cfgs[i], &v, "infeasible", why[i]);
                 (*n_failed)++;
-            } else if (state[i] == JOB_DONE && out[i].rc) {
-                results_row(&res_files, &cfgs[i], NULL, "failed", out[i].err.text);
-                (*n_failed)++;
-            } else if (state[i] == JOB_DONE || state[i] == JOB_RESUMED) {
-                results_row(&res_files, &cfgs[i], &out[i].sum, "ok", "");
+                continue;
             }
+            if (cfgs[i].seeds > 1 && (rc = write_seeds_manifest(dir, &cfgs[i], job, j0, j1, err)))
+                break;
+            int r = results_run(&res_files, &cfgs[i], job, out, j0, j1);
+            if (r < 0)
+                rc = sim_msg_set(err, r, "out of memory");
+            else
+                *n_failed += (size_t)r;
         }
-        fputs("\n]\n", res_files.json.f);
-        if (!(rc = sim_afile_commit(&res_files.csv, err)))
-            rc = sim_afile_commit(&res_files.json, err);
+        if (!rc) {
+            fputs("\n]\n", res_files.json.f);
+            if (!(rc = sim_afile_commit(&res_files.csv, err)))
+                rc = sim_afile_commit(&res_files.json, err);
+            if (!rc && res_files.seeded)
+                rc = sim_afile_commit(&res_files.per, err);
+            snprintf(rpath, sizeof rpath, "%s/results_seeds.csv", dir);
+            if (!rc && !res_files.seeded) /* --resume after a run of several seeds */
+                unlink(rpath);
+        }
         if (!rc && !so->quiet)
-            printf("%zu run%s simulated in %.3f s\n", n_sel, n_sel == 1 ? "" : "s", tc.wall);
+            printf("%zu run%s simulated in %.3f s\n", n_jsel, n_jsel == 1 ? "" : "s", tc.wall);
     }
 out:
     sim_afile_discard(&res_files.csv);
     sim_afile_discard(&res_files.json);
+    sim_afile_discard(&res_files.per);
     if (lock >= 0)
         unlock_dir(lock, lock_path);
     for (int k = 0; k < N_STOP_SIGNALS; k++)
         sigaction(stop_signals[k], &old[k], NULL);
     sim_free(state);
     sim_free(out);
+    sim_free(job);
+    sim_free(first);
     return rc;
 }
 
@@ -1027,7 +1468,7 @@ int run_cmd(int argc, char **argv)
     struct cfg     *cfgs = NULL;
     size_t          n_sets = 0, n = 0, n_failed = 0;
     int             rc = SIM_OK, status = 0;
-    char            seedbuf[64], qbuf[64];
+    char            seedbuf[64], seedsbuf[64], qbuf[64];
     if (!sets)
         return CLI_EXIT_FAILED;
     mpi_start(&argc, &argv);
@@ -1061,10 +1502,21 @@ int run_cmd(int argc, char **argv)
             so.jobs = j ? (int)j : cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
         } else if (!strcmp(a, "--only")) {
             so.only = argv[++i];
+        } else if (!strcmp(a, "--seeds") && i + 1 < argc) { /* issue 14 */
+            char         *end;
+            unsigned long k = strtoul(argv[++i], &end, 10);
+            if (*end || end == argv[i] || argv[i][0] == '-' || k < 1 || k > 1000) {
+                fprintf(stderr, "lensim run: --seeds %s: a number of seeds from 1 to 1000\n",
+                        argv[i]);
+                status = CLI_EXIT_USAGE;
+                goto out;
+            }
+            snprintf(seedsbuf, sizeof seedsbuf, "seeds=%lu", k);
+            sets[n_sets++] = seedsbuf;
         } else if (!strcmp(a, "--check")) {
             sets[n_sets++] = "engine.check=true";
         } else if ((!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--seed") ||
-                    !strcmp(a, "--queue") || !strcmp(a, "--data-dir")) &&
+                    !strcmp(a, "--seeds") || !strcmp(a, "--queue") || !strcmp(a, "--data-dir")) &&
                    i + 1 >= argc) {
             fprintf(stderr, "lensim run: %s needs a value\n", a);
             status = CLI_EXIT_USAGE;
@@ -1179,20 +1631,37 @@ int cli_run_batch(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, int jobs
     struct sigaction sa = {0}, old[N_STOP_SIGNALS];
     enum job_state  *state = sim_calloc(n, sizeof *state);
     struct job_out  *out = sim_calloc(n, sizeof *out);
+    struct job      *job = sim_calloc(n, sizeof *job);
     struct bar       bar = {0};
     int              rc = SIM_OK;
-    if (!state || !out) {
+    if (!state || !out || !job) {
         sim_free(state);
         sim_free(out);
+        sim_free(job);
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
     }
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (cfgs[i].seeds > 1) { /* issue 14 */
+            rc = sim_msg_set(err, SIM_ECONFIG,
+                             "seeds: %u: lensim search decides pass or fail on one run's "
+                             "metrics; over seeds it would have to choose between the mean and "
+                             "its confidence interval, so it runs one seed (set seeds: 1, or "
+                             "search each seed with --seed)",
+                             cfgs[i].seeds);
+            cfg_place_msg(e, 0, err);
+        }
+        job[i].c = cfgs[i];
+        job[i].run = i;
+        snprintf(job[i].sub, sizeof job[i].sub, "%s", cfgs[i].run_name);
+        state[i] = JOB_TODO;
+    }
+    if (rc)
+        goto done;
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;
     for (int k = 0; k < N_STOP_SIGNALS; k++)
         sigaction(stop_signals[k], &sa, &old[k]);
-    for (size_t i = 0; i < n; i++)
-        state[i] = JOB_TODO;
-    size_t failed = run_todo(e, cfgs, n, state, out, jobs, dir, data_dir, &bar, print_none, NULL);
+    size_t failed = run_todo(e, job, n, state, out, jobs, dir, data_dir, &bar, print_none, NULL);
     if (interrupted) {
         rc = SIM_EINTR;
     } else if (failed < n) {
@@ -1207,8 +1676,10 @@ int cli_run_batch(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, int jobs
     }
     for (int k = 0; k < N_STOP_SIGNALS; k++)
         sigaction(stop_signals[k], &old[k], NULL);
+done:
     sim_free(state);
     sim_free(out);
+    sim_free(job);
     return rc;
 }
 

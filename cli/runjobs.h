@@ -16,7 +16,8 @@ void cli_unlock_dir(int fd, const char *path);
 /* Run cfgs[0..n) of e into dir/<run_name>, `jobs` at a time in worker processes (<= 1: here),
  * catching SIGINT/SIGTERM/SIGHUP for the duration; on success sums[i] and wall_s[i] hold each
  * run's summary and wall time. Returns 0, SIM_EINTR (cli_interrupted() gives the signal), or the
- * lowest-numbered failed run's code with "run NAME: reason" in err. */
+ * lowest-numbered failed run's code with "run NAME: reason" in err. Issue 14: a cfg with
+ * seeds > 1 is refused (SIM_ECONFIG, placed at the `seeds` key): the batch runs single runs. */
 int cli_run_batch(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, int jobs, const char *dir,
                   const char *data_dir, struct met_summary *sums, double *wall_s,
                   struct sim_msg *err);

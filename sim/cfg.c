@@ -91,6 +91,14 @@ static const struct field fields[] = {
     FS("description", description, "", "free text, copied into the manifest"),
     FN("seed", T_U64, seed, "1", 0, 1.8e19, "",
        "experiment seed: every random stream derives from it"),
+    /* issue 14: seeds and confidence */
+    FN("seeds", T_U32, seeds, "1", 1, 1000, "runs",
+       "run every run with seeds seed, seed+1, ..., seed+seeds-1 (lensim run --seeds N sets it); "
+       "above 1, RUN_DIR/seed-S/ holds each seed's files (those `--seed S --seeds 1` writes), "
+       "results_seeds.csv one row per run and seed, and results.csv/json the mean over seeds of "
+       "each metric m plus m_ci95, the half-width of its 95 % Student-t confidence interval "
+       "(t(0.975, seeds-1) s / sqrt(seeds), s the sample standard deviation), and `seeds`; a run "
+       "whose seeds do not all finish is a failed row naming them (no mean over fewer seeds)"),
 
     FP("model.name", model, "llama-2-7b", cal_model_names,
        "model preset, or 'custom' with the shape below"),
@@ -1369,12 +1377,20 @@ static int hash_skips(const struct cfg *c, const struct field *f)
            (!strcmp(f->key, "engine.kv_blocks") && !c->kv_blocks);
 }
 
+/* Issue 14: `seeds` at its default (1) is left out of manifests and the hash alike, so that a
+ * single-seed run writes the very files it wrote before the key existed, and the files of seed S
+ * of a many-seed run are those `--seed S` alone writes. */
+static int dump_skips(const struct cfg *c, const struct field *f)
+{
+    return !strcmp(f->key, "seeds") && c->seeds <= 1; /* 0: a struct cfg not from cfg_resolve */
+}
+
 static void dump(const struct cfg *c, FILE *out, int for_hash)
 {
     char group[64] = "";
     for (size_t i = 0; i < N_FIELDS; i++) {
         const struct field *f = &fields[i];
-        if (for_hash && (result_neutral(f) || hash_skips(c, f)))
+        if ((for_hash && (result_neutral(f) || hash_skips(c, f))) || dump_skips(c, f))
             continue;
         const char *dot = strchr(f->key, '.');
         if (dot) {

@@ -121,6 +121,10 @@ struct cfg {
     enum live_timer live_timer;
     double          live_max_bytes;
     uint32_t        live_threads;
+
+    /* issue 14: seeds and confidence. Every run of the experiment runs with seeds seed, seed+1,
+     * ..., seed+seeds-1 (lensim run; 1: the run alone, as before). */
+    uint32_t seeds;
 };
 
 typedef struct cfg_exp cfg_exp_t;
