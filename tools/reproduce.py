@@ -14,10 +14,11 @@ the hashes of every input they came from) and docs/claims.json (the papers' clai
 paragraphs), so `check` needs no experiment run: it fails when the document was edited by hand,
 when claims.json, this script or an experiment file changed after the last `make reproduce`.
 
-Intervals: each run of an experiment may have several seeds (the experiment's `seeds:` key); a
-headline is computed per seed exactly as the paper computes it, then its mean and a 95 % Student-t
-interval over the seeds (t quantiles from the table below, checked against GSL's
-gsl_cdf_tdist_Pinv in tests). With one seed the interval is not stated.
+Intervals: each run of an experiment may have several seeds (the experiment's `seeds:` key,
+results_seeds.csv); a headline is computed per seed exactly as the paper computes it (so ratios
+are paired within a seed), then its mean and a 95 % Student-t interval over the seeds (t quantiles
+from the table below; tests/reproduce_check.py checks them by integrating the t density). With one
+seed the interval is not stated.
 """
 import argparse
 import csv
@@ -74,41 +75,25 @@ def inputs_of(claims, docs):
 # ---- per-seed rows ----
 
 def seed_tables(expdir):
-    """List of per-seed row lists of an experiment's results. A run with `seeds` > 1 keeps each
-    seed's results under RUN_DIR/seed-S/summary.json; otherwise results.csv is the one seed."""
-    with open(os.path.join(expdir, "results.csv")) as f:
+    """List of per-seed row lists of an experiment's results: results_seeds.csv (one row per run
+    and seed, written when the experiment has `seeds:` > 1) grouped by seed, else results.csv as
+    the one seed. Every run must be ok in every seed."""
+    path = os.path.join(expdir, "results_seeds.csv")
+    if not os.path.exists(path):
+        path = os.path.join(expdir, "results.csv")
+    with open(path) as f:
         rows = list(csv.DictReader(f))
-    bad = [r["run"] for r in rows if r.get("status", "ok") != "ok"]
+    bad = sorted({r["run"] for r in rows if r.get("status", "ok") != "ok"})
     if bad:
-        raise SystemExit("reproduce: %s: runs not ok: %s" % (expdir, ", ".join(bad)))
-    n = int(rows[0].get("seeds", "1") or 1) if rows else 1
-    if n == 1:
-        return [rows]
-    tables = [[] for _ in range(n)]
+        raise SystemExit("reproduce: %s: runs not ok: %s" % (path, ", ".join(bad)))
+    by = {}
     for r in rows:
-        seeds = sorted(d for d in os.listdir(os.path.join(expdir, r["run"]))
-                       if d.startswith("seed-"))
-        if len(seeds) != n:
-            raise SystemExit("reproduce: %s/%s: %d seed folders, results.csv says %d"
-                             % (expdir, r["run"], len(seeds), n))
-        seeds.sort(key=lambda d: int(d[5:]))
-        for i, d in enumerate(seeds):
-            with open(os.path.join(expdir, r["run"], d, "summary.json")) as f:
-                s = json.load(f)
-            row = dict(r)
-            row.update({k: str(v) for k, v in flat(s).items() if k in r})
-            tables[i].append(row)
+        by.setdefault(int(r["seed"]), []).append(r)
+    tables = [by[k] for k in sorted(by)]
+    runs = [sorted(r["run"] for r in t) for t in tables]
+    if any(x != runs[0] for x in runs):
+        raise SystemExit("reproduce: %s: the seeds do not hold the same runs" % path)
     return tables
-
-
-def flat(d, out=None):
-    out = {} if out is None else out
-    for k, v in d.items():
-        if isinstance(v, dict):
-            flat(v, out)
-        else:
-            out[k] = v
-    return out
 
 
 # ---- extractors: one per claim kind; each returns rows of (label, [per-seed values]) ----
