@@ -8,7 +8,7 @@ MESON_OPTS ?=
 DEB_PKGS   := build-essential meson ninja-build pkg-config libgsl-dev libyaml-dev \
               libopenblas-dev gnuplot-nox python3
 
-.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install fidelity mutation sass
+.PHONY: all demo test test-asan fuzz fuzz-ci bench deps clean install fidelity mutation sass reproduce
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -111,3 +111,9 @@ clean:
 SASS_OPTS ?=
 sass:
 	calib/sass.sh $(SASS_OPTS)
+# Paper reproduction report (issue 14): runs every paper experiment of docs/claims.json into
+# results/reproduce/ and regenerates docs/REPRODUCTION.md, docs/reproduction-data.json and
+# docs/figures/ (a test checks the report is up to date with its inputs).
+reproduce: all
+	python3 tools/reproduce.py run --lensim $(BUILD)/lensim --out results/reproduce -j 2
+	python3 tools/reproduce.py report --results results/reproduce --lensim $(BUILD)/lensim

@@ -580,6 +580,14 @@ int cal_calibrate(const struct cal_calibrate_opts *o, FILE *summary, struct sim_
         (rc = time_predictor(o, 1, &r->pred1, err)) ||
         (rc = time_predictor(o, 32, &r->pred32, err)) || (rc = make_profile(r, err)))
         goto out;
+    /* Never write a profile the loader refuses (the fit holds the terms it checks at 0, and the
+     * all-reduce terms only add; this is the last line of defence). */
+    if ((rc = cal_profile_check_latency(&r->p, "the fitted profile", err))) {
+        struct sim_msg why = *err;
+        sim_msg_set(err, rc, "%.380s; not written (raw measurements kept in %.120s)", why.text,
+                    r->csv);
+        goto out;
+    }
     make_info(r, info, sizeof info);
     if ((rc = cal_profile_save_info(o->out, &r->p, info, err)))
         goto out;

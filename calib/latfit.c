@@ -27,9 +27,20 @@ struct ws {
     size_t *sel;
 };
 
-/* Fit the points sel[0..m) of obs as one piece, holding insignificant negative terms at 0. */
+/* A term the loader requires non-negative in this piece (profile.c, check_positive): decode_ctx
+ * everywhere (latency grows with the context), prefill_sq in the last, unbounded piece (else long
+ * prompts take negative time). */
+static int must_be_nonneg(int j, int unbounded)
+{
+    return j == CAL_T_DECODE_CTX || (unbounded && j == CAL_T_PREFILL_SQ);
+}
+
+/* Fit the points sel[0..m) of obs as one piece, holding at 0 the negative terms the loader
+ * refuses (forced[j] = 1 when such a term was significantly negative) and the insignificant
+ * negative ones. */
 static int fit_piece(const struct cal_obs *obs, const size_t *sel, size_t m, size_t min_pts,
-                     struct ws *ws, struct fit_result *fr, unsigned char held[CAL_TERMS])
+                     int unbounded, struct ws *ws, struct fit_result *fr,
+                     unsigned char held[CAL_TERMS], unsigned char forced[CAL_TERMS])
 {
     if (m < min_pts)
         return SIM_EFIT;
@@ -41,6 +52,7 @@ static int fit_piece(const struct cal_obs *obs, const size_t *sel, size_t m, siz
     }
     unsigned char active[CAL_TERMS];
     memset(active, 1, sizeof active);
+    memset(forced, 0, CAL_TERMS);
     const char *names[CAL_TERMS];
     for (size_t j = 0; j < CAL_TERMS; j++)
         names[j] = cal_term_name(j);
@@ -56,21 +68,26 @@ static int fit_piece(const struct cal_obs *obs, const size_t *sel, size_t m, siz
         int             rc = fit_linear(&d, fr, NULL);
         if (rc)
             return rc;
-        /* Hold at 0 the most negative insignificant term, then refit. */
-        int    worst = -1;
+        /* Hold at 0 the most negative term the loader refuses, else the most negative
+         * insignificant term, then refit. */
+        int    worst = -1, must = 0;
         double wz = 0;
         for (int j = 1; j < CAL_TERMS; j++) {
             if (!active[j] || fr->coef[j] >= 0)
                 continue;
             double z = fr->coef[j] / (fr->err[j] > 0 ? fr->err[j] : 1e-300);
-            if (z > -2.0 && z < wz) {
+            int    mj = must_be_nonneg(j, unbounded);
+            if ((mj && !must) || ((mj || z > -2.0) && mj == must && z < wz)) {
                 wz = z;
                 worst = j;
+                must = mj;
             }
         }
         if (worst < 0)
             break;
         active[worst] = 0;
+        if (must && wz <= -2.0)
+            forced[worst] = 1;
     }
     for (int j = 0; j < CAL_TERMS; j++)
         held[j] = !active[j];
@@ -89,7 +106,8 @@ static double predict(const struct cal_piece *pc, size_t k, const struct cal_bat
  * into pc. Returns 0 or SIM_EFIT. */
 static int fit_form(const struct cal_obs *obs, size_t n, const unsigned char *mask,
                     const double *bp, size_t K, size_t min_pts, struct ws *ws, struct cal_piece *pc,
-                    struct fit_result *fr, size_t *cnt, unsigned char held[][CAL_TERMS])
+                    struct fit_result *fr, size_t *cnt, unsigned char held[][CAL_TERMS],
+                    unsigned char forced[][CAL_TERMS])
 {
     for (size_t k = 0; k < K; k++) {
         double lo = k ? bp[k - 1] : -INFINITY, hi = k + 1 < K ? bp[k] : INFINITY;
@@ -100,8 +118,9 @@ static int fit_form(const struct cal_obs *obs, size_t n, const unsigned char *ma
                 ws->sel[m++] = i;
         }
         struct fit_result tmp;
-        unsigned char     h[CAL_TERMS];
-        int rc = fit_piece(obs, ws->sel, m, min_pts, ws, fr ? &fr[k] : &tmp, held ? held[k] : h);
+        unsigned char     h[CAL_TERMS], fo[CAL_TERMS];
+        int rc = fit_piece(obs, ws->sel, m, min_pts, k + 1 == K, ws, fr ? &fr[k] : &tmp,
+                           held ? held[k] : h, forced ? forced[k] : fo);
         if (rc)
             return rc;
         pc[k].max_tokens = hi;
@@ -128,7 +147,7 @@ static double cv_mape(const struct cal_obs *obs, size_t n, const unsigned char *
         for (size_t i = 0; i < n; i++)
             mask[i] = train[i] && fold[i] != f;
         struct cal_piece pc[CAL_MAX_PIECES];
-        if (fit_form(obs, n, mask, bp, K, min_pts, ws, pc, NULL, NULL, NULL))
+        if (fit_form(obs, n, mask, bp, K, min_pts, ws, pc, NULL, NULL, NULL, NULL))
             return INFINITY;
         for (size_t i = 0; i < n; i++)
             if (train[i] && fold[i] == f) {
@@ -247,12 +266,12 @@ int cal_latfit(const struct cal_obs *obs, size_t n, const struct cal_latfit_opts
     if (!best_k || !isfinite(best_cv)) {
         /* Say why: the single line's own error, on all the training points. */
         struct fit_result fr;
-        unsigned char     h[CAL_TERMS];
+        unsigned char     h[CAL_TERMS], fo[CAL_TERMS];
         size_t            m = 0;
         for (size_t i = 0; i < n; i++)
             if (train[i])
                 ws.sel[m++] = i;
-        rc = fit_piece(obs, ws.sel, m, min_pts, &ws, &fr, h);
+        rc = fit_piece(obs, ws.sel, m, min_pts, 1, &ws, &fr, h, fo);
         rc = sim_msg_set(err, SIM_EFIT, "no piecewise form could be fitted: %s",
                          rc ? fr.status : "cross-validation failed in every fold");
         goto done;
@@ -260,8 +279,9 @@ int cal_latfit(const struct cal_obs *obs, size_t n, const struct cal_latfit_opts
 
     out->n_pieces = best_k;
     out->cv_mape = best_cv;
+    unsigned char forced[CAL_MAX_PIECES][CAL_TERMS];
     rc = fit_form(obs, n, train, best_bp, best_k, min_pts, &ws, out->piece, out->fit,
-                  out->n_in_piece, out->held0);
+                  out->n_in_piece, out->held0, forced);
     if (rc) {
         rc = sim_msg_set(err, SIM_EFIT, "final fit failed: %s", out->fit[0].status);
         goto done;
@@ -282,6 +302,15 @@ int cal_latfit(const struct cal_obs *obs, size_t n, const struct cal_latfit_opts
     out->mape_train = s_tr / (double)n_tr;
     out->mape_heldout = out->n_heldout ? s_ho / (double)out->n_heldout : NAN;
 
+    for (size_t k = 0; k < best_k; k++)
+        for (int j = 1; j < CAL_TERMS; j++)
+            if (forced[k][j])
+                add_warn(out,
+                         "piece %zu: %s came out significantly negative and is held at 0 (a "
+                         "negative value makes latency negative for %s): the form does not fit "
+                         "this region well",
+                         k + 1, cal_term_name((size_t)j),
+                         j == CAL_T_DECODE_CTX ? "long contexts" : "long prompts");
     for (size_t k = 0; k < best_k; k++)
         for (int j = 1; j < CAL_TERMS; j++)
             if (out->piece[k].coef[j] < 0)

@@ -9,7 +9,9 @@
  * degenerate, rules its candidate out (the neighbours merge). One more piece is kept only when it
  * lowers the validation MAPE by at least 10 %. A non-constant coefficient that comes out negative
  * but within 2 sigma of 0 is held at 0 and the piece refitted (a latency term cannot be
- * negative); a significantly negative one stays, with a warning. The held-out points are never
+ * negative); a significantly negative one stays, with a warning, unless the loader would refuse
+ * it (decode_ctx in any piece, prefill_sq in the last, unbounded piece: profile.c's latency
+ * check), in which case it is held at 0 too and the warning says so. The held-out points are never
  * used to fit or to choose: they give the reported MAPE and maximum error.
  * Cost: O(C(q, K-1) x folds x n) fits of 5 terms for q quantiles and K pieces; well under a
  * second for a few hundred points. Errors: SIM_EFIT when no form fits (reason in err),

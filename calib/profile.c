@@ -362,6 +362,12 @@ static int check_positive(struct rd *r, const struct cal_profile *p)
     return SIM_OK;
 }
 
+int cal_profile_check_latency(const struct cal_profile *p, const char *what, struct sim_msg *err)
+{
+    struct rd r = {.path = what, .err = err};
+    return check_positive(&r, p);
+}
+
 int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *err)
 {
     memset(out, 0, sizeof *out);

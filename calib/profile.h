@@ -101,6 +101,11 @@ static inline double cal_profile_latency(const struct cal_profile *p, const stru
  * batch each piece covers: PROFILE.md). *out is
  * unspecified on error. */
 int cal_profile_load(const char *path, struct cal_profile *out, struct sim_msg *err);
+/* The loader's latency check on a profile in memory (every coefficient finite, latency positive
+ * over every batch each piece covers); `what` names the profile in err. Returns 0 or
+ * SIM_ECONFIG. `lensim calibrate` runs it before writing, so that it never writes a profile that
+ * cal_profile_load refuses. */
+int cal_profile_check_latency(const struct cal_profile *p, const char *what, struct sim_msg *err);
 /* Frees what p owns (a table form's tables) and sets p->table to NULL. Cannot fail. */
 void cal_profile_fini(struct cal_profile *p);
 /* Write a piecewise profile atomically (temporary file, then rename). Returns 0, SIM_EIO, or

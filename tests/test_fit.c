@@ -168,6 +168,50 @@ TEST(absent_term_is_held_at_zero)
     free(obs);
 }
 
+/* A prefill time that is concave in the prompt (it grows more slowly than linearly over the
+ * measured range: t = 2e-3 + 2e-5 p - 4e-9 p^2 s, positive up to p = 5,100) fits a
+ * significantly negative prefill_sq. In the last, unbounded piece the loader refuses that
+ * (latency turns negative for long prompts: profile.c's check), so a fit that kept it would make
+ * `lensim calibrate` write a profile its own loader refuses. The fit must hold the term at 0 there,
+ * say so in its warnings, and every fitted profile must pass the loader's check. */
+TEST(fitted_profile_passes_the_loaders_check)
+{
+    const size_t    n = 160;
+    struct cal_obs *obs = calloc(n, sizeof *obs);
+    for (size_t maxk = 1; maxk <= CAL_MAX_PIECES; maxk += CAL_MAX_PIECES - 1) {
+        rng_t *r = rng_new(7, 3);
+        for (size_t i = 0; i < n; i++) {
+            double           p = 2.0 + 12.5 * (double)i;
+            struct cal_batch b = {i % 2 ? 1 + i % 64 : 0,
+                                  i % 2 ? (1 + i % 64) * (100.0 + 37 * (i % 13)) : 0, i % 2 ? 0 : p,
+                                  i % 2 ? 0 : p * p, 0};
+            double t = i % 2 ? 1e-3 + 1e-5 * b.decode_seqs + 1e-8 * b.decode_ctx
+                             : 2e-3 + 2e-5 * p - 4e-9 * p * p;
+            obs[i] = (struct cal_obs){.b = b, .t_s = t * (1 + gsl_ran_gaussian(r, 0.005))};
+        }
+        rng_free(r);
+        struct cal_latfit_report rep;
+        struct cal_latfit_opts   o = {.max_pieces = maxk};
+        struct sim_msg           err = {{0}};
+        int                      frc = cal_latfit(obs, n, &o, &rep, &err);
+        if (frc)
+            fprintf(stderr, "  %s\n", err.text);
+        ASSERT_EQ(frc, 0);
+        struct cal_profile prof = {.n_pieces = rep.n_pieces};
+        memcpy(prof.piece, rep.piece, sizeof prof.piece);
+        int rc = cal_profile_check_latency(&prof, "the fitted profile", &err);
+        if (rc)
+            fprintf(stderr, "  max_pieces %zu: %s\n", maxk, err.text);
+        ASSERT_EQ(rc, 0);
+        size_t last = rep.n_pieces - 1;
+        ASSERT_TRUE(rep.piece[last].coef[CAL_T_PREFILL_SQ] >= 0);
+        ASSERT_TRUE(rep.held0[last][CAL_T_PREFILL_SQ]);
+        ASSERT_STR_CONTAINS(rep.warn, "prefill_sq");
+        ASSERT_STR_CONTAINS(rep.warn, "held at 0");
+    }
+    free(obs);
+}
+
 TEST(latfit_reports_unfittable_input)
 {
     struct cal_obs obs[30];
@@ -195,5 +239,6 @@ int main(void)
     RUN(piecewise_fit_finds_the_breakpoint);
     RUN(absent_term_is_held_at_zero);
     RUN(latfit_reports_unfittable_input);
+    RUN(fitted_profile_passes_the_loaders_check);
     return test_main_end();
 }
