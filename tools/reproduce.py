@@ -188,8 +188,31 @@ def ex_peak_ratio(c, res):
              [peak(c["numerator"], i) / peak(c["denominator"], i) for i in range(nseeds)])]
 
 
+def sensitivity():
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    sys.dont_write_bytecode = True
+    import s3_sensitivity
+    return s3_sensitivity
+
+
+def ex_grid_best(c, res):
+    """Per model, S3 / ORCA at the grid point of experiments/s3-sensitivity.yaml where it is
+    largest (tools/s3_sensitivity.py reads the grid), labelled with that point's conditions."""
+    S = sensitivity()
+    pts, mu_out = S.load(os.path.join(res, c["experiment"]))
+    out = []
+    for m in S.models_of(pts):
+        best = max((k for k in pts if k[0] == m), key=lambda k: S.ratios(pts[k])[c["which"]])
+        _, pmu, sig, ov = best
+        out.append(("%s, at prompt median %.0f tokens, %.1f %% of outputs beyond the first "
+                    "bucket, +%g ms per iteration" % (m, math.exp(pmu),
+                                                      100 * S.share_beyond(mu_out, sig), ov),
+                    [S.ratios(pts[best])[c["which"]]]))
+    return out
+
+
 EXTRACT = {"ssjf_headline": ex_ssjf_headline, "ssjf_order": ex_ssjf_order,
-           "best_ratio": ex_best_ratio, "peak_ratio": ex_peak_ratio}
+           "best_ratio": ex_best_ratio, "peak_ratio": ex_peak_ratio, "grid_best": ex_grid_best}
 
 
 def summarise(vals):
@@ -467,6 +490,18 @@ def cmd_report(a):
     fig = figure_data(claims, a.results)
     data["figure_series"] = fig
     data["figures"] = draw(claims, data, fig, a.docs)
+    if "s3-sensitivity" in claims["experiments"]:
+        S = sensitivity()
+        pts, mu_out = S.load(os.path.join(a.results, "s3-sensitivity"))
+        with open(os.devnull, "w") as null:
+            old, sys.stdout = sys.stdout, null
+            try:
+                S.figure(pts, mu_out, os.path.join(a.docs, "figures", "s3-sensitivity.png"))
+            finally:
+                sys.stdout = old
+        data["figures"].setdefault("s3", []).append(
+            {"file": "s3-sensitivity.png", "alt": "S3 / ORCA against prompt length, the share "
+             "of outputs beyond the first bucket, model size and iteration overhead"})
     data["inputs"] = {f: sha256(os.path.join(ROOT, f)) for f in inputs_of(claims, a.docs)}
     with open(os.path.join(a.docs, "reproduction-data.json"), "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)
