@@ -7,6 +7,7 @@
  * from a few levels), all-equal arrays, sizes 1..40 and large, adversarial orders (sorted,
  * reversed, organ pipe) and the p0/p100 edges; equality is bitwise (ASSERT_EQ on doubles).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,69 @@ TEST(compaction_keeps_weighted_quantiles)
     gsl_rng_free(r);
 }
 
+/* Issue 13: met_wcompact (hash merge, then a radix sort of the distinct values) gives exactly
+ * the records of the plainest reference: sort by value, add the weights of equal values.
+ * Records compared bitwise (value and weight). Values: few distinct among many records (heavy
+ * merging), mostly distinct (the table doubles many times), values spanning many exponents and
+ * zero (radix digits that vary and that are shared), and sets with a negative value or -0.0
+ * (the sorting path). */
+static int cmp_wv(const void *a, const void *b)
+{
+    const struct met_wrec *x = a, *y = b;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+static void check_wcompact(gsl_rng *r, size_t n, int kind)
+{
+    struct met_wrec *a = malloc(n * sizeof *a), *ref = malloc(n * sizeof *ref);
+    ASSERT_TRUE(a && ref);
+    for (size_t i = 0; i < n; i++) {
+        double v;
+        switch (kind) {
+        case 0: v = 0.02 + 1e-6 * (double)gsl_rng_uniform_int(r, 3000); break;
+        case 1: v = (double)(20000000 + gsl_rng_uniform_int(r, 1u << 30)) / 1e9; break;
+        case 2: v = ldexp(gsl_rng_uniform(r), (int)gsl_rng_uniform_int(r, 60) - 30); break;
+        case 3: v = i % 7 == 0 ? 0.0 : (double)gsl_rng_uniform_int(r, 100); break;
+        case 4: v = (double)gsl_rng_uniform_int(r, 50) - 10; break;
+        default: v = i == n / 2 ? -0.0 : 0.001 * (double)gsl_rng_uniform_int(r, 40); break;
+        }
+        a[i] = (struct met_wrec){v, 1 + gsl_rng_uniform_int(r, 1000)};
+    }
+    memcpy(ref, a, n * sizeof *a);
+    size_t k = 0;
+    if (n) {
+        qsort(ref, n, sizeof *ref, cmp_wv);
+        for (size_t i = 1; i < n; i++) {
+            if (ref[i].v == ref[k].v)
+                ref[k].w += ref[i].w;
+            else
+                ref[++k] = ref[i];
+        }
+        k++;
+    }
+    size_t m = met_wcompact(a, n);
+    ASSERT_EQ(m, k);
+    for (size_t i = 0; i < k; i++) {
+        ASSERT_TRUE(a[i].v == ref[i].v);
+        ASSERT_EQ(a[i].w, ref[i].w);
+    }
+    free(a);
+    free(ref);
+}
+
+TEST(wcompact_equals_sort_and_merge)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 13);
+    for (int kind = 0; kind < 6; kind++) {
+        for (size_t n = 0; n <= 200; n++)
+            check_wcompact(r, n, kind);
+        check_wcompact(r, 5000, kind);
+        check_wcompact(r, 300000, kind);
+    }
+    gsl_rng_free(r);
+}
+
 /* met's ITL statistics over 3 * 2^20 iterations, past ITL_MERGE_AT = 2^20 where met.c starts
  * merging equal gaps through its hash table: quantiles bitwise equal to the sorted records walked
  * as met.c did before issue 13; the mean bitwise equal (same summation order); sd within 1e-12.
@@ -232,6 +296,7 @@ int main(void)
     RUN(quantiles_equal_sorted_reference);
     RUN(weighted_quantiles_equal_expanded_reference);
     RUN(compaction_keeps_weighted_quantiles);
+    RUN(wcompact_equals_sort_and_merge);
     RUN(met_itl_after_merges);
     return test_main_end();
 }
