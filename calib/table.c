@@ -345,12 +345,32 @@ static int grid_of(struct cal_table *t, const char *name, struct grid *g, int *w
     return -1;
 }
 
+/* Issue 13: the span of the row (k1, k2) of value v, up to the next row (n1, n2) in the same
+ * table (n1 UINT64_MAX: none): to n1 - 1 in a 1-D table; in a 2-D one to n2 - 1 when n1 == k1,
+ * else to the end of k1's row. Each element is written once, where writing every row to the end
+ * of its run (the later rows overwriting) cost O(rows x row length). */
+static void fill_span(const struct grid *g, uint64_t k1, uint64_t k2, double v, uint64_t n1,
+                      uint64_t n2)
+{
+    if (g->dims == 1) {
+        uint64_t end = n1 <= g->k1_max ? n1 : (uint64_t)g->k1_max + 1;
+        for (uint64_t k = k1; k < end; k++)
+            g->a[k] = v;
+    } else {
+        double  *row = g->a + (size_t)(k1 / g->k1_step) * g->n2;
+        uint64_t end = n1 == k1 ? n2 / g->k2_step : g->n2;
+        for (uint64_t k = k2 / g->k2_step; k < end; k++)
+            row[k] = v;
+    }
+}
+
 /* Read `n` rows of one table. A row holds from its key (its last key, in 2-D tables) up to the
  * next row's; rows are in increasing order of their keys; in 2-D tables each first key's rows
  * run to k2_max. */
 static int read_rows(struct lp *l, const char *name, struct grid *g, uint64_t n)
 {
     uint64_t prev1 = 0, prev2 = 0;
+    double   prev_v = 0;
     int      have = 0;
     for (uint64_t i = 0; i < n; i++) {
         int rc = next_line(l);
@@ -389,16 +409,12 @@ static int read_rows(struct lp *l, const char *name, struct grid *g, uint64_t n)
             return r;
         if (have && (g->dims == 1 ? k1 <= prev1 : (k1 < prev1 || (k1 == prev1 && k2 <= prev2))))
             return lerr(l, "table %s: rows must be in increasing order of their keys", name);
-        if (g->dims == 1) {
-            for (uint64_t k = k1; k <= g->k1_max; k++)
-                g->a[k] = v;
-        } else {
-            double *row = g->a + (size_t)(k1 / g->k1_step) * g->n2;
-            for (uint64_t k = k2 / g->k2_step; k < g->n2; k++)
-                row[k] = v;
-        }
-        prev1 = k1, prev2 = k2, have = 1;
+        if (have) /* the previous row's span ends where this one starts */
+            fill_span(g, prev1, prev2, prev_v, k1, k2);
+        prev1 = k1, prev2 = k2, prev_v = v, have = 1;
     }
+    if (have)
+        fill_span(g, prev1, prev2, prev_v, UINT64_MAX, 0);
     return SIM_OK;
 }
 
