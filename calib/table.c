@@ -44,6 +44,7 @@ struct cal_table {
     uint32_t layers, tp, tokens_max, token_round, kv_round, kv_max, batch_max, chunk_max;
     int      post_attn_norm;
     double   decode_overhead, prefill_overhead, nccl_launch_ms, nccl_skew_ms;
+    double   nccl_skew;      /* issue 13: nccl_skew_ms x tp^1.25, computed once at load */
     double  *tok[N_TOK_OPS]; /* [0, tokens_max] */
     double  *decode;         /* [batch][kv / kv_round], batch in [0, batch_max] */
     double  *prefill;        /* [kv / kv_round][chunk], chunk in [0, chunk_max] */
@@ -570,6 +571,7 @@ int cal_table_parse(const char *path, const char *buf, size_t len, cal_table_t *
     if (rc < 0)
         goto fail;
     (void)ended;
+    t->nccl_skew = t->nccl_skew_ms * pow((double)t->tp, 1.25);
     sim_free(l);
     *out = t;
     return SIM_OK;
@@ -676,9 +678,7 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
 
     /* Two all-reduces per layer (after attention and after the MLP), each with NCCL's launch
      * overhead and a skew per device (Vidur's nccl_cpu_*_overhead_ms). */
-    double comm = t->tp > 1 ? tv[OP_ALL_REDUCE] + t->nccl_launch_ms +
-                                  t->nccl_skew_ms * pow((double)t->tp, 1.25)
-                            : 0;
+    double comm = t->tp > 1 ? tv[OP_ALL_REDUCE] + t->nccl_launch_ms + t->nccl_skew : 0;
     double attn = tv[OP_PRE_PROJ] + tv[OP_POST_PROJ] + tv[OP_ROPE] + tv[OP_KV_SAVE] + dec + pf +
                   comm + tv[OP_INPUT_NORM];
     double mlp = tv[OP_UP_PROJ] + tv[OP_DOWN_PROJ] + tv[OP_ACT] + comm +
