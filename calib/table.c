@@ -44,10 +44,14 @@ struct cal_table {
     uint32_t layers, tp, tokens_max, token_round, kv_round, kv_max, batch_max, chunk_max;
     int      post_attn_norm;
     double   decode_overhead, prefill_overhead, nccl_launch_ms, nccl_skew_ms;
-    double   nccl_skew;      /* issue 13: nccl_skew_ms x tp^1.25, computed once at load */
-    double  *tok[N_TOK_OPS]; /* [0, tokens_max] */
-    double  *decode;         /* [batch][kv / kv_round], batch in [0, batch_max] */
-    double  *prefill;        /* [kv / kv_round][chunk], chunk in [0, chunk_max] */
+    double   nccl_skew; /* issue 13: nccl_skew_ms x tp^1.25, computed once at load */
+    size_t   n_kv;      /* issue 13: kv_max / kv_round + 1, the decode table's row length */
+    /* Issue 13: the per-token tables interleaved, tok[k * N_TOK_OPS + op] for k in
+     * [0, tokens_max], so that a batch reads its ten operators at one token count from one or two
+     * cache lines rather than from eleven arrays. */
+    double *tok;
+    double *decode;  /* [batch][kv / kv_round], batch in [0, batch_max] */
+    double *prefill; /* [kv / kv_round][chunk], chunk in [0, chunk_max] */
 };
 
 /* ---- reading ---- */
@@ -312,6 +316,7 @@ static int header_pair(struct lp *l, struct cal_table *t, struct cal_profile *m,
 /* The array and grid of table `name`; dims 1 (key: tokens) or 2 (key1 key2). */
 struct grid {
     double  *a;
+    size_t   stride; /* 1-D: elements between keys k and k + 1 */
     int      dims;
     uint32_t k1_max, k1_step, k2_max, k2_step, k2_min, k1_min;
     size_t   n2; /* row stride: k2_max / k2_step + 1 */
@@ -323,7 +328,8 @@ static int grid_of(struct cal_table *t, const char *name, struct grid *g, int *w
     for (int i = 0; i < N_TOK_OPS; i++)
         if (!strcmp(name, tok_op_name[i])) {
             *which = i;
-            g->a = t->tok[i];
+            g->a = t->tok + i;
+            g->stride = N_TOK_OPS;
             g->dims = 1;
             g->k1_step = i == OP_KV_SAVE ? 1 : t->token_round;
             g->k1_min = g->k1_step;
@@ -332,15 +338,28 @@ static int grid_of(struct cal_table *t, const char *name, struct grid *g, int *w
         }
     if (!strcmp(name, "attn_decode")) {
         *which = N_TOK_OPS;
-        *g = (struct grid){t->decode, 2,         t->batch_max,
-                           1,         t->kv_max, t->kv_round,
-                           0,         1,         t->kv_max / t->kv_round + 1};
+        *g = (struct grid){.a = t->decode,
+                           .dims = 2,
+                           .k1_max = t->batch_max,
+                           .k1_step = 1,
+                           .k2_max = t->kv_max,
+                           .k2_step = t->kv_round,
+                           .k2_min = 0,
+                           .k1_min = 1,
+                           .n2 = t->kv_max / t->kv_round + 1};
         return SIM_OK;
     }
     if (!strcmp(name, "attn_prefill")) {
         *which = N_TOK_OPS + 1;
-        *g = (struct grid){
-            t->prefill, 2, t->kv_max, t->kv_round, t->chunk_max, 1, 1, 0, (size_t)t->chunk_max + 1};
+        *g = (struct grid){.a = t->prefill,
+                           .dims = 2,
+                           .k1_max = t->kv_max,
+                           .k1_step = t->kv_round,
+                           .k2_max = t->chunk_max,
+                           .k2_step = 1,
+                           .k2_min = 1,
+                           .k1_min = 0,
+                           .n2 = (size_t)t->chunk_max + 1};
         return SIM_OK;
     }
     return -1;
@@ -356,7 +375,7 @@ static void fill_span(const struct grid *g, uint64_t k1, uint64_t k2, double v, 
     if (g->dims == 1) {
         uint64_t end = n1 <= g->k1_max ? n1 : (uint64_t)g->k1_max + 1;
         for (uint64_t k = k1; k < end; k++)
-            g->a[k] = v;
+            g->a[k * g->stride] = v;
     } else {
         double  *row = g->a + (size_t)(k1 / g->k1_step) * g->n2;
         uint64_t end = n1 == k1 ? n2 / g->k2_step : g->n2;
@@ -503,10 +522,9 @@ int cal_table_parse(const char *path, const char *buf, size_t len, cal_table_t *
                   t->token_round);
         goto fail;
     }
-    for (int i = 0; i < N_TOK_OPS; i++)
-        if (!(t->tok[i] = nan_array((size_t)t->tokens_max + 1)))
-            goto oom;
-    size_t n_kv = t->kv_max / t->kv_round + 1;
+    if (!(t->tok = nan_array(((size_t)t->tokens_max + 1) * N_TOK_OPS)))
+        goto oom;
+    size_t n_kv = t->n_kv = t->kv_max / t->kv_round + 1;
     if (!(t->decode = nan_array(((size_t)t->batch_max + 1) * n_kv)) ||
         !(t->prefill = nan_array(n_kv * ((size_t)t->chunk_max + 1))))
         goto oom;
@@ -587,8 +605,7 @@ void cal_table_free(cal_table_t *t)
 {
     if (!t)
         return;
-    for (int i = 0; i < N_TOK_OPS; i++)
-        sim_free(t->tok[i]);
+    sim_free(t->tok);
     sim_free(t->decode);
     sim_free(t->prefill);
     sim_free(t);
@@ -599,6 +616,18 @@ uint32_t cal_table_kv_round(const cal_table_t *t) { return t->kv_round; }
 const uint32_t *cal_table_shape(const cal_table_t *t) { return t->shape; }
 
 /* ---- the batch time ---- */
+
+/* Issue 13: x / step and x rounded up to a multiple of step, by shifts when step is a power of
+ * two (the shipped profiles' 8 and 64), by division otherwise; the same integers either way. */
+static inline uint64_t div_by(uint64_t x, uint32_t step)
+{
+    return (step & (step - 1)) ? x / step : x >> __builtin_ctz(step);
+}
+
+static inline uint64_t up_to(uint64_t x, uint32_t step)
+{
+    return div_by(x + step - 1, step) * step;
+}
 
 static int missing(struct sim_msg *why, const char *table, const char *keys)
 {
@@ -613,7 +642,7 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
     uint64_t n = b->decode_seqs + b->prefill_tok;
     if (!n)
         return sim_msg_set(why, SIM_ECONFIG, "an empty batch has no time in a table profile");
-    uint64_t r = (n + t->token_round - 1) / t->token_round * t->token_round;
+    uint64_t r = up_to(n, t->token_round);
     if (r > t->tokens_max)
         return sim_msg_set(why, SIM_ECONFIG,
                            "a batch of %llu tokens (%u decodes + %llu prefill tokens; %llu "
@@ -621,9 +650,10 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
                            (unsigned long long)n, b->decode_seqs,
                            (unsigned long long)b->prefill_tok, (unsigned long long)r,
                            t->token_round, t->tokens_max);
-    double tv[N_TOK_OPS];
+    double        tv[N_TOK_OPS];
+    const double *row = t->tok + (size_t)r * N_TOK_OPS;
     for (int i = 0; i < N_TOK_OPS; i++) {
-        tv[i] = t->tok[i][i == OP_KV_SAVE ? n : r];
+        tv[i] = i == OP_KV_SAVE ? t->tok[(size_t)n * N_TOK_OPS + OP_KV_SAVE] : row[i];
         if (isnan(tv[i])) {
             char k[48];
             snprintf(k, sizeof k, "%llu tokens", (unsigned long long)(i == OP_KV_SAVE ? n : r));
@@ -635,7 +665,7 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
     double dec = 0;
     if (b->decode_seqs) {
         uint64_t mean = b->decode_ctx / b->decode_seqs;
-        uint64_t kv = (mean + t->kv_round - 1) / t->kv_round * t->kv_round;
+        uint64_t kv = up_to(mean, t->kv_round);
         if (b->decode_seqs > t->batch_max || kv > t->kv_max)
             return sim_msg_set(why, SIM_ECONFIG,
                                "decode attention of %u sequences at a mean context of %llu "
@@ -643,7 +673,7 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
                                "(batch_max %u, kv_max %u)",
                                b->decode_seqs, (unsigned long long)mean, (unsigned long long)kv,
                                t->batch_max, t->kv_max);
-        dec = t->decode[(size_t)b->decode_seqs * (t->kv_max / t->kv_round + 1) + kv / t->kv_round];
+        dec = t->decode[(size_t)b->decode_seqs * t->n_kv + div_by(kv, t->kv_round)];
         if (isnan(dec)) {
             char k[64];
             snprintf(k, sizeof k, "batch %u, context %llu", b->decode_seqs, (unsigned long long)kv);
@@ -657,8 +687,8 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
     double pf = 0;
     if (b->prefills) {
         uint64_t chunk = (uint64_t)llround(sqrt((double)b->prefill_sq));
-        if (b->prefill_kv > t->kv_max || b->prefill_kv % t->kv_round || chunk > t->chunk_max ||
-            chunk < 1)
+        if (b->prefill_kv > t->kv_max || up_to(b->prefill_kv, t->kv_round) != b->prefill_kv ||
+            chunk > t->chunk_max || chunk < 1)
             return sim_msg_set(why, SIM_ECONFIG,
                                "prefill attention of %u prefills with %llu cached tokens (summed, "
                                "each rounded up to %u) and an aggregate chunk of %llu tokens "
@@ -666,7 +696,8 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
                                "(kv_max %u, chunk_max %u)",
                                b->prefills, (unsigned long long)b->prefill_kv, t->kv_round,
                                (unsigned long long)chunk, t->kv_max, t->chunk_max);
-        pf = t->prefill[(size_t)(b->prefill_kv / t->kv_round) * ((size_t)t->chunk_max + 1) + chunk];
+        pf = t->prefill[(size_t)div_by(b->prefill_kv, t->kv_round) * ((size_t)t->chunk_max + 1) +
+                        chunk];
         if (isnan(pf)) {
             char k[64];
             snprintf(k, sizeof k, "context %llu, chunk %llu", (unsigned long long)b->prefill_kv,
