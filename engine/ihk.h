@@ -77,8 +77,9 @@ static inline void ihk__down(struct ihk *h, size_t i)
         size_t c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && a[c + 1].key < a[c].key)
-            c++;
+        /* The right child only when strictly less; written so the compiler may select without
+         * a branch (which child is smaller is a coin toss a predictor cannot learn). */
+        c += c + 1 < n && a[c + 1].key < a[c].key;
         if (!(a[c].key < s.key))
             break;
         a[i] = a[c];
