@@ -1,8 +1,10 @@
 /*
- * ihk.h: intrusive binary min-heap of pointers with their keys (issue 13): ih.h's heap, but each
- * slot holds the element's 64-bit key beside its pointer, so that a sift compares integers in the
- * heap's own array and never loads the elements (the replica's iteration heap spent 14 % of a
- * conv_n50000 run in ih_remove, mostly on the loads of its comparator).
+ * ihk.h: binary min-heap of pointers with their keys (issue 13): ih.h's heap, but each slot holds
+ * the element's 64-bit key beside its pointer, so that a sift compares integers in the heap's own
+ * array and never touches the elements: no comparator loads, and no position field written back
+ * at each move (the replica's iteration heap spent 14 % of a conv_n50000 run in ih_remove).
+ * Removing an element other than the top finds its slot by a scan instead (O(n): for heaps that
+ * mostly pop, such as the replica's, where only a preemption removes from inside).
  * Order: by key, smaller first; the sift rules are ih.h's, so that elements of equal keys leave
  * in the same order as from an ih heap whose `less` is `key(a) < key(b)` given the same
  * operations (tests/test_ih.c runs both on one program and compares every pop):
@@ -11,7 +13,7 @@
  *   down: take the right child only when strictly less than the left; stop unless the child is
  *         strictly less.
  * An element's key is fixed while it is inside (ihk_update changes it).
- * Cost: O(log n) push, pop, remove, update; O(1) top.
+ * Cost: O(log n) push and pop; O(n) remove and update of any element; O(1) top.
  * Ownership: caller storage (ihk_init / ihk_fini); borrows its elements; its array grows
  * geometrically. Errors: ihk_push returns SIM_ENOMEM, heap unchanged, when the array cannot grow.
  */
@@ -31,14 +33,10 @@ struct ihk_slot {
 struct ihk {
     struct ihk_slot *a;
     size_t           n, cap;
-    size_t           pos_off; /* offsetof(element, its size_t position field) */
 };
 
-/* An empty heap over elements whose position lives at pos_off. Cannot fail. */
-static inline void ihk_init(struct ihk *h, size_t pos_off)
-{
-    *h = (struct ihk){.pos_off = pos_off};
-}
+/* An empty heap. Cannot fail. */
+static inline void ihk_init(struct ihk *h) { *h = (struct ihk){0}; }
 /* Frees the array, not the elements; h is empty after. */
 void ihk_fini(struct ihk *h);
 
@@ -51,28 +49,22 @@ static inline uint64_t ihk_top_key(const struct ihk *h) { return h->a[0].key; }
 /* Room for one more element. Returns 0 or SIM_ENOMEM (heap unchanged). */
 int ihk__reserve(struct ihk *h);
 
-static inline size_t *ihk__pos(void *x, size_t pos_off)
-{
-    return (size_t *)(void *)((char *)x + pos_off);
-}
-
-static inline void ihk__up(struct ihk *h, size_t i)
+/* Both sifts return where the moving slot came to rest. */
+static inline size_t ihk__up(struct ihk *h, size_t i)
 {
     struct ihk_slot *a = h->a, s = a[i];
-    size_t           off = h->pos_off;
     while (i > 0 && s.key < a[(i - 1) / 2].key) {
         a[i] = a[(i - 1) / 2];
-        *ihk__pos(a[i].x, off) = i;
         i = (i - 1) / 2;
     }
     a[i] = s;
-    *ihk__pos(s.x, off) = i;
+    return i;
 }
 
-static inline void ihk__down(struct ihk *h, size_t i)
+static inline size_t ihk__down(struct ihk *h, size_t i)
 {
     struct ihk_slot *a = h->a, s = a[i];
-    size_t           n = h->n, off = h->pos_off;
+    size_t           n = h->n;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
@@ -83,17 +75,18 @@ static inline void ihk__down(struct ihk *h, size_t i)
         if (!(a[c].key < s.key))
             break;
         a[i] = a[c];
-        *ihk__pos(a[i].x, off) = i;
         i = c;
     }
     a[i] = s;
-    *ihk__pos(s.x, off) = i;
+    return i;
 }
 
-static inline size_t ihk__index(const struct ihk *h, void *x)
+static inline size_t ihk__index(const struct ihk *h, const void *x)
 {
-    size_t i = *ihk__pos(x, h->pos_off);
-    SIM_ASSERT(i < h->n && h->a[i].x == x);
+    size_t i = 0;
+    while (i < h->n && h->a[i].x != x)
+        i++;
+    SIM_ASSERT(i < h->n);
     return i;
 }
 
@@ -107,41 +100,44 @@ static inline int ihk_push(struct ihk *h, void *x, uint64_t key)
     return SIM_OK;
 }
 
-/* Remove x, which must be inside h (asserted). */
-static inline void ihk_remove(struct ihk *h, void *x)
+/* Remove the element in slot i < n: the last fills the hole, sifts up, then down. */
+static inline void ihk__remove_at(struct ihk *h, size_t i)
 {
-    size_t          i = ihk__index(h, x);
     struct ihk_slot last = h->a[--h->n];
     if (i < h->n) {
         h->a[i] = last;
-        ihk__up(h, i); /* it places last, whose position the down sift starts from */
-        ihk__down(h, *ihk__pos(last.x, h->pos_off));
+        ihk__down(h, ihk__up(h, i));
     }
 }
+
+/* Remove x, which must be inside h (asserted). O(n): a scan finds it. */
+static inline void ihk_remove(struct ihk *h, const void *x) { ihk__remove_at(h, ihk__index(h, x)); }
 
 /* Remove and return the least element, or NULL when empty. */
 static inline void *ihk_pop(struct ihk *h)
 {
     void *x = ihk_top(h);
     if (x)
-        ihk_remove(h, x);
+        ihk__remove_at(h, 0);
     return x;
 }
 
-/* x's key becomes key: restore the order. x must be inside h (asserted). */
-static inline void ihk_update(struct ihk *h, void *x, uint64_t key)
+/* x's key becomes key: restore the order. x must be inside h (asserted). O(n). */
+static inline void ihk_update(struct ihk *h, const void *x, uint64_t key)
 {
     size_t i = ihk__index(h, x);
     h->a[i].key = key;
-    ihk__up(h, i);
-    ihk__down(h, *ihk__pos(x, h->pos_off));
+    ihk__down(h, ihk__up(h, i));
 }
 
-/* The key stored with x, which must be inside h (asserted). */
-static inline uint64_t ihk_key(const struct ihk *h, void *x) { return h->a[ihk__index(h, x)].key; }
+/* The key stored with x, which must be inside h (asserted). O(n). */
+static inline uint64_t ihk_key(const struct ihk *h, const void *x)
+{
+    return h->a[ihk__index(h, x)].key;
+}
 
-/* Validate the order and every element's position field. Returns 0, or SIM_EINVARIANT with
- * the first violation in why (may be NULL). O(n). */
+/* Validate the order. Returns 0, or SIM_EINVARIANT with the first violation in why (may be
+ * NULL). O(n). */
 int ihk_check(const struct ihk *h, struct sim_msg *why);
 
 #endif

@@ -721,7 +721,7 @@ static int setup(struct replica *p, const struct replica_env *env, uint32_t idx,
     p->cfg = cfg;
     p->bat = batch_rule(cfg->batching, cfg->rule);
     p->idx = idx;
-    ihk_init(&p->ih, offsetof(struct req, heap_pos));
+    ihk_init(&p->ih);
     int rc = kv_new(&cfg->kv, &p->kv, err);
     if (rc)
         return rc;
