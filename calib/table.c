@@ -46,6 +46,7 @@ struct cal_table {
     double   decode_overhead, prefill_overhead, nccl_launch_ms, nccl_skew_ms;
     double   nccl_skew; /* issue 13: nccl_skew_ms x tp^1.25, computed once at load */
     size_t   n_kv;      /* issue 13: kv_max / kv_round + 1, the decode table's row length */
+    unsigned refs;      /* issue 13: holders (callers of cal_table_parse, and the kept copy) */
     /* Issue 13: the per-token tables interleaved, tok[k * N_TOK_OPS + op] for k in
      * [0, tokens_max], so that a batch reads its ten operators at one token count from one or two
      * cache lines rather than from eleven arrays. */
@@ -447,8 +448,65 @@ static double *nan_array(size_t n)
     return a;
 }
 
+/* Issue 13: the table kept by cal_table_keep, the text it was parsed from and its meta. */
+static struct {
+    int                on;
+    char              *text;
+    size_t             len;
+    cal_table_t       *t;
+    struct cal_profile meta;
+} kept;
+
+static void keep_drop(void)
+{
+    sim_free(kept.text);
+    cal_table_free(kept.t);
+    kept.text = NULL;
+    kept.t = NULL;
+    kept.len = 0;
+}
+
+void cal_table_keep(int on)
+{
+    if (!on)
+        keep_drop();
+    kept.on = on;
+}
+
+/* Keep t, parsed from buf[0..len), as the table a later parse of the same text shares. Keeping
+ * is best effort: out of memory, nothing is kept (the next parse reads the text again). */
+static void keep_table(cal_table_t *t, const char *buf, size_t len, const struct cal_profile *m)
+{
+    keep_drop();
+    if (!(kept.text = sim_malloc(len ? len : 1)))
+        return;
+    memcpy(kept.text, buf, len);
+    kept.len = len;
+    kept.t = t;
+    kept.meta = *m;
+    t->refs++;
+}
+
+static int parse_text(const char *path, const char *buf, size_t len, cal_table_t **out,
+                      struct cal_profile *meta, struct sim_msg *err);
+
 int cal_table_parse(const char *path, const char *buf, size_t len, cal_table_t **out,
                     struct cal_profile *meta, struct sim_msg *err)
+{
+    if (kept.on && kept.t && len == kept.len && !memcmp(buf, kept.text, len)) {
+        *meta = kept.meta;
+        kept.t->refs++;
+        *out = kept.t;
+        return SIM_OK;
+    }
+    int rc = parse_text(path, buf, len, out, meta, err);
+    if (!rc && kept.on)
+        keep_table(*out, buf, len, meta);
+    return rc;
+}
+
+static int parse_text(const char *path, const char *buf, size_t len, cal_table_t **out,
+                      struct cal_profile *meta, struct sim_msg *err)
 {
     *out = NULL;
     memset(meta, 0, sizeof *meta);
@@ -461,6 +519,7 @@ int cal_table_parse(const char *path, const char *buf, size_t len, cal_table_t *
         return sim_msg_set(err, SIM_ENOMEM, "%s: out of memory", path);
     }
     memset(t, 0, sizeof *t);
+    t->refs = 1;
     *l = (struct lp){.path = path, .p = buf, .end = buf + len, .err = err};
     snprintf(meta->source, sizeof meta->source, "table");
     snprintf(meta->backend, sizeof meta->backend, "table");
@@ -603,7 +662,7 @@ fail:
 
 void cal_table_free(cal_table_t *t)
 {
-    if (!t)
+    if (!t || --t->refs)
         return;
     sim_free(t->tok);
     sim_free(t->decode);

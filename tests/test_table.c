@@ -420,6 +420,48 @@ TEST(rows_hold_to_the_next_row)
     cal_profile_fini(&p);
 }
 
+/* Issue 13, cal_table_keep: with keeping on, a second load of the same text (under another
+ * path) shares the first table, with the same meta and the same batch times; other text is
+ * parsed anew (and kept in its place); each holder releases its share, and keeping off releases
+ * the kept one: the allocator's live bytes come back to where they started. Off (the default),
+ * every load parses. */
+TEST(kept_table_is_shared_and_released)
+{
+    char text[4096], other[4096];
+    snprintf(text, sizeof text, "%s%s", small_head, small_tables);
+    snprintf(other, sizeof other, "%s%s", small_head, SMALL_TABLES "# another text\n");
+    struct sim_msg         err;
+    struct cal_profile     a, b, c, d;
+    struct cal_table_batch bt = {.decode_seqs = 2, .decode_ctx = 30};
+    double                 sa, sb;
+    size_t                 live = sim_alloc_stats().live_bytes;
+    ASSERT_EQ(cal_profile_load(write_file("k1.table", text), &a, &err), 0);
+    ASSERT_EQ(cal_profile_load(write_file("k2.table", text), &b, &err), 0);
+    ASSERT_TRUE(a.table != b.table); /* off: parsed twice */
+    cal_profile_fini(&a);
+    cal_profile_fini(&b);
+    cal_table_keep(1);
+    ASSERT_EQ(cal_profile_load(write_file("k1.table", text), &a, &err), 0);
+    ASSERT_EQ(cal_profile_load(write_file("k2.table", text), &b, &err), 0);
+    ASSERT_TRUE(a.table == b.table);
+    ASSERT_TRUE(!strcmp(a.model, b.model));
+    ASSERT_EQ(a.tp, b.tp);
+    ASSERT_EQ(a.kv_capacity_bytes, b.kv_capacity_bytes);
+    ASSERT_EQ(cal_table_latency(a.table, &bt, &sa, &err), 0);
+    cal_profile_fini(&a); /* b's share stays valid */
+    ASSERT_EQ(cal_table_latency(b.table, &bt, &sb, &err), 0);
+    ASSERT_EQ(sa, sb);
+    ASSERT_EQ(cal_profile_load(write_file("k3.table", other), &c, &err), 0);
+    ASSERT_TRUE(c.table != b.table);
+    ASSERT_EQ(cal_profile_load(write_file("k4.table", other), &d, &err), 0);
+    ASSERT_TRUE(d.table == c.table);
+    cal_profile_fini(&b);
+    cal_profile_fini(&c);
+    cal_profile_fini(&d);
+    cal_table_keep(0);
+    ASSERT_EQ(sim_alloc_stats().live_bytes, live);
+}
+
 TEST(malformed_tables_give_file_line_errors)
 {
     static const struct {
@@ -614,6 +656,7 @@ int main(void)
     RUN(lookups_outside_the_tables_are_refused);
     RUN(small_table_by_hand);
     RUN(rows_hold_to_the_next_row);
+    RUN(kept_table_is_shared_and_released);
     RUN(malformed_tables_give_file_line_errors);
     RUN(allocation_failure_walk);
     RUN(kv_blocks_forces_the_pool_or_is_refused);
