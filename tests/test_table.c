@@ -446,11 +446,11 @@ TEST(kept_table_is_shared_and_released)
     ASSERT_TRUE(a.table == b.table);
     ASSERT_TRUE(!strcmp(a.model, b.model));
     ASSERT_EQ(a.tp, b.tp);
-    ASSERT_EQ(a.kv_capacity_bytes, b.kv_capacity_bytes);
+    ASSERT_TRUE(a.kv_capacity_bytes == b.kv_capacity_bytes);
     ASSERT_EQ(cal_table_latency(a.table, &bt, &sa, &err), 0);
     cal_profile_fini(&a); /* b's share stays valid */
     ASSERT_EQ(cal_table_latency(b.table, &bt, &sb, &err), 0);
-    ASSERT_EQ(sa, sb);
+    ASSERT_TRUE(sa == sb && sa > 0);
     ASSERT_EQ(cal_profile_load(write_file("k3.table", other), &c, &err), 0);
     ASSERT_TRUE(c.table != b.table);
     ASSERT_EQ(cal_profile_load(write_file("k4.table", other), &d, &err), 0);
