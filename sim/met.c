@@ -54,6 +54,7 @@ struct met {
      * counts the records as they came. NULL once merging. */
     uint32_t *itl_reps;
     size_t    cap_reps, n_logical;
+    size_t    itl_last;  /* merging: the record the last gap went to (a repeat skips the hash) */
     unsigned  itl_hbits; /* the hash table has 2^itl_hbits slots; 0: not merging yet */
     /* Iterations. */
     uint64_t   iterations, batch_sum, tokens;
@@ -291,17 +292,23 @@ static int add_itl(met_t *m, double gap_s, uint64_t w)
     }
     if (m->itl_hbits) {
         uint64_t u;
+        if (m->itl_last < m->n_itl && m->itl[m->itl_last].v == gap_s) { /* a repeat: no hash */
+            m->itl[m->itl_last].w += w;
+            goto counted;
+        }
         memcpy(&u, &gap_s, sizeof u);
         size_t mask = ((size_t)1 << m->itl_hbits) - 1, k = itl_slot(u, m->itl_hbits);
         for (; m->itl_hash[k]; k = (k + 1) & mask) {
             struct met_wrec *x = &m->itl[m->itl_hash[k] - 1];
             if (x->v == gap_s) {
                 x->w += w;
+                m->itl_last = m->itl_hash[k] - 1;
                 goto counted;
             }
         }
         if (SIM_GROW(m->itl, m->cap_itl, m->n_itl + 1) || m->n_itl >= UINT32_MAX - 1)
             return SIM_ENOMEM;
+        m->itl_last = m->n_itl;
         m->itl[m->n_itl++] = (struct met_wrec){.v = gap_s, .w = w};
         m->itl_hash[k] = (uint32_t)m->n_itl;
         if (2 * m->n_itl > mask + 1 && itl_rehash(m, m->itl_hbits + 1)) /* load <= 1/2 */
