@@ -607,9 +607,10 @@ static void end_iteration(struct replica *p, simtime_t now)
 
     /* Decoders whose boundary this is: last token, or memory exhausted. */
     struct req *r;
-    while ((r = ihk_top(&p->ih)) && r->next_iter <= b) {
+    while (ihk_size(&p->ih) && ihk_top_key(&p->ih) / 2 <= b) { /* the key's next_iter */
+        r = ihk_pop(&p->ih);
+        r->in_heap = 0;
         SIM_ASSERT(r->next_iter == b);
-        heap_drop(p, r);
         if (gen_at(r, b) >= r->output_tok) {
             p->bat->done(p, r, now);
         } else if (p->bat->defer_growth && kv_grows(p->kv)) {
