@@ -49,13 +49,17 @@ struct met {
     uint64_t         itl_total; /* issue 13: sum of w, and of v w in arrival order */
     double           itl_sum;
     uint32_t        *itl_hash; /* issue 13: past ITL_MERGE_AT records, index + 1 by gap (0: free) */
-    /* Issue 13: before merging, itl[i] stands for itl_reps[i] consecutive records (v, w) (the
-     * equal gaps of the decoders a pause held, reported one after another), and n_logical
+    /* Issue 13: before merging, itl[reps[j].i] stands for reps[j].n consecutive records (v, w)
+     * (the equal gaps of the decoders a pause held, reported one after another; reps ascending
+     * by i; a record not listed stands for one), and n_logical
      * counts the records as they came. NULL once merging. */
-    uint32_t *itl_reps;
-    size_t    cap_reps, n_logical;
-    size_t    itl_last;  /* merging: the record the last gap went to (a repeat skips the hash) */
-    unsigned  itl_hbits; /* the hash table has 2^itl_hbits slots; 0: not merging yet */
+    struct itl_rep {
+        size_t   i;
+        uint64_t n;
+    } * itl_reps;
+    size_t   n_reps, cap_reps, n_logical;
+    size_t   itl_last;  /* merging: the record the last gap went to (a repeat skips the hash) */
+    unsigned itl_hbits; /* the hash table has 2^itl_hbits slots; 0: not merging yet */
     /* Iterations. */
     uint64_t   iterations, batch_sum, tokens;
     double     kv_time_sum; /* sum of kv_util x duration, seconds */
@@ -216,7 +220,8 @@ int met_fail(met_t *m, const struct req *r, enum met_fail_reason why)
  * from then on a hash table from gap to record finds the one to add to, so that memory follows
  * the distinct iteration times rather than the iterations. Runs with fewer records than that
  * keep their records in arrival order, a repeat of the last record counted as a repetition of it
- * (itl_reps), so the sd sums the same terms in the same order as one record per gap did. */
+ * (itl_reps, listed only for records that repeat), so the sd sums the same terms in the same
+ * order as one record per gap did. */
 enum { ITL_MERGE_AT = 1 << 20 };
 
 static size_t itl_slot(uint64_t bits, unsigned hbits)
@@ -249,16 +254,19 @@ static int itl_rehash(met_t *m, unsigned hbits)
  * and weight) counted as a repetition of it: the same sequence of records in less memory. */
 static int add_itl_run(met_t *m, double gap_s, uint64_t w)
 {
-    size_t n = m->n_itl;
-    if (n && m->itl[n - 1].v == gap_s && m->itl[n - 1].w == w && m->itl_reps[n - 1] < UINT32_MAX) {
-        m->itl_reps[n - 1]++;
+    size_t n = m->n_itl, k = m->n_reps;
+    if (n && m->itl[n - 1].v == gap_s && m->itl[n - 1].w == w) {
+        if (k && m->itl_reps[k - 1].i == n - 1) {
+            m->itl_reps[k - 1].n++;
+        } else {
+            if (k == m->cap_reps && SIM_GROW(m->itl_reps, m->cap_reps, k + 1))
+                return SIM_ENOMEM;
+            m->itl_reps[m->n_reps++] = (struct itl_rep){n - 1, 2};
+        }
     } else {
-        if ((n == m->cap_itl && SIM_GROW(m->itl, m->cap_itl, n + 1)) ||
-            (n == m->cap_reps && SIM_GROW(m->itl_reps, m->cap_reps, n + 1)))
+        if (n == m->cap_itl && SIM_GROW(m->itl, m->cap_itl, n + 1))
             return SIM_ENOMEM;
-        m->itl[n] = (struct met_wrec){.v = gap_s, .w = w};
-        m->itl_reps[n] = 1;
-        m->n_itl++;
+        m->itl[m->n_itl++] = (struct met_wrec){.v = gap_s, .w = w};
     }
     m->n_logical++;
     return SIM_OK;
@@ -267,11 +275,11 @@ static int add_itl_run(met_t *m, double gap_s, uint64_t w)
 /* Each run of repeated records becomes one record of their summed weight (the same multiset). */
 static void itl_unrun(met_t *m)
 {
-    for (size_t i = 0; m->itl_reps && i < m->n_itl; i++)
-        m->itl[i].w *= m->itl_reps[i];
+    for (size_t j = 0; j < m->n_reps; j++)
+        m->itl[m->itl_reps[j].i].w *= m->itl_reps[j].n;
     sim_free(m->itl_reps);
     m->itl_reps = NULL;
-    m->cap_reps = 0;
+    m->n_reps = m->cap_reps = 0;
 }
 
 static int add_itl(met_t *m, double gap_s, uint64_t w)
@@ -432,10 +440,10 @@ static void itl_stat(met_t *m, struct met_stat *s)
         return;
     }
     s->mean = sum / (double)total;
-    for (size_t i = 0; i < m->n_itl; i++) { /* every record in the order met.c always took */
+    for (size_t i = 0, j = 0; i < m->n_itl; i++) { /* every record in the order met.c took */
         double   d = m->itl[i].v - s->mean;
-        uint32_t reps = m->itl_reps ? m->itl_reps[i] : 1;
-        for (uint32_t k = 0; k < reps; k++)
+        uint64_t reps = j < m->n_reps && m->itl_reps[j].i == i ? m->itl_reps[j++].n : 1;
+        for (uint64_t k = 0; k < reps; k++)
             sum2 += d * d * m->itl[i].w;
     }
     itl_unrun(m);
