@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim.h"
+
 static void swap_d(double *a, double *b)
 {
     double t = *a;
@@ -168,7 +170,10 @@ static double wsel_rank(struct wsel *s, uint64_t p)
                 base += w;
                 i = j - 1;
             }
-            return r[hi - 1].v; /* not reached when p < total */
+            /* Not reached when p < the records' total weight (the callers' contract): a caller
+             * that breaks it stops here instead of reading before the array. */
+            SIM_ASSERT(p < base);
+            return r[hi - 1].v;
         }
         /* Median of three as the pivot value; three-way partition (Dijkstra's flag):
          * [lo, lt) < pv, [lt, i) == pv, (gt, hi) > pv. */
