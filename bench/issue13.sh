@@ -4,6 +4,8 @@
 # machine slows both alike. Wall and CPU (user + sys) seconds and peak RSS from /usr/bin/time.
 #   - Vidur's conv_n50000_qps2.0_seed42 (CodeLlama-34B shape, TP2, A100, one replica, max_batch
 #     128, 4096 tokens, paged), outputs off and on; ratio to Vidur's 81.9 s;
+#   - the same with Vidur's own scheduler and tables (experiments/vidur-conv.yaml's `table` run:
+#     engine.scheduler vllm_v0, calib/profiles/codellama-34b-tp2-a100.table, 27,904 blocks);
 #   - `lensim schema` (start-up: CUDA libraries mapped or not);
 #   - a 16-run sweep with -j 1 and -j 2 (NEW only; two cores: taskset -c 0,1);
 #   - --big: 10^7 synthetic requests on 100 replicas, outputs off, once per build.
@@ -28,6 +30,14 @@ Y
 }
 vidur off false 0 > "$T/off.yaml"
 vidur on true 2000 > "$T/on.yaml"
+# vidur_table NAME OUTPUTS ROWS: the vllm_v0 scheduler on Vidur's prediction tables.
+vidur_table() {
+    vidur "$@" | sed -e 's/^model: .*/model: codellama-34b/' \
+        -e 's/^engine: {/engine: {scheduler: vllm_v0, block_size: 16, watermark: 0.01, kv_blocks: 27904, /'
+    echo "perf: {profile: $PWD/calib/profiles/codellama-34b-tp2-a100.table}"
+}
+vidur_table toff false 0 > "$T/toff.yaml"
+vidur_table ton true 2000 > "$T/ton.yaml"
 cat > "$T/sweep.yaml" <<'Y'
 name: sweep16
 seed: 1
@@ -81,6 +91,9 @@ printf '%-30s %8s %8s %8s | %8s %8s %8s | %6s\n' "median of 5, one core" wall_s 
 row "conv_n50000, outputs off" 0 run -q "$T/off.yaml" -o "$T/o"
 printf '%-30s Vidur 81.9 s / NEW cpu = %.0fx\n' "" "$(awk -v n="$nc" 'BEGIN{print 81.9 / n}')"
 row "conv_n50000, outputs on" 0 run -q "$T/on.yaml" -o "$T/o"
+row "conv_n50000 vllm_v0+table, off" 0 run -q "$T/toff.yaml" -o "$T/o"
+printf '%-30s Vidur 81.9 s / NEW cpu = %.0fx\n' "" "$(awk -v n="$nc" 'BEGIN{print 81.9 / n}')"
+row "conv_n50000 vllm_v0+table, on" 0 run -q "$T/ton.yaml" -o "$T/o"
 row "lensim schema" 0 schema
 : > "$T/j1" && : > "$T/j2"
 for _ in 1 2 3 4 5; do

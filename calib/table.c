@@ -44,9 +44,15 @@ struct cal_table {
     uint32_t layers, tp, tokens_max, token_round, kv_round, kv_max, batch_max, chunk_max;
     int      post_attn_norm;
     double   decode_overhead, prefill_overhead, nccl_launch_ms, nccl_skew_ms;
-    double  *tok[N_TOK_OPS]; /* [0, tokens_max] */
-    double  *decode;         /* [batch][kv / kv_round], batch in [0, batch_max] */
-    double  *prefill;        /* [kv / kv_round][chunk], chunk in [0, chunk_max] */
+    double   nccl_skew; /* issue 13: nccl_skew_ms x tp^1.25, computed once at load */
+    size_t   n_kv;      /* issue 13: kv_max / kv_round + 1, the decode table's row length */
+    unsigned refs;      /* issue 13: holders (callers of cal_table_parse, and the kept copy) */
+    /* Issue 13: the per-token tables interleaved, tok[k * N_TOK_OPS + op] for k in
+     * [0, tokens_max], so that a batch reads its ten operators at one token count from one or two
+     * cache lines rather than from eleven arrays. */
+    double *tok;
+    double *decode;  /* [batch][kv / kv_round], batch in [0, batch_max] */
+    double *prefill; /* [kv / kv_round][chunk], chunk in [0, chunk_max] */
 };
 
 /* ---- reading ---- */
@@ -311,6 +317,7 @@ static int header_pair(struct lp *l, struct cal_table *t, struct cal_profile *m,
 /* The array and grid of table `name`; dims 1 (key: tokens) or 2 (key1 key2). */
 struct grid {
     double  *a;
+    size_t   stride; /* 1-D: elements between keys k and k + 1 */
     int      dims;
     uint32_t k1_max, k1_step, k2_max, k2_step, k2_min, k1_min;
     size_t   n2; /* row stride: k2_max / k2_step + 1 */
@@ -322,7 +329,8 @@ static int grid_of(struct cal_table *t, const char *name, struct grid *g, int *w
     for (int i = 0; i < N_TOK_OPS; i++)
         if (!strcmp(name, tok_op_name[i])) {
             *which = i;
-            g->a = t->tok[i];
+            g->a = t->tok + i;
+            g->stride = N_TOK_OPS;
             g->dims = 1;
             g->k1_step = i == OP_KV_SAVE ? 1 : t->token_round;
             g->k1_min = g->k1_step;
@@ -331,18 +339,50 @@ static int grid_of(struct cal_table *t, const char *name, struct grid *g, int *w
         }
     if (!strcmp(name, "attn_decode")) {
         *which = N_TOK_OPS;
-        *g = (struct grid){t->decode, 2,         t->batch_max,
-                           1,         t->kv_max, t->kv_round,
-                           0,         1,         t->kv_max / t->kv_round + 1};
+        *g = (struct grid){.a = t->decode,
+                           .dims = 2,
+                           .k1_max = t->batch_max,
+                           .k1_step = 1,
+                           .k2_max = t->kv_max,
+                           .k2_step = t->kv_round,
+                           .k2_min = 0,
+                           .k1_min = 1,
+                           .n2 = t->kv_max / t->kv_round + 1};
         return SIM_OK;
     }
     if (!strcmp(name, "attn_prefill")) {
         *which = N_TOK_OPS + 1;
-        *g = (struct grid){
-            t->prefill, 2, t->kv_max, t->kv_round, t->chunk_max, 1, 1, 0, (size_t)t->chunk_max + 1};
+        *g = (struct grid){.a = t->prefill,
+                           .dims = 2,
+                           .k1_max = t->kv_max,
+                           .k1_step = t->kv_round,
+                           .k2_max = t->chunk_max,
+                           .k2_step = 1,
+                           .k2_min = 1,
+                           .k1_min = 0,
+                           .n2 = (size_t)t->chunk_max + 1};
         return SIM_OK;
     }
     return -1;
+}
+
+/* Issue 13: the span of the row (k1, k2) of value v, up to the next row (n1, n2) in the same
+ * table (n1 UINT64_MAX: none): to n1 - 1 in a 1-D table; in a 2-D one to n2 - 1 when n1 == k1,
+ * else to the end of k1's row. Each element is written once, where writing every row to the end
+ * of its run (the later rows overwriting) cost O(rows x row length). */
+static void fill_span(const struct grid *g, uint64_t k1, uint64_t k2, double v, uint64_t n1,
+                      uint64_t n2)
+{
+    if (g->dims == 1) {
+        uint64_t end = n1 <= g->k1_max ? n1 : (uint64_t)g->k1_max + 1;
+        for (uint64_t k = k1; k < end; k++)
+            g->a[k * g->stride] = v;
+    } else {
+        double  *row = g->a + (size_t)(k1 / g->k1_step) * g->n2;
+        uint64_t end = n1 == k1 ? n2 / g->k2_step : g->n2;
+        for (uint64_t k = k2 / g->k2_step; k < end; k++)
+            row[k] = v;
+    }
 }
 
 /* Read `n` rows of one table. A row holds from its key (its last key, in 2-D tables) up to the
@@ -351,6 +391,7 @@ static int grid_of(struct cal_table *t, const char *name, struct grid *g, int *w
 static int read_rows(struct lp *l, const char *name, struct grid *g, uint64_t n)
 {
     uint64_t prev1 = 0, prev2 = 0;
+    double   prev_v = 0;
     int      have = 0;
     for (uint64_t i = 0; i < n; i++) {
         int rc = next_line(l);
@@ -389,16 +430,12 @@ static int read_rows(struct lp *l, const char *name, struct grid *g, uint64_t n)
             return r;
         if (have && (g->dims == 1 ? k1 <= prev1 : (k1 < prev1 || (k1 == prev1 && k2 <= prev2))))
             return lerr(l, "table %s: rows must be in increasing order of their keys", name);
-        if (g->dims == 1) {
-            for (uint64_t k = k1; k <= g->k1_max; k++)
-                g->a[k] = v;
-        } else {
-            double *row = g->a + (size_t)(k1 / g->k1_step) * g->n2;
-            for (uint64_t k = k2 / g->k2_step; k < g->n2; k++)
-                row[k] = v;
-        }
-        prev1 = k1, prev2 = k2, have = 1;
+        if (have) /* the previous row's span ends where this one starts */
+            fill_span(g, prev1, prev2, prev_v, k1, k2);
+        prev1 = k1, prev2 = k2, prev_v = v, have = 1;
     }
+    if (have)
+        fill_span(g, prev1, prev2, prev_v, UINT64_MAX, 0);
     return SIM_OK;
 }
 
@@ -411,8 +448,65 @@ static double *nan_array(size_t n)
     return a;
 }
 
+/* Issue 13: the table kept by cal_table_keep, the text it was parsed from and its meta. */
+static struct {
+    int                on;
+    char              *text;
+    size_t             len;
+    cal_table_t       *t;
+    struct cal_profile meta;
+} kept;
+
+static void keep_drop(void)
+{
+    sim_free(kept.text);
+    cal_table_free(kept.t);
+    kept.text = NULL;
+    kept.t = NULL;
+    kept.len = 0;
+}
+
+void cal_table_keep(int on)
+{
+    if (!on)
+        keep_drop();
+    kept.on = on;
+}
+
+/* Keep t, parsed from buf[0..len), as the table a later parse of the same text shares. Keeping
+ * is best effort: out of memory, nothing is kept (the next parse reads the text again). */
+static void keep_table(cal_table_t *t, const char *buf, size_t len, const struct cal_profile *m)
+{
+    keep_drop();
+    if (!(kept.text = sim_malloc(len ? len : 1)))
+        return;
+    memcpy(kept.text, buf, len);
+    kept.len = len;
+    kept.t = t;
+    kept.meta = *m;
+    t->refs++;
+}
+
+static int parse_text(const char *path, const char *buf, size_t len, cal_table_t **out,
+                      struct cal_profile *meta, struct sim_msg *err);
+
 int cal_table_parse(const char *path, const char *buf, size_t len, cal_table_t **out,
                     struct cal_profile *meta, struct sim_msg *err)
+{
+    if (kept.on && kept.t && len == kept.len && !memcmp(buf, kept.text, len)) {
+        *meta = kept.meta;
+        kept.t->refs++;
+        *out = kept.t;
+        return SIM_OK;
+    }
+    int rc = parse_text(path, buf, len, out, meta, err);
+    if (!rc && kept.on)
+        keep_table(*out, buf, len, meta);
+    return rc;
+}
+
+static int parse_text(const char *path, const char *buf, size_t len, cal_table_t **out,
+                      struct cal_profile *meta, struct sim_msg *err)
 {
     *out = NULL;
     memset(meta, 0, sizeof *meta);
@@ -425,6 +519,7 @@ int cal_table_parse(const char *path, const char *buf, size_t len, cal_table_t *
         return sim_msg_set(err, SIM_ENOMEM, "%s: out of memory", path);
     }
     memset(t, 0, sizeof *t);
+    t->refs = 1;
     *l = (struct lp){.path = path, .p = buf, .end = buf + len, .err = err};
     snprintf(meta->source, sizeof meta->source, "table");
     snprintf(meta->backend, sizeof meta->backend, "table");
@@ -486,10 +581,9 @@ int cal_table_parse(const char *path, const char *buf, size_t len, cal_table_t *
                   t->token_round);
         goto fail;
     }
-    for (int i = 0; i < N_TOK_OPS; i++)
-        if (!(t->tok[i] = nan_array((size_t)t->tokens_max + 1)))
-            goto oom;
-    size_t n_kv = t->kv_max / t->kv_round + 1;
+    if (!(t->tok = nan_array(((size_t)t->tokens_max + 1) * N_TOK_OPS)))
+        goto oom;
+    size_t n_kv = t->n_kv = t->kv_max / t->kv_round + 1;
     if (!(t->decode = nan_array(((size_t)t->batch_max + 1) * n_kv)) ||
         !(t->prefill = nan_array(n_kv * ((size_t)t->chunk_max + 1))))
         goto oom;
@@ -554,6 +648,7 @@ int cal_table_parse(const char *path, const char *buf, size_t len, cal_table_t *
     if (rc < 0)
         goto fail;
     (void)ended;
+    t->nccl_skew = t->nccl_skew_ms * pow((double)t->tp, 1.25);
     sim_free(l);
     *out = t;
     return SIM_OK;
@@ -567,10 +662,9 @@ fail:
 
 void cal_table_free(cal_table_t *t)
 {
-    if (!t)
+    if (!t || --t->refs)
         return;
-    for (int i = 0; i < N_TOK_OPS; i++)
-        sim_free(t->tok[i]);
+    sim_free(t->tok);
     sim_free(t->decode);
     sim_free(t->prefill);
     sim_free(t);
@@ -581,6 +675,18 @@ uint32_t cal_table_kv_round(const cal_table_t *t) { return t->kv_round; }
 const uint32_t *cal_table_shape(const cal_table_t *t) { return t->shape; }
 
 /* ---- the batch time ---- */
+
+/* Issue 13: x / step and x rounded up to a multiple of step, by shifts when step is a power of
+ * two (the shipped profiles' 8 and 64), by division otherwise; the same integers either way. */
+static inline uint64_t div_by(uint64_t x, uint32_t step)
+{
+    return (step & (step - 1)) ? x / step : x >> __builtin_ctz(step);
+}
+
+static inline uint64_t up_to(uint64_t x, uint32_t step)
+{
+    return div_by(x + step - 1, step) * step;
+}
 
 static int missing(struct sim_msg *why, const char *table, const char *keys)
 {
@@ -595,7 +701,7 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
     uint64_t n = b->decode_seqs + b->prefill_tok;
     if (!n)
         return sim_msg_set(why, SIM_ECONFIG, "an empty batch has no time in a table profile");
-    uint64_t r = (n + t->token_round - 1) / t->token_round * t->token_round;
+    uint64_t r = up_to(n, t->token_round);
     if (r > t->tokens_max)
         return sim_msg_set(why, SIM_ECONFIG,
                            "a batch of %llu tokens (%u decodes + %llu prefill tokens; %llu "
@@ -603,9 +709,10 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
                            (unsigned long long)n, b->decode_seqs,
                            (unsigned long long)b->prefill_tok, (unsigned long long)r,
                            t->token_round, t->tokens_max);
-    double tv[N_TOK_OPS];
+    double        tv[N_TOK_OPS];
+    const double *row = t->tok + (size_t)r * N_TOK_OPS;
     for (int i = 0; i < N_TOK_OPS; i++) {
-        tv[i] = t->tok[i][i == OP_KV_SAVE ? n : r];
+        tv[i] = i == OP_KV_SAVE ? t->tok[(size_t)n * N_TOK_OPS + OP_KV_SAVE] : row[i];
         if (isnan(tv[i])) {
             char k[48];
             snprintf(k, sizeof k, "%llu tokens", (unsigned long long)(i == OP_KV_SAVE ? n : r));
@@ -617,7 +724,7 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
     double dec = 0;
     if (b->decode_seqs) {
         uint64_t mean = b->decode_ctx / b->decode_seqs;
-        uint64_t kv = (mean + t->kv_round - 1) / t->kv_round * t->kv_round;
+        uint64_t kv = up_to(mean, t->kv_round);
         if (b->decode_seqs > t->batch_max || kv > t->kv_max)
             return sim_msg_set(why, SIM_ECONFIG,
                                "decode attention of %u sequences at a mean context of %llu "
@@ -625,7 +732,7 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
                                "(batch_max %u, kv_max %u)",
                                b->decode_seqs, (unsigned long long)mean, (unsigned long long)kv,
                                t->batch_max, t->kv_max);
-        dec = t->decode[(size_t)b->decode_seqs * (t->kv_max / t->kv_round + 1) + kv / t->kv_round];
+        dec = t->decode[(size_t)b->decode_seqs * t->n_kv + div_by(kv, t->kv_round)];
         if (isnan(dec)) {
             char k[64];
             snprintf(k, sizeof k, "batch %u, context %llu", b->decode_seqs, (unsigned long long)kv);
@@ -639,8 +746,8 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
     double pf = 0;
     if (b->prefills) {
         uint64_t chunk = (uint64_t)llround(sqrt((double)b->prefill_sq));
-        if (b->prefill_kv > t->kv_max || b->prefill_kv % t->kv_round || chunk > t->chunk_max ||
-            chunk < 1)
+        if (b->prefill_kv > t->kv_max || up_to(b->prefill_kv, t->kv_round) != b->prefill_kv ||
+            chunk > t->chunk_max || chunk < 1)
             return sim_msg_set(why, SIM_ECONFIG,
                                "prefill attention of %u prefills with %llu cached tokens (summed, "
                                "each rounded up to %u) and an aggregate chunk of %llu tokens "
@@ -648,7 +755,8 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
                                "(kv_max %u, chunk_max %u)",
                                b->prefills, (unsigned long long)b->prefill_kv, t->kv_round,
                                (unsigned long long)chunk, t->kv_max, t->chunk_max);
-        pf = t->prefill[(size_t)(b->prefill_kv / t->kv_round) * ((size_t)t->chunk_max + 1) + chunk];
+        pf = t->prefill[(size_t)div_by(b->prefill_kv, t->kv_round) * ((size_t)t->chunk_max + 1) +
+                        chunk];
         if (isnan(pf)) {
             char k[64];
             snprintf(k, sizeof k, "context %llu, chunk %llu", (unsigned long long)b->prefill_kv,
@@ -660,9 +768,7 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
 
     /* Two all-reduces per layer (after attention and after the MLP), each with NCCL's launch
      * overhead and a skew per device (Vidur's nccl_cpu_*_overhead_ms). */
-    double comm = t->tp > 1 ? tv[OP_ALL_REDUCE] + t->nccl_launch_ms +
-                                  t->nccl_skew_ms * pow((double)t->tp, 1.25)
-                            : 0;
+    double comm = t->tp > 1 ? tv[OP_ALL_REDUCE] + t->nccl_launch_ms + t->nccl_skew : 0;
     double attn = tv[OP_PRE_PROJ] + tv[OP_POST_PROJ] + tv[OP_ROPE] + tv[OP_KV_SAVE] + dec + pf +
                   comm + tv[OP_INPUT_NORM];
     double mlp = tv[OP_UP_PROJ] + tv[OP_DOWN_PROJ] + tv[OP_ACT] + comm +

@@ -42,8 +42,17 @@ int cal_table_detect(const char *buf, size_t len);
 int cal_table_parse(const char *path, const char *buf, size_t len, cal_table_t **out,
                     struct cal_profile *meta, struct sim_msg *err);
 
-/* Frees t. NULL is a no-op. */
+/* Releases t (freed when no holder is left: see cal_table_keep). NULL is a no-op. */
 void cal_table_free(cal_table_t *t);
+
+/* Issue 13: on != 0: from now on each successful parse is kept, and a later parse of the very
+ * same text (compared byte for byte, whatever its path) returns that table again, shared (each
+ * holder releases it with cal_table_free), with the same meta, instead of parsing it again:
+ * `lensim run` builds each run twice (a check of every run before any is written, then the run)
+ * and a sweep's runs share their profile. on == 0: stop, and release the kept table. Off at
+ * start. Tables are read-only once parsed, so sharing cannot change a result. Cannot fail
+ * (keeping is best effort). Not thread-safe (lensim is single-threaded; workers are processes). */
+void cal_table_keep(int on);
 
 /* The prediction granularity of cached-token counts (Vidur's kv_cache_prediction_granularity). */
 uint32_t cal_table_kv_round(const cal_table_t *t);

@@ -37,6 +37,7 @@
 #include "run.h"
 #include "rows.h"
 #include "runjobs.h"
+#include "table.h"
 #include "trace.h"
 #include "version.h"
 
@@ -1421,6 +1422,7 @@ static int preflight(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, const
             }
         }
         int r = run_build(c, cfg_dir(e), data_dir, x, err);
+        run_fini(x); /* issue 13: each build's table profile was left allocated */
         if (!r)
             continue;
         cfg_place_msg(e, i, err);
@@ -1574,6 +1576,7 @@ int run_cmd(int argc, char **argv)
     }
     if (!outdir)
         snprintf(dir, sizeof dir, "results/%s", cfgs[0].name);
+    cal_table_keep(1); /* issue 13: a table profile is parsed once, not once per build */
     if ((rc = preflight(e, cfgs, n, data_dir, why, &err)))
         goto fail;
 
@@ -1603,6 +1606,7 @@ fail:
         status = cli_exit_status(rc);
     }
 out:
+    cal_table_keep(0);
     for (size_t i = 0; why && i < n; i++)
         sim_free(why[i]);
     sim_free(why);

@@ -49,7 +49,17 @@ struct met {
     uint64_t         itl_total; /* issue 13: sum of w, and of v w in arrival order */
     double           itl_sum;
     uint32_t        *itl_hash; /* issue 13: past ITL_MERGE_AT records, index + 1 by gap (0: free) */
-    unsigned         itl_hbits; /* the hash table has 2^itl_hbits slots; 0: not merging yet */
+    /* Issue 13: before merging, itl[reps[j].i] stands for reps[j].n consecutive records (v, w)
+     * (the equal gaps of the decoders a pause held, reported one after another; reps ascending
+     * by i; a record not listed stands for one), and n_logical
+     * counts the records as they came. NULL once merging. */
+    struct itl_rep {
+        size_t   i;
+        uint64_t n;
+    } * itl_reps;
+    size_t   n_reps, cap_reps, n_logical;
+    size_t   itl_last;  /* merging: the record the last gap went to (a repeat skips the hash) */
+    unsigned itl_hbits; /* the hash table has 2^itl_hbits slots; 0: not merging yet */
     /* Iterations. */
     uint64_t   iterations, batch_sum, tokens;
     double     kv_time_sum; /* sum of kv_util x duration, seconds */
@@ -90,6 +100,7 @@ void met_free(met_t *m)
     sim_free(m->norm);
     sim_free(m->itl);
     sim_free(m->itl_hash);
+    sim_free(m->itl_reps);
     if (m->tl)
         for (uint32_t i = 0; i < m->cfg.n_replicas; i++)
             sim_free(m->tl[i].rows);
@@ -208,7 +219,9 @@ int met_fail(met_t *m, const struct req *r, enum met_fail_reason why)
  * added: exact, the multiset is the same): the records are compacted once (met_wcompact) and
  * from then on a hash table from gap to record finds the one to add to, so that memory follows
  * the distinct iteration times rather than the iterations. Runs with fewer records than that
- * keep one record per iteration, as before. */
+ * keep their records in arrival order, a repeat of the last record counted as a repetition of it
+ * (itl_reps, listed only for records that repeat), so the sd sums the same terms in the same
+ * order as one record per gap did. */
 enum { ITL_MERGE_AT = 1 << 20 };
 
 static size_t itl_slot(uint64_t bits, unsigned hbits)
@@ -237,9 +250,47 @@ static int itl_rehash(met_t *m, unsigned hbits)
     return SIM_OK;
 }
 
+/* Issue 13: before merging, the records as they come, a record equal to the last one (same gap
+ * and weight) counted as a repetition of it: the same sequence of records in less memory. */
+static int add_itl_run(met_t *m, double gap_s, uint64_t w)
+{
+    size_t n = m->n_itl, k = m->n_reps;
+    if (n && m->itl[n - 1].v == gap_s && m->itl[n - 1].w == w) {
+        if (k && m->itl_reps[k - 1].i == n - 1) {
+            m->itl_reps[k - 1].n++;
+        } else {
+            if (k == m->cap_reps && SIM_GROW(m->itl_reps, m->cap_reps, k + 1))
+                return SIM_ENOMEM;
+            m->itl_reps[m->n_reps++] = (struct itl_rep){n - 1, 2};
+        }
+    } else {
+        if (n == m->cap_itl && SIM_GROW(m->itl, m->cap_itl, n + 1))
+            return SIM_ENOMEM;
+        m->itl[m->n_itl++] = (struct met_wrec){.v = gap_s, .w = w};
+    }
+    m->n_logical++;
+    return SIM_OK;
+}
+
+/* Each run of repeated records becomes one record of their summed weight (the same multiset). */
+static void itl_unrun(met_t *m)
+{
+    for (size_t j = 0; j < m->n_reps; j++)
+        m->itl[m->itl_reps[j].i].w *= m->itl_reps[j].n;
+    sim_free(m->itl_reps);
+    m->itl_reps = NULL;
+    m->n_reps = m->cap_reps = 0;
+}
+
 static int add_itl(met_t *m, double gap_s, uint64_t w)
 {
-    if (!m->itl_hbits && m->n_itl == ITL_MERGE_AT && m->n_itl < UINT32_MAX / 4) {
+    if (!m->itl_hbits && m->n_logical < ITL_MERGE_AT) {
+        if (add_itl_run(m, gap_s, w))
+            return SIM_ENOMEM;
+        goto counted;
+    }
+    if (!m->itl_hbits) { /* the first record past ITL_MERGE_AT: merge from now on */
+        itl_unrun(m);
         m->n_itl = met_wcompact(m->itl, m->n_itl);
         unsigned hb = 4;
         while (((size_t)1 << hb) < 4 * m->n_itl)
@@ -249,25 +300,27 @@ static int add_itl(met_t *m, double gap_s, uint64_t w)
     }
     if (m->itl_hbits) {
         uint64_t u;
+        if (m->itl_last < m->n_itl && m->itl[m->itl_last].v == gap_s) { /* a repeat: no hash */
+            m->itl[m->itl_last].w += w;
+            goto counted;
+        }
         memcpy(&u, &gap_s, sizeof u);
         size_t mask = ((size_t)1 << m->itl_hbits) - 1, k = itl_slot(u, m->itl_hbits);
         for (; m->itl_hash[k]; k = (k + 1) & mask) {
             struct met_wrec *x = &m->itl[m->itl_hash[k] - 1];
             if (x->v == gap_s) {
                 x->w += w;
+                m->itl_last = m->itl_hash[k] - 1;
                 goto counted;
             }
         }
         if (SIM_GROW(m->itl, m->cap_itl, m->n_itl + 1) || m->n_itl >= UINT32_MAX - 1)
             return SIM_ENOMEM;
+        m->itl_last = m->n_itl;
         m->itl[m->n_itl++] = (struct met_wrec){.v = gap_s, .w = w};
         m->itl_hash[k] = (uint32_t)m->n_itl;
         if (2 * m->n_itl > mask + 1 && itl_rehash(m, m->itl_hbits + 1)) /* load <= 1/2 */
             return SIM_ENOMEM;
-    } else {
-        if (SIM_GROW(m->itl, m->cap_itl, m->n_itl + 1))
-            return SIM_ENOMEM;
-        m->itl[m->n_itl++] = (struct met_wrec){.v = gap_s, .w = w};
     }
 counted:
     m->itl_total += w;
@@ -387,10 +440,13 @@ static void itl_stat(met_t *m, struct met_stat *s)
         return;
     }
     s->mean = sum / (double)total;
-    for (size_t i = 0; i < m->n_itl; i++) {
-        double d = m->itl[i].v - s->mean;
-        sum2 += d * d * m->itl[i].w;
+    for (size_t i = 0, j = 0; i < m->n_itl; i++) { /* every record in the order met.c took */
+        double   d = m->itl[i].v - s->mean;
+        uint64_t reps = j < m->n_reps && m->itl_reps[j].i == i ? m->itl_reps[j++].n : 1;
+        for (uint64_t k = 0; k < reps; k++)
+            sum2 += d * d * m->itl[i].w;
     }
+    itl_unrun(m);
     s->std = sqrt(sum2 / (double)total);
     /* Issue 13: token-weighted quantiles by weighted selection (stats.h), no sort. */
     static const double f[3] = {0.5, 0.9, 0.99};

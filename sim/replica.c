@@ -33,9 +33,19 @@ static bool iter_less(const void *a, const void *b)
     return ends_at_next(x) && !ends_at_next(y);
 }
 
+/* Issue 13: iter_less as one integer, kept beside r in the keyed heap (engine/ihk.h), so that the
+ * sifts compare keys without loading the requests: iter_less(x, y) == iter_key(x) < iter_key(y),
+ * and ihk's sift rules are ih's, so ties leave in the same order as before. r's fields do not
+ * change while it is inside (replica_check compares every stored key with iter_key). */
+static uint64_t iter_key(const struct req *r)
+{
+    SIM_ASSERT(r->next_iter < UINT64_C(1) << 63);
+    return 2 * r->next_iter + !ends_at_next(r);
+}
+
 static int heap_add(struct replica *p, struct req *r)
 {
-    if (ih_push(&p->ih, r, iter_less))
+    if (ihk_push(&p->ih, r, iter_key(r)))
         return SIM_ENOMEM;
     r->in_heap = 1;
     return SIM_OK;
@@ -45,7 +55,7 @@ static void heap_drop(struct replica *p, struct req *r)
 {
     if (!r->in_heap)
         return;
-    ih_remove(&p->ih, r, iter_less);
+    ihk_remove(&p->ih, r);
     r->in_heap = 0;
 }
 
@@ -597,9 +607,10 @@ static void end_iteration(struct replica *p, simtime_t now)
 
     /* Decoders whose boundary this is: last token, or memory exhausted. */
     struct req *r;
-    while ((r = ih_top(&p->ih)) && r->next_iter <= b) {
+    while (ihk_size(&p->ih) && ihk_top_key(&p->ih) / 2 <= b) { /* the key's next_iter */
+        r = ihk_pop(&p->ih);
+        r->in_heap = 0;
         SIM_ASSERT(r->next_iter == b);
-        heap_drop(p, r);
         if (gen_at(r, b) >= r->output_tok) {
             p->bat->done(p, r, now);
         } else if (p->bat->defer_growth && kv_grows(p->kv)) {
@@ -666,9 +677,14 @@ void replica_prefix_stats(const struct replica *p, uint64_t *query_tok, uint64_t
 void replica_check(const struct replica *p)
 {
     struct sim_msg m;
-    if (kv_check(p->kv, p->run, p->n_run, &m) || ih_check(&p->ih, iter_less, &m)) {
+    if (kv_check(p->kv, p->run, p->n_run, &m) || ihk_check(&p->ih, &m)) {
         sim_log_err("replica %u: %s", p->idx, m.text);
         SIM_ASSERT(!"replica invariant");
+    }
+    for (size_t i = 0; i < ihk_size(&p->ih); i++) { /* issue 13: the stored keys are current */
+        const struct req *r = p->ih.a[i].x, *up = p->ih.a[(i - !!i) / 2].x;
+        SIM_ASSERT(r->in_heap && p->ih.a[i].key == iter_key(r));
+        SIM_ASSERT(!iter_less(r, up));
     }
     uint32_t dec = 0, part = 0, need = 0;
     int64_t  base = 0;
@@ -706,7 +722,7 @@ static int setup(struct replica *p, const struct replica_env *env, uint32_t idx,
     p->cfg = cfg;
     p->bat = batch_rule(cfg->batching, cfg->rule);
     p->idx = idx;
-    ih_init(&p->ih, offsetof(struct req, heap_pos));
+    ihk_init(&p->ih);
     int rc = kv_new(&cfg->kv, &p->kv, err);
     if (rc)
         return rc;
@@ -740,7 +756,7 @@ void replica_free(struct replica *p)
             kv_release(p->kv, p->run[k]);
     sched_free(p->q);
     kv_free(p->kv);
-    ih_fini(&p->ih);
+    ihk_fini(&p->ih);
     sim_free(p->run);
     sim_free(p->pf);
     sim_free(p->part);

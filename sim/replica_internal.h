@@ -6,7 +6,7 @@
 #define LENSIM_REPLICA_INTERNAL_H
 
 #include "batch.h"
-#include "ih.h"
+#include "ihk.h"
 #include "replica.h"
 #include "serve.h"
 
@@ -19,7 +19,7 @@ struct replica {
     kv_t                     *kv;
     struct req              **run; /* running set (admitted, not finished), unordered */
     size_t                    n_run, cap_run;
-    struct ih                 ih; /* running requests by next_iter */
+    struct ihk                ih; /* running requests by next_iter (issue 13: keyed) */
     struct req              **pf; /* admitted for the current iteration: prefills, swap-ins */
     size_t                    n_pf, cap_pf;
     uint64_t                  iter; /* index of the iteration running, or of the next one */

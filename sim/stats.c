@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim.h"
+
 static void swap_d(double *a, double *b)
 {
     double t = *a;
@@ -168,7 +170,10 @@ static double wsel_rank(struct wsel *s, uint64_t p)
                 base += w;
                 i = j - 1;
             }
-            return r[hi - 1].v; /* not reached when p < total */
+            /* Not reached when p < the records' total weight (the callers' contract): a caller
+             * that breaks it stops here instead of reading before the array. */
+            SIM_ASSERT(p < base);
+            return r[hi - 1].v;
         }
         /* Median of three as the pivot value; three-way partition (Dijkstra's flag):
          * [lo, lt) < pv, [lt, i) == pv, (gt, hi) > pv. */
@@ -200,7 +205,8 @@ static double wsel_rank(struct wsel *s, uint64_t p)
     }
 }
 
-size_t met_wcompact(struct met_wrec *r, size_t n)
+/* The reference: sort, then merge runs of equal values. O(n log n). */
+static size_t wcompact_sorted(struct met_wrec *r, size_t n)
 {
     if (n < 2)
         return n;
@@ -215,16 +221,117 @@ size_t met_wcompact(struct met_wrec *r, size_t n)
     return k + 1;
 }
 
-/* ---- weighted, many records: one counting pass, then selection inside one bucket ---- */
-
-enum { WB_BITS = 16, WB_N = 1 << WB_BITS, WB_MIN_N = 1 << 14 };
-
 static uint64_t bits_of(double v)
 {
     uint64_t u;
     memcpy(&u, &v, sizeof u);
     return u; /* for v >= 0 (not NaN) the integer order is the value order */
 }
+
+static size_t wc_slot(uint64_t bits, unsigned hbits)
+{
+    return (size_t)((bits * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - hbits));
+}
+
+/* Issue 13: r[0..n) (values >= 0, distinct) sorted by value through an LSD radix sort on the
+ * values' bits (for v >= 0 the integer order of the bits is the value order), 8 bits a pass,
+ * skipping the digits every key shares. Returns 0, or -1 when tmp cannot be had (r unchanged). */
+static int wc_radix(struct met_wrec *r, size_t n)
+{
+    size_t(*cnt)[256] = calloc(8, sizeof *cnt);
+    struct met_wrec *tmp = malloc(n * sizeof *tmp);
+    if (!cnt || !tmp) {
+        free(cnt);
+        free(tmp);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = bits_of(r[i].v);
+        for (int d = 0; d < 8; d++)
+            cnt[d][(u >> (8 * d)) & 255]++;
+    }
+    struct met_wrec *src = r, *dst = tmp;
+    for (int d = 0; d < 8; d++) {
+        size_t sum = 0;
+        if (cnt[d][(bits_of(r[0].v) >> (8 * d)) & 255] == n)
+            continue; /* every key has this digit: the pass would not move anything */
+        for (int b = 0; b < 256; b++) { /* counts to starting offsets */
+            size_t c = cnt[d][b];
+            cnt[d][b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[d][(bits_of(src[i].v) >> (8 * d)) & 255]++] = src[i];
+        struct met_wrec *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != r)
+        memcpy(r, src, n * sizeof *r);
+    free(cnt);
+    free(tmp);
+    return 0;
+}
+
+size_t met_wcompact(struct met_wrec *r, size_t n)
+{
+    if (n < 64)
+        return wcompact_sorted(r, n);
+    for (size_t i = 0; i < n; i++)
+        if (!(r[i].v >= 0) || signbit(r[i].v)) /* -0.0 or negative: bits order != value order */
+            return wcompact_sorted(r, n);
+    /* Issue 13: merge equal values through a hash table on their bits (for values >= 0, equal
+     * bits are equal values) into r[0..k), in order of first appearance, the table doubling at
+     * load 1/2; then sort the k distinct values by radix. The weights of a value are integers
+     * added in another order: the same sums, hence the same records as wcompact_sorted gives.
+     * O(n + k) expected instead of O(n log n), and the table follows k, not n. */
+    unsigned  hb = 10;
+    uint32_t *h = calloc((size_t)1 << hb, sizeof *h);
+    size_t    k = 0;
+    if (!h || n >= UINT32_MAX) {
+        free(h);
+        return wcompact_sorted(r, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = bits_of(r[i].v);
+        size_t   mask = ((size_t)1 << hb) - 1, s = wc_slot(u, hb);
+        for (; h[s]; s = (s + 1) & mask)
+            if (bits_of(r[h[s] - 1].v) == u)
+                break;
+        if (h[s]) {
+            r[h[s] - 1].w += r[i].w;
+            continue;
+        }
+        r[k++] = r[i]; /* k <= i: a record already read */
+        h[s] = (uint32_t)k;
+        if (2 * k > mask + 1) { /* rebuild twice as large over r[0..k) */
+            uint32_t *g = calloc((size_t)2 << hb, sizeof *g);
+            if (!g) { /* r[0..k) distinct, r[i + 1..n) unread: close the gap, then sort all */
+                memmove(r + k, r + i + 1, (n - i - 1) * sizeof *r);
+                free(h);
+                return wcompact_sorted(r, k + n - i - 1);
+            }
+            hb++;
+            mask = ((size_t)1 << hb) - 1;
+            for (size_t j = 0; j < k; j++) {
+                size_t t = wc_slot(bits_of(r[j].v), hb);
+                while (g[t])
+                    t = (t + 1) & mask;
+                g[t] = (uint32_t)(j + 1);
+            }
+            free(h);
+            h = g;
+        }
+    }
+    free(h);
+    if (wc_radix(r, k))
+        qsort(r, k, sizeof *r, cmp_w);
+    return k;
+}
+
+/* ---- weighted, many records: one counting pass, then selection inside one bucket ---- */
+
+enum { WB_BITS = 16, WB_N = 1 << WB_BITS, WB_MIN_N = 1 << 14 };
 
 /* The value of rank p: find its bucket through the prefix sums cum[0..WB_N], gather that
  * bucket's records into tmp (cached in *have) and select inside them. */

@@ -36,7 +36,9 @@ void met_wquantiles(struct met_wrec *r, size_t n, uint64_t total, const double *
                     double *out);
 
 /* Merge the records of equal value (weights added): r[0..result) then holds one record per
- * distinct value, sorted. The multiset, hence every quantile, is unchanged. O(n log n). */
+ * distinct value, sorted. The multiset, hence every quantile, is unchanged. No value may be NaN.
+ * O(n + k) expected for k distinct values >= 0 (hash merge, then a radix sort of the k); with a
+ * negative value, or out of memory, a sort of all n, O(n log n): the same records either way. */
 size_t met_wcompact(struct met_wrec *r, size_t n);
 
 #endif

@@ -11,6 +11,7 @@
  */
 #include "alloc.h"
 #include "ih.h"
+#include "ihk.h"
 #include "rng.h"
 #include "test.h"
 
@@ -169,10 +170,96 @@ TEST(failed_growth_leaves_heap_unchanged)
     ih_fini(&h);
 }
 
+/* Issue 13, the keyed heap (engine/ihk.h): one random program of push, pop, remove and update
+ * runs on an ih heap ordered by key alone (no id: ties are left to the sift rules) and on an
+ * ihk heap over twin elements; keys from a range of 8, so that most comparisons tie. Every pop
+ * must return the twin of ih's element (equal keys leave in the same order), and the two arrays
+ * must hold the same elements slot for slot after each operation. */
+static bool key_less(const void *a, const void *b)
+{
+    return ((const struct elem *)a)->key < ((const struct elem *)b)->key;
+}
+
+TEST(keyed_heap_pops_in_ih_order)
+{
+    static struct elem e[N_ELEM], f[N_ELEM];
+    rng_t             *g = rng_new(11, 0);
+    struct ih          h;
+    struct ihk         k;
+    struct sim_msg     m;
+    ih_init(&h, offsetof(struct elem, pos));
+    ihk_init(&k);
+    for (uint32_t i = 0; i < N_ELEM; i++)
+        e[i] = f[i] = (struct elem){.id = i};
+    uint64_t ties = 0;
+    for (int op = 0; op < N_OPS; op++) {
+        uint32_t     j = (uint32_t)gsl_rng_uniform_int(g, N_ELEM);
+        struct elem *x = &e[j], *y = &f[j];
+        switch ((int)gsl_rng_uniform_int(g, 4)) {
+        case 0:
+            if (x->inside)
+                break;
+            x->key = y->key = (uint32_t)gsl_rng_uniform_int(g, 8);
+            ASSERT_EQ(ih_push(&h, x, key_less), 0);
+            ASSERT_EQ(ihk_push(&k, y, y->key), 0);
+            x->inside = y->inside = 1;
+            break;
+        case 1: {
+            struct elem *p = ih_pop(&h, key_less), *q = ihk_pop(&k);
+            ASSERT_TRUE(p ? q && p->id == q->id : !q);
+            if (p) {
+                ties += ih_size(&h) && ((struct elem *)ih_top(&h))->key == p->key;
+                p->inside = q->inside = 0;
+            }
+            break;
+        }
+        case 2:
+            if (!x->inside)
+                break;
+            ih_remove(&h, x, key_less);
+            ihk_remove(&k, y);
+            x->inside = y->inside = 0;
+            break;
+        default:
+            if (!x->inside)
+                break;
+            x->key = y->key = (uint32_t)gsl_rng_uniform_int(g, 8);
+            ih_update(&h, x, key_less);
+            ihk_update(&k, y, y->key);
+            ASSERT_EQ(ihk_key(&k, y), y->key);
+            break;
+        }
+        ASSERT_EQ(ihk_size(&k), ih_size(&h));
+        ASSERT_TRUE(ih_size(&h)
+                        ? ((struct elem *)ihk_top(&k))->id == ((struct elem *)ih_top(&h))->id
+                        : !ihk_top(&k));
+        if (ih_size(&h))
+            ASSERT_EQ(ihk_top_key(&k), ((struct elem *)ih_top(&h))->key);
+        if (ihk_check(&k, &m))
+            TEST_FAIL_("ihk_check: %s", m.text);
+        for (size_t i = 0; i < ih_size(&h); i++) /* slot for slot, the same elements */
+            ASSERT_EQ(((struct elem *)k.a[i].x)->id, ((struct elem *)h.a[i])->id);
+    }
+    while (ih_size(&h))
+        ASSERT_EQ(((struct elem *)ih_pop(&h, key_less))->id, ((struct elem *)ihk_pop(&k))->id);
+    ASSERT_EQ(ihk_size(&k), 0);
+    ASSERT_TRUE(ties > N_OPS / 20); /* the program did exercise ties */
+    /* A planted fault: a key smaller than its parent's. */
+    for (uint32_t i = 0; i < 64; i++)
+        ASSERT_EQ(ihk_push(&k, &f[i], 64 - i), 0);
+    ASSERT_EQ(ihk_check(&k, NULL), 0);
+    k.a[63].key = 0;
+    ASSERT_EQ(ihk_check(&k, &m), SIM_EINVARIANT);
+    ih_fini(&h);
+    ihk_fini(&k);
+    rng_free(g);
+}
+
 int main(void)
 {
     RUN(random_programs_match_sorted_array);
     RUN(check_sees_planted_faults);
     RUN(failed_growth_leaves_heap_unchanged);
+    RUN(keyed_heap_pops_in_ih_order);
     return test_main_end();
 }

@@ -5,8 +5,10 @@
  * per weight, sorted, and read at floor/ceil of f (total - 1) (the pre-issue-13 definition in
  * met.c, written out again here in its plainest form). Random data with many ties (values drawn
  * from a few levels), all-equal arrays, sizes 1..40 and large, adversarial orders (sorted,
- * reversed, organ pipe) and the p0/p100 edges; equality is bitwise (ASSERT_EQ on doubles).
+ * reversed, organ pipe) and the p0/p100 edges; equality is bitwise (ASSERT_DEQ below: test.h's
+ * ASSERT_EQ converts to long long, which would take every value in [0, 1) for 0).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,14 @@
 #include "met.h"
 #include "stats.h"
 #include "test.h"
+
+/* Issue 13: doubles equal bit for bit. */
+#define ASSERT_DEQ(a, b)                                                      \
+    do {                                                                      \
+        double a_ = (a), b_ = (b);                                            \
+        if (memcmp(&a_, &b_, sizeof a_))                                      \
+            TEST_FAIL_("ASSERT_DEQ(%s, %s): %.17g != %.17g", #a, #b, a_, b_); \
+    } while (0)
 
 static const double fs[] = {0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0};
 enum { NF = sizeof fs / sizeof fs[0] };
@@ -46,13 +56,13 @@ static void check_unweighted(gsl_rng *r, size_t n, int kind)
     gsl_sort(y, 1, n);
     met_quantiles(x, n, fs, NF, got);
     for (size_t q = 0; q < NF; q++)
-        ASSERT_EQ(got[q], gsl_stats_quantile_from_sorted_data(y, 1, n, fs[q]));
+        ASSERT_DEQ(got[q], gsl_stats_quantile_from_sorted_data(y, 1, n, fs[q]));
     /* Every single rank too, on a fresh copy each time. */
     for (size_t k = 0; k < n; k += 1 + n / 50) {
         fill(r, x, n, kind);
         memcpy(y, x, n * sizeof *x);
         gsl_sort(y, 1, n);
-        ASSERT_EQ(met_select(x, n, k), y[k]);
+        ASSERT_DEQ(met_select(x, n, k), y[k]);
         for (size_t i = 0; i < k; i++)
             ASSERT_TRUE(x[i] <= x[k]);
         for (size_t i = k + 1; i < n; i++)
@@ -102,7 +112,7 @@ static void check_weighted(gsl_rng *r, size_t n, int kind, uint64_t max_w)
     for (size_t q = 0; q < NF; q++) {
         double pos = fs[q] * (double)(total - 1);
         size_t lo = (size_t)floor(pos), hi = (size_t)ceil(pos);
-        ASSERT_EQ(got[q], ex[lo] + (pos - (double)lo) * (ex[hi] - ex[lo]));
+        ASSERT_DEQ(got[q], ex[lo] + (pos - (double)lo) * (ex[hi] - ex[lo]));
     }
     free(rec);
     free(v);
@@ -152,11 +162,74 @@ TEST(compaction_keeps_weighted_quantiles)
             met_wquantiles(a, n, total, fs, NF, qa);
             met_wquantiles(b, m, total, fs, NF, qb);
             for (size_t q = 0; q < NF; q++)
-                ASSERT_EQ(qa[q], qb[q]);
+                ASSERT_DEQ(qa[q], qb[q]);
             free(a);
             free(b);
             free(v);
         }
+    }
+    gsl_rng_free(r);
+}
+
+/* Issue 13: met_wcompact (hash merge, then a radix sort of the distinct values) gives exactly
+ * the records of the plainest reference: sort by value, add the weights of equal values.
+ * Records compared bitwise (value and weight). Values: few distinct among many records (heavy
+ * merging), mostly distinct (the table doubles many times), values spanning many exponents and
+ * zero (radix digits that vary and that are shared), and sets with a negative value or -0.0
+ * (the sorting path). */
+static int cmp_wv(const void *a, const void *b)
+{
+    const struct met_wrec *x = a, *y = b;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+static void check_wcompact(gsl_rng *r, size_t n, int kind)
+{
+    struct met_wrec *a = malloc(n * sizeof *a), *ref = malloc(n * sizeof *ref);
+    ASSERT_TRUE(a && ref);
+    for (size_t i = 0; i < n; i++) {
+        double v;
+        switch (kind) {
+        case 0: v = 0.02 + 1e-6 * (double)gsl_rng_uniform_int(r, 3000); break;
+        case 1: v = (double)(20000000 + gsl_rng_uniform_int(r, 1u << 30)) / 1e9; break;
+        case 2: v = ldexp(gsl_rng_uniform(r), (int)gsl_rng_uniform_int(r, 60) - 30); break;
+        case 3: v = i % 7 == 0 ? 0.0 : (double)gsl_rng_uniform_int(r, 100); break;
+        case 4: v = (double)gsl_rng_uniform_int(r, 50) - 10; break;
+        default: v = i == n / 2 ? -0.0 : 0.001 * (double)gsl_rng_uniform_int(r, 40); break;
+        }
+        a[i] = (struct met_wrec){v, 1 + gsl_rng_uniform_int(r, 1000)};
+    }
+    memcpy(ref, a, n * sizeof *a);
+    size_t k = 0;
+    if (n) {
+        qsort(ref, n, sizeof *ref, cmp_wv);
+        for (size_t i = 1; i < n; i++) {
+            if (ref[i].v == ref[k].v)
+                ref[k].w += ref[i].w;
+            else
+                ref[++k] = ref[i];
+        }
+        k++;
+    }
+    size_t m = met_wcompact(a, n);
+    ASSERT_EQ(m, k);
+    for (size_t i = 0; i < k; i++) {
+        ASSERT_TRUE(a[i].v == ref[i].v);
+        ASSERT_EQ(a[i].w, ref[i].w);
+    }
+    free(a);
+    free(ref);
+}
+
+TEST(wcompact_equals_sort_and_merge)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 13);
+    for (int kind = 0; kind < 6; kind++) {
+        for (size_t n = 0; n <= 200; n++)
+            check_wcompact(r, n, kind);
+        check_wcompact(r, 5000, kind);
+        check_wcompact(r, 300000, kind);
     }
     gsl_rng_free(r);
 }
@@ -211,9 +284,9 @@ static void itl_after_merges(uint32_t levels)
         double   pos = f[q] * (double)(total - 1);
         uint64_t lo = (uint64_t)floor(pos), hi = (uint64_t)ceil(pos);
         double   a = walk(ref, N, lo), b = walk(ref, N, hi);
-        ASSERT_EQ(got[q], a + (pos - (double)lo) * (b - a));
+        ASSERT_DEQ(got[q], a + (pos - (double)lo) * (b - a));
     }
-    ASSERT_EQ(out.itl.mean, mean);
+    ASSERT_DEQ(out.itl.mean, mean);
     ASSERT_NEAR(out.itl.std, sqrt(sum2 / (double)total), 1e-12 * out.itl.std);
     ASSERT_EQ(out.itl.n, total);
     met_free(m);
@@ -227,11 +300,121 @@ TEST(met_itl_after_merges)
     itl_after_merges(1u << 22);
 }
 
+/* Issue 13: ITL records that repeat (the equal gaps of the decoders a pause held, met_gap after
+ * met_gap) are counted as repetitions of one record before merging. Reference: met.c's rule
+ * before that, written plainly: one record per gap in arrival order; at the record past 2^20,
+ * sort by value and merge equal values, then add each later record to its value's record or
+ * append it. The sd sums (v - mean)^2 w over that list in its order, so it is compared bitwise,
+ * like the mean and the quantiles; below 2^20 records (no merging) and past it. */
+struct lrec {
+    double   v;
+    uint64_t w;
+};
+
+static int cmp_lrec(const void *a, const void *b)
+{
+    const struct lrec *x = a, *y = b;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+static void itl_with_repeats(size_t n_logical)
+{
+    gsl_rng       *r = gsl_rng_alloc(gsl_rng_mt19937);
+    struct lrec   *ref = malloc(n_logical * sizeof *ref);
+    struct met_cfg cfg = {.n_replicas = 1};
+    met_t         *m = met_new(&cfg);
+    size_t         n = 0;
+    uint64_t       total = 0;
+    double         sum = 0;
+    enum { MERGE_AT = 1 << 20 };
+    ASSERT_TRUE(ref && m);
+    gsl_rng_set(r, 21);
+    while (n < n_logical) {
+        if (gsl_rng_uniform(r) < 0.3) { /* a pause: k decoders, one gap */
+            simtime_t gap = 40000000 + 1000 * (simtime_t)gsl_rng_uniform_int(r, 500);
+            size_t    k = 1 + gsl_rng_uniform_int(r, 60);
+            for (size_t j = 0; j < k && n < n_logical; j++) {
+                ASSERT_EQ(met_gap(m, gap), 0);
+                ref[n++] = (struct lrec){(double)gap / 1e9, 1};
+            }
+        } else { /* an iteration; now and then the same one twice */
+            simtime_t dur = 20000000 + 1000 * (simtime_t)gsl_rng_uniform_int(r, 2000);
+            uint32_t  tok = 1 + (uint32_t)gsl_rng_uniform_int(r, 64);
+            int       times = gsl_rng_uniform(r) < 0.2 ? 2 : 1;
+            for (int j = 0; j < times && n < n_logical; j++) {
+                ASSERT_EQ(met_iter(m, 0, 0, dur, tok, tok, tok, 0.5), 0);
+                ref[n++] = (struct lrec){(double)dur / 1e9, tok};
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        total += ref[i].w;
+        sum += ref[i].v * ref[i].w;
+    }
+    /* The reference list. */
+    size_t k = n;
+    if (n > MERGE_AT) {
+        qsort(ref, MERGE_AT, sizeof *ref, cmp_lrec);
+        k = 0;
+        for (size_t i = 1; i < MERGE_AT; i++)
+            if (ref[i].v == ref[k].v)
+                ref[k].w += ref[i].w;
+            else
+                ref[++k] = ref[i];
+        k++;
+        for (size_t i = MERGE_AT; i < n; i++) {
+            size_t j = 0;
+            while (j < k && ref[j].v != ref[i].v)
+                j++;
+            if (j < k)
+                ref[j].w += ref[i].w;
+            else
+                ref[k++] = ref[i];
+        }
+    }
+    double mean = sum / (double)total, sum2 = 0;
+    for (size_t i = 0; i < k; i++) {
+        double d = ref[i].v - mean;
+        sum2 += d * d * ref[i].w;
+    }
+    struct met_summary out;
+    ASSERT_EQ(met_summarize(m, 0, &out), 0);
+    ASSERT_EQ(out.itl.n, total);
+    ASSERT_DEQ(out.itl.mean, mean);
+    ASSERT_DEQ(out.itl.std, sqrt(sum2 / (double)total));
+    qsort(ref, k, sizeof *ref, cmp_lrec);
+    const double f[3] = {0.5, 0.9, 0.99}, got[3] = {out.itl.median, out.itl.p90, out.itl.p99};
+    for (int q = 0; q < 3; q++) {
+        double   pos = f[q] * (double)(total - 1);
+        uint64_t lo = (uint64_t)floor(pos), hi = (uint64_t)ceil(pos), cum = 0;
+        double   a = NAN, b = NAN;
+        for (size_t i = 0; i < k && isnan(b); i++) {
+            cum += ref[i].w;
+            if (isnan(a) && lo < cum)
+                a = ref[i].v;
+            if (hi < cum)
+                b = ref[i].v;
+        }
+        ASSERT_DEQ(got[q], a + (pos - (double)lo) * (b - a));
+    }
+    met_free(m);
+    free(ref);
+    gsl_rng_free(r);
+}
+
+TEST(itl_repeated_records_as_before)
+{
+    itl_with_repeats(300000);
+    itl_with_repeats((1u << 20) + 150000);
+}
+
 int main(void)
 {
     RUN(quantiles_equal_sorted_reference);
     RUN(weighted_quantiles_equal_expanded_reference);
     RUN(compaction_keeps_weighted_quantiles);
+    RUN(wcompact_equals_sort_and_merge);
     RUN(met_itl_after_merges);
+    RUN(itl_repeated_records_as_before);
     return test_main_end();
 }

@@ -356,6 +356,112 @@ TEST(small_table_by_hand)
     cal_profile_fini(&p);
 }
 
+/* Issue 13 (rows written once, calib/table.c fill_span): each row holds from its key up to the
+ * next row's key, in 1-D tables (attn_kv_cache_save, looked up at the exact token count) and in
+ * 2-D ones (attn_prefill, several rows per first key, several first keys), and the last row of
+ * a run to its end. Every prefill-only batch of one prompt of c = 1..16 tokens at 0 or 64 cached
+ * tokens against the step functions of the rows (the row with the largest key <= the query),
+ * evaluated here by a plain search. Per layer, from SMALL_TABLES' other rows: pre_proj(r) +
+ * post 1 + rope 1 + save(c) + prefill(kv, c) + comm 0.52 + norm 1, + up 1 + down 1 + act 1 +
+ * comm 0.52 + post norm 1, + add 1 = pre(r) + save(c) + prefill(kv, c) + 9.04 ms; 2 layers. */
+TEST(rows_hold_to_the_next_row)
+{
+    static const struct {
+        int    k;
+        double v;
+    } save[] = {{1, 0.5}, {3, 0.25}, {4, 2}, {9, 0.125}};
+    static const struct {
+        int    kv, c;
+        double v;
+    } pf[] = {{0, 1, 4}, {0, 3, 5}, {0, 9, 8}, {0, 10, 3}, {64, 2, 7}, {64, 11, 9}};
+    char text[4096];
+    snprintf(text, sizeof text,
+             "%s"
+             "table attn_pre_proj 2\n8 1\n16 2\n"
+             "table attn_post_proj 1\n8 1\n"
+             "table attn_rope 1\n8 1\n"
+             "table mlp_up_proj 1\n8 1\n"
+             "table mlp_down_proj 1\n8 1\n"
+             "table mlp_act 1\n8 1\n"
+             "table input_layernorm 1\n8 1\n"
+             "table post_attention_layernorm 1\n8 1\n"
+             "table add 1\n8 1\n"
+             "table all_reduce 1\n8 0.5\n"
+             "table attn_kv_cache_save 4\n1 0.5\n3 0.25\n4 2\n9 0.125\n"
+             "table attn_decode 2\n1 0 1\n2 0 3\n"
+             "table attn_prefill 6\n0 1 4\n0 3 5\n0 9 8\n0 10 3\n64 2 7\n64 11 9\n"
+             "end\n",
+             small_head);
+    struct cal_profile p;
+    struct sim_msg     err;
+    if (cal_profile_load(write_file("steps.table", text), &p, &err))
+        TEST_FAIL_("%s", err.text);
+    for (int kv = 0; kv <= 64; kv += 64)
+        for (int c = 1; c <= 16; c++) {
+            double sv = NAN, pv = NAN, s;
+            for (size_t i = 0; i < sizeof save / sizeof save[0]; i++)
+                if (save[i].k <= c)
+                    sv = save[i].v;
+            for (size_t i = 0; i < sizeof pf / sizeof pf[0]; i++)
+                if (pf[i].kv == kv && pf[i].c <= c)
+                    pv = pf[i].v;
+            struct cal_table_batch b = {.prefills = 1,
+                                        .prefill_tok = (uint64_t)c,
+                                        .prefill_sq = (uint64_t)c * (uint64_t)c,
+                                        .prefill_kv = (uint64_t)kv};
+            int                    rc = cal_table_latency(p.table, &b, &s, &err);
+            if (isnan(pv)) { /* below the first row of kv's run: refused */
+                ASSERT_EQ(rc, SIM_ECONFIG);
+                continue;
+            }
+            ASSERT_EQ(rc, 0);
+            check_rel(s, 2 * ((c <= 8 ? 1 : 2) + sv + pv + 9.04) * 1e-3);
+        }
+    cal_profile_fini(&p);
+}
+
+/* Issue 13, cal_table_keep: with keeping on, a second load of the same text (under another
+ * path) shares the first table, with the same meta and the same batch times; other text is
+ * parsed anew (and kept in its place); each holder releases its share, and keeping off releases
+ * the kept one: the allocator's live bytes come back to where they started. Off (the default),
+ * every load parses. */
+TEST(kept_table_is_shared_and_released)
+{
+    char text[4096], other[4096];
+    snprintf(text, sizeof text, "%s%s", small_head, small_tables);
+    snprintf(other, sizeof other, "%s%s", small_head, SMALL_TABLES "# another text\n");
+    struct sim_msg         err;
+    struct cal_profile     a, b, c, d;
+    struct cal_table_batch bt = {.decode_seqs = 2, .decode_ctx = 30};
+    double                 sa, sb;
+    size_t                 live = sim_alloc_stats().live_bytes;
+    ASSERT_EQ(cal_profile_load(write_file("k1.table", text), &a, &err), 0);
+    ASSERT_EQ(cal_profile_load(write_file("k2.table", text), &b, &err), 0);
+    ASSERT_TRUE(a.table != b.table); /* off: parsed twice */
+    cal_profile_fini(&a);
+    cal_profile_fini(&b);
+    cal_table_keep(1);
+    ASSERT_EQ(cal_profile_load(write_file("k1.table", text), &a, &err), 0);
+    ASSERT_EQ(cal_profile_load(write_file("k2.table", text), &b, &err), 0);
+    ASSERT_TRUE(a.table == b.table);
+    ASSERT_TRUE(!strcmp(a.model, b.model));
+    ASSERT_EQ(a.tp, b.tp);
+    ASSERT_TRUE(a.kv_capacity_bytes == b.kv_capacity_bytes);
+    ASSERT_EQ(cal_table_latency(a.table, &bt, &sa, &err), 0);
+    cal_profile_fini(&a); /* b's share stays valid */
+    ASSERT_EQ(cal_table_latency(b.table, &bt, &sb, &err), 0);
+    ASSERT_TRUE(sa == sb && sa > 0);
+    ASSERT_EQ(cal_profile_load(write_file("k3.table", other), &c, &err), 0);
+    ASSERT_TRUE(c.table != b.table);
+    ASSERT_EQ(cal_profile_load(write_file("k4.table", other), &d, &err), 0);
+    ASSERT_TRUE(d.table == c.table);
+    cal_profile_fini(&b);
+    cal_profile_fini(&c);
+    cal_profile_fini(&d);
+    cal_table_keep(0);
+    ASSERT_EQ(sim_alloc_stats().live_bytes, live);
+}
+
 TEST(malformed_tables_give_file_line_errors)
 {
     static const struct {
@@ -549,6 +655,8 @@ int main(void)
     RUN(model_clock_reads_chunked_prefills_from_the_listing);
     RUN(lookups_outside_the_tables_are_refused);
     RUN(small_table_by_hand);
+    RUN(rows_hold_to_the_next_row);
+    RUN(kept_table_is_shared_and_released);
     RUN(malformed_tables_give_file_line_errors);
     RUN(allocation_failure_walk);
     RUN(kv_blocks_forces_the_pool_or_is_refused);
