@@ -1,6 +1,7 @@
 /* exec_live.c: the live executor: the replica's iterations run on kernels (see exec_live.h). */
 #include "exec_live.h"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -23,7 +24,10 @@ const struct sim_choice live_clock_choices[] = {
      "the kernels run but each iteration takes the perf profile's time (byte-identical to "
      "engine.mode sim; proves one engine)"},
     {"realtime", LIVE_CLOCK_REALTIME,
-     "one replica, arrivals paced by the wall clock (not implemented: refused)"},
+     "one replica; the virtual clock is the wall clock: an iteration waits until the wall clock "
+     "reaches its start, so arrivals are paced by the wall clock and requests queue for as long "
+     "as they really wait; the engine's own time between iterations is charged to the next "
+     "(not deterministic; live.timer wall)"},
     {NULL, 0, NULL},
 };
 
@@ -94,7 +98,33 @@ struct live {
     struct live_stats st;
     struct sim_msg   *why; /* the current call's */
     int               err;
+    kern_backend_t   *pb;     /* issue 11: the predictor's backend (lc.pred_cost_s > 0) */
+    int64_t           origin; /* issue 11: realtime: the wall clock's ns at simulated time 0 */
 };
+
+/* issue 11: the length predictor's shape, as lensim calibrate times it (calib/calib.c,
+ * time_predictor), so that the profile's predictor cost predicts what runs here. */
+static const struct kern_pred_shape live_pred_shape = {
+    .features = 1u << 18, .dim = 256, .layers = 2, .classes = 10};
+enum { LIVE_PRED_FEAT = 256 };
+
+/* issue 11: realtime: wait until the wall clock reaches simulated time t; returns the wall ns at
+ * which t falls. Other clocks: returns 0 at once. */
+static int64_t pace(struct live *lv, simtime_t t)
+{
+    if (lv->lc.clock != LIVE_CLOCK_REALTIME)
+        return 0;
+    int64_t due = lv->origin + (int64_t)t, w = sim_wall_ns();
+    if (w >= due) {
+        lv->st.lag_s += (double)(w - due) / 1e9;
+        return due;
+    }
+    struct timespec ts = {(time_t)(due / SIM_NS_PER_S), (long)(due % SIM_NS_PER_S)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+    lv->st.wait_s += (double)(sim_wall_ns() - w) / 1e9;
+    return due;
+}
 
 /* ---- sequences by id ---- */
 
@@ -401,6 +431,7 @@ static const char *kind_of(const struct exec_batch *b)
 static int live_iter_ns(void *self, const struct exec_batch *b, simtime_t *ns, struct sim_msg *why)
 {
     struct live *lv = self;
+    int64_t      due = pace(lv, b->now); /* issue 11: realtime */
     int64_t      t0 = sim_wall_ns(), c0 = cpu_ns();
     lv->why = why;
     lv->err = 0;
@@ -435,7 +466,16 @@ static int live_iter_ns(void *self, const struct exec_batch *b, simtime_t *ns, s
         return sim_msg_set(why, rc, "live executor: the forward pass failed");
     if ((rc = sample(lv)))
         return rc;
-    double wall = (double)(sim_wall_ns() - t0) / 1e9, cpu = (double)(cpu_ns() - c0) / 1e9;
+    int64_t t1 = sim_wall_ns();
+    double  wall = (double)(t1 - t0) / 1e9, cpu = (double)(cpu_ns() - c0) / 1e9;
+    if (lv->lc.clock == LIVE_CLOCK_PROFILE) {
+        *ns = pred_ns;
+    } else if (lv->lc.clock == LIVE_CLOCK_REALTIME) { /* ends when the wall clock says */
+        *ns = t1 - due < 1 ? 1 : t1 - due;
+    } else {
+        double d = (lv->lc.timer == LIVE_TIMER_CPU ? cpu : wall) * SIM_NS_PER_S;
+        *ns = d < 1 ? 1 : (simtime_t)llround(d);
+    }
     lv->st.iters++;
     lv->st.wall_s += wall;
     lv->st.cpu_s += cpu;
@@ -452,16 +492,10 @@ static int live_iter_ns(void *self, const struct exec_batch *b, simtime_t *ns, s
                 dec_ctx += lv->cur[i].ctx_tok;
             }
         }
-        fprintf(lv->lc.iters, "%llu,%u,%s,%zu,%u,%u,%u,%u,%u,%.9f,%.9f,%.9f,%.9f,%.9f\n",
+        fprintf(lv->lc.iters, "%llu,%u,%s,%zu,%u,%u,%u,%u,%u,%.9f,%.9f,%.9f,%.9f,%.9f,%.9f,%.9f\n",
                 (unsigned long long)lv->st.iters - 1, ow, kind_of(b), lv->n_cur, dec, dec_ctx, pf,
                 pf_tok, rows, (double)pred_ns / SIM_NS_PER_S, wall, kern_s, lv->st.copy_s - copy0,
-                cpu);
-    }
-    if (lv->lc.clock == LIVE_CLOCK_PROFILE) {
-        *ns = pred_ns;
-    } else {
-        double d = (lv->lc.timer == LIVE_TIMER_CPU ? cpu : wall) * SIM_NS_PER_S;
-        *ns = d < 1 ? 1 : (simtime_t)llround(d);
+                cpu, (double)b->now / SIM_NS_PER_S, (double)*ns / SIM_NS_PER_S);
     }
     return SIM_OK;
 }
@@ -492,6 +526,42 @@ static void live_leave(void *self, uint64_t id, enum exec_leave why)
         s->gone = 1 + (int)why;
 }
 
+/* issue 11: one request's length prediction on the predictor kernel (see exec_live.h). */
+static int live_predict_ns(void *self, uint64_t id, uint32_t prompt_tok, simtime_t now,
+                           simtime_t *ns, struct sim_msg *why)
+{
+    (void)id;
+    (void)prompt_tok; /* the calibrated shape: LIVE_PRED_FEAT features whatever the prompt */
+    struct live *lv = self;
+    simtime_t    charged = (simtime_t)(lv->lc.pred_cost_s * SIM_NS_PER_S); /* cluster.c's */
+    if (!lv->pb) { /* no prediction cost: nothing to run (cluster.c does not ask) */
+        *ns = charged;
+        return SIM_OK;
+    }
+    int64_t  due = pace(lv, now);
+    int64_t  t0 = sim_wall_ns(), c0 = cpu_ns();
+    uint32_t nf = LIVE_PRED_FEAT;
+    int      rc = kern_pred_prepare(lv->pb, 1, &nf, why);
+    if (rc)
+        return rc;
+    rc = kern_pred_run(lv->pb);
+    rc = rc ? rc : kern_sync(lv->pb);
+    if (rc)
+        return sim_msg_set(why, rc, "live executor: the predictor's forward pass failed");
+    int64_t t1 = sim_wall_ns();
+    double  wall = (double)(t1 - t0) / 1e9, cpu = (double)(cpu_ns() - c0) / 1e9;
+    double  meas = lv->lc.timer == LIVE_TIMER_CPU ? cpu : wall;
+    if (lv->lc.clock == LIVE_CLOCK_REALTIME)
+        charged = t1 - due < 1 ? 1 : t1 - due;
+    else if (lv->lc.clock == LIVE_CLOCK_MEASURED)
+        charged = meas * SIM_NS_PER_S < 1 ? 1 : (simtime_t)llround(meas * SIM_NS_PER_S);
+    lv->st.predictions++;
+    lv->st.predict_s += meas;
+    lv->st.predict_charged_s += (double)charged / SIM_NS_PER_S;
+    *ns = charged;
+    return SIM_OK;
+}
+
 static const struct exec_ops live_ops = {
     .name = "live",
     .iter_ns = live_iter_ns,
@@ -499,6 +569,7 @@ static const struct exec_ops live_ops = {
     .swap_s = live_swap_s,
     .decode_s = live_decode_s,
     .leave = live_leave,
+    .predict_ns = live_predict_ns, /* issue 11 */
 };
 
 struct exec live_exec(live_t *lv) { return (struct exec){&live_ops, lv}; }
@@ -540,7 +611,16 @@ static int build(struct live *lv, struct sim_msg *err)
                            kern_have_cuda() ? "no CUDA device is present"
                                             : "this binary has no CUDA backend "
                                               "(meson -Dcuda=enabled)");
-    size_t need = kern_live_bytes(&lv->m, &o, id == KERN_BACKEND_CPU ? 4 : 2);
+    size_t           eb = id == KERN_BACKEND_CPU ? 4 : 2;
+    size_t           need = kern_live_bytes(&lv->m, &o, eb);
+    struct kern_opts po = {.backend = c->backend, /* issue 11: the predictor's backend */
+                           .seed = c->seed ^ 0x9ede,
+                           .pred = &live_pred_shape,
+                           .pred_max_req = 1,
+                           .pred_max_feat = LIVE_PRED_FEAT,
+                           .cpu_threads = (int)c->threads};
+    if (c->pred_cost_s > 0)
+        need += kern_live_pred_bytes(&po, eb);
     double budget = c->max_bytes;
     if (!(budget > 0)) {
         size_t fr = 0, tot = 0;
@@ -549,16 +629,20 @@ static int build(struct live *lv, struct sim_msg *err)
         budget = 0.5 * (double)fr;
     }
     if ((double)need > budget)
-        return sim_msg_set(err, SIM_ECONFIG,
-                           "live.max_bytes: the live model needs %.1f MB (weights, a KV pool of "
-                           "%llu tokens for %u replica(s), workspace) and the budget is %.1f MB%s: "
-                           "raise live.max_bytes, or lower engine.max_batch, engine.max_seq_len "
-                           "or engine.max_batched_tokens",
-                           need / 1e6, (unsigned long long)o.kv_tokens, c->replicas, budget / 1e6,
-                           c->max_bytes > 0 ? "" : " (half of the free memory)");
+        return sim_msg_set(
+            err, SIM_ECONFIG,
+            "live.max_bytes: the live model needs %.1f MB (weights, a KV pool of "
+            "%llu tokens for %u replica(s), workspace%s) and the budget is %.1f MB%s: "
+            "raise live.max_bytes, or lower engine.max_batch, engine.max_seq_len "
+            "or engine.max_batched_tokens",
+            need / 1e6, (unsigned long long)o.kv_tokens, c->replicas,
+            c->pred_cost_s > 0 ? ", the length predictor" : "", budget / 1e6,
+            c->max_bytes > 0 ? "" : " (half of the free memory)");
     if ((rc = kern_backend_new(&lv->m, &o, &lv->be, err)))
         return rc;
     kern_live_own_blocks(lv->be);
+    if (c->pred_cost_s > 0 && (rc = kern_backend_new(NULL, &po, &lv->pb, err)))
+        return rc;
     kern_backend_info(lv->be, &lv->info);
     lv->st.device_bytes = lv->info.weight_bytes + lv->info.kv_bytes + lv->info.work_bytes;
     snprintf(lv->st.device, sizeof lv->st.device, "%s", lv->info.device);
@@ -588,7 +672,7 @@ static int build(struct live *lv, struct sim_msg *err)
     }
     if (c->iters)
         fprintf(c->iters, "iter,device,kind,seqs,decode_seqs,decode_ctx,prefill_seqs,prefill_tok,"
-                          "rows,predicted_s,measured_s,kernel_s,copy_s,cpu_s\n");
+                          "rows,predicted_s,measured_s,kernel_s,copy_s,cpu_s,start_s,charged_s\n");
     return SIM_OK;
 }
 
@@ -609,6 +693,7 @@ int live_new(const struct live_cfg *lc, const struct kern_shape *m, const struct
         live_free(lv);
         return rc;
     }
+    lv->origin = sim_wall_ns(); /* issue 11: realtime's simulated time 0 */
     *out = lv;
     return SIM_OK;
 }
@@ -618,6 +703,7 @@ void live_free(live_t *lv)
     if (!lv)
         return;
     kern_backend_free(lv->be);
+    kern_backend_free(lv->pb);
     for (size_t i = 0; i < lv->cap_tab; i++)
         if (lv->tab[i].used) {
             sim_free(lv->tab[i].gen);

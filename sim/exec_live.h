@@ -21,7 +21,19 @@
  * Clocks: measured (the iteration's time is the wall time of the executor's whole call: batch
  * set-up, kernels, sampling, swap copies), profile (the kernels run but the time charged is the
  * model clock's, so the run is byte-identical to a simulated one: the equivalence test), and
- * realtime (refused by cfg.c until it exists).
+ * realtime (one replica: the simulated clock is the wall clock since live_new returned; an
+ * iteration that starts at t waits until the wall clock reads t, so no request is served before
+ * its arrival time on the wall clock, and it ends when the wall clock says it ended: the time
+ * the engine spent between iterations, predictions included, is charged to the next one, and a
+ * request waits in the queue for as long as it really waits. Not deterministic.)
+ * Predictions (issue 11): when the experiment charges a prediction cost (predictor.cost_s > 0),
+ * every request's length prediction runs the predictor kernel (kern_pred_run) with the shape
+ * lensim calibrate times (calib/calib.c time_predictor: 2^18 hashed-feature buckets, width 256,
+ * two hidden ReLU layers, 10 classes, 256 features per request) on a backend of its own, one
+ * request at a time as cluster.c serves them. measured: the call's wall (or CPU) time is
+ * charged; realtime: it waits for the wall clock to reach the prediction's start, as an
+ * iteration does; profile: predictor.cost_s is charged (what engine.mode sim charges), the
+ * kernel's time only reported.
  * Other ops (recompute_s, swap_s, decode_s: preemption accounting and aging estimates) are the
  * model clock's in every mode.
  * Memory: sequences' sampled tokens are kept for the run (4 bytes per generated token) so that a
@@ -63,6 +75,7 @@ struct live_cfg {
     uint64_t        capacity_tok; /* one replica's KV pool, tokens */
     int             paged;        /* exec_seq.kv_blk counts blocks (else tokens) */
     int             swap;         /* engine.preemption swap: departing sequences go to host */
+    double          pred_cost_s;  /* predictor.cost_s: > 0 runs the predictor kernel (above) */
     FILE           *iters;        /* iterations.csv rows (header included), or NULL */
 };
 
@@ -73,8 +86,15 @@ struct live_stats {
     double   kernel_s; /* kern_run + sync */
     double   copy_s;   /* swap copies */
     double   pred_s;   /* the profile's predictions of the same iterations */
-    size_t   device_bytes;
-    char     device[128], backend[16];
+    /* issue 11: length predictions run on the predictor kernel (predictor.cost_s > 0) */
+    uint64_t predictions;
+    double   predict_s;         /* their calls' measured time (the live.timer's) */
+    double   predict_charged_s; /* what the clock charged for them */
+    /* issue 11: realtime clock: time slept until an iteration's or prediction's start, and time
+     * the wall clock was past it when the call began (charged to the call) */
+    double wait_s, lag_s;
+    size_t device_bytes;
+    char   device[128], backend[16];
 };
 
 typedef struct live live_t;

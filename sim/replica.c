@@ -448,6 +448,7 @@ static void start_iteration(struct replica *p, simtime_t now)
         .n_seqs = n_dec + (uint32_t)p->n_pf,
         .list = list_seqs,
         .owner = p,
+        .now = now, /* issue 11 */
     };
     const struct exec *ex = p->env->exec;
     simtime_t          dur = 0;
