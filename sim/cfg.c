@@ -1313,10 +1313,7 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
         if (c->tp != 1)
             return msg_at(err, where(m, "hardware.tp"), "hardware.tp",
                           "live runs one device: tensor parallelism %u is not supported", c->tp);
-        if (c->prefix_caching) /* issue 11, live2: the executor does not share KV blocks */
-            return msg_at(err, where(m, "engine.prefix_caching"), "engine.prefix_caching",
-                          "live mode does not share KV blocks between requests yet: a cached "
-                          "prefix would hold KV the executor never computed");
+        /* issue 11: prefix caching runs live (the executor shares the KV manager's blocks) */
         if (c->live_timer == LIVE_TIMER_CPU &&
             (c->live_backend != KERN_BACKEND_CPU || c->live_threads != 1))
             return msg_at(err, where(m, "live.timer"), "live.timer",

@@ -38,6 +38,14 @@ struct exec_seq {
     uint32_t prompt_tok; /* the request's prompt length: where a prefill's prompt ends and its
                             sampled tokens begin, so that an executor that runs a chunked
                             prefill knows which chunk is the last (issue 11) */
+    /* issue 11, prefix caching (engine.prefix_caching; NULL and 0 otherwise): the KV manager's
+     * blocks of this sequence in position order (kv_blk of them, ids of its replica's pool; a
+     * cached prefix's blocks are the ones the requests with the same hashes hold), and the
+     * request's trace block hashes (one per 512 tokens: kv_cfg.src_block_tok), which say which
+     * prompts begin with the same tokens. Valid during the listing only. */
+    const uint32_t *blk;
+    const int64_t  *hash;
+    uint32_t        n_hash;
 };
 
 /* Why a sequence leaves its replica's batch (exec_ops.leave). */

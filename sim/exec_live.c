@@ -64,6 +64,10 @@ struct lseq {
     uint32_t host_tok;
     uint64_t seen; /* stamp of the last iteration that listed it */
     int      gone; /* 1 + enum exec_leave once the replica said it left; 0 while it runs */
+    /* issue 11, prefix caching: its trace block hashes (its prompt's tokens follow them), and
+     * the blocks of its cached prefix this iteration starts on (checked after the pass) */
+    int64_t *hash;
+    uint32_t n_hash, hit;
 };
 
 /* One replica's share of the backend: a range of slots and of blocks. */
@@ -99,6 +103,8 @@ struct live {
     struct sim_msg   *why; /* the current call's */
     int               err;
     kern_backend_t   *pb;     /* issue 11: the predictor's backend (lc.pred_cost_s > 0) */
+    uint64_t         *tag;    /* issue 11, prefix caching: per pool block, the tokens whose KV
+                                 it holds (tag_of), 0 when not a whole block's */
     int64_t           origin; /* issue 11: realtime: the wall clock's ns at simulated time 0 */
 };
 
@@ -190,10 +196,18 @@ static struct lseq *seq_find(const struct live *lv, uint64_t id)
     return lv->tab[j].used ? (struct lseq *)&lv->tab[j] : NULL;
 }
 
-/* Token at position pos of s: its prompt's (pseudo-random from the seed and the id), then what
- * it sampled. */
+/* Token at position pos of s: its prompt's (pseudo-random from the seed and the id; with prefix
+ * caching, the positions its trace hashes cover follow the hash of their 512-token block, so
+ * that prompts with the same hashes begin with the same tokens), then what it sampled. */
 static int32_t token_at(const struct live *lv, const struct lseq *s, uint32_t pos)
 {
+    uint32_t src = lv->lc.src_block_tok;
+    if (pos < s->prompt && src && pos / src < s->n_hash)
+        return (int32_t)(kern_mix64(
+                             lv->lc.seed ^
+                             kern_mix64((uint64_t)s->hash[pos / src] ^ UINT64_C(0x5eed0000cafe)) ^
+                             ((uint64_t)(pos % src) << 40)) %
+                         lv->m.vocab);
     if (pos < s->prompt)
         return (int32_t)(kern_mix64(lv->lc.seed ^ kern_mix64(s->id) ^ ((uint64_t)pos << 40)) %
                          lv->m.vocab);
@@ -207,7 +221,7 @@ static void release(struct live *lv, struct lseq *s)
     if (s->slot < 0)
         return;
     struct owner *o = &lv->own[s->owner];
-    for (uint32_t i = 0; i < s->n_blk; i++)
+    for (uint32_t i = 0; i < s->n_blk && !lv->lc.prefix; i++) /* prefix: the KV manager's */
         o->free_blk[o->n_free++] = s->blk[i];
     s->n_blk = 0;
     o->free_slot[o->n_free_slot++] = s->slot;
@@ -248,8 +262,9 @@ static int depart(struct live *lv, struct lseq *s)
     return SIM_OK;
 }
 
-/* s holds a slot and n blocks (its table uploaded by the next kern_prepare). */
-static int place(struct live *lv, struct lseq *s, uint32_t n)
+/* s holds a slot and n blocks (its table uploaded by the next kern_prepare); with prefix caching
+ * they are ids[0..n-1], the KV manager's, in its replica's part of the pool. */
+static int place(struct live *lv, struct lseq *s, uint32_t n, const uint32_t *ids)
 {
     struct owner *o = &lv->own[s->owner];
     if (s->slot < 0) {
@@ -262,6 +277,16 @@ static int place(struct live *lv, struct lseq *s, uint32_t n)
     if (n > lv->stride)
         return fail(lv, SIM_EINVARIANT, "request %llu holds %u blocks, more than %u (max_seq_len)",
                     s->id, n, lv->stride);
+    if (lv->lc.prefix) { /* issue 11 */
+        for (uint32_t i = 0; i < n; i++) {
+            if (ids[i] >= lv->blocks_per)
+                return fail(lv, SIM_EINVARIANT, "request %llu: block %u of a pool of %u", s->id,
+                            ids[i], lv->blocks_per);
+            s->blk[i] = (int32_t)(s->owner * lv->blocks_per + ids[i]);
+        }
+        s->n_blk = n;
+        return kern_live_set_blocks(lv->be, (uint32_t)s->slot, s->blk, s->n_blk, lv->why);
+    }
     if (n == s->n_blk)
         return SIM_OK;
     while (s->n_blk < n) {
@@ -310,6 +335,13 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
         if (fresh)
             s->owner = ow;
         s->seen = lv->stamp;
+        if (fresh && lv->lc.prefix && lv->cur[i].n_hash) { /* issue 11 */
+            s->hash = sim_malloc(sizeof *s->hash * lv->cur[i].n_hash);
+            if (!s->hash)
+                return sim_msg_set(lv->why, SIM_ENOMEM, "out of memory");
+            memcpy(s->hash, lv->cur[i].hash, sizeof *s->hash * lv->cur[i].n_hash);
+            s->n_hash = lv->cur[i].n_hash;
+        }
     }
     /* Pointers are stable now (no more creations in this call). */
     for (size_t i = 0; i < lv->n_cur; i++) {
@@ -346,13 +378,20 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
             (!q->prompt_tok || (s->prompt && s->prompt != q->prompt_tok)))
             return fail(lv, SIM_EINVARIANT, "request %llu: a prompt of %u tokens (it had %u)",
                         q->id, q->prompt_tok, s->prompt);
-        if (q->kind == EXEC_SEQ_PREFILL && start == 0) {
-            release(lv, s); /* a recomputation starts from nothing */
+        s->hit = 0;
+        if (q->kind == EXEC_SEQ_PREFILL &&
+            (start == 0 || (lv->lc.prefix && s->slot < 0 && start % bt == 0))) {
+            /* A recomputation starts from nothing; issue 11: with prefix caching, a first chunk
+             * from start > 0 starts on the cached blocks of its prefix (checked after the pass
+             * to hold the KV of its own tokens). */
+            release(lv, s);
             if (!s->prompt && !s->n_gen)
                 s->prompt = q->prompt_tok; /* a first chunk may be shorter */
             else
                 lv->st.reprefills++;
             lv->st.prefills++;
+            s->hit = start / bt;
+            lv->st.prefix_hit_tok += start;
         } else if (s->slot < 0) { /* a swap-in */
             if (!s->host || s->host_tok != start)
                 return fail(lv, SIM_EINVARIANT,
@@ -368,9 +407,14 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
             return fail(lv, SIM_EINVARIANT,
                         "request %llu: lensim's KV manager gave %u units, %u blocks are needed",
                         q->id, q->kv_blk, need);
-        int had_slot = s->slot >= 0, rc = place(lv, s, need);
+        if (lv->lc.prefix && !q->blk)
+            return fail(lv, SIM_EINVARIANT, "request %llu: prefix caching without block ids", q->id,
+                        0, 0);
+        int had_slot = s->slot >= 0, rc = place(lv, s, need, q->blk);
         if (rc)
             return rc;
+        if (s->hit)
+            s->cached = start; /* the cached prefix's blocks */
         if (!had_slot && s->host && q->kind == EXEC_SEQ_DECODE) {
             int64_t t0 = sim_wall_ns();
             rc = kern_live_kv_copy(lv->be, (uint32_t)s->slot, s->host_tok, s->host, 0, lv->why);
@@ -422,6 +466,43 @@ static int sample(struct live *lv)
     return SIM_OK;
 }
 
+/* issue 11, prefix caching: after the pass, every block a sequence filled in it is tagged with
+ * the chain of the tokens up to its end (whose KV it now holds), a block it wrote in part is
+ * untagged; then every block a sequence started on as its cached prefix must carry the tag of
+ * its own tokens: the shared blocks hold the KV this sequence would have computed (a twin
+ * admitted in the same iteration reads the blocks its twin writes in it: each layer appends every
+ * row's K and V before any attention reads them, kern.c). O(context) per sequence that filled a
+ * block or started on a cached prefix. */
+static int prefix_tags(struct live *lv)
+{
+    uint32_t bt = lv->lc.block_tok;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < lv->n_cur; i++) {
+            struct lseq *s = lv->cur_s[i];
+            uint32_t     start = lv->ks[i].start, end = start + lv->ks[i].n_new;
+            uint32_t     full = end / bt, from = start / bt;
+            if (pass == 0 && end % bt)
+                lv->tag[s->blk[full]] = 0;
+            if (pass == 0 ? full <= from : !s->hit)
+                continue;
+            uint64_t t = 0;
+            uint32_t upto = pass == 0 ? full : s->hit;
+            for (uint32_t j = 0, pos = 0; j < upto; j++) {
+                for (uint32_t k = 0; k < bt; k++, pos++)
+                    t = kern_mix64(t ^ (uint64_t)(uint32_t)token_at(lv, s, pos));
+                uint64_t tag = t | 1, *at = &lv->tag[s->blk[j]];
+                if (pass == 0 && j >= from && j >= s->hit)
+                    *at = tag;
+                else if (pass == 1 && *at != tag)
+                    return fail(lv, SIM_EINVARIANT,
+                                "request %llu: its cached prefix's block %u (pool block %u) holds "
+                                "the KV of other tokens",
+                                s->id, j, (unsigned)s->blk[j]);
+            }
+        }
+    return SIM_OK;
+}
+
 static const char *kind_of(const struct exec_batch *b)
 {
     int dec = b->agg.decode_seqs > 0, pre = b->agg.prefill_tok > 0;
@@ -465,6 +546,8 @@ static int live_iter_ns(void *self, const struct exec_batch *b, simtime_t *ns, s
     if (rc)
         return sim_msg_set(why, rc, "live executor: the forward pass failed");
     if ((rc = sample(lv)))
+        return rc;
+    if (lv->lc.prefix && (rc = prefix_tags(lv))) /* issue 11 */
         return rc;
     int64_t t1 = sim_wall_ns();
     double  wall = (double)(t1 - t0) / 1e9, cpu = (double)(cpu_ns() - c0) / 1e9;
@@ -587,6 +670,8 @@ static int build(struct live *lv, struct sim_msg *err)
     uint64_t cap_blk = (c->capacity_tok + bt - 1) / bt + (c->paged ? 0 : c->max_batch);
     uint64_t most = (uint64_t)c->max_batch * lv->stride;
     lv->blocks_per = (uint32_t)(cap_blk < most ? cap_blk : most);
+    if (c->prefix) /* issue 11: the KV manager's block ids, cached blocks included: all of them */
+        lv->blocks_per = (uint32_t)cap_blk;
     uint32_t         max_tok = c->max_batched_tokens > c->max_seq_len ? c->max_batched_tokens
                                                                       : c->max_seq_len;
     struct kern_opts o = {
@@ -654,7 +739,10 @@ static int build(struct live *lv, struct sim_msg *err)
     lv->ks = sim_calloc(c->max_batch, sizeof *lv->ks);
     lv->tok = sim_malloc(sizeof *lv->tok * o.max_batch_tok);
     lv->logits = sim_malloc(sizeof *lv->logits * c->max_batch * lv->m.vocab);
-    if (!lv->own || !lv->slot_seq || !lv->cur_s || !lv->ks || !lv->tok || !lv->logits)
+    if (c->prefix) /* issue 11 */
+        lv->tag = sim_calloc((size_t)c->replicas * lv->blocks_per, sizeof *lv->tag);
+    if (!lv->own || !lv->slot_seq || !lv->cur_s || !lv->ks || !lv->tok || !lv->logits ||
+        (c->prefix && !lv->tag))
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
     for (uint32_t r = 0; r < c->replicas; r++) {
         struct owner *w = &lv->own[r];
@@ -709,6 +797,7 @@ void live_free(live_t *lv)
             sim_free(lv->tab[i].gen);
             sim_free(lv->tab[i].blk);
             sim_free(lv->tab[i].host);
+            sim_free(lv->tab[i].hash);
         }
     sim_free(lv->tab);
     for (uint32_t r = 0; lv->own && r < lv->lc.replicas; r++) {
@@ -722,6 +811,7 @@ void live_free(live_t *lv)
     sim_free(lv->ks);
     sim_free(lv->tok);
     sim_free(lv->logits);
+    sim_free(lv->tag);
     sim_free(lv);
 }
 
