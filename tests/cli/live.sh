@@ -5,7 +5,8 @@
 # realtime run of one replica runs;
 # a model above live.max_bytes is refused (2) before allocating, naming the key; a short live run
 # and its simulated twin feed `lensim fidelity`, which reports per-iteration errors by kind and
-# latency percentiles; fidelity on a directory that is no live run is bad usage (2).
+# latency percentiles; fidelity on a directory that is no live run is bad usage (2); with
+# predictor.cost_s the report gives the predictor kernel's predictions and times.
 set -u
 . "$(dirname "$0")/lib.sh"
 L=$(lensim_abs "$1")
@@ -57,4 +58,9 @@ if command -v gnuplot > /dev/null; then
 fi
 [ -e l/run/figures ] && fail "fidelity wrote into the run's directory (a rerun could not replace it)"
 expect "fidelity of a simulated run" 2 stderr "iterations.csv" -- "$L" fidelity s
+# issue 11: with a prediction cost the predictor kernel runs per request; fidelity reports it
+"$L" run live.yaml -q -o p --set predictor.cost_s=0.001 > /dev/null 2>&1 && ok "live run with a predictor" ||
+    fail "live run with a predictor"
+expect "fidelity reports the predictor" 0 stdout "length predictor on the kernel: 12 predictions" -- \
+    "$L" fidelity p
 finish
