@@ -104,7 +104,7 @@ struct live {
     int               err;
     kern_backend_t   *pb;     /* issue 11: the predictor's backend (lc.pred_cost_s > 0) */
     uint64_t         *tag;    /* issue 11, prefix caching: per pool block, the tokens whose KV
-                                 it holds (tag_of), 0 when not a whole block's */
+                                 it holds (prefix_tags), 0 when not a whole block's */
     int64_t           origin; /* issue 11: realtime: the wall clock's ns at simulated time 0 */
 };
 
