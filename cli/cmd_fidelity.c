@@ -301,6 +301,18 @@ int fidelity_cmd(int argc, char **argv)
     printf("live overhead outside the kernels: %.2f %% of iteration time (%.3f s of %.3f s; "
            "swap copies %.3f s)\n",
            tw > 0 ? 100 * (tw - tk - tc) / tw : 0.0, tw - tk - tc, tw, tc);
+    manifest_get(live, "  predictions", v, sizeof v); /* issue 11: the predictor's kernel */
+    if (v[0] && atof(v) > 0) {
+        double n = atof(v);
+        manifest_get(live, "  predict_s", w, sizeof w);
+        double meas = atof(w);
+        manifest_get(live, "  predict_charged_s", w, sizeof w);
+        double charged = atof(w);
+        manifest_get(live, "    cost_s", w, sizeof w); /* config: predictor.cost_s */
+        printf("length predictor on the kernel: %.0f predictions, %.1f us each measured, %.1f us "
+               "each charged; predictor.cost_s (what the simulation charges): %.1f us\n",
+               n, 1e6 * meas / n, 1e6 * charged / n, 1e6 * atof(w));
+    }
     if (argc == 3) {
         static const char *const rcols[] = {"ttft_s", "tpot_s", "e2el_s"};
         static const char *const rn[] = {"TTFT", "TPOT", "E2E"};

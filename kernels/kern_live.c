@@ -30,6 +30,19 @@ size_t kern_live_bytes(const struct kern_shape *m, const struct kern_opts *o, si
     return (w + kv + act) * eb + scratch;
 }
 
+/* kern.c's alloc_pred: table, bias, layers x (W, b), output (W, b), two activations, logits;
+ * plus its metadata (int32). */
+size_t kern_live_pred_bytes(const struct kern_opts *o, size_t eb)
+{
+    const struct kern_pred_shape *p = o->pred;
+    if (!p)
+        return 0;
+    size_t D = p->dim, R = o->pred_max_req;
+    size_t n_el = al((size_t)p->features * D) + al(D) + p->layers * (al(D * D) + al(D)) +
+                  al((size_t)p->classes * D) + al(p->classes) + 2 * al(R * D) + al(R * p->classes);
+    return n_el * eb + (R + 1 + R * (size_t)o->pred_max_feat) * sizeof(int32_t);
+}
+
 uint32_t kern_live_n_blocks(const kern_backend_t *b) { return b->n_blocks; }
 
 void kern_live_own_blocks(kern_backend_t *b)

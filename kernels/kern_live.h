@@ -22,6 +22,9 @@
  * scratch), for a budget check before allocating; elem_bytes 4 (cpu) or 2 (cuda). Pure. */
 size_t kern_live_bytes(const struct kern_shape *m, const struct kern_opts *o, size_t elem_bytes);
 
+/* issue 11: bytes kern_backend_new(NULL, o) allocates for o's predictor (o->pred). Pure. */
+size_t kern_live_pred_bytes(const struct kern_opts *o, size_t elem_bytes);
+
 /* Blocks in a paged backend's pool (0 for a contiguous one). */
 uint32_t kern_live_n_blocks(const kern_backend_t *b);
 

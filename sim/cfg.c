@@ -223,7 +223,8 @@ static const struct field fields[] = {
 
     FC("predictor.name", predictor, "oracle", pred_kind_choices, "output-length predictor"),
     FN("predictor.cost_s", T_F64, pred_cost_s, "0", 0, 1e3, "s",
-       "time per prediction, charged before the request can be scheduled"),
+       "time per prediction, charged before the request can be scheduled (issue 11: engine.mode "
+       "live runs the predictor kernel instead and charges its time, per live.clock)"),
     FN("predictor.sigma", T_F64, pred_sigma, "0.5", 0, 10, "", "noisy: sd of the log-normal error"),
     FN("predictor.buckets", T_U32, pred_buckets, "10", 1, 64, "",
        "buckets of equal width up to max_seq_len (S3: 10)"),
@@ -1326,19 +1327,24 @@ int cfg_resolve(const cfg_exp_t *e, size_t i, struct cfg *c, struct sim_msg *err
         return rc;
     /* issue 11: live execution mode */
     if (c->mode == EXEC_MODE_LIVE) {
-        if (c->live_clock == LIVE_CLOCK_REALTIME)
-            return msg_at(err, where(m, "live.clock"), "live.clock",
-                          "realtime is not implemented yet: use measured (or profile)");
+        /* issue 11: realtime runs one replica's iterations as they come, on the wall clock */
+        if (c->live_clock == LIVE_CLOCK_REALTIME && c->replicas != 1)
+            return msg_at(err, where(m, "cluster.replicas"), "cluster.replicas",
+                          "live.clock realtime runs one replica (its iterations follow the wall "
+                          "clock one after another); %u replicas would need as many devices "
+                          "running at once: use live.clock measured",
+                          c->replicas);
+        if (c->live_clock == LIVE_CLOCK_REALTIME && c->live_timer == LIVE_TIMER_CPU)
+            return msg_at(err, where(m, "live.timer"), "live.timer",
+                          "live.clock realtime follows the wall clock: live.timer cpu does not "
+                          "apply (use wall)");
         if (c->compat == CFG_COMPAT_SSJF)
             return msg_at(err, where(m, "engine.mode"), "engine.mode",
                           "live runs lensim's serving model, not compat ssjf");
         if (c->tp != 1)
             return msg_at(err, where(m, "hardware.tp"), "hardware.tp",
                           "live runs one device: tensor parallelism %u is not supported", c->tp);
-        if (c->prefix_caching) /* issue 11, live2: the executor does not share KV blocks */
-            return msg_at(err, where(m, "engine.prefix_caching"), "engine.prefix_caching",
-                          "live mode does not share KV blocks between requests yet: a cached "
-                          "prefix would hold KV the executor never computed");
+        /* issue 11: prefix caching runs live (the executor shares the KV manager's blocks) */
         if (c->live_timer == LIVE_TIMER_CPU &&
             (c->live_backend != KERN_BACKEND_CPU || c->live_threads != 1))
             return msg_at(err, where(m, "live.timer"), "live.timer",

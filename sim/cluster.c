@@ -181,6 +181,14 @@ static int take_arrival(struct clu *c, struct req *r, simtime_t now)
     /* One predictor, serving in arrival order. */
     simtime_t start = c->pred_free > now ? c->pred_free : now;
     double    d_ns = pc * SIM_NS_PER_S;
+    if (c->env.exec->ops->predict_ns) { /* issue 11: a live executor runs the predictor */
+        simtime_t m = 0;
+        int rc = c->env.exec->ops->predict_ns(c->env.exec->self, r->id, r->prompt_tok, start, &m,
+                                              c->msg);
+        if (rc)
+            return rc;
+        d_ns = (double)m;
+    }
     if (!(d_ns <= (double)SIM_T_MAX) || (simtime_t)d_ns > SIM_T_MAX - start)
         return sim_msg_set(c->msg, SIM_ECONFIG,
                            "predictor.cost_s: predictions of %g s each, served one at a time, "

@@ -38,6 +38,14 @@ struct exec_seq {
     uint32_t prompt_tok; /* the request's prompt length: where a prefill's prompt ends and its
                             sampled tokens begin, so that an executor that runs a chunked
                             prefill knows which chunk is the last (issue 11) */
+    /* issue 11, prefix caching (engine.prefix_caching; NULL and 0 otherwise): the KV manager's
+     * blocks of this sequence in position order (kv_blk of them, ids of its replica's pool; a
+     * cached prefix's blocks are the ones the requests with the same hashes hold), and the
+     * request's trace block hashes (one per 512 tokens: kv_cfg.src_block_tok), which say which
+     * prompts begin with the same tokens. Valid during the listing only. */
+    const uint32_t *blk;
+    const int64_t  *hash;
+    uint32_t        n_hash;
 };
 
 /* Why a sequence leaves its replica's batch (exec_ops.leave). */
@@ -58,6 +66,8 @@ struct exec_batch {
     /* The replica's side of the listing (exec_batch_list calls it). */
     void (*list)(const void *owner, exec_seq_fn fn, void *ctx);
     const void *owner;
+    simtime_t   now; /* issue 11: when the iteration starts on the simulated clock (the live
+                        executor's realtime clock waits for the wall clock to reach it) */
 };
 
 /* Visit every sequence of the batch, in an unspecified order. O(batch). */
@@ -86,6 +96,12 @@ struct exec_ops {
      * iteration, where the time is charged. NULL or a no-op when an executor keeps no state
      * per sequence (the model clock). */
     void (*leave)(void *self, uint64_t id, enum exec_leave why);
+    /* issue 11: time of the length prediction of request id (a prompt of prompt_tok tokens),
+     * which starts at now on the simulated clock, into *ns (>= 1), when the experiment charges
+     * one (predictor.cost_s > 0). NULL: predictor.cost_s is charged (the model clock). Returns 0
+     * or a negative enum sim_err with the reason in why. */
+    int (*predict_ns)(void *self, uint64_t id, uint32_t prompt_tok, simtime_t now, simtime_t *ns,
+                      struct sim_msg *why);
 };
 
 /* An executor: its ops and their state (borrowed). */

@@ -1,6 +1,7 @@
 /* exec_live.c: the live executor: the replica's iterations run on kernels (see exec_live.h). */
 #include "exec_live.h"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -23,7 +24,10 @@ const struct sim_choice live_clock_choices[] = {
      "the kernels run but each iteration takes the perf profile's time (byte-identical to "
      "engine.mode sim; proves one engine)"},
     {"realtime", LIVE_CLOCK_REALTIME,
-     "one replica, arrivals paced by the wall clock (not implemented: refused)"},
+     "one replica; the virtual clock is the wall clock: an iteration waits until the wall clock "
+     "reaches its start, so arrivals are paced by the wall clock and requests queue for as long "
+     "as they really wait; the engine's own time between iterations is charged to the next "
+     "(not deterministic; live.timer wall)"},
     {NULL, 0, NULL},
 };
 
@@ -60,6 +64,10 @@ struct lseq {
     uint32_t host_tok;
     uint64_t seen; /* stamp of the last iteration that listed it */
     int      gone; /* 1 + enum exec_leave once the replica said it left; 0 while it runs */
+    /* issue 11, prefix caching: its trace block hashes (its prompt's tokens follow them), and
+     * the blocks of its cached prefix this iteration starts on (checked after the pass) */
+    int64_t *hash;
+    uint32_t n_hash, hit;
 };
 
 /* One replica's share of the backend: a range of slots and of blocks. */
@@ -94,7 +102,35 @@ struct live {
     struct live_stats st;
     struct sim_msg   *why; /* the current call's */
     int               err;
+    kern_backend_t   *pb;     /* issue 11: the predictor's backend (lc.pred_cost_s > 0) */
+    uint64_t         *tag;    /* issue 11, prefix caching: per pool block, the tokens whose KV
+                                 it holds (prefix_tags), 0 when not a whole block's */
+    int64_t           origin; /* issue 11: realtime: the wall clock's ns at simulated time 0 */
 };
+
+/* issue 11: the length predictor's shape, as lensim calibrate times it (calib/calib.c,
+ * time_predictor), so that the profile's predictor cost predicts what runs here. */
+static const struct kern_pred_shape live_pred_shape = {
+    .features = 1u << 18, .dim = 256, .layers = 2, .classes = 10};
+enum { LIVE_PRED_FEAT = 256 };
+
+/* issue 11: realtime: wait until the wall clock reaches simulated time t; returns the wall ns at
+ * which t falls. Other clocks: returns 0 at once. */
+static int64_t pace(struct live *lv, simtime_t t)
+{
+    if (lv->lc.clock != LIVE_CLOCK_REALTIME)
+        return 0;
+    int64_t due = lv->origin + (int64_t)t, w = sim_wall_ns();
+    if (w >= due) {
+        lv->st.lag_s += (double)(w - due) / 1e9;
+        return due;
+    }
+    struct timespec ts = {(time_t)(due / SIM_NS_PER_S), (long)(due % SIM_NS_PER_S)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+    lv->st.wait_s += (double)(sim_wall_ns() - w) / 1e9;
+    return due;
+}
 
 /* ---- sequences by id ---- */
 
@@ -160,10 +196,18 @@ static struct lseq *seq_find(const struct live *lv, uint64_t id)
     return lv->tab[j].used ? (struct lseq *)&lv->tab[j] : NULL;
 }
 
-/* Token at position pos of s: its prompt's (pseudo-random from the seed and the id), then what
- * it sampled. */
+/* Token at position pos of s: its prompt's (pseudo-random from the seed and the id; with prefix
+ * caching, the positions its trace hashes cover follow the hash of their 512-token block, so
+ * that prompts with the same hashes begin with the same tokens), then what it sampled. */
 static int32_t token_at(const struct live *lv, const struct lseq *s, uint32_t pos)
 {
+    uint32_t src = lv->lc.src_block_tok;
+    if (pos < s->prompt && src && pos / src < s->n_hash)
+        return (int32_t)(kern_mix64(
+                             lv->lc.seed ^
+                             kern_mix64((uint64_t)s->hash[pos / src] ^ UINT64_C(0x5eed0000cafe)) ^
+                             ((uint64_t)(pos % src) << 40)) %
+                         lv->m.vocab);
     if (pos < s->prompt)
         return (int32_t)(kern_mix64(lv->lc.seed ^ kern_mix64(s->id) ^ ((uint64_t)pos << 40)) %
                          lv->m.vocab);
@@ -177,7 +221,7 @@ static void release(struct live *lv, struct lseq *s)
     if (s->slot < 0)
         return;
     struct owner *o = &lv->own[s->owner];
-    for (uint32_t i = 0; i < s->n_blk; i++)
+    for (uint32_t i = 0; i < s->n_blk && !lv->lc.prefix; i++) /* prefix: the KV manager's */
         o->free_blk[o->n_free++] = s->blk[i];
     s->n_blk = 0;
     o->free_slot[o->n_free_slot++] = s->slot;
@@ -218,8 +262,9 @@ static int depart(struct live *lv, struct lseq *s)
     return SIM_OK;
 }
 
-/* s holds a slot and n blocks (its table uploaded by the next kern_prepare). */
-static int place(struct live *lv, struct lseq *s, uint32_t n)
+/* s holds a slot and n blocks (its table uploaded by the next kern_prepare); with prefix caching
+ * they are ids[0..n-1], the KV manager's, in its replica's part of the pool. */
+static int place(struct live *lv, struct lseq *s, uint32_t n, const uint32_t *ids)
 {
     struct owner *o = &lv->own[s->owner];
     if (s->slot < 0) {
@@ -232,6 +277,16 @@ static int place(struct live *lv, struct lseq *s, uint32_t n)
     if (n > lv->stride)
         return fail(lv, SIM_EINVARIANT, "request %llu holds %u blocks, more than %u (max_seq_len)",
                     s->id, n, lv->stride);
+    if (lv->lc.prefix) { /* issue 11 */
+        for (uint32_t i = 0; i < n; i++) {
+            if (ids[i] >= lv->blocks_per)
+                return fail(lv, SIM_EINVARIANT, "request %llu: block %u of a pool of %u", s->id,
+                            ids[i], lv->blocks_per);
+            s->blk[i] = (int32_t)(s->owner * lv->blocks_per + ids[i]);
+        }
+        s->n_blk = n;
+        return kern_live_set_blocks(lv->be, (uint32_t)s->slot, s->blk, s->n_blk, lv->why);
+    }
     if (n == s->n_blk)
         return SIM_OK;
     while (s->n_blk < n) {
@@ -280,6 +335,13 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
         if (fresh)
             s->owner = ow;
         s->seen = lv->stamp;
+        if (fresh && lv->lc.prefix && lv->cur[i].n_hash) { /* issue 11 */
+            s->hash = sim_malloc(sizeof *s->hash * lv->cur[i].n_hash);
+            if (!s->hash)
+                return sim_msg_set(lv->why, SIM_ENOMEM, "out of memory");
+            memcpy(s->hash, lv->cur[i].hash, sizeof *s->hash * lv->cur[i].n_hash);
+            s->n_hash = lv->cur[i].n_hash;
+        }
     }
     /* Pointers are stable now (no more creations in this call). */
     for (size_t i = 0; i < lv->n_cur; i++) {
@@ -316,13 +378,20 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
             (!q->prompt_tok || (s->prompt && s->prompt != q->prompt_tok)))
             return fail(lv, SIM_EINVARIANT, "request %llu: a prompt of %u tokens (it had %u)",
                         q->id, q->prompt_tok, s->prompt);
-        if (q->kind == EXEC_SEQ_PREFILL && start == 0) {
-            release(lv, s); /* a recomputation starts from nothing */
+        s->hit = 0;
+        if (q->kind == EXEC_SEQ_PREFILL &&
+            (start == 0 || (lv->lc.prefix && s->slot < 0 && start % bt == 0))) {
+            /* A recomputation starts from nothing; issue 11: with prefix caching, a first chunk
+             * from start > 0 starts on the cached blocks of its prefix (checked after the pass
+             * to hold the KV of its own tokens). */
+            release(lv, s);
             if (!s->prompt && !s->n_gen)
                 s->prompt = q->prompt_tok; /* a first chunk may be shorter */
             else
                 lv->st.reprefills++;
             lv->st.prefills++;
+            s->hit = start / bt;
+            lv->st.prefix_hit_tok += start;
         } else if (s->slot < 0) { /* a swap-in */
             if (!s->host || s->host_tok != start)
                 return fail(lv, SIM_EINVARIANT,
@@ -338,9 +407,14 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
             return fail(lv, SIM_EINVARIANT,
                         "request %llu: lensim's KV manager gave %u units, %u blocks are needed",
                         q->id, q->kv_blk, need);
-        int had_slot = s->slot >= 0, rc = place(lv, s, need);
+        if (lv->lc.prefix && !q->blk)
+            return fail(lv, SIM_EINVARIANT, "request %llu: prefix caching without block ids", q->id,
+                        0, 0);
+        int had_slot = s->slot >= 0, rc = place(lv, s, need, q->blk);
         if (rc)
             return rc;
+        if (s->hit)
+            s->cached = start; /* the cached prefix's blocks */
         if (!had_slot && s->host && q->kind == EXEC_SEQ_DECODE) {
             int64_t t0 = sim_wall_ns();
             rc = kern_live_kv_copy(lv->be, (uint32_t)s->slot, s->host_tok, s->host, 0, lv->why);
@@ -392,6 +466,43 @@ static int sample(struct live *lv)
     return SIM_OK;
 }
 
+/* issue 11, prefix caching: after the pass, every block a sequence filled in it is tagged with
+ * the chain of the tokens up to its end (whose KV it now holds), a block it wrote in part is
+ * untagged; then every block a sequence started on as its cached prefix must carry the tag of
+ * its own tokens: the shared blocks hold the KV this sequence would have computed (a twin
+ * admitted in the same iteration reads the blocks its twin writes in it: each layer appends every
+ * row's K and V before any attention reads them, kern.c). O(context) per sequence that filled a
+ * block or started on a cached prefix. */
+static int prefix_tags(struct live *lv)
+{
+    uint32_t bt = lv->lc.block_tok;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < lv->n_cur; i++) {
+            struct lseq *s = lv->cur_s[i];
+            uint32_t     start = lv->ks[i].start, end = start + lv->ks[i].n_new;
+            uint32_t     full = end / bt, from = start / bt;
+            if (pass == 0 && end % bt)
+                lv->tag[s->blk[full]] = 0;
+            if (pass == 0 ? full <= from : !s->hit)
+                continue;
+            uint64_t t = 0;
+            uint32_t upto = pass == 0 ? full : s->hit;
+            for (uint32_t j = 0, pos = 0; j < upto; j++) {
+                for (uint32_t k = 0; k < bt; k++, pos++)
+                    t = kern_mix64(t ^ (uint64_t)(uint32_t)token_at(lv, s, pos));
+                uint64_t tag = t | 1, *at = &lv->tag[s->blk[j]];
+                if (pass == 0 && j >= from && j >= s->hit)
+                    *at = tag;
+                else if (pass == 1 && *at != tag)
+                    return fail(lv, SIM_EINVARIANT,
+                                "request %llu: its cached prefix's block %u (pool block %u) holds "
+                                "the KV of other tokens",
+                                s->id, j, (unsigned)s->blk[j]);
+            }
+        }
+    return SIM_OK;
+}
+
 static const char *kind_of(const struct exec_batch *b)
 {
     int dec = b->agg.decode_seqs > 0, pre = b->agg.prefill_tok > 0;
@@ -401,6 +512,7 @@ static const char *kind_of(const struct exec_batch *b)
 static int live_iter_ns(void *self, const struct exec_batch *b, simtime_t *ns, struct sim_msg *why)
 {
     struct live *lv = self;
+    int64_t      due = pace(lv, b->now); /* issue 11: realtime */
     int64_t      t0 = sim_wall_ns(), c0 = cpu_ns();
     lv->why = why;
     lv->err = 0;
@@ -435,7 +547,18 @@ static int live_iter_ns(void *self, const struct exec_batch *b, simtime_t *ns, s
         return sim_msg_set(why, rc, "live executor: the forward pass failed");
     if ((rc = sample(lv)))
         return rc;
-    double wall = (double)(sim_wall_ns() - t0) / 1e9, cpu = (double)(cpu_ns() - c0) / 1e9;
+    if (lv->lc.prefix && (rc = prefix_tags(lv))) /* issue 11 */
+        return rc;
+    int64_t t1 = sim_wall_ns();
+    double  wall = (double)(t1 - t0) / 1e9, cpu = (double)(cpu_ns() - c0) / 1e9;
+    if (lv->lc.clock == LIVE_CLOCK_PROFILE) {
+        *ns = pred_ns;
+    } else if (lv->lc.clock == LIVE_CLOCK_REALTIME) { /* ends when the wall clock says */
+        *ns = t1 - due < 1 ? 1 : t1 - due;
+    } else {
+        double d = (lv->lc.timer == LIVE_TIMER_CPU ? cpu : wall) * SIM_NS_PER_S;
+        *ns = d < 1 ? 1 : (simtime_t)llround(d);
+    }
     lv->st.iters++;
     lv->st.wall_s += wall;
     lv->st.cpu_s += cpu;
@@ -452,16 +575,10 @@ static int live_iter_ns(void *self, const struct exec_batch *b, simtime_t *ns, s
                 dec_ctx += lv->cur[i].ctx_tok;
             }
         }
-        fprintf(lv->lc.iters, "%llu,%u,%s,%zu,%u,%u,%u,%u,%u,%.9f,%.9f,%.9f,%.9f,%.9f\n",
+        fprintf(lv->lc.iters, "%llu,%u,%s,%zu,%u,%u,%u,%u,%u,%.9f,%.9f,%.9f,%.9f,%.9f,%.9f,%.9f\n",
                 (unsigned long long)lv->st.iters - 1, ow, kind_of(b), lv->n_cur, dec, dec_ctx, pf,
                 pf_tok, rows, (double)pred_ns / SIM_NS_PER_S, wall, kern_s, lv->st.copy_s - copy0,
-                cpu);
-    }
-    if (lv->lc.clock == LIVE_CLOCK_PROFILE) {
-        *ns = pred_ns;
-    } else {
-        double d = (lv->lc.timer == LIVE_TIMER_CPU ? cpu : wall) * SIM_NS_PER_S;
-        *ns = d < 1 ? 1 : (simtime_t)llround(d);
+                cpu, (double)b->now / SIM_NS_PER_S, (double)*ns / SIM_NS_PER_S);
     }
     return SIM_OK;
 }
@@ -492,6 +609,42 @@ static void live_leave(void *self, uint64_t id, enum exec_leave why)
         s->gone = 1 + (int)why;
 }
 
+/* issue 11: one request's length prediction on the predictor kernel (see exec_live.h). */
+static int live_predict_ns(void *self, uint64_t id, uint32_t prompt_tok, simtime_t now,
+                           simtime_t *ns, struct sim_msg *why)
+{
+    (void)id;
+    (void)prompt_tok; /* the calibrated shape: LIVE_PRED_FEAT features whatever the prompt */
+    struct live *lv = self;
+    simtime_t    charged = (simtime_t)(lv->lc.pred_cost_s * SIM_NS_PER_S); /* cluster.c's */
+    if (!lv->pb) { /* no prediction cost: nothing to run (cluster.c does not ask) */
+        *ns = charged;
+        return SIM_OK;
+    }
+    int64_t  due = pace(lv, now);
+    int64_t  t0 = sim_wall_ns(), c0 = cpu_ns();
+    uint32_t nf = LIVE_PRED_FEAT;
+    int      rc = kern_pred_prepare(lv->pb, 1, &nf, why);
+    if (rc)
+        return rc;
+    rc = kern_pred_run(lv->pb);
+    rc = rc ? rc : kern_sync(lv->pb);
+    if (rc)
+        return sim_msg_set(why, rc, "live executor: the predictor's forward pass failed");
+    int64_t t1 = sim_wall_ns();
+    double  wall = (double)(t1 - t0) / 1e9, cpu = (double)(cpu_ns() - c0) / 1e9;
+    double  meas = lv->lc.timer == LIVE_TIMER_CPU ? cpu : wall;
+    if (lv->lc.clock == LIVE_CLOCK_REALTIME)
+        charged = t1 - due < 1 ? 1 : t1 - due;
+    else if (lv->lc.clock == LIVE_CLOCK_MEASURED)
+        charged = meas * SIM_NS_PER_S < 1 ? 1 : (simtime_t)llround(meas * SIM_NS_PER_S);
+    lv->st.predictions++;
+    lv->st.predict_s += meas;
+    lv->st.predict_charged_s += (double)charged / SIM_NS_PER_S;
+    *ns = charged;
+    return SIM_OK;
+}
+
 static const struct exec_ops live_ops = {
     .name = "live",
     .iter_ns = live_iter_ns,
@@ -499,6 +652,7 @@ static const struct exec_ops live_ops = {
     .swap_s = live_swap_s,
     .decode_s = live_decode_s,
     .leave = live_leave,
+    .predict_ns = live_predict_ns, /* issue 11 */
 };
 
 struct exec live_exec(live_t *lv) { return (struct exec){&live_ops, lv}; }
@@ -516,6 +670,8 @@ static int build(struct live *lv, struct sim_msg *err)
     uint64_t cap_blk = (c->capacity_tok + bt - 1) / bt + (c->paged ? 0 : c->max_batch);
     uint64_t most = (uint64_t)c->max_batch * lv->stride;
     lv->blocks_per = (uint32_t)(cap_blk < most ? cap_blk : most);
+    if (c->prefix) /* issue 11: the KV manager's block ids, cached blocks included: all of them */
+        lv->blocks_per = (uint32_t)cap_blk;
     uint32_t         max_tok = c->max_batched_tokens > c->max_seq_len ? c->max_batched_tokens
                                                                       : c->max_seq_len;
     struct kern_opts o = {
@@ -540,7 +696,16 @@ static int build(struct live *lv, struct sim_msg *err)
                            kern_have_cuda() ? "no CUDA device is present"
                                             : "this binary has no CUDA backend "
                                               "(meson -Dcuda=enabled)");
-    size_t need = kern_live_bytes(&lv->m, &o, id == KERN_BACKEND_CPU ? 4 : 2);
+    size_t           eb = id == KERN_BACKEND_CPU ? 4 : 2;
+    size_t           need = kern_live_bytes(&lv->m, &o, eb);
+    struct kern_opts po = {.backend = c->backend, /* issue 11: the predictor's backend */
+                           .seed = c->seed ^ 0x9ede,
+                           .pred = &live_pred_shape,
+                           .pred_max_req = 1,
+                           .pred_max_feat = LIVE_PRED_FEAT,
+                           .cpu_threads = (int)c->threads};
+    if (c->pred_cost_s > 0)
+        need += kern_live_pred_bytes(&po, eb);
     double budget = c->max_bytes;
     if (!(budget > 0)) {
         size_t fr = 0, tot = 0;
@@ -549,16 +714,20 @@ static int build(struct live *lv, struct sim_msg *err)
         budget = 0.5 * (double)fr;
     }
     if ((double)need > budget)
-        return sim_msg_set(err, SIM_ECONFIG,
-                           "live.max_bytes: the live model needs %.1f MB (weights, a KV pool of "
-                           "%llu tokens for %u replica(s), workspace) and the budget is %.1f MB%s: "
-                           "raise live.max_bytes, or lower engine.max_batch, engine.max_seq_len "
-                           "or engine.max_batched_tokens",
-                           need / 1e6, (unsigned long long)o.kv_tokens, c->replicas, budget / 1e6,
-                           c->max_bytes > 0 ? "" : " (half of the free memory)");
+        return sim_msg_set(
+            err, SIM_ECONFIG,
+            "live.max_bytes: the live model needs %.1f MB (weights, a KV pool of "
+            "%llu tokens for %u replica(s), workspace%s) and the budget is %.1f MB%s: "
+            "raise live.max_bytes, or lower engine.max_batch, engine.max_seq_len "
+            "or engine.max_batched_tokens",
+            need / 1e6, (unsigned long long)o.kv_tokens, c->replicas,
+            c->pred_cost_s > 0 ? ", the length predictor" : "", budget / 1e6,
+            c->max_bytes > 0 ? "" : " (half of the free memory)");
     if ((rc = kern_backend_new(&lv->m, &o, &lv->be, err)))
         return rc;
     kern_live_own_blocks(lv->be);
+    if (c->pred_cost_s > 0 && (rc = kern_backend_new(NULL, &po, &lv->pb, err)))
+        return rc;
     kern_backend_info(lv->be, &lv->info);
     lv->st.device_bytes = lv->info.weight_bytes + lv->info.kv_bytes + lv->info.work_bytes;
     snprintf(lv->st.device, sizeof lv->st.device, "%s", lv->info.device);
@@ -570,7 +739,10 @@ static int build(struct live *lv, struct sim_msg *err)
     lv->ks = sim_calloc(c->max_batch, sizeof *lv->ks);
     lv->tok = sim_malloc(sizeof *lv->tok * o.max_batch_tok);
     lv->logits = sim_malloc(sizeof *lv->logits * c->max_batch * lv->m.vocab);
-    if (!lv->own || !lv->slot_seq || !lv->cur_s || !lv->ks || !lv->tok || !lv->logits)
+    if (c->prefix) /* issue 11 */
+        lv->tag = sim_calloc((size_t)c->replicas * lv->blocks_per, sizeof *lv->tag);
+    if (!lv->own || !lv->slot_seq || !lv->cur_s || !lv->ks || !lv->tok || !lv->logits ||
+        (c->prefix && !lv->tag))
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
     for (uint32_t r = 0; r < c->replicas; r++) {
         struct owner *w = &lv->own[r];
@@ -588,7 +760,7 @@ static int build(struct live *lv, struct sim_msg *err)
     }
     if (c->iters)
         fprintf(c->iters, "iter,device,kind,seqs,decode_seqs,decode_ctx,prefill_seqs,prefill_tok,"
-                          "rows,predicted_s,measured_s,kernel_s,copy_s,cpu_s\n");
+                          "rows,predicted_s,measured_s,kernel_s,copy_s,cpu_s,start_s,charged_s\n");
     return SIM_OK;
 }
 
@@ -609,6 +781,7 @@ int live_new(const struct live_cfg *lc, const struct kern_shape *m, const struct
         live_free(lv);
         return rc;
     }
+    lv->origin = sim_wall_ns(); /* issue 11: realtime's simulated time 0 */
     *out = lv;
     return SIM_OK;
 }
@@ -618,11 +791,13 @@ void live_free(live_t *lv)
     if (!lv)
         return;
     kern_backend_free(lv->be);
+    kern_backend_free(lv->pb);
     for (size_t i = 0; i < lv->cap_tab; i++)
         if (lv->tab[i].used) {
             sim_free(lv->tab[i].gen);
             sim_free(lv->tab[i].blk);
             sim_free(lv->tab[i].host);
+            sim_free(lv->tab[i].hash);
         }
     sim_free(lv->tab);
     for (uint32_t r = 0; lv->own && r < lv->lc.replicas; r++) {
@@ -636,6 +811,7 @@ void live_free(live_t *lv)
     sim_free(lv->ks);
     sim_free(lv->tok);
     sim_free(lv->logits);
+    sim_free(lv->tag);
     sim_free(lv);
 }
 

@@ -16,12 +16,30 @@
  * Chunked prefills (engine.scheduler sarathi, vllm_v1): a prefill listed from a later position
  * appends its chunk to the sequence's KV cache; exec_seq.prompt_tok says where the prompt ends,
  * so a token is sampled only when the chunk reaching the end of the known tokens completes.
- * Prefix caching is refused by cfg.c in live mode (a first chunk would start on blocks whose KV
- * another sequence wrote: the executor does not share blocks).
+ * Prefix caching (issue 11; engine.prefix_caching, vllm_v1): the block tables are the KV
+ * manager's own block ids (exec_seq.blk), so a cached prefix's blocks are shared, computed once by
+ * the request that filled them; a sequence whose first chunk starts after its cached prefix
+ * starts on them. Prompt tokens under the trace's block hashes follow the hashes, so requests
+ * with the same hashes begin with the same tokens and the shared KV is theirs too; after each
+ * pass the executor checks, by a chain hash of the tokens each block's KV was computed from,
+ * that every cached prefix a sequence started on holds its own tokens' KV (SIM_EINVARIANT
+ * otherwise).
  * Clocks: measured (the iteration's time is the wall time of the executor's whole call: batch
  * set-up, kernels, sampling, swap copies), profile (the kernels run but the time charged is the
  * model clock's, so the run is byte-identical to a simulated one: the equivalence test), and
- * realtime (refused by cfg.c until it exists).
+ * realtime (one replica: the simulated clock is the wall clock since live_new returned; an
+ * iteration that starts at t waits until the wall clock reads t, so no request is served before
+ * its arrival time on the wall clock, and it ends when the wall clock says it ended: the time
+ * the engine spent between iterations, predictions included, is charged to the next one, and a
+ * request waits in the queue for as long as it really waits. Not deterministic.)
+ * Predictions (issue 11): when the experiment charges a prediction cost (predictor.cost_s > 0),
+ * every request's length prediction runs the predictor kernel (kern_pred_run) with the shape
+ * lensim calibrate times (calib/calib.c time_predictor: 2^18 hashed-feature buckets, width 256,
+ * two hidden ReLU layers, 10 classes, 256 features per request) on a backend of its own, one
+ * request at a time as cluster.c serves them. measured: the call's wall (or CPU) time is
+ * charged; realtime: it waits for the wall clock to reach the prediction's start, as an
+ * iteration does; profile: predictor.cost_s is charged (what engine.mode sim charges), the
+ * kernel's time only reported.
  * Other ops (recompute_s, swap_s, decode_s: preemption accounting and aging estimates) are the
  * model clock's in every mode.
  * Memory: sequences' sampled tokens are kept for the run (4 bytes per generated token) so that a
@@ -60,10 +78,13 @@ struct live_cfg {
     uint32_t        threads;   /* cpu: BLAS threads (0 = 1) */
     uint64_t        seed;      /* weights and prompt token ids */
     uint32_t        replicas, max_batch, max_batched_tokens, max_seq_len, block_tok;
-    uint64_t        capacity_tok; /* one replica's KV pool, tokens */
-    int             paged;        /* exec_seq.kv_blk counts blocks (else tokens) */
-    int             swap;         /* engine.preemption swap: departing sequences go to host */
-    FILE           *iters;        /* iterations.csv rows (header included), or NULL */
+    uint64_t        capacity_tok;  /* one replica's KV pool, tokens */
+    int             paged;         /* exec_seq.kv_blk counts blocks (else tokens) */
+    int             swap;          /* engine.preemption swap: departing sequences go to host */
+    double          pred_cost_s;   /* predictor.cost_s: > 0 runs the predictor kernel (above) */
+    int             prefix;        /* issue 11: engine.prefix_caching (exec_seq.blk, .hash) */
+    uint32_t        src_block_tok; /* tokens per trace hash (kv_cfg.src_block_tok) */
+    FILE           *iters;         /* iterations.csv rows (header included), or NULL */
 };
 
 struct live_stats {
@@ -73,6 +94,14 @@ struct live_stats {
     double   kernel_s; /* kern_run + sync */
     double   copy_s;   /* swap copies */
     double   pred_s;   /* the profile's predictions of the same iterations */
+    /* issue 11: length predictions run on the predictor kernel (predictor.cost_s > 0) */
+    uint64_t predictions;
+    double   predict_s;         /* their calls' measured time (the live.timer's) */
+    double   predict_charged_s; /* what the clock charged for them */
+    /* issue 11: realtime clock: time slept until an iteration's or prediction's start, and time
+     * the wall clock was past it when the call began (charged to the call) */
+    double   wait_s, lag_s;
+    uint64_t prefix_hit_tok; /* issue 11: tokens sequences started on from cached blocks */
     size_t   device_bytes;
     char     device[128], backend[16];
 };

@@ -397,6 +397,12 @@ static void admit(struct replica *p, simtime_t now)
 
 /* ---- iterations ---- */
 
+/* issue 11: r's trace block hashes when the replica caches prefixes (exec_seq.hash), else NULL. */
+static const int64_t *seq_hash(const struct replica *p, const struct req *r)
+{
+    return p->env->hashes && r->n_hash ? p->env->hashes->v + r->hash_off : NULL;
+}
+
 /* exec_batch's listing: the decoders (held padding included) with their context at iteration
  * p->iter, then this iteration's prefills and swap-ins. */
 static void list_seqs(const void *owner, exec_seq_fn fn, void *ctx)
@@ -410,7 +416,10 @@ static void list_seqs(const void *owner, exec_seq_fn fn, void *ctx)
                                        .ctx_tok = (uint32_t)(r->ctx_base + (int64_t)p->iter),
                                        .new_tok = 1,
                                        .kv_blk = kv_held(p->kv, r),
-                                       .prompt_tok = r->prompt_tok});
+                                       .prompt_tok = r->prompt_tok,
+                                       .blk = r->blk, /* issue 11: set with prefix caching */
+                                       .hash = seq_hash(p, r),
+                                       .n_hash = r->n_hash});
     }
     for (size_t k = 0; k < p->n_pf; k++) {
         const struct req *r = p->pf[k];
@@ -420,7 +429,10 @@ static void list_seqs(const void *owner, exec_seq_fn fn, void *ctx)
                                    .ctx_tok = r->swapped ? tok : r->pf_done + r->chunk,
                                    .new_tok = r->swapped ? 1 : r->chunk,
                                    .kv_blk = kv_held(p->kv, r),
-                                   .prompt_tok = r->prompt_tok});
+                                   .prompt_tok = r->prompt_tok,
+                                   .blk = r->blk, /* issue 11 */
+                                   .hash = seq_hash(p, r),
+                                   .n_hash = r->n_hash});
     }
 }
 
@@ -458,6 +470,7 @@ static void start_iteration(struct replica *p, simtime_t now)
         .n_seqs = n_dec + (uint32_t)p->n_pf,
         .list = list_seqs,
         .owner = p,
+        .now = now, /* issue 11 */
     };
     const struct exec *ex = p->env->exec;
     simtime_t          dur = 0;

@@ -437,6 +437,9 @@ static int live_open(const struct run *x, FILE *iters, live_t **out, struct sim_
                 .capacity_tok = s->kv.capacity_tok,
                 .paged = s->kv.policy == KV_PAGED,
                 .swap = s->preempt == PREEMPT_SWAP,
+                .pred_cost_s = x->cfg.pred_cost_s, /* issue 11: the predictor kernel runs */
+                .prefix = s->kv.prefix_caching,    /* issue 11 */
+                .src_block_tok = s->kv.src_block_tok,
                 .iters = iters,
     };
     return live_new(&lc, &sh, &x->cost, out, err);
@@ -503,6 +506,13 @@ static void write_manifest(FILE *f, const struct run *x, const struct run_result
                 (unsigned long long)l->swap_out, (unsigned long long)l->swap_in, l->wall_s,
                 l->cpu_s, l->kernel_s, l->copy_s, l->pred_s,
                 l->wall_s > 0 ? 100 * (l->wall_s - l->kernel_s - l->copy_s) / l->wall_s : 0.0);
+        if (l->predictions) /* issue 11: the predictor kernel ran */
+            fprintf(f, "  predictions: %llu\n  predict_s: %.6f\n  predict_charged_s: %.6f\n",
+                    (unsigned long long)l->predictions, l->predict_s, l->predict_charged_s);
+        if (x->serve.kv.prefix_caching) /* issue 11 */
+            fprintf(f, "  prefix_hit_tok: %llu\n", (unsigned long long)l->prefix_hit_tok);
+        if (x->cfg.live_clock == LIVE_CLOCK_REALTIME) /* issue 11 */
+            fprintf(f, "  realtime_wait_s: %.6f\n  realtime_lag_s: %.6f\n", l->wait_s, l->lag_s);
     }
     fprintf(f,
             "stats:\n  arrived: %llu\n  finished: %llu\n  failed: %llu\n  truncated: %llu\n"

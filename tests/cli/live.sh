@@ -1,10 +1,12 @@
 #!/bin/bash
 # live.sh LENSIM (issue 11): live execution mode from the command line. cuda without a GPU exits
-# 77 (meson's SKIP status, as kcheck); live.clock realtime, and live.timer cpu with 2 BLAS
-# threads, are refused at load with file:line:col;
+# 77 (meson's SKIP status, as kcheck); live.clock realtime with 2 replicas or with live.timer
+# cpu, and live.timer cpu with 2 BLAS threads, are refused at load with file:line:col; a
+# realtime run of one replica runs;
 # a model above live.max_bytes is refused (2) before allocating, naming the key; a short live run
 # and its simulated twin feed `lensim fidelity`, which reports per-iteration errors by kind and
-# latency percentiles; fidelity on a directory that is no live run is bad usage (2).
+# latency percentiles; fidelity on a directory that is no live run is bad usage (2); with
+# predictor.cost_s the report gives the predictor kernel's predictions and times.
 set -u
 . "$(dirname "$0")/lib.sh"
 L=$(lensim_abs "$1")
@@ -19,7 +21,7 @@ engine: {mode: live, memory: paged, max_batch: 8, max_seq_len: 256, max_batched_
 live:
   backend: cpu
 YAML
-printf 'name: rt\nmodel: tiny\nworkload: {requests: 2}\nengine: {mode: live}\nlive:\n  clock: realtime\n' \
+printf 'name: rt\nmodel: tiny\nworkload: {requests: 2}\nengine: {mode: live}\ncluster: {replicas: 2}\nlive:\n  clock: realtime\n' \
     > rt.yaml
 
 if "$L" kcheck > /dev/null 2>&1 || [ $? -ne 77 ]; then
@@ -27,7 +29,15 @@ if "$L" kcheck > /dev/null 2>&1 || [ $? -ne 77 ]; then
 else
     expect "cuda without a GPU" 77 stderr "cuda" -- "$L" run live.yaml -q -o c --set live.backend=cuda
 fi
-expect "realtime refused at load" 2 stderr "rt.yaml:6:10" -- "$L" run rt.yaml -q -o r
+expect "realtime with 2 replicas refused at load" 2 stderr "rt.yaml:5:21: cluster.replicas" -- \
+    "$L" run rt.yaml -q -o r
+printf 'name: rc\nmodel: tiny\nworkload: {requests: 2}\nengine: {mode: live}\nlive:\n  clock: realtime\n  timer: cpu\n' \
+    > rc.yaml
+expect "realtime with the cpu timer refused at load" 2 stderr "rc.yaml:7:10: live.timer" -- \
+    "$L" run rc.yaml -q -o rc
+"$L" run live.yaml -q -o rt --set live.clock=realtime > /dev/null 2>&1 && ok "realtime run" ||
+    fail "realtime run"
+grep -q "realtime_wait_s" rt/run/manifest.yaml || fail "realtime run: no realtime_wait_s in its manifest"
 printf 'name: ct\nmodel: tiny\nworkload: {requests: 2}\nengine: {mode: live}\nlive:\n  timer: cpu\n  threads: 2\n' \
     > ct.yaml
 expect "cpu timer with 2 threads refused at load" 2 stderr "ct.yaml:6:10: live.timer" -- \
@@ -48,4 +58,9 @@ if command -v gnuplot > /dev/null; then
 fi
 [ -e l/run/figures ] && fail "fidelity wrote into the run's directory (a rerun could not replace it)"
 expect "fidelity of a simulated run" 2 stderr "iterations.csv" -- "$L" fidelity s
+# issue 11: with a prediction cost the predictor kernel runs per request; fidelity reports it
+"$L" run live.yaml -q -o p --set predictor.cost_s=0.001 > /dev/null 2>&1 && ok "live run with a predictor" ||
+    fail "live run with a predictor"
+expect "fidelity reports the predictor" 0 stdout "length predictor on the kernel: 12 predictions" -- \
+    "$L" fidelity p
 finish
