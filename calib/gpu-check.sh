@@ -209,7 +209,7 @@ if [ "$live" = 1 ]; then
             --max-seqs 32 --max-ctx 512 --max-prompt 256 --max-batch-tok 512 \
             -o "$out/live/tiny/tiny.yaml"; then
         live_fidelity tiny "$root/experiments/live-tiny.yaml" "$out/live/tiny/tiny.yaml" \
-            --set live.backend="$backend" --set live.timer="$timer" \
+            --set model.name=tiny --set live.backend="$backend" --set live.timer="$timer" \
             --set workload.requests="$nreq"
     else
         echo "gpu-check.sh: calibration of tiny for live-tiny FAILED" >&2
