@@ -50,11 +50,20 @@ static const char *test__name;
             TEST_FAIL_("ASSERT_TRUE(%s) failed", #c); \
     } while (0)
 
-#define ASSERT_EQ(a, b)                                                    \
-    do {                                                                   \
-        long long a_ = (long long)(a), b_ = (long long)(b);                \
-        if (a_ != b_)                                                      \
-            TEST_FAIL_("ASSERT_EQ(%s, %s): %lld != %lld", #a, #b, a_, b_); \
+/* Exact equality. Integers compare as long long; when either side is floating, both compare as
+ * double (NaN equal to NaN), so that a double is never truncated to an integer first. */
+#define TEST_IS_FLOAT_(x) _Generic((x), float : 1, double : 1, long double : 1, default : 0)
+#define ASSERT_EQ(a, b)                                                          \
+    do {                                                                         \
+        if (TEST_IS_FLOAT_(a) || TEST_IS_FLOAT_(b)) {                            \
+            double a_ = (double)(a), b_ = (double)(b);                           \
+            if (!(a_ == b_ || (a_ != a_ && b_ != b_)))                           \
+                TEST_FAIL_("ASSERT_EQ(%s, %s): %.17g != %.17g", #a, #b, a_, b_); \
+        } else {                                                                 \
+            long long a_ = (long long)(a), b_ = (long long)(b);                  \
+            if (a_ != b_)                                                        \
+                TEST_FAIL_("ASSERT_EQ(%s, %s): %lld != %lld", #a, #b, a_, b_);   \
+        }                                                                        \
     } while (0)
 
 #define ASSERT_NEAR(a, b, tol)                                                                     \
