@@ -186,7 +186,7 @@ def load_equivalent(path):
             parts = [p.strip() for p in line.rstrip("\n").split(" | ")]
             if len(parts) != 4 or not parts[3]:
                 sys.exit(f"{path}:{n}: expected `file | original | mutant | reason`")
-            eq[tuple(parts[:3])] = parts[3]
+            eq[tuple(squash(p) for p in parts[:3])] = parts[3]
     return eq
 
 
@@ -216,8 +216,13 @@ def given_mutants(path, src):
     return out
 
 
+def squash(text):
+    """Runs of white space (line breaks of an inserted line too) as one space."""
+    return " ".join(text.split())
+
+
 def key_of(m):
-    return (m["file"], m["old"].strip(), " ".join(m["new"].split("\n")).strip())
+    return (m["file"], squash(m["old"]), squash(m["new"]))
 
 
 def copy_tree(root, dst):
@@ -276,9 +281,8 @@ class Fast:
                 files.update(os.path.realpath(f) for f in files_of.get(d, []))
             self.tests.append({"name": t["name"], "cmd": t["cmd"], "cwd": cwd,
                                "env": t["env"], "timeout": t["timeout"] or 30,
-                               "files": sorted(files)})
-        self.targets = sorted({os.path.relpath(f, self.bld) for t in self.tests
-                               for f in t["files"]})
+                               "files": sorted(files),
+                               "targets": sorted(os.path.relpath(f, self.bld) for f in files)})
         self.hashes = {}
 
     def digest(self, f):
@@ -327,10 +331,9 @@ class Fast:
         self.tests.sort(key=lambda t: (t["seconds"], t["name"]))
         return bad
 
-    def changed(self):
-        """The tests whose programs differ from the unmutated build's."""
-        now = self.snapshot()
-        return [t for t in self.tests if any(now[f] != self.base[f] for f in t["files"])]
+    def changed(self, t):
+        """Whether test t's programs differ from the unmutated build's."""
+        return any(self.digest(f) != self.base[f] for f in t["files"])
 
 
 def objects_of(bld, src):
@@ -360,7 +363,7 @@ def main():
     signal.signal(signal.SIGTERM, on_term)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=int(os.environ.get("MUTANTS", 200)))
-    ap.add_argument("--scored", type=int, default=0,
+    ap.add_argument("--scored", type=int, default=int(os.environ.get("MUTATION_SCORED", 0)),
                     help="go on past --n, in the same seeded order, until this many mutants "
                     "are scored (compile and are not equivalent)")
     ap.add_argument("--seed", type=int, default=int(os.environ.get("MUTATION_SEED", 17)))
@@ -445,20 +448,20 @@ def run_mutant(a, m, src, bld, fast, later, objs, orig_code, env, r):
         r["status"] = "equivalent"
         r["why"] = "the same object code as the original (trivial compiler equivalence)"
         return
-    rc, _ = sh(["ninja", "-C", bld, "-j", str(a.jobs)] + fast.targets, timeout=600, env=env)
-    if rc != 0:
-        r["status"] = "invalid"  # compiles, does not link
-        return
-    tests = fast.changed()
-    r["ran"] = []
-    if not tests:
-        r["status"], r["unreached"] = "survived", True  # no fast test's program has this code
-        return
-    first = [t for t in tests if t["name"] not in later]
-    second = [t for t in tests if t["name"] in later]
-    by = []
+    # Each test's programs are linked just before it would run (a mutant the first test kills
+    # links one program), and a test whose programs came out byte-identical is skipped.
+    first = [t for t in fast.tests if t["name"] not in later]
+    second = [t for t in fast.tests if t["name"] in later]
+    by, r["ran"] = [], []
     for group in (first, second):
         for t in group:
+            rc, _ = sh(["ninja", "-C", bld, "-j", str(a.jobs)] + t["targets"], timeout=600,
+                       env=env)
+            if rc != 0:
+                r["status"] = "invalid"  # compiles, does not link
+                return
+            if not fast.changed(t):
+                continue
             outcome, dt, out = fast.run_one(t, t["limit"])
             r["ran"].append(t["name"])
             if outcome != t["outcome"]:
@@ -472,6 +475,8 @@ def run_mutant(a, m, src, bld, fast, later, objs, orig_code, env, r):
             r["before"] = "killed" if by else "survived"
         if by and not a.all_failures:
             break
+    if not r["ran"]:
+        r["unreached"] = True  # no fast test's program contains the mutated code
     r["status"] = "killed" if by else "survived"
     if by:
         r["by"] = by
