@@ -1,0 +1,82 @@
+/*
+ * test_mutants.c: what surviving mutants of the seed-23 mutation sample (tests/mutation/,
+ * issue 17) showed that no test watched. Each test asserts a value derived by hand in the
+ * comment above it, not a snapshot of lensim's output.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "kv.h"
+#include "test.h"
+
+/*
+ * The prefix cache's hash table (sim/kv.c: open addressing, linear probing) must find every key
+ * it holds, whatever their slots collide on. A pool of 1,024 blocks of 16 tokens (n_slot 2,048)
+ * with prefix caching; request A has a 4,096-token prompt over 8 Mooncake hash ids (512 tokens
+ * each): keyable = min(4096 / 16, 8 x 512 / 16) = 256 blocks. Admitted with 256 fresh blocks,
+ * registered, released: its 256 keyed blocks go to the free list and keep their keys.
+ *   - B, the same 8 hash ids: vLLM takes at most num_tokens - 1 tokens from the cache, so
+ *     hits = min(256, (4096 - 1) / 16 = 255) = 255, all on blocks no request holds:
+ *     evictable = 255.
+ *   - C, the first 3 hash ids equal and 5 others: the chain of keys is A's up to block
+ *     3 x 512 / 16 = 96, then differs: hits = 96.
+ *   - D, a first hash id of its own: every key of its chain differs: hits = 0.
+ * 256 keys in 2,048 slots collide (birthday: about 256^2 / (2 x 2048) = 16 pairs expected), so
+ * a table that stores a key off the probe sequence its lookup walks loses some of them.
+ */
+static void prefix_req(struct req *r, uint64_t off)
+{
+    memset(r, 0, sizeof *r);
+    r->prompt_tok = 4096;
+    r->output_tok = 8;
+    r->hash_off = off;
+    r->n_hash = 8;
+}
+
+TEST(prefix_cache_finds_every_key_it_holds)
+{
+    struct kv_cfg  cfg = {.policy = KV_PAGED,
+                          .capacity_tok = 1024 * 16,
+                          .block_tok = 16,
+                          .watermark = 0,
+                          .max_seq_len = 8192,
+                          .prefix_caching = 1,
+                          .src_block_tok = 512};
+    kv_t          *kv;
+    struct sim_msg err = {{0}};
+    ASSERT_EQ(kv_new(&cfg, &kv, &err), 0);
+    /* Hash ids: A and B 1..8; C 1, 2, 3, 104..108; D 201..208. */
+    int64_t          ids[32];
+    struct kv_hashes h = {ids, 32, 32};
+    for (int i = 0; i < 8; i++) {
+        ids[i] = ids[8 + i] = 1 + i;
+        ids[16 + i] = i < 3 ? 1 + i : 101 + i;
+        ids[24 + i] = 201 + i;
+    }
+    kv_set_hashes(kv, &h);
+
+    struct req a, b, c, d;
+    prefix_req(&a, 0);
+    prefix_req(&b, 8);
+    prefix_req(&c, 16);
+    prefix_req(&d, 24);
+    uint32_t ev;
+    ASSERT_EQ(kv_prefix_hits(kv, &a, &ev), 0);
+    ASSERT_EQ(kv_prefix_admit(kv, &a, 0, 256), 0);
+    kv_prefix_register(kv, &a, 4096);
+    kv_release(kv, &a);
+
+    ASSERT_EQ(kv_prefix_hits(kv, &b, &ev), 255);
+    ASSERT_EQ(ev, 255);
+    ASSERT_EQ(kv_prefix_hits(kv, &c, &ev), 96);
+    ASSERT_EQ(ev, 96);
+    ASSERT_EQ(kv_prefix_hits(kv, &d, &ev), 0);
+    kv_free(kv);
+}
+
+int main(void)
+{
+    RUN(prefix_cache_finds_every_key_it_holds);
+    return test_main_end();
+}
