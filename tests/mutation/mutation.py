@@ -387,6 +387,12 @@ def main():
     src, bld = os.path.join(work, "src"), os.path.join(work, "build")
     os.makedirs(src, exist_ok=True)
     copy_tree(ROOT, src)
+    # The data the tests look for beside the source tree (SRC/../shared/data): without it the
+    # real-data tests skip, and what only they would notice survives.
+    shared = os.path.realpath(os.path.join(ROOT, "..", "shared"))
+    link = os.path.join(work, "shared")
+    if os.path.isdir(shared) and not os.path.lexists(link):
+        os.symlink(shared, link)
     # A run killed with SIGKILL may have left a mutant's object behind: rebuild that file.
     marker = os.path.join(work, "applied")
     if os.path.exists(marker):
