@@ -18,7 +18,8 @@ never touched. The sample is a prefix of the pool in a seeded random order: --n 
 Score = killed / (killed + survived).
 
 The fast tests are the meson suites given by --suites (default: unit) less --no-suites (default:
-calib, the slow calibration). They are run directly (commands from meson introspect), one at a
+calib, the slow calibration), and the tests named by --tests (default: schema_md, which compares
+the schema's text with experiments/SCHEMA.md). They are run directly (commands from meson introspect), one at a
 time, fastest first (each test's unmutated time), each with its own limit (4x its unmutated time
 + 10 s), and only those whose programs the mutant changed (a test whose executables and
 dependencies are byte-identical to the unmutated build's cannot notice it). The first test whose
@@ -253,7 +254,7 @@ class Fast:
     """The fast tests, run directly (not through meson test): each test alone, fastest first,
     stopping at the first that fails, and only the tests whose programs the mutant changed."""
 
-    def __init__(self, bld, suites, no_suites, only, env):
+    def __init__(self, bld, suites, no_suites, extra, only, env):
         self.bld = os.path.realpath(bld)
         self.env = env
         rc, out = sh(["meson", "introspect", "--tests", bld])
@@ -269,7 +270,9 @@ class Fast:
         self.tests = []
         for t in tests:
             ss = {x.split(":")[-1] for x in t["suite"]}
-            if not ss & want or ss & skip or (only and t["name"] not in only):
+            if (not ss & want or ss & skip) and t["name"] not in extra:
+                continue
+            if only and t["name"] not in only:
                 continue
             cwd = t["workdir"] or self.bld
             files = set()
@@ -371,6 +374,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=2, help="ninja's parallel jobs")
     ap.add_argument("--suites", default="unit")
     ap.add_argument("--no-suites", default="calib")
+    ap.add_argument("--tests", default="schema_md",
+                    help="comma-separated tests of other suites to run too (default schema_md: "
+                    "the schema's text, a sub-second test of the cli suite)")
     ap.add_argument("--only", default="", help="comma-separated tests: run just these")
     ap.add_argument("--compare-without", default="",
                     help="comma-separated tests: also score the suite without them")
@@ -425,7 +431,8 @@ def main():
     if rc != 0:
         sys.exit("mutation: the unmutated tree does not build:\n" + out[-3000:])
     only = set(filter(None, a.only.split(",")))
-    fast = Fast(bld, a.suites, a.no_suites, only, env)
+    extra = set(filter(None, a.tests.split(",")))
+    fast = Fast(bld, a.suites, a.no_suites, extra, only, env)
     t0 = time.time()
     bad = fast.baseline()
     later = set(filter(None, a.compare_without.split(","))) & {t["name"] for t in fast.tests}
