@@ -5,10 +5,14 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "kv.h"
 #include "test.h"
+#include "trace.h"
+
+static char tmpdir[256];
 
 /*
  * The prefix cache's hash table (sim/kv.c: open addressing, linear probing) must find every key
@@ -75,8 +79,51 @@ TEST(prefix_cache_finds_every_key_it_holds)
     kv_free(kv);
 }
 
+/*
+ * JSON strings in a Mooncake trace (RFC 8259, section 7): \u takes exactly four hex digits.
+ * Each line below is a valid row but for one string; the parser must refuse it (the trace's
+ * other rows are read, so the first row is accepted and the second refused).
+ */
+TEST(mooncake_u_escape_needs_four_hex_digits)
+{
+    static const char *bad[] = {"\\u00g0", "\\u12", "\\uZZZZ"};
+    for (int i = 0; i < 3; i++) {
+        char path[400], text[400];
+        snprintf(path, sizeof path, "%s/u%d.jsonl", tmpdir, i);
+        snprintf(text, sizeof text,
+                 "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 3}\n"
+                 "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 3, "
+                 "\"note\": \"a %s b\"}\n",
+                 bad[i]);
+        FILE *f = fopen(path, "w");
+        ASSERT_TRUE(f);
+        fputs(text, f);
+        fclose(f);
+        struct trace_opts o;
+        trace_opts_default(&o);
+        o.format = TRACE_FMT_MOONCAKE;
+        o.path = path;
+        trace_t         *t;
+        struct sim_msg   err = {{0}};
+        struct trace_req r;
+        ASSERT_EQ(trace_open(&o, &t, &err), 0);
+        ASSERT_EQ(trace_next(t, &r, &err), 1);
+        ASSERT_EQ(trace_next(t, &r, &err), SIM_EINPUT);
+        ASSERT_STR_CONTAINS(err.text, "bad \\u escape");
+        trace_close(t);
+    }
+}
+
 int main(void)
 {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
     RUN(prefix_cache_finds_every_key_it_holds);
+    RUN(mooncake_u_escape_needs_four_hex_digits);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd)) {
+    }
     return test_main_end();
 }
