@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "cfg.h"
 #include "kv.h"
+#include "run.h"
 #include "test.h"
 #include "trace.h"
 
@@ -114,6 +116,64 @@ TEST(mooncake_u_escape_needs_four_hex_digits)
     }
 }
 
+/*
+ * A replayed trace keeps its own arrival times, so workload.rate is refused for every format
+ * that has them (sim/run.c, issue 12): Azure, Mooncake, CSV, Vidur; only a lengths-only trace
+ * (no arrivals) takes one. Formats in enum order: azure 1, mooncake 2, lengths 3, csv 4.
+ */
+TEST(rate_refused_for_every_trace_with_arrivals)
+{
+    static const struct {
+        const char *source, *file, *text;
+        int         refused;
+    } cases[] = {
+        {"azure", "a.csv",
+         "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,"
+         "10,5\n",
+         1},
+        {"mooncake", "m.jsonl", "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 3}\n",
+         1},
+        {"csv", "c.csv", "arrival_s,prompt_tokens,output_tokens\n0,5,3\n", 1},
+        {"lengths", "l.csv",
+         "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n5,3,8,1.67\n", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char path[400], yaml[1024];
+        snprintf(path, sizeof path, "%s/%s", tmpdir, cases[i].file);
+        FILE *f = fopen(path, "w");
+        ASSERT_TRUE(f);
+        fputs(cases[i].text, f);
+        fclose(f);
+        snprintf(yaml, sizeof yaml,
+                 "name: rate\nseed: 1\nworkload: {source: %s, path: %s, rate: 2}\n"
+                 "engine: {max_seq_len: 128}\n",
+                 cases[i].source, path);
+        cfg_exp_t     *e;
+        struct sim_msg err = {{0}};
+        if (cfg_load_string(yaml, "test.yaml", &e, &err))
+            TEST_FAIL_("cfg_load_string: %s\n%s", err.text, yaml);
+        struct cfg  c;
+        struct run *x = sim_malloc(sizeof *x);
+        ASSERT_TRUE(x);
+        int rc = cfg_resolve(e, 0, &c, &err);
+        ASSERT_EQ(rc, 0);
+        rc = run_build(&c, ".", "", x, &err);
+        cfg_free(e);
+        if (cases[i].refused) {
+            ASSERT_EQ(rc, SIM_ECONFIG);
+            char want[200];
+            snprintf(want, sizeof want, "workload.rate: a %s trace replays its own arrival times",
+                     cases[i].source);
+            ASSERT_STR_CONTAINS(err.text, want);
+        } else {
+            if (rc)
+                TEST_FAIL_("%s: %s", cases[i].source, err.text);
+        }
+        run_fini(x);
+        sim_free(x);
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
@@ -121,6 +181,7 @@ int main(void)
         return 1;
     RUN(prefix_cache_finds_every_key_it_holds);
     RUN(mooncake_u_escape_needs_four_hex_digits);
+    RUN(rate_refused_for_every_trace_with_arrivals);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
