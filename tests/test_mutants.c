@@ -174,6 +174,40 @@ TEST(rate_refused_for_every_trace_with_arrivals)
     }
 }
 
+/*
+ * The experiment reader refuses YAML nested deeper than 16 levels below the document's root
+ * (sim/cfg.c parse_node: the root node is depth 0, a node deeper than 16 is refused at its own
+ * position). "x: " then k '[' then "1": the root mapping is depth 0, the k sequences depths
+ * 1..k, the scalar depth k + 1. k = 15: the scalar is at depth 16, accepted by the reader (the
+ * key x is then unknown); k = 16: depth 17, refused at the scalar, line 1, column
+ * 3 + 16 + 1 = 20.
+ */
+TEST(yaml_nesting_limit_is_sixteen_below_the_root)
+{
+    for (int k = 15; k <= 16; k++) {
+        char yaml[128];
+        int  n = snprintf(yaml, sizeof yaml, "x: ");
+        for (int i = 0; i < k; i++)
+            yaml[n++] = '[';
+        yaml[n++] = '1';
+        for (int i = 0; i < k; i++)
+            yaml[n++] = ']';
+        yaml[n++] = '\n';
+        yaml[n] = 0;
+        cfg_exp_t     *e = NULL;
+        struct sim_msg err = {{0}};
+        int            rc = cfg_load_string(yaml, "test.yaml", &e, &err);
+        if (k == 15) {
+            ASSERT_TRUE(strstr(err.text, "nested too deeply") == NULL);
+        } else {
+            ASSERT_EQ(rc, SIM_ECONFIG);
+            ASSERT_STR_CONTAINS(err.text, "test.yaml:1:20: nested too deeply");
+        }
+        if (!rc)
+            cfg_free(e);
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
@@ -182,6 +216,7 @@ int main(void)
     RUN(prefix_cache_finds_every_key_it_holds);
     RUN(mooncake_u_escape_needs_four_hex_digits);
     RUN(rate_refused_for_every_trace_with_arrivals);
+    RUN(yaml_nesting_limit_is_sixteen_below_the_root);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
