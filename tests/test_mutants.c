@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "calib.h"
 #include "cfg.h"
 #include "kv.h"
 #include "run.h"
@@ -208,6 +209,33 @@ TEST(yaml_nesting_limit_is_sixteen_below_the_root)
     }
 }
 
+/*
+ * calibrate refuses -o and --csv naming one file before any work (calib/calib.c same_file): when
+ * neither exists yet, "D/p.yaml" and "D/./p.yaml" are the same last part in the same directory.
+ * (Were it missed, planning would go on and refuse the grid below as too small: another error.)
+ */
+TEST(calibrate_refuses_csv_spelled_differently_over_the_profile)
+{
+    char out[400], csv[400];
+    snprintf(out, sizeof out, "%s/p.yaml", tmpdir);
+    snprintf(csv, sizeof csv, "%s/./p.yaml", tmpdir);
+    struct cal_calibrate_opts o;
+    cal_calibrate_opts_default(&o);
+    o.model = "tiny";
+    o.out = out;
+    o.csv = csv;
+    o.grid = "quick";
+    o.points = 8;
+    o.max_seqs = 4;
+    o.max_ctx = 64;
+    o.max_prompt = 16;
+    o.max_batch_tok = 64;
+    struct sim_msg err = {{0}};
+    sim_log_quiet(1);
+    ASSERT_EQ(cal_calibrate(&o, NULL, &err), SIM_ECONFIG);
+    ASSERT_STR_CONTAINS(err.text, "-o and --csv name the same file");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
@@ -217,6 +245,7 @@ int main(void)
     RUN(mooncake_u_escape_needs_four_hex_digits);
     RUN(rate_refused_for_every_trace_with_arrivals);
     RUN(yaml_nesting_limit_is_sixteen_below_the_root);
+    RUN(calibrate_refuses_csv_spelled_differently_over_the_profile);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
