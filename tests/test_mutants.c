@@ -236,6 +236,31 @@ TEST(calibrate_refuses_csv_spelled_differently_over_the_profile)
     ASSERT_STR_CONTAINS(err.text, "-o and --csv name the same file");
 }
 
+/*
+ * calibrate's weight bytes for a model without a gated MLP (two FFN matrices, not three):
+ * opt-66b (64 layers, hidden 9216, 72 heads of 128, ffn 36864, vocab 50272), fp32 on the CPU:
+ *   qkv = (72 + 2 x 72) x 128 = 27,648;
+ *   per layer = 2 x 9216 (norms) + 27,648 x 9216 (QKV) + 9216 x 72 x 128 (out)
+ *               + 2 x 36864 x 9216 (FFN) = 1,019,234,304;
+ *   bytes = 4 x (64 x 1,019,234,304 + 2 x 50272 x 9216 + 9216) = 264,630,472,704 = 264.63 GB
+ * (three FFN matrices would give 353.2 GB, one 177.66 GB). At mem_util 0.01 no host has room for
+ * them, and the refusal prints that figure.
+ */
+TEST(calibrate_weight_bytes_of_an_ungated_model)
+{
+    char out[400];
+    snprintf(out, sizeof out, "%s/opt.yaml", tmpdir);
+    struct cal_calibrate_opts o;
+    cal_calibrate_opts_default(&o);
+    o.model = "opt-66b";
+    o.out = out;
+    o.mem_util = 0.01;
+    struct sim_msg err = {{0}};
+    sim_log_quiet(1);
+    ASSERT_EQ(cal_calibrate(&o, NULL, &err), SIM_ECONFIG);
+    ASSERT_STR_CONTAINS(err.text, "opt-66b weights (264.63 GB) leave no memory on the device");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
@@ -246,6 +271,7 @@ int main(void)
     RUN(rate_refused_for_every_trace_with_arrivals);
     RUN(yaml_nesting_limit_is_sixteen_below_the_root);
     RUN(calibrate_refuses_csv_spelled_differently_over_the_profile);
+    RUN(calibrate_weight_bytes_of_an_ungated_model);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
