@@ -261,6 +261,50 @@ TEST(calibrate_weight_bytes_of_an_ungated_model)
     ASSERT_STR_CONTAINS(err.text, "opt-66b weights (264.63 GB) leave no memory on the device");
 }
 
+/*
+ * calibrate refuses a contiguous KV cache that cannot fit (calib/calib.c): max_seqs contexts of
+ * max_ctx tokens, each token 2 x 4 layers x 4 heads x 64 x 4 bytes = 8,192 bytes for tiny on
+ * the CPU. 4096 x 2048 x 8,192 bytes = 68.7 GB. mem_util is set from /proc/meminfo so that
+ * the room left after what the host uses and tiny's 19 MB of weights is about 4 GB: above 0
+ * (so the weights are not what is refused), far below 68.7 GB.
+ */
+static double meminfo_kb(const char *key)
+{
+    FILE  *f = fopen("/proc/meminfo", "r");
+    char   line[256];
+    double v = -1;
+    size_t n = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ':')
+            v = atof(line + n + 1);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+TEST(calibrate_refuses_a_contiguous_cache_that_does_not_fit)
+{
+    char out[400];
+    snprintf(out, sizeof out, "%s/c.yaml", tmpdir);
+    struct cal_calibrate_opts o;
+    cal_calibrate_opts_default(&o);
+    o.model = "tiny";
+    o.out = out;
+    o.layout = KERN_KV_CONTIGUOUS;
+    o.max_seqs = 4096;
+    o.max_ctx = 2048;
+    double total = meminfo_kb("MemTotal") * 1024, avail = meminfo_kb("MemAvailable") * 1024;
+    if (!(total > 0 && avail > 8e9)) {
+        printf("skip calibrate_refuses_a_contiguous_cache_that_does_not_fit: under 8 GB free\n");
+        return;
+    }
+    o.mem_util = (total - avail + 4e9) / total;
+    struct sim_msg err = {{0}};
+    sim_log_quiet(1);
+    ASSERT_EQ(cal_calibrate(&o, NULL, &err), SIM_ECONFIG);
+    ASSERT_STR_CONTAINS(err.text, "a contiguous cache of 4096 x 2048 tokens does not fit");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
@@ -272,6 +316,7 @@ int main(void)
     RUN(yaml_nesting_limit_is_sixteen_below_the_root);
     RUN(calibrate_refuses_csv_spelled_differently_over_the_profile);
     RUN(calibrate_weight_bytes_of_an_ungated_model);
+    RUN(calibrate_refuses_a_contiguous_cache_that_does_not_fit);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
