@@ -11,7 +11,9 @@
 #include "calib.h"
 #include "cfg.h"
 #include "kv.h"
+#include "profile.h"
 #include "run.h"
+#include "table.h"
 #include "test.h"
 #include "trace.h"
 
@@ -305,6 +307,65 @@ TEST(calibrate_refuses_a_contiguous_cache_that_does_not_fit)
     ASSERT_STR_CONTAINS(err.text, "a contiguous cache of 4096 x 2048 tokens does not fit");
 }
 
+/*
+ * A table profile at tensor parallelism 1 has no all-reduce (calib/table.c; Vidur adds the
+ * all-reduce and NCCL's overheads only for TP > 1). test_table's small table, but tp 1, with an
+ * all_reduce table (0.5 ms) and nccl_launch_ms 0.02 that must go unused. One chunk of 8 prompt
+ * tokens: per layer pre 1 + post 1 + rope 1 + save 0 + prefill (0, 8) 4 + norm 1, + up 1 + down 1
+ * + act 1 + post norm 1, + add 1 = 13 ms; 2 layers: 26 ms (at TP 2: 2 x 0.52 ms more per layer,
+ * 28.08 ms, as test_table checks).
+ */
+TEST(table_at_tp1_has_no_all_reduce)
+{
+    static const char text[] = "format: lensim-table/1\n"
+                               "model: tiny\n"
+                               "shape: 2 256 4 4 64 1024\n"
+                               "tp: 1\n"
+                               "layers: 2\n"
+                               "tokens_max: 16\n"
+                               "token_round: 8\n"
+                               "kv_round: 64\n"
+                               "kv_max: 64\n"
+                               "batch_max: 2\n"
+                               "chunk_max: 16\n"
+                               "decode_overhead: 0.1\n"
+                               "prefill_overhead: 0.1\n"
+                               "nccl_launch_ms: 0.02\n"
+                               "nccl_skew_ms: 0\n"
+                               "post_attn_norm: 1\n"
+                               "kv_bytes_per_token: 1024\n"
+                               "kv_capacity_bytes: 1e9\n"
+                               "table attn_pre_proj 2\n8 1\n16 2\n"
+                               "table attn_post_proj 1\n8 1\n"
+                               "table attn_rope 1\n8 1\n"
+                               "table mlp_up_proj 1\n8 1\n"
+                               "table mlp_down_proj 1\n8 1\n"
+                               "table mlp_act 1\n8 1\n"
+                               "table input_layernorm 1\n8 1\n"
+                               "table post_attention_layernorm 1\n8 1\n"
+                               "table add 1\n8 1\n"
+                               "table all_reduce 1\n8 0.5\n"
+                               "table attn_kv_cache_save 1\n1 0\n"
+                               "table attn_decode 2\n1 0 1\n2 0 3\n"
+                               "table attn_prefill 2\n0 1 4\n0 9 8\n"
+                               "end\n";
+    char              path[400];
+    snprintf(path, sizeof path, "%s/tp1.table", tmpdir);
+    FILE *f = fopen(path, "w");
+    ASSERT_TRUE(f);
+    fputs(text, f);
+    fclose(f);
+    struct cal_profile p;
+    struct sim_msg     err;
+    if (cal_profile_load(path, &p, &err))
+        TEST_FAIL_("%s", err.text);
+    struct cal_table_batch b = {.prefills = 1, .prefill_tok = 8, .prefill_sq = 64};
+    double                 s;
+    ASSERT_EQ(cal_table_latency(p.table, &b, &s, &err), 0);
+    ASSERT_NEAR(s, 26e-3, 1e-12);
+    cal_profile_fini(&p);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
@@ -317,6 +378,7 @@ int main(void)
     RUN(calibrate_refuses_csv_spelled_differently_over_the_profile);
     RUN(calibrate_weight_bytes_of_an_ungated_model);
     RUN(calibrate_refuses_a_contiguous_cache_that_does_not_fit);
+    RUN(table_at_tp1_has_no_all_reduce);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
