@@ -11,6 +11,7 @@
 #include "calib.h"
 #include "cfg.h"
 #include "kv.h"
+#include "pred.h"
 #include "profile.h"
 #include "run.h"
 #include "table.h"
@@ -366,6 +367,40 @@ TEST(table_at_tp1_has_no_all_reduce)
     cal_profile_fini(&p);
 }
 
+/*
+ * The confusion-matrix predictor reads row i of the file as the distribution of the predicted
+ * bucket for true bucket i (sim/pred.c). Edges 10, 20, 40 and rows that each put all weight on
+ * one column, a permutation: true bucket 0 -> 2, 1 -> 0, 2 -> 1. Whatever the draw u in [0, 1),
+ * the walk over the cumulative row stops at that column, so true lengths 5, 15 and 30 are always
+ * predicted as buckets 2, 0, 1, i.e. 40, 10 and 20 tokens.
+ */
+TEST(confusion_rows_belong_to_their_true_buckets)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/cm.txt", tmpdir);
+    FILE *f = fopen(path, "w");
+    ASSERT_TRUE(f);
+    fputs("# true bucket per row\nedges: 10 20 40\n0 0 1\n1 0 0\n0 1 0\n", f);
+    fclose(f);
+    struct pred_cfg cfg = {.kind = PRED_CONFUSION, .path = path, .max_len = 128, .seed = 5};
+    pred_t         *p;
+    struct sim_msg  err = {{0}};
+    if (pred_new(&cfg, &p, &err))
+        TEST_FAIL_("pred_new: %s", err.text);
+    static const uint32_t truth[] = {5, 15, 30}, want_tok[] = {40, 10, 20};
+    static const int      want_bucket[] = {2, 0, 1};
+    for (int draw = 0; draw < 20; draw++)
+        for (int i = 0; i < 3; i++) {
+            struct req r;
+            memset(&r, 0, sizeof r);
+            r.output_tok = truth[i];
+            pred_predict(p, &r);
+            ASSERT_EQ(r.pred_bucket, want_bucket[i]);
+            ASSERT_EQ(r.pred_tok, want_tok[i]);
+        }
+    pred_free(p);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
@@ -379,6 +414,7 @@ int main(void)
     RUN(calibrate_weight_bytes_of_an_ungated_model);
     RUN(calibrate_refuses_a_contiguous_cache_that_does_not_fit);
     RUN(table_at_tp1_has_no_all_reduce);
+    RUN(confusion_rows_belong_to_their_true_buckets);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
