@@ -11,6 +11,7 @@
 #include "calib.h"
 #include "cfg.h"
 #include "kv.h"
+#include "met.h"
 #include "pred.h"
 #include "profile.h"
 #include "run.h"
@@ -236,7 +237,12 @@ TEST(calibrate_refuses_csv_spelled_differently_over_the_profile)
     struct sim_msg err = {{0}};
     sim_log_quiet(1);
     ASSERT_EQ(cal_calibrate(&o, NULL, &err), SIM_ECONFIG);
-    ASSERT_STR_CONTAINS(err.text, "-o and --csv name the same file");
+    char want[600];
+    snprintf(want, sizeof want,
+             "-o and --csv name the same file, %s: the profile would overwrite the measurements "
+             "it is fitted to",
+             csv);
+    ASSERT_STR_CONTAINS(err.text, want);
 }
 
 /*
@@ -401,6 +407,30 @@ TEST(confusion_rows_belong_to_their_true_buckets)
     pred_free(p);
 }
 
+/*
+ * summary.json prints a statistic that has no value (NaN: no request with two tokens, say) as
+ * JSON null, and --resume reads it back as NaN (sim/met.c met_read_json, issue 13). A summary of
+ * zeros but median_e2el NaN: written, read back, median_e2el_ms is NaN and mean_e2el_ms 0.
+ */
+TEST(summary_null_reads_back_as_nan)
+{
+    struct met_summary s, back;
+    memset(&s, 0, sizeof s);
+    s.e2el.median = NAN;
+    FILE *f = tmpfile();
+    ASSERT_TRUE(f);
+    ASSERT_EQ(met_write_json(&s, f), 0);
+    rewind(f);
+    memset(&back, 0, sizeof back);
+    ASSERT_EQ(met_read_json(f, &back), 0);
+    fclose(f);
+    double v;
+    ASSERT_EQ(met_value(&back, "median_e2el_ms", &v), 0);
+    ASSERT_TRUE(isnan(v));
+    ASSERT_EQ(met_value(&back, "mean_e2el_ms", &v), 0);
+    ASSERT_EQ(v, 0);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
@@ -415,6 +445,7 @@ int main(void)
     RUN(calibrate_refuses_a_contiguous_cache_that_does_not_fit);
     RUN(table_at_tp1_has_no_all_reduce);
     RUN(confusion_rows_belong_to_their_true_buckets);
+    RUN(summary_null_reads_back_as_nan);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
