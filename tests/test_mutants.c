@@ -431,6 +431,42 @@ TEST(summary_null_reads_back_as_nan)
     ASSERT_EQ(v, 0);
 }
 
+/*
+ * A lengths-only trace's num_total_tokens is checked as a number before it is compared with the
+ * sum (traces/trace_parse.c): "10,5,x15,2.0" is refused as not a number, "10,5,-15,2.0" as
+ * negative, each on line 2 (the header is line 1).
+ */
+TEST(lengths_total_is_checked_as_a_number)
+{
+    static const struct {
+        const char *row, *want;
+    } cases[] = {
+        {"10,5,x15,2.0\n", ":2: num_total_tokens: not a number: "},
+        {"10,5,-15,2.0\n", ":2: num_total_tokens: negative value: "},
+    };
+    for (int i = 0; i < 2; i++) {
+        char path[400];
+        snprintf(path, sizeof path, "%s/len%d.csv", tmpdir, i);
+        FILE *f = fopen(path, "w");
+        ASSERT_TRUE(f);
+        fputs("num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n", f);
+        fputs(cases[i].row, f);
+        fclose(f);
+        struct trace_opts o;
+        trace_opts_default(&o);
+        o.format = TRACE_FMT_LENGTHS;
+        o.path = path;
+        o.max_requests = 10;
+        trace_t         *t;
+        struct sim_msg   err = {{0}};
+        struct trace_req r;
+        ASSERT_EQ(trace_open(&o, &t, &err), 0);
+        ASSERT_EQ(trace_next(t, &r, &err), SIM_EINPUT);
+        ASSERT_STR_CONTAINS(err.text, cases[i].want);
+        trace_close(t);
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
@@ -446,6 +482,7 @@ int main(void)
     RUN(table_at_tp1_has_no_all_reduce);
     RUN(confusion_rows_belong_to_their_true_buckets);
     RUN(summary_null_reads_back_as_nan);
+    RUN(lengths_total_is_checked_as_a_number);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
