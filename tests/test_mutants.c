@@ -467,6 +467,38 @@ TEST(lengths_total_is_checked_as_a_number)
     }
 }
 
+/*
+ * A custom model needs all six of layers, hidden, heads, head_dim, ffn and params (sim/cfg.c):
+ * leaving out any one of them is refused (the other five given).
+ */
+TEST(custom_model_needs_its_whole_shape)
+{
+    static const char *keys[] = {"layers: 2",    "hidden: 64", "heads: 4",
+                                 "head_dim: 16", "ffn: 128",   "params: 1e6"};
+    for (int miss = 0; miss < 6; miss++) {
+        char shape[256] = "", yaml[512];
+        for (int k = 0; k < 6; k++)
+            if (k != miss) {
+                strcat(shape, ", ");
+                strcat(shape, keys[k]);
+            }
+        snprintf(
+            yaml, sizeof yaml,
+            "name: custom\nmodel: {name: custom%s}\nworkload: {source: synthetic, requests: 5}\n",
+            shape);
+        cfg_exp_t     *e;
+        struct sim_msg err = {{0}};
+        if (cfg_load_string(yaml, "test.yaml", &e, &err))
+            TEST_FAIL_("cfg_load_string: %s\n%s", err.text, yaml);
+        struct cfg c;
+        int        rc = cfg_resolve(e, 0, &c, &err);
+        cfg_free(e);
+        ASSERT_EQ(rc, SIM_ECONFIG);
+        ASSERT_STR_CONTAINS(err.text, "a custom model needs layers, hidden, heads, head_dim, ffn "
+                                      "and params");
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
@@ -483,6 +515,7 @@ int main(void)
     RUN(confusion_rows_belong_to_their_true_buckets);
     RUN(summary_null_reads_back_as_nan);
     RUN(lengths_total_is_checked_as_a_number);
+    RUN(custom_model_needs_its_whole_shape);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
