@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "analytic.h"
 #include "calib.h"
 #include "cfg.h"
 #include "kv.h"
@@ -499,6 +500,18 @@ TEST(custom_model_needs_its_whole_shape)
     }
 }
 
+/* The analytic model refuses a tensor-parallel degree of 0 (calib/analytic.c) before it divides
+ * by it. */
+TEST(analytic_refuses_tp0)
+{
+    struct cal_profile p;
+    struct sim_msg     err = {{0}};
+    ASSERT_EQ(cal_analytic_profile_eff(cal_model_find("llama-2-7b"), cal_gpu_find("a100-80gb"), 0,
+                                       &cal_eff_a100, 0.9, &p, &err),
+              SIM_ECONFIG);
+    ASSERT_STR_CONTAINS(err.text, "tensor-parallel degree must be at least 1");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mutants-XXXXXX");
@@ -516,6 +529,7 @@ int main(void)
     RUN(summary_null_reads_back_as_nan);
     RUN(lengths_total_is_checked_as_a_number);
     RUN(custom_model_needs_its_whole_shape);
+    RUN(analytic_refuses_tp0);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
