@@ -500,6 +500,26 @@ TEST(s3_packs_largest_reservation_first)
     ASSERT_EQ(o.res.sum.mispredictions, 0);
 }
 
+/*
+ * S3 on paged memory with a watermark: a class that fits the free blocks but would break the
+ * watermark is passed over for smaller ones (sim/sched_s3.c). 12 blocks of 16 tokens, watermark
+ * 0.1 -> ceil(1.2) = 2 blocks kept free. Request 0 (prompt 8, output 20) runs from t = 0 in 1
+ * block; requests A (prompt 150: 10 blocks) and B (prompt 40: 3 blocks) arrive at 0.5 ms.
+ * Boundary 1 ms: 11 blocks free; A's class (10) is the largest that fits 11, but 11 - 10 = 1 < 2:
+ * refused; the next class down holding a request is B's (3): 11 - 3 = 8 >= 2, admitted. So B
+ * waits 0.5 ms; A waits for blocks (request 0 finishes at 20 ms).
+ */
+TEST(s3_passes_over_a_class_the_watermark_refuses)
+{
+    static const char trace[] = "0,8,20\n0.0005,150,2\n0.0005,40,2\n";
+    struct out        o;
+    run_case("s3-wm", trace, NULL,
+             "memory: paged, block_size: 16, watermark: 0.1, max_seq_len: 192", "policy: s3\n",
+             NULL, TAU, 0, 192, &o);
+    ASSERT_NEAR(o.r[2].queue, 0.5e-3, NS);
+    ASSERT_TRUE(o.r[1].queue > 19e-3);
+}
+
 /* ---- the SSJF paper's simulator (compat: ssjf) ---- */
 
 /* Run compat ssjf on jobs of the given true lengths and predicted classes, all at t = 0; one job
@@ -681,6 +701,7 @@ int main(void)
     RUN(least_outstanding_takes_the_least_loaded_replica);
     RUN(random_router_draws_from_its_own_stream);
     RUN(s3_packs_largest_reservation_first);
+    RUN(s3_passes_over_a_class_the_watermark_refuses);
     RUN(compat_ssjf_orders_by_predicted_class);
     RUN(compat_ssjf_throughput_index);
     RUN(compat_continuous_batch_with_fewer_jobs_than_slots);
