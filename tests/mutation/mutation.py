@@ -437,8 +437,10 @@ def main():
     bad = fast.baseline()
     later = set(filter(None, a.compare_without.split(","))) & {t["name"] for t in fast.tests}
     base_s = sum(t["seconds"] for t in fast.tests)
-    what = f"{a.scored} scored" if a.scored else f"{len(order)} of {len(pool)}"
-    print(f"mutation: {what} mutants (seed {a.seed}); fast tests: {len(fast.tests)}, "
+    what = (f"{len(order)} mutants from {a.mutants}" if a.mutants else
+            f"{a.scored} scored mutants (seed {a.seed})" if a.scored else
+            f"{len(order)} of {len(pool)} mutants (seed {a.seed})")
+    print(f"mutation: {what}; fast tests: {len(fast.tests)}, "
           f"{base_s:.0f} s unmutated" + (f" ({', '.join(bad)} expected to fail)" if bad else ""),
           flush=True)
 
