@@ -76,8 +76,10 @@ fuzz-ci: $(BUILD_FUZZ)/build.ninja
 # Needs `python3 -m pip install --user universalmutator`. See README.md (Tests).
 MUTANTS ?= 60
 MUTATION_SEED ?= 17
+MUTATION_SCORED ?= 0
 mutation:
-	python3 tests/mutation/mutation.py --n $(MUTANTS) --seed $(MUTATION_SEED) --build $(BUILD)
+	nice -n 19 python3 tests/mutation/mutation.py --n $(MUTANTS) --scored $(MUTATION_SCORED) \
+	  --seed $(MUTATION_SEED) --build $(BUILD)
 
 bench: all
 	meson test -C $(BUILD) --benchmark --verbose

@@ -381,6 +381,34 @@ TEST(preemption_takes_the_newest_and_recomputes_its_tokens)
     ASSERT_NEAR(o.res.sum.wasted_s, 0.31e-3, 1e-12);
 }
 
+/*
+ * A chunked prefill preempted part way loses only the chunks it computed (sim/replica.c). vllm_v1
+ * with a budget of 16 tokens per step (max_batch 2), paged memory of 4 blocks of 16 tokens.
+ * Request A (prompt 16, output 4) at 0, request B (prompt 40, output 1) at 0.5 ms.
+ *   step 0: A's prefill, 16 tokens, 1 block.
+ *   step 1: A decodes: 16 computed + 1 new need 2 blocks (2 used); B gets the 15 tokens left of
+ *     the budget: 1 block (3 used).
+ *   step 2: A decodes (18 tokens, 2 blocks); B's next chunk of 15: 30 tokens, 2 blocks (4 used).
+ *   step 3: A decodes (19 tokens); B's last chunk of 10 would make 40 tokens, 3 blocks: none is
+ *     free, and the latest admitted running request, B itself, is preempted. It computed 30
+ *     prompt tokens: 30 wasted tokens, priced at 30 x 0.01 ms = 0.3 ms. (Counting its whole
+ *     prompt would say 40.) A's token 4 ends it at step 3; B then runs alone, once.
+ */
+TEST(chunked_prefill_preempted_part_way_wastes_its_chunks)
+{
+    static const char trace[] = "0,16,4\n0.0005,40,1\n";
+    struct out        o;
+    run_case("chunk-victim", trace, NULL,
+             "scheduler: vllm_v1, memory: paged, block_size: 16, max_seq_len: 64, "
+             "max_batched_tokens: 16, max_batch: 2",
+             NULL, NULL, TAU, 1e-5, 64, &o);
+    ASSERT_EQ(o.r[0].preemptions, 0);
+    ASSERT_EQ(o.r[1].preemptions, 1);
+    ASSERT_EQ(o.res.sum.preemptions, 1);
+    ASSERT_EQ(o.res.sum.wasted_tokens, 30);
+    ASSERT_NEAR(o.res.sum.wasted_s, 0.30e-3, 1e-12);
+}
+
 /* ---- routers ---- */
 
 /* Round robin: replicas in turn, in arrival order: 0, 1, 2, 0, 1, 2. */
@@ -470,6 +498,26 @@ TEST(s3_packs_largest_reservation_first)
     for (int i = 0; i < 5; i++)
         ASSERT_NEAR(o.r[i].queue, q[i] * TAU, NS);
     ASSERT_EQ(o.res.sum.mispredictions, 0);
+}
+
+/*
+ * S3 on paged memory with a watermark: a class that fits the free blocks but would break the
+ * watermark is passed over for smaller ones (sim/sched_s3.c). 12 blocks of 16 tokens, watermark
+ * 0.1 -> ceil(1.2) = 2 blocks kept free. Request 0 (prompt 8, output 20) runs from t = 0 in 1
+ * block; requests A (prompt 150: 10 blocks) and B (prompt 40: 3 blocks) arrive at 0.5 ms.
+ * Boundary 1 ms: 11 blocks free; A's class (10) is the largest that fits 11, but 11 - 10 = 1 < 2:
+ * refused; the next class down holding a request is B's (3): 11 - 3 = 8 >= 2, admitted. So B
+ * waits 0.5 ms; A waits for blocks (request 0 finishes at 20 ms).
+ */
+TEST(s3_passes_over_a_class_the_watermark_refuses)
+{
+    static const char trace[] = "0,8,20\n0.0005,150,2\n0.0005,40,2\n";
+    struct out        o;
+    run_case("s3-wm", trace, NULL,
+             "memory: paged, block_size: 16, watermark: 0.1, max_seq_len: 192", "policy: s3\n",
+             NULL, TAU, 0, 192, &o);
+    ASSERT_NEAR(o.r[2].queue, 0.5e-3, NS);
+    ASSERT_TRUE(o.r[1].queue > 19e-3);
 }
 
 /* ---- the SSJF paper's simulator (compat: ssjf) ---- */
@@ -644,6 +692,7 @@ int main(void)
     RUN(paged_admission_keeps_the_watermark_free);
     RUN(token_budget_counts_decodes_and_prefills);
     RUN(preemption_takes_the_newest_and_recomputes_its_tokens);
+    RUN(chunked_prefill_preempted_part_way_wastes_its_chunks);
     RUN(swap_preemption_moves_the_victims_kv_twice);
     RUN(s3_misprediction_reserves_the_next_bucket_and_recomputes);
     RUN(prediction_cost_delays_scheduling_in_arrival_order);
@@ -652,6 +701,7 @@ int main(void)
     RUN(least_outstanding_takes_the_least_loaded_replica);
     RUN(random_router_draws_from_its_own_stream);
     RUN(s3_packs_largest_reservation_first);
+    RUN(s3_passes_over_a_class_the_watermark_refuses);
     RUN(compat_ssjf_orders_by_predicted_class);
     RUN(compat_ssjf_throughput_index);
     RUN(compat_continuous_batch_with_fewer_jobs_than_slots);

@@ -6,19 +6,27 @@ The mutants come from universalmutator (pip install universalmutator; its C rule
 https://github.com/agroce/universalmutator), generated for every .c file under sim/, calib/,
 traces/ and engine/. A seeded random sample of N of them is built and tested, one at a time, in
 a scratch copy of the tree (BUILD/mutation/src, its own build directory), so the working tree is
-never touched. For each mutant:
-  - it does not compile:             "invalid", left out of the score;
-  - it is listed in equivalent.txt:  "equivalent" (no behaviour change), left out of the score;
-  - a fast test fails or times out:  "killed";
-  - every fast test passes:          "survived", printed with its diff.
+never touched. The sample is a prefix of the pool in a seeded random order: --n mutants, or with
+--scored K as many as it takes to score K. For each mutant, cheapest check first:
+  - listed in equivalent.txt:                "equivalent" (reason given there), not built;
+  - its own object file does not compile:    "invalid", nothing linked or run;
+  - its object's code (debugging sections stripped) is the original's: "equivalent" (trivial
+    compiler equivalence: the program is the same);
+  - a fast test's outcome changes or it times out: "killed";
+  - every fast test it can reach passes:     "survived", printed with its diff (a mutant in code
+    that no fast test's program contains survives too, and is marked so).
 Score = killed / (killed + survived).
 
-The fast tests are the meson suites given by --suites (default: unit) less the slow calibration
-suite (--no-suites, default: calib), run with --maxfail 1 so a killed mutant stops at its first
-failing test. --compare-without T1,T2 first runs the suite without those tests, then the rest
-when the mutant survived: one pass gives the score before and after those tests were added.
+The fast tests are the meson suites given by --suites (default: unit) less --no-suites (default:
+calib, the slow calibration), and the tests named by --tests (default: schema_md, which compares
+the schema's text with experiments/SCHEMA.md). They are run directly (commands from meson introspect), one at a
+time, fastest first (each test's unmutated time), each with its own limit (4x its unmutated time
++ 10 s), and only those whose programs the mutant changed (a test whose executables and
+dependencies are byte-identical to the unmutated build's cannot notice it). The first test whose
+outcome changes kills the mutant and ends its run. --compare-without T1,T2 runs those tests
+after all the others: one pass gives the score before and after they were added.
 
-Usage: tests/mutation/mutation.py [--n 200] [--seed 17] [--build build] [--jobs 2]
+Usage: tests/mutation/mutation.py [--n 200 | --scored 200] [--seed 17] [--build build]
 """
 import argparse
 import difflib
@@ -38,12 +46,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
-def sh(cmd, cwd=None, timeout=None, quiet=True):
+def sh(cmd, cwd=None, timeout=None, env=None):
     """Run cmd; return (status, output). A timeout is status None. cmd runs in its own process
     group, and a timeout kills the whole group: a mutant that loops forever lives in a test
     program that meson started, which killing meson alone would leave running."""
+    if env is not None:
+        env = {**os.environ, **env}
     p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, start_new_session=True)
+                         text=True, start_new_session=True, env=env, errors="replace")
     try:
         out, _ = p.communicate(timeout=timeout)
         return p.returncode, out
@@ -177,7 +187,7 @@ def load_equivalent(path):
             parts = [p.strip() for p in line.rstrip("\n").split(" | ")]
             if len(parts) != 4 or not parts[3]:
                 sys.exit(f"{path}:{n}: expected `file | original | mutant | reason`")
-            eq[tuple(parts[:3])] = parts[3]
+            eq[tuple(squash(p) for p in parts[:3])] = parts[3]
     return eq
 
 
@@ -207,8 +217,13 @@ def given_mutants(path, src):
     return out
 
 
+def squash(text):
+    """Runs of white space (line breaks of an inserted line too) as one space."""
+    return " ".join(text.split())
+
+
 def key_of(m):
-    return (m["file"], m["old"].strip(), " ".join(m["new"].split("\n")).strip())
+    return (m["file"], squash(m["old"]), squash(m["new"]))
 
 
 def copy_tree(root, dst):
@@ -235,15 +250,133 @@ def on_term(signum, frame):
     raise KeyboardInterrupt  # restore the mutated file, then report what was done
 
 
+class Fast:
+    """The fast tests, run directly (not through meson test): each test alone, fastest first,
+    stopping at the first that fails, and only the tests whose programs the mutant changed."""
+
+    def __init__(self, bld, suites, no_suites, extra, only, env):
+        self.bld = os.path.realpath(bld)
+        self.env = env
+        rc, out = sh(["meson", "introspect", "--tests", bld])
+        if rc != 0:
+            sys.exit("mutation: meson introspect --tests failed:\n" + out[-2000:])
+        tests = json.loads(out)
+        rc, out = sh(["meson", "introspect", "--targets", bld])
+        if rc != 0:
+            sys.exit("mutation: meson introspect --targets failed:\n" + out[-2000:])
+        files_of = {t["id"]: t["filename"] for t in json.loads(out)}
+        want = set(filter(None, suites.split(",")))
+        skip = set(filter(None, no_suites.split(",")))
+        self.tests = []
+        for t in tests:
+            ss = {x.split(":")[-1] for x in t["suite"]}
+            if (not ss & want or ss & skip) and t["name"] not in extra:
+                continue
+            if only and t["name"] not in only:
+                continue
+            cwd = t["workdir"] or self.bld
+            files = set()
+            for c in t["cmd"]:  # the programs and arguments that the build makes
+                f = os.path.realpath(os.path.join(cwd, c))
+                if f.startswith(self.bld + os.sep) and os.path.isfile(f):
+                    files.add(f)
+            for d in t["depends"]:
+                files.update(os.path.realpath(f) for f in files_of.get(d, []))
+            self.tests.append({"name": t["name"], "cmd": t["cmd"], "cwd": cwd,
+                               "env": t["env"], "timeout": t["timeout"] or 30,
+                               "files": sorted(files),
+                               "targets": sorted(os.path.relpath(f, self.bld) for f in files)})
+        self.hashes = {}
+
+    def digest(self, f):
+        """sha256 of a built file, cached by its mtime and size."""
+        st = os.stat(f)
+        k = (st.st_mtime_ns, st.st_size)
+        c = self.hashes.get(f)
+        if c and c[0] == k:
+            return c[1]
+        with open(f, "rb") as g:
+            h = hashlib.sha256(g.read()).hexdigest()
+        self.hashes[f] = (k, h)
+        return h
+
+    def snapshot(self):
+        return {f: self.digest(f) for t in self.tests for f in t["files"]}
+
+    def run_one(self, t, limit):
+        """(outcome, seconds, output): outcome is pass, fail, skip or timeout."""
+        env = dict(os.environ)
+        env.update(self.env)
+        env.update(t["env"])
+        env.setdefault("MALLOC_PERTURB_", "165")  # as meson test does, but fixed: reproducible
+        t0 = time.time()
+        rc, out = sh(t["cmd"], cwd=t["cwd"], timeout=limit, env=env)
+        if rc is None:  # a test that started programs in sessions of their own: find them
+            kill_under(self.bld)
+        dt = time.time() - t0
+        return ("timeout" if rc is None else "pass" if rc == 0 else "skip" if rc == 77
+                else "fail"), dt, out
+
+    def baseline(self):
+        """Run every fast test on the unmutated build: its outcome, time and limit."""
+        self.base = self.snapshot()
+        bad = []
+        for t in self.tests:
+            t["outcome"], t["seconds"], out = self.run_one(t, max(1800, t["timeout"] * 3))
+            t["limit"] = min(max(20.0, 4 * t["seconds"] + 10), max(30.0, 3 * t["timeout"]))
+            if t["outcome"] in ("fail", "timeout"):
+                bad.append(t["name"])
+        if bad:  # only tests meson expects to fail (should_fail) may fail here
+            rc, out = sh(["meson", "test", "-C", self.bld, "--no-rebuild"] + bad, env=self.env)
+            if rc != 0:
+                sys.exit("mutation: the unmutated suite fails (" + ", ".join(bad) +
+                         "); fix it first\n" + out[-2000:])
+        self.tests.sort(key=lambda t: (t["seconds"], t["name"]))
+        return bad
+
+    def changed(self, t):
+        """Whether test t's programs differ from the unmutated build's."""
+        return any(self.digest(f) != self.base[f] for f in t["files"])
+
+
+def objects_of(bld, src):
+    """Each source file's object files, from compile_commands.json."""
+    with open(os.path.join(bld, "compile_commands.json")) as f:
+        cc = json.load(f)
+    out = {}
+    for e in cc:
+        rel = os.path.relpath(os.path.realpath(os.path.join(e["directory"], e["file"])),
+                              os.path.realpath(src))
+        out.setdefault(rel, []).append(e["output"])
+    return out
+
+
+def code_of(bld, obj):
+    """An object file without its debugging sections: two objects with the same code are the
+    same program (trivial compiler equivalence)."""
+    with tempfile.NamedTemporaryFile(suffix=".o") as tmp:
+        rc, out = sh(["objcopy", "--strip-debug", os.path.join(bld, obj), tmp.name])
+        if rc != 0:
+            sys.exit("mutation: objcopy failed: " + out)
+        with open(tmp.name, "rb") as f:
+            return f.read()
+
+
 def main():
     signal.signal(signal.SIGTERM, on_term)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=int(os.environ.get("MUTANTS", 200)))
+    ap.add_argument("--scored", type=int, default=int(os.environ.get("MUTATION_SCORED", 0)),
+                    help="go on past --n, in the same seeded order, until this many mutants "
+                    "are scored (compile and are not equivalent)")
     ap.add_argument("--seed", type=int, default=int(os.environ.get("MUTATION_SEED", 17)))
     ap.add_argument("--build", default=os.environ.get("BUILD", "build"))
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=2, help="ninja's parallel jobs")
     ap.add_argument("--suites", default="unit")
     ap.add_argument("--no-suites", default="calib")
+    ap.add_argument("--tests", default="schema_md",
+                    help="comma-separated tests of other suites to run too (default schema_md: "
+                    "the schema's text, a sub-second test of the cli suite)")
     ap.add_argument("--only", default="", help="comma-separated tests: run just these")
     ap.add_argument("--compare-without", default="",
                     help="comma-separated tests: also score the suite without them")
@@ -260,6 +393,12 @@ def main():
     src, bld = os.path.join(work, "src"), os.path.join(work, "build")
     os.makedirs(src, exist_ok=True)
     copy_tree(ROOT, src)
+    # The data the tests look for beside the source tree (SRC/../shared/data): without it the
+    # real-data tests skip, and what only they would notice survives.
+    shared = os.path.realpath(os.path.join(ROOT, "..", "shared"))
+    link = os.path.join(work, "shared")
+    if os.path.isdir(shared) and not os.path.lexists(link):
+        os.symlink(shared, link)
     # A run killed with SIGKILL may have left a mutant's object behind: rebuild that file.
     marker = os.path.join(work, "applied")
     if os.path.exists(marker):
@@ -267,138 +406,182 @@ def main():
             os.utime(os.path.join(src, f.read().strip()))
         os.remove(marker)
     if a.mutants:
-        pool = sample = given_mutants(a.mutants, src)
+        pool = order = given_mutants(a.mutants, src)
     else:
         pool = pool_of(src, work)
-        sample = random.Random(a.seed).sample(pool, min(a.n, len(pool)))
+        order = list(pool)
+        random.Random(a.seed).shuffle(order)  # the sample: a prefix of this seeded order
+        if not a.scored:
+            order = order[:a.n]
     eq = load_equivalent(a.equivalent)
     if a.list:
-        for m in sample:
+        for m in order[:a.n]:
             print(f"{m['file']}:{m['line']}: {m['new'].strip()}")
         return 0
 
+    # The scratch tree is no git work tree of its own: keep git from finding the one above it,
+    # whose state (vcs_tag's --dirty) would otherwise change version.h, and so every program,
+    # whenever the working tree is edited during a run.
+    env = {"GIT_CEILING_DIRECTORIES": work}
     if not os.path.exists(os.path.join(bld, "build.ninja")):
-        rc, out = sh(["meson", "setup", bld, src, "-Dcuda=disabled"])
+        rc, out = sh(["meson", "setup", bld, src, "-Dcuda=disabled"], env=env)
         if rc != 0:
             sys.exit("mutation: meson setup failed:\n" + out[-3000:])
-    rc, out = sh(["ninja", "-C", bld])
+    rc, out = sh(["ninja", "-C", bld, "-j", str(a.jobs)], env=env)
     if rc != 0:
         sys.exit("mutation: the unmutated tree does not build:\n" + out[-3000:])
-    suite_args = []
-    for s in filter(None, a.suites.split(",")):
-        suite_args += ["--suite", s]
-    for s in filter(None, a.no_suites.split(",")):
-        suite_args += ["--no-suite", s]
-    rc, out = sh(["meson", "test", "-C", bld, "--list"] + suite_args)
-    names = [ln.split(" / ")[-1].strip() for ln in out.splitlines() if " / " in ln]
-    if a.only:
-        names = [t for t in names if t in a.only.split(",")]
-    later = [t for t in filter(None, a.compare_without.split(",")) if t in names]
-    first = [t for t in names if t not in later]
-
-    def run_tests(tests, limit):
-        cmd = ["meson", "test", "-C", bld, "--no-rebuild", "--maxfail",
-               "0" if a.all_failures else "1",
-               "--num-processes", str(a.jobs), "--logbase", "mutation"] + tests
-        t0 = time.time()
-        rc, out = sh(cmd, timeout=limit)
-        if rc is None:  # meson starts each test in a session of its own: killing meson's group
-            kill_under(bld)  # leaves a looping mutant running, so find it by its program's path
-        failed = [ln.split(" / ")[-1].split()[0] for ln in out.splitlines()
-                  if " / " in ln and ("FAIL" in ln or "TIMEOUT" in ln) and "EXPECTEDFAIL" not in ln]
-        if a.all_failures:  # name the failing cases too (test.h prints "FAIL case")
-            try:
-                with open(os.path.join(bld, "meson-logs", "mutation.txt")) as f:
-                    cases = [ln[5:].strip() for ln in f if ln.startswith("FAIL ")]
-                failed += sorted(set(cases))
-            except OSError:
-                pass
-        return rc, failed, time.time() - t0
-
+    only = set(filter(None, a.only.split(",")))
+    extra = set(filter(None, a.tests.split(",")))
+    fast = Fast(bld, a.suites, a.no_suites, extra, only, env)
     t0 = time.time()
-    rc, failed, base_s = run_tests(first + later, 1800)
-    if rc != 0:
-        sys.exit(f"mutation: the unmutated suite fails ({', '.join(failed) or rc}); fix it first")
-    limit = max(60.0, 5 * base_s)
-    print(f"mutation: {len(sample)} of {len(pool)} mutants (seed {a.seed}); fast tests: "
-          f"{len(names)} ({base_s:.0f} s unmutated, {limit:.0f} s limit)", flush=True)
+    bad = fast.baseline()
+    later = set(filter(None, a.compare_without.split(","))) & {t["name"] for t in fast.tests}
+    base_s = sum(t["seconds"] for t in fast.tests)
+    what = (f"{len(order)} mutants from {a.mutants}" if a.mutants else
+            f"{a.scored} scored mutants (seed {a.seed})" if a.scored else
+            f"{len(order)} of {len(pool)} mutants (seed {a.seed})")
+    print(f"mutation: {what}; fast tests: {len(fast.tests)}, "
+          f"{base_s:.0f} s unmutated" + (f" ({', '.join(bad)} expected to fail)" if bad else ""),
+          flush=True)
 
     res = []
     try:
-        test_sample(a, sample, src, bld, eq, first, later, limit, run_tests, res, work)
+        test_sample(a, order, src, bld, eq, fast, later, res, work, env)
     except KeyboardInterrupt:
-        print(f"mutation: interrupted after {len(res)} of {len(sample)} mutants", flush=True)
-    report(res, later, t0, bld)
+        print(f"mutation: interrupted after {len(res)} mutants", flush=True)
+    report(res, later, t0, bld, env, a)
     return 0
 
 
-def test_sample(a, sample, src, bld, eq, first, later, limit, run_tests, res, work):
-    for i, m in enumerate(sample, 1):
+def run_mutant(a, m, src, bld, fast, later, objs, orig_code, env, r):
+    """Build the mutant, then run the fast tests it can change; fill r's status."""
+    rc, _ = sh(["ninja", "-C", bld, "-j", str(a.jobs)] + objs, timeout=600, env=env)
+    if rc != 0:
+        r["status"] = "invalid"  # its own object does not compile: nothing is linked or run
+        return
+    if all(code_of(bld, o) == orig_code[o] for o in objs):
+        r["status"] = "equivalent"
+        r["why"] = "the same object code as the original (trivial compiler equivalence)"
+        return
+    # Each test's programs are linked just before it would run (a mutant the first test kills
+    # links one program), and a test whose programs came out byte-identical is skipped.
+    first = [t for t in fast.tests if t["name"] not in later]
+    second = [t for t in fast.tests if t["name"] in later]
+    by, r["ran"] = [], []
+    for group in (first, second):
+        for t in group:
+            rc, _ = sh(["ninja", "-C", bld, "-j", str(a.jobs)] + t["targets"], timeout=600,
+                       env=env)
+            if rc != 0:
+                r["status"] = "invalid"  # compiles, does not link
+                return
+            if not fast.changed(t):
+                continue
+            outcome, dt, out = fast.run_one(t, t["limit"])
+            r["ran"].append(t["name"])
+            if outcome != t["outcome"]:
+                by.append(t["name"] if outcome != "timeout" else t["name"] + " (timeout)")
+                if a.all_failures:  # name the failing cases too (test.h prints "FAIL case")
+                    by += sorted({ln[5:].strip() for ln in out.splitlines()
+                                  if ln.startswith("FAIL ")})
+                else:
+                    break
+        if group is first:
+            r["before"] = "killed" if by else "survived"
+        if by and not a.all_failures:
+            break
+    if not r["ran"]:
+        r["unreached"] = True  # no fast test's program contains the mutated code
+    r["status"] = "killed" if by else "survived"
+    if by:
+        r["by"] = by
+
+
+def test_sample(a, order, src, bld, eq, fast, later, res, work, env):
+    objs_of = objects_of(bld, src)
+    orig_code = {}
+    scored = 0
+    for i, m in enumerate(order, 1):
+        if a.scored and scored >= a.scored:
+            break
+        t0 = time.time()
         path = os.path.join(src, m["file"])
         with open(path) as f:
             orig = f.read()
         r = dict(m)
         k = key_of(m)
+        objs = objs_of.get(m["file"], [])
         if k in eq:
             r["status"], r["why"] = "equivalent", eq[k]
+        elif not objs:
+            r["status"] = "survived"  # built into no program
+            r["unreached"] = True
         else:
+            if any(o not in orig_code for o in objs):  # the unmutated objects' code, once
+                rc, out = sh(["ninja", "-C", bld, "-j", str(a.jobs)] + objs, env=env)
+                if rc != 0:
+                    sys.exit("mutation: the unmutated tree does not build:\n" + out[-3000:])
+                for o in objs:
+                    orig_code[o] = code_of(bld, o)
             lines = orig.split("\n")
-            lines[m["line"] - 1] = m["new"] if m["new"] or not m["old"] else None
-            text = "\n".join(x for x in lines if x is not None)
+            # A deleted line becomes an empty one, so that later lines keep their numbers
+            # (__LINE__ in messages) and the compiler-equivalence check stays exact.
+            lines[m["line"] - 1] = m["new"]
             with open(os.path.join(work, "applied"), "w") as f:
                 f.write(m["file"])
             with open(path, "w") as f:
-                f.write(text)
+                f.write("\n".join(lines))
             try:
-                brc, bout = sh(["ninja", "-C", bld], timeout=600)
-                if brc != 0:
-                    r["status"] = "invalid"
-                else:
-                    trc, failed, _ = run_tests(first, limit)
-                    if trc != 0:
-                        r["status"], r["by"] = "killed", failed or ["timeout"]
-                        r["before"] = "killed"
-                    elif later:
-                        trc, failed, _ = run_tests(later, limit)
-                        r["before"] = "survived"
-                        r["status"] = "killed" if trc != 0 else "survived"
-                        if trc != 0:
-                            r["by"] = failed or ["timeout"]
-                    else:
-                        r["status"] = "survived"
+                run_mutant(a, m, src, bld, fast, later, objs, orig_code, env, r)
             finally:
                 with open(path, "w") as f:
                     f.write(orig)
                 os.utime(path)  # newer than the mutant's object, whatever the clock did
-
+        r["seconds"] = round(time.time() - t0, 1)
+        if r["status"] in ("killed", "survived"):
+            scored += 1
         res.append(r)
         by = " by " + ",".join(r.get("by", [])) if r.get("by") else ""
+        note = " (no fast test runs it)" if r.get("unreached") else ""
+        if r["status"] == "equivalent" and "compiler" in r.get("why", ""):
+            note = " (same object code)"
         name = f" ({m['name']})" if m.get("name") else ""
-        print(f"[{i}/{len(sample)}] {r['status']:10} {m['file']}:{m['line']}{name}{by}",
-              flush=True)
-        tag = os.path.basename(a.mutants).split(".")[0] if a.mutants else f"seed{a.seed}-n{a.n}"
+        print(f"[{i}] {r['status']:10} {m['file']}:{m['line']}{name}{by}{note} "
+              f"{r['seconds']:.0f} s", flush=True)
+        tag = (os.path.basename(a.mutants).split(".")[0] if a.mutants else
+               f"seed{a.seed}-" + (f"s{a.scored}" if a.scored else f"n{a.n}"))
         with open(os.path.join(work, f"results-{tag}.json"), "w") as f:
             json.dump(res, f, indent=1)
 
 
-def report(res, later, t0, bld):
-    sh(["ninja", "-C", bld])  # leave the scratch build unmutated
+def report(res, later, t0, bld, env, a):
+    sh(["ninja", "-C", bld, "-j", str(a.jobs)], env=env)  # leave the scratch build unmutated
 
     count = {s: sum(r["status"] == s for r in res)
              for s in ("killed", "survived", "invalid", "equivalent")}
+    tce = sum(r["status"] == "equivalent" and "compiler" in r.get("why", "") for r in res)
+    unreached = sum(bool(r.get("unreached")) for r in res)
     print("\nSurviving mutants:")
     for r in res:
         if r["status"] == "survived":
-            print(diff_of(r))
+            print(diff_of(r) + ("   [no fast test runs this code]" if r.get("unreached")
+                                else ""))
     scored = count["killed"] + count["survived"]
     print(f"\nmutation: {len(res)} sampled: {count['invalid']} do not compile, "
-          f"{count['equivalent']} equivalent (equivalent.txt), {scored} scored")
+          f"{count['equivalent']} equivalent ({count['equivalent'] - tce} listed in "
+          f"equivalent.txt, {tce} with the same object code), {scored} scored: "
+          f"{count['killed']} killed, {count['survived']} survived "
+          f"({unreached} in code no fast test runs)")
     if scored:
         print(f"kill score: {count['killed']}/{scored} = {100.0 * count['killed'] / scored:.1f} %")
         if later:
             kb = sum(r.get("before") == "killed" for r in res)
-            print(f"kill score without {','.join(later)}: {kb}/{scored} = "
+            print(f"kill score without {','.join(sorted(later))}: {kb}/{scored} = "
                   f"{100.0 * kb / scored:.1f} %")
+    for s in ("invalid", "equivalent", "killed", "survived"):
+        xs = [r["seconds"] for r in res if r["status"] == s and "seconds" in r]
+        if xs:
+            print(f"  {s:10} {len(xs):4d} mutants, {sum(xs) / len(xs):5.1f} s each")
     print(f"time: {time.time() - t0:.0f} s")
 
 
