@@ -223,6 +223,16 @@ TEST(missing_required)
                          "503, 2048]");
     RESOLVE_FAILS("name: x\nworkload: {requests: 5, start_s: 10, end_s: 5}\n", 0,
                   "t.yaml:2:45: workload.end_s: window end 5 is not after its start 10");
+    RESOLVE_FAILS("name: x\nworkload: {requests: 5, start_s: 10, end_s: 10}\n", 0,
+                  "t.yaml:2:45: workload.end_s: window end 10 is not after its start 10");
+    { /* and a window whose end is after its start is accepted as written */
+        cfg_exp_t *e = LOAD_OK("name: x\nworkload: {requests: 5, start_s: 5, end_s: 10}\n");
+        struct cfg c;
+        RESOLVE_OK(e, 0, &c);
+        ASSERT_EQ(c.start_s, 5.0);
+        ASSERT_EQ(c.end_s, 10.0);
+        cfg_free(e);
+    }
     RESOLVE_FAILS("name: x\nworkload: {requests: 5}\nmodel: {name: custom, layers: 2}\n", 0,
                   "t.yaml:3:15: model: a custom model needs layers, hidden, heads, head_dim, ffn "
                   "and params");

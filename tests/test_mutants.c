@@ -94,8 +94,10 @@ TEST(prefix_cache_finds_every_key_it_holds)
  */
 TEST(mooncake_u_escape_needs_four_hex_digits)
 {
-    static const char *bad[] = {"\\u00g0", "\\u12", "\\uZZZZ"};
-    for (int i = 0; i < 3; i++) {
+    /* "\\u123" then a space: only the fourth digit is missing (a loop that read three digits
+     * would accept it). */
+    static const char *bad[] = {"\\u00g0", "\\u12", "\\uZZZZ", "\\u123"};
+    for (int i = 0; i < 4; i++) {
         char path[400], text[400];
         snprintf(path, sizeof path, "%s/u%d.jsonl", tmpdir, i);
         snprintf(text, sizeof text,
