@@ -101,9 +101,9 @@ fidelity: all
 	./$(BUILD)/lensim calibrate --model $(FIDELITY_MODEL) --backend cpu --cpu-time --grid small \
 	  --max-seqs 32 --max-ctx 512 --max-prompt 256 --max-batch-tok 512 \
 	  -o $(FIDELITY_DIR)/$(FIDELITY_MODEL).yaml
-	./$(BUILD)/lensim run experiments/live-tiny.yaml -o $(FIDELITY_DIR)/live \
+	./$(BUILD)/lensim run experiments/live-tiny.yaml -o $(FIDELITY_DIR)/live --force \
 	  --set model.name=$(FIDELITY_MODEL) --set perf.profile=$(FIDELITY_DIR)/$(FIDELITY_MODEL).yaml
-	./$(BUILD)/lensim run experiments/live-tiny.yaml -o $(FIDELITY_DIR)/sim \
+	./$(BUILD)/lensim run experiments/live-tiny.yaml -o $(FIDELITY_DIR)/sim --force \
 	  --set model.name=$(FIDELITY_MODEL) --set perf.profile=$(FIDELITY_DIR)/$(FIDELITY_MODEL).yaml \
 	  --set engine.mode=sim
 	./$(BUILD)/lensim fidelity $(FIDELITY_DIR)/live $(FIDELITY_DIR)/sim
