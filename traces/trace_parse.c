@@ -663,76 +663,94 @@ static int jhash_ids(struct jcur *c)
     }
 }
 
-static int parse_mooncake(trace_t *t, char *line, size_t n, struct trace__row *row)
+/* One flat JSON object over c's line: each key of keys[0..nk) at most once, its value read by
+ * field(c, k, ctx); any other key's value skipped; nothing after the object; keys[0..n_required)
+ * present. Shared by the Mooncake rows and AlpacaEval's instructions.jsonl. */
+typedef int (*jfield_fn)(struct jcur *c, int k, void *ctx);
+static int jobject(struct jcur *c, const char *const *keys, int nk, int n_required, jfield_fn field,
+                   void *ctx)
 {
-    struct jcur c = {line, n, 0, t};
-    enum { K_TS, K_IN, K_OUT, K_HASH, K_N };
-    static const char *const keys[K_N] = {"timestamp", "input_length", "output_length", "hash_ids"};
-    int                      seen[K_N] = {0}, rc;
-    t->n_hash = 0;
-    jws(&c);
-    if (c.i >= c.n)
-        return trace__row_err(t, SIM_EINPUT, "empty line");
-    if (line[c.i] != '{')
-        return jerr(&c, "expected '{'");
-    c.i++;
-    jws(&c);
-    if (c.i < c.n && line[c.i] == '}') {
-        c.i++;
+    const char *line = c->s;
+    int         seen[8] = {0}, rc;
+    SIM_ASSERT(nk <= 8);
+    jws(c);
+    if (c->i >= c->n)
+        return trace__row_err(c->t, SIM_EINPUT, "empty line");
+    if (line[c->i] != '{')
+        return jerr(c, "expected '{'");
+    c->i++;
+    jws(c);
+    if (c->i < c->n && line[c->i] == '}') {
+        c->i++;
     } else {
         for (;;) {
             const char *key;
             size_t      klen;
-            jws(&c);
-            if ((rc = jstring(&c, &key, &klen)))
+            jws(c);
+            if ((rc = jstring(c, &key, &klen)))
                 return rc;
-            jws(&c);
-            if (c.i >= c.n || line[c.i] != ':')
-                return jerr(&c, "expected ':'");
-            c.i++;
-            jws(&c);
+            jws(c);
+            if (c->i >= c->n || line[c->i] != ':')
+                return jerr(c, "expected ':'");
+            c->i++;
+            jws(c);
             int k = 0;
-            while (k < K_N && !(strlen(keys[k]) == klen && !memcmp(keys[k], key, klen)))
+            while (k < nk && !(strlen(keys[k]) == klen && !memcmp(keys[k], key, klen)))
                 k++;
-            if (k < K_N && seen[k])
-                return trace__row_err(t, SIM_EINPUT, "duplicate key \"%s\"", keys[k]);
-            int64_t v;
-            switch (k) {
-            case K_TS: rc = jtimestamp(&c, &row->t_ns); break;
-            case K_IN:
-                rc = jint(&c, keys[k], -1, &v, 1);
-                row->prompt = (uint64_t)v;
-                break;
-            case K_OUT:
-                rc = jint(&c, keys[k], -1, &v, 1);
-                row->output = (uint64_t)v;
-                break;
-            case K_HASH: rc = jhash_ids(&c); break;
-            default: rc = jskip(&c, 1); break; /* unknown keys are allowed and ignored */
-            }
-            if (rc)
+            if (k < nk && seen[k])
+                return trace__row_err(c->t, SIM_EINPUT, "duplicate key \"%s\"", keys[k]);
+            if ((rc = k < nk ? field(c, k, ctx) : jskip(c, 1))) /* unknown keys are ignored */
                 return rc;
-            if (k < K_N)
+            if (k < nk)
                 seen[k] = 1;
-            jws(&c);
-            if (c.i < c.n && line[c.i] == ',') {
-                c.i++;
+            jws(c);
+            if (c->i < c->n && line[c->i] == ',') {
+                c->i++;
                 continue;
             }
-            if (c.i < c.n && line[c.i] == '}') {
-                c.i++;
+            if (c->i < c->n && line[c->i] == '}') {
+                c->i++;
                 break;
             }
-            return jerr(&c, "expected ',' or '}'");
+            return jerr(c, "expected ',' or '}'");
         }
     }
-    jws(&c);
-    if (c.i != c.n)
-        return jerr(&c, "unexpected text after the object");
-    for (int k = 0; k < K_HASH; k++) /* hash_ids is optional */
+    jws(c);
+    if (c->i != c->n)
+        return jerr(c, "unexpected text after the object");
+    for (int k = 0; k < n_required; k++)
         if (!seen[k])
-            return trace__row_err(t, SIM_EINPUT, "missing key \"%s\"", keys[k]);
+            return trace__row_err(c->t, SIM_EINPUT, "missing key \"%s\"", keys[k]);
     return SIM_OK;
+}
+
+enum { MC_TS, MC_IN, MC_OUT, MC_HASH, MC_N };
+static const char *const mc_keys[MC_N] = {"timestamp", "input_length", "output_length", "hash_ids"};
+
+static int mooncake_field(struct jcur *c, int k, void *ctx)
+{
+    struct trace__row *row = ctx;
+    int64_t            v;
+    int                rc;
+    switch (k) {
+    case MC_TS: return jtimestamp(c, &row->t_ns);
+    case MC_IN:
+        rc = jint(c, mc_keys[k], -1, &v, 1);
+        row->prompt = (uint64_t)v;
+        return rc;
+    case MC_OUT:
+        rc = jint(c, mc_keys[k], -1, &v, 1);
+        row->output = (uint64_t)v;
+        return rc;
+    default: return jhash_ids(c);
+    }
+}
+
+static int parse_mooncake(trace_t *t, char *line, size_t n, struct trace__row *row)
+{
+    struct jcur c = {line, n, 0, t};
+    t->n_hash = 0;
+    return jobject(&c, mc_keys, MC_N, MC_HASH /* hash_ids is optional */, mooncake_field, row);
 }
 
 /* ---- issue 14: AlpacaEval's derived length matrix and its instructions.jsonl ---- */
@@ -785,73 +803,29 @@ static int parse_alpaca(trace_t *t, char *line, size_t n, struct trace__row *row
     return SIM_OK;
 }
 
+static const char *const ai_keys[2] = {"idx", "instr_llama2_tokens"};
+
+static int alpaca_instr_field(struct jcur *c, int k, void *ctx)
+{
+    uint64_t *out = ctx; /* idx, tokens */
+    int64_t   v = 0;
+    int       rc = jint(c, ai_keys[k], -1, &v, k == 1);
+    if (rc)
+        return rc;
+    if (k == 0 && (v < 0 || v >= (int64_t)TRACE__TOK_MAX))
+        return trace__row_err(c->t, SIM_EINPUT, "idx: out of range: %lld", (long long)v);
+    out[k] = (uint64_t)v;
+    return SIM_OK;
+}
+
 int trace__parse_alpaca_instr(trace_t *t, char *line, size_t n, uint64_t *idx, uint64_t *tok)
 {
     struct jcur c = {line, n, 0, t};
-    enum { K_IDX, K_TOK, K_N };
-    static const char *const keys[K_N] = {"idx", "instr_llama2_tokens"};
-    int                      seen[K_N] = {0}, rc;
-    jws(&c);
-    if (c.i >= c.n)
-        return trace__row_err(t, SIM_EINPUT, "empty line");
-    if (line[c.i] != '{')
-        return jerr(&c, "expected '{'");
-    c.i++;
-    jws(&c);
-    if (c.i < c.n && line[c.i] == '}') {
-        c.i++;
-    } else {
-        for (;;) {
-            const char *key;
-            size_t      klen;
-            jws(&c);
-            if ((rc = jstring(&c, &key, &klen)))
-                return rc;
-            jws(&c);
-            if (c.i >= c.n || line[c.i] != ':')
-                return jerr(&c, "expected ':'");
-            c.i++;
-            jws(&c);
-            int k = 0;
-            while (k < K_N && !(strlen(keys[k]) == klen && !memcmp(keys[k], key, klen)))
-                k++;
-            if (k < K_N && seen[k])
-                return trace__row_err(t, SIM_EINPUT, "duplicate key \"%s\"", keys[k]);
-            int64_t v = 0;
-            if (k == K_IDX) {
-                if ((rc = jint(&c, keys[k], -1, &v, 0)))
-                    return rc;
-                if (v < 0 || v >= (int64_t)TRACE__TOK_MAX)
-                    return trace__row_err(t, SIM_EINPUT, "idx: out of range: %lld", (long long)v);
-                *idx = (uint64_t)v;
-            } else if (k == K_TOK) {
-                if ((rc = jint(&c, keys[k], -1, &v, 1)))
-                    return rc;
-                *tok = (uint64_t)v;
-            } else if ((rc = jskip(&c, 1))) { /* the other keys are skipped */
-                return rc;
-            }
-            if (k < K_N)
-                seen[k] = 1;
-            jws(&c);
-            if (c.i < c.n && line[c.i] == ',') {
-                c.i++;
-                continue;
-            }
-            if (c.i < c.n && line[c.i] == '}') {
-                c.i++;
-                break;
-            }
-            return jerr(&c, "expected ',' or '}'");
-        }
-    }
-    jws(&c);
-    if (c.i != c.n)
-        return jerr(&c, "unexpected text after the object");
-    for (int k = 0; k < K_N; k++)
-        if (!seen[k])
-            return trace__row_err(t, SIM_EINPUT, "missing key \"%s\"", keys[k]);
-    return SIM_OK;
+    uint64_t    out[2] = {0, 0};
+    int         rc = jobject(&c, ai_keys, 2, 2, alpaca_instr_field, out);
+    *idx = out[0];
+    *tok = out[1];
+    return rc;
 }
 
 int trace__parse_row(trace_t *t, char *line, size_t n, int nl, struct trace__row *row)
