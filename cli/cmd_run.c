@@ -1666,6 +1666,14 @@ int cli_run_batch(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, int jobs
     for (int k = 0; k < N_STOP_SIGNALS; k++)
         sigaction(stop_signals[k], &sa, &old[k]);
     size_t failed = run_todo(e, job, n, state, out, jobs, dir, data_dir, &bar, print_none, NULL);
+    /* run_todo stops only at a fatal failure (fatal_rc: a sweep goes on past a run that cannot
+     * run); here every run's summary is needed, so any failed run is the batch's failure, never
+     * a zeroed summary read as a result. */
+    for (size_t i = 0; i < failed; i++)
+        if (out[i].rc) {
+            failed = i;
+            break;
+        }
     if (interrupted) {
         rc = SIM_EINTR;
     } else if (failed < n) {

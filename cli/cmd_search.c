@@ -22,6 +22,7 @@
 #include "met.h"
 #include "run.h"
 #include "runjobs.h"
+#include "table.h"
 #include "trace.h"
 
 enum { MAX_TARGETS = 8, MAX_PROBES = 256 };
@@ -104,6 +105,27 @@ static int parse_num(const char *flag, const char *s, double *v)
         return -1;
     }
     return 0;
+}
+
+/* Set over = x in e and build the first run with it, then free it: 0, or the reason the probe
+ * cannot run, placed (cfg_place_msg). Leaves the --set in e (a later one overrides it). */
+static int probe_check(cfg_exp_t *e, const char *over, double x, const char *data_dir,
+                       struct sim_msg *err)
+{
+    char        set[128];
+    struct cfg  c;
+    struct run *r = sim_malloc(sizeof *r);
+    int         rc;
+    if (!r)
+        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    snprintf(set, sizeof set, "%s=%.17g", over, x);
+    if (!(rc = cfg_add_set(e, set, err)) && !(rc = cfg_resolve(e, 0, &c, err))) {
+        if ((rc = run_build(&c, cfg_dir(e), data_dir, r, err)))
+            cfg_place_msg(e, 0, err);
+        run_fini(r);
+    }
+    sim_free(r);
+    return rc;
 }
 
 int search_cmd(int argc, char **argv)
@@ -221,6 +243,14 @@ int search_cmd(int argc, char **argv)
     struct cfg base;
     if ((rc = cfg_resolve(e, 0, &base, &err)))
         goto fail;
+    /* Both ends of the range are built (and freed) before anything is written: a probe that
+     * cannot run (a rate on a trace that has its own arrival times, weights that do not fit) is
+     * an error here, never a missing summary later. A table profile is parsed once for every
+     * probe (cal_table_keep; workers inherit it). */
+    cal_table_keep(1);
+    for (int end = 0; end < 2; end++)
+        if ((rc = probe_check(e, over, end ? hi : lo, data_dir, &err)))
+            goto fail;
     if (snprintf(dir, sizeof dir, "%s", outdir ? outdir : "") >= (int)sizeof dir - 200) {
         rc = sim_msg_set(&err, SIM_ECONFIG, "-o: path too long");
         goto fail;
@@ -360,6 +390,7 @@ fail:
         status = cli_exit_status(rc);
     }
 out:
+    cal_table_keep(0);
     if (csv)
         fclose(csv);
     if (lock >= 0)
