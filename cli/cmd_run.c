@@ -34,6 +34,7 @@
 #include "batch.h"
 #include "cfg.h"
 #include "cmds.h"
+#include "opts.h"
 #include "run.h"
 #include "rows.h"
 #include "runjobs.h"
@@ -1446,115 +1447,75 @@ static int preflight(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, const
     return rc;
 }
 
-int cli_load_experiment(const char *file, char *const *sets, size_t n_sets, const char *data_flag,
-                        struct cfg_exp **e, char *data_dir, size_t data_dir_size,
-                        struct sim_msg *err)
+/* run's own options (opts.h's callback): --force, --resume, --only GLOB, --seed N, --seeds N,
+ * --check, --queue Q. */
+static int run_opt(void *ctx, struct cli_opts *o, int argc, char **argv, int *i)
 {
-    int rc = cfg_load(file, e, err);
-    for (size_t i = 0; !rc && i < n_sets; i++)
-        rc = cfg_add_set(*e, sets[i], err);
-    if (!rc && trace_data_dir(data_flag, data_dir, data_dir_size) && data_flag)
-        rc = sim_msg_set(err, SIM_ENOENT, "--data-dir: %s: no such directory", data_flag);
-    return rc;
+    struct set_opts *so = ctx;
+    const char      *a = argv[*i], *v;
+    char             set[CFG_STR_MAX + 32];
+    if (!strcmp(a, "--force")) {
+        so->force = 1;
+        return 0;
+    }
+    if (!strcmp(a, "--resume")) {
+        so->resume = 1;
+        return 0;
+    }
+    if (!strcmp(a, "--check"))
+        return cli_opts_add_set(o, "engine.check=true");
+    if (strcmp(a, "--only") && strcmp(a, "--seed") && strcmp(a, "--seeds") && strcmp(a, "--queue"))
+        return CLI_OPTS_NOT_MINE;
+    if (!(v = cli_opts_value(o, argc, argv, i)) || cli_opts_once(o, a))
+        return CLI_EXIT_USAGE;
+    if (!strcmp(a, "--only")) {
+        so->only = v;
+        return 0;
+    }
+    if (!strcmp(a, "--seeds")) { /* issue 14 */
+        char         *end;
+        unsigned long k = strtoul(v, &end, 10);
+        if (*end || end == v || v[0] == '-' || k < 1 || k > 1000) {
+            char esc[256];
+            fprintf(stderr, "lensim run: --seeds %s: a number of seeds from 1 to 1000\n",
+                    sim_escape(v, esc, sizeof esc));
+            return CLI_EXIT_USAGE;
+        }
+        snprintf(set, sizeof set, "seeds=%lu", k);
+    } else {
+        snprintf(set, sizeof set, "%s=%.*s", a[2] == 's' ? "seed" : "engine.queue", CFG_STR_MAX, v);
+    }
+    return cli_opts_add_set(o, set);
 }
 
 int run_cmd(int argc, char **argv)
 {
-    const char     *file = NULL, *outdir = NULL, *data_flag = NULL;
-    int             quiet = 0;
+    struct cli_opts o;
     struct set_opts so = {.jobs = 1};
     cfg_exp_t      *e = NULL;
     struct sim_msg  err = {{0}};
-    char          **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
     char          **why = NULL;
     struct cfg     *cfgs = NULL;
-    size_t          n_sets = 0, n = 0, n_failed = 0;
+    size_t          n = 0, n_failed = 0;
     int             rc = SIM_OK, status = 0;
-    char            seedbuf[64], seedsbuf[64], qbuf[64];
-    if (!sets)
-        return CLI_EXIT_FAILED;
     mpi_start(&argc, &argv);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            sim_free(sets);
-            mpi_stop();
-            return CLI_EXIT_OK;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = 1;
-            sim_log_quiet(1);
-        } else if (!strcmp(a, "--force")) {
-            so.force = 1;
-        } else if (!strcmp(a, "--resume")) {
-            so.resume = 1;
-        } else if ((!strcmp(a, "-j") || !strcmp(a, "--only")) && i + 1 >= argc) {
-            fprintf(stderr, "lensim run: %s needs a value\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        } else if (!strcmp(a, "-j")) {
-            char         *end;
-            unsigned long j = strtoul(argv[++i], &end, 10);
-            if (*end || end == argv[i] || argv[i][0] == '-' || j > 64) {
-                fprintf(stderr, "lensim run: -j %s: a number of workers from 0 to 64\n", argv[i]);
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-            so.jobs = j ? (int)j : cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
-        } else if (!strcmp(a, "--only")) {
-            so.only = argv[++i];
-        } else if (!strcmp(a, "--seeds") && i + 1 < argc) { /* issue 14 */
-            char         *end;
-            unsigned long k = strtoul(argv[++i], &end, 10);
-            if (*end || end == argv[i] || argv[i][0] == '-' || k < 1 || k > 1000) {
-                fprintf(stderr, "lensim run: --seeds %s: a number of seeds from 1 to 1000\n",
-                        argv[i]);
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-            snprintf(seedsbuf, sizeof seedsbuf, "seeds=%lu", k);
-            sets[n_sets++] = seedsbuf;
-        } else if (!strcmp(a, "--check")) {
-            sets[n_sets++] = "engine.check=true";
-        } else if ((!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--seed") ||
-                    !strcmp(a, "--seeds") || !strcmp(a, "--queue") || !strcmp(a, "--data-dir")) &&
-                   i + 1 >= argc) {
-            fprintf(stderr, "lensim run: %s needs a value\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        } else if (!strcmp(a, "-o")) {
-            outdir = argv[++i];
-        } else if (!strcmp(a, "--set")) {
-            sets[n_sets++] = argv[++i];
-        } else if (!strcmp(a, "--seed")) {
-            snprintf(seedbuf, sizeof seedbuf, "seed=%s", argv[++i]);
-            sets[n_sets++] = seedbuf;
-        } else if (!strcmp(a, "--queue")) {
-            snprintf(qbuf, sizeof qbuf, "engine.queue=%s", argv[++i]);
-            sets[n_sets++] = qbuf;
-        } else if (!strcmp(a, "--data-dir")) {
-            data_flag = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "lensim run: unknown option '%s' (see lensim run --help)\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        } else if (!file) {
-            file = a;
-        } else {
-            fprintf(stderr, "lensim run: one experiment file at a time ('%s')\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
+    if ((status = cli_opts_init(&o, "run", argc)) ||
+        (status = cli_opts_parse(&o, argc, argv, run_opt, &so)))
+        goto out;
+    if (o.help) {
+        usage(stdout);
+        goto out;
     }
+    const char *file = o.file, *outdir = o.outdir;
+    int         quiet = o.quiet;
+    so.jobs = o.jobs;
     if (!file) {
         usage(stderr);
         status = CLI_EXIT_USAGE;
         goto out;
     }
     char data_dir[1024] = "";
-    if ((rc = cli_load_experiment(file, sets, n_sets, data_flag, &e, data_dir, sizeof data_dir,
-                                  &err)))
+    if ((rc = cli_opts_load(&o, &e, data_dir, sizeof data_dir, &err)))
         goto fail;
 
     /* Resolve and build every run first: a bad run fails before anything is written. */
@@ -1612,7 +1573,7 @@ out:
     sim_free(why);
     sim_free(cfgs);
     cfg_free(e);
-    sim_free(sets);
+    cli_opts_fini(&o);
     mpi_stop();
     return status;
 }

@@ -20,6 +20,7 @@
 #include "cfg.h"
 #include "cmds.h"
 #include "met.h"
+#include "opts.h"
 #include "run.h"
 #include "runjobs.h"
 #include "table.h"
@@ -57,7 +58,8 @@ static void usage(FILE *f)
                "  --lo, --hi   the range (rates: required; replicas: 1 and 64 by default)\n"
                "  --tol F      rates: stop when the passing and failing values are within F of\n"
                "               the passing one (default 0.01)\n"
-               "  -j N         N probes per round, in worker processes (default 1: bisection)\n\n"
+               "  -j N         N probes per round, in worker processes (0: one per CPU;\n"
+               "               default 1: bisection)\n\n"
                "exit status: 0 answer found, 1 a run failed or no value in range passes,\n"
                "2 invalid experiment or option, 3 input/output error, 128+N stopped by signal N\n");
 }
@@ -128,93 +130,82 @@ static int probe_check(cfg_exp_t *e, const char *over, double x, const char *dat
     return rc;
 }
 
+/* search's own options (opts.h's callback): --target, --over, --lo, --hi, --tol. */
+struct search_opts {
+    const char   *over;
+    struct target tg[MAX_TARGETS];
+    size_t        n_tg;
+    double        lo, hi, tol;
+};
+
+static int search_opt(void *ctx, struct cli_opts *o, int argc, char **argv, int *i)
+{
+    struct search_opts *so = ctx;
+    const char         *a = argv[*i], *v;
+    if (strcmp(a, "--target") && strcmp(a, "--over") && strcmp(a, "--lo") && strcmp(a, "--hi") &&
+        strcmp(a, "--tol"))
+        return CLI_OPTS_NOT_MINE;
+    if (!(v = cli_opts_value(o, argc, argv, i)) || (strcmp(a, "--target") && cli_opts_once(o, a)))
+        return CLI_EXIT_USAGE;
+    if (!strcmp(a, "--target")) {
+        int t = so->n_tg < MAX_TARGETS ? parse_target(v, &so->tg[so->n_tg]) : -3;
+        if (t) {
+            fprintf(stderr, "lensim search: --target %s: %s\n", v,
+                    t == -2   ? "no such summary.json value (p99_ttft_ms, slo_attainment, "
+                                "mean_tpot_ms, request_throughput, ...)"
+                    : t == -3 ? "at most 8 targets"
+                              : "expected METRIC<VALUE, <=, > or >=, e.g. p99_ttft_ms<2000");
+            return CLI_EXIT_USAGE;
+        }
+        so->n_tg++;
+    } else if (!strcmp(a, "--over")) {
+        so->over = v;
+        if (strcmp(v, "workload.rate") && strcmp(v, "workload.rate_scale") &&
+            strcmp(v, "cluster.replicas")) {
+            fprintf(stderr,
+                    "lensim search: --over %s: one of workload.rate, workload.rate_scale, "
+                    "cluster.replicas\n",
+                    v);
+            return CLI_EXIT_USAGE;
+        }
+    } else {
+        double *x = a[2] == 'l' ? &so->lo : a[2] == 'h' ? &so->hi : &so->tol;
+        if (parse_num(a, v, x))
+            return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
 int search_cmd(int argc, char **argv)
 {
-    const char    *file = NULL, *outdir = NULL, *data_flag = NULL, *over = NULL;
-    struct target  tg[MAX_TARGETS];
-    size_t         n_tg = 0, n_sets = 0, n_pr = 0;
-    double         lo = 0, hi = 0, tol = 0.01;
-    int            jobs = 1, quiet = 0, status = 0, rc = 0, lock = -1;
-    char         **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
-    struct probe  *pr = sim_calloc(MAX_PROBES, sizeof *pr);
-    struct cfg    *batch = sim_calloc(64, sizeof *batch);
-    cfg_exp_t     *e = NULL;
-    struct sim_msg err = {{0}};
-    char           lock_path[1100], dir[1024];
-    FILE          *csv = NULL;
-    if (!sets || !pr || !batch) {
+    struct cli_opts    o;
+    struct search_opts so = {.tol = 0.01};
+    size_t             n_pr = 0;
+    int                status = 0, rc = 0, lock = -1;
+    struct probe      *pr = sim_calloc(MAX_PROBES, sizeof *pr);
+    struct cfg        *batch = sim_calloc(64, sizeof *batch);
+    cfg_exp_t         *e = NULL;
+    struct sim_msg     err = {{0}};
+    char               lock_path[1100], dir[1024];
+    FILE              *csv = NULL;
+    if ((status = cli_opts_init(&o, "search", argc)))
+        goto out;
+    if (!pr || !batch) {
         status = CLI_EXIT_FAILED;
         goto out;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            goto out;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = 1;
-            sim_log_quiet(1);
-        } else if (a[0] == '-' && a[1] && i + 1 >= argc) {
-            fprintf(stderr, "lensim search: %s needs a value\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        } else if (!strcmp(a, "--target")) {
-            int t = n_tg < MAX_TARGETS ? parse_target(argv[++i], &tg[n_tg]) : -3;
-            if (t) {
-                fprintf(stderr, "lensim search: --target %s: %s\n", argv[i],
-                        t == -2   ? "no such summary.json value (p99_ttft_ms, slo_attainment, "
-                                    "mean_tpot_ms, request_throughput, ...)"
-                        : t == -3 ? "at most 8 targets"
-                                  : "expected METRIC<VALUE, <=, > or >=, e.g. p99_ttft_ms<2000");
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-            n_tg++;
-        } else if (!strcmp(a, "--over")) {
-            over = argv[++i];
-            if (strcmp(over, "workload.rate") && strcmp(over, "workload.rate_scale") &&
-                strcmp(over, "cluster.replicas")) {
-                fprintf(stderr,
-                        "lensim search: --over %s: one of workload.rate, workload.rate_scale, "
-                        "cluster.replicas\n",
-                        over);
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "--lo") || !strcmp(a, "--hi") || !strcmp(a, "--tol")) {
-            double *v = a[2] == 'l' ? &lo : a[2] == 'h' ? &hi : &tol;
-            if (parse_num(a, argv[++i], v)) {
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "-j")) {
-            char *end;
-            long  j = strtol(argv[++i], &end, 10);
-            if (*end || j < 1 || j > 64) {
-                fprintf(stderr, "lensim search: -j %s: from 1 to 64\n", argv[i]);
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-            jobs = (int)j;
-        } else if (!strcmp(a, "-o")) {
-            outdir = argv[++i];
-        } else if (!strcmp(a, "--set")) {
-            sets[n_sets++] = argv[++i];
-        } else if (!strcmp(a, "--data-dir")) {
-            data_flag = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "lensim search: unknown option '%s' (see lensim search --help)\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        } else if (!file) {
-            file = a;
-        } else {
-            fprintf(stderr, "lensim search: one experiment file at a time ('%s')\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
+    if ((status = cli_opts_parse(&o, argc, argv, search_opt, &so)))
+        goto out;
+    if (o.help) {
+        usage(stdout);
+        goto out;
     }
-    int integer = over && !strcmp(over, "cluster.replicas");
+    const char          *file = o.file, *outdir = o.outdir, *over = so.over;
+    const struct target *tg = so.tg;
+    size_t               n_tg = so.n_tg;
+    double               lo = so.lo, hi = so.hi, tol = so.tol;
+    int                  jobs = o.jobs, quiet = o.quiet;
+    int                  integer = over && !strcmp(over, "cluster.replicas");
     if (!file || !n_tg || !over) {
         fprintf(stderr, "lensim search: needs an experiment, --target and --over\n");
         usage(stderr);
@@ -237,8 +228,7 @@ int search_cmd(int argc, char **argv)
     }
 
     char data_dir[1024] = "";
-    if ((rc = cli_load_experiment(file, sets, n_sets, data_flag, &e, data_dir, sizeof data_dir,
-                                  &err)))
+    if ((rc = cli_opts_load(&o, &e, data_dir, sizeof data_dir, &err)))
         goto fail;
     struct cfg base;
     if ((rc = cfg_resolve(e, 0, &base, &err)))
@@ -396,7 +386,7 @@ out:
     if (lock >= 0)
         cli_unlock_dir(lock, lock_path);
     cfg_free(e);
-    sim_free(sets);
+    cli_opts_fini(&o);
     sim_free(pr);
     sim_free(batch);
     return status;
