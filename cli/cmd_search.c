@@ -27,6 +27,7 @@
 #include "trace.h"
 
 enum { MAX_TARGETS = 8, MAX_PROBES = 256 };
+static const double MIN_TOL = 1e-9; /* --tol's floor */
 
 struct target {
     char   key[64];
@@ -57,7 +58,8 @@ static void usage(FILE *f)
                "  --over KEY   what to search over\n"
                "  --lo, --hi   the range (rates: required; replicas: 1 and 64 by default)\n"
                "  --tol F      rates: stop when the passing and failing values are within F of\n"
-               "               the passing one (default 0.01)\n"
+               "               the passing one (default 0.01; at least 1e-9); a search that\n"
+               "               needs more than 256 probes stops there with exit status 1\n"
                "  -j N         N probes per round, in worker processes (0: one per CPU;\n"
                "               default 1: bisection)\n\n"
                "exit status: 0 answer found, 1 a run failed or no value in range passes,\n"
@@ -172,6 +174,12 @@ static int search_opt(void *ctx, struct cli_opts *o, int argc, char **argv, int 
         double *x = a[2] == 'l' ? &so->lo : a[2] == 'h' ? &so->hi : &so->tol;
         if (parse_num(a, v, x))
             return CLI_EXIT_USAGE;
+        /* A finer width than this is below what the doubles between lo and hi can split
+         * (about 1e-16 relative): the search would probe one rate again and again. */
+        if (x == &so->tol && *x < MIN_TOL) {
+            fprintf(stderr, "lensim search: --tol %s: from %g (a relative width)\n", v, MIN_TOL);
+            return CLI_EXIT_USAGE;
+        }
     }
     return 0;
 }
@@ -181,7 +189,7 @@ int search_cmd(int argc, char **argv)
     struct cli_opts    o;
     struct search_opts so = {.tol = 0.01};
     size_t             n_pr = 0;
-    int                status = 0, rc = 0, lock = -1;
+    int                status = 0, rc = 0, lock = -1, capped = 0;
     struct probe      *pr = sim_calloc(MAX_PROBES, sizeof *pr);
     struct cfg        *batch = sim_calloc(64, sizeof *batch);
     cfg_exp_t         *e = NULL;
@@ -328,8 +336,10 @@ int search_cmd(int argc, char **argv)
                 continue;
             pts[n_pts++] = x;
         }
-        if (n_pr + n_pts > MAX_PROBES)
+        if (n_pr + n_pts > MAX_PROBES) {
+            capped = 1; /* the next round would pass the limit: stopped short of --tol */
             break;
+        }
     }
 
     /* search.csv: every probe in order. */
@@ -364,6 +374,12 @@ int search_cmd(int argc, char **argv)
     } else if (isnan(bad)) {
         printf("every probe meets the targets: the answer lies %s %g (%zu probes)\n",
                integer ? "at or below" : "at or above", good, n_pr);
+    } else if (capped) {
+        fprintf(stderr,
+                "lensim search: stopped after %zu probes (the limit is %d) before --tol was "
+                "met: %.17g passes, %.17g fails, %.3g%% apart (search.csv lists the probes)\n",
+                n_pr, MAX_PROBES, good, bad, 100 * fabs(bad - good) / good);
+        status = CLI_EXIT_FAILED;
     } else if (integer) {
         printf("answer: %s = %.0f (%.0f fails; %zu probes)\n", over, good, bad, n_pr);
     } else {
