@@ -566,7 +566,7 @@ static int is_output(const char *dir, const char *name)
     char        p[2200];
     struct stat st;
     if (!strcmp(name, "results.csv") || !strcmp(name, "results.json") || !strcmp(name, "figures") ||
-        !strcmp(name, "results_seeds.csv"))
+        !strcmp(name, "results_seeds.csv") || !strcmp(name, "search.csv"))
         return 1;
     snprintf(p, sizeof p, "%s/%s/manifest.yaml", dir, name);
     if (stat(p, &st) == 0)
@@ -642,6 +642,22 @@ static long old_outputs(const char *dir, int clear, struct sim_msg *err)
     }
     closedir(d);
     return rc ? rc : n;
+}
+
+/* Refuse (force = 0) or clear (force = 1) the results already in the locked dir. 0, or the
+ * reason in err: SIM_ECONFIG "DIR: holds the results of an earlier run" with what to do
+ * (resume_hint: --resume is one of the ways), or SIM_EIO. */
+static int claim_dir(const char *dir, int force, int resume_hint, struct sim_msg *err)
+{
+    long n_old = old_outputs(dir, force, err);
+    if (n_old < 0)
+        return (int)n_old;
+    if (n_old > 0 && !force)
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "%s: holds the results of an earlier run; --force replaces them, "
+                           "%sor write elsewhere with -o",
+                           dir, resume_hint ? "--resume keeps the finished ones, " : "");
+    return SIM_OK;
 }
 
 /* The end-of-run warning (issue 12): requests that failed or were cut, and the setting that
@@ -1243,14 +1259,8 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
             rc = lock_dir(dir, lock_path, sizeof lock_path, &lock, err);
         /* Results already there (issue 12): refused without --force, which clears them, so that
          * no stale run or figure sits beside the new results.csv; --resume keeps them. */
-        long n_old = rc || so->resume ? 0 : old_outputs(dir, so->force, err);
-        if (n_old < 0)
-            rc = (int)n_old;
-        else if (n_old > 0 && !so->force)
-            rc = sim_msg_set(err, SIM_ECONFIG,
-                             "%s: holds the results of an earlier run; --force replaces them, "
-                             "--resume keeps the finished ones, or write elsewhere with -o",
-                             dir);
+        if (!rc && !so->resume)
+            rc = claim_dir(dir, so->force, 1, err);
     }
     mpi_share(&rc);
     if (rc) {
@@ -1447,17 +1457,13 @@ static int preflight(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, const
     return rc;
 }
 
-/* run's own options (opts.h's callback): --force, --resume, --only GLOB, --seed N, --seeds N,
+/* run's own options (opts.h's callback): --resume, --only GLOB, --seed N, --seeds N,
  * --check, --queue Q. */
 static int run_opt(void *ctx, struct cli_opts *o, int argc, char **argv, int *i)
 {
     struct set_opts *so = ctx;
     const char      *a = argv[*i], *v;
     char             set[CFG_STR_MAX + 32];
-    if (!strcmp(a, "--force")) {
-        so->force = 1;
-        return 0;
-    }
     if (!strcmp(a, "--resume")) {
         so->resume = 1;
         return 0;
@@ -1509,6 +1515,7 @@ int run_cmd(int argc, char **argv)
     const char *file = o.file, *outdir = o.outdir;
     int         quiet = o.quiet;
     so.jobs = o.jobs;
+    so.force = o.force;
     if (!file) {
         usage(stderr);
         status = CLI_EXIT_USAGE;
@@ -1580,9 +1587,14 @@ out:
 
 /* ---- issue 13: the batch runner `lensim search` uses (cmds.h) ---- */
 
-int cli_lock_dir(const char *dir, char *path, size_t n, int *fd, struct sim_msg *err)
+int cli_lock_dir(const char *dir, int force, char *path, size_t n, int *fd, struct sim_msg *err)
 {
-    return lock_dir(dir, path, n, fd, err);
+    int rc = run_mkdirs(dir, err);
+    if (!rc && !(rc = lock_dir(dir, path, n, fd, err)) && (rc = claim_dir(dir, force, 0, err))) {
+        unlock_dir(*fd, path);
+        *fd = -1;
+    }
+    return rc;
 }
 
 void cli_unlock_dir(int fd, const char *path) { unlock_dir(fd, path); }

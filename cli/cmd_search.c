@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "afile.h"
 #include "alloc.h"
 #include "cfg.h"
 #include "cmds.h"
@@ -48,11 +49,12 @@ static void usage(FILE *f)
     fprintf(f, "usage: lensim search EXPERIMENT.yaml --target METRIC<OP>VALUE [--target ...]\n"
                "                     --over workload.rate|workload.rate_scale|cluster.replicas\n"
                "                     [--lo X] [--hi X] [--tol F] [-j N] [-o DIR] [--set K=V]...\n"
-               "                     [--data-dir DIR] [-q]\n\n"
+               "                     [--data-dir DIR] [--force] [-q]\n\n"
                "Capacity search on the experiment's first run: the largest rate (or rate scale)\n"
                "at which every target holds, or the fewest replicas. Each probe is a whole run,\n"
                "kept as DIR/probe-NN_<key>-<value>; DIR/search.csv lists them. DIR defaults to\n"
-               "results/<name>-search.\n\n"
+               "results/<name>-search; one that holds results is refused unless --force,\n"
+               "which removes them first.\n\n"
                "  --target T   a summary.json value and a bound: p99_ttft_ms<2000,\n"
                "               slo_attainment>=0.99, mean_tpot_ms<=100 (all must hold)\n"
                "  --over KEY   what to search over\n"
@@ -195,7 +197,7 @@ int search_cmd(int argc, char **argv)
     cfg_exp_t         *e = NULL;
     struct sim_msg     err = {{0}};
     char               lock_path[1100], dir[1024];
-    FILE              *csv = NULL;
+    struct sim_afile   csv = {0};
     if ((status = cli_opts_init(&o, "search", argc)))
         goto out;
     if (!pr || !batch) {
@@ -255,8 +257,7 @@ int search_cmd(int argc, char **argv)
     }
     if (!outdir)
         snprintf(dir, sizeof dir, "results/%.200s-search", base.name);
-    if ((rc = run_mkdirs(dir, &err)) ||
-        (rc = cli_lock_dir(dir, lock_path, sizeof lock_path, &lock, &err)))
+    if ((rc = cli_lock_dir(dir, o.force, lock_path, sizeof lock_path, &lock, &err)))
         goto fail;
     if (!quiet)
         printf("lensim search %s: %s over %s in [%g, %g] -> %s\n", file, tg[0].text, over, lo, hi,
@@ -342,32 +343,26 @@ int search_cmd(int argc, char **argv)
         }
     }
 
-    /* search.csv: every probe in order. */
+    /* search.csv: every probe in order, written whole or not at all (afile.h). */
     char path[1300];
     snprintf(path, sizeof path, "%s/search.csv", dir);
-    if (!(csv = fopen(path, "w"))) {
-        rc = sim_msg_set(&err, SIM_EIO, "%s: %s", path, strerror(errno));
+    if ((rc = sim_afile_open(&csv, path, &err)))
         goto fail;
-    }
-    fprintf(csv, "probe,%s,pass", over);
+    fprintf(csv.f, "probe,%s,pass", over);
     for (size_t t = 0; t < n_tg; t++)
-        fprintf(csv, ",%s", tg[t].key);
-    fputc('\n', csv);
+        fprintf(csv.f, ",%s", tg[t].key);
+    fputc('\n', csv.f);
     for (size_t i = 0; i < n_pr; i++) {
-        fprintf(csv, "%s,%.17g,%d", pr[i].name, pr[i].x, pr[i].pass);
+        fprintf(csv.f, "%s,%.17g,%d", pr[i].name, pr[i].x, pr[i].pass);
         for (size_t t = 0; t < n_tg; t++) {
             double v;
             holds(&tg[t], &pr[i].sum, &v);
-            fprintf(csv, ",%.6f", v);
+            fprintf(csv.f, ",%.6f", v);
         }
-        fputc('\n', csv);
+        fputc('\n', csv.f);
     }
-    if (fclose(csv)) {
-        csv = NULL;
-        rc = sim_msg_set(&err, SIM_EIO, "%s: %s", path, strerror(errno));
+    if ((rc = sim_afile_commit(&csv, &err)))
         goto fail;
-    }
-    csv = NULL;
     if (isnan(good)) {
         printf("no %s in [%g, %g] meets every target (%zu probes)\n", over, lo, hi, n_pr);
         status = CLI_EXIT_FAILED;
@@ -397,8 +392,7 @@ fail:
     }
 out:
     cal_table_keep(0);
-    if (csv)
-        fclose(csv);
+    sim_afile_discard(&csv);
     if (lock >= 0)
         cli_unlock_dir(lock, lock_path);
     cfg_free(e);

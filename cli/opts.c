@@ -93,6 +93,10 @@ static int shared(struct cli_opts *o, int argc, char **argv, int *i)
         o->help = 1;
         return 0;
     }
+    if (!strcmp(a, "--force")) {
+        o->force = 1;
+        return 0;
+    }
     if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
         o->quiet = 1;
         sim_log_quiet(1);

@@ -1,7 +1,7 @@
 /*
  * opts.h: the options `lensim run` and `lensim search` share, parsed by one piece of code so that
  * each is read, and refused, the same way in both: -o DIR, --set KEY=VALUE, --data-dir DIR,
- * -j N, -q/--quiet, -h/--help, and the experiment file (the one argument that is not an option).
+ * -j N, --force, -q/--quiet, -h/--help, and the experiment file (the one argument that is not an option).
  * Each command passes its own options through a callback. Every refusal is one line on stderr,
  * "lensim CMD: what", and the exit status CLI_EXIT_USAGE: an option without its value, an unknown
  * option, a second experiment file, a bad -j, and a single-valued option given twice (-o, -j,
@@ -27,6 +27,7 @@ struct cli_opts {
     char      **sets;      /* --set KEY=VALUE and the commands' shorthands, in the given order */
     size_t      n_sets;
     int         jobs;  /* -j N: 1 by default; -j 0 is one per CPU (at most 64) */
+    int         force; /* --force: replace the results already in the output directory */
     int         quiet; /* -q, --quiet (sim_log_quiet(1) is called when it is seen) */
     int         help;  /* -h, --help: parsing stopped there; print the usage, exit 0 */
     /* private to opts.c */

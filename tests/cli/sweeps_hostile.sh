@@ -10,6 +10,11 @@
 #   that reaches the cap before --tol says so and exits 1 (-j 32 at --tol 1e-9 needs more than
 #   256 probes: 33 points a round, each round divides the bracket by 33, and 1e6 / 33^9 is
 #   above 1e-9 times the knee near 5 requests/s);
+# - a search into a folder that holds an earlier search's (or run's) results is refused without
+#   --force, which clears them; it used to write its probes among the old ones and, when
+#   interrupted, leave the old search.csv beside them, a complete-looking answer of another
+#   search. lensim run refuses a folder that holds a search.csv likewise. Ctrl-C mid-search:
+#   status 130, the finished probes kept, no search.csv;
 set -u
 . "$(dirname "$0")/lib.sh"
 L=$(lensim_abs "$1")
@@ -37,5 +42,32 @@ expect "search: the probe cap before --tol" 1 stderr "probes (the limit is 256) 
     $T "$L" search k.yaml --target "mean_tpot_ms<1e9" --target "p99_ttft_ms<1000" \
     --over workload.rate --lo 1 --hi 1e6 --tol 1e-9 -j 32 -o t2 -q
 grep -q "^answer" out.txt && fail "search at the probe cap printed an answer: $(cat out.txt)"
+
+# Earlier results in -o.
+S=(--target 'p99_ttft_ms<2000' --over workload.rate --lo 1 --hi 8 -q)
+$T "$L" search k.yaml "${S[@]}" -o old > /dev/null 2>&1 || fail "search into old: $(cat err.txt)"
+cp old/search.csv first.csv
+expect "search into a folder with results" 2 stderr \
+    "old: holds the results of an earlier run; --force replaces them, or write elsewhere with -o" \
+    -- $T "$L" search k.yaml "${S[@]}" -o old --tol 0.05
+cmp -s first.csv old/search.csv || fail "the refused search changed old/search.csv"
+expect "run into a folder with a search.csv" 2 stderr "holds the results of an earlier run" -- \
+    $T "$L" run -q k.yaml -o old
+printf 'name: big\nworkload: {requests: 100000}\n' > big.yaml
+$T "$L" search big.yaml "${S[@]}" -o old --force > int.out 2> int.err &
+pid=$!
+for _ in $(seq 1 400); do # until the old files are gone and a probe is written (at most 20 s)
+    [ ! -e old/search.csv ] && [ -e old/probe-01_rate-1 ] && break
+    sleep 0.05
+done
+kill -INT $pid
+wait $pid
+st=$?
+if [ $st -eq 130 ] && [ ! -e old/search.csv ] && [ -e old/probe-01_rate-1/summary.json ] &&
+    [ ! -e old/probe-03_rate-4.5 ] && grep -q "interrupted; finished probes are kept" int.err; then
+    ok "search --force, SIGINT: 130, old results gone, finished probes kept, no search.csv"
+else
+    fail "search --force, SIGINT: status $st, $(ls old), $(cat int.err)"
+fi
 
 finish
