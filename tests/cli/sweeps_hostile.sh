@@ -15,6 +15,9 @@
 #   interrupted, leave the old search.csv beside them, a complete-looking answer of another
 #   search. lensim run refuses a folder that holds a search.csv likewise. Ctrl-C mid-search:
 #   status 130, the finished probes kept, no search.csv;
+# - lensim plot: --format given twice is refused (the second used to win silently); a file
+#   given as DIR, or a DIR whose results.csv is a directory, is 2 (invalid input) with what is
+#   wrong, not 3 (input/output error); a second DIR names itself.
 set -u
 . "$(dirname "$0")/lib.sh"
 L=$(lensim_abs "$1")
@@ -69,5 +72,18 @@ if [ $st -eq 130 ] && [ ! -e old/search.csv ] && [ -e old/probe-01_rate-1/summar
 else
     fail "search --force, SIGINT: status $st, $(ls old), $(cat int.err)"
 fi
+
+# lensim plot (these checks come before gnuplot is looked for).
+mkdir -p pl
+printf 'run\n' > pl/results.csv
+expect "plot --format twice" 2 stderr "lensim plot: --format given twice" -- \
+    $T "$L" plot pl --format png --format svg
+expect "plot FILE" 2 stderr "lensim plot: pl/results.csv: not a directory" -- \
+    $T "$L" plot pl/results.csv
+mkdir -p pd/results.csv
+expect "plot DIR whose results.csv is a directory" 2 stderr \
+    "lensim plot: pd/results.csv: is a directory" -- $T "$L" plot pd
+expect "plot two DIRs" 2 stderr "lensim plot: one results directory at a time ('pd')" -- \
+    $T "$L" plot pl pd
 
 finish
