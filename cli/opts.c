@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -112,9 +113,18 @@ static int shared(struct cli_opts *o, int argc, char **argv, int *i)
         return CLI_EXIT_USAGE;
     if (!strcmp(a, "-j"))
         return parse_jobs(o, v);
-    if (!strcmp(a, "-o"))
+    if (!strcmp(a, "-o")) {
+        /* A file where the folder belongs is invalid input (2), as a folder where a file
+         * belongs is, not an input/output error at the lock. */
+        struct stat st;
+        char        esc[256];
+        if (!*v || (!stat(v, &st) && !S_ISDIR(st.st_mode))) {
+            fprintf(stderr, "lensim %s: -o%s%s: %s\n", o->cmd, *v ? " " : "",
+                    sim_escape(v, esc, sizeof esc), *v ? "not a directory" : "an empty path");
+            return CLI_EXIT_USAGE;
+        }
         o->outdir = v;
-    else
+    } else
         o->data_flag = v;
     return 0;
 }

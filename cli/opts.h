@@ -1,10 +1,11 @@
 /*
- * opts.h: the options `lensim run` and `lensim search` share, parsed by one piece of code so that
- * each is read, and refused, the same way in both: -o DIR, --set KEY=VALUE, --data-dir DIR,
- * -j N, --force, -q/--quiet, -h/--help, and the experiment file (the one argument that is not an option).
- * Each command passes its own options through a callback. Every refusal is one line on stderr,
- * "lensim CMD: what", and the exit status CLI_EXIT_USAGE: an option without its value, an unknown
- * option, a second experiment file, a bad -j, and a single-valued option given twice (-o, -j,
+ * opts.h: the options `lensim run` and `lensim search` share, parsed by one piece of code so
+ * that each is read, and refused, the same way in both: -o DIR, --set KEY=VALUE, --data-dir
+ * DIR, -j N, --force, -q/--quiet, -h/--help, and the experiment file (the one argument that is
+ * not an option). Each command passes its own options through a callback. Every refusal is one
+ * line on stderr, "lensim CMD: what", and the exit status CLI_EXIT_USAGE: an option without its
+ * value, an unknown option, a second experiment file, a bad -j, an -o that is empty or names
+ * something other than a directory, and a single-valued option given twice (-o, -j,
  * --data-dir, and those a command marks with cli_opts_once): the later one would silently win.
  * Ownership: the struct owns the --set strings (copies) until cli_opts_fini; file, outdir and
  * data_flag borrow argv.

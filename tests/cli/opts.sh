@@ -4,7 +4,8 @@
 # name, for every shared option: -o, --set, --data-dir, -j without a value; -j out of range or
 # not a number; an unknown option (last or not); a second experiment file; -o, -j, --data-dir
 # given twice (the later one used to win silently); a --set of an unknown key; a --data-dir
-# that does not exist (nothing written). Then each command's own single-valued options given
+# that does not exist (nothing written); an -o that is a file, or empty (these were exit 3,
+# "ok.yaml/.lock: Not a directory" and ": No such file or directory"). Then each command's own single-valued options given
 # twice (run: --seed, --seeds, --queue, --only; search: --over, --lo, --hi, --tol) are refused,
 # while --set and --target may repeat; -j 0 (one per CPU) is accepted by both.
 set -u
@@ -75,6 +76,9 @@ both "--data-dir twice" "lensim CMD: --data-dir given twice" --data-dir . --data
 both "--set unknown key" "lensim CMD: --set: nosuch" --set nosuch=1 ok.yaml -o out
 both "--data-dir missing" "lensim CMD: --data-dir: nowhere: no such directory" \
     --data-dir nowhere ok.yaml -o out
+both "-o a file" "lensim CMD: -o ok.yaml: not a directory" -o ok.yaml ok.yaml
+both "-o /dev/null" "lensim CMD: -o /dev/null: not a directory" -o /dev/null ok.yaml
+both "-o empty" "lensim CMD: -o: an empty path" -o '' ok.yaml
 both "escaped option bytes" "unknown option '--caf\\xc3\\xa9'" $'--caf\xc3\xa9' ok.yaml
 LC_ALL=C grep -q $'[\x80-\xff]' r.err s.err && fail "raw bytes on stderr: $(cat -v r.err s.err)"
 
