@@ -1463,7 +1463,6 @@ static int run_opt(void *ctx, struct cli_opts *o, int argc, char **argv, int *i)
 {
     struct set_opts *so = ctx;
     const char      *a = argv[*i], *v;
-    char             set[CFG_STR_MAX + 32];
     if (!strcmp(a, "--resume")) {
         so->resume = 1;
         return 0;
@@ -1487,11 +1486,12 @@ static int run_opt(void *ctx, struct cli_opts *o, int argc, char **argv, int *i)
                     sim_escape(v, esc, sizeof esc));
             return CLI_EXIT_USAGE;
         }
-        snprintf(set, sizeof set, "seeds=%lu", k);
-    } else {
-        snprintf(set, sizeof set, "%s=%.*s", a[2] == 's' ? "seed" : "engine.queue", CFG_STR_MAX, v);
+        char n[32];
+        snprintf(n, sizeof n, "%lu", k);
+        return cli_opts_add_kv(o, "seeds", n);
     }
-    return cli_opts_add_set(o, set);
+    /* The value whole, whatever its length: cfg_add_set judges it (never cut short here). */
+    return cli_opts_add_kv(o, a[2] == 'q' ? "engine.queue" : "seed", v);
 }
 
 int run_cmd(int argc, char **argv)

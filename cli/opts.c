@@ -70,6 +70,19 @@ int cli_opts_add_set(struct cli_opts *o, const char *set)
     return 0;
 }
 
+int cli_opts_add_kv(struct cli_opts *o, const char *key, const char *value)
+{
+    size_t n = strlen(key) + strlen(value) + 2;
+    char  *set = sim_malloc(n);
+    if (!set) {
+        fprintf(stderr, "lensim %s: out of memory\n", o->cmd);
+        return CLI_EXIT_FAILED;
+    }
+    snprintf(set, n, "%s=%s", key, value);
+    o->sets[o->n_sets++] = set;
+    return 0;
+}
+
 /* -j N: 0 to 64 workers, 0 one per CPU. 0 or CLI_EXIT_USAGE. */
 static int parse_jobs(struct cli_opts *o, const char *s)
 {

@@ -72,4 +72,7 @@ int cli_opts_load(const struct cli_opts *o, struct cfg_exp **e, char *data_dir, 
 /* Append a copy of set ("KEY=VALUE") to o->sets. 0, or CLI_EXIT_FAILED (out of memory). */
 int cli_opts_add_set(struct cli_opts *o, const char *set);
 
+/* Append "key=value" (a copy, whatever their length) to o->sets. 0, or CLI_EXIT_FAILED. */
+int cli_opts_add_kv(struct cli_opts *o, const char *key, const char *value);
+
 #endif

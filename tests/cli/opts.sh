@@ -96,6 +96,13 @@ for opt in --over --lo --hi --tol; do
 done
 [ -e out ] && fail "an option given twice wrote out/"
 
+# --seed's value is passed whole: 100 zeros and a 7 is seed 7 (it used to be cut to 58 zeros in
+# a 64-byte buffer: seed 0, silently).
+z=$(printf '0%.0s' $(seq 1 100))
+$T "$L" run -q ok.yaml -o zs --seed "${z}7" > /dev/null 2>&1 || fail "--seed 0...07 failed"
+s=$(awk -F, 'NR==1{for(i=1;i<=NF;i++)if($i=="seed")c=i} NR==2{print $c}' zs/results.csv 2> /dev/null)
+[ "$s" = 7 ] && ok "--seed 0...07 is seed 7" || fail "--seed 0...07 ran seed '$s'"
+
 # What may repeat, and -j 0.
 $T "$L" run -q ok.yaml -o r0 -j 0 --set workload.requests=5 --set workload.requests=10 \
     > out.txt 2>&1 || fail "run --set twice, -j 0, -q: $(cat out.txt)"
