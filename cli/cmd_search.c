@@ -305,6 +305,25 @@ int search_cmd(int argc, char **argv)
                 fflush(stdout);
             }
         }
+        /* The first round holds the lightest load (lo; replicas: hi): a target with no value
+         * there (an slo_* value with no slo.* set, a latency of a run where nothing finished)
+         * has none to search for; that is the experiment's fault, not the load's. */
+        for (size_t t = 0; round == 0 && t < n_tg; t++) {
+            size_t k = integer ? 1 : 0;
+            double v;
+            holds(&tg[t], &pr[k].sum, &v);
+            if (isnan(v)) {
+                rc = sim_msg_set(&err, SIM_ECONFIG,
+                                 "--target %s: no value at %s = %.6g (%s), the lightest load: "
+                                 "%s",
+                                 tg[t].text, over, pr[k].x, pr[k].name,
+                                 strncmp(tg[t].key, "slo_", 4) &&
+                                         strcmp(tg[t].key, "request_goodput")
+                                     ? "no request finished there"
+                                     : "set an SLO (slo.ttft_ms, slo.tpot_ms or slo.e2el_ms)");
+                goto fail;
+            }
+        }
         /* Update the bracket from every probe so far: the first failure in the direction of
          * more load, and the passing value just before it. */
         good = bad = NAN;

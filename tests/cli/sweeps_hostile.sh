@@ -15,6 +15,9 @@
 #   interrupted, leave the old search.csv beside them, a complete-looking answer of another
 #   search. lensim run refuses a folder that holds a search.csv likewise. Ctrl-C mid-search:
 #   status 130, the finished probes kept, no search.csv;
+# - a target with no value where the load is lightest (slo_attainment with no slo.* set) is
+#   exit 2 naming the cause; it used to be "no workload.rate in [1, 4] meets every target",
+#   exit 1, as if the system were too slow;
 # - lensim plot: --format given twice is refused (the second used to win silently); a file
 #   given as DIR, or a DIR whose results.csv is a directory, is 2 (invalid input) with what is
 #   wrong, not 3 (input/output error); a second DIR names itself.
@@ -72,6 +75,16 @@ if [ $st -eq 130 ] && [ ! -e old/search.csv ] && [ -e old/probe-01_rate-1/summar
 else
     fail "search --force, SIGINT: status $st, $(ls old), $(cat int.err)"
 fi
+
+expect "search: a target with no value" 2 stderr \
+    "lensim search: --target slo_attainment>=0.99: no value at workload.rate = 1" -- \
+    $T "$L" search k.yaml --target 'slo_attainment>=0.99' --over workload.rate --lo 1 --hi 4 \
+    -o nv -q
+grep -q "meets every target" out.txt && fail "search: a target with no value: $(cat out.txt)"
+[ -e nv/search.csv ] && fail "search: a target with no value wrote nv/search.csv"
+expect "search: an SLO target with an SLO set" 0 stdout "answer" -- \
+    $T "$L" search k.yaml --target 'slo_attainment>=0.99' --set slo.ttft_ms=2000 \
+    --over workload.rate --lo 1 --hi 64 -o sv -q
 
 # lensim plot (these checks come before gnuplot is looked for).
 mkdir -p pl
