@@ -62,7 +62,7 @@ expect "run into a folder with a search.csv" 2 stderr "holds the results of an e
 printf 'name: big\nworkload: {requests: 100000}\n' > big.yaml
 $T "$L" search big.yaml "${S[@]}" -o old --force > int.out 2> int.err &
 pid=$!
-for _ in $(seq 1 400); do # until the old files are gone and a probe is written (at most 20 s)
+for _ in $(seq 1 900); do # until the old files are gone and a probe is written (at most 45 s)
     [ ! -e old/search.csv ] && [ -e old/probe-01_rate-1 ] && break
     sleep 0.05
 done
