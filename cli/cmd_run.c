@@ -1516,6 +1516,12 @@ int run_cmd(int argc, char **argv)
     int         quiet = o.quiet;
     so.jobs = o.jobs;
     so.force = o.force;
+    if (so.resume && so.force) { /* one would silently lose to the other */
+        fprintf(stderr, "lensim run: --resume and --force contradict each other (--resume keeps "
+                        "the finished runs, --force removes them): give one\n");
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
     if (!file) {
         usage(stderr);
         status = CLI_EXIT_USAGE;

@@ -96,6 +96,12 @@ for opt in --over --lo --hi --tol; do
 done
 [ -e out ] && fail "an option given twice wrote out/"
 
+# run --resume --force: one keeps the finished runs, the other removes them; it used to resume
+# and leave the earlier results (a stale run, figures) the --force asked to remove.
+expect "run --resume --force" 2 stderr "lensim run: --resume and --force contradict each other" \
+    -- $T "$L" run -q ok.yaml -o out --resume --force
+[ -e out ] && fail "run --resume --force wrote out/"
+
 # --seed's value is passed whole: 100 zeros and a 7 is seed 7 (it used to be cut to 58 zeros in
 # a 64-byte buffer: seed 0, silently).
 z=$(printf '0%.0s' $(seq 1 100))
