@@ -5,6 +5,9 @@
 # - a search whose probes cannot run (workload.rate on a trace that has its own arrival times)
 #   is exit 2 with the reason, before any directory is written; it used to report every probe
 #   as passing with p99_ttft_ms = 0 (the failed runs' zeroed summaries), "answer at or above 8";
+# - a probe that builds but fails as it runs (rate 1e-9: arrivals beyond 146 years) ends the
+#   search with its reason (exit 2, no search.csv); its zeroed summary used to pass
+#   p99_ttft_ms<1000 ("every probe meets the targets", exit 0);
 # - a --tol finer than a double can split (1e-300) is refused: it used to probe the same rate
 #   again and again up to the 256-probe cap and then print an "answer" with exit 0; a search
 #   that reaches the cap before --tol says so and exits 1 (-j 32 at --tol 1e-9 needs more than
@@ -48,6 +51,12 @@ expect "search: the probe cap before --tol" 1 stderr "probes (the limit is 256) 
     $T "$L" search k.yaml --target "mean_tpot_ms<1e9" --target "p99_ttft_ms<1000" \
     --over workload.rate --lo 1 --hi 1e6 --tol 1e-9 -j 32 -o t2 -q
 grep -q "^answer" out.txt && fail "search at the probe cap printed an answer: $(cat out.txt)"
+
+expect "search: a probe that fails as it runs" 2 stderr \
+    "lensim search: run probe-01_rate-1e-09: trace: generated arrival" -- \
+    $T "$L" search k.yaml --target 'p99_ttft_ms<1000' --over workload.rate --lo 1e-9 --hi 1 \
+    -o ex -q
+[ -e ex/search.csv ] && fail "search: a probe that fails as it runs wrote ex/search.csv"
 
 # Earlier results in -o.
 S=(--target 'p99_ttft_ms<2000' --over workload.rate --lo 1 --hi 8 -q)
