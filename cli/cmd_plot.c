@@ -1400,23 +1400,33 @@ static int is_compat(const struct exp *x)
 
 int plot_cmd(int argc, char **argv)
 {
-    const char *dir = NULL, *fmt = "png";
+    const char *dir = NULL, *fmt = NULL;
+    char        esc[256];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return CLI_EXIT_OK;
         } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            if (fmt) { /* the later one would silently win: a list says both */
+                fprintf(stderr, "lensim plot: --format given twice (for several: png,svg)\n");
+                return CLI_EXIT_USAGE;
+            }
             fmt = argv[++i];
         } else if (argv[i][0] == '-') {
-            fprintf(stderr, "lensim plot: unknown or incomplete option '%s'\n", argv[i]);
+            fprintf(stderr, "lensim plot: unknown or incomplete option '%s'\n",
+                    sim_escape(argv[i], esc, sizeof esc));
             return CLI_EXIT_USAGE;
         } else if (!dir) {
             dir = argv[i];
         } else {
+            fprintf(stderr, "lensim plot: one results directory at a time ('%s')\n",
+                    sim_escape(argv[i], esc, sizeof esc));
             usage(stderr);
             return CLI_EXIT_USAGE;
         }
     }
+    if (!fmt)
+        fmt = "png";
     if (!dir) {
         usage(stderr);
         return CLI_EXIT_USAGE;
@@ -1446,8 +1456,17 @@ int plot_cmd(int argc, char **argv)
                         "(png,svg)\n");
         return CLI_EXIT_USAGE;
     }
-    char results[2048];
+    /* A file where the directory belongs, or a directory where results.csv belongs: invalid
+     * input (2), as from every command, not an input/output error. */
+    char        results[2048];
+    struct stat st;
     snprintf(results, sizeof results, "%s/results.csv", dir);
+    if ((!stat(dir, &st) && !S_ISDIR(st.st_mode)) || (!stat(results, &st) && S_ISDIR(st.st_mode))) {
+        int d = !stat(dir, &st) && !S_ISDIR(st.st_mode);
+        fprintf(stderr, "lensim plot: %s: %s\n", sim_escape(d ? dir : results, esc, sizeof esc),
+                d ? "not a directory (give the folder `lensim run` wrote)" : "is a directory");
+        return CLI_EXIT_USAGE;
+    }
     if (access(results, R_OK)) {
         int e = errno;
         fprintf(stderr, "lensim plot: %s: %s (run `lensim run` first)\n", results, strerror(e));

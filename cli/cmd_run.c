@@ -34,6 +34,7 @@
 #include "batch.h"
 #include "cfg.h"
 #include "cmds.h"
+#include "opts.h"
 #include "run.h"
 #include "rows.h"
 #include "runjobs.h"
@@ -565,7 +566,7 @@ static int is_output(const char *dir, const char *name)
     char        p[2200];
     struct stat st;
     if (!strcmp(name, "results.csv") || !strcmp(name, "results.json") || !strcmp(name, "figures") ||
-        !strcmp(name, "results_seeds.csv"))
+        !strcmp(name, "results_seeds.csv") || !strcmp(name, "search.csv"))
         return 1;
     snprintf(p, sizeof p, "%s/%s/manifest.yaml", dir, name);
     if (stat(p, &st) == 0)
@@ -641,6 +642,22 @@ static long old_outputs(const char *dir, int clear, struct sim_msg *err)
     }
     closedir(d);
     return rc ? rc : n;
+}
+
+/* Refuse (force = 0) or clear (force = 1) the results already in the locked dir. 0, or the
+ * reason in err: SIM_ECONFIG "DIR: holds the results of an earlier run" with what to do
+ * (resume_hint: --resume is one of the ways), or SIM_EIO. */
+static int claim_dir(const char *dir, int force, int resume_hint, struct sim_msg *err)
+{
+    long n_old = old_outputs(dir, force, err);
+    if (n_old < 0)
+        return (int)n_old;
+    if (n_old > 0 && !force)
+        return sim_msg_set(err, SIM_ECONFIG,
+                           "%s: holds the results of an earlier run; --force replaces them, "
+                           "%sor write elsewhere with -o",
+                           dir, resume_hint ? "--resume keeps the finished ones, " : "");
+    return SIM_OK;
 }
 
 /* The end-of-run warning (issue 12): requests that failed or were cut, and the setting that
@@ -1242,14 +1259,8 @@ static int run_set(const char *file, const cfg_exp_t *e, const struct cfg *cfgs,
             rc = lock_dir(dir, lock_path, sizeof lock_path, &lock, err);
         /* Results already there (issue 12): refused without --force, which clears them, so that
          * no stale run or figure sits beside the new results.csv; --resume keeps them. */
-        long n_old = rc || so->resume ? 0 : old_outputs(dir, so->force, err);
-        if (n_old < 0)
-            rc = (int)n_old;
-        else if (n_old > 0 && !so->force)
-            rc = sim_msg_set(err, SIM_ECONFIG,
-                             "%s: holds the results of an earlier run; --force replaces them, "
-                             "--resume keeps the finished ones, or write elsewhere with -o",
-                             dir);
+        if (!rc && !so->resume)
+            rc = claim_dir(dir, so->force, 1, err);
     }
     mpi_share(&rc);
     if (rc) {
@@ -1446,106 +1457,70 @@ static int preflight(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, const
     return rc;
 }
 
-int cli_load_experiment(const char *file, char *const *sets, size_t n_sets, const char *data_flag,
-                        struct cfg_exp **e, char *data_dir, size_t data_dir_size,
-                        struct sim_msg *err)
+/* run's own options (opts.h's callback): --resume, --only GLOB, --seed N, --seeds N,
+ * --check, --queue Q. */
+static int run_opt(void *ctx, struct cli_opts *o, int argc, char **argv, int *i)
 {
-    int rc = cfg_load(file, e, err);
-    for (size_t i = 0; !rc && i < n_sets; i++)
-        rc = cfg_add_set(*e, sets[i], err);
-    if (!rc && trace_data_dir(data_flag, data_dir, data_dir_size) && data_flag)
-        rc = sim_msg_set(err, SIM_ENOENT, "--data-dir: %s: no such directory", data_flag);
-    return rc;
+    struct set_opts *so = ctx;
+    const char      *a = argv[*i], *v;
+    if (!strcmp(a, "--resume")) {
+        so->resume = 1;
+        return 0;
+    }
+    if (!strcmp(a, "--check"))
+        return cli_opts_add_set(o, "engine.check=true");
+    if (strcmp(a, "--only") && strcmp(a, "--seed") && strcmp(a, "--seeds") && strcmp(a, "--queue"))
+        return CLI_OPTS_NOT_MINE;
+    if (!(v = cli_opts_value(o, argc, argv, i)) || cli_opts_once(o, a))
+        return CLI_EXIT_USAGE;
+    if (!strcmp(a, "--only")) {
+        so->only = v;
+        return 0;
+    }
+    if (!strcmp(a, "--seeds")) { /* issue 14 */
+        char         *end;
+        unsigned long k = strtoul(v, &end, 10);
+        if (*end || end == v || v[0] == '-' || k < 1 || k > 1000) {
+            char esc[256];
+            fprintf(stderr, "lensim run: --seeds %s: a number of seeds from 1 to 1000\n",
+                    sim_escape(v, esc, sizeof esc));
+            return CLI_EXIT_USAGE;
+        }
+        char n[32];
+        snprintf(n, sizeof n, "%lu", k);
+        return cli_opts_add_kv(o, "seeds", n);
+    }
+    /* The value whole, whatever its length: cfg_add_set judges it (never cut short here). */
+    return cli_opts_add_kv(o, a[2] == 'q' ? "engine.queue" : "seed", v);
 }
 
 int run_cmd(int argc, char **argv)
 {
-    const char     *file = NULL, *outdir = NULL, *data_flag = NULL;
-    int             quiet = 0;
+    struct cli_opts o;
     struct set_opts so = {.jobs = 1};
     cfg_exp_t      *e = NULL;
     struct sim_msg  err = {{0}};
-    char          **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
     char          **why = NULL;
     struct cfg     *cfgs = NULL;
-    size_t          n_sets = 0, n = 0, n_failed = 0;
+    size_t          n = 0, n_failed = 0;
     int             rc = SIM_OK, status = 0;
-    char            seedbuf[64], seedsbuf[64], qbuf[64];
-    if (!sets)
-        return CLI_EXIT_FAILED;
     mpi_start(&argc, &argv);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            sim_free(sets);
-            mpi_stop();
-            return CLI_EXIT_OK;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = 1;
-            sim_log_quiet(1);
-        } else if (!strcmp(a, "--force")) {
-            so.force = 1;
-        } else if (!strcmp(a, "--resume")) {
-            so.resume = 1;
-        } else if ((!strcmp(a, "-j") || !strcmp(a, "--only")) && i + 1 >= argc) {
-            fprintf(stderr, "lensim run: %s needs a value\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        } else if (!strcmp(a, "-j")) {
-            char         *end;
-            unsigned long j = strtoul(argv[++i], &end, 10);
-            if (*end || end == argv[i] || argv[i][0] == '-' || j > 64) {
-                fprintf(stderr, "lensim run: -j %s: a number of workers from 0 to 64\n", argv[i]);
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-            so.jobs = j ? (int)j : cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
-        } else if (!strcmp(a, "--only")) {
-            so.only = argv[++i];
-        } else if (!strcmp(a, "--seeds") && i + 1 < argc) { /* issue 14 */
-            char         *end;
-            unsigned long k = strtoul(argv[++i], &end, 10);
-            if (*end || end == argv[i] || argv[i][0] == '-' || k < 1 || k > 1000) {
-                fprintf(stderr, "lensim run: --seeds %s: a number of seeds from 1 to 1000\n",
-                        argv[i]);
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-            snprintf(seedsbuf, sizeof seedsbuf, "seeds=%lu", k);
-            sets[n_sets++] = seedsbuf;
-        } else if (!strcmp(a, "--check")) {
-            sets[n_sets++] = "engine.check=true";
-        } else if ((!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--seed") ||
-                    !strcmp(a, "--seeds") || !strcmp(a, "--queue") || !strcmp(a, "--data-dir")) &&
-                   i + 1 >= argc) {
-            fprintf(stderr, "lensim run: %s needs a value\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        } else if (!strcmp(a, "-o")) {
-            outdir = argv[++i];
-        } else if (!strcmp(a, "--set")) {
-            sets[n_sets++] = argv[++i];
-        } else if (!strcmp(a, "--seed")) {
-            snprintf(seedbuf, sizeof seedbuf, "seed=%s", argv[++i]);
-            sets[n_sets++] = seedbuf;
-        } else if (!strcmp(a, "--queue")) {
-            snprintf(qbuf, sizeof qbuf, "engine.queue=%s", argv[++i]);
-            sets[n_sets++] = qbuf;
-        } else if (!strcmp(a, "--data-dir")) {
-            data_flag = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "lensim run: unknown option '%s' (see lensim run --help)\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        } else if (!file) {
-            file = a;
-        } else {
-            fprintf(stderr, "lensim run: one experiment file at a time ('%s')\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
+    if ((status = cli_opts_init(&o, "run", argc)) ||
+        (status = cli_opts_parse(&o, argc, argv, run_opt, &so)))
+        goto out;
+    if (o.help) {
+        usage(stdout);
+        goto out;
+    }
+    const char *file = o.file, *outdir = o.outdir;
+    int         quiet = o.quiet;
+    so.jobs = o.jobs;
+    so.force = o.force;
+    if (so.resume && so.force) { /* one would silently lose to the other */
+        fprintf(stderr, "lensim run: --resume and --force contradict each other (--resume keeps "
+                        "the finished runs, --force removes them): give one\n");
+        status = CLI_EXIT_USAGE;
+        goto out;
     }
     if (!file) {
         usage(stderr);
@@ -1553,8 +1528,7 @@ int run_cmd(int argc, char **argv)
         goto out;
     }
     char data_dir[1024] = "";
-    if ((rc = cli_load_experiment(file, sets, n_sets, data_flag, &e, data_dir, sizeof data_dir,
-                                  &err)))
+    if ((rc = cli_opts_load(&o, &e, data_dir, sizeof data_dir, &err)))
         goto fail;
 
     /* Resolve and build every run first: a bad run fails before anything is written. */
@@ -1612,16 +1586,21 @@ out:
     sim_free(why);
     sim_free(cfgs);
     cfg_free(e);
-    sim_free(sets);
+    cli_opts_fini(&o);
     mpi_stop();
     return status;
 }
 
 /* ---- issue 13: the batch runner `lensim search` uses (cmds.h) ---- */
 
-int cli_lock_dir(const char *dir, char *path, size_t n, int *fd, struct sim_msg *err)
+int cli_lock_dir(const char *dir, int force, char *path, size_t n, int *fd, struct sim_msg *err)
 {
-    return lock_dir(dir, path, n, fd, err);
+    int rc = run_mkdirs(dir, err);
+    if (!rc && !(rc = lock_dir(dir, path, n, fd, err)) && (rc = claim_dir(dir, force, 0, err))) {
+        unlock_dir(*fd, path);
+        *fd = -1;
+    }
+    return rc;
 }
 
 void cli_unlock_dir(int fd, const char *path) { unlock_dir(fd, path); }
@@ -1666,6 +1645,14 @@ int cli_run_batch(const cfg_exp_t *e, const struct cfg *cfgs, size_t n, int jobs
     for (int k = 0; k < N_STOP_SIGNALS; k++)
         sigaction(stop_signals[k], &sa, &old[k]);
     size_t failed = run_todo(e, job, n, state, out, jobs, dir, data_dir, &bar, print_none, NULL);
+    /* run_todo stops only at a fatal failure (fatal_rc: a sweep goes on past a run that cannot
+     * run); here every run's summary is needed, so any failed run is the batch's failure, never
+     * a zeroed summary read as a result. */
+    for (size_t i = 0; i < failed; i++)
+        if (out[i].rc) {
+            failed = i;
+            break;
+        }
     if (interrupted) {
         rc = SIM_EINTR;
     } else if (failed < n) {

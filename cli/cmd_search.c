@@ -16,15 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "afile.h"
 #include "alloc.h"
 #include "cfg.h"
 #include "cmds.h"
 #include "met.h"
+#include "opts.h"
 #include "run.h"
 #include "runjobs.h"
+#include "table.h"
 #include "trace.h"
 
 enum { MAX_TARGETS = 8, MAX_PROBES = 256 };
+static const double MIN_TOL = 1e-9; /* --tol's floor */
 
 struct target {
     char   key[64];
@@ -45,18 +49,21 @@ static void usage(FILE *f)
     fprintf(f, "usage: lensim search EXPERIMENT.yaml --target METRIC<OP>VALUE [--target ...]\n"
                "                     --over workload.rate|workload.rate_scale|cluster.replicas\n"
                "                     [--lo X] [--hi X] [--tol F] [-j N] [-o DIR] [--set K=V]...\n"
-               "                     [--data-dir DIR] [-q]\n\n"
+               "                     [--data-dir DIR] [--force] [-q]\n\n"
                "Capacity search on the experiment's first run: the largest rate (or rate scale)\n"
                "at which every target holds, or the fewest replicas. Each probe is a whole run,\n"
                "kept as DIR/probe-NN_<key>-<value>; DIR/search.csv lists them. DIR defaults to\n"
-               "results/<name>-search.\n\n"
+               "results/<name>-search; one that holds results is refused unless --force,\n"
+               "which removes them first.\n\n"
                "  --target T   a summary.json value and a bound: p99_ttft_ms<2000,\n"
                "               slo_attainment>=0.99, mean_tpot_ms<=100 (all must hold)\n"
                "  --over KEY   what to search over\n"
                "  --lo, --hi   the range (rates: required; replicas: 1 and 64 by default)\n"
                "  --tol F      rates: stop when the passing and failing values are within F of\n"
-               "               the passing one (default 0.01)\n"
-               "  -j N         N probes per round, in worker processes (default 1: bisection)\n\n"
+               "               the passing one (default 0.01; at least 1e-9); a search that\n"
+               "               needs more than 256 probes stops there with exit status 1\n"
+               "  -j N         N probes per round, in worker processes (0: one per CPU;\n"
+               "               default 1: bisection)\n\n"
                "exit status: 0 answer found, 1 a run failed or no value in range passes,\n"
                "2 invalid experiment or option, 3 input/output error, 128+N stopped by signal N\n");
 }
@@ -106,93 +113,109 @@ static int parse_num(const char *flag, const char *s, double *v)
     return 0;
 }
 
+/* Set over = x in e and build the first run with it, then free it: 0, or the reason the probe
+ * cannot run, placed (cfg_place_msg). Leaves the --set in e (a later one overrides it). */
+static int probe_check(cfg_exp_t *e, const char *over, double x, const char *data_dir,
+                       struct sim_msg *err)
+{
+    char        set[128];
+    struct cfg  c;
+    struct run *r = sim_malloc(sizeof *r);
+    int         rc;
+    if (!r)
+        return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+    snprintf(set, sizeof set, "%s=%.17g", over, x);
+    if (!(rc = cfg_add_set(e, set, err)) && !(rc = cfg_resolve(e, 0, &c, err))) {
+        if ((rc = run_build(&c, cfg_dir(e), data_dir, r, err)))
+            cfg_place_msg(e, 0, err);
+        run_fini(r);
+    }
+    sim_free(r);
+    return rc;
+}
+
+/* search's own options (opts.h's callback): --target, --over, --lo, --hi, --tol. */
+struct search_opts {
+    const char   *over;
+    struct target tg[MAX_TARGETS];
+    size_t        n_tg;
+    double        lo, hi, tol;
+};
+
+static int search_opt(void *ctx, struct cli_opts *o, int argc, char **argv, int *i)
+{
+    struct search_opts *so = ctx;
+    const char         *a = argv[*i], *v;
+    if (strcmp(a, "--target") && strcmp(a, "--over") && strcmp(a, "--lo") && strcmp(a, "--hi") &&
+        strcmp(a, "--tol"))
+        return CLI_OPTS_NOT_MINE;
+    if (!(v = cli_opts_value(o, argc, argv, i)) || (strcmp(a, "--target") && cli_opts_once(o, a)))
+        return CLI_EXIT_USAGE;
+    if (!strcmp(a, "--target")) {
+        int t = so->n_tg < MAX_TARGETS ? parse_target(v, &so->tg[so->n_tg]) : -3;
+        if (t) {
+            fprintf(stderr, "lensim search: --target %s: %s\n", v,
+                    t == -2   ? "no such summary.json value (p99_ttft_ms, slo_attainment, "
+                                "mean_tpot_ms, request_throughput, ...)"
+                    : t == -3 ? "at most 8 targets"
+                              : "expected METRIC<VALUE, <=, > or >=, e.g. p99_ttft_ms<2000");
+            return CLI_EXIT_USAGE;
+        }
+        so->n_tg++;
+    } else if (!strcmp(a, "--over")) {
+        so->over = v;
+        if (strcmp(v, "workload.rate") && strcmp(v, "workload.rate_scale") &&
+            strcmp(v, "cluster.replicas")) {
+            fprintf(stderr,
+                    "lensim search: --over %s: one of workload.rate, workload.rate_scale, "
+                    "cluster.replicas\n",
+                    v);
+            return CLI_EXIT_USAGE;
+        }
+    } else {
+        double *x = a[2] == 'l' ? &so->lo : a[2] == 'h' ? &so->hi : &so->tol;
+        if (parse_num(a, v, x))
+            return CLI_EXIT_USAGE;
+        /* A finer width than this is below what the doubles between lo and hi can split
+         * (about 1e-16 relative): the search would probe one rate again and again. */
+        if (x == &so->tol && *x < MIN_TOL) {
+            fprintf(stderr, "lensim search: --tol %s: from %g (a relative width)\n", v, MIN_TOL);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
 int search_cmd(int argc, char **argv)
 {
-    const char    *file = NULL, *outdir = NULL, *data_flag = NULL, *over = NULL;
-    struct target  tg[MAX_TARGETS];
-    size_t         n_tg = 0, n_sets = 0, n_pr = 0;
-    double         lo = 0, hi = 0, tol = 0.01;
-    int            jobs = 1, quiet = 0, status = 0, rc = 0, lock = -1;
-    char         **sets = sim_calloc((size_t)argc + 1, sizeof *sets);
-    struct probe  *pr = sim_calloc(MAX_PROBES, sizeof *pr);
-    struct cfg    *batch = sim_calloc(64, sizeof *batch);
-    cfg_exp_t     *e = NULL;
-    struct sim_msg err = {{0}};
-    char           lock_path[1100], dir[1024];
-    FILE          *csv = NULL;
-    if (!sets || !pr || !batch) {
+    struct cli_opts    o;
+    struct search_opts so = {.tol = 0.01};
+    size_t             n_pr = 0;
+    int                status = 0, rc = 0, lock = -1, capped = 0;
+    struct probe      *pr = sim_calloc(MAX_PROBES, sizeof *pr);
+    struct cfg        *batch = sim_calloc(64, sizeof *batch);
+    cfg_exp_t         *e = NULL;
+    struct sim_msg     err = {{0}};
+    char               lock_path[1100], dir[1024];
+    struct sim_afile   csv = {0};
+    if ((status = cli_opts_init(&o, "search", argc)))
+        goto out;
+    if (!pr || !batch) {
         status = CLI_EXIT_FAILED;
         goto out;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            goto out;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = 1;
-            sim_log_quiet(1);
-        } else if (a[0] == '-' && a[1] && i + 1 >= argc) {
-            fprintf(stderr, "lensim search: %s needs a value\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        } else if (!strcmp(a, "--target")) {
-            int t = n_tg < MAX_TARGETS ? parse_target(argv[++i], &tg[n_tg]) : -3;
-            if (t) {
-                fprintf(stderr, "lensim search: --target %s: %s\n", argv[i],
-                        t == -2   ? "no such summary.json value (p99_ttft_ms, slo_attainment, "
-                                    "mean_tpot_ms, request_throughput, ...)"
-                        : t == -3 ? "at most 8 targets"
-                                  : "expected METRIC<VALUE, <=, > or >=, e.g. p99_ttft_ms<2000");
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-            n_tg++;
-        } else if (!strcmp(a, "--over")) {
-            over = argv[++i];
-            if (strcmp(over, "workload.rate") && strcmp(over, "workload.rate_scale") &&
-                strcmp(over, "cluster.replicas")) {
-                fprintf(stderr,
-                        "lensim search: --over %s: one of workload.rate, workload.rate_scale, "
-                        "cluster.replicas\n",
-                        over);
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "--lo") || !strcmp(a, "--hi") || !strcmp(a, "--tol")) {
-            double *v = a[2] == 'l' ? &lo : a[2] == 'h' ? &hi : &tol;
-            if (parse_num(a, argv[++i], v)) {
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "-j")) {
-            char *end;
-            long  j = strtol(argv[++i], &end, 10);
-            if (*end || j < 1 || j > 64) {
-                fprintf(stderr, "lensim search: -j %s: from 1 to 64\n", argv[i]);
-                status = CLI_EXIT_USAGE;
-                goto out;
-            }
-            jobs = (int)j;
-        } else if (!strcmp(a, "-o")) {
-            outdir = argv[++i];
-        } else if (!strcmp(a, "--set")) {
-            sets[n_sets++] = argv[++i];
-        } else if (!strcmp(a, "--data-dir")) {
-            data_flag = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "lensim search: unknown option '%s' (see lensim search --help)\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        } else if (!file) {
-            file = a;
-        } else {
-            fprintf(stderr, "lensim search: one experiment file at a time ('%s')\n", a);
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
+    if ((status = cli_opts_parse(&o, argc, argv, search_opt, &so)))
+        goto out;
+    if (o.help) {
+        usage(stdout);
+        goto out;
     }
-    int integer = over && !strcmp(over, "cluster.replicas");
+    const char          *file = o.file, *outdir = o.outdir, *over = so.over;
+    const struct target *tg = so.tg;
+    size_t               n_tg = so.n_tg;
+    double               lo = so.lo, hi = so.hi, tol = so.tol;
+    int                  jobs = o.jobs, quiet = o.quiet;
+    int                  integer = over && !strcmp(over, "cluster.replicas");
     if (!file || !n_tg || !over) {
         fprintf(stderr, "lensim search: needs an experiment, --target and --over\n");
         usage(stderr);
@@ -215,20 +238,26 @@ int search_cmd(int argc, char **argv)
     }
 
     char data_dir[1024] = "";
-    if ((rc = cli_load_experiment(file, sets, n_sets, data_flag, &e, data_dir, sizeof data_dir,
-                                  &err)))
+    if ((rc = cli_opts_load(&o, &e, data_dir, sizeof data_dir, &err)))
         goto fail;
     struct cfg base;
     if ((rc = cfg_resolve(e, 0, &base, &err)))
         goto fail;
+    /* Both ends of the range are built (and freed) before anything is written: a probe that
+     * cannot run (a rate on a trace that has its own arrival times, weights that do not fit) is
+     * an error here, never a missing summary later. A table profile is parsed once for every
+     * probe (cal_table_keep; workers inherit it). */
+    cal_table_keep(1);
+    for (int end = 0; end < 2; end++)
+        if ((rc = probe_check(e, over, end ? hi : lo, data_dir, &err)))
+            goto fail;
     if (snprintf(dir, sizeof dir, "%s", outdir ? outdir : "") >= (int)sizeof dir - 200) {
         rc = sim_msg_set(&err, SIM_ECONFIG, "-o: path too long");
         goto fail;
     }
     if (!outdir)
         snprintf(dir, sizeof dir, "results/%.200s-search", base.name);
-    if ((rc = run_mkdirs(dir, &err)) ||
-        (rc = cli_lock_dir(dir, lock_path, sizeof lock_path, &lock, &err)))
+    if ((rc = cli_lock_dir(dir, o.force, lock_path, sizeof lock_path, &lock, &err)))
         goto fail;
     if (!quiet)
         printf("lensim search %s: %s over %s in [%g, %g] -> %s\n", file, tg[0].text, over, lo, hi,
@@ -276,6 +305,25 @@ int search_cmd(int argc, char **argv)
                 fflush(stdout);
             }
         }
+        /* The first round holds the lightest load (lo; replicas: hi): a target with no value
+         * there (an slo_* value with no slo.* set, a latency of a run where nothing finished)
+         * has none to search for; that is the experiment's fault, not the load's. */
+        for (size_t t = 0; round == 0 && t < n_tg; t++) {
+            size_t k = integer ? 1 : 0;
+            double v;
+            holds(&tg[t], &pr[k].sum, &v);
+            if (isnan(v)) {
+                rc = sim_msg_set(&err, SIM_ECONFIG,
+                                 "--target %s: no value at %s = %.6g (%s), the lightest load: "
+                                 "%s",
+                                 tg[t].text, over, pr[k].x, pr[k].name,
+                                 strncmp(tg[t].key, "slo_", 4) &&
+                                         strcmp(tg[t].key, "request_goodput")
+                                     ? "no request finished there"
+                                     : "set an SLO (slo.ttft_ms, slo.tpot_ms or slo.e2el_ms)");
+                goto fail;
+            }
+        }
         /* Update the bracket from every probe so far: the first failure in the direction of
          * more load, and the passing value just before it. */
         good = bad = NAN;
@@ -308,42 +356,44 @@ int search_cmd(int argc, char **argv)
                 continue;
             pts[n_pts++] = x;
         }
-        if (n_pr + n_pts > MAX_PROBES)
+        if (n_pr + n_pts > MAX_PROBES) {
+            capped = 1; /* the next round would pass the limit: stopped short of --tol */
             break;
+        }
     }
 
-    /* search.csv: every probe in order. */
+    /* search.csv: every probe in order, written whole or not at all (afile.h). */
     char path[1300];
     snprintf(path, sizeof path, "%s/search.csv", dir);
-    if (!(csv = fopen(path, "w"))) {
-        rc = sim_msg_set(&err, SIM_EIO, "%s: %s", path, strerror(errno));
+    if ((rc = sim_afile_open(&csv, path, &err)))
         goto fail;
-    }
-    fprintf(csv, "probe,%s,pass", over);
+    fprintf(csv.f, "probe,%s,pass", over);
     for (size_t t = 0; t < n_tg; t++)
-        fprintf(csv, ",%s", tg[t].key);
-    fputc('\n', csv);
+        fprintf(csv.f, ",%s", tg[t].key);
+    fputc('\n', csv.f);
     for (size_t i = 0; i < n_pr; i++) {
-        fprintf(csv, "%s,%.17g,%d", pr[i].name, pr[i].x, pr[i].pass);
+        fprintf(csv.f, "%s,%.17g,%d", pr[i].name, pr[i].x, pr[i].pass);
         for (size_t t = 0; t < n_tg; t++) {
             double v;
             holds(&tg[t], &pr[i].sum, &v);
-            fprintf(csv, ",%.6f", v);
+            fprintf(csv.f, ",%.6f", v);
         }
-        fputc('\n', csv);
+        fputc('\n', csv.f);
     }
-    if (fclose(csv)) {
-        csv = NULL;
-        rc = sim_msg_set(&err, SIM_EIO, "%s: %s", path, strerror(errno));
+    if ((rc = sim_afile_commit(&csv, &err)))
         goto fail;
-    }
-    csv = NULL;
     if (isnan(good)) {
         printf("no %s in [%g, %g] meets every target (%zu probes)\n", over, lo, hi, n_pr);
         status = CLI_EXIT_FAILED;
     } else if (isnan(bad)) {
         printf("every probe meets the targets: the answer lies %s %g (%zu probes)\n",
                integer ? "at or below" : "at or above", good, n_pr);
+    } else if (capped) {
+        fprintf(stderr,
+                "lensim search: stopped after %zu probes (the limit is %d) before --tol was "
+                "met: %.17g passes, %.17g fails, %.3g%% apart (search.csv lists the probes)\n",
+                n_pr, MAX_PROBES, good, bad, 100 * fabs(bad - good) / good);
+        status = CLI_EXIT_FAILED;
     } else if (integer) {
         printf("answer: %s = %.0f (%.0f fails; %zu probes)\n", over, good, bad, n_pr);
     } else {
@@ -360,12 +410,12 @@ fail:
         status = cli_exit_status(rc);
     }
 out:
-    if (csv)
-        fclose(csv);
+    cal_table_keep(0);
+    sim_afile_discard(&csv);
     if (lock >= 0)
         cli_unlock_dir(lock, lock_path);
     cfg_free(e);
-    sim_free(sets);
+    cli_opts_fini(&o);
     sim_free(pr);
     sim_free(batch);
     return status;

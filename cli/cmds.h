@@ -7,11 +7,6 @@
 #ifndef LENSIM_CMDS_H
 #define LENSIM_CMDS_H
 
-#include <stddef.h>
-
-struct cfg_exp; /* cfg.h: cfg_exp_t */
-struct sim_msg;
-
 /* The exit statuses (`lensim --help` and the README's "Errors and exit statuses" list them). */
 enum cli_exit {
     CLI_EXIT_OK = 0,            /* success */
@@ -24,14 +19,6 @@ enum cli_exit {
 
 /* The exit status for a library result (0 or a negative enum sim_err). Pure; cannot fail. */
 int cli_exit_status(int rc);
-
-/* Load experiment file, apply the --set overrides sets[0..n_sets) in order, and resolve the data
- * directory (--data-dir data_flag, else $LENSIM_DATA, else ../shared/data) into data_dir. The
- * common start of `run` and `search` (cmd_run.c). Returns 0 with *e owned by the caller (also
- * on failure, when set: cfg_free it), or a negative code with the place in err. */
-int cli_load_experiment(const char *file, char *const *sets, size_t n_sets, const char *data_flag,
-                        struct cfg_exp **e, char *data_dir, size_t data_dir_size,
-                        struct sim_msg *err);
 
 int run_cmd(int argc, char **argv);       /* cmd_run.c: lensim run EXPERIMENT.yaml */
 int plot_cmd(int argc, char **argv);      /* cmd_plot.c: lensim plot DIR */

@@ -10,8 +10,11 @@
 #include "cfg.h"
 #include "met.h"
 
-/* The output directory's lock (DIR/.lock, see cmd_run.c): 0 or SIM_EIO with the reason. */
-int  cli_lock_dir(const char *dir, char *path, size_t n, int *fd, struct sim_msg *err);
+/* Make the output directory and take its lock (DIR/.lock, see cmd_run.c), then refuse the
+ * results of an earlier run or search in it (SIM_ECONFIG, "DIR: holds the results of an earlier
+ * run; --force replaces them ...") or, with force, remove them. 0 with *fd the lock, or the
+ * reason in err with nothing held. */
+int  cli_lock_dir(const char *dir, int force, char *path, size_t n, int *fd, struct sim_msg *err);
 void cli_unlock_dir(int fd, const char *path);
 /* Run cfgs[0..n) of e into dir/<run_name>, `jobs` at a time in worker processes (<= 1: here),
  * catching SIGINT/SIGTERM/SIGHUP for the duration; on success sums[i] and wall_s[i] hold each

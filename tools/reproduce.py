@@ -469,6 +469,10 @@ def cmd_run(a):
                os.path.join(a.out, e), "--force", "-j", str(a.j)]
         print("reproduce: " + " ".join(cmd), flush=True)
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL)
+        if r.returncode < 0:  # killed by a signal: say so, and end as the shell would report it
+            print("reproduce: %s: lensim stopped by signal %d" % (e, -r.returncode),
+                  file=sys.stderr)
+            sys.exit(128 - r.returncode)
         if r.returncode != 0:
             raise SystemExit("reproduce: %s failed (exit %d)" % (e, r.returncode))
 
@@ -476,6 +480,14 @@ def cmd_run(a):
 def version(lensim):
     r = subprocess.run([lensim, "--version"], capture_output=True, text=True)
     return r.stdout.strip()
+
+
+def replace_file(path, text):
+    """Write text to path through a temporary file beside it, renamed into place when whole."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def cmd_report(a):
@@ -503,11 +515,12 @@ def cmd_report(a):
             {"file": "s3-sensitivity.png", "alt": "S3 / ORCA against prompt length, the share "
              "of outputs beyond the first bucket, model size and iteration overhead"})
     data["inputs"] = {f: sha256(os.path.join(ROOT, f)) for f in inputs_of(claims, a.docs)}
-    with open(os.path.join(a.docs, "reproduction-data.json"), "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.write("\n")
-    with open(os.path.join(a.docs, "REPRODUCTION.md"), "w") as f:
-        f.write(render(claims, data))
+    # Render first, then replace both files whole: a failure leaves the old pair, never a
+    # truncated document or a data file the document does not match.
+    text = render(claims, data)
+    replace_file(os.path.join(a.docs, "reproduction-data.json"),
+                 json.dumps(data, indent=1, sort_keys=True) + "\n")
+    replace_file(os.path.join(a.docs, "REPRODUCTION.md"), text)
     print("reproduce: wrote %s" % os.path.join(a.docs, "REPRODUCTION.md"))
 
 
@@ -561,12 +574,26 @@ def main():
     c.add_argument("--docs", default=os.path.join(ROOT, "docs"))
     a = ap.parse_args()
     a.docs = os.path.abspath(a.docs)
-    if a.cmd == "run":
-        cmd_run(a)
-    elif a.cmd == "report":
-        cmd_report(a)
-    else:
-        sys.exit(cmd_check(a))
+    # Bad input (a missing file or lensim, a malformed claims.json or results file) is one line
+    # and exit 2, as lensim's own invalid input is; Ctrl-C is 130. Never a traceback.
+    try:
+        if a.cmd == "run":
+            cmd_run(a)
+        elif a.cmd == "report":
+            cmd_report(a)
+        else:
+            sys.exit(cmd_check(a))
+    except KeyboardInterrupt:
+        print("reproduce: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except OSError as e:
+        where = e.filename if e.filename is not None else ""
+        print("reproduce: %s%s%s" % (where, ": " if where else "", e.strerror or e),
+              file=sys.stderr)
+        sys.exit(2)
+    except (ValueError, KeyError, IndexError) as e:
+        print("reproduce: %s: %r" % (type(e).__name__, e), file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
