@@ -6,7 +6,9 @@
  *
  * Builds runs on copies of the shipped table profile: A, A again (remembered), B (A with one
  * comment byte changed: same size, a change no size or name check would see), A again, then B
- * under another name. Each build's profile_hash must be the FNV-1a of that file as it is now.
+ * under another name; then C (A with comment lines after `end`), A (a prefix of the kept C),
+ * C again (the kept A a prefix of it). Each build's profile_hash must be the FNV-1a of that
+ * file as it is now.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +114,25 @@ TEST(profile_hash_is_the_files_fnv)
     write_all(q, b, n);
     ASSERT_EQ(built_hash(q), hb);
     ASSERT_EQ(built_hash(p), ha);
+
+    /* One a prefix of the other (comments after `end`): longer, shorter, longer again. */
+    const char pad[] = "# padding after the tables\n";
+    size_t     m = n + 3 * (sizeof pad - 1);
+    char      *c = malloc(m);
+    ASSERT_TRUE(c);
+    memcpy(c, a, n);
+    for (int i = 0; i < 3; i++)
+        memcpy(c + n + (size_t)i * (sizeof pad - 1), pad, sizeof pad - 1);
+    uint64_t hc = fnv1a(c, m);
+    write_all(p, c, m);
+    ASSERT_EQ(built_hash(p), hc);
+    write_all(p, a, n); /* a prefix of the kept bytes */
+    ASSERT_EQ(built_hash(p), ha);
+    ASSERT_EQ(built_hash(p), ha);
+    write_all(p, c, m); /* the kept bytes are a prefix of the file */
+    ASSERT_EQ(built_hash(p), hc);
+    ASSERT_EQ(built_hash(q), hb);
+    free(c);
 
     remove(p);
     remove(q);
