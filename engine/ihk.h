@@ -11,7 +11,7 @@
  *   push: append, sift up while strictly less than the parent;
  *   remove (pop is remove of the top): the last element fills the hole, sifts up, then down;
  *   down: take the right child only when strictly less than the left; stop unless the child is
- *         strictly less (evaluated bottom-up, with the same outcome: ihk__down).
+ *         strictly less.
  * An element's key is fixed while it is inside (ihk_update changes it).
  * Cost: O(log n) push and pop; O(n) remove and update of any element; O(1) top.
  * Ownership: caller storage (ihk_init / ihk_fini); borrows its elements; its array grows
@@ -61,18 +61,10 @@ static inline size_t ihk__up(struct ihk *h, size_t i)
     return i;
 }
 
-/* The sift down, evaluated bottom-up (issue 13; Floyd's way): the hole left by the moving slot s
- * first goes down the path of lesser children (right only when strictly less) to the bottom,
- * then s rises back while its parent's key is not less than its own. Along that path the keys
- * never decrease (the subtrees below i are heaps), so s comes to rest just below the last key
- * strictly less than its own: where the top-down rule (go down while the lesser child is
- * strictly less than s) stops, every other slot back in its place. The same array as ih.h's
- * sift, slot for slot (tests/test_ih.c), with one comparison less per level: a popped heap's
- * last slot belongs near the bottom, and the pops were 7 % of a conv_n50000 run. */
 static inline size_t ihk__down(struct ihk *h, size_t i)
 {
     struct ihk_slot *a = h->a, s = a[i];
-    size_t           n = h->n, top = i;
+    size_t           n = h->n;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
@@ -80,12 +72,10 @@ static inline size_t ihk__down(struct ihk *h, size_t i)
         /* The right child only when strictly less; written so the compiler may select without
          * a branch (which child is smaller is a coin toss a predictor cannot learn). */
         c += c + 1 < n && a[c + 1].key < a[c].key;
+        if (!(a[c].key < s.key))
+            break;
         a[i] = a[c];
         i = c;
-    }
-    while (i > top && !(a[(i - 1) / 2].key < s.key)) {
-        a[i] = a[(i - 1) / 2];
-        i = (i - 1) / 2;
     }
     a[i] = s;
     return i;
