@@ -709,22 +709,16 @@ int cal_table_latency(const cal_table_t *t, const struct cal_table_batch *b, dou
                            (unsigned long long)n, b->decode_seqs,
                            (unsigned long long)b->prefill_tok, (unsigned long long)r,
                            t->token_round, t->tokens_max);
-    /* Issue 13: the row copied whole and tested for a missing value (NaN) without a branch per
-     * operator; only then, on the rare row with a gap, the first missing one is found and named,
-     * as before. */
-    double tv[N_TOK_OPS];
-    memcpy(tv, t->tok + (size_t)r * N_TOK_OPS, sizeof tv);
-    tv[OP_KV_SAVE] = t->tok[(size_t)n * N_TOK_OPS + OP_KV_SAVE];
-    int gap = 0;
-    for (int i = 0; i < N_TOK_OPS; i++)
-        gap |= tv[i] != tv[i];
-    if (gap)
-        for (int i = 0; i < N_TOK_OPS; i++)
-            if (isnan(tv[i])) {
-                char k[48];
-                snprintf(k, sizeof k, "%llu tokens", (unsigned long long)(i == OP_KV_SAVE ? n : r));
-                return missing(why, tok_op_name[i], k);
-            }
+    double        tv[N_TOK_OPS];
+    const double *row = t->tok + (size_t)r * N_TOK_OPS;
+    for (int i = 0; i < N_TOK_OPS; i++) {
+        tv[i] = i == OP_KV_SAVE ? t->tok[(size_t)n * N_TOK_OPS + OP_KV_SAVE] : row[i];
+        if (isnan(tv[i])) {
+            char k[48];
+            snprintf(k, sizeof k, "%llu tokens", (unsigned long long)(i == OP_KV_SAVE ? n : r));
+            return missing(why, tok_op_name[i], k);
+        }
+    }
 
     /* Decode attention at (sequences, mean context rounded down, then up to kv_round). */
     double dec = 0;
