@@ -85,6 +85,52 @@ TEST(quantiles_equal_sorted_reference)
     gsl_rng_free(r);
 }
 
+/* Issue 13: met_quantiles' bucketed path (n >= 4096, every value >= 0, none -0.0) and its
+ * fallbacks, against the sorted reference: sizes around the threshold, values over 600 binades
+ * (denormals to 1e300), values a few ulps apart, zeros with positives, all equal, one negative
+ * (fallback), and a -0.0 among them (fallback: compared by value, as -0.0 == 0.0 sorts either
+ * way). Every quantile of fs bit for bit. */
+TEST(bucketed_quantiles_equal_sorted_reference)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 77);
+    const size_t sizes[] = {4095, 4096, 4097, 50000};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        size_t  n = sizes[t];
+        double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), got[NF];
+        ASSERT_TRUE(x && y);
+        for (int kind = 0; kind < 7; kind++) {
+            for (size_t i = 0; i < n; i++) {
+                double u = gsl_rng_uniform(r);
+                switch (kind) {
+                case 0: x[i] = exp((u - 0.5) * 1380); break; /* 1e-300 .. 1e300 */
+                case 1:
+                    x[i] = nextafter(1.0, 2.0) + (double)gsl_rng_uniform_int(r, 7) * 0x1p-52;
+                    break;
+                case 2: x[i] = u < 0.3 ? 0.0 : u; break;
+                case 3: x[i] = 0x1p-1074 * (double)gsl_rng_uniform_int(r, 100); break;
+                case 4: x[i] = 42.0; break;
+                case 5: x[i] = i == n / 3 ? -1.0 : u; break;
+                default: x[i] = i == n / 3 ? -0.0 : u < 0.1 ? 0.0 : u; break;
+                }
+            }
+            memcpy(y, x, n * sizeof *x);
+            gsl_sort(y, 1, n);
+            met_quantiles(x, n, fs, NF, got);
+            for (size_t q = 0; q < NF; q++) {
+                double want = gsl_stats_quantile_from_sorted_data(y, 1, n, fs[q]);
+                if (kind == 6)
+                    ASSERT_TRUE(got[q] == want);
+                else
+                    ASSERT_DEQ(got[q], want);
+            }
+        }
+        free(x);
+        free(y);
+    }
+    gsl_rng_free(r);
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -460,5 +506,6 @@ int main(void)
     RUN(met_itl_after_merges);
     RUN(itl_repeated_records_as_before);
     RUN(stat_of4_equals_gsl);
+    RUN(bucketed_quantiles_equal_sorted_reference);
     return test_main_end();
 }
