@@ -3,11 +3,14 @@
  * too, plus the number of prefills (n_seqs - decode_seqs) and, only when some prefill has
  * tokens cached before its chunk (agg.prefill_kv > 0), each prefill's cached tokens from the
  * listing (O(batch)), because the tables key prefill attention by the sum of each one's count
- * rounded up (Vidur's _get_batch_prefill_attention_params). */
+ * rounded up (Vidur's _get_batch_prefill_attention_params).
+ * Issue 13: the roundings on the per-iteration path are engine/round.h's sim_llround, equal to
+ * llround for every double (tests/test_speed_round.c), without the call into libm. */
 #include "exec.h"
 
 #include <math.h>
 
+#include "round.h"
 #include "table.h"
 
 struct kv_sum {
@@ -35,10 +38,10 @@ static int table_latency(const struct cost *c, const struct exec_batch *b, doubl
     SIM_ASSERT(a->decode_seqs >= 0 && a->decode_seqs <= b->n_seqs);
     struct cal_table_batch t = {
         .decode_seqs = (uint32_t)a->decode_seqs,
-        .decode_ctx = (uint64_t)llround(a->decode_ctx),
+        .decode_ctx = (uint64_t)sim_llround(a->decode_ctx),
         .prefills = b->n_seqs - (uint32_t)a->decode_seqs,
-        .prefill_tok = (uint64_t)llround(a->prefill_tok),
-        .prefill_sq = (uint64_t)llround(a->prefill_sq),
+        .prefill_tok = (uint64_t)sim_llround(a->prefill_tok),
+        .prefill_sq = (uint64_t)sim_llround(a->prefill_sq),
     };
     if (a->prefill_kv > 0) {
         struct kv_sum k = {.round = cal_table_kv_round(c->prof.table)};
@@ -82,7 +85,7 @@ static int model_iter_ns(void *self, const struct exec_batch *b, simtime_t *out,
                            "an iteration of %g s (perf profile latency %g s + swap traffic %g s) "
                            "is past the simulator's time limit of %.0f s (2^62 ns): %s",
                            s, lat, b->extra_s, (double)SIM_T_MAX / SIM_NS_PER_S, cause);
-    *out = ns < 1 ? 1 : (simtime_t)llround(ns);
+    *out = ns < 1 ? 1 : (simtime_t)sim_llround(ns);
     return SIM_OK;
 }
 

@@ -408,6 +408,62 @@ uint64_t met_timeline_max_bytes(const met_t *m)
            (sizeof(struct tl) + (uint64_t)m->cfg.timeline_rows * sizeof(struct tl_row));
 }
 
+/* Issue 13: the mean and sd of the per-request arrays, as GSL computes them (gsl_stats_mean and
+ * gsl_stats_variance_m: GSL 2.7's statistics/mean_source.c and variance_source.c, the library
+ * lensim links): running recurrences in long double, one division per element,
+ *   mean += (x[i] - mean) / (i + 1)                                 (mean: long double)
+ *   delta = (long double)(x[i] - m);  var += (delta * delta - var) / (i + 1)   (m: the double mean)
+ * returned as double, the variance times n / (n - 1). Each chain waits on its division, so the
+ * four arrays of one length (ttft, e2el, queue, norm) run side by side here, four independent
+ * chains in one loop: the same operations on the same values in the same order per array,
+ * hence the same bits (tests/test_stats.c compares with GSL itself). */
+enum { MOM_K = 4 };
+
+static void moments4(double *const x[MOM_K], size_t n, double mean[MOM_K], double var_m[MOM_K])
+{
+    long double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (size_t i = 0; i < n; i++) {
+        a0 += (x[0][i] - a0) / (i + 1);
+        a1 += (x[1][i] - a1) / (i + 1);
+        a2 += (x[2][i] - a2) / (i + 1);
+        a3 += (x[3][i] - a3) / (i + 1);
+    }
+    mean[0] = (double)a0, mean[1] = (double)a1, mean[2] = (double)a2, mean[3] = (double)a3;
+    long double v0 = 0, v1 = 0, v2 = 0, v3 = 0;
+    for (size_t i = 0; i < n; i++) {
+        const long double d0 = x[0][i] - mean[0], d1 = x[1][i] - mean[1];
+        const long double d2 = x[2][i] - mean[2], d3 = x[3][i] - mean[3];
+        v0 += (d0 * d0 - v0) / (i + 1);
+        v1 += (d1 * d1 - v1) / (i + 1);
+        v2 += (d2 * d2 - v2) / (i + 1);
+        v3 += (d3 * d3 - v3) / (i + 1);
+    }
+    const long double v[MOM_K] = {v0, v1, v2, v3};
+    for (int j = 0; j < MOM_K; j++) {
+        const double var = (double)v[j]; /* GSL's compute_variance returns a double */
+        var_m[j] = var * ((double)n / (double)(n - 1));
+    }
+}
+
+/* met_stat_of for MOM_K arrays of n values each (n > 1). */
+void met__stat_of4(double *const x[MOM_K], size_t n, struct met_stat *s[MOM_K])
+{
+    double mean[MOM_K], var_m[MOM_K];
+    moments4(x, n, mean, var_m);
+    static const double f[3] = {0.5, 0.9, 0.99};
+    for (int j = 0; j < MOM_K; j++) {
+        double q[3];
+        memset(s[j], 0, sizeof *s[j]);
+        s[j]->n = n;
+        s[j]->mean = mean[j];
+        s[j]->std = sqrt(var_m[j] * (n - 1) / n); /* as met_stat_of */
+        met_quantiles(x[j], n, f, 3, q);
+        s[j]->median = q[0];
+        s[j]->p90 = q[1];
+        s[j]->p99 = q[2];
+    }
+}
+
 void met_stat_of(double *x, size_t n, struct met_stat *s)
 {
     memset(s, 0, sizeof *s);
@@ -491,11 +547,16 @@ int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out)
     } else {
         out->ssjf_throughput = NAN;
     }
-    met_stat_of(m->ttft, m->n, &out->ttft);
+    if (m->n > 1) { /* issue 13: the four arrays of length n side by side (met__stat_of4) */
+        met__stat_of4((double *const[]){m->ttft, m->e2el, m->queue, m->norm}, m->n,
+                      (struct met_stat *[]){&out->ttft, &out->e2el, &out->queue, &out->norm});
+    } else {
+        met_stat_of(m->ttft, m->n, &out->ttft);
+        met_stat_of(m->e2el, m->n, &out->e2el);
+        met_stat_of(m->queue, m->n, &out->queue);
+        met_stat_of(m->norm, m->n, &out->norm);
+    }
     met_stat_of(m->tpot, m->n_tpot, &out->tpot);
-    met_stat_of(m->e2el, m->n, &out->e2el);
-    met_stat_of(m->queue, m->n, &out->queue);
-    met_stat_of(m->norm, m->n, &out->norm);
     itl_stat(m, &out->itl);
     out->mean_kv_util = d > 0 ? m->kv_time_sum / (d * m->cfg.n_replicas) : NAN;
     out->peak_kv_util = m->peak_kv;

@@ -122,6 +122,9 @@ struct met_summary {
 /* Mean, sd (population), median, p90 and p99 (linear interpolation) of x[0..n), which is
  * reordered in place (not sorted: quantiles by selection, O(n)). All NaN when n is 0. */
 void met_stat_of(double *x, size_t n, struct met_stat *s);
+/* Issue 13: met_stat_of of four arrays of the same length n > 1 at once (the same results, bit
+ * for bit: their mean and sd chains run side by side). Each array is reordered. */
+void met__stat_of4(double *const x[4], size_t n, struct met_stat *s[4]);
 
 /* Compute the summary. first_arrival_ns: the run's first arrival. Returns 0 or SIM_ENOMEM. */
 int met_summarize(met_t *m, simtime_t first_arrival_ns, struct met_summary *out);

@@ -78,7 +78,9 @@ static double select_range(double *x, size_t lo, size_t hi, size_t k)
 
 double met_select(double *x, size_t n, size_t k) { return select_range(x, 0, n, k); }
 
-void met_quantiles(double *x, size_t n, const double *f, size_t nf, double *out)
+/* met_quantiles by selection over the whole array (the reference; and for small or signed
+ * arrays). */
+static void q_select(double *x, size_t n, const double *f, size_t nf, double *out)
 {
     size_t from = 0; /* x[from..n) holds every element of rank >= from, as yet unordered */
     for (size_t q = 0; q < nf; q++) {
@@ -413,4 +415,95 @@ void met_wquantiles(struct met_wrec *r, size_t n, uint64_t total, const double *
         double   a = wsel_rank(&s, lo), b = wsel_rank(&s, hi);
         out[q] = a + (pos - (double)lo) * (b - a);
     }
+}
+
+/* ---- unweighted, bucketed (issue 13) ---- */
+
+/* met_quantiles on n >= QB_MIN_N values, all >= 0 and none -0.0 or NaN: a count of values per
+ * bucket of their bits (the integer order of such doubles is their order; QB_N buckets from the
+ * smallest), then each rank is selected among its bucket's values only (gathered into tmp: one
+ * sequential pass), instead of partitioning the whole array three times. The values at every
+ * rank are those of any selection, so the quantiles are the same bit for bit (equal values
+ * have equal bits here; -0.0, which equals 0.0 with other bits, sends the array to q_select).
+ * x is left in its order. Returns 0, or -1 (out of memory, or a value outside that range: the
+ * caller selects instead). */
+enum { QB_N = 1 << 12, QB_MIN_N = 1 << 12 };
+
+/* The value of rank k (k < n): its bucket through the prefix counts cum[0..QB_N], gathered into
+ * tmp unless it is there already (*have), and selected there. */
+static double qb_rank(const double *x, size_t n, const size_t *cum, uint64_t lo_b, unsigned shift,
+                      size_t k, double *tmp, long *have, size_t *n_tmp)
+{
+    size_t a = 0, b = QB_N; /* the last bucket whose cum <= k */
+    while (b - a > 1) {
+        size_t mid = a + (b - a) / 2;
+        if (cum[mid] <= k)
+            a = mid;
+        else
+            b = mid;
+    }
+    if (*have != (long)a) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (((bits_of(x[i]) - lo_b) >> shift) == a)
+                tmp[m++] = x[i];
+        *n_tmp = m;
+        *have = (long)a;
+    }
+    SIM_ASSERT(k - cum[a] < *n_tmp);
+    return select_range(tmp, 0, *n_tmp, k - cum[a]);
+}
+
+static int q_bucketed(const double *x, size_t n, const double *f, size_t nf, double *out)
+{
+    uint64_t lo_b = UINT64_MAX, hi_b = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(x[i] >= 0) || signbit(x[i]))
+            return -1;
+        uint64_t u = bits_of(x[i]);
+        lo_b = u < lo_b ? u : lo_b;
+        hi_b = u > hi_b ? u : hi_b;
+    }
+    unsigned shift = 0;
+    while (((hi_b - lo_b) >> shift) >= QB_N)
+        shift++;
+    size_t *cum = calloc(QB_N + 1, sizeof *cum);
+    if (!cum)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        cum[((bits_of(x[i]) - lo_b) >> shift) + 1]++;
+    size_t most = 0;
+    for (size_t b = 1; b <= QB_N; b++) { /* cum[b] = values in the buckets before b */
+        most = cum[b] > most ? cum[b] : most;
+        cum[b] += cum[b - 1];
+    }
+    double *tmp = malloc(most * sizeof *tmp);
+    if (!tmp) {
+        free(cum);
+        return -1;
+    }
+    long   have = -1;
+    size_t n_tmp = 0;
+    for (size_t q = 0; q < nf; q++) { /* the index arithmetic of q_select (gsl's) */
+        const double index = f[q] * (double)(n - 1);
+        const size_t lhs = (size_t)(int)index;
+        const double delta = index - (double)lhs;
+        double       a = qb_rank(x, n, cum, lo_b, shift, lhs, tmp, &have, &n_tmp);
+        if (lhs == n - 1) {
+            out[q] = a;
+            continue;
+        }
+        double b = qb_rank(x, n, cum, lo_b, shift, lhs + 1, tmp, &have, &n_tmp);
+        out[q] = (1 - delta) * a + delta * b;
+    }
+    free(cum);
+    free(tmp);
+    return 0;
+}
+
+void met_quantiles(double *x, size_t n, const double *f, size_t nf, double *out)
+{
+    if (n >= QB_MIN_N && !q_bucketed(x, n, f, nf, out))
+        return;
+    q_select(x, n, f, nf, out);
 }

@@ -85,6 +85,52 @@ TEST(quantiles_equal_sorted_reference)
     gsl_rng_free(r);
 }
 
+/* Issue 13: met_quantiles' bucketed path (n >= 4096, every value >= 0, none -0.0) and its
+ * fallbacks, against the sorted reference: sizes around the threshold, values over 600 binades
+ * (denormals to 1e300), values a few ulps apart, zeros with positives, all equal, one negative
+ * (fallback), and a -0.0 among them (fallback: compared by value, as -0.0 == 0.0 sorts either
+ * way). Every quantile of fs bit for bit. */
+TEST(bucketed_quantiles_equal_sorted_reference)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 77);
+    const size_t sizes[] = {4095, 4096, 4097, 50000};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        size_t  n = sizes[t];
+        double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), got[NF];
+        ASSERT_TRUE(x && y);
+        for (int kind = 0; kind < 7; kind++) {
+            for (size_t i = 0; i < n; i++) {
+                double u = gsl_rng_uniform(r);
+                switch (kind) {
+                case 0: x[i] = exp((u - 0.5) * 1380); break; /* 1e-300 .. 1e300 */
+                case 1:
+                    x[i] = nextafter(1.0, 2.0) + (double)gsl_rng_uniform_int(r, 7) * 0x1p-52;
+                    break;
+                case 2: x[i] = u < 0.3 ? 0.0 : u; break;
+                case 3: x[i] = 0x1p-1074 * (double)gsl_rng_uniform_int(r, 100); break;
+                case 4: x[i] = 42.0; break;
+                case 5: x[i] = i == n / 3 ? -1.0 : u; break;
+                default: x[i] = i == n / 3 ? -0.0 : u < 0.1 ? 0.0 : u; break;
+                }
+            }
+            memcpy(y, x, n * sizeof *x);
+            gsl_sort(y, 1, n);
+            met_quantiles(x, n, fs, NF, got);
+            for (size_t q = 0; q < NF; q++) {
+                double want = gsl_stats_quantile_from_sorted_data(y, 1, n, fs[q]);
+                if (kind == 6)
+                    ASSERT_TRUE(got[q] == want);
+                else
+                    ASSERT_DEQ(got[q], want);
+            }
+        }
+        free(x);
+        free(y);
+    }
+    gsl_rng_free(r);
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -408,6 +454,49 @@ TEST(itl_repeated_records_as_before)
     itl_with_repeats((1u << 20) + 150000);
 }
 
+/* Issue 13: met__stat_of4 (four arrays' mean and sd chains side by side) against met_stat_of,
+ * which calls GSL's gsl_stats_mean / gsl_stats_variance_m: every field bit for bit. Values of
+ * mixed scales (ttft-like seconds, normalised latencies near 1e-3, values past 1e6, ties and
+ * all-equal arrays, negatives), n from 2 to 40 and 100,003. */
+TEST(stat_of4_equals_gsl)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 4);
+    size_t sizes[44];
+    for (size_t i = 0; i < 39; i++)
+        sizes[i] = i + 2;
+    sizes[39] = 100003, sizes[40] = 1000, sizes[41] = 4096, sizes[42] = 3, sizes[43] = 7;
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        size_t  n = sizes[t];
+        double *a[4], *b[4];
+        for (int j = 0; j < 4; j++) {
+            a[j] = malloc(n * sizeof(double));
+            b[j] = malloc(n * sizeof(double));
+            ASSERT_TRUE(a[j] && b[j]);
+            fill(r, a[j], n, (int)((t + (size_t)j) % 7));
+            double scale = j == 0 ? 1e-3 : j == 1 ? 1e6 : j == 2 ? -37.5 : 1.0;
+            for (size_t i = 0; i < n; i++)
+                a[j][i] = a[j][i] * scale + (j == 3 ? gsl_rng_uniform(r) * 1e-9 : 0);
+            memcpy(b[j], a[j], n * sizeof(double));
+        }
+        struct met_stat want[4], got[4];
+        for (int j = 0; j < 4; j++)
+            met_stat_of(a[j], n, &want[j]);
+        met__stat_of4(b, n, (struct met_stat *[]){&got[0], &got[1], &got[2], &got[3]});
+        for (int j = 0; j < 4; j++) {
+            ASSERT_EQ(got[j].n, want[j].n);
+            ASSERT_DEQ(got[j].mean, want[j].mean);
+            ASSERT_DEQ(got[j].std, want[j].std);
+            ASSERT_DEQ(got[j].median, want[j].median);
+            ASSERT_DEQ(got[j].p90, want[j].p90);
+            ASSERT_DEQ(got[j].p99, want[j].p99);
+            free(a[j]);
+            free(b[j]);
+        }
+    }
+    gsl_rng_free(r);
+}
+
 int main(void)
 {
     RUN(quantiles_equal_sorted_reference);
@@ -416,5 +505,7 @@ int main(void)
     RUN(wcompact_equals_sort_and_merge);
     RUN(met_itl_after_merges);
     RUN(itl_repeated_records_as_before);
+    RUN(stat_of4_equals_gsl);
+    RUN(bucketed_quantiles_equal_sorted_reference);
     return test_main_end();
 }

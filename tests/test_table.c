@@ -356,6 +356,58 @@ TEST(small_table_by_hand)
     cal_profile_fini(&p);
 }
 
+/* Issue 13 (cal_table_latency tests the row for gaps without a branch per operator): a batch
+ * below an operator's first row is refused naming that operator and the key it looked up, the
+ * first such operator in Vidur's order (pre_proj, post_proj, rope, kv_cache_save, input_norm,
+ * up, down, act, post_norm, add, all_reduce) when several have a gap. Each operator in turn
+ * gets its first row at 16 tokens (kv_cache_save: at 2), and a one-token batch (row 8, save at
+ * 1) must name it; with two gaps (that operator and all_reduce, the last) the first is named;
+ * a batch of 16 tokens (every row present) is timed. */
+TEST(row_gaps_name_the_first_missing_operator)
+{
+    static const char *const ops[] = {"attn_pre_proj",
+                                      "attn_post_proj",
+                                      "attn_rope",
+                                      "attn_kv_cache_save",
+                                      "input_layernorm",
+                                      "mlp_up_proj",
+                                      "mlp_down_proj",
+                                      "mlp_act",
+                                      "post_attention_layernorm",
+                                      "add",
+                                      "all_reduce"};
+    for (size_t g = 0; g < sizeof ops / sizeof ops[0]; g++) {
+        for (int two = 0; two < 2; two++) {
+            char text[4096];
+            int  o = snprintf(text, sizeof text, "%s", small_head);
+            for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+                int         gap = i == g || (two && i == 10);
+                int         save = i == 3;
+                const char *rows = save ? (gap ? "1\n2 0\n" : "1\n1 0\n")
+                                        : (gap ? "1\n16 1\n" : "1\n8 1\n");
+                o += snprintf(text + o, sizeof text - (size_t)o, "table %s %s", ops[i], rows);
+            }
+            snprintf(text + o, sizeof text - (size_t)o, "%s",
+                     "table attn_decode 2\n1 0 1\n2 0 3\n"
+                     "table attn_prefill 2\n0 1 4\n0 9 8\nend\n");
+            struct cal_profile p;
+            struct sim_msg     err;
+            if (cal_profile_load(write_file("gap.table", text), &p, &err))
+                TEST_FAIL_("%s", err.text);
+            double                 s;
+            struct cal_table_batch b = {.prefills = 1, .prefill_tok = 1, .prefill_sq = 1};
+            ASSERT_EQ(cal_table_latency(p.table, &b, &s, &err), SIM_ECONFIG);
+            char want[128];
+            snprintf(want, sizeof want, "no %s entry at %s tokens", ops[g], g == 3 ? "1" : "8");
+            ASSERT_STR_CONTAINS(err.text, want);
+            b = (struct cal_table_batch){.prefills = 1, .prefill_tok = 16, .prefill_sq = 256};
+            ASSERT_EQ(cal_table_latency(p.table, &b, &s, &err), 0);
+            ASSERT_TRUE(s > 0);
+            cal_profile_fini(&p);
+        }
+    }
+}
+
 /* Issue 13 (rows written once, calib/table.c fill_span): each row holds from its key up to the
  * next row's key, in 1-D tables (attn_kv_cache_save, looked up at the exact token count) and in
  * 2-D ones (attn_prefill, several rows per first key, several first keys), and the last row of
@@ -656,6 +708,7 @@ int main(void)
     RUN(lookups_outside_the_tables_are_refused);
     RUN(small_table_by_hand);
     RUN(rows_hold_to_the_next_row);
+    RUN(row_gaps_name_the_first_missing_operator);
     RUN(kept_table_is_shared_and_released);
     RUN(malformed_tables_give_file_line_errors);
     RUN(allocation_failure_walk);

@@ -82,6 +82,9 @@ int trace__parse_alpaca_instr(trace_t *t, char *line, size_t n, uint64_t *idx, u
  * nanoseconds since 1970-01-01 00:00:00 of the same (unnamed) timezone, with integer civil-date
  * arithmetic. Returns 0, or -1 for bad syntax and -2 for an impossible date or time. */
 int trace__parse_datetime(const char *s, size_t n, int64_t *out_ns);
+/* Issue 13: s[0..n) written as digits with at most one "." inside, 15 digits at most: *x is
+ * its value (exactly strtod's), returns 1; anything else returns 0, *x untouched. */
+int trace__plain_decimal(const char *s, size_t n, double *x);
 
 /* ---- the trace object (fields private to traces/) ---- */
 

@@ -131,6 +131,42 @@ static int parse_tok(trace_t *t, const char *col, const char *s, size_t n, int a
     return SIM_OK;
 }
 
+/* Issue 13: strtod was 5 % of a conv_n50000 run (50,000 arrival times such as "4.743938").
+ * A number written as at most 15 digits with an optional "." inside (no sign, no exponent) is
+ * M / 10^k with M < 10^15 < 2^53 and k <= 15: both exact doubles, so the one IEEE division
+ * rounds the exact quotient once, to the nearest double, which is strtod's correctly rounded
+ * result (glibc; both follow the current rounding mode). This is the "exact integer / exact
+ * power of ten" case of Go's strconv (golang/go src/strconv/atof.go at 198e585, atof64exact,
+ * after W. Clinger, "How to read floating point numbers accurately", PLDI 1990). Anything else
+ * returns 0 and goes to strtod as before. tests/test_speed_decimal.c compares with strtod. */
+int trace__plain_decimal(const char *s, size_t n, double *x)
+{
+    static const double p10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    uint64_t            m = 0;
+    size_t              i = 0, k = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+        m = m * 10 + (uint64_t)(s[i] - '0'); /* wraps past 19 digits: refused below */
+    size_t nd = i;
+    if (nd == 0)
+        return 0;
+    if (i < n) {
+        if (s[i] != '.')
+            return 0;
+        size_t f0 = ++i;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            m = m * 10 + (uint64_t)(s[i] - '0');
+        k = i - f0;
+        if (k == 0 || i != n)
+            return 0;
+        nd += k;
+    }
+    if (nd > 15)
+        return 0;
+    *x = (double)m / p10[k];
+    return 1;
+}
+
 /* A non-negative decimal number of seconds (digits, ".", exponent) no larger than what
  * simulated time can hold, converted to nanoseconds. s is NUL-terminated at s[n]. */
 static int parse_seconds(trace_t *t, const char *col, const char *s, size_t n, int64_t *ns)
@@ -138,15 +174,18 @@ static int parse_seconds(trace_t *t, const char *col, const char *s, size_t n, i
     char q[64];
     if (n == 0)
         return trace__row_err(t, SIM_EINPUT, "%s: empty field", col);
-    if (strspn(s, "0123456789.eE+-") != n ||
-        !(isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '.'))
-        return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col,
-                              trace__quote(s, n, q, sizeof q));
-    char  *end;
-    double x = strtod(s, &end);
-    if (end != s + n || !isfinite(x))
-        return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col,
-                              trace__quote(s, n, q, sizeof q));
+    double x;
+    if (!trace__plain_decimal(s, n, &x)) {
+        if (strspn(s, "0123456789.eE+-") != n ||
+            !(isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '.'))
+            return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col,
+                                  trace__quote(s, n, q, sizeof q));
+        char *end;
+        x = strtod(s, &end);
+        if (end != s + n || !isfinite(x))
+            return trace__row_err(t, SIM_EINPUT, "%s: not a number: %s", col,
+                                  trace__quote(s, n, q, sizeof q));
+    }
     if (x < 0)
         return trace__row_err(t, SIM_EINPUT, "%s: negative value: %s", col,
                               trace__quote(s, n, q, sizeof q));
