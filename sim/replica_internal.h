@@ -57,6 +57,9 @@ struct replica {
     uint32_t     step_tok, step_max; /* the iteration being formed: tokens, longest prefill */
     uint64_t     adm_seq;            /* admissions so far (req.adm_seq) */
     int          step_preempted;     /* vllm_v1: this boundary preempted a request */
+    /* Issue 13: exact fast-forward (ff.h): allowed at all; iterations skipped, jumps. */
+    int      ff_ok;
+    uint64_t n_ff, n_ff_jumps;
 };
 
 /* r leaves the replica finished at now: metrics, memory and slot released. */
