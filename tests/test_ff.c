@@ -188,7 +188,11 @@ TEST(fast_forward_changes_no_output)
             TEST_FAIL_("case %d with fast_forward off: %s", i, err.text);
         run_to(x, sb, &b);
         same_files(sa, sb, yaml);
-        /* Every counter of the run, the events skipped included. */
+        /* The in-memory summary at full precision (it holds more than summary.json prints,
+         * e.g. tokens_generated, counted per iteration), and every counter of the run, the
+         * events skipped included. */
+        if (memcmp(&a.sum, &b.sum, sizeof a.sum))
+            TEST_FAIL_("the summaries differ in memory:\n%s", yaml);
         ASSERT_EQ(a.stats.events, b.stats.events);
         ASSERT_EQ(a.stats.finished, b.stats.finished);
         ASSERT_EQ(a.stats.failed, b.stats.failed);
@@ -238,12 +242,113 @@ TEST(lone_request_skips_its_decode_boundaries)
     ASSERT_EQ(a.stats.ff_jumps, 1);
 }
 
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ASSERT_TRUE(f);
+    fputs(text, f);
+    ASSERT_EQ(fclose(f), 0);
+}
+
+/* One piece: every iteration costs const_s plus ctx_s per token of decode context. */
+static void flat_profile(struct run *x, double const_s, double ctx_s)
+{
+    struct cal_profile *p = &x->cost.prof;
+    p->n_pieces = 1;
+    memset(p->piece, 0, sizeof p->piece);
+    p->piece[0].max_tokens = INFINITY;
+    p->piece[0].coef[CAL_T_CONST] = const_s;
+    p->piece[0].coef[CAL_T_DECODE_CTX] = ctx_s;
+}
+
+/* Iterations of exactly 1 ms; request 1 arrives at 0 (50 output tokens), request 2 at exactly
+ * 20 ms, the end of iteration 19 (iteration 0 is the prefill). The arrival was scheduled first,
+ * so step by step it is dispatched before that boundary's event, and the boundary admits it:
+ * fast-forward must stop short of a boundary at the very time of a pending event (a jump past
+ * it would admit request 2 one iteration late). */
+TEST(boundary_at_the_time_of_an_arrival)
+{
+    char csv[512], yaml[1024];
+    snprintf(csv, sizeof csv, "%s/tie.csv", tmpdir);
+    write_text(csv, "arrival_s,prompt_tokens,output_tokens\n0,100,50\n0.020,100,10\n");
+    snprintf(yaml, sizeof yaml,
+             "name: tie\nworkload: {source: csv, path: '%s'}\n"
+             "engine: {memory: max, max_seq_len: 2048}\n",
+             csv);
+    static const char *off[] = {"engine.fast_forward=off", NULL};
+    struct run        *x = sim_malloc(sizeof *x);
+    struct run_result  a, b;
+    struct sim_msg     err = {{0}};
+    if (build(yaml, x, NULL, &err))
+        TEST_FAIL_("%s", err.text);
+    flat_profile(x, 1e-3, 0);
+    run_to(x, "tie-on", &a);
+    if (build(yaml, x, off, &err))
+        TEST_FAIL_("%s", err.text);
+    flat_profile(x, 1e-3, 0);
+    run_to(x, "tie-off", &b);
+    sim_free(x);
+    same_files("tie-on", "tie-off", yaml);
+    /* By hand: request 2 is admitted at 20 ms, its first token at 21 ms. */
+    char   path[512];
+    size_t n;
+    snprintf(path, sizeof path, "%s/tie-off/requests.csv", tmpdir);
+    char *t = slurp(path, &n);
+    ASSERT_TRUE(t);
+    int on_time = strstr(t, "\n1,0,0.020000000,100,10,10,0.000000000,0.001000000,") != NULL;
+    free(t);
+    ASSERT_TRUE(on_time); /* no queueing, first token one 1-ms iteration later */
+    ASSERT_TRUE(a.stats.ff_iters > 0);
+    ASSERT_EQ(a.stats.events, b.stats.events);
+}
+
+/* An iteration that cannot be timed (past the clock's limit) fails the run with the same code
+ * and message, fast-forward or not (the jump stops; the boundary's own event reports it). */
+TEST(errors_are_the_same)
+{
+    /* One request of 400 output tokens; iterations of 1e9, 1e8 and 2e7 s reach the limit
+     * (2^62 ns, 4.6e9 s) after about 4, 46 and 230 iterations: all in
+     * the middle of a decode run that fast-forward would jump. */
+    static const char *off[] = {"engine.fast_forward=off", NULL};
+    const double       slow[] = {1e9, 1e8, 2e7};
+    char               csv[512], yaml[1024];
+    snprintf(csv, sizeof csv, "%s/one.csv", tmpdir);
+    write_text(csv, "arrival_s,prompt_tokens,output_tokens\n0,100,400\n");
+    snprintf(yaml, sizeof yaml, "name: t\nworkload: {source: csv, path: '%s'}\n", csv);
+    for (int i = 0; i < 3; i++) {
+        struct run       *x = sim_malloc(sizeof *x);
+        struct run_result r;
+        struct sim_msg    e1 = {{0}}, e2 = {{0}};
+        char              d1[512], d2[512];
+        snprintf(d1, sizeof d1, "%s/slow-on-%d", tmpdir, i);
+        snprintf(d2, sizeof d2, "%s/slow-off-%d", tmpdir, i);
+        if (build(yaml, x, NULL, &e1))
+            TEST_FAIL_("%s", e1.text);
+        flat_profile(x, slow[i], 0);
+        int rc1 = run_exec(x, d1, NULL, NULL, &r, &e1);
+        run_fini(x);
+        if (build(yaml, x, off, &e2))
+            TEST_FAIL_("%s", e2.text);
+        flat_profile(x, slow[i], 0);
+        int rc2 = run_exec(x, d2, NULL, NULL, &r, &e2);
+        run_fini(x);
+        sim_free(x);
+        ASSERT_EQ(rc1, SIM_ECONFIG);
+        ASSERT_EQ(rc1, rc2);
+        ASSERT_STR_CONTAINS(e1.text, "time limit");
+        if (strcmp(e1.text, e2.text))
+            TEST_FAIL_("messages differ:\n  %s\n  %s", e1.text, e2.text);
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-ff-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 1;
     RUN(lone_request_skips_its_decode_boundaries);
+    RUN(boundary_at_the_time_of_an_arrival);
+    RUN(errors_are_the_same);
     RUN(fast_forward_changes_no_output);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
