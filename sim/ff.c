@@ -54,6 +54,13 @@ static void no_listing(const void *owner, exec_seq_fn fn, void *ctx)
     SIM_ASSERT(!"the model clock listed a fast-forwarded batch");
 }
 
+/* Back-off: on a replica among busy others, the next pending event is nearly always another
+ * replica's boundary before this iteration's end, and a try costs as much as the step it would
+ * save. After a try that the horizon stopped, the next ff_backoff (1, 3, 7, ..., 255) boundaries
+ * are not tried (the caller counts ff_wait down); a jump resets it. Which boundaries are tried
+ * never changes an output. */
+uint32_t ff_backoff_max = 255;
+
 simtime_t replica__ff(struct replica *p, simtime_t end)
 {
     /* The iteration running (p->iter) and its boundary are plain decode: no prefill, chunk or
@@ -108,7 +115,13 @@ simtime_t replica__ff(struct replica *p, simtime_t end)
         end += dur;
         k++;
     }
+    if (!k && end >= horizon) { /* stopped by the next event */
+        p->ff_backoff = 2 * p->ff_backoff + 1 < ff_backoff_max ? 2 * p->ff_backoff + 1
+                                                               : ff_backoff_max;
+        p->ff_wait = p->ff_backoff;
+    }
     if (k) { /* what the skipped boundaries leave behind them */
+        p->ff_backoff = 0;
         p->extra_s = 0;
         p->n_ff += k;
         p->n_ff_jumps++;

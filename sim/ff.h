@@ -8,7 +8,11 @@
  * and records it (met_iter, met_sample) with the very arguments, and in the very order, the
  * step-by-step boundaries would have used, and schedules one event, at the end of the last.
  * Outputs are byte-identical; only the event queue's traffic and the per-boundary bookkeeping
- * are saved, and the skipped events are still counted (serve_stats.events).
+ * are saved, and the skipped events are still counted (serve_stats.events). What pays: long
+ * decode runs between memory events, i.e. reservations (max, predicted, oracle) and static
+ * batches; paged memory has a block boundary every block_size tokens per request, so a batch
+ * of B decoders rarely goes B / block_size iterations without one. Among several busy replicas
+ * another one's boundary nearly always comes first: a replica then backs off (ff.c).
  *
  * Proof obligations (sim/ff.c states each where it is checked):
  *   - the executor is the model clock (exec_is_model: a pure function of the batch; never live
@@ -41,6 +45,11 @@ enum ff_mode { FF_AUTO = 0, FF_OFF };
 extern const struct sim_choice ff_mode_choices[];
 
 struct replica;
+
+/* The longest back-off, in boundaries not tried after a jump stopped by the next event (ff.c):
+ * 255. Tests set 0 (every boundary tried) to compare the most jumps; outputs never depend on
+ * it. */
+extern uint32_t ff_backoff_max;
 
 /* Whether the replica may fast-forward at all (engine.fast_forward auto, a pure executor, no
  * invariant checks). Set once at set-up. */
