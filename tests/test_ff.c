@@ -5,13 +5,18 @@
  *   dynamic, none, vllm_v0, sarathi, vllm_v1), memory policy (max, predicted, oracle, paged),
  *   scheduling policy (fcfs, sjf, ssjf, s3) with and without aging, preemption by recompute and
  *   swap, KV pools small enough to preempt often, predictors with a cost (READY events), one to
- *   three replicas, Poisson, bursty and all-at-once arrivals, small timelines (their halving):
- *   each run twice, engine.fast_forward auto and off. requests.csv, timeline.csv and
- *   summary.json must be byte-identical, and so must the event count and every counter of the
- *   run (the skipped events are counted). The reference is the step-by-step run (off), which is
- *   what lensim did before fast-forward existed (tools/same_outputs.sh checks that too).
- *   The test also requires that fast-forward engaged in most cases, so that it cannot pass by
- *   never skipping anything.
+ *   three replicas, Poisson, bursty and all-at-once arrivals, small timelines (their halving),
+ *   both event queues: each run twice, engine.fast_forward auto and off (half the cases with
+ *   no back-off: every boundary tried). requests.csv, timeline.csv and summary.json must be
+ *   byte-identical, and so must the in-memory summary (every bit) and every counter of the
+ *   run (the skipped events are counted). The reference is the step-by-step run (off), which
+ *   is what lensim did before fast-forward existed (tools/same_outputs.sh checks that too).
+ *   The test also requires that fast-forward engaged in most cases, on several replicas in
+ *   some, and that a quarter preempted, so that it cannot pass by never skipping anything.
+ * - A boundary at the very time of a pending arrival (1-ms iterations, arrival at 20 ms): the
+ *   arrival goes first, as step by step; request 2's times checked by hand.
+ * - An iteration past the clock's limit in the middle of a decode run: the same error, code
+ *   and message.
  * - Engagement, by hand: one request of N output tokens alone on a replica with max-length
  *   reservations: a prefill iteration, then N - 1 decode iterations during which nothing can
  *   happen until the last token: the boundaries of decode iterations 1 .. N - 2 (N - 2 of them)
@@ -150,6 +155,8 @@ static void draw_case(uint64_t *s, int i, char *buf, size_t n)
         k += snprintf(eng + k, sizeof eng - (size_t)k, ", max_wait_s: 0.5");
     if (blocks)
         k += snprintf(eng + k, sizeof eng - (size_t)k, ", kv_blocks: %d", blocks);
+    if (rnd(s) % 4 == 0) /* the horizon read from either event queue */
+        k += snprintf(eng + k, sizeof eng - (size_t)k, ", queue: heap");
     snprintf(eng + k, sizeof eng - (size_t)k, "}");
     snprintf(buf, n,
              "name: ff%d\nseed: %llu\nmodel: llama-2-7b\n"
@@ -170,7 +177,7 @@ TEST(fast_forward_changes_no_output)
     static const char *off[] = {"engine.fast_forward=off", NULL};
     struct run        *x = sim_malloc(sizeof *x);
     uint64_t           seed = 13, ff_iters = 0, iters = 0, jumps = 0;
-    int                engaged = 0, ran = 0;
+    int                engaged = 0, ran = 0, preempted = 0, multi = 0;
     char               yaml[2048];
     for (int i = 0; i < N_CASES; i++) {
         struct run_result a, b;
@@ -207,17 +214,21 @@ TEST(fast_forward_changes_no_output)
         ASSERT_TRUE(a.stats.ff_iters < a.stats.events);
         ran++;
         engaged += a.stats.ff_iters > 0;
+        preempted += a.sum.preemptions > 0;
+        multi += a.stats.ff_iters > 0 && strstr(yaml, "replicas: 1,") == NULL;
         ff_iters += a.stats.ff_iters;
         jumps += a.stats.ff_jumps;
         iters += a.stats.events;
     }
     sim_free(x);
-    printf("     %d cases run, fast-forward engaged in %d; %llu of %llu events skipped in %llu "
-           "jumps (mean %.1f iterations per jump)\n",
-           ran, engaged, (unsigned long long)ff_iters, (unsigned long long)iters,
+    printf("     %d cases run (%d with preemptions), fast-forward engaged in %d (%d of them on "
+           "several replicas); %llu of %llu events skipped in %llu jumps (mean %.1f iterations "
+           "per jump)\n",
+           ran, preempted, engaged, multi, (unsigned long long)ff_iters, (unsigned long long)iters,
            (unsigned long long)jumps, jumps ? (double)ff_iters / (double)jumps : 0.0);
     ASSERT_TRUE(ran >= N_CASES * 3 / 4);
     ASSERT_TRUE(engaged >= ran / 2); /* the comparison is not vacuous */
+    ASSERT_TRUE(preempted >= ran / 4 && multi >= 3);
 }
 
 TEST(lone_request_skips_its_decode_boundaries)
