@@ -15,6 +15,7 @@ struct eng {
     uint64_t       hash;
     int            stop;
     int            status;
+    simtime_t      t_end; /* issue 13: the running eng_run's end (eng_horizon) */
     eng_handler_fn fn[ENG_MAX_TYPES];
     void          *ctx[ENG_MAX_TYPES];
     rng_t         *rng[ENG_MAX_STREAMS];
@@ -104,6 +105,7 @@ int eng_run(eng_t *eng, simtime_t t_end)
 {
     eng->stop = 0;
     eng->status = SIM_OK;
+    eng->t_end = t_end;
     while (!eng->stop) {
         struct ev *e = evq_peek(&eng->q);
         if (!e || e->t_ns > t_end)
@@ -131,6 +133,17 @@ simtime_t eng_now(const eng_t *eng) { return eng->now; }
 size_t    eng_pending(const eng_t *eng) { return evq_size(&eng->q); }
 uint64_t  eng_dispatched(const eng_t *eng) { return eng->dispatched; }
 uint64_t  eng_hash(const eng_t *eng) { return eng->hash; }
+
+/* Issue 13 (fast-forward). */
+simtime_t eng_horizon(const eng_t *eng)
+{
+    if (eng->stop)
+        return eng->now;
+    const struct ev *e = evq_peek((struct evq *)&eng->q);
+    if (e && e->t_ns <= eng->t_end)
+        return e->t_ns;
+    return eng->t_end < SIM_T_MAX ? eng->t_end + 1 : SIM_T_MAX;
+}
 
 rng_t *eng_rng(eng_t *eng, uint32_t stream)
 {

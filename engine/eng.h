@@ -64,6 +64,12 @@ simtime_t eng_now(const eng_t *eng);
 size_t    eng_pending(const eng_t *eng);
 uint64_t  eng_dispatched(const eng_t *eng);
 uint64_t  eng_hash(const eng_t *eng);
+/* Issue 13 (a replica's fast-forward): the earliest time at which eng_run could dispatch an
+ * event that is pending now: the next pending event's time, or just past the running eng_run's
+ * t_end when none is pending or the next is later (SIM_T_MAX at most); now when a handler asked
+ * the run to stop. A handler that sees horizon > t knows that nothing scheduled before it runs
+ * before t. O(1). */
+simtime_t eng_horizon(const eng_t *eng);
 /* The RNG stream `stream` (< ENG_MAX_STREAMS), created on first use from the seed; NULL only
  * when out of memory. Borrowed: the engine frees it. */
 rng_t *eng_rng(eng_t *eng, uint32_t stream);

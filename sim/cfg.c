@@ -20,6 +20,7 @@
 
 #include "alloc.h"
 #include "batch.h"
+#include "ff.h" /* issue 13 */
 #include "presets.h"
 #include "replica.h"
 
@@ -214,6 +215,12 @@ static const struct field fields[] = {
     /* issue 11: live execution mode (sim/exec_live.h; live.* below) */
     FC("engine.mode", mode, "sim", exec_mode_choices,
        "sim: the perf profile times iterations; live: they run on kernels (live.*)"),
+    /* issue 13: exact fast-forward (sim/ff.h) */
+    FC("engine.fast_forward", fast_forward, "auto", ff_mode_choices,
+       "auto: a replica runs iterations that cannot change its batch (no arrival, completion, "
+       "memory event, admission or preemption before they end) without an event each; the "
+       "outputs are byte-identical to off (one event per iteration), only faster; never in "
+       "live mode or with engine.check"),
 
     FC("policy.name", policy, "fcfs", sched_policy_choices, "scheduling policy"),
     FN("policy.aging_s", T_F64, aging_s, "0", 0, 1e9, "s",
@@ -1402,7 +1409,8 @@ static void dump_value(const struct cfg *c, const struct field *f, FILE *out)
  * that runs differing only in them have identical files. */
 static int result_neutral(const struct field *f)
 {
-    return !strcmp(f->key, "engine.queue") || !strcmp(f->key, "engine.check");
+    return !strcmp(f->key, "engine.queue") || !strcmp(f->key, "engine.check") ||
+           !strcmp(f->key, "engine.fast_forward"); /* issue 13: tests/test_ff.c proves it */
 }
 
 /* Issue 10: keys added after experiments were hashed stay out of the hash at their defaults
@@ -1420,7 +1428,8 @@ static int hash_skips(const struct cfg *c, const struct field *f)
  * of a many-seed run are those `--seed S` alone writes. */
 static int dump_skips(const struct cfg *c, const struct field *f)
 {
-    return !strcmp(f->key, "seeds") && c->seeds <= 1; /* 0: a struct cfg not from cfg_resolve */
+    return (!strcmp(f->key, "seeds") && c->seeds <= 1) || /* 0: a struct cfg not from cfg_resolve */
+           (!strcmp(f->key, "engine.fast_forward") && c->fast_forward == FF_AUTO); /* issue 13 */
 }
 
 static void dump(const struct cfg *c, FILE *out, int for_hash)

@@ -128,6 +128,8 @@ struct cfg {
     /* issue 14: seeds and confidence. Every run of the experiment runs with seeds seed, seed+1,
      * ..., seed+seeds-1 (lensim run; 1: the run alone, as before). */
     uint32_t seeds;
+    /* issue 13: engine.fast_forward (enum ff_mode, ff.h) */
+    int fast_forward;
 };
 
 typedef struct cfg_exp cfg_exp_t;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "ff.h"
 #include "pool.h"
 #include "replica.h"
 #include "rng.h"
@@ -62,7 +63,12 @@ static void take_stats(struct clu *c)
         }
         met_prefix(c->met, q, h);
     }
-    c->st.events = eng_dispatched(c->eng);
+    c->st.ff_iters = c->st.ff_jumps = 0; /* issue 13: the events fast-forward skipped count */
+    for (uint32_t i = 0; i < c->cfg->replicas; i++) {
+        c->st.ff_iters += replica_ff_iters(c->rep[i]);
+        c->st.ff_jumps += replica_ff_jumps(c->rep[i]);
+    }
+    c->st.events = eng_dispatched(c->eng) + c->st.ff_iters;
     c->st.last_event_ns = eng_now(c->eng);
 }
 

@@ -113,4 +113,10 @@ struct exec {
 /* The model clock over c (borrowed for the executor's life). Cannot fail. */
 struct exec exec_model(const struct cost *c);
 
+/* Issue 13 (a replica's fast-forward, sim/ff.h): whether e is the model clock, whose iter_ns is
+ * a pure function of the batch (aggregates, extra_s, n_seqs; the listing only when
+ * agg.prefill_kv > 0), so that a replica may time iterations ahead of the simulated clock and
+ * skip their events. Any other executor (live mode, a test's stub) never fast-forwards. */
+int exec_is_model(const struct exec *e);
+
 #endif

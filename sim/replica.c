@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "alloc.h"
+#include "ff.h"
 
 const struct sim_choice replica_preempt_choices[] = {
     {"recompute", PREEMPT_RECOMPUTE, "drop the KV cache and recompute the tokens on readmission"},
@@ -443,7 +444,8 @@ static void sample(struct replica *p, simtime_t now, uint32_t batch, double kv)
         fail(p, SIM_ENOMEM);
 }
 
-static void start_iteration(struct replica *p, simtime_t now)
+/* own: the boundary of the replica's own iteration event (fast-forward may run, ff.h). */
+static void start_iteration(struct replica *p, simtime_t now, int own)
 {
     if (!p->n_run) {
         p->busy = 0;
@@ -491,9 +493,19 @@ static void start_iteration(struct replica *p, simtime_t now)
      * prefills left out for want of tokens). */
     p->cur_batch = p->bat->step ? n_dec + (uint32_t)p->n_pf : (uint32_t)p->n_run;
     p->cur_kv = kv_util(p->kv);
-    if (eng_schedule_at(p->env->eng, now + dur, SERVE_EV_ITER, p, p->idx, NULL))
-        fail(p, SIM_ENOMEM);
     sample(p, now, p->cur_batch, p->cur_kv);
+    simtime_t end = now + dur;
+    /* Issue 13: iterations that change nothing run without events (ff.h); the cheapest of its
+     * conditions first, inline: no prefill in this iteration, no request's event at the next
+     * boundary. */
+    if (own && p->ff_ok && !p->n_pf && ihk_size(&p->ih) && ihk_top_key(&p->ih) / 2 > p->iter + 1) {
+        if (p->ff_wait) /* backing off (ff.c) */
+            p->ff_wait--;
+        else
+            end = replica__ff(p, end);
+    }
+    if (eng_schedule_at(p->env->eng, end, SERVE_EV_ITER, p, p->idx, NULL))
+        fail(p, SIM_ENOMEM);
 }
 
 /* r's prefill chunk of this iteration was not its last: it waits on the part list (by arrival,
@@ -642,13 +654,14 @@ static void end_iteration(struct replica *p, simtime_t now)
 
 static void boundary(struct replica *p, simtime_t now)
 {
+    int own = p->busy; /* the replica's own iteration event (replica_wake: idle) */
     if (p->busy)
         end_iteration(p, now);
     if (p->bat->step)
         p->bat->step(p, now);
     else
         admit(p, now);
-    start_iteration(p, now);
+    start_iteration(p, now, own);
 }
 
 /* ---- the cluster's side ---- */
@@ -743,6 +756,7 @@ static int setup(struct replica *p, const struct replica_env *env, uint32_t idx,
         kv_set_hashes(p->kv, env->hashes);
     struct sched_cfg sc = cfg->sched;
     sc.max_units = kv_queue_units(p->kv);
+    p->ff_ok = replica__ff_allowed(p); /* issue 13 */
     p->q = sched_new(cfg->policy, &sc);
     return p->q ? SIM_OK : sim_msg_set(err, SIM_ENOMEM, "out of memory");
 }

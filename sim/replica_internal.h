@@ -57,6 +57,12 @@ struct replica {
     uint32_t     step_tok, step_max; /* the iteration being formed: tokens, longest prefill */
     uint64_t     adm_seq;            /* admissions so far (req.adm_seq) */
     int          step_preempted;     /* vllm_v1: this boundary preempted a request */
+    /* Issue 13: exact fast-forward (ff.h): allowed at all; iterations skipped, jumps; after
+     * jumps that the next event stopped short, boundaries left untried (ff_wait) and the next
+     * such pause (ff_backoff). */
+    int      ff_ok;
+    uint64_t n_ff, n_ff_jumps;
+    uint32_t ff_wait, ff_backoff;
 };
 
 /* r leaves the replica finished at now: metrics, memory and slot released. */

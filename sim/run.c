@@ -341,6 +341,7 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     s->queue = c->queue;
     s->rule = c->scheduler; /* issue 10 */
     s->chunk_size = c->chunk_size;
+    s->fast_forward = c->fast_forward;               /* issue 13 */
     s->kv.vidur_blocks = c->scheduler != RULE_MIXED; /* vllm_v1 counts the same (batch_v1.c) */
     s->kv.prefix_caching = c->prefix_caching;
     s->kv.src_block_tok = 512; /* Mooncake's hash_ids: one per 512 tokens (traces/FORMAT.md) */

@@ -59,6 +59,7 @@ struct serve_cfg {
     /* Issue 10: the scheduling rule (continuous batching) and sarathi's token budget. */
     enum sched_rule rule;
     uint32_t        chunk_size;
+    int             fast_forward; /* issue 13: enum ff_mode (ff.h), engine.fast_forward */
 };
 
 struct serve_stats {
@@ -67,6 +68,9 @@ struct serve_stats {
     uint64_t  events;
     uint64_t  aging_overrides;
     uint64_t  clamped; /* predicted reservations clamped to the KV pool's capacity (kv.h) */
+    /* Issue 13: iterations the replicas ran without their events (ff.h; counted in events
+     * too), and the jumps that skipped them. Not written to any output. */
+    uint64_t ff_iters, ff_jumps;
 };
 
 /* Progress callback, called about every 2^16 events; returns nonzero to stop (interrupt). */

@@ -805,8 +805,8 @@ TEST(every_choice_round_trips)
     fclose(f);
     int n_choice_keys = 0;
     for (const char *p = schema; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        char key[64], type[32];
-        if (*p == ' ' || sscanf(p, "%63s %31s", key, type) != 2)
+        char key[64], type[32], def[64] = "";
+        if (*p == ' ' || sscanf(p, "%63s %31s %63s", key, type, def) < 2)
             continue; /* a value's help line */
         const struct sim_choice *set = cfg_choices_of(key);
         if (strcmp(type, "choice")) {
@@ -831,7 +831,11 @@ TEST(every_choice_round_trips)
             RESOLVE_OK(e, 0, &cf);
             char *text = dump_text(&cf);
             snprintf(want, sizeof want, "\"%s\"", c->name);
-            if (!dumped_value(text, key, got, sizeof got) || strcmp(got, want))
+            /* Issue 13: engine.fast_forward is left out of manifests at its default, so that
+             * manifests stay as they were before the key (cfg.c, dump_skips). */
+            int skipped = !strcmp(key, "engine.fast_forward") && !strcmp(c->name, def);
+            if (skipped ? dumped_value(text, key, got, sizeof got) != NULL
+                        : !dumped_value(text, key, got, sizeof got) || strcmp(got, want))
                 TEST_FAIL_("%s: dumped as %s", set_arg, dumped_value(text, key, got, sizeof got));
             free(text);
             cfg_free(e);
