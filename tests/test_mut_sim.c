@@ -199,6 +199,41 @@ TEST(kv_check_names_what_disagrees)
     kv_free(kv);
 }
 
+/* ---- choice sets end where their entries end ----
+ *
+ * engine.batching takes one of three modes (README, sim/batch.c); a value that is none of them
+ * is refused with the list of the three, written here by hand. The set is NULL-terminated
+ * (choice.h): without its terminator the lookup walks into whatever lies after the array.
+ * Whether that shows depends on the memory after it (a zero row hides it; ASan always sees it),
+ * so the lists of both sets of batch.c are checked: the rules' set follows the modes' in the
+ * source.
+ */
+TEST(batching_choices_are_the_three_modes)
+{
+    static const struct {
+        const char *yaml, *msg;
+    } cases[] = {
+        {"name: c\nengine: {batching: bogus}\n",
+         "c.yaml:2:20: engine.batching: 'bogus' is not one of continuous|dynamic|none"},
+        {"name: c\nengine: {batching: mixed}\n",
+         "c.yaml:2:20: engine.batching: 'mixed' is not one of continuous|dynamic|none"},
+        {"name: c\nengine: {scheduler: bogus}\n",
+         "c.yaml:2:21: engine.scheduler: 'bogus' is not one of mixed|vllm_v0|sarathi|vllm_v1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cfg_exp_t     *e = NULL;
+        struct sim_msg err = {{0}};
+        struct cfg     c;
+        int            rc = cfg_load_string(cases[i].yaml, "c.yaml", &e, &err);
+        if (!rc)
+            rc = cfg_resolve(e, 0, &c, &err);
+        cfg_free(e);
+        ASSERT_EQ(rc, SIM_ECONFIG);
+        if (strcmp(err.text, cases[i].msg))
+            TEST_FAIL_("got \"%s\"", err.text);
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
@@ -206,6 +241,7 @@ int main(void)
         return 1;
     RUN(compat_ssjf_averages_each_repetition);
     RUN(kv_check_names_what_disagrees);
+    RUN(batching_choices_are_the_three_modes);
     rmdir(tmpdir);
     return test_main_end();
 }
