@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "compat_ssjf.h"
 #include "kv.h"
+#include "met.h"
 #include "test.h"
 
 static char tmpdir[256];
@@ -234,6 +235,59 @@ TEST(batching_choices_are_the_three_modes)
     }
 }
 
+/* ---- summary.json: the wasted time, and what --resume reads back ----
+ *
+ * wasted_s is in seconds (its unit in the column table and in METRICS.md): a summary whose
+ * preemptions wasted 2.5 s and 7 tokens prints "wasted_s": 2.500000 and "wasted_tokens": 7.
+ * Read back (--resume, met_read_json), the values return, and the fields summary.json does not
+ * hold stay 0 (met.h: "Fields without a JSON key stay 0"): tokens_generated, the prefix-cache
+ * fields (so that a resumed run without prefix caching does not print them) and the sample
+ * counts of the statistics. Written again, the read-back summary prints the same text.
+ */
+static char *json_of(const struct met_summary *s)
+{
+    FILE *f = tmpfile();
+    ASSERT_TRUE(f != NULL);
+    ASSERT_EQ(met_write_json(s, f), 0);
+    long n = ftell(f);
+    rewind(f);
+    char *buf = calloc(1, (size_t)n + 1);
+    ASSERT_TRUE(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    return buf;
+}
+
+TEST(summary_wasted_time_and_resume)
+{
+    struct met_summary s, back;
+    memset(&s, 0, sizeof s);
+    s.wasted_s = 2.5;
+    s.wasted_tokens = 7;
+    s.preemptions = 3;
+    char *text = json_of(&s);
+    ASSERT_STR_CONTAINS(text, "\"wasted_tokens\": 7,\n  \"wasted_s\": 2.500000,\n");
+    FILE *f = tmpfile();
+    ASSERT_TRUE(f != NULL);
+    fputs(text, f);
+    rewind(f);
+    ASSERT_EQ(met_read_json(f, &back), 0);
+    fclose(f);
+    ASSERT_EQ(back.wasted_s, 2.5);
+    ASSERT_EQ(back.wasted_tokens, 7);
+    ASSERT_EQ(back.preemptions, 3);
+    ASSERT_EQ(back.tokens_generated, 0);
+    ASSERT_EQ(back.prefix_on, 0);
+    ASSERT_EQ(back.prefix_query_tokens, 0);
+    ASSERT_EQ(back.prefix_hit_tokens, 0);
+    ASSERT_EQ(back.prefix_hit_rate, 0);
+    ASSERT_EQ(back.e2el.n, 0);
+    ASSERT_EQ(back.ttft.n, 0);
+    char *again = json_of(&back);
+    ASSERT_TRUE(!strcmp(again, text));
+    free(again);
+    free(text);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
@@ -242,6 +296,7 @@ int main(void)
     RUN(compat_ssjf_averages_each_repetition);
     RUN(kv_check_names_what_disagrees);
     RUN(batching_choices_are_the_three_modes);
+    RUN(summary_wasted_time_and_resume);
     rmdir(tmpdir);
     return test_main_end();
 }
