@@ -11,8 +11,10 @@
 
 #include "cfg.h"
 #include "compat_ssjf.h"
+#include "cq.h"
 #include "kv.h"
 #include "met.h"
+#include "run.h"
 #include "test.h"
 
 static char tmpdir[256];
@@ -288,6 +290,70 @@ TEST(summary_wasted_time_and_resume)
     free(text);
 }
 
+/* ---- the calendar queue's width (engine/cq.c, Brown 1988) ----
+ *
+ * cq_new starts with 2 buckets of 1 ms; the push that makes the size exceed the bucket count
+ * doubles it and re-estimates the width from the front of the queue: the mean gap between
+ * neighbours after dropping gaps above twice the mean, times CQ_WIDTH_MULT = 1 (cq.c). The
+ * leading run of equal times is not counted. By hand:
+ *   - times 10, 10, 50 ns: the third push grows to 4 buckets; the sample is all three events,
+ *     one gap (40 ns, kept: 40 <= 2 x 40), no tie after it: width 40 ns;
+ *   - times 10, 20, 50 ns: gaps 10 and 30, mean 20, both <= 40: width (10 + 30) / 2 = 20 ns.
+ */
+TEST(calendar_width_from_one_gap)
+{
+    static const simtime_t times[2][3] = {{10, 10, 50}, {10, 20, 50}};
+    static const simtime_t want[2] = {40, 20};
+    for (int c = 0; c < 2; c++) {
+        cq_t     *q = cq_new(NULL);
+        struct ev e[3];
+        ASSERT_TRUE(q != NULL);
+        ASSERT_EQ(cq_stats(q).width_ns, SIM_NS_PER_MS);
+        for (int i = 0; i < 3; i++) {
+            e[i] = (struct ev){.t_ns = times[c][i]};
+            cq_push(q, &e[i]);
+        }
+        struct cq_stats st = cq_stats(q);
+        ASSERT_EQ(st.n_buckets, 4);
+        ASSERT_EQ(st.width_ns, want[c]);
+        ASSERT_EQ(cq_check(q, NULL), 0);
+        for (int i = 0; i < 3; i++)
+            ASSERT_TRUE(cq_pop(q) == &e[i]);
+        cq_free(q);
+    }
+}
+
+/* ---- engine.kv_blocks beyond the GPU's memory: the numbers of the refusal ----
+ *
+ * llama-2-7b on one a100-80gb (test_coef's hand values): KV bytes per token 2 x 32 x 32 x 128 x
+ * 2 = 524,288; weights 6.738e9 x 2 = 13.476e9 B; memory 81,920 MiB = 85,899,345,920 B, of which
+ * run.c lets the KV cache have tp x memory - weights = 72,423,345,920 B (the forced block count
+ * is checked against the whole device, mem_util aside). 1,000,000 blocks of 16 tokens need
+ * 16e6 x 524,288 = 8.388608e12 B. In GB to 4 significant digits: 8389, 72.42, 85.9, 13.48.
+ */
+TEST(kv_blocks_refusal_names_the_sizes)
+{
+    cfg_exp_t     *e;
+    struct sim_msg err = {{0}};
+    struct cfg     c;
+    ASSERT_EQ(cfg_load_string("name: c\nworkload: {requests: 1}\nmodel: {name: "
+                              "llama-2-7b}\nhardware: {gpu: a100-80gb}\n"
+                              "engine: {memory: paged, kv_blocks: 1000000}\n",
+                              "c.yaml", &e, &err),
+              0);
+    ASSERT_EQ(cfg_resolve(e, 0, &c, &err), 0);
+    cfg_free(e);
+    struct run *x = calloc(1, sizeof *x);
+    ASSERT_TRUE(x != NULL);
+    ASSERT_EQ(run_build(&c, ".", "", x, &err), SIM_ECONFIG);
+    run_fini(x);
+    free(x);
+    if (strcmp(err.text, "c.yaml:5:36: engine.kv_blocks: 1000000 blocks of 16 tokens take 8389 GB "
+                         "of KV cache, more than the 72.42 GB that 1 x a100-80gb (85.9 GB each) "
+                         "hold beside 13.48 GB of weights"))
+        TEST_FAIL_("got \"%s\"", err.text);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
@@ -297,6 +363,8 @@ int main(void)
     RUN(kv_check_names_what_disagrees);
     RUN(batching_choices_are_the_three_modes);
     RUN(summary_wasted_time_and_resume);
+    RUN(calendar_width_from_one_gap);
+    RUN(kv_blocks_refusal_names_the_sizes);
     rmdir(tmpdir);
     return test_main_end();
 }
