@@ -354,6 +354,35 @@ TEST(kv_blocks_refusal_names_the_sizes)
         TEST_FAIL_("got \"%s\"", err.text);
 }
 
+/* ---- cq_check names the count it finds ----
+ *
+ * Three events at t = 5 ns share one bucket (a list e0 -> e1 -> e2, tail e2). The caller owns
+ * the events, so a stray write can unlink e1: e0's successor set to e2 (with e2's time, the
+ * cached successor time). Every per-bucket check still holds (sorted, tail e2, hint, if any, on
+ * the list), but the queue's size (3) is one more than the buckets hold (2): cq_check must say
+ * "size 3 but buckets hold 2". Linked back, the queue checks clean.
+ */
+TEST(calendar_check_counts_the_buckets)
+{
+    cq_t     *q = cq_new(NULL);
+    struct ev e[3];
+    ASSERT_TRUE(q != NULL);
+    for (int i = 0; i < 3; i++) {
+        e[i] = (struct ev){.t_ns = 5};
+        cq_push(q, &e[i]);
+    }
+    struct sim_msg m = {{0}};
+    ASSERT_EQ(cq_check(q, &m), 0);
+    ASSERT_TRUE(e[0].link.cq.next == &e[1] && e[1].link.cq.next == &e[2]);
+    e[0].link.cq.next = &e[2];
+    ASSERT_EQ(cq_check(q, &m), SIM_EINVARIANT);
+    if (strcmp(m.text, "size 3 but buckets hold 2"))
+        TEST_FAIL_("got \"%s\"", m.text);
+    e[0].link.cq.next = &e[1];
+    ASSERT_EQ(cq_check(q, &m), 0);
+    cq_free(q);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
@@ -365,6 +394,7 @@ int main(void)
     RUN(summary_wasted_time_and_resume);
     RUN(calendar_width_from_one_gap);
     RUN(kv_blocks_refusal_names_the_sizes);
+    RUN(calendar_check_counts_the_buckets);
     rmdir(tmpdir);
     return test_main_end();
 }
