@@ -383,6 +383,63 @@ TEST(calendar_check_counts_the_buckets)
     cq_free(q);
 }
 
+/* ---- whole runs on a few requests ---- */
+
+/* Run the experiment `yaml` (a CSV trace `trace` of "arrival_s,prompt_tokens,output_tokens" rows
+ * is written as trace.csv first and named by %s in yaml, when given) with tau = 1 ms per
+ * iteration; write its files to tmpdir/sub when sub is not NULL. */
+static void run_yaml(const char *yaml_fmt, const char *trace, const char *sub,
+                     struct run_result *res)
+{
+    char tpath[400], yaml[2048];
+    snprintf(tpath, sizeof tpath, "%s/trace.csv", tmpdir);
+    if (trace) {
+        FILE *f = fopen(tpath, "w");
+        ASSERT_TRUE(f != NULL);
+        fprintf(f, "arrival_s,prompt_tokens,output_tokens\n%s", trace);
+        fclose(f);
+    }
+    snprintf(yaml, sizeof yaml, yaml_fmt, tpath);
+    cfg_exp_t     *e;
+    struct sim_msg err = {{0}};
+    struct cfg     c;
+    if (cfg_load_string(yaml, "t.yaml", &e, &err) || cfg_resolve(e, 0, &c, &err))
+        TEST_FAIL_("%s\n%s", err.text, yaml);
+    cfg_free(e);
+    struct run *x = calloc(1, sizeof *x);
+    ASSERT_TRUE(x != NULL);
+    if (run_build(&c, ".", "", x, &err))
+        TEST_FAIL_("%s", err.text);
+    struct cal_profile *p = &x->cost.prof; /* a constant 1 ms per iteration */
+    p->n_pieces = 1;
+    memset(p->piece, 0, sizeof p->piece);
+    p->piece[0].max_tokens = INFINITY;
+    p->piece[0].coef[CAL_T_CONST] = 1e-3;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/%s", tmpdir, sub ? sub : "");
+    memset(res, 0, sizeof *res);
+    if (run_exec(x, sub ? dir : NULL, NULL, NULL, res, &err))
+        TEST_FAIL_("run_exec: %s", err.text);
+    run_fini(x);
+    free(x);
+}
+
+/*
+ * A replayed trace keeps its prompts: one of max_seq_len tokens or more fails
+ * (failed_prompt_too_long, issue 12), and only the synthetic generator's prompts are clamped to
+ * max_seq_len - 1 (sim/run.c; README: "its prompts are clamped"). max_seq_len 128: of the
+ * prompts 200, 10 and 128, two fail (200 and 128 >= 128), none is clamped, one completes.
+ */
+TEST(trace_prompts_are_not_clamped)
+{
+    struct run_result res;
+    run_yaml("name: t\nworkload: {source: csv, path: %s}\nengine: {max_seq_len: 128}\n",
+             "0,200,5\n0,10,5\n0,128,5\n", NULL, &res);
+    ASSERT_EQ(res.sum.completed, 1);
+    ASSERT_EQ(res.sum.failed_why[MET_FAIL_PROMPT], 2);
+    ASSERT_EQ(res.sum.clamped_prompt, 0);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
@@ -395,6 +452,7 @@ int main(void)
     RUN(calendar_width_from_one_gap);
     RUN(kv_blocks_refusal_names_the_sizes);
     RUN(calendar_check_counts_the_buckets);
+    RUN(trace_prompts_are_not_clamped);
     rmdir(tmpdir);
     return test_main_end();
 }
