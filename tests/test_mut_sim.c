@@ -440,6 +440,93 @@ TEST(trace_prompts_are_not_clamped)
     ASSERT_EQ(res.sum.clamped_prompt, 0);
 }
 
+/*
+ * timeline.csv's kv_used_tokens is memory in tokens: paged blocks x block size. One request of
+ * 10 prompt and 5 output tokens on paged memory with blocks of 16 tokens: its prefill holds
+ * ceil((10 + 1) / 16) = 1 block and it never outgrows it (10 + 5 <= 16), so every busy row says
+ * 16 tokens, and kv_cache_usage_perc is 16 over the pool's tokens. The run's folder is written
+ * two levels below folders that do not exist yet (run_exec creates the parents, run.h).
+ */
+TEST(timeline_kv_tokens_are_blocks_times_block_size)
+{
+    struct run_result res;
+    run_yaml("name: t\nworkload: {source: csv, path: %s}\n"
+             "engine: {memory: paged, block_size: 16, max_seq_len: 128}\n",
+             "0,10,5\n", "new/deeper/run", &res);
+    ASSERT_EQ(res.sum.completed, 1);
+    char path[700], line[512], head[512];
+    snprintf(path, sizeof path, "%s/new/deeper/run/timeline.csv", tmpdir);
+    FILE *f = fopen(path, "r");
+    ASSERT_TRUE(f != NULL);
+    ASSERT_TRUE(fgets(head, sizeof head, f) != NULL);
+    ASSERT_TRUE(!strcmp(head, "replica,time_s,batch_size,kv_used_tokens,kv_cache_usage_perc,"
+                              "num_requests_waiting\n"));
+    int busy = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned rep, batch, used, waiting;
+        double   t, perc;
+        ASSERT_EQ(sscanf(line, "%u,%lf,%u,%u,%lf,%u", &rep, &t, &batch, &used, &perc, &waiting), 6);
+        if (!batch)
+            continue;
+        busy++;
+        ASSERT_EQ(used, 16);
+        ASSERT_TRUE(perc > 0);
+    }
+    fclose(f);
+    ASSERT_EQ(busy, 5); /* prefill + 4 decode iterations */
+}
+
+/*
+ * engine.max_batched_tokens 0 means max(8192, max_seq_len) (its schema text; vLLM's
+ * max_num_batched_tokens default for chunked prefill is 8192): 8192 at max_seq_len 4096,
+ * 16384 at 16384.
+ */
+TEST(default_token_budget)
+{
+    static const struct {
+        unsigned seq, want;
+    } cases[] = {{4096, 8192}, {16384, 16384}, {8192, 8192}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[200];
+        snprintf(yaml, sizeof yaml,
+                 "name: c\nworkload: {requests: 1}\nmodel: {name: llama-3-8b}\n"
+                 "engine: {max_seq_len: %u}\n",
+                 cases[i].seq);
+        cfg_exp_t     *e;
+        struct sim_msg err = {{0}};
+        struct cfg     c;
+        if (cfg_load_string(yaml, "c.yaml", &e, &err) || cfg_resolve(e, 0, &c, &err))
+            TEST_FAIL_("%s", err.text);
+        cfg_free(e);
+        struct run *x = calloc(1, sizeof *x);
+        ASSERT_TRUE(x != NULL);
+        if (run_build(&c, ".", "", x, &err))
+            TEST_FAIL_("%s", err.text);
+        ASSERT_EQ(x->serve.max_batched_tokens, cases[i].want);
+        run_fini(x);
+        free(x);
+    }
+}
+
+/* run_mkdirs names the folder it could not make and why: below a regular file, mkdir fails
+ * with ENOTDIR ("Not a directory", strerror). */
+TEST(mkdirs_names_the_folder_it_cannot_make)
+{
+    char file[400], sub[500];
+    snprintf(file, sizeof file, "%s/plain", tmpdir);
+    FILE *f = fopen(file, "w");
+    ASSERT_TRUE(f != NULL);
+    fclose(f);
+    snprintf(sub, sizeof sub, "%s/x/y", file);
+    struct sim_msg err = {{0}};
+    ASSERT_EQ(run_mkdirs(sub, &err), SIM_EIO);
+    char want[600];
+    snprintf(want, sizeof want, "%s/x: Not a directory", file);
+    if (strcmp(err.text, want))
+        TEST_FAIL_("got \"%s\", want \"%s\"", err.text, want);
+    remove(file);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
@@ -453,6 +540,12 @@ int main(void)
     RUN(kv_blocks_refusal_names_the_sizes);
     RUN(calendar_check_counts_the_buckets);
     RUN(trace_prompts_are_not_clamped);
-    rmdir(tmpdir);
+    RUN(timeline_kv_tokens_are_blocks_times_block_size);
+    RUN(default_token_budget);
+    RUN(mkdirs_names_the_folder_it_cannot_make);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd)) {
+    }
     return test_main_end();
 }
