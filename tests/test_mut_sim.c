@@ -14,6 +14,7 @@
 #include "cq.h"
 #include "kv.h"
 #include "met.h"
+#include "pred.h"
 #include "run.h"
 #include "test.h"
 
@@ -527,6 +528,32 @@ TEST(mkdirs_names_the_folder_it_cannot_make)
     remove(file);
 }
 
+/*
+ * The noisy predictor's lengths are "the true length times exp(N(0, sigma^2)), rounded into
+ * [1, max_len]" (pred.h). A true length of 50 with sigma 3 and max_len 100: a draw falls below
+ * 0.5 tokens when z < ln(0.01) / 3 = -1.54 (6 % of draws) and above 100 when z > ln(2) / 3 =
+ * 0.23 (41 %), so among 2,000 draws both ends are reached; every prediction must still be a
+ * length in [1, 100], and its bucket the one of that length.
+ */
+TEST(noisy_predictions_stay_in_range)
+{
+    struct pred_cfg cfg = {.kind = PRED_NOISY, .sigma = 3, .max_len = 100, .seed = 9};
+    pred_t         *p;
+    struct sim_msg  err = {{0}};
+    ASSERT_EQ(pred_new(&cfg, &p, &err), 0);
+    int lo = 0, hi = 0;
+    for (int i = 0; i < 2000; i++) {
+        struct req r = {.id = (uint64_t)i, .output_tok = 50};
+        pred_predict(p, &r);
+        ASSERT_TRUE(r.pred_tok >= 1 && r.pred_tok <= 100);
+        ASSERT_EQ(r.pred_bucket, pred_bucket_of(p, r.pred_tok));
+        lo += r.pred_tok == 1;
+        hi += r.pred_tok == 100;
+    }
+    ASSERT_TRUE(lo > 40 && hi > 400);
+    pred_free(p);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
@@ -543,6 +570,7 @@ int main(void)
     RUN(timeline_kv_tokens_are_blocks_times_block_size);
     RUN(default_token_budget);
     RUN(mkdirs_names_the_folder_it_cannot_make);
+    RUN(noisy_predictions_stay_in_range);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
