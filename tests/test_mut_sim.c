@@ -388,9 +388,10 @@ TEST(calendar_check_counts_the_buckets)
 
 /* Run the experiment `yaml` (a CSV trace `trace` of "arrival_s,prompt_tokens,output_tokens" rows
  * is written as trace.csv first and named by %s in yaml, when given) with tau = 1 ms per
- * iteration; write its files to tmpdir/sub when sub is not NULL. */
-static void run_yaml(const char *yaml_fmt, const char *trace, const char *sub,
-                     struct run_result *res)
+ * iteration, plus c_pf per prefilled token and c_dec per decoding sequence; capacity_tok, when
+ * not 0, replaces the KV pool; write its files to tmpdir/sub when sub is not NULL. */
+static void run_yaml_cost(const char *yaml_fmt, const char *trace, const char *sub, double c_pf,
+                          double c_dec, uint64_t capacity_tok, struct run_result *res)
 {
     char tpath[400], yaml[2048];
     snprintf(tpath, sizeof tpath, "%s/trace.csv", tmpdir);
@@ -416,6 +417,10 @@ static void run_yaml(const char *yaml_fmt, const char *trace, const char *sub,
     memset(p->piece, 0, sizeof p->piece);
     p->piece[0].max_tokens = INFINITY;
     p->piece[0].coef[CAL_T_CONST] = 1e-3;
+    p->piece[0].coef[CAL_T_PREFILL_TOK] = c_pf;
+    p->piece[0].coef[CAL_T_DECODE_SEQS] = c_dec;
+    if (capacity_tok)
+        x->serve.kv.capacity_tok = capacity_tok;
     char dir[600];
     snprintf(dir, sizeof dir, "%s/%s", tmpdir, sub ? sub : "");
     memset(res, 0, sizeof *res);
@@ -423,6 +428,12 @@ static void run_yaml(const char *yaml_fmt, const char *trace, const char *sub,
         TEST_FAIL_("run_exec: %s", err.text);
     run_fini(x);
     free(x);
+}
+
+static void run_yaml(const char *yaml_fmt, const char *trace, const char *sub,
+                     struct run_result *res)
+{
+    run_yaml_cost(yaml_fmt, trace, sub, 0, 0, 0, res);
 }
 
 /*
@@ -554,6 +565,30 @@ TEST(noisy_predictions_stay_in_range)
     pred_free(p);
 }
 
+/*
+ * A swapped-in request decodes in the iteration that swaps it in: it is one decoding sequence
+ * of that iteration (replica.c: sw_n joins decode_seqs). test_decide's swap case (request 1's 31
+ * tokens out at boundary 17, in at 40, S = 31 x 524,288 B / 1 GB/s each way; finishes 40.30 ms
+ * + S and 64.30 ms + 2 S, worked by hand there), here with a cost of 1e-12 s per decoding
+ * sequence as well: at most 2 sequences x 100 iterations add 2e-10 s, below the nanosecond
+ * requests.csv prints, so the same finishes hold to 1 ns; a decode count that went wrong by a
+ * sequence per swap-in would stay invisible, but not one that lost track of them.
+ */
+TEST(swap_in_decodes_as_one_sequence)
+{
+    const double      S = 31 * 524288.0 / 1e9;
+    struct run_result res;
+    run_yaml_cost("name: t\nworkload: {source: csv, path: %s}\n"
+                  "engine: {memory: paged, block_size: 16, watermark: 0, max_seq_len: 64, "
+                  "preemption: swap}\nhardware: {host_bw_gbps: 1}\n",
+                  "0,15,40\n0.0005,15,40\n", NULL, 1e-5, 1e-12, 64, &res);
+    ASSERT_EQ(res.sum.completed, 2);
+    ASSERT_EQ(res.sum.preemptions, 1);
+    /* The last finish is the run's end; the first arrival is at 0. */
+    ASSERT_NEAR(res.sum.duration_s, 64.30e-3 + 2 * S, 1e-9);
+    ASSERT_NEAR(res.sum.wasted_s, 2 * S, 1e-12);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
@@ -571,6 +606,7 @@ int main(void)
     RUN(default_token_budget);
     RUN(mkdirs_names_the_folder_it_cannot_make);
     RUN(noisy_predictions_stay_in_range);
+    RUN(swap_in_decodes_as_one_sequence);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
