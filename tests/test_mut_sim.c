@@ -589,6 +589,61 @@ TEST(swap_in_decodes_as_one_sequence)
     ASSERT_NEAR(res.sum.wasted_s, 2 * S, 1e-12);
 }
 
+/* finish_s of request `id` in tmpdir/sub/requests.csv (columns by name), or NAN. */
+static double finish_of(const char *sub, unsigned id)
+{
+    char path[700], line[1024];
+    snprintf(path, sizeof path, "%s/%s/requests.csv", tmpdir, sub);
+    FILE *f = fopen(path, "r");
+    ASSERT_TRUE(f != NULL);
+    ASSERT_TRUE(fgets(line, sizeof line, f) != NULL);
+    int c_id = -1, c_fin = -1, i = 0;
+    for (char *t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), i++) {
+        if (!strcmp(t, "id"))
+            c_id = i;
+        if (!strcmp(t, "finish_s"))
+            c_fin = i;
+    }
+    ASSERT_TRUE(c_id >= 0 && c_fin >= 0);
+    double v = NAN;
+    while (fgets(line, sizeof line, f)) {
+        double x[32] = {0};
+        int    k = 0;
+        for (char *p = line; k < 32; k++) {
+            x[k] = strtod(p, NULL);
+            if (!(p = strchr(p, ',')))
+                break;
+            p++;
+        }
+        if ((unsigned)x[c_id] == id)
+            v = x[c_fin];
+    }
+    fclose(f);
+    return v;
+}
+
+/*
+ * S3 packs the largest reservation first (decreasing first fit), and a reservation of exactly
+ * max_units (the largest a queued request can need: max_seq_len tokens) is a size of its own.
+ * max_seq_len 128, oracle predictions with bucket edges 10, 20, 40, 80, 100, 128, a pool of 200
+ * tokens, 1 ms per iteration. Request 0: prompt 27, 90 output tokens: bucket (80, 100], edge 100,
+ * reserves 27 + 100 = 127. Request 1: prompt 28, 90 tokens: reserves 28 + min(100, 128 - 28) =
+ * 128. Both arrive at 0; 127 + 128 > 200, so one waits. Largest first: request 1 runs from 0 to
+ * 90 ms (a prefill and 89 decodes), then request 0 to 180 ms. (Sharing a class with 127, 128
+ * would be served first in, first out: request 0 first.)
+ */
+TEST(s3_largest_reservation_is_a_class_of_its_own)
+{
+    struct run_result res;
+    run_yaml_cost("name: t\nworkload: {source: csv, path: %s}\npolicy: s3\n"
+                  "engine: {memory: predicted, max_seq_len: 128}\n"
+                  "predictor: {edges: [10, 20, 40, 80, 100, 128]}\n",
+                  "0,27,90\n0,28,90\n", "s3max", 0, 0, 200, &res);
+    ASSERT_EQ(res.sum.completed, 2);
+    ASSERT_NEAR(finish_of("s3max", 1), 90e-3, 0.5e-9);
+    ASSERT_NEAR(finish_of("s3max", 0), 180e-3, 0.5e-9);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
@@ -607,6 +662,7 @@ int main(void)
     RUN(mkdirs_names_the_folder_it_cannot_make);
     RUN(noisy_predictions_stay_in_range);
     RUN(swap_in_decodes_as_one_sequence);
+    RUN(s3_largest_reservation_is_a_class_of_its_own);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
