@@ -148,7 +148,8 @@ TEST(compat_ssjf_averages_each_repetition)
 /* ---- kv_check: the invariant's messages ----
  *
  * kv_check compares the pool with the running set the replica passes; its message is what a
- * user reads when a policy breaks the books (sim/replica.c prints it with the request's state).
+ * user reads when a policy breaks the books (replica_check logs "replica N: <message>" before it
+ * aborts, under engine.check).
  *   - max policy, capacity 1,000 tokens, max_seq_len 100: every request reserves 100 tokens
  *     (the whole sequence, kv.h). Two admitted: used 200. Checked against only the first:
  *     "KV used 200 but running requests hold 100".
@@ -489,9 +490,8 @@ TEST(timeline_kv_tokens_are_blocks_times_block_size)
 }
 
 /*
- * engine.max_batched_tokens 0 means max(8192, max_seq_len) (its schema text; vLLM's
- * max_num_batched_tokens default for chunked prefill is 8192): 8192 at max_seq_len 4096,
- * 16384 at 16384.
+ * engine.max_batched_tokens 0 means max(8192, max_seq_len) (its schema text in
+ * experiments/SCHEMA.md): 8192 at max_seq_len 4096 and at 8192, 16384 at 16384.
  */
 TEST(default_token_budget)
 {
