@@ -644,6 +644,35 @@ TEST(s3_largest_reservation_is_a_class_of_its_own)
     ASSERT_NEAR(finish_of("s3max", 0), 180e-3, 0.5e-9);
 }
 
+/*
+ * A replay file may start with the header `id,predicted_tokens` (pred.h names its rows so; the
+ * header is recognised by its "id," prefix on line 1): with it, the rows after it are read,
+ * request 0 predicted 7 tokens and request 1 3; a request the file does not list gets max_len
+ * ("unknown: assume the worst", pred.c).
+ */
+TEST(replay_file_with_a_header)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/replay.csv", tmpdir);
+    FILE *f = fopen(path, "w");
+    ASSERT_TRUE(f != NULL);
+    fputs("id,predicted_tokens\n0,7\n1,3\n", f);
+    fclose(f);
+    struct pred_cfg cfg = {.kind = PRED_REPLAY, .path = path, .max_len = 100, .seed = 1};
+    pred_t         *p;
+    struct sim_msg  err = {{0}};
+    if (pred_new(&cfg, &p, &err))
+        TEST_FAIL_("%s", err.text);
+    static const uint32_t want[3] = {7, 3, 100};
+    for (unsigned i = 0; i < 3; i++) {
+        struct req r = {.id = i, .output_tok = 50};
+        pred_predict(p, &r);
+        ASSERT_EQ(r.pred_tok, want[i]);
+    }
+    pred_free(p);
+    remove(path);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
@@ -663,6 +692,7 @@ int main(void)
     RUN(noisy_predictions_stay_in_range);
     RUN(swap_in_decodes_as_one_sequence);
     RUN(s3_largest_reservation_is_a_class_of_its_own);
+    RUN(replay_file_with_a_header);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
