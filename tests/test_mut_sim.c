@@ -673,6 +673,27 @@ TEST(replay_file_with_a_header)
     remove(path);
 }
 
+/*
+ * vLLM v0 as Vidur models it admits a request only when its blocks are free: a request that does
+ * not fit waits. Paged memory of 3 blocks of 16 tokens (48 tokens), no watermark, 1 ms per
+ * iteration. Requests 0 and 1 arrive at 0 with 30-token prompts and 3 output tokens; Vidur's
+ * accounting holds ceil(30 / 16) = 2 blocks each at admission, so only request 0 fits: its
+ * prefill runs 0-1 ms (first token), two decodes to 3 ms (31 and 32 tokens computed: still 2
+ * blocks). Its blocks freed at 3 ms, request 1 runs 3-4 ms (prefill) and decodes to 6 ms.
+ */
+TEST(vllm_v0_waits_for_blocks)
+{
+    struct run_result res;
+    run_yaml_cost("name: t\nworkload: {source: csv, path: %s}\n"
+                  "engine: {memory: paged, block_size: 16, watermark: 0, max_seq_len: 64, "
+                  "scheduler: vllm_v0}\n",
+                  "0,30,3\n0,30,3\n", "v0mem", 0, 0, 48, &res);
+    ASSERT_EQ(res.sum.completed, 2);
+    ASSERT_EQ(res.sum.preemptions, 0);
+    ASSERT_NEAR(finish_of("v0mem", 0), 3e-3, 0.5e-9);
+    ASSERT_NEAR(finish_of("v0mem", 1), 6e-3, 0.5e-9);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
@@ -693,6 +714,7 @@ int main(void)
     RUN(swap_in_decodes_as_one_sequence);
     RUN(s3_largest_reservation_is_a_class_of_its_own);
     RUN(replay_file_with_a_header);
+    RUN(vllm_v0_waits_for_blocks);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
