@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "cfg.h"
 #include "compat_ssjf.h"
 #include "cq.h"
@@ -694,27 +695,104 @@ TEST(vllm_v0_waits_for_blocks)
     ASSERT_NEAR(finish_of("v0mem", 1), 6e-3, 0.5e-9);
 }
 
-int main(void)
+/*
+ * Every allocation failure during a run ends it with SIM_ENOMEM and "out of memory", leaking
+ * nothing (sim_alloc's live count is back where it was), and the run that gets all its memory
+ * completes every request (an allocation-failure walk, as test_paths does for compat ssjf).
+ * One small experiment per batching rule and policy, 6 requests that queue, with a pool small
+ * enough that some wait for memory: each allocation of run_exec is failed in turn.
+ * NOT in the default run (`test_mut_sim --alloc-walk` runs it): on main it stops at
+ * sim/replica.c's start_iteration assertion (!sched_len(p->q) || p->timer_set) when run_add
+ * fails at admission (allocation 17 of the vllm_v0 case): the replica is idle with requests
+ * queued because fail() stopped it, and lensim aborts instead of reporting "out of memory".
+ * With that assertion allowing a failed replica it passes for all five cases.
+ */
+TEST(runs_survive_every_allocation_failure)
+{
+    static const char *engines[] = {
+        "memory: paged, block_size: 16, watermark: 0, max_seq_len: 64, scheduler: vllm_v0",
+        "memory: paged, block_size: 16, watermark: 0, max_seq_len: 64, scheduler: sarathi, "
+        "chunk_size: 16",
+        "memory: paged, block_size: 16, max_seq_len: 64, scheduler: vllm_v1, "
+        "max_batched_tokens: 32, max_batch: 8",
+        "memory: paged, block_size: 16, watermark: 0, max_seq_len: 64, preemption: swap",
+        "memory: predicted, max_seq_len: 64",
+    };
+    static const char *policies[] = {"fcfs", "fcfs", "fcfs", "sjf", "s3"};
+    char               tpath[400];
+    snprintf(tpath, sizeof tpath, "%s/walk.csv", tmpdir);
+    FILE *f = fopen(tpath, "w");
+    ASSERT_TRUE(f != NULL);
+    fputs("arrival_s,prompt_tokens,output_tokens\n0,30,20\n0,20,25\n0.001,10,30\n"
+          "0.002,25,10\n0.002,5,40\n0.01,12,12\n",
+          f);
+    fclose(f);
+    for (size_t k = 0; k < sizeof engines / sizeof *engines; k++) {
+        char yaml[1024];
+        snprintf(yaml, sizeof yaml,
+                 "name: w\nworkload: {source: csv, path: %s}\nengine: {%s}\n"
+                 "policy: %s\npredictor: {edges: [8, 16, 32, 64]}\n",
+                 tpath, engines[k], policies[k]);
+        cfg_exp_t     *e;
+        struct sim_msg err = {{0}};
+        struct cfg     c;
+        if (cfg_load_string(yaml, "w.yaml", &e, &err) || cfg_resolve(e, 0, &c, &err))
+            TEST_FAIL_("%s\n%s", err.text, yaml);
+        cfg_free(e);
+        struct run *x = calloc(1, sizeof *x);
+        ASSERT_TRUE(x != NULL);
+        if (run_build(&c, ".", "", x, &err))
+            TEST_FAIL_("%s", err.text);
+        x->serve.kv.capacity_tok = 96;
+        struct run_result res;
+        int               rc = -1;
+        uint64_t          n;
+        for (n = 1; n < 100000 && rc; n++) {
+            uint64_t live = sim_alloc_stats().live;
+            sim_alloc_fail_after(n);
+            rc = run_exec(x, NULL, NULL, NULL, &res, &err);
+            sim_alloc_fail_after(0);
+            if (sim_alloc_stats().live != live)
+                TEST_FAIL_("engine %zu, allocation %llu: %llu allocations leaked", k,
+                           (unsigned long long)n,
+                           (unsigned long long)(sim_alloc_stats().live - live));
+            if (rc && (rc != SIM_ENOMEM || !strstr(err.text, "out of memory")))
+                TEST_FAIL_("engine %zu, allocation %llu failed: rc %d (%s), want SIM_ENOMEM", k,
+                           (unsigned long long)n, rc, err.text);
+        }
+        ASSERT_EQ(rc, 0);
+        ASSERT_TRUE(n > 10);
+        ASSERT_EQ(res.sum.completed, 6);
+        run_fini(x);
+        free(x);
+    }
+}
+
+int main(int argc, char **argv)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-mut-sim-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 1;
-    RUN(compat_ssjf_averages_each_repetition);
-    RUN(kv_check_names_what_disagrees);
-    RUN(batching_choices_are_the_three_modes);
-    RUN(summary_wasted_time_and_resume);
-    RUN(calendar_width_from_one_gap);
-    RUN(kv_blocks_refusal_names_the_sizes);
-    RUN(calendar_check_counts_the_buckets);
-    RUN(trace_prompts_are_not_clamped);
-    RUN(timeline_kv_tokens_are_blocks_times_block_size);
-    RUN(default_token_budget);
-    RUN(mkdirs_names_the_folder_it_cannot_make);
-    RUN(noisy_predictions_stay_in_range);
-    RUN(swap_in_decodes_as_one_sequence);
-    RUN(s3_largest_reservation_is_a_class_of_its_own);
-    RUN(replay_file_with_a_header);
-    RUN(vllm_v0_waits_for_blocks);
+    if (argc > 1 && !strcmp(argv[1], "--alloc-walk")) {
+        RUN(runs_survive_every_allocation_failure);
+    } else {
+        RUN(compat_ssjf_averages_each_repetition);
+        RUN(kv_check_names_what_disagrees);
+        RUN(batching_choices_are_the_three_modes);
+        RUN(summary_wasted_time_and_resume);
+        RUN(calendar_width_from_one_gap);
+        RUN(kv_blocks_refusal_names_the_sizes);
+        RUN(calendar_check_counts_the_buckets);
+        RUN(trace_prompts_are_not_clamped);
+        RUN(timeline_kv_tokens_are_blocks_times_block_size);
+        RUN(default_token_budget);
+        RUN(mkdirs_names_the_folder_it_cannot_make);
+        RUN(noisy_predictions_stay_in_range);
+        RUN(swap_in_decodes_as_one_sequence);
+        RUN(s3_largest_reservation_is_a_class_of_its_own);
+        RUN(replay_file_with_a_header);
+        RUN(vllm_v0_waits_for_blocks);
+    }
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {
