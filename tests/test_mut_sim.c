@@ -242,8 +242,9 @@ TEST(batching_choices_are_the_three_modes)
 
 /* ---- summary.json: the wasted time, and what --resume reads back ----
  *
- * wasted_s is in seconds (its unit in the column table and in METRICS.md): a summary whose
- * preemptions wasted 2.5 s and 7 tokens prints "wasted_s": 2.500000 and "wasted_tokens": 7.
+ * wasted_s is in seconds, as its key says (summary.json's millisecond keys end in _ms): a
+ * summary whose preemptions wasted 2.5 s and 7 tokens prints "wasted_s": 2.500000 and
+ * "wasted_tokens": 7.
  * Read back (--resume, met_read_json), the values return, and the fields summary.json does not
  * hold stay 0 (met.h: "Fields without a JSON key stay 0"): tokens_generated, the prefix-cache
  * fields (so that a resumed run without prefix caching does not print them) and the sample
@@ -646,8 +647,8 @@ TEST(s3_largest_reservation_is_a_class_of_its_own)
 }
 
 /*
- * A replay file may start with the header `id,predicted_tokens` (pred.h names its rows so; the
- * header is recognised by its "id," prefix on line 1): with it, the rows after it are read,
+ * A replay file may start with the header `id,predicted_tokens`, the column names pred.h gives
+ * its rows (load_replay skips a first line that starts with "id,"): the rows after it are read,
  * request 0 predicted 7 tokens and request 1 3; a request the file does not list gets max_len
  * ("unknown: assume the worst", pred.c).
  */
