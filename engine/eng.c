@@ -129,6 +129,8 @@ void eng_stop(eng_t *eng, int status)
     eng->status = status;
 }
 
+int eng_stopping(const eng_t *eng) { return eng->stop; }
+
 simtime_t eng_now(const eng_t *eng) { return eng->now; }
 size_t    eng_pending(const eng_t *eng) { return evq_size(&eng->q); }
 uint64_t  eng_dispatched(const eng_t *eng) { return eng->dispatched; }

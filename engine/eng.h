@@ -59,6 +59,8 @@ int eng_cancel(eng_t *eng, struct ev_handle h);
 int eng_run(eng_t *eng, simtime_t t_end);
 /* Ask eng_run to return `status` after the current handler. */
 void eng_stop(eng_t *eng, int status);
+/* Whether a handler has called eng_stop during this eng_run (the run is ending). */
+int eng_stopping(const eng_t *eng);
 
 simtime_t eng_now(const eng_t *eng);
 size_t    eng_pending(const eng_t *eng);

@@ -12,7 +12,11 @@ const struct sim_choice replica_preempt_choices[] = {
     {NULL, 0, NULL},
 };
 
-static void fail(struct replica *p, int rc) { eng_stop(p->env->eng, rc); }
+static void fail(struct replica *p, int rc)
+{
+    p->failed = 1;
+    eng_stop(p->env->eng, rc);
+}
 
 /* ---- the iteration heap (by next_iter; ties leave in ih.h's fixed order) ---- */
 
@@ -452,7 +456,7 @@ static void start_iteration(struct replica *p, simtime_t now, int own)
         sample(p, now, 0, kv_util(p->kv));
         /* Idle with requests waiting happens only while a batch timer runs: with nothing
          * running, the front request always fits (arrivals that could not are failed). */
-        SIM_ASSERT(!sched_len(p->q) || p->timer_set);
+        SIM_ASSERT(!sched_len(p->q) || p->timer_set || p->failed);
         return;
     }
     uint64_t          i = p->iter;

@@ -702,11 +702,12 @@ TEST(vllm_v0_waits_for_blocks)
  * completes every request (an allocation-failure walk, as test_paths does for compat ssjf).
  * One small experiment per batching rule and policy, 6 requests that queue, with a pool small
  * enough that some wait for memory: each allocation of run_exec is failed in turn.
- * NOT in the default run (`test_mut_sim --alloc-walk` runs it): on main it stops at
- * sim/replica.c's start_iteration assertion (!sched_len(p->q) || p->timer_set) when run_add
- * fails at admission (allocation 17 of the vllm_v0 case): the replica is idle with requests
- * queued because fail() stopped it, and lensim aborts instead of reporting "out of memory".
- * With that assertion allowing a failed replica it passes for all five cases.
+ * Run by `test_mut_sim --alloc-walk` (suite test mut_sim_alloc_walk). It found two aborts:
+ * when run_add failed at admission (allocation 17 of the vllm_v0 case) the replica stopped by
+ * fail() sat idle with requests queued and sim/replica.c's start_iteration assertion
+ * (!sched_len(p->q) || p->timer_set) fired; and with engine.check, cluster.c checked the
+ * half-updated replica's invariants after the failing event. lensim aborted instead of
+ * reporting "out of memory".
  */
 TEST(runs_survive_every_allocation_failure)
 {
@@ -728,12 +729,15 @@ TEST(runs_survive_every_allocation_failure)
           "0.002,25,10\n0.002,5,40\n0.01,12,12\n",
           f);
     fclose(f);
-    for (size_t k = 0; k < sizeof engines / sizeof *engines; k++) {
-        char yaml[1024];
+    /* Each case twice: plain, and with engine.check (the invariants after every event, which
+     * must not be checked on a replica that a failure has stopped half-way). */
+    for (size_t kk = 0; kk < 2 * sizeof engines / sizeof *engines; kk++) {
+        size_t k = kk / 2;
+        char   yaml[1024];
         snprintf(yaml, sizeof yaml,
-                 "name: w\nworkload: {source: csv, path: %s}\nengine: {%s}\n"
+                 "name: w\nworkload: {source: csv, path: %s}\nengine: {%s%s}\n"
                  "policy: %s\npredictor: {edges: [8, 16, 32, 64]}\n",
-                 tpath, engines[k], policies[k]);
+                 tpath, engines[k], kk % 2 ? ", check: true" : "", policies[k]);
         cfg_exp_t     *e;
         struct sim_msg err = {{0}};
         struct cfg     c;
