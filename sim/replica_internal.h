@@ -11,7 +11,7 @@
 #include "serve.h"
 
 struct replica {
-    int failed; /* fail() called: the run is stopping with an error */
+    int                       failed; /* fail() called: the run is stopping with an error */
     const struct replica_env *env;
     const struct serve_cfg   *cfg;
     const struct batch_ops   *bat;
