@@ -4,6 +4,7 @@
  * asserts a value derived by hand in the comment above it, or one documented in a spec file
  * that it names, not a snapshot of lensim's output.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -342,6 +343,92 @@ TEST(calibrate_summary_reports_the_profile_it_wrote)
     ASSERT_TRUE(strtok_r(NULL, "\n", &save) == NULL);
 }
 
+/* A small valid profile (PROFILE.md's required keys): 2 pieces, KV 8192 bytes per token. */
+static const char profile_body[] = "format: lensim-profile/1\n"
+                                   "model: tiny\n"
+                                   "backend: cpu\n"
+                                   "tp: 1\n"
+                                   "latency:\n"
+                                   "  pieces:\n"
+                                   "    - max_tokens: 16\n"
+                                   "      const: 1e-3\n"
+                                   "      decode_seqs: 1e-5\n"
+                                   "    - max_tokens: .inf\n"
+                                   "      const: 2e-3\n"
+                                   "      prefill_tok: 1e-4\n"
+                                   "memory:\n"
+                                   "  kv_bytes_per_token: 8192\n"
+                                   "  kv_capacity_bytes: 1e9\n";
+
+/*
+ * cal_profile_load reads the whole file however long it is (calib/profile.c: the buffer doubles
+ * from 8,192 bytes while less than 4,096 are free). A profile behind 400 comment lines of 99
+ * bytes (39,600 bytes, more than 8,192 x 4) loads as the short one: 2 pieces, the second's
+ * const 2e-3, KV 8192 bytes per token. (Survivor: a buffer that never grew read 8,192 bytes and
+ * took them for the whole file.)
+ */
+TEST(profile_longer_than_its_first_buffer_loads_whole)
+{
+    static char text[48000];
+    size_t      k = 0;
+    for (int i = 0; i < 400; i++)
+        k += (size_t)snprintf(text + k, sizeof text - k, "# %096d\n", i);
+    ASSERT_EQ(k, 39600);
+    snprintf(text + k, sizeof text - k, "%s", profile_body);
+    char path[512];
+    put_file("long.yaml", text, path);
+    struct cal_profile p;
+    struct sim_msg     err = {{0}};
+    if (cal_profile_load(path, &p, &err))
+        TEST_FAIL_("cal_profile_load: %s", err.text);
+    ASSERT_EQ(p.n_pieces, 2);
+    ASSERT_EQ(p.piece[1].coef[CAL_T_CONST], 2e-3);
+    ASSERT_EQ(p.kv_bytes_per_token, 8192);
+    cal_profile_fini(&p);
+}
+
+/*
+ * Loading a profile gives back all the memory it took: 200 loads of the small profile leave the
+ * heap's bytes in use (mallinfo2) where one load left them, within 64 KiB of allocator slack.
+ * libyaml's parser alone holds tens of KiB of buffers (its raw input buffer is 16 KiB), so a
+ * parser or document not deleted (surviving mutants) leaks megabytes over 200 loads.
+ */
+TEST(profile_load_frees_what_it_takes)
+{
+    char path[512];
+    put_file("small.yaml", profile_body, path);
+    struct cal_profile p;
+    struct sim_msg     err = {{0}};
+    ASSERT_EQ(cal_profile_load(path, &p, &err), 0);
+    cal_profile_fini(&p);
+    size_t before = mallinfo2().uordblks;
+    for (int i = 0; i < 200; i++) {
+        ASSERT_EQ(cal_profile_load(path, &p, &err), 0);
+        cal_profile_fini(&p);
+    }
+    size_t after = mallinfo2().uordblks;
+    if (after > before + 65536)
+        TEST_FAIL_("200 loads: %zu bytes more in use", after - before);
+    /* and a refused profile (a missing key, so the document was built): the same */
+    put_file("bad.yaml", "format: lensim-profile/1\nmodel: tiny\n", path);
+    ASSERT_EQ(cal_profile_load(path, &p, &err), SIM_ECONFIG);
+    before = mallinfo2().uordblks;
+    for (int i = 0; i < 200; i++)
+        ASSERT_EQ(cal_profile_load(path, &p, &err), SIM_ECONFIG);
+    after = mallinfo2().uordblks;
+    if (after > before + 65536)
+        TEST_FAIL_("200 refused loads: %zu bytes more in use", after - before);
+    /* and malformed YAML (an unclosed flow sequence): the same */
+    put_file("bad.yaml", "format: [lensim-profile/1\n", path);
+    ASSERT_EQ(cal_profile_load(path, &p, &err), SIM_ECONFIG);
+    before = mallinfo2().uordblks;
+    for (int i = 0; i < 200; i++)
+        ASSERT_EQ(cal_profile_load(path, &p, &err), SIM_ECONFIG);
+    after = mallinfo2().uordblks;
+    if (after > before + 65536)
+        TEST_FAIL_("200 malformed loads: %zu bytes more in use", after - before);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mut-io-XXXXXX");
@@ -350,6 +437,8 @@ int main(void)
     RUN(trace_quote_escapes_every_byte_class);
     RUN(trace_message_shows_a_control_byte_as_hex);
     RUN(calibrate_default_grid_limits_are_the_documented_ones);
+    RUN(profile_longer_than_its_first_buffer_loads_whole);
+    RUN(profile_load_frees_what_it_takes);
     RUN(calibrate_summary_reports_the_profile_it_wrote);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
