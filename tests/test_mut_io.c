@@ -7,9 +7,11 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "calib.h"
+#include "cfg.h"
 #include "presets.h"
 #include "profile.h"
 #include "sweep.h"
@@ -429,6 +431,131 @@ TEST(profile_load_frees_what_it_takes)
         TEST_FAIL_("200 malformed loads: %zu bytes more in use", after - before);
 }
 
+/*
+ * Civil times at the edges of what trace__parse_datetime accepts (traces/trace_parse.c: years
+ * 1970-2200, real months and days, h <= 23, mi <= 59, sec <= 59, offsets +-HH:MM / +-HHMM with
+ * HH <= 23 and MM <= 59, Z or z; -1 malformed, -2 out of range), test_trace's cases covering
+ * the other side of each edge. Nanoseconds from Python, independently:
+ * int(datetime(y, mo, d, h, mi, s, tzinfo=timezone(timedelta(minutes=off))).timestamp()) * 10**9.
+ */
+TEST(trace_datetime_edges)
+{
+    static const struct {
+        const char *s;
+        int         rc;
+        int64_t     ns;
+    } cases[] = {
+        {"2023-11-00 00:00:00", -2, 0}, /* day 0 */
+        {"2023-00-10 00:00:00", -2, 0}, /* month 0 */
+        {"1969-12-31 23:59:59", -2, 0},
+        {"2023-11-16 18:15:60", -2, 0}, /* no leap seconds */
+        {"2100-02-29 00:00:00", -2, 0}, /* 2100 is not a leap year */
+        {"2024-02-29 12:00:00", 0, INT64_C(1709208000000000000)},
+        {"2023-11-16 18:15:46z", 0, INT64_C(1700158546000000000)},
+        {"2023-12-31 23:59:59.5Z", 0, INT64_C(1704067199500000000)},
+        {"2024-05-10 05:30:00+05:30", 0, INT64_C(1715299200000000000)},
+        {"2024-05-09 18:30:00-05:30", 0, INT64_C(1715299200000000000)},
+        {"2024-05-09 18:30:00-0530", 0, INT64_C(1715299200000000000)},
+        {"2024-05-10 00:00:00+00:59", 0, INT64_C(1715295660000000000)},
+        {"2024-05-10 00:00:00-23:59", 0, INT64_C(1715385540000000000)},
+        {"2024-05-10 00:00:00+00:60", -1, 0},
+        {"2024-05-10 00:00:00+0060", -1, 0},
+        {"2023/11/16 18:15:46", -1, 0},
+        {"2023-11/16 18:15:46", -1, 0},
+        {"2023-11-16+18:15:46", -1, 0},
+        {"2023-11-16 18-15:46", -1, 0},
+        {"2023-11-16 18:15-46", -1, 0},
+        {"2023-11-16 18:1x:46", -1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int64_t ns = 0;
+        int     rc = trace__parse_datetime(cases[i].s, strlen(cases[i].s), &ns);
+        if (rc != cases[i].rc)
+            TEST_FAIL_("%s: rc %d, want %d", cases[i].s, rc, cases[i].rc);
+        if (rc == 0 && ns != cases[i].ns)
+            TEST_FAIL_("%s: %lld ns, want %lld", cases[i].s, (long long)ns, (long long)cases[i].ns);
+    }
+}
+
+/*
+ * trace_close gives back the trace's file: under a limit of 32 open descriptors, 200 traces
+ * opened, read to the end and closed one after the other all open (a trace that kept its FILE,
+ * a surviving mutant, runs out at about the 29th).
+ */
+TEST(trace_close_gives_back_its_file)
+{
+    char path[512];
+    put_file("fd.csv", "arrival_s,prompt_tokens,output_tokens\n0,1,1\n1,2,2\n", path);
+    struct rlimit old;
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    struct rlimit low = {.rlim_cur = 32, .rlim_max = old.rlim_max};
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int failed_at = -1, rc = 0;
+    for (int i = 0; i < 200 && failed_at < 0; i++) {
+        struct trace_opts o;
+        trace_opts_default(&o);
+        o.format = TRACE_FMT_CSV;
+        o.path = path;
+        trace_t         *t = NULL;
+        struct sim_msg   err = {{0}};
+        struct trace_req r;
+        size_t           n = 0;
+        if ((rc = trace_open(&o, &t, &err))) {
+            failed_at = i;
+            break;
+        }
+        while ((rc = trace_next(t, &r, &err)) == 1)
+            n++;
+        trace_close(t);
+        if (rc || n != 2)
+            failed_at = i;
+    }
+    setrlimit(RLIMIT_NOFILE, &old);
+    if (failed_at >= 0)
+        TEST_FAIL_("trace %d did not open or read (rc %d)", failed_at, rc);
+}
+
+/*
+ * cfg_value_json (results.json's varied values) writes JSON (RFC 8259): numbers and booleans
+ * bare, strings quoted with `"` and `\` escaped and control bytes (U+0000 to U+001F, sec. 7) as
+ * \u00XX; an unknown key is null and SIM_ECONFIG. The description "a"b\c<0x01>d<0x1f>e f~" gives
+ * "a\"b\\c\u0001d\u001fe f~" (0x20 and 0x7e are not control bytes).
+ */
+TEST(cfg_value_json_escapes_strings)
+{
+    cfg_exp_t     *e = NULL;
+    struct sim_msg err = {{0}};
+    ASSERT_EQ(cfg_load_string("name: j\ndescription: \"a\\\"b\\\\c\\x01d\\x1fe f~\"\n"
+                              "workload: {requests: 5, rate: 2.5}\nengine: {max_batch: 7}\n",
+                              "t.yaml", &e, &err),
+              0);
+    struct cfg c;
+    ASSERT_EQ(cfg_resolve(e, 0, &c, &err), 0);
+    static const struct {
+        const char *key, *json;
+        int         rc;
+    } cases[] = {
+        {"description", "\"a\\\"b\\\\c\\u0001d\\u001fe f~\"", 0},
+        {"engine.max_batch", "7", 0},
+        {"workload.rate", "2.5", 0},
+        {"workload.skip_bad", "false", 0},
+        {"no.such_key", "null", SIM_ECONFIG},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char  *buf = NULL;
+        size_t len = 0;
+        FILE  *f = open_memstream(&buf, &len);
+        ASSERT_TRUE(f);
+        int rc = cfg_value_json(&c, cases[i].key, f);
+        fclose(f);
+        if (rc != cases[i].rc || strcmp(buf, cases[i].json))
+            TEST_FAIL_("%s: rc %d, %s; want %d, %s", cases[i].key, rc, buf, cases[i].rc,
+                       cases[i].json);
+        free(buf);
+    }
+    cfg_free(e);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mut-io-XXXXXX");
@@ -436,6 +563,9 @@ int main(void)
         return 1;
     RUN(trace_quote_escapes_every_byte_class);
     RUN(trace_message_shows_a_control_byte_as_hex);
+    RUN(trace_datetime_edges);
+    RUN(trace_close_gives_back_its_file);
+    RUN(cfg_value_json_escapes_strings);
     RUN(calibrate_default_grid_limits_are_the_documented_ones);
     RUN(profile_longer_than_its_first_buffer_loads_whole);
     RUN(profile_load_frees_what_it_takes);
