@@ -556,6 +556,72 @@ TEST(cfg_value_json_escapes_strings)
     cfg_free(e);
 }
 
+/*
+ * A BurstGPT row (traces/trace_parse.c, parse_burstgpt) whose "Total tokens" is not a count is
+ * refused for that field, before the sum check: "<path>:2: Total tokens: not a number: "x"" and
+ * "...: Total tokens: negative value: "-490"" (line 1 is the header).
+ */
+TEST(burstgpt_total_tokens_must_be_a_count)
+{
+    static const struct {
+        const char *row, *msg;
+    } cases[] = {
+        {"5,ChatGPT,472,18,x,Conversation log\n", "Total tokens: not a number: \"x\""},
+        {"5,ChatGPT,472,18,-490,Conversation log\n", "Total tokens: negative value: \"-490\""},
+        {"5,ChatGPT,472,18,491,Conversation log\n",
+         "Total tokens: 491 is not Request tokens + Response tokens (490)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[300], path[512], want[900];
+        snprintf(text, sizeof text,
+                 "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n%s",
+                 cases[i].row);
+        put_file("bg.csv", text, path);
+        struct trace_opts o;
+        trace_opts_default(&o);
+        o.format = TRACE_FMT_BURSTGPT;
+        o.path = path;
+        trace_t         *t = NULL;
+        struct sim_msg   err = {{0}};
+        struct trace_req r;
+        int              rc = trace_open(&o, &t, &err);
+        if (!rc) {
+            rc = trace_next(t, &r, &err);
+            trace_close(t);
+        }
+        snprintf(want, sizeof want, "%s:2: %s", path, cases[i].msg);
+        if (rc != SIM_EINPUT || strcmp(err.text, want))
+            TEST_FAIL_("rc %d, \"%s\"; want SIM_EINPUT, \"%s\"", rc, err.text, want);
+    }
+}
+
+/*
+ * --set KEY=[...] on a key the experiment already sweeps replaces that key's values (sim/cfg.c,
+ * set_sweep), whichever place the key has in the sweep: a sweep of workload.rate [1, 2] and
+ * engine.max_batch [4, 8, 16] is 2 x 3 = 6 runs; --set engine.max_batch=[32] leaves 2 x 1 = 2,
+ * both with max_batch 32, rates 1 and 2.
+ */
+TEST(set_replaces_the_second_swept_key)
+{
+    cfg_exp_t     *e = NULL;
+    struct sim_msg err = {{0}};
+    ASSERT_EQ(cfg_load_string("name: s\nworkload: {requests: 5}\nsweep:\n  workload.rate: [1, 2]\n"
+                              "  engine.max_batch: [4, 8, 16]\n",
+                              "t.yaml", &e, &err),
+              0);
+    ASSERT_EQ(cfg_n_runs(e), 6);
+    if (cfg_add_set(e, "engine.max_batch=[32]", &err))
+        TEST_FAIL_("cfg_add_set: %s", err.text);
+    ASSERT_EQ(cfg_n_runs(e), 2);
+    for (size_t i = 0; i < 2; i++) {
+        struct cfg c;
+        ASSERT_EQ(cfg_resolve(e, i, &c, &err), 0);
+        ASSERT_EQ(c.max_batch, 32);
+        ASSERT_EQ(c.rate, (double)(i + 1));
+    }
+    cfg_free(e);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mut-io-XXXXXX");
@@ -566,6 +632,8 @@ int main(void)
     RUN(trace_datetime_edges);
     RUN(trace_close_gives_back_its_file);
     RUN(cfg_value_json_escapes_strings);
+    RUN(burstgpt_total_tokens_must_be_a_count);
+    RUN(set_replaces_the_second_swept_key);
     RUN(calibrate_default_grid_limits_are_the_documented_ones);
     RUN(profile_longer_than_its_first_buffer_loads_whole);
     RUN(profile_load_frees_what_it_takes);
