@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""effit's scan of the Vidur profiles: every model, each directory closed (issue 17, mut-io).
+"""effit's scan of the Vidur profiles and its other commands (issue 17, helper mut-io).
 
 Usage: effit_fd_check.py EFFIT VIDUR_DIR
 
@@ -15,7 +15,17 @@ Usage: effit_fd_check.py EFFIT VIDUR_DIR
      folder under this limit;
   2. under a limit of 4 (no descriptor to spare for an organisation's folder) it fails with
      exit status 1 and names the folder it could not open, instead of fitting on the models it
-     could read.
+     could read;
+  3. `effit check VIDUR a100-80gb a100` (the A100 curves on the A100's own profiles) reports the
+     point counts calib/analytic.c quotes for the A100 fit (GEMMs 36,516, elementwise 45,384,
+     all-reduce 36 size bins), and its five CodeLlama-34B TP2 iterations, named by their label,
+     are the times `effit time codellama-34b a100-80gb 2` gives for those batches written out
+     by hand (decode_seqs decode_ctx prefill_tok prefill_sq: "1 decode at 1024" = 1 1024 0 0,
+     "32 decodes at 1024" = 32 32768 0 0, "128 decodes at 1024" = 128 131072 0 0, "one
+     512-token prompt" = 0 0 512 262144, "one 4096-token prompt" = 0 0 4096 16777216), in ms
+     at 2 decimals;
+  4. a command with too few arguments (`check VIDUR`, `time MODEL GPU`) prints the usage and
+     exits 1.
 """
 import os
 import re
@@ -70,6 +80,32 @@ def main():
                                           p.stderr, re.M) is not None,
           f"under 4 descriptors: exit status {p.returncode}, stderr {p.stderr[-300:]!r}; want 1 "
           f"and the organisation's folder named")
+    p = subprocess.run([effit, "check", vidur, "a100-80gb", "a100"], capture_output=True,
+                       text=True)
+    check(p.returncode == 0, f"effit check: exit status {p.returncode}: {p.stderr[-300:]}")
+    for what, n in (("GEMM curves on a100 as a100-80gb (n=", "36516"),
+                    ("elementwise curves on a100 as a100-80gb (n=", "45384"),
+                    ("all-reduce curve on a100 as a100-80gb (TP2, n=", "36 bins")):
+        check("A100 " + what + n in p.stdout, f"effit check: no `A100 {what}{n}`")
+    batches = {"1 decode at 1024": "1 1024 0 0", "32 decodes at 1024": "32 32768 0 0",
+               "128 decodes at 1024": "128 131072 0 0", "one 512-token prompt": "0 0 512 262144",
+               "one 4096-token prompt": "0 0 4096 16777216"}
+    its = dict(re.findall(r"^CodeLlama-34B TP2 on a100-80gb, (.+?)\s+own fit\s+([0-9.]+) ms", p.stdout,
+                          re.M))
+    check(sorted(its) == sorted(batches), f"effit check: iterations {sorted(its)}")
+    t = subprocess.run([effit, "time", "codellama-34b", "a100-80gb", "2"], capture_output=True,
+                       text=True, input="".join(b + "\n" for b in batches.values()))
+    times = [float(line.split()[0]) for line in t.stdout.splitlines()]
+    check(t.returncode == 0 and len(times) == 5, f"effit time: {t.returncode} {t.stdout!r}")
+    for (label, _), s_ in zip(batches.items(), times):
+        check(its.get(label) == f"{1e3 * s_:.2f}",
+              f"effit check, {label}: {its.get(label)} ms; effit time: {1e3 * s_:.2f} ms")
+
+    for args in (["check", vidur], ["time", "codellama-34b", "a100-80gb"]):
+        u = subprocess.run([effit] + args, capture_output=True, text=True)
+        check(u.returncode == 1 and u.stderr.startswith("usage: effit fit VIDUR_DIR"),
+              f"effit {' '.join(args[:1])} with {len(args)} arguments: exit {u.returncode}, "
+              f"{u.stderr[-200:]!r}")
     print("ok   effit scans every model and closes each folder" if not failed else
           f"{failed} checks failed")
     return 1 if failed else 0
