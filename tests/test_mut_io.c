@@ -622,6 +622,46 @@ TEST(set_replaces_the_second_swept_key)
     cfg_free(e);
 }
 
+/*
+ * Output paths that do not fit calibrate's 1,024-byte CSV path (calib/calib.c, struct cal_run:
+ * char csv[1024], so at most 1,023 characters) are refused before anything is timed, each with
+ * its length and the limit:
+ *   - -o of 1,024 characters: "-o: path too long (1024 bytes; at most 1023)";
+ *   - --csv of 1,024: "--csv: path too long (1024 bytes; at most 1023)";
+ *   - -o of a 1,020-character stem + ".y" (1,022 characters: fits), whose CSV, the stem +
+ *     ".csv", would have 1,024 > 1,023: "-o: path too long for the .csv beside it (1022 bytes;
+ *     at most 1019)" (the stem may have 1,023 - 4 = 1,019 characters).
+ */
+TEST(calibrate_refuses_paths_too_long_for_its_csv)
+{
+    static char               out[1100], csv[1100];
+    struct cal_calibrate_opts o;
+    struct sim_msg            err = {{0}};
+    cal_calibrate_opts_default(&o);
+    o.model = "tiny";
+    o.out = out;
+    sim_log_quiet(1);
+
+    memset(out, 'a', 1024);
+    out[1024] = 0;
+    ASSERT_EQ(cal_calibrate(&o, NULL, &err), SIM_ECONFIG);
+    ASSERT_TRUE(!strcmp(err.text, "-o: path too long (1024 bytes; at most 1023)"));
+
+    out[10] = 0; /* -o fits; --csv does not */
+    memset(csv, 'b', 1024);
+    csv[1024] = 0;
+    o.csv = csv;
+    ASSERT_EQ(cal_calibrate(&o, NULL, &err), SIM_ECONFIG);
+    ASSERT_TRUE(!strcmp(err.text, "--csv: path too long (1024 bytes; at most 1023)"));
+
+    o.csv = NULL;
+    memset(out, 'a', 1020);
+    memcpy(out + 1020, ".y", 3);
+    ASSERT_EQ(cal_calibrate(&o, NULL, &err), SIM_ECONFIG);
+    if (strcmp(err.text, "-o: path too long for the .csv beside it (1022 bytes; at most 1019)"))
+        TEST_FAIL_("message \"%s\"", err.text);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mut-io-XXXXXX");
@@ -635,6 +675,7 @@ int main(void)
     RUN(burstgpt_total_tokens_must_be_a_count);
     RUN(set_replaces_the_second_swept_key);
     RUN(calibrate_default_grid_limits_are_the_documented_ones);
+    RUN(calibrate_refuses_paths_too_long_for_its_csv);
     RUN(profile_longer_than_its_first_buffer_loads_whole);
     RUN(profile_load_frees_what_it_takes);
     RUN(calibrate_summary_reports_the_profile_it_wrote);
