@@ -343,6 +343,46 @@ TEST(calibrate_summary_reports_the_profile_it_wrote)
     snprintf(want, sizeof want, " (sweep %.1f s)", num_after(text, "sweep_s: ", NULL));
     ASSERT_TRUE(strlen(line) > strlen(want) && !strcmp(line + strlen(line) - strlen(want), want));
     ASSERT_TRUE(strtok_r(NULL, "\n", &save) == NULL);
+
+    /* The fit's scores recomputed from the CSV and the profile (PROFILE.md: T = const +
+     * decode_seqs n_dec + decode_ctx ctx + prefill_tok p + prefill_sq p2 in the first piece with
+     * max_tokens >= n_tok; an error is |T - median_s| / median_s x 100): the train rows' mean is
+     * info.fit.mape_train (4 digits), the held-out rows' mean and max are fit.mape_heldout and
+     * fit.maxerr_heldout. */
+    double sum_tr = 0, sum_ho = 0, max_ho = 0;
+    size_t n_tr = 0, n_ho = 0;
+    for (char *l = strstr(raw, "\nid,"); l && (l = strchr(l + 1, '\n')) && l[1];) {
+        double v[7];
+        char   set[16];
+        if (sscanf(l + 1, "%*[^,],%*[^,],%15[^,],%lf,%lf,%lf,%lf,%lf,%lf", set, &v[0], &v[1], &v[2],
+                   &v[3], &v[4], &v[5]) != 7)
+            TEST_FAIL_("CSV row \"%.60s\"", l + 1);
+        size_t q = 0;
+        while (q + 1 < k && !(v[4] <= maxtok[q]))
+            q++;
+        double t = coef[q][0] + coef[q][1] * v[0] + coef[q][2] * v[1] + coef[q][3] * v[2] +
+                   coef[q][4] * v[3];
+        double e = fabs(t - v[5]) / v[5] * 100;
+        if (!strcmp(set, "train")) {
+            sum_tr += e, n_tr++;
+        } else {
+            sum_ho += e, n_ho++;
+            max_ho = e > max_ho ? e : max_ho;
+        }
+    }
+    ASSERT_EQ(n_tr, train);
+    ASSERT_EQ(n_ho, heldout_rows);
+    ASSERT_TRUE(close_to(sum_tr / (double)n_tr, num_after(text, "mape_train: ", NULL), 1e-3, 1e-6));
+    ASSERT_TRUE(
+        close_to(sum_ho / (double)n_ho, num_after(text, "\n  mape_heldout: ", NULL), 1e-5, 1e-6));
+    ASSERT_TRUE(close_to(max_ho, num_after(text, "\n  maxerr_heldout: ", NULL), 1e-5, 1e-6));
+
+    /* The grid's limits as given, and its KV budget: max_seqs x max_ctx / 2 + max_batch_tok =
+     * 8 x 256 / 2 + 256 = 1,280 tokens (calib/calib.c, plan: less only when the device's memory
+     * is short, not with the gigabytes of a test machine). */
+    ASSERT_STR_CONTAINS(text, "grid: {points: 40, train: ");
+    ASSERT_STR_CONTAINS(text, ", max_seqs: 8, max_ctx: 256, max_prompt: 64, max_batch_tok: 256, "
+                              "max_kv_tok: 1280, seed: 3, kv_layout: paged}");
 }
 
 /* A small valid profile (PROFILE.md's required keys): 2 pieces, KV 8192 bytes per token. */
