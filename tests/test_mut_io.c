@@ -702,6 +702,39 @@ TEST(calibrate_refuses_paths_too_long_for_its_csv)
         TEST_FAIL_("message \"%s\"", err.text);
 }
 
+/*
+ * Batch arrivals put every request at t = 0 (traces/trace.c, check_arrivals), so a window that
+ * starts after 0 would hold none of them: a synthetic source of 5 requests with batch arrivals
+ * and t_start_s = 0.5 (below one second) is refused, "trace: batch arrivals are all at t = 0,
+ * before the window start t_start_s = 0.5"; with t_start_s = 0 it yields the 5 requests.
+ */
+TEST(batch_arrivals_refuse_any_later_window_start)
+{
+    struct trace_opts o;
+    trace_opts_default(&o);
+    o.format = TRACE_FMT_SYNTH;
+    o.arrival = TRACE_ARR_BATCH;
+    o.max_requests = 5;
+    o.t_start_s = 0.5;
+    trace_t       *t = NULL;
+    struct sim_msg err = {{0}};
+    ASSERT_EQ(trace_open(&o, &t, &err), SIM_ECONFIG);
+    ASSERT_TRUE(t == NULL);
+    if (strcmp(err.text, "trace: batch arrivals are all at t = 0, before the window start "
+                         "t_start_s = 0.5"))
+        TEST_FAIL_("message \"%s\"", err.text);
+    o.t_start_s = 0;
+    ASSERT_EQ(trace_open(&o, &t, &err), 0);
+    struct trace_req r;
+    size_t           n = 0;
+    while (trace_next(t, &r, &err) == 1) {
+        ASSERT_EQ(r.arrival_ns, 0);
+        n++;
+    }
+    trace_close(t);
+    ASSERT_EQ(n, 5);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mut-io-XXXXXX");
@@ -713,6 +746,7 @@ int main(void)
     RUN(trace_close_gives_back_its_file);
     RUN(cfg_value_json_escapes_strings);
     RUN(burstgpt_total_tokens_must_be_a_count);
+    RUN(batch_arrivals_refuse_any_later_window_start);
     RUN(set_replaces_the_second_swept_key);
     RUN(calibrate_default_grid_limits_are_the_documented_ones);
     RUN(calibrate_refuses_paths_too_long_for_its_csv);
