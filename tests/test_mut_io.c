@@ -735,6 +735,77 @@ TEST(batch_arrivals_refuse_any_later_window_start)
     ASSERT_EQ(n, 5);
 }
 
+/* A small table profile (calib/table.h's form; test_table's tiny example, written out again):
+ * header lines 1-19, tables after. */
+static const char table_head[] = "# a small table profile\n"
+                                 "format: lensim-table/1\n"
+                                 "model: tiny\n"
+                                 "shape: 2 256 4 4 64 1024\n"
+                                 "tp: 2\n"
+                                 "layers: 2\n"
+                                 "tokens_max: %u\n" /* line 7 */
+                                 "token_round: 8\n"
+                                 "kv_round: 64\n"
+                                 "kv_max: 64\n"
+                                 "batch_max: 2\n"
+                                 "chunk_max: 16\n"
+                                 "decode_overhead: 0.1\n"
+                                 "prefill_overhead: 0.1\n"
+                                 "nccl_launch_ms: 0.02\n"
+                                 "nccl_skew_ms: 0\n"
+                                 "post_attn_norm: 1\n"
+                                 "kv_bytes_per_token: 1024\n"
+                                 "kv_capacity_bytes: %s\n"; /* line 19 */
+static const char table_body[] = "table attn_pre_proj 2\n8 1\n16 2\n"
+                                 "table attn_post_proj 1\n8 1\n"
+                                 "table attn_rope 1\n8 1\n"
+                                 "table mlp_up_proj 1\n8 1\n"
+                                 "table mlp_down_proj 1\n8 1\n"
+                                 "table mlp_act 1\n8 1\n"
+                                 "table input_layernorm 1\n8 1\n"
+                                 "table post_attention_layernorm 1\n8 1\n"
+                                 "table add 1\n8 1\n"
+                                 "table all_reduce 1\n8 0.5\n"
+                                 "table attn_kv_cache_save 1\n1 0\n"
+                                 "table attn_decode 2\n1 0 1\n2 0 3\n"
+                                 "table attn_prefill 2\n0 1 4\n0 9 8\n"
+                                 "end\n";
+
+static int load_table(unsigned tokens_max, const char *kvcap, struct cal_profile *p,
+                      struct sim_msg *err, char *path)
+{
+    char text[4096], head[1024];
+    snprintf(head, sizeof head, table_head, tokens_max, kvcap);
+    snprintf(text, sizeof text, "%s%s", head, table_body);
+    put_file("t.table", text, path);
+    return cal_profile_load(path, p, err);
+}
+
+/*
+ * A table profile's header keys (calib/table.c): kv_capacity_bytes 3e9 is the profile's KV
+ * capacity (3e9 bytes, kv_bytes_per_token 1024); 0 is refused on its line, 19: "kv_capacity_bytes:
+ * must be positive"; tokens_max 20 is not a multiple of token_round 8 (20 = 2 x 8 + 4), refused
+ * with both numbers.
+ */
+TEST(table_profile_header_keys)
+{
+    char               path[512], want[700];
+    struct cal_profile p;
+    struct sim_msg     err = {{0}};
+    if (load_table(16, "3e9", &p, &err, path))
+        TEST_FAIL_("%s", err.text);
+    ASSERT_EQ(p.kv_capacity_bytes, 3e9);
+    ASSERT_EQ(p.kv_bytes_per_token, 1024);
+    cal_profile_fini(&p);
+    ASSERT_EQ(load_table(16, "0", &p, &err, path), SIM_ECONFIG);
+    snprintf(want, sizeof want, "%s:19: kv_capacity_bytes: must be positive", path);
+    if (strcmp(err.text, want))
+        TEST_FAIL_("\"%s\", want \"%s\"", err.text, want);
+    ASSERT_EQ(load_table(20, "3e9", &p, &err, path), SIM_ECONFIG);
+    ASSERT_STR_CONTAINS(err.text, ": tokens_max 20 is not a multiple of token_round 8");
+    ASSERT_TRUE(!strncmp(err.text, path, strlen(path)));
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mut-io-XXXXXX");
@@ -752,6 +823,7 @@ int main(void)
     RUN(calibrate_refuses_paths_too_long_for_its_csv);
     RUN(profile_longer_than_its_first_buffer_loads_whole);
     RUN(profile_load_frees_what_it_takes);
+    RUN(table_profile_header_keys);
     RUN(calibrate_summary_reports_the_profile_it_wrote);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
