@@ -817,6 +817,56 @@ TEST(table_profile_header_keys)
     ASSERT_TRUE(!strncmp(err.text, path, strlen(path)));
 }
 
+/*
+ * `lensim trace stats` (traces/trace_stats.c) on a CSV of 6 rows, the third malformed: with
+ * skip_bad, max_prompt_tok 20 and max_output_tok 30, by hand:
+ *   rows 0,5,5 / 1,50,5 / 2,x,5 (skipped) / 3,5,60 / 4,30,40 / 5,5,5: requests 5, rows_read 6,
+ *   skipped_bad 1, clamped_prompt 2 (50, 30), clamped_output 2 (60, 40);
+ *   arrivals 0, 1, 3, 4, 5: duration 5 s, rate (5 - 1) / 5 = 0.8;
+ *   prompts 5, 20, 5, 20, 5: mean 11, sorted 5 5 5 20 20, p50 5, p90 at 0.9 x 4 = 3.6 -> 20,
+ *   p99 20, max 20; outputs 5, 5, 30, 30, 5: mean 15, p50 5, p90 30, p99 30, max 30 (numpy's
+ *   linear percentiles);
+ *   gaps 1, 2, 1, 1: mean 1.25, population sd sqrt((3 x 0.25^2 + 0.75^2) / 4) = 0.4330127, cv
+ *   0.3464102.
+ */
+TEST(trace_stats_counts_every_row)
+{
+    char path[512], want[2048];
+    put_file("st.csv",
+             "arrival_s,prompt_tokens,output_tokens\n0,5,5\n1,50,5\n2,x,5\n3,5,60\n"
+             "4,30,40\n5,5,5\n",
+             path);
+    struct trace_opts o;
+    trace_opts_default(&o);
+    o.format = TRACE_FMT_AUTO;
+    o.path = path;
+    o.skip_bad = 1;
+    o.max_prompt_tok = 20;
+    o.max_output_tok = 30;
+    char          *buf = NULL;
+    size_t         len = 0;
+    FILE          *f = open_memstream(&buf, &len);
+    struct sim_msg err = {{0}};
+    ASSERT_TRUE(f);
+    int rc = trace_stats(&o, f, &err);
+    fclose(f);
+    if (rc)
+        TEST_FAIL_("trace_stats: %s", err.text);
+    snprintf(want, sizeof want,
+             "source: %s\nformat: csv\nrequests: 5\nrows_read: 6\nskipped_bad: 1\n"
+             "clamped_prompt: 2\nclamped_output: 2\nduration_s: 5.000000000\n"
+             "# rate_rps = (requests - 1) / duration_s: the mean rate between the first and the "
+             "last arrival\nrate_rps: 0.800000\nprompt_mean: 11.0000\nprompt_p50: 5.0000\n"
+             "prompt_p90: 20.0000\nprompt_p99: 20.0000\nprompt_max: 20\noutput_mean: 15.0000\n"
+             "output_p50: 5.0000\noutput_p90: 30.0000\noutput_p99: 30.0000\noutput_max: 30\n"
+             "# interarrival_cv = population standard deviation / mean of the requests - 1 gaps\n"
+             "interarrival_cv: 0.346410\n",
+             path);
+    if (strcmp(buf, want))
+        TEST_FAIL_("trace stats:\n%s\nwant:\n%s", buf, want);
+    free(buf);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mut-io-XXXXXX");
@@ -829,6 +879,7 @@ int main(void)
     RUN(cfg_value_json_escapes_strings);
     RUN(burstgpt_total_tokens_must_be_a_count);
     RUN(batch_arrivals_refuse_any_later_window_start);
+    RUN(trace_stats_counts_every_row);
     RUN(set_replaces_the_second_swept_key);
     RUN(calibrate_default_grid_limits_are_the_documented_ones);
     RUN(calibrate_refuses_paths_too_long_for_its_csv);
