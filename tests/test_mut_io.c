@@ -867,6 +867,52 @@ TEST(trace_stats_counts_every_row)
     free(buf);
 }
 
+/*
+ * Settings whose lower bound follows from what they mean are refused just below it, with the
+ * range named (sim/cfg.c's key table; "KEY: V is out of range [MIN, MAX]"): a batch holds at
+ * least 1 sequence, a replica at least 1 GPU (tp) and 1 token per KV block, runs at least 1
+ * seed; a rate, a rate scale, a Gamma cv and a memory share must be positive, so 0 is refused;
+ * the watermark (a fraction of blocks kept free) and every share are at most 1, and
+ * mem_util 1 (all the GPU's memory) is the largest allowed.
+ */
+TEST(cfg_bounds_that_follow_from_meaning)
+{
+    static const struct {
+        const char *yaml, *key, *want;
+    } cases[] = {
+        {"engine: {max_batch: 0}", "engine.max_batch", "0 is out of range [1, "},
+        {"engine: {block_size: 0}", "engine.block_size", "0 is out of range [1, "},
+        {"hardware: {tp: 0}", "hardware.tp", "0 is out of range [1, "},
+        {"seeds: 0", "seeds", "0 is out of range [1, "},
+        {"workload: {rate: 0}", "workload.rate", "0 is out of range [1e-09, "},
+        {"workload: {rate_scale: 0}", "workload.rate_scale", "0 is out of range [1e-09, "},
+        {"workload: {cv: 0}", "workload.cv", "0 is out of range [1e-06, "},
+        {"hardware: {mem_util: 0}", "hardware.mem_util", "0 is out of range [0.001, 1]"},
+        {"hardware: {mem_util: 1.01}", "hardware.mem_util", "1.01 is out of range [0.001, 1]"},
+        {"engine: {watermark: 1}", "engine.watermark", "1 is out of range [0, 0.99]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[200], want[300];
+        snprintf(yaml, sizeof yaml, "name: b\n%s\n", cases[i].yaml);
+        cfg_exp_t     *e = NULL;
+        struct sim_msg err = {{0}};
+        int            rc = cfg_load_string(yaml, "t.yaml", &e, &err);
+        snprintf(want, sizeof want, "%s: %s", cases[i].key, cases[i].want);
+        if (rc != SIM_ECONFIG || !strstr(err.text, want) || strncmp(err.text, "t.yaml:2:", 9))
+            TEST_FAIL_("%s: rc %d, \"%s\"; want t.yaml:2:...: %s", cases[i].yaml, rc, err.text,
+                       want);
+        cfg_free(e);
+    }
+    /* and the edges themselves are accepted */
+    cfg_exp_t     *e = NULL;
+    struct sim_msg err = {{0}};
+    ASSERT_EQ(cfg_load_string("name: b\nengine: {max_batch: 1, block_size: 1, watermark: 0.99}\n"
+                              "hardware: {tp: 1, mem_util: 1}\nseeds: 1\n",
+                              "t.yaml", &e, &err),
+              0);
+    cfg_free(e);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-mut-io-XXXXXX");
@@ -881,6 +927,7 @@ int main(void)
     RUN(batch_arrivals_refuse_any_later_window_start);
     RUN(trace_stats_counts_every_row);
     RUN(set_replaces_the_second_swept_key);
+    RUN(cfg_bounds_that_follow_from_meaning);
     RUN(calibrate_default_grid_limits_are_the_documented_ones);
     RUN(calibrate_refuses_paths_too_long_for_its_csv);
     RUN(profile_longer_than_its_first_buffer_loads_whole);
