@@ -13,6 +13,7 @@
 #include "calib.h"
 #include "cfg.h"
 #include "presets.h"
+#include "table.h"
 #include "profile.h"
 #include "sweep.h"
 #include "test.h"
@@ -517,6 +518,7 @@ TEST(trace_datetime_edges)
         {"2023-11-16 18-15:46", -1, 0},
         {"2023-11-16 18:15-46", -1, 0},
         {"2023-11-16 18:1x:46", -1, 0},
+        {"2024-05-10 00:00:00 05:30", -1, 0}, /* an offset needs its sign */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int64_t ns = 0;
@@ -873,7 +875,8 @@ TEST(trace_stats_counts_every_row)
  * least 1 sequence, a replica at least 1 GPU (tp) and 1 token per KV block, runs at least 1
  * seed; a rate, a rate scale, a Gamma cv and a memory share must be positive, so 0 is refused;
  * the watermark (a fraction of blocks kept free) and every share are at most 1, and
- * mem_util 1 (all the GPU's memory) is the largest allowed.
+ * mem_util 1 (all the GPU's memory) is the largest allowed; a live byte budget of 80 GB (an
+ * H100's memory) is a budget a user may give.
  */
 TEST(cfg_bounds_that_follow_from_meaning)
 {
@@ -907,10 +910,32 @@ TEST(cfg_bounds_that_follow_from_meaning)
     cfg_exp_t     *e = NULL;
     struct sim_msg err = {{0}};
     ASSERT_EQ(cfg_load_string("name: b\nengine: {max_batch: 1, block_size: 1, watermark: 0.99}\n"
-                              "hardware: {tp: 1, mem_util: 1}\nseeds: 1\n",
+                              "hardware: {tp: 1, mem_util: 1}\nseeds: 1\n"
+                              "live: {max_bytes: 80e9}\n",
                               "t.yaml", &e, &err),
               0);
     cfg_free(e);
+}
+
+/*
+ * cal_table_detect (calib/table.h): a profile is the table form when its first line that is
+ * neither blank nor a comment is `format: lensim-table/1`; trailing blanks, tabs and a CR (a
+ * file with CRLF line ends) are not part of the value, any other byte is: "\v" (0x0b) or "\x01"
+ * after it make another format's line, and a YAML profile is not a table.
+ */
+TEST(table_detect_reads_the_format_line_exactly)
+{
+    static const struct {
+        const char *text;
+        int         want;
+    } cases[] = {
+        {"format: lensim-table/1\n", 1},   {"# c\n\n  format: lensim-table/1 \t\r\nmodel: x\n", 1},
+        {"format: lensim-table/1\v\n", 0}, {"format: lensim-table/1\x01\n", 0},
+        {"format: lensim-table/12\n", 0},  {"format: lensim-profile/1\n", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        if (cal_table_detect(cases[i].text, strlen(cases[i].text)) != cases[i].want)
+            TEST_FAIL_("case %zu: want %d", i, cases[i].want);
 }
 
 int main(void)
@@ -933,6 +958,7 @@ int main(void)
     RUN(profile_longer_than_its_first_buffer_loads_whole);
     RUN(profile_load_frees_what_it_takes);
     RUN(table_profile_header_keys);
+    RUN(table_detect_reads_the_format_line_exactly);
     RUN(calibrate_summary_reports_the_profile_it_wrote);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
