@@ -196,8 +196,8 @@ static int time_predictor(const struct cal_calibrate_opts *a, uint32_t n_req, do
 }
 
 /* Defaults of the grid limits for the model on the backend (see PROFILE.md). */
-static void limits(const struct cal_calibrate_opts *a, const struct cal_model *m, int gpu,
-                   struct cal_grid_opts *g)
+void cal_calibrate_limits(const struct cal_calibrate_opts *a, const struct cal_model *m, int gpu,
+                          struct cal_grid_opts *g)
 {
     int quick = !strcmp(a->grid, "quick"), small = !strcmp(a->grid, "small");
     g->max_seqs = a->max_seqs ? a->max_seqs : gpu ? 256 : quick ? 16 : 32;
@@ -239,7 +239,7 @@ static int plan(struct cal_run *r, struct sim_msg *err)
     if (rc)
         return rc;
 
-    limits(a, m, r->gpu, &r->go);
+    cal_calibrate_limits(a, m, r->gpu, &r->go);
     size_t kvpt = 2 * (size_t)r->sh.layers * r->sh.kv_heads * r->sh.head_dim * r->eb;
     double wb = (double)weight_bytes_of(&r->sh, r->eb);
     /* The sweep's KV pool: half of what a server could use after the weights (the rest covers

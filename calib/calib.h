@@ -54,4 +54,14 @@ void cal_calibrate_opts_default(struct cal_calibrate_opts *o);
  * Returns 0, or an error above with the reason in err. Borrows o and summary. */
 int cal_calibrate(const struct cal_calibrate_opts *o, FILE *summary, struct sim_msg *err);
 
+/* issue 17 (mut-io): the grid limits cal_calibrate uses for o and model m on a GPU (gpu 1) or
+ * the CPU (gpu 0): o's where set, else the defaults calib/PROFILE.md lists; max_ctx at most the
+ * model's, max_prompt at most max_ctx and max_batch_tok; 20 % held out, o's seed. Leaves
+ * g->max_kv_tok alone (it depends on the device's free memory). A seam for tests: the GPU
+ * defaults are otherwise only seen with a GPU. Cannot fail. */
+struct cal_model;
+struct cal_grid_opts;
+void cal_calibrate_limits(const struct cal_calibrate_opts *o, const struct cal_model *m, int gpu,
+                          struct cal_grid_opts *g);
+
 #endif

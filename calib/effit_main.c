@@ -15,6 +15,7 @@
  * A dev tool: errors go to stderr with exit status 1.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,8 +243,10 @@ static void load_mlp(const char *root, const char *dev, struct pts *gemm, struct
         char org[1400];
         snprintf(org, sizeof org, "%s/%s", base, o->d_name);
         DIR *d2 = opendir(org);
-        if (!d2)
-            continue;
+        if (!d2 && errno == ENOTDIR)
+            continue; /* a file beside the organisations' folders */
+        if (!d2)      /* not skipped: the fit would silently leave out that organisation's models */
+            die(strerror(errno), org);
         struct dirent *mm;
         while ((mm = readdir(d2)))
             if (mm->d_name[0] != '.' && nn < 64)
