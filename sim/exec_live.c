@@ -441,8 +441,17 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
     return SIM_OK;
 }
 
-/* Greedy sampling: the logits' argmax (lowest index on ties) for every sequence that reached the
- * end of its known tokens. */
+size_t live_argmax(const float *x, size_t n)
+{
+    size_t best = 0;
+    for (size_t v = 1; v < n; v++)
+        if (x[v] > x[best])
+            best = v;
+    return best;
+}
+
+/* Greedy sampling: the logits' argmax (live_argmax: lowest index on ties) for every sequence
+ * that reached the end of its known tokens. */
 static int sample(struct live *lv)
 {
     size_t V = lv->m.vocab;
@@ -454,11 +463,7 @@ static int sample(struct live *lv)
         s->cached = lv->ks[i].start + lv->ks[i].n_new;
         if (s->cached != s->prompt + s->n_gen)
             continue; /* a chunk of a longer prefill: no token yet */
-        const float *x = lv->logits + i * V;
-        size_t       best = 0;
-        for (size_t v = 1; v < V; v++)
-            if (x[v] > x[best])
-                best = v;
+        size_t best = live_argmax(lv->logits + i * V, V);
         if (SIM_GROW(s->gen, s->cap_gen, s->n_gen + 1))
             return sim_msg_set(lv->why, SIM_ENOMEM, "out of memory");
         s->gen[s->n_gen++] = (int32_t)best;
