@@ -21,6 +21,9 @@
  *   Runs (conservation, profile clock with swap) check every row's invariants: the composition
  *   adds up, 2 x decodes <= decode_ctx <= max_seq_len x decodes, copies and kernels <= measured.
  * - greedy_sampling_takes_the_argmax: live_argmax on vectors made by hand (ties: lowest index).
+ * - live_new_refuses_empty_limits_and_lack_of_memory: SIM_ECONFIG for each empty limit; every
+ *   allocation of live_new made to fail in turn: SIM_ENOMEM and nothing made; a decode with
+ *   neither cache nor host copy is SIM_EINVARIANT.
  * - profile_clock_is_the_simulation: the live path with live.clock profile (kernels run, the
  *   clock charges the profile's time) writes byte-identical requests.csv, summary.json and
  *   timeline.csv (header comment aside: it holds the experiment hash) to engine.mode sim, with
@@ -585,6 +588,78 @@ TEST(greedy_sampling_takes_the_argmax)
     ASSERT_EQ(live_argmax(one, 1), 0);
     ASSERT_EQ(live_argmax(flat, 3), 0);
     ASSERT_EQ(live_argmax(last, 3), 2); /* n bounds the search */
+}
+
+/* live_new refuses empty limits (each of replicas, max_batch, block_tok, max_seq_len 0) with
+ * SIM_ECONFIG, and, with its Nth allocation made to fail (base/alloc.h's injection, N = 1, 2, ...
+ * until it succeeds; prefix caching on, so that the block tags are allocated too), returns
+ * SIM_ENOMEM with nothing made, never a crash. A decode listed for a sequence that has no cache
+ * and no host copy is SIM_EINVARIANT naming both. */
+TEST(live_new_refuses_empty_limits_and_lack_of_memory)
+{
+    struct cost c;
+    memset(&c, 0, sizeof c);
+    c.prof.n_pieces = 1;
+    c.prof.piece[0].max_tokens = INFINITY;
+    c.prof.piece[0].coef[CAL_T_CONST] = 1e-3;
+    c.prof.kv_bytes_per_token = 1;
+    const struct live_cfg ok = {.backend = "cpu",
+                                .clock = LIVE_CLOCK_PROFILE,
+                                .seed = 5,
+                                .replicas = 2,
+                                .max_batch = 4,
+                                .max_batched_tokens = 64,
+                                .max_seq_len = MAXCTX,
+                                .block_tok = BT,
+                                .capacity_tok = 256,
+                                .paged = 1,
+                                .prefix = 1,
+                                .src_block_tok = 8};
+    live_t               *lv;
+    struct sim_msg        err = {{0}};
+    for (int k = 0; k < 4; k++) {
+        struct live_cfg lc = ok;
+        if (k == 0)
+            lc.replicas = 0;
+        else if (k == 1)
+            lc.max_batch = 0;
+        else if (k == 2)
+            lc.block_tok = 0;
+        else
+            lc.max_seq_len = 0;
+        lv = (live_t *)&c; /* overwritten with NULL */
+        ASSERT_EQ(live_new(&lc, &shape, &c, &lv, &err), SIM_ECONFIG);
+        ASSERT_TRUE(lv == NULL);
+        ASSERT_STR_CONTAINS(err.text, "empty limits");
+    }
+    uint64_t n = 1;
+    for (;; n++) {
+        ASSERT_TRUE(n < 1000);
+        sim_alloc_fail_after(n);
+        int rc = live_new(&ok, &shape, &c, &lv, &err);
+        sim_alloc_fail_after(0);
+        if (rc == SIM_OK)
+            break;
+        if (rc != SIM_ENOMEM || lv != NULL)
+            TEST_FAIL_("allocation %llu failing: rc %d (%s)", (unsigned long long)n, rc, err.text);
+    }
+    printf("  live_new failed cleanly with each of its first %llu allocations failing\n",
+           (unsigned long long)(n - 1));
+    ASSERT_TRUE(n > 10);
+    live_free(lv);
+    struct live_cfg plain = ok;
+    plain.prefix = 0;
+    ASSERT_EQ(live_new(&plain, &shape, &c, &lv, &err), SIM_OK);
+    struct fake       f = {.s = {dec(1, 11)}, .n = 1};
+    struct exec_batch b = {.agg = {.decode_seqs = 1, .decode_ctx = 11},
+                           .n_seqs = 1,
+                           .list = fake_list,
+                           .owner = &f};
+    simtime_t         ns;
+    struct exec       ex = live_exec(lv);
+    ASSERT_EQ(ex.ops->iter_ns(ex.self, &b, &ns, &err), SIM_EINVARIANT);
+    ASSERT_STR_CONTAINS(err.text, "decode at 10 without a cache (host copy: 0 tokens)");
+    live_free(lv);
 }
 
 /* ---- runs ---- */
@@ -1419,6 +1494,7 @@ int main(void)
     RUN(chunked_prefills_sample_what_whole_ones_do);
     RUN(iterations_csv_records_each_batch);
     RUN(greedy_sampling_takes_the_argmax);
+    RUN(live_new_refuses_empty_limits_and_lack_of_memory);
     RUN(profile_clock_is_the_simulation);
     RUN(chunked_prefills_under_the_profile_clock_are_the_simulation);
     RUN(conservation_in_live_mode);
