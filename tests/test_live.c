@@ -22,8 +22,9 @@
  *   adds up, 2 x decodes <= decode_ctx <= max_seq_len x decodes, copies and kernels <= measured.
  * - greedy_sampling_takes_the_argmax: live_argmax on vectors made by hand (ties: lowest index).
  * - live_new_refuses_empty_limits_and_lack_of_memory: SIM_ECONFIG for each empty limit; every
- *   allocation of live_new made to fail in turn: SIM_ENOMEM and nothing made; a decode with
- *   neither cache nor host copy is SIM_EINVARIANT.
+ *   allocation of live_new made to fail in turn: SIM_ENOMEM and nothing made; the scheduler's
+ *   estimates (recompute_s, swap_s, decode_s) are the model executor's on the same profile; a
+ *   decode with neither cache nor host copy is SIM_EINVARIANT.
  * - profile_clock_is_the_simulation: the live path with live.clock profile (kernels run, the
  *   clock charges the profile's time) writes byte-identical requests.csv, summary.json and
  *   timeline.csv (header comment aside: it holds the experiment hash) to engine.mode sim, with
@@ -646,6 +647,16 @@ TEST(live_new_refuses_empty_limits_and_lack_of_memory)
     printf("  live_new failed cleanly with each of its first %llu allocations failing\n",
            (unsigned long long)(n - 1));
     ASSERT_TRUE(n > 10);
+    /* The scheduler's estimates (recompute, swap, a decode step) are the profile's, whatever the
+     * clock: the same numbers as the model executor's on the same profile. */
+    struct exec ex = live_exec(lv), mo = exec_model(&c);
+    c.prof.piece[0].coef[CAL_T_DECODE_CTX] = 2e-6; /* a decode step that depends on context */
+    for (double tok = 1; tok <= 1000; tok *= 10) {
+        ASSERT_EQ(ex.ops->recompute_s(ex.self, tok), mo.ops->recompute_s(mo.self, tok));
+        ASSERT_EQ(ex.ops->swap_s(ex.self, tok), mo.ops->swap_s(mo.self, tok));
+        ASSERT_EQ(ex.ops->decode_s(ex.self, tok), mo.ops->decode_s(mo.self, tok));
+    }
+    ASSERT_TRUE(ex.ops->decode_s(ex.self, 1000) > ex.ops->decode_s(ex.self, 1));
     live_free(lv);
     struct live_cfg plain = ok;
     plain.prefix = 0;
@@ -656,7 +667,7 @@ TEST(live_new_refuses_empty_limits_and_lack_of_memory)
                            .list = fake_list,
                            .owner = &f};
     simtime_t         ns;
-    struct exec       ex = live_exec(lv);
+    ex = live_exec(lv);
     ASSERT_EQ(ex.ops->iter_ns(ex.self, &b, &ns, &err), SIM_EINVARIANT);
     ASSERT_STR_CONTAINS(err.text, "decode at 10 without a cache (host copy: 0 tokens)");
     live_free(lv);
