@@ -751,10 +751,11 @@ static int build(struct live *lv, struct sim_msg *err)
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
     for (uint32_t r = 0; r < c->replicas; r++) {
         struct owner *w = &lv->own[r];
-        w->free_blk = sim_malloc(sizeof *w->free_blk * lv->blocks_per);
-        w->free_slot = sim_malloc(sizeof *w->free_slot * lv->slots_per);
-        if (!w->free_blk || !w->free_slot)
+        /* One allocation holds both free lists (blocks, then slots). */
+        w->free_blk = sim_malloc(sizeof *w->free_blk * ((size_t)lv->blocks_per + lv->slots_per));
+        if (!w->free_blk)
             return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        w->free_slot = w->free_blk + lv->blocks_per;
         /* Popped from the end: blocks and slots handed out in increasing order. */
         for (uint32_t k = 0; k < lv->blocks_per; k++)
             w->free_blk[k] = (int32_t)((r + 1) * lv->blocks_per - 1 - k);
@@ -806,8 +807,7 @@ void live_free(live_t *lv)
         }
     sim_free(lv->tab);
     for (uint32_t r = 0; lv->own && r < lv->lc.replicas; r++) {
-        sim_free(lv->own[r].free_blk);
-        sim_free(lv->own[r].free_slot);
+        sim_free(lv->own[r].free_blk); /* free_slot lives in the same allocation */
     }
     sim_free(lv->own);
     sim_free(lv->slot_seq);
