@@ -3,7 +3,10 @@
  * a live run of the same experiment. From LIVE_DIR/iterations.csv: per-iteration error of the
  * profile's prediction against the measured time (MAPE and max, by iteration kind: prefill,
  * decode, mixed), against wall time and against the thread's CPU time, and the live executor's
- * overhead outside the kernels. With SIM_DIR (the same experiment, engine.mode sim): TTFT, TPOT
+ * overhead outside the kernels, and the level: the median over the iterations of measured over
+ * predicted time, and the MAPE left once every prediction is scaled by it (a uniform shift, e.g.
+ * the machine's load changed between calibration and run, against noise and the model's form).
+ * With SIM_DIR (the same experiment, engine.mode sim): TTFT, TPOT
  * and E2E latency, mean/p50/p90/p99, live vs simulated, and the simulation's relative error.
  * The report names the profile (path, device it was calibrated on) and the live run's device.
  * A figure (predicted vs measured per iteration; the two E2E CDFs) goes to
@@ -217,6 +220,27 @@ static void iter_table(const struct col *c, const struct col *kind, int meas)
         else
             printf("  %-8s %7d %9s %9s %11s %11s\n", kn[k], 0, "-", "-", "-", "-");
     }
+    /* issue 11: a uniform level (the machine ran every iteration slower or faster than when it was
+     * calibrated: load, clock, memory bandwidth) against the rest (per-iteration noise and the
+     * latency model's form): the median of measured / predicted over the iterations (robust to
+     * the slow outliers a shared machine adds, which the totals above include), and the MAPE
+     * once every prediction is scaled by it. */
+    double *r = sim_malloc(sizeof *r * (c[0].n + 1)), sum = 0;
+    size_t  n = 0;
+    for (size_t i = 0; r && i < c[0].n; i++)
+        if (c[meas].v[i] > 0 && c[0].v[i] > 0)
+            r[n++] = c[meas].v[i] / c[0].v[i];
+    if (n) {
+        qsort(r, n, sizeof *r, cmp_d);
+        double lv = pct(r, n, 0.5);
+        for (size_t i = 0; i < c[0].n; i++)
+            if (c[meas].v[i] > 0 && c[0].v[i] > 0)
+                sum += fabs(c[0].v[i] * lv - c[meas].v[i]) / c[meas].v[i] * 100;
+        printf("  level: measured / predicted, median over the iterations, %.3f; with every "
+               "prediction scaled by it, MAPE %.2f %%\n",
+               lv, sum / (double)n);
+    }
+    sim_free(r);
 }
 
 static void figure(const char *live, const char *sim)

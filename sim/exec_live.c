@@ -441,8 +441,17 @@ static int setup(struct live *lv, uint32_t ow, uint32_t *rows)
     return SIM_OK;
 }
 
-/* Greedy sampling: the logits' argmax (lowest index on ties) for every sequence that reached the
- * end of its known tokens. */
+size_t live_argmax(const float *x, size_t n)
+{
+    size_t best = 0;
+    for (size_t v = 1; v < n; v++)
+        if (x[v] > x[best])
+            best = v;
+    return best;
+}
+
+/* Greedy sampling: the logits' argmax (live_argmax: lowest index on ties) for every sequence
+ * that reached the end of its known tokens. */
 static int sample(struct live *lv)
 {
     size_t V = lv->m.vocab;
@@ -454,11 +463,7 @@ static int sample(struct live *lv)
         s->cached = lv->ks[i].start + lv->ks[i].n_new;
         if (s->cached != s->prompt + s->n_gen)
             continue; /* a chunk of a longer prefill: no token yet */
-        const float *x = lv->logits + i * V;
-        size_t       best = 0;
-        for (size_t v = 1; v < V; v++)
-            if (x[v] > x[best])
-                best = v;
+        size_t best = live_argmax(lv->logits + i * V, V);
         if (SIM_GROW(s->gen, s->cap_gen, s->n_gen + 1))
             return sim_msg_set(lv->why, SIM_ENOMEM, "out of memory");
         s->gen[s->n_gen++] = (int32_t)best;
@@ -746,10 +751,11 @@ static int build(struct live *lv, struct sim_msg *err)
         return sim_msg_set(err, SIM_ENOMEM, "out of memory");
     for (uint32_t r = 0; r < c->replicas; r++) {
         struct owner *w = &lv->own[r];
-        w->free_blk = sim_malloc(sizeof *w->free_blk * lv->blocks_per);
-        w->free_slot = sim_malloc(sizeof *w->free_slot * lv->slots_per);
-        if (!w->free_blk || !w->free_slot)
+        /* One allocation holds both free lists (blocks, then slots). */
+        w->free_blk = sim_malloc(sizeof *w->free_blk * ((size_t)lv->blocks_per + lv->slots_per));
+        if (!w->free_blk)
             return sim_msg_set(err, SIM_ENOMEM, "out of memory");
+        w->free_slot = w->free_blk + lv->blocks_per;
         /* Popped from the end: blocks and slots handed out in increasing order. */
         for (uint32_t k = 0; k < lv->blocks_per; k++)
             w->free_blk[k] = (int32_t)((r + 1) * lv->blocks_per - 1 - k);
@@ -801,8 +807,7 @@ void live_free(live_t *lv)
         }
     sim_free(lv->tab);
     for (uint32_t r = 0; lv->own && r < lv->lc.replicas; r++) {
-        sim_free(lv->own[r].free_blk);
-        sim_free(lv->own[r].free_slot);
+        sim_free(lv->own[r].free_blk); /* free_slot lives in the same allocation */
     }
     sim_free(lv->own);
     sim_free(lv->slot_seq);

@@ -120,4 +120,9 @@ void        live_get_stats(const live_t *lv, struct live_stats *out);
  * or 0 when the executor never saw it. */
 int live_tokens(const live_t *lv, uint64_t id, const int32_t **tok, uint32_t *n);
 
+/* Greedy sampling's choice among x[0..n-1] (n >= 1): the index of the largest value, the lowest
+ * such index on ties. Comparisons with a NaN are false: a NaN after index 0 is never chosen, a
+ * NaN at index 0 is kept. O(n). */
+size_t live_argmax(const float *x, size_t n);
+
 #endif

@@ -14,6 +14,17 @@
  *   sampled) or by swap (its cache copied to host and back into other blocks) samples, token for
  *   token, what it samples alone; so does the sequence batched with it. A decode whose context
  *   is not its cache's length is SIM_EINVARIANT.
+ * - iterations_csv_records_each_batch: iterations.csv of the executor driven directly, row by row
+ *   against batches worked by hand (kind, sequences, decodes and the sum of their contexts,
+ *   prefills and their tokens, rows, the profile's seconds); swap copies: 0 without a swap, > 0
+ *   with one, at most the iteration's measured time and far below 50 ms, summing to the stats.
+ *   Runs (conservation, profile clock with swap) check every row's invariants: the composition
+ *   adds up, 2 x decodes <= decode_ctx <= max_seq_len x decodes, copies and kernels <= measured.
+ * - greedy_sampling_takes_the_argmax: live_argmax on vectors made by hand (ties: lowest index).
+ * - live_new_refuses_empty_limits_and_lack_of_memory: SIM_ECONFIG for each empty limit; every
+ *   allocation of live_new made to fail in turn: SIM_ENOMEM and nothing made; the scheduler's
+ *   estimates (recompute_s, swap_s, decode_s) are the model executor's on the same profile; a
+ *   decode with neither cache nor host copy is SIM_EINVARIANT.
  * - profile_clock_is_the_simulation: the live path with live.clock profile (kernels run, the
  *   clock charges the profile's time) writes byte-identical requests.csv, summary.json and
  *   timeline.csv (header comment aside: it holds the experiment hash) to engine.mode sim, with
@@ -326,6 +337,7 @@ static live_t *executor(int swap, struct cost *c)
     return executor_clk(swap, c, LIVE_CLOCK_PROFILE, 0);
 }
 
+static FILE   *exec_iters; /* iterations.csv of the next executor_clk's executor, or NULL */
 static live_t *executor_clk(int swap, struct cost *c, enum live_clock clk, double pred_cost_s)
 {
     memset(c, 0, sizeof *c);
@@ -344,7 +356,8 @@ static live_t *executor_clk(int swap, struct cost *c, enum live_clock clk, doubl
                           .capacity_tok = 256,
                           .paged = 1,
                           .swap = swap,
-                          .pred_cost_s = pred_cost_s};
+                          .pred_cost_s = pred_cost_s,
+                          .iters = exec_iters};
     live_t         *lv;
     struct sim_msg  err = {{0}};
     if (live_new(&lc, &shape, c, &lv, &err))
@@ -469,6 +482,197 @@ TEST(chunked_prefills_sample_what_whole_ones_do)
     live_free(ch);
 }
 
+/* One row of iterations.csv (sim/exec_live.c writes them; the header names the columns). */
+struct iter_row {
+    unsigned long long iter;
+    unsigned           dev, seqs, dec, dec_ctx, pf, pf_tok, rows;
+    char               kind[16];
+    double             pred_s, wall_s, kern_s, copy_s, cpu_s, start_s, charged_s;
+};
+
+static int iter_row_read(const char *line, struct iter_row *r)
+{
+    return sscanf(line, "%llu,%u,%15[a-z],%u,%u,%u,%u,%u,%u,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r->iter,
+                  &r->dev, r->kind, &r->seqs, &r->dec, &r->dec_ctx, &r->pf, &r->pf_tok, &r->rows,
+                  &r->pred_s, &r->wall_s, &r->kern_s, &r->copy_s, &r->cpu_s, &r->start_s,
+                  &r->charged_s) == 16;
+}
+
+/* iterations.csv of the executor driven directly (profile clock, swap preemption), checked row by
+ * row against batches worked by hand (request 1: prompt 10, 2: prompt 6, 3: prompt 13):
+ *   0: prefills of 1 (10) and 2 (6)          prefill, 2 seqs, decode 0 / ctx 0, prefill 2 / 16 tok
+ *   1: decodes of 2 at 7 and 1 at 11         decode, 2 seqs, decode 2 / ctx 7 + 11 = 18, rows 2
+ *   2: 2 swapped out; 1 decodes at 12        decode, 1 seq, ctx 12; the copy of 2's 7 tokens out
+ *   3: 1 at 13, 2 (swapped in) at 8, 3's first chunk of 5
+ *                                            mixed, 3 seqs, decode 2 / ctx 13 + 8 = 21, prefill
+ *                                            1 / 5 tok, rows 2 + 5 = 7; the copy back in
+ * predicted_s and charged_s: the profile's constant 1 ms (its only term). copy_s: 0 without a
+ * swap, > 0 with one, and part of the iteration (copies happen inside the timed call: copy_s <=
+ * measured_s, and a copy of 7 tokens of 1 KB takes microseconds, far below 50 ms); the column sums
+ * to the executor's copy_s. */
+TEST(iterations_csv_records_each_batch)
+{
+    struct cost c;
+    struct fake f;
+    FILE       *csv = tmpfile();
+    ASSERT_TRUE(csv != NULL);
+    exec_iters = csv;
+    live_t *lv = executor_clk(1, &c, LIVE_CLOCK_PROFILE, 0);
+    exec_iters = NULL;
+    struct exec ex = live_exec(lv);
+    iterate(lv, &f, 2, (struct exec_seq[]){pre(1, 10), pre(2, 6)});
+    iterate(lv, &f, 2, (struct exec_seq[]){dec(2, 7), dec(1, 11)});
+    ex.ops->leave(ex.self, 2, EXEC_LEAVE_SWAP);
+    iterate(lv, &f, 1, (struct exec_seq[]){dec(1, 12)});
+    iterate(lv, &f, 3, (struct exec_seq[]){dec(1, 13), dec(2, 8), chunk(3, 0, 5)});
+    struct live_stats st;
+    live_get_stats(lv, &st);
+    ASSERT_EQ(st.swap_out, 1);
+    ASSERT_EQ(st.swap_in, 1);
+
+    static const struct iter_row want[] = {
+        {0, 0, 2, 0, 0, 2, 16, 16, "prefill", 0, 0, 0, 0, 0, 0, 0},
+        {1, 0, 2, 2, 18, 0, 0, 2, "decode", 0, 0, 0, 0, 0, 0, 0},
+        {2, 0, 1, 1, 12, 0, 0, 1, "decode", 0, 0, 0, 0, 0, 0, 0},
+        {3, 0, 3, 2, 21, 1, 5, 7, "mixed", 0, 0, 0, 0, 0, 0, 0},
+    };
+    char line[1024];
+    rewind(csv);
+    ASSERT_TRUE(fgets(line, sizeof line, csv) != NULL);
+    ASSERT_STR_CONTAINS(line, "decode_seqs,decode_ctx,prefill_seqs,prefill_tok,rows");
+    double copy_sum = 0;
+    for (int k = 0; k < 4; k++) {
+        struct iter_row r;
+        ASSERT_TRUE(fgets(line, sizeof line, csv) != NULL);
+        if (!iter_row_read(line, &r))
+            TEST_FAIL_("row %d: cannot read '%s'", k, line);
+        const struct iter_row *w = &want[k];
+        if (r.iter != w->iter || r.dev != w->dev || strcmp(r.kind, w->kind) || r.seqs != w->seqs ||
+            r.dec != w->dec || r.dec_ctx != w->dec_ctx || r.pf != w->pf || r.pf_tok != w->pf_tok ||
+            r.rows != w->rows)
+            TEST_FAIL_("row %d: got '%s', want %llu,%u,%s,%u,%u,%u,%u,%u,%u", k, line, w->iter,
+                       w->dev, w->kind, w->seqs, w->dec, w->dec_ctx, w->pf, w->pf_tok, w->rows);
+        ASSERT_TRUE(fabs(r.pred_s - 1e-3) < 1e-9 && fabs(r.charged_s - 1e-3) < 1e-9);
+        if (k < 2)
+            ASSERT_TRUE(r.copy_s == 0);
+        else
+            ASSERT_TRUE(r.copy_s > 0);
+        if (!(r.copy_s <= r.wall_s && r.copy_s < 0.05))
+            TEST_FAIL_("row %d: copy_s %.9f with measured_s %.9f", k, r.copy_s, r.wall_s);
+        ASSERT_TRUE(r.kern_s > 0 && r.kern_s <= r.wall_s);
+        copy_sum += r.copy_s;
+    }
+    ASSERT_TRUE(fgets(line, sizeof line, csv) == NULL);
+    ASSERT_TRUE(fabs(copy_sum - st.copy_s) < 1e-8);
+    ASSERT_TRUE(st.copy_s > 0 && st.copy_s <= st.wall_s);
+    fclose(csv);
+    live_free(lv);
+}
+
+/* Greedy sampling's argmax on vectors made by hand: the largest value's index, the lowest index
+ * among equal largest values, wherever the largest is (first, middle, last), negative values
+ * and a one-element vector. */
+TEST(greedy_sampling_takes_the_argmax)
+{
+    static const float a[] = {0.5f, 3.0f, -1.0f, 2.5f, 0.0f};
+    static const float tie[] = {1.0f, 4.0f, 2.0f, 4.0f, 4.0f};
+    static const float first[] = {9.0f, 8.0f, 8.5f, -9.0f};
+    static const float last[] = {-3.0f, -2.0f, -1.0f, -0.5f};
+    static const float neg[] = {-7.0f, -2.0f, -5.0f, -2.0f};
+    static const float one[] = {-1.0f};
+    static const float flat[] = {2.0f, 2.0f, 2.0f};
+    ASSERT_EQ(live_argmax(a, 5), 1);
+    ASSERT_EQ(live_argmax(tie, 5), 1);
+    ASSERT_EQ(live_argmax(first, 4), 0);
+    ASSERT_EQ(live_argmax(last, 4), 3);
+    ASSERT_EQ(live_argmax(neg, 4), 1);
+    ASSERT_EQ(live_argmax(one, 1), 0);
+    ASSERT_EQ(live_argmax(flat, 3), 0);
+    ASSERT_EQ(live_argmax(last, 3), 2); /* n bounds the search */
+}
+
+/* live_new refuses empty limits (each of replicas, max_batch, block_tok, max_seq_len 0) with
+ * SIM_ECONFIG, and, with its Nth allocation made to fail (base/alloc.h's injection, N = 1, 2, ...
+ * until it succeeds; prefix caching on, so that the block tags are allocated too), returns
+ * SIM_ENOMEM with nothing made, never a crash. A decode listed for a sequence that has no cache
+ * and no host copy is SIM_EINVARIANT naming both. */
+TEST(live_new_refuses_empty_limits_and_lack_of_memory)
+{
+    struct cost c;
+    memset(&c, 0, sizeof c);
+    c.prof.n_pieces = 1;
+    c.prof.piece[0].max_tokens = INFINITY;
+    c.prof.piece[0].coef[CAL_T_CONST] = 1e-3;
+    c.prof.kv_bytes_per_token = 1;
+    const struct live_cfg ok = {.backend = "cpu",
+                                .clock = LIVE_CLOCK_PROFILE,
+                                .seed = 5,
+                                .replicas = 2,
+                                .max_batch = 4,
+                                .max_batched_tokens = 64,
+                                .max_seq_len = MAXCTX,
+                                .block_tok = BT,
+                                .capacity_tok = 256,
+                                .paged = 1,
+                                .prefix = 1,
+                                .src_block_tok = 8};
+    live_t               *lv;
+    struct sim_msg        err = {{0}};
+    for (int k = 0; k < 4; k++) {
+        struct live_cfg lc = ok;
+        if (k == 0)
+            lc.replicas = 0;
+        else if (k == 1)
+            lc.max_batch = 0;
+        else if (k == 2)
+            lc.block_tok = 0;
+        else
+            lc.max_seq_len = 0;
+        lv = (live_t *)&c; /* overwritten with NULL */
+        ASSERT_EQ(live_new(&lc, &shape, &c, &lv, &err), SIM_ECONFIG);
+        ASSERT_TRUE(lv == NULL);
+        ASSERT_STR_CONTAINS(err.text, "empty limits");
+    }
+    uint64_t n = 1;
+    for (;; n++) {
+        ASSERT_TRUE(n < 1000);
+        sim_alloc_fail_after(n);
+        int rc = live_new(&ok, &shape, &c, &lv, &err);
+        sim_alloc_fail_after(0);
+        if (rc == SIM_OK)
+            break;
+        if (rc != SIM_ENOMEM || lv != NULL)
+            TEST_FAIL_("allocation %llu failing: rc %d (%s)", (unsigned long long)n, rc, err.text);
+    }
+    printf("  live_new failed cleanly with each of its first %llu allocations failing\n",
+           (unsigned long long)(n - 1));
+    ASSERT_TRUE(n > 10);
+    /* The scheduler's estimates (recompute, swap, a decode step) are the profile's, whatever the
+     * clock: the same numbers as the model executor's on the same profile. */
+    struct exec ex = live_exec(lv), mo = exec_model(&c);
+    c.prof.piece[0].coef[CAL_T_DECODE_CTX] = 2e-6; /* a decode step that depends on context */
+    for (double tok = 1; tok <= 1000; tok *= 10) {
+        ASSERT_EQ(ex.ops->recompute_s(ex.self, tok), mo.ops->recompute_s(mo.self, tok));
+        ASSERT_EQ(ex.ops->swap_s(ex.self, tok), mo.ops->swap_s(mo.self, tok));
+        ASSERT_EQ(ex.ops->decode_s(ex.self, tok), mo.ops->decode_s(mo.self, tok));
+    }
+    ASSERT_TRUE(ex.ops->decode_s(ex.self, 1000) > ex.ops->decode_s(ex.self, 1));
+    live_free(lv);
+    struct live_cfg plain = ok;
+    plain.prefix = 0;
+    ASSERT_EQ(live_new(&plain, &shape, &c, &lv, &err), SIM_OK);
+    struct fake       f = {.s = {dec(1, 11)}, .n = 1};
+    struct exec_batch b = {.agg = {.decode_seqs = 1, .decode_ctx = 11},
+                           .n_seqs = 1,
+                           .list = fake_list,
+                           .owner = &f};
+    simtime_t         ns;
+    ex = live_exec(lv);
+    ASSERT_EQ(ex.ops->iter_ns(ex.self, &b, &ns, &err), SIM_EINVARIANT);
+    ASSERT_STR_CONTAINS(err.text, "decode at 10 without a cache (host copy: 0 tokens)");
+    live_free(lv);
+}
+
 /* ---- runs ---- */
 
 /* A profile for the tiny preset with a small KV pool (coefficients from a CPU calibration). */
@@ -539,6 +743,7 @@ static char *slurp_body(const char *dir, const char *file)
     return s;
 }
 
+static long       check_iter_rows(const char *d, unsigned max_seq_len);
 static const char base_yaml[] =
     "name: eq\nseed: 3\nmodel: tiny\nperf: {profile: small.yaml, allow_mismatch: true}\n"
     "workload: {requests: 60, rate: 40, prompt_mu: 3.5, prompt_sigma: 0.5, output_mu: 3.4,"
@@ -585,6 +790,7 @@ TEST(profile_clock_is_the_simulation)
             ASSERT_EQ(ls.swap_in, ls.swap_out);
         }
         ASSERT_EQ(ls.prefills, 60 + ls.reprefills);
+        ASSERT_EQ(check_iter_rows(d_live, 256), (long)ls.iters); /* with swap copies (m 1) */
     }
 }
 
@@ -679,6 +885,38 @@ static void token_totals(const char *d, long *out_tok_p, long *seq_it_p, long *r
     *out_tok_p = out_tok, *seq_it_p = seq_it, *rows_p = rows;
 }
 
+/* Invariants of every row of a run's iterations.csv (max_seq_len: the experiment's): the
+ * composition adds up (seqs = decodes + prefills, rows = decodes + prefill tokens, the kind is
+ * what the counts say), a decode's context holds its prompt (>= 1 token) and the token it decodes
+ * and at most max_seq_len tokens (2 x decodes <= decode_ctx <= max_seq_len x decodes), a prefill
+ * computes at least one token; the kernels and the swap copies are parts of the measured call.
+ * Returns the rows read. */
+static long check_iter_rows(const char *d, unsigned max_seq_len)
+{
+    char *it = slurp_body(d, "iterations.csv");
+    long  n = 0;
+    for (char *l = strchr(it, '\n') + 1; l && *l; l = strchr(l, '\n') + 1) {
+        struct iter_row r;
+        char            kind[16];
+        if (!iter_row_read(l, &r))
+            TEST_FAIL_("%s: iterations.csv row %ld unreadable", d, n);
+        snprintf(kind, sizeof kind, "%s",
+                 r.dec && r.pf ? "mixed"
+                 : r.pf        ? "prefill"
+                 : r.dec       ? "decode"
+                               : "empty");
+        if (r.seqs != r.dec + r.pf || r.rows != r.dec + r.pf_tok || strcmp(kind, r.kind) ||
+            r.dec_ctx < 2 * r.dec || r.dec_ctx > max_seq_len * r.dec || r.pf_tok < r.pf ||
+            !(r.copy_s >= 0 && r.copy_s <= r.wall_s) || !(r.kern_s > 0 && r.kern_s <= r.wall_s))
+            TEST_FAIL_("%s: iterations.csv row %ld breaks an invariant: %.200s", d, n, l);
+        n++;
+        if (!strchr(l, '\n'))
+            break;
+    }
+    free(it);
+    return n;
+}
+
 TEST(conservation_in_live_mode)
 {
     write_profile("small.yaml", "4915200");
@@ -700,6 +938,7 @@ TEST(conservation_in_live_mode)
     ASSERT_EQ(rows, ls.iters);
     ASSERT_EQ(seq_it, out_tok);
     ASSERT_TRUE(ls.kernel_s > 0 && ls.kernel_s <= ls.wall_s);
+    ASSERT_EQ(check_iter_rows(d, 256), rows); /* base_yaml's max_seq_len */
 }
 
 /* A request that makes its last token at a boundary where another needs a block is finished,
@@ -1264,6 +1503,9 @@ int main(void)
     RUN(chunked_prompt_matches_alone);
     RUN(preempted_sequences_sample_what_they_would_alone);
     RUN(chunked_prefills_sample_what_whole_ones_do);
+    RUN(iterations_csv_records_each_batch);
+    RUN(greedy_sampling_takes_the_argmax);
+    RUN(live_new_refuses_empty_limits_and_lack_of_memory);
     RUN(profile_clock_is_the_simulation);
     RUN(chunked_prefills_under_the_profile_clock_are_the_simulation);
     RUN(conservation_in_live_mode);

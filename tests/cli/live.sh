@@ -63,4 +63,20 @@ expect "fidelity of a simulated run" 2 stderr "iterations.csv" -- "$L" fidelity 
     fail "live run with a predictor"
 expect "fidelity reports the predictor" 0 stdout "length predictor on the kernel: 12 predictions" -- \
     "$L" fidelity p
+# issue 11: the level line, on iterations made by hand. h1: predicted 1, 1 and 1 s, measured 1, 1
+# and 4 s: MAPE (0 + 0 + 75) / 3 = 25 %; ratios 1, 1, 4: median 1 (the totals' ratio, 2, would
+# give (100 + 100 + 50) / 3 = 83.33 %), so 25 % is left. h2: predicted 0.8 and 1.6 s, measured 1
+# and 2 s: level 1.25 (ratios 1.25 and 1.25), nothing left (0 %).
+hdr=iter,device,kind,seqs,decode_seqs,decode_ctx,prefill_seqs,prefill_tok,rows,predicted_s,measured_s,kernel_s,copy_s,cpu_s,start_s,charged_s
+mkdir -p h1/run h2/run
+printf '%s\n0,0,decode,1,1,9,0,0,1,1,1,0.5,0,1,0,1\n1,0,decode,1,1,10,0,0,1,1,1,0.5,0,1,1,1\n2,0,decode,1,1,11,0,0,1,1,4,0.5,0,4,2,4\n' "$hdr" \
+    > h1/run/iterations.csv
+printf '%s\n0,0,decode,1,1,9,0,0,1,0.8,1,0.5,0,1,0,1\n1,0,mixed,2,1,10,1,5,6,1.6,2,0.5,0,2,1,2\n' "$hdr" \
+    > h2/run/iterations.csv
+expect "fidelity: level and MAPE after it" 0 stdout \
+    "level: measured / predicted, median over the iterations, 1.000; with every prediction scaled by it, MAPE 25.00 %" \
+    -- "$L" fidelity h1
+grep -qE '^  all +3 +25\.00 ' out.txt || fail "fidelity h1: MAPE not 25.00: $(cat out.txt)"
+expect "fidelity: a uniform level leaves nothing" 0 stdout "median over the iterations, 1.250; with every prediction scaled by it, MAPE 0.00 %" \
+    -- "$L" fidelity h2
 finish
