@@ -194,9 +194,33 @@ def load_equivalent(path):
 def given_mutants(path, src):
     """Mutants named in a file: survivors of an earlier run, or hand-planted bugs."""
     if path.endswith(".json"):
+        # The tree may have changed since that run: a survivor is re-found by its original line's
+        # text (the occurrence nearest its old line number). One whose line is gone no longer
+        # exists; it is listed and left out, never applied at a line number that now holds
+        # something else (that would test a different mutant).
         with open(path) as f:
-            return [{k: r[k] for k in ("file", "line", "old", "new")}
+            rows = [{k: r[k] for k in ("file", "line", "old", "new")}
                     for r in json.load(f) if r["status"] == "survived"]
+        out, gone = [], []
+        for r in rows:
+            with open(os.path.join(src, r["file"])) as g:
+                lines = g.read().split("\n")
+            hits = [i + 1 for i, ln in enumerate(lines) if ln == r["old"]]
+            if not hits:
+                gone.append(r)
+                continue
+            at = min(hits, key=lambda n: (abs(n - r["line"]), n))
+            if at != r["line"]:
+                r["moved_from"] = r["line"]
+                r["line"] = at
+            out.append(r)
+        for r in gone:
+            print(f"mutation: {r['file']}:{r['line']}: its line is no longer in the tree "
+                  f"(`{r['old'].strip()}`): left out", flush=True)
+        if gone:
+            print(f"mutation: {len(gone)} of {len(rows)} survivors left out: their code changed",
+                  flush=True)
+        return out
     out = []
     with open(path) as f:
         for n, row in enumerate(f, 1):
@@ -526,6 +550,9 @@ def test_sample(a, order, src, bld, eq, fast, later, res, work, env):
             lines = orig.split("\n")
             # A deleted line becomes an empty one, so that later lines keep their numbers
             # (__LINE__ in messages) and the compiler-equivalence check stays exact.
+            if lines[m["line"] - 1] != m["old"]:
+                sys.exit(f"mutation: {m['file']}:{m['line']} does not hold the mutant's original "
+                         f"line `{m['old'].strip()}`")
             lines[m["line"] - 1] = m["new"]
             with open(os.path.join(work, "applied"), "w") as f:
                 f.write(m["file"])
