@@ -308,11 +308,12 @@ static struct exec_seq chunk(uint64_t id, uint32_t start, uint32_t n)
                              .prompt_tok = prompt_of(id)};
 }
 
-/* One iteration of the listed sequences on lv (the replica is f: its address is the owner). */
-static void iterate(live_t *lv, struct fake *f, int n, const struct exec_seq *seqs)
+/* One iteration of seqs listed to start at now on the simulated clock; returns its charge. */
+static simtime_t iterate_at(live_t *lv, struct fake *f, int n, const struct exec_seq *seqs,
+                            simtime_t now)
 {
     f->n = n;
-    struct exec_batch b = {.n_seqs = (uint32_t)n, .list = fake_list, .owner = f};
+    struct exec_batch b = {.n_seqs = (uint32_t)n, .list = fake_list, .owner = f, .now = now};
     for (int i = 0; i < n; i++) {
         f->s[i] = seqs[i];
         if (seqs[i].kind == EXEC_SEQ_DECODE) {
@@ -329,6 +330,13 @@ static void iterate(live_t *lv, struct fake *f, int n, const struct exec_seq *se
     if (ex.ops->iter_ns(ex.self, &b, &ns, &err))
         TEST_FAIL_("iter_ns: %s", err.text);
     ASSERT_TRUE(ns > 0);
+    return ns;
+}
+
+/* One iteration of the listed sequences on lv (the replica is f: its address is the owner). */
+static void iterate(live_t *lv, struct fake *f, int n, const struct exec_seq *seqs)
+{
+    (void)iterate_at(lv, f, n, seqs, 0);
 }
 
 static live_t *executor_clk(int swap, struct cost *c, enum live_clock clk, double pred_cost_s);
@@ -1198,31 +1206,6 @@ TEST(cuda_without_a_gpu)
 }
 
 /* ---- issue 11: the realtime clock ---- */
-
-/* One iteration of seqs listed to start at now on the simulated clock; returns its charge. */
-static simtime_t iterate_at(live_t *lv, struct fake *f, int n, const struct exec_seq *seqs,
-                            simtime_t now)
-{
-    f->n = n;
-    struct exec_batch b = {.n_seqs = (uint32_t)n, .list = fake_list, .owner = f, .now = now};
-    for (int i = 0; i < n; i++) {
-        f->s[i] = seqs[i];
-        if (seqs[i].kind == EXEC_SEQ_DECODE) {
-            b.agg.decode_seqs++;
-            b.agg.decode_ctx += seqs[i].ctx_tok;
-        } else {
-            b.agg.prefill_tok += seqs[i].new_tok;
-            b.agg.prefill_sq += (double)seqs[i].new_tok * seqs[i].new_tok;
-        }
-    }
-    struct exec    ex = live_exec(lv);
-    simtime_t      ns = 0;
-    struct sim_msg err = {{0}};
-    if (ex.ops->iter_ns(ex.self, &b, &ns, &err))
-        TEST_FAIL_("iter_ns: %s", err.text);
-    ASSERT_TRUE(ns > 0);
-    return ns;
-}
 
 static void sleep_ms(int ms)
 {
