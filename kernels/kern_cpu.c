@@ -25,6 +25,81 @@
 #ifdef LENSIM_HAVE_BLAS
 #include <cblas.h>
 #endif
+#ifdef LENSIM_HAVE_OPENBLAS
+#include <dlfcn.h>
+#endif
+
+/* ---- BLAS ---- */
+
+#ifdef LENSIM_HAVE_OPENBLAS
+/* Issue 13: OpenBLAS is opened here, on first use, instead of linked: its library constructor
+ * starts a worker thread per core that spins for about 0.1 s, and every lensim command paid for
+ * it (a second core burnt during each `lensim run`, ~4 % of its wall time on one core) although
+ * only the CPU backend's kernels call it. The build gives the library the linker would have
+ * taken (LENSIM_OPENBLAS_PATH, from pkg-config); the soname through the loader's search path is
+ * the fallback. RTLD_LOCAL: its cblas_sgemm must not take the place of GSL's CBLAS, nor GSL's
+ * take its place here. Single-threaded, like the backends that call it. */
+typedef void (*sgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint,
+                         blasint, blasint, float, const float *, blasint, const float *, blasint,
+                         float, float *, blasint);
+typedef void (*set_threads_fn)(int);
+/* The pointer types must match cblas.h's declarations (_Generic does not evaluate its operand,
+ * so this references no symbol). */
+_Static_assert(_Generic(&cblas_sgemm, sgemm_fn : 1, default : 0), "cblas_sgemm's type");
+_Static_assert(_Generic(&openblas_set_num_threads, set_threads_fn : 1, default : 0),
+               "openblas_set_num_threads' type");
+
+static struct {
+    int            tried, ok;
+    sgemm_fn       sgemm;
+    set_threads_fn set_threads;
+    char           why[512];
+} ob;
+
+static void *ob_sym(void *h, const char *name)
+{
+    dlerror();
+    return dlsym(h, name);
+}
+
+static int ob_open(void)
+{
+    if (ob.tried)
+        return ob.ok;
+    ob.tried = 1;
+    static const char *const names[] = {LENSIM_OPENBLAS_PATH, "libopenblas.so.0"};
+    void                    *h = NULL;
+    size_t                   len = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !h; i++) {
+        if (!names[i][0])
+            continue;
+        h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            const char *e = dlerror();
+            len += (size_t)snprintf(ob.why + len, len < sizeof ob.why ? sizeof ob.why - len : 0,
+                                    "%s%s", len ? "; " : "", e ? e : names[i]);
+            if (len >= sizeof ob.why)
+                len = sizeof ob.why - 1;
+        }
+    }
+    if (!h)
+        return 0;
+    /* Object and function pointers: POSIX dlsym's documented conversion. */
+    void *f = ob_sym(h, "cblas_sgemm"), *t = ob_sym(h, "openblas_set_num_threads");
+    if (!f || !t) {
+        snprintf(ob.why, sizeof ob.why, "the OpenBLAS library opened lacks %s",
+                 !f ? "cblas_sgemm" : "openblas_set_num_threads");
+        dlclose(h);
+        return 0;
+    }
+    memcpy(&ob.sgemm, &f, sizeof ob.sgemm);
+    memcpy(&ob.set_threads, &t, sizeof ob.set_threads);
+    return ob.ok = 1;
+}
+#define BLAS_SGEMM ob.sgemm
+#elif defined(LENSIM_HAVE_BLAS)
+#define BLAS_SGEMM cblas_sgemm
+#endif
 
 /* ---- GEMM ---- */
 
@@ -71,7 +146,9 @@ int kern__cpu_gemm_blocked(const struct kern_ctx *c, const struct kern_gemm_args
 
 int kern__cpu_have_blas(void)
 {
-#ifdef LENSIM_HAVE_BLAS
+#ifdef LENSIM_HAVE_OPENBLAS
+    return ob_open();
+#elif defined(LENSIM_HAVE_BLAS)
     return 1;
 #else
     return 0;
@@ -84,8 +161,10 @@ int kern__cpu_gemm_blas(const struct kern_ctx *c, const struct kern_gemm_args *a
 #ifdef LENSIM_HAVE_BLAS
     if (a->m == 0 || a->n == 0)
         return SIM_OK;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->m, (int)a->n, (int)a->k, a->alpha,
-                a->a, (int)a->lda, a->b, (int)a->ldb, a->beta, a->c, (int)a->ldc);
+    if (!kern__cpu_have_blas())
+        return SIM_ENODEV;
+    BLAS_SGEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->m, (int)a->n, (int)a->k, a->alpha,
+               a->a, (int)a->lda, a->b, (int)a->ldb, a->beta, a->c, (int)a->ldc);
     return SIM_OK;
 #else
     (void)a;
@@ -103,9 +182,12 @@ static void gemm_nn(uint32_t m, uint32_t n, uint32_t k, const float *A, size_t l
                     size_t ldb, float *C, size_t ldc)
 {
 #ifdef LENSIM_HAVE_BLAS
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, A,
-                (int)lda, B, (int)ldb, 0.0f, C, (int)ldc);
-#else
+    if (kern__cpu_have_blas()) {
+        BLAS_SGEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, A,
+                   (int)lda, B, (int)ldb, 0.0f, C, (int)ldc);
+        return;
+    }
+#endif
     for (uint32_t i = 0; i < m; i++) {
         float *cr = C + i * ldc;
         for (uint32_t j = 0; j < n; j++)
@@ -119,7 +201,6 @@ static void gemm_nn(uint32_t m, uint32_t n, uint32_t k, const float *A, size_t l
                 cr[j] += av * br[j];
         }
     }
-#endif
 }
 
 /* ---- attention ---- */
@@ -283,10 +364,17 @@ static int cpu_init(kern_backend_t *b, struct sim_msg *err)
         return sim_msg_set(err, SIM_ENOMEM, "cpu backend: out of memory");
     b->dev_state = s;
     b->ctx.backend = KERN_BACKEND_CPU;
-#if defined(LENSIM_HAVE_BLAS) && defined(LENSIM_HAVE_OPENBLAS)
+#ifdef LENSIM_HAVE_OPENBLAS
+    /* A build with OpenBLAS whose library cannot be opened now is a broken install: refused,
+     * not run on the plain-C GEMM (which would time other kernels than the build says). */
+    if (!ob_open()) {
+        b->dev_state = NULL;
+        sim_free(s);
+        return sim_msg_set(err, SIM_ENODEV, "cpu backend: cannot open OpenBLAS: %s", ob.why);
+    }
     /* One thread by default: the timings must not depend on what else runs on the machine's
      * other cores (CI runs two tests at once on two cores). */
-    openblas_set_num_threads(b->o.cpu_threads > 0 ? b->o.cpu_threads : 1);
+    ob.set_threads(b->o.cpu_threads > 0 ? b->o.cpu_threads : 1);
 #endif
     return SIM_OK;
 }
