@@ -1,13 +1,14 @@
 #!/bin/bash
 # issue13.sh OLD_LENSIM NEW_LENSIM [--big]: issue 13's goals, two builds side by side on one core
-# (taskset -c 0), medians of 5 runs each, interleaved (old, new, old, new, ...) so that a busy
-# machine slows both alike. Wall and CPU (user + sys) seconds and peak RSS from /usr/bin/time.
+# (taskset -c 0), medians of 11 runs each, interleaved (old, new, old, new, ...) so that a busy
+# machine slows both alike. Wall and CPU (user + sys) seconds and peak RSS (see one()).
 #   - Vidur's conv_n50000_qps2.0_seed42 (CodeLlama-34B shape, TP2, A100, one replica, max_batch
 #     128, 4096 tokens, paged), outputs off and on; ratio to Vidur's 81.9 s;
 #   - the same with Vidur's own scheduler and tables (experiments/vidur-conv.yaml's `table` run:
 #     engine.scheduler vllm_v0, calib/profiles/codellama-34b-tp2-a100.table, 27,904 blocks);
 #   - `lensim schema` (start-up: CUDA libraries mapped or not);
-#   - a 16-run sweep with -j 1 and -j 2 (NEW only; two cores: taskset -c 0,1);
+#   - a 16-run sweep (60,000 requests a run) with -j 1 and -j 2, medians of 5 (NEW only; two
+#     cores: taskset -c 0,1);
 #   - --big: 10^7 synthetic requests on 100 replicas, outputs off, once per build.
 # Run from the source root; needs ../shared/data/vidur.
 set -u
@@ -41,7 +42,7 @@ vidur_table ton true 2000 > "$T/ton.yaml"
 cat > "$T/sweep.yaml" <<'Y'
 name: sweep16
 seed: 1
-workload: {requests: 4000, max_prompt_tokens: 3072}
+workload: {requests: 60000, max_prompt_tokens: 3072}
 engine: {max_seq_len: 4096, memory: paged}
 sweep:
   workload.rate: [1, 2, 3, 4, 5, 6, 7, 8]
@@ -56,14 +57,27 @@ engine: {memory: paged, max_seq_len: 4096}
 outputs: {requests_csv: false, timeline_rows: 0}
 Y
 
-# one CPUS CMD...: "wall cpu rss_mb" of one run.
+# one CPUS CMD...: "wall cpu rss_mb" of one run: wall from a monotonic clock, CPU (user + sys)
+# and peak RSS from wait4's rusage, all to the microsecond (GNU time's %e and %U round to 10 ms,
+# an eighth of a conv_n50000 run).
 one() {
     local cpus=$1
     shift
     rm -rf "$T/o"
-    /usr/bin/time -f '%e %U %S %M' -o "$T/t" taskset -c "$cpus" "$@" > /dev/null 2> "$T/err" ||
-        echo "issue13.sh: $* failed: $(tail -2 "$T/err")" >&2
-    awk '{printf "%.3f %.3f %.1f\n", $1, $2 + $3, $4 / 1024}' "$T/t"
+    python3 - "$T/err" taskset -c "$cpus" "$@" <<'PY' || echo "issue13.sh: $* failed: $(tail -2 "$T/err")" >&2
+import os, sys, time
+err = open(sys.argv[1], "w")
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.dup2(err.fileno(), 2)
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+print(f"{wall:.4f} {ru.ru_utime + ru.ru_stime:.4f} {ru.ru_maxrss / 1024:.1f}")
+sys.exit(0 if os.waitstatus_to_exitcode(status) == 0 else 1)
+PY
 }
 # median FILE: medians of the three columns.
 median() {
@@ -71,12 +85,12 @@ median() {
         awk -v c=$c '{print $c}' "$1" | sort -g | awk '{a[NR]=$1} END{printf "%s ", a[int((NR+1)/2)]}'
     done
 }
-# row LABEL CPUS ARGS...: old and new, 5 interleaved runs each.
+# row LABEL CPUS ARGS...: old and new, 11 interleaved runs each.
 row() {
     local label=$1 cpus=$2
     shift 2
     : > "$T/old" && : > "$T/new"
-    for _ in 1 2 3 4 5; do
+    for _ in $(seq 11); do
         one "$cpus" "$OLD" "$@" >> "$T/old"
         one "$cpus" "$NEW" "$@" >> "$T/new"
     done
@@ -86,7 +100,7 @@ row() {
         "$(awk -v a="$oc" -v b="$nc" 'BEGIN{printf "%.2fx", a / b}')"
 }
 printf '%-30s %26s | %26s |\n' "" "before (OLD)" "after (NEW)"
-printf '%-30s %8s %8s %8s | %8s %8s %8s | %6s\n' "median of 5, one core" wall_s cpu_s rss_MB \
+printf '%-30s %8s %8s %8s | %8s %8s %8s | %6s\n' "median of 11, one core" wall_s cpu_s rss_MB \
     wall_s cpu_s rss_MB "cpu x"
 row "conv_n50000, outputs off" 0 run -q "$T/off.yaml" -o "$T/o"
 printf '%-30s Vidur 81.9 s / NEW cpu = %.0fx\n' "" "$(awk -v n="$nc" 'BEGIN{print 81.9 / n}')"
