@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -875,6 +876,25 @@ static void reap(int fd, int st, const struct job *j, struct job_out *o)
         o->rc = sim_msg_set(&o->err, SIM_EIO, "run %s: its worker process gave no result", j->sub);
 }
 
+/* Waits until the result pipe of one of the live workers (fd[0..live)) is readable: its result
+ * written, or the worker gone. Returns that worker's index, or -1 after a signal (poll is never
+ * restarted, SA_RESTART or not) or 100 ms (which bounds a stop signal that lands between the
+ * caller's check of `interrupted` and this wait). Issue 13: this replaced polling waitpid every
+ * 5 ms, which left a worker's core idle 2.5 ms on average after each run (6 % of a 16-run sweep
+ * of 0.15 s runs on two cores). */
+static int ready_worker(const int *fd, int live)
+{
+    struct pollfd pfd[64];
+    for (int k = 0; k < live; k++)
+        pfd[k] = (struct pollfd){.fd = fd[k], .events = POLLIN};
+    if (poll(pfd, (nfds_t)live, 100) <= 0)
+        return -1;
+    for (int k = 0; k < live; k++)
+        if (pfd[k].revents)
+            return k;
+    return -1;
+}
+
 /* Run every JOB_TODO job of state[0..n), at most jobs at a time (jobs <= 1: in this process).
  * After each job ends, print_ready(ctx) is called. Stops launching at the first failure or
  * signal; jobs already started finish (their files are kept). Returns the lowest-numbered
@@ -930,11 +950,15 @@ static size_t run_todo(const cfg_exp_t *e, const struct job *job, size_t n, enum
         }
         int   st;
         pid_t w = waitpid(-1, &st, WNOHANG);
-        if (w == 0 || (w < 0 && errno == EINTR)) {
-            struct timespec ts = {0, 5 * 1000 * 1000}; /* 5 ms; a signal cuts it short */
-            nanosleep(&ts, NULL);
-            continue;
+        if (w == 0) {
+            int k = ready_worker(fd, live);
+            if (k < 0)
+                continue;
+            /* Its result is in the pipe, or it died: it has ended or is ending. */
+            w = waitpid(pid[k], &st, 0);
         }
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w < 0)
             break; /* ECHILD: none left (cannot happen while live > 0) */
         for (int k = 0; k < live; k++) {
