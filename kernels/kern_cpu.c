@@ -35,9 +35,10 @@
 /* Issue 13: OpenBLAS is opened here, on first use, instead of linked: its library constructor
  * starts a worker thread per core that spins for about 0.1 s, and every lensim command paid for
  * it (a second core burnt during each `lensim run`, ~4 % of its wall time on one core) although
- * only the CPU backend's kernels call it. The build gives the library the linker would have
- * taken (LENSIM_OPENBLAS_PATH, from pkg-config); the soname through the loader's search path is
- * the fallback. RTLD_LOCAL: its cblas_sgemm must not take the place of GSL's CBLAS, nor GSL's
+ * only the CPU backend's kernels call it. The soname first, through the loader's search path,
+ * as a linked program finds it (on Debian that follows the libopenblas.so.0 alternative the
+ * administrator chose: pthread, openmp or serial); then the library the linker would have taken
+ * (LENSIM_OPENBLAS_PATH, from pkg-config: a prefix the loader does not search). RTLD_LOCAL: its cblas_sgemm must not take the place of GSL's CBLAS, nor GSL's
  * take its place here. Single-threaded, like the backends that call it. */
 typedef void (*sgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint,
                          blasint, blasint, float, const float *, blasint, const float *, blasint,
@@ -67,7 +68,7 @@ static int ob_open(void)
     if (ob.tried)
         return ob.ok;
     ob.tried = 1;
-    static const char *const names[] = {LENSIM_OPENBLAS_PATH, "libopenblas.so.0"};
+    static const char *const names[] = {"libopenblas.so.0", LENSIM_OPENBLAS_PATH};
     void                    *h = NULL;
     size_t                   len = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0] && !h; i++) {
