@@ -5,9 +5,9 @@
  * row per run, an infeasible or failed run with its reason while the others go on: exit 1), and
  * print a summary table and, per run, a warning about requests that failed or were cut. A folder
  * that already holds results is refused without --force (issue 12). The output directory is locked for the whole command (DIR/.lock): a second
- * `lensim run` into it is refused at once. SIGINT, SIGTERM and SIGHUP stop the current run
- * cleanly: finished runs stay on disk, the interrupted one leaves nothing, and the exit status is
- * 128 + the signal (130, 143, 129).
+ * `lensim run` into it is refused at once. SIGINT, SIGTERM, SIGHUP and SIGPIPE stop the current
+ * run cleanly: finished runs stay on disk, the interrupted one leaves nothing, and the exit status
+ * is 128 + the signal (130, 143, 129, 141).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,10 +45,13 @@
 
 /* The signal that asked the command to stop (0: none). SIGINT, SIGTERM and SIGHUP all stop it
  * the same way: the current run is abandoned at its next progress poll and its temporary files
- * removed; the exit status is 128 + the signal, as if the signal had ended the process. */
+ * removed; the exit status is 128 + the signal, as if the signal had ended the process. So does
+ * SIGPIPE, a reader of the table that went away (`lensim run X | head`): by default it killed the
+ * process mid-sweep, leaving results.csv.tmp* and the current run's temporary directory behind
+ * (exit 141 as well, but nothing left over now). */
 static volatile sig_atomic_t interrupted;
 
-static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 enum { N_STOP_SIGNALS = sizeof stop_signals / sizeof stop_signals[0] };
 
 static void on_signal(int sig)
@@ -190,7 +193,8 @@ static void usage(FILE *f)
             "exit status: 0 done, 1 a run failed, 2 invalid experiment or option (nothing\n"
             "written), "
             "3 input/output error or DIR in use by another lensim run,\n"
-            "128+N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)\n",
+            "128+N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP,\n"
+            "141 SIGPIPE: the reader of the table went away)\n",
             queues);
 }
 

@@ -7,6 +7,7 @@
  * input (experiment, trace, profile, a file that does not exist); 3 input/output error; 77 a GPU
  * is needed and none is present; 128+N stopped by signal N (130 for SIGINT).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,22 @@ static void usage(FILE *f)
             "3 input/output error, 77 no GPU present, 128+N stopped by signal N (130: Ctrl-C)\n");
 }
 
+/* A command's status, unless what it printed did not all reach standard output (a full disk,
+ * a closed descriptor): then that is said, and the status is an I/O error (3), so that a table
+ * cut short never passes for a complete one. stdio keeps the first failure's flag, not its
+ * errno; the final flush gives the cause when it fails too. */
+static int stdout_checked(const char *cmd, int status)
+{
+    errno = 0;
+    int flushed = fflush(stdout) == 0;
+    if (flushed && !ferror(stdout))
+        return status;
+    fprintf(stderr, "lensim%s%s: cannot write standard output%s%s\n", cmd ? " " : "",
+            cmd ? cmd : "", !flushed && errno ? ": " : "",
+            !flushed && errno ? strerror(errno) : "");
+    return status ? status : CLI_EXIT_IO;
+}
+
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off(); /* R8: every GSL status is checked where it is returned */
@@ -58,7 +75,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("lensim %s (%s)\n", LENSIM_VERSION, LENSIM_GIT_REV);
-        return CLI_EXIT_OK;
+        return stdout_checked(NULL, CLI_EXIT_OK);
     }
     /* `lensim help CMD` is `lensim CMD --help`: one text per command, kept by the command. */
     const char *name = argv[1];
@@ -72,11 +89,11 @@ int main(int argc, char **argv)
         cargv = help_argv;
     } else if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         usage(stdout);
-        return CLI_EXIT_OK;
+        return stdout_checked(NULL, CLI_EXIT_OK);
     }
     for (const struct cmd *c = cmds; c->name; c++)
         if (!strcmp(name, c->name))
-            return c->fn(cargc, cargv);
+            return stdout_checked(c->name, c->fn(cargc, cargv));
     char esc[256];
     fprintf(stderr, "lensim: unknown command '%s'\n", sim_escape(name, esc, sizeof esc));
     usage(stderr);
