@@ -239,6 +239,36 @@ static int remove_dir(const char *path)
     return e;
 }
 
+size_t sim_afile_remove_stale(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t      nb = strlen(base);
+    char        parent[4096], entry[4096 + 256];
+    if (!slash)
+        snprintf(parent, sizeof parent, ".");
+    else if (slash == path)
+        snprintf(parent, sizeof parent, "/");
+    else if ((size_t)(slash - path) < sizeof parent)
+        snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
+    else
+        return 0;
+    DIR *dir = opendir(parent);
+    if (!dir)
+        return 0;
+    size_t removed = 0;
+    for (struct dirent *ent; (ent = readdir(dir));) {
+        const char *n = ent->d_name;
+        if (strlen(n) != nb + 10 || strncmp(n, base, nb) || strncmp(n + nb, ".tmp", 4))
+            continue;
+        snprintf(entry, sizeof entry, "%s/%s", parent, n);
+        if (!unlink(entry) || ((errno == EISDIR || errno == EPERM) && !remove_dir(entry)))
+            removed++;
+    }
+    closedir(dir);
+    return removed;
+}
+
 /* The set's directory entries on disk before it takes the target's name. Returns 0 or errno. */
 static int sync_dir(const char *path)
 {

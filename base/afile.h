@@ -68,6 +68,12 @@ int sim_afile_dir_commit(struct sim_afile_dir *d, struct sim_msg *err);
  * struct. Cannot fail. */
 void sim_afile_dir_discard(struct sim_afile_dir *d);
 
+/* Remove what a process that was killed left of path's temporary versions: every entry of
+ * path's directory named <path's last component>.tmpXXXXXX (six characters), a file
+ * (sim_afile_open's) or a set directory of files (sim_afile_dir_open's). For a parent whose
+ * worker died before it could remove its own (lensim run -j). Returns how many were removed. */
+size_t sim_afile_remove_stale(const char *path);
+
 /* Remove every temporary file and directory open now (files first, then directories). Uses only
  * unlink and rmdir over a fixed registry: async-signal-safe. For sim_abort; the structs stay
  * as they are (the process is about to end). */

@@ -865,19 +865,25 @@ static int spawn(const cfg_exp_t *e, const struct job *j, const char *dir, const
     return 0;
 }
 
-/* The worker of job j has ended (status st): its result into *o. */
-static void reap(int fd, int st, const struct job *j, struct job_out *o)
+/* The worker of job j, writing into dir, has ended (status st): its result into *o. A worker
+ * that gave no result (killed: SIGKILL, the OOM killer) could not remove its run's temporary
+ * directory: it is removed here, so that a stopped sweep leaves nothing half-written. The
+ * messages do not name the run: the caller does. */
+static void reap(int fd, int st, const char *dir, const struct job *j, struct job_out *o)
 {
     ssize_t r = read(fd, o, sizeof *o);
     close(fd);
     if (r == (ssize_t)sizeof *o && WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return;
     memset(o, 0, sizeof *o);
+    char path[1500];
+    snprintf(path, sizeof path, "%s/%s", dir, j->sub);
+    sim_afile_remove_stale(path);
     if (WIFSIGNALED(st))
-        o->rc = sim_msg_set(&o->err, SIM_EIO, "run %s: its worker process died of signal %d",
-                            j->sub, WTERMSIG(st));
+        o->rc = sim_msg_set(&o->err, SIM_EIO, "its worker process died of signal %d (%s)",
+                            WTERMSIG(st), strsignal(WTERMSIG(st)));
     else
-        o->rc = sim_msg_set(&o->err, SIM_EIO, "run %s: its worker process gave no result", j->sub);
+        o->rc = sim_msg_set(&o->err, SIM_EIO, "its worker process gave no result");
 }
 
 /* Waits until the result pipe of one of the live workers (fd[0..live)) is readable: its result
@@ -969,7 +975,7 @@ static size_t run_todo(const cfg_exp_t *e, const struct job *job, size_t n, enum
             if (pid[k] != w)
                 continue;
             size_t i = run_of[k];
-            reap(fd[k], st, &job[i], &out[i]);
+            reap(fd[k], st, dir, &job[i], &out[i]);
             state[i] = JOB_DONE;
             if (fatal_rc(out[i].rc, n) && out[i].rc != SIM_EINTR && i < failed)
                 failed = i;

@@ -243,6 +243,44 @@ TEST(abort_removes_every_temporary)
     ASSERT_EQ(n_files(), 0);
 }
 
+/* A killed worker's leftovers: path's own temporary versions go (a set directory with files, a
+ * file), nothing else: not path itself, not a longer or shorter suffix, not another name's. */
+TEST(remove_stale_takes_only_path_temporaries)
+{
+    static const char *const keep[] = {
+        "run",          "run.tmp",        "run.tmpABCDE", "run.tmpABCDEFG", "runx.tmpABCDEF",
+        "ru.tmpABCDEF", "other.tmpABCDEF"};
+    char p[400];
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, keep[i]);
+        FILE *f = fopen(p, "w");
+        ASSERT_TRUE(f != NULL);
+        fclose(f);
+    }
+    snprintf(p, sizeof p, "%s/run.tmpQ1w2E3", dir); /* a set directory, two files in it */
+    ASSERT_EQ(mkdir(p, 0700), 0);
+    snprintf(p, sizeof p, "%s/run.tmpQ1w2E3/requests.csv.tmpzzzzzz", dir);
+    fclose(fopen(p, "w"));
+    snprintf(p, sizeof p, "%s/run.tmpQ1w2E3/summary.json", dir);
+    fclose(fopen(p, "w"));
+    snprintf(p, sizeof p, "%s/run.tmpR4t5Y6", dir); /* a file */
+    fclose(fopen(p, "w"));
+    snprintf(p, sizeof p, "%s/run", dir);
+    ASSERT_EQ(sim_afile_remove_stale(p), 2);
+    snprintf(p, sizeof p, "%s/run.tmpQ1w2E3", dir);
+    ASSERT_TRUE(!exists(p));
+    snprintf(p, sizeof p, "%s/run.tmpR4t5Y6", dir);
+    ASSERT_TRUE(!exists(p));
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, keep[i]);
+        ASSERT_TRUE(exists(p));
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/run", dir);
+    ASSERT_EQ(sim_afile_remove_stale(p), 0); /* nothing left: nothing removed */
+    ASSERT_EQ(n_files(), 0);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/lensim_test_afile_XXXXXX");
@@ -259,6 +297,7 @@ int main(void)
     RUN(set_appears_whole_and_replaces_an_earlier_one);
     RUN(discarded_set_leaves_nothing);
     RUN(abort_removes_every_temporary);
+    RUN(remove_stale_takes_only_path_temporaries);
     rmdir(dir);
     return test_main_end();
 }

@@ -6,7 +6,8 @@
 # results.csv. --resume keeps run directories whose manifest has this run's experiment hash
 # (a marker file left inside them survives) and reruns the missing ones and every run whose
 # settings changed; results.csv comes out the same. SIGTERM to lensim alone with -j 2 stops
-# its workers too: status 143, finished runs kept, no results.csv, no worker left behind.
+# its workers too: status 143, finished runs kept, no results.csv, no worker left behind. A
+# worker killed outright is reported once, by its run's name, and leaves no temporary directory.
 set -u
 . "$(dirname "$0")/lib.sh"
 L=$(lensim_abs "$1")
@@ -117,5 +118,40 @@ if [ $st -eq 143 ] && [ -e out/quick/summary.json ] && [ ! -e out/results.csv ] 
     ok "-j 2, SIGTERM: status 143, finished run kept, workers [$workers] stopped"
 else
     fail "-j 2, SIGTERM: status $st, workers [$workers] left=$left, $(ls out), $(cat intr.err)"
+fi
+
+# A worker killed outright (SIGKILL, as the OOM killer does) cannot clean up after itself: the
+# parent reports the run once by name (status 3: the sweep stops, as on an I/O error), lets the
+# started runs finish, and removes the dead worker's temporary directory: nothing *.tmp* left.
+cat > kill.yaml <<'Y'
+name: kill
+workload: {requests: 200, rate: 4, max_prompt_tokens: 2048}
+engine: {max_seq_len: 4096, memory: paged}
+runs:
+  - {name: quick}
+  - {name: long1, workload.requests: 3000000, cluster.replicas: 4, workload.rate: 20}
+  - {name: long3, workload.requests: 400, cluster.replicas: 4, workload.rate: 20}
+Y
+"$L" run -q kill.yaml -o kout -j 2 > kill.out 2> kill.err &
+pid=$!
+victim=
+for _ in $(seq 600); do # once quick and long3 are done, the one worker left runs long1
+    if [ -e kout/quick/manifest.yaml ] && [ -e kout/long3/manifest.yaml ] &&
+        ls -d kout/long1.tmp* > /dev/null 2>&1; then
+        victim=$(ps -o pid= --ppid $pid | tr -d ' ')
+        [ "$(echo "$victim" | wc -w)" -eq 1 ] && break
+    fi
+    sleep 0.1
+done
+kill -KILL $victim 2> /dev/null
+wait $pid
+st=$?
+left=$(find kout -name '*.tmp*' | tr '\n' ' ')
+msgs=$(grep -c "run long1: its worker process died of signal 9" kill.err)
+if [ $st -eq 3 ] && [ "$msgs" -eq 1 ] && ! grep -q "run long1: run long1" kill.err &&
+    [ -z "$left" ] && [ -e kout/quick/summary.json ] && [ ! -e kout/long1 ]; then
+    ok "-j 2, a worker SIGKILLed: status 3, said once, its temporary directory removed"
+else
+    fail "-j 2, a worker SIGKILLed: status $st, left: [$left], $(ls kout), $(cat kill.err)"
 fi
 finish
