@@ -666,38 +666,50 @@ static int claim_dir(const char *dir, int force, int resume_hint, struct sim_msg
 }
 
 /* The end-of-run warning (issue 12): requests that failed or were cut, and the setting that
- * would admit them. */
+ * would admit them. Composed whole, then written with one call: -j's workers share stderr, and
+ * a line written in pieces came out interleaved with another worker's. */
 static void warn_cut(const char *name, const struct run *x, const struct met_summary *s)
 {
     const uint64_t *f = s->failed_why;
     if (!s->failed && !s->truncated && !s->clamped_prompt)
         return;
-    fflush(stdout); /* after the run's table row, also when stdout is a pipe */
-    fprintf(stderr, "lensim run: warning: run %s, of %llu requests:", name,
-            (unsigned long long)(s->completed + s->failed));
+    char   line[2048];
+    size_t n = 0;
+#define WARN_ADD(...)                                                      \
+    do {                                                                   \
+        if (n < sizeof line)                                               \
+            n += (size_t)snprintf(line + n, sizeof line - n, __VA_ARGS__); \
+    } while (0)
+    WARN_ADD("lensim run: warning: run %s, of %llu requests:", name,
+             (unsigned long long)(s->completed + s->failed));
     const char *sep = "";
-    if (f[MET_FAIL_PROMPT])
-        fprintf(stderr, "%s %llu failed (prompt >= engine.max_seq_len %u)", sep,
-                (unsigned long long)f[MET_FAIL_PROMPT], x->serve.kv.max_seq_len),
-            sep = ",";
-    if (f[MET_FAIL_KV])
-        fprintf(stderr, "%s %llu failed (more KV memory than a replica has)", sep,
-                (unsigned long long)f[MET_FAIL_KV]),
-            sep = ",";
-    if (s->truncated)
-        fprintf(stderr, "%s %llu cut at max_seq_len %u (outputs truncated)", sep,
-                (unsigned long long)s->truncated, x->serve.kv.max_seq_len),
-            sep = ",";
+    if (f[MET_FAIL_PROMPT]) {
+        WARN_ADD("%s %llu failed (prompt >= engine.max_seq_len %u)", sep,
+                 (unsigned long long)f[MET_FAIL_PROMPT], x->serve.kv.max_seq_len);
+        sep = ",";
+    }
+    if (f[MET_FAIL_KV]) {
+        WARN_ADD("%s %llu failed (more KV memory than a replica has)", sep,
+                 (unsigned long long)f[MET_FAIL_KV]);
+        sep = ",";
+    }
+    if (s->truncated) {
+        WARN_ADD("%s %llu cut at max_seq_len %u (outputs truncated)", sep,
+                 (unsigned long long)s->truncated, x->serve.kv.max_seq_len);
+        sep = ",";
+    }
     if (s->clamped_prompt)
-        fprintf(stderr, "%s %llu prompts clamped to %u tokens (workload.max_prompt_tokens)", sep,
-                (unsigned long long)s->clamped_prompt, x->trace.max_prompt_tok);
+        WARN_ADD("%s %llu prompts clamped to %u tokens (workload.max_prompt_tokens)", sep,
+                 (unsigned long long)s->clamped_prompt, x->trace.max_prompt_tok);
     if (f[MET_FAIL_PROMPT] || s->truncated)
-        fprintf(stderr, "; engine.max_seq_len: %llu would admit them whole (model context %u)",
-                (unsigned long long)s->longest_cut, x->model.max_ctx);
+        WARN_ADD("; engine.max_seq_len: %llu would admit them whole (model context %u)",
+                 (unsigned long long)s->longest_cut, x->model.max_ctx);
     if (f[MET_FAIL_KV])
-        fprintf(stderr, "; more KV memory (hardware.tp, hardware.mem_util, a larger hardware.gpu) "
-                        "would admit the others");
-    fputc('\n', stderr);
+        WARN_ADD("; more KV memory (hardware.tp, hardware.mem_util, a larger hardware.gpu) "
+                 "would admit the others");
+#undef WARN_ADD
+    fflush(stdout); /* after the run's table row, also when stdout is a pipe */
+    fprintf(stderr, "%s\n", line);
 }
 
 /* ---- issue 13: worker processes (-j), --resume, --only ---- */

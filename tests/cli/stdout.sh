@@ -7,6 +7,8 @@
 # - Output that cannot be written (a full disk: /dev/full; a closed descriptor) is an I/O error:
 #   exit 3 and "cannot write standard output", from run, schema, --version and --help. With -q
 #   nothing is printed, so nothing can fail to be.
+# - A warning line is written with one write (strace, where present), so that -j's workers do not
+#   interleave their lines.
 . "$(dirname "$0")/lib.sh"
 LENSIM=$(lensim_abs "$1")
 scratch
@@ -66,4 +68,18 @@ expect "run --help > /dev/full" 3 stderr "lensim run: cannot write standard outp
     sh -c '"$1" run --help > /dev/full' sh "$LENSIM"
 expect "schema, stdout closed" 3 stderr "lensim schema: cannot write standard output: Bad file descriptor" -- \
     sh -c '"$1" schema >&-' sh "$LENSIM"
+# -j's workers share stderr: each warning line must leave in one write, or lines of two workers
+# interleave (warn_cut wrote a line in up to seven pieces). Checked with strace where present.
+if command -v strace > /dev/null 2>&1; then
+    strace -f -qq -s 4096 -e trace=write -o st.txt "$LENSIM" run -q sweep.yaml -o st -j 2 2> /dev/null
+    lines=$(grep -cE 'write\(2, "lensim run: warning: run [^"]*\\n"' st.txt)
+    pieces=$(grep -E 'write\(2, ' st.txt | grep -cvE '\\n", [0-9]+\)')
+    if [ "$lines" -eq 5 ] && [ "$pieces" -eq 0 ]; then
+        ok "-j 2: each warning line written whole (5 lines, one write each)"
+    else
+        fail "-j 2: $lines warning lines written whole, $pieces writes to stderr that end mid-line"
+    fi
+else
+    ok "no strace here: the one-write-per-line check is not run"
+fi
 finish
