@@ -37,7 +37,7 @@ struct kv {
     uint64_t                q_tok, hit_tok;
 };
 
-enum { NIL = UINT32_MAX };
+#define NIL UINT32_MAX /* no block; a macro: ISO C enumerators are ints */
 
 static int setup_cache(kv_t *kv)
 {

@@ -208,13 +208,14 @@ TEST(model_clock_reads_chunked_prefills_from_the_listing)
     struct sim_msg err;
     if (cal_profile_load(SHIPPED, &c.prof, &err))
         TEST_FAIL_("%s", err.text);
-    struct exec       ex = exec_model(&c);
-    struct listed     l = {.n = 5,
-                           .s = {{1, EXEC_SEQ_DECODE, 300, 1, 0},
-                                 {2, EXEC_SEQ_DECODE, 300, 1, 0},
-                                 {3, EXEC_SEQ_DECODE, 300, 1, 0},
-                                 {4, EXEC_SEQ_PREFILL, 100 + 256, 256, 0},
-                                 {5, EXEC_SEQ_PREFILL, 64 + 256, 256, 0}}};
+    struct exec   ex = exec_model(&c);
+    struct listed l = {
+        .n = 5,
+        .s = {{.id = 1, .kind = EXEC_SEQ_DECODE, .ctx_tok = 300, .new_tok = 1},
+              {.id = 2, .kind = EXEC_SEQ_DECODE, .ctx_tok = 300, .new_tok = 1},
+              {.id = 3, .kind = EXEC_SEQ_DECODE, .ctx_tok = 300, .new_tok = 1},
+              {.id = 4, .kind = EXEC_SEQ_PREFILL, .ctx_tok = 100 + 256, .new_tok = 256},
+              {.id = 5, .kind = EXEC_SEQ_PREFILL, .ctx_tok = 64 + 256, .new_tok = 256}}};
     struct exec_batch b = {.agg = {.decode_seqs = 3,
                                    .decode_ctx = 900,
                                    .prefill_tok = 512,
