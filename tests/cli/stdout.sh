@@ -71,9 +71,12 @@ expect "schema, stdout closed" 3 stderr "lensim schema: cannot write standard ou
 # -j's workers share stderr: each warning line must leave in one write, or lines of two workers
 # interleave (warn_cut wrote a line in up to seven pieces). Checked with strace where present.
 if command -v strace > /dev/null 2>&1; then
-    strace -f -qq -s 4096 -e trace=write -o st.txt "$LENSIM" run -q sweep.yaml -o st -j 2 2> /dev/null
-    lines=$(grep -cE 'write\(2, "lensim run: warning: run [^"]*\\n"' st.txt)
-    pieces=$(grep -E 'write\(2, ' st.txt | grep -cvE '\\n", [0-9]+\)')
+    # -ff: a file per process, so that strace does not split a call (<unfinished ...>) between
+    # two processes' lines.
+    strace -ff -qq -s 4096 -e trace=write -o st.txt "$LENSIM" run -q sweep.yaml -o st -j 2 \
+        2> /dev/null
+    lines=$(cat st.txt.* | grep -cE 'write\(2, "lensim run: warning: run [^"]*\\n"')
+    pieces=$(cat st.txt.* | grep -E 'write\(2, ' | grep -cvE '\\n", [0-9]+\)')
     if [ "$lines" -eq 5 ] && [ "$pieces" -eq 0 ]; then
         ok "-j 2: each warning line written whole (5 lines, one write each)"
     else
