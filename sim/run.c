@@ -373,8 +373,10 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     }
     s->kv.block_tok = c->block_size;
     s->kv.watermark = c->watermark;
-    if (c->scheduler == RULE_VLLM_V1) /* after c->watermark's default (0.01), which it overrides */
-        s->kv.watermark = 0;          /* v1 keeps none (cfg.c refuses engine.watermark there) */
+    /* vllm_v1 keeps none (cfg.c refuses engine.watermark there): set after c->watermark, whose
+     * default (0.01) would otherwise stand. */
+    if (c->scheduler == RULE_VLLM_V1)
+        s->kv.watermark = 0;
     s->kv.max_seq_len = max_seq;
     /* Issue 12: the KV pool's own limits (kv.c), found here so that a sweep records the point
      * and a lone run fails before anything is written. */
