@@ -345,8 +345,6 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     s->kv.vidur_blocks = c->scheduler != RULE_MIXED; /* vllm_v1 counts the same (batch_v1.c) */
     s->kv.prefix_caching = c->prefix_caching;
     s->kv.src_block_tok = 512; /* Mooncake's hash_ids: one per 512 tokens (traces/FORMAT.md) */
-    if (c->scheduler == RULE_VLLM_V1)
-        s->kv.watermark = 0; /* v1 keeps none (cfg.c refuses engine.watermark there) */
     if (s->batching == BATCH_NONE)
         s->max_batch = 1;
     /* Range-checked before the conversion: a double beyond uint64_t (or NaN) would be undefined
@@ -375,6 +373,10 @@ int run_build(const struct cfg *c, const char *cfg_dir, const char *data_dir, st
     }
     s->kv.block_tok = c->block_size;
     s->kv.watermark = c->watermark;
+    /* vllm_v1 keeps none (cfg.c refuses engine.watermark there): set after c->watermark, whose
+     * default (0.01) would otherwise stand. */
+    if (c->scheduler == RULE_VLLM_V1)
+        s->kv.watermark = 0;
     s->kv.max_seq_len = max_seq;
     /* Issue 12: the KV pool's own limits (kv.c), found here so that a sweep records the point
      * and a lone run fails before anything is written. */

@@ -10,6 +10,9 @@ files it names by sha256, with the residuals it quotes. This test runs that comm
     with 4 significant digits: equal as numbers);
   - the A100 fit's residuals (points, mean and max |relative| error) against the figures quoted
     in calib/analytic.c's comment, written out below;
+  - the eight per-model residual lines (points of one model under the shared fit) against the
+    shared figures: their n add up, their largest max is the shared max, their n-weighted mean
+    is the shared mean, each mean at most its max (a mutant swapping mean and max survived);
   - the H100 fit keeps the A100's attention efficiencies (the H100 has no attention profile:
     "its efficiencies are the A100's").
 A mutant of calib/effit_main.c survived the fast suites because nothing ran effit; the
@@ -86,6 +89,27 @@ def main():
                 check((int(m.group(1)), float(m.group(2)), float(m.group(3))) == (n, mean, mx),
                       f"a100 {name}: n, mean, max = {m.groups()}, analytic.c quotes "
                       f"{(n, mean, mx)}")
+        # The per-model lines (each model's points under the shared fit) are a partition of the
+        # shared fit's points: their largest max is the shared max, their n-weighted mean is the
+        # shared mean (within the rounding of the printed figures: 0.05 each side), and in each
+        # line the mean is at most the max.
+        rows = re.findall(r"^  (\S+)\s+GEMMs n=(\d+)\s+mean\s+([0-9.]+) % max\s+([0-9.]+) %; "
+                          r"elementwise n=(\d+)\s+mean\s+([0-9.]+) % max\s+([0-9.]+) %$", out, re.M)
+        check(len(rows) == 8, f"a100 fit: {len(rows)} per-model residual lines, want 8")
+        for k, name in ((1, "GEMM (all models)"), (4, "elementwise")):
+            n, mean, mx = A100_RESIDUALS[name]
+            ns = [int(r[k]) for r in rows]
+            means = [float(r[k + 1]) for r in rows]
+            maxes = [float(r[k + 2]) for r in rows]
+            if not rows:
+                continue
+            check(sum(ns) == n, f"a100 {name}: per-model n add up to {sum(ns)}, not {n}")
+            check(max(maxes) == mx, f"a100 {name}: per-model max {max(maxes)}, shared max {mx}")
+            wmean = sum(a * b for a, b in zip(ns, means)) / sum(ns)
+            check(abs(wmean - mean) <= 0.1,
+                  f"a100 {name}: per-model means weigh to {wmean:.3f}, shared mean {mean}")
+            for r, a, b in zip(rows, means, maxes):
+                check(a <= b, f"a100 {name}: {r[0]}: mean {a} above max {b}")
     if "a100" in fits and "h100" in fits:
         for k in ATTENTION:
             check(fits["h100"][0].get(k) == fits["a100"][0].get(k),

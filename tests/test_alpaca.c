@@ -210,6 +210,22 @@ TEST(test_bad)
     ASSERT_EQ(r.r[1].output_tok, 3);
 }
 
+/* Blanks around a cell are dropped, as split() drops them for the other formats: spaces and tabs
+ * before and after idx and the column's count (idx 0 -> prompt 4, count 1 -> output 2; idx 1 ->
+ * prompt 5, count 2 -> output 3). */
+TEST(test_blanks_around_cells)
+{
+    struct run r;
+    run_case(ok_instr, "idx,a\n0 ,1 \n 1\t, \t2\t \n", TRACE_FMT_ALPACA, "a", 0, &r);
+    if (r.rc)
+        TEST_FAIL_("rc %d: %s", r.rc, r.err.text);
+    ASSERT_EQ(r.n, 2);
+    ASSERT_EQ(r.r[0].prompt_tok, 4);
+    ASSERT_EQ(r.r[0].output_tok, 2);
+    ASSERT_EQ(r.r[1].prompt_tok, 5);
+    ASSERT_EQ(r.r[1].output_tok, 3);
+}
+
 TEST(test_column_elsewhere)
 {
     char path[512];
@@ -282,6 +298,7 @@ int main(void)
     RUN(test_good);
     RUN(test_auto_and_arrivals);
     RUN(test_bad);
+    RUN(test_blanks_around_cells);
     RUN(test_column_elsewhere);
     RUN(test_empirical);
     char cmd[300];

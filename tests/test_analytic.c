@@ -241,6 +241,27 @@ TEST(profile_pieces_follow_the_curves)
     }
 }
 
+/* Two figures worked out by hand from the formulas (a Python reading of calib/analytic.c's curves
+ * with cal_eff_a100 and the presets' shapes, outside the C code):
+ * - Llama-2-7B at TP1, one decode at context 1,000: 32 x (four GEMMs at 1 token + the five
+ *   elementwise kernels + decode attention 13.42 us + 1,000 x 131,072 B / (2,039 GB/s x 0.7656))
+ *   + the LM head = 9.6029897849 ms; at TP1 no all-reduce and no NCCL launch is charged;
+ * - CodeLlama-34B at TP2, the profile's first piece at one token (constant + one decode
+ *   sequence): the curves' per-token part at 1 token, 48 x layer(1) (two all-reduces and two
+ *   20 us launches per layer), plus the LM head 0.15910109 ms plus the fixed attention launches
+ *   48 x (1.1 x 13.42 + 6.725) us = 1.031376 ms: 29.651962502 ms. */
+TEST(analytic_figures_match_hand_values)
+{
+    struct cal_batch b = {.decode_seqs = 1, .decode_ctx = 1000};
+    near_rel(cal_analytic_iter_s(cal_model_find("llama-2-7b"), a100(), 1, &cal_eff_a100, &b),
+             0.0096029897849318879, 1e-9, "llama-2-7b tp1, one decode at 1000");
+    struct cal_profile p;
+    struct sim_msg     err = {{0}};
+    ASSERT_EQ(cal_analytic_profile(cal_model_find("codellama-34b"), a100(), 2, 0.9, &p, &err), 0);
+    near_rel(p.piece[0].coef[CAL_T_CONST] + p.piece[0].coef[CAL_T_DECODE_SEQS], 0.02965196250193923,
+             1e-9, "codellama-34b tp2 profile at one token");
+}
+
 int main(void)
 {
     RUN(effit_recovers_a_known_gemm_curve_from_noisy_data);
@@ -249,5 +270,6 @@ int main(void)
     RUN(a100_curves_match_measured_rows);
     RUN(analytic_profile_matches_vidur_batches);
     RUN(profile_pieces_follow_the_curves);
+    RUN(analytic_figures_match_hand_values);
     return test__n_failed ? 1 : 0;
 }

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "calib.h"
+#include "kern.h"
+#include "sweep.h"
 #include "test.h"
 
 static char tmpdir[256];
@@ -137,12 +139,60 @@ TEST(small_calibration_keeps_its_limits_and_sums)
     ASSERT_STR_CONTAINS(text, "    - max_tokens: .inf\n");
 }
 
+/* cal_grid_run splits the repeats over the rounds (sweep.h: each round times every point with
+ * repeats / rounds, rounded up, so that the rounds together make at least the repeats asked
+ * for) and pools the samples: 7 repeats in 3 rounds are ceil(7 / 3) = 3 a round, 9 samples a
+ * point; 6 in 3 are 2 a round, 6 samples. No time budget, so no round stops early. A made-up
+ * one-layer shape on the CPU: two points, one decode at context 8 and one 8-token prompt. */
+TEST(grid_rounds_split_the_repeats)
+{
+    const struct kern_shape sh = {.layers = 1,
+                                  .hidden = 64,
+                                  .heads = 2,
+                                  .kv_heads = 2,
+                                  .head_dim = 32,
+                                  .ffn = 128,
+                                  .vocab = 64,
+                                  .gated_mlp = 1};
+    const struct kern_opts  ko = {.backend = "cpu",
+                                  .seed = 1,
+                                  .max_slots = 4,
+                                  .max_ctx = 64,
+                                  .max_batch_tok = 32,
+                                  .max_seqs = 4,
+                                  .max_prompt = 32};
+    kern_backend_t         *b = NULL;
+    struct sim_msg          err = {{0}};
+    if (kern_backend_new(&sh, &ko, &b, &err))
+        TEST_FAIL_("kern_backend_new: %s", err.text);
+    uint32_t         ctx[1] = {8}, plen[1] = {8};
+    struct cal_point pt[2] = {{.kind = CAL_PT_DECODE, .n_dec = 1, .ctx = ctx},
+                              {.kind = CAL_PT_PREFILL, .n_pre = 1, .plen = plen}};
+    struct cal_grid  g = {.n = 2, .pt = pt};
+    const struct {
+        unsigned repeats, rounds, want;
+    } cases[] = {{7, 3, 9}, {6, 3, 6}, {5, 1, 5}};
+    for (size_t c = 0; c < 3; c++) {
+        struct cal_time_opts t = {.warmup = 0,
+                                  .repeats = cases[c].repeats,
+                                  .min_repeats = 1,
+                                  .budget_s = 0,
+                                  .warm = 1};
+        if (cal_grid_run(b, &g, &t, cases[c].rounds, NULL, NULL, &err))
+            TEST_FAIL_("cal_grid_run: %s", err.text);
+        for (size_t i = 0; i < 2; i++)
+            ASSERT_EQ(pt[i].t.n, cases[c].want);
+    }
+    kern_backend_free(b);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lensim-test-calrun-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 1;
     RUN(small_calibration_keeps_its_limits_and_sums);
+    RUN(grid_rounds_split_the_repeats);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd)) {

@@ -409,6 +409,32 @@ TEST(chunked_prefill_preempted_part_way_wastes_its_chunks)
     ASSERT_NEAR(o.res.sum.wasted_s, 0.30e-3, 1e-12);
 }
 
+/*
+ * vllm_v1 keeps no watermark of free blocks (vLLM v1's KVCacheManager.allocate_slots has none; cfg.c
+ * refuses engine.watermark there), so a request may take every block of the pool. 100 blocks of
+ * 16 tokens (capacity 1,600 tokens), max_seq_len 2,048: one request of prompt 1,590 and output 5
+ * needs at most 1,595 + 1 tokens, ceil(1,596 / 16) = 100 blocks: it runs and finishes. Under the
+ * other schedulers the default watermark 0.01 keeps floor(0.01 x 100) = 1 block free (Vidur's
+ * count), so 99 x 16 = 1,584 < 1,595 tokens: it fails for KV capacity.
+ */
+TEST(vllm_v1_request_may_fill_the_whole_pool)
+{
+    static const char trace[] = "0,1590,5\n";
+    struct out        o;
+    run_case("v1-nowm", trace, NULL,
+             "scheduler: vllm_v1, memory: paged, block_size: 16, max_seq_len: 2048, "
+             "max_batched_tokens: 2048",
+             NULL, NULL, TAU, 0, 1600, &o);
+    ASSERT_EQ(o.res.stats.finished, 1);
+    ASSERT_EQ(o.res.stats.failed, 0);
+    ASSERT_EQ(o.res.sum.failed_why[MET_FAIL_KV], 0);
+    run_case("vidur-wm", trace, NULL,
+             "scheduler: vllm_v0, memory: paged, block_size: 16, max_seq_len: 2048", NULL, NULL,
+             TAU, 0, 1600, &o);
+    ASSERT_EQ(o.res.stats.finished, 0);
+    ASSERT_EQ(o.res.sum.failed_why[MET_FAIL_KV], 1);
+}
+
 /* ---- routers ---- */
 
 /* Round robin: replicas in turn, in arrival order: 0, 1, 2, 0, 1, 2. */
@@ -693,6 +719,7 @@ int main(void)
     RUN(token_budget_counts_decodes_and_prefills);
     RUN(preemption_takes_the_newest_and_recomputes_its_tokens);
     RUN(chunked_prefill_preempted_part_way_wastes_its_chunks);
+    RUN(vllm_v1_request_may_fill_the_whole_pool);
     RUN(swap_preemption_moves_the_victims_kv_twice);
     RUN(s3_misprediction_reserves_the_next_bucket_and_recomputes);
     RUN(prediction_cost_delays_scheduling_in_arrival_order);

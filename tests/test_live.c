@@ -437,6 +437,26 @@ TEST(preempted_sequences_sample_what_they_would_alone)
     }
 }
 
+/* A fresh executor has seen no sequence: it has no tokens of any id, and a request that leaves
+ * before its first iteration (preempted while waiting) gives up nothing (exec_live.c, live_leave);
+ * its first iteration then runs as on any fresh executor. */
+TEST(fresh_executor_knows_no_sequence)
+{
+    struct cost    c;
+    live_t        *lv = executor(0, &c);
+    const int32_t *t = NULL;
+    uint32_t       n = 99;
+    ASSERT_EQ(live_tokens(lv, 1, &t, &n), 0);
+    ASSERT_EQ(n, 99);
+    struct exec ex = live_exec(lv);
+    ex.ops->leave(ex.self, 7, EXEC_LEAVE_RECOMPUTE);
+    struct fake f;
+    iterate(lv, &f, 1, (struct exec_seq[]){pre(1, 10)});
+    ASSERT_TRUE(live_tokens(lv, 1, &t, &n) && n == 1);
+    ASSERT_EQ(live_tokens(lv, 7, &t, &n), 0);
+    live_free(lv);
+}
+
 /* Request 3 (prompt 13) prefilled in chunks of 5, 5 and 3 next to request 1's decodes, and
  * request 1 (prompt 10) recomputed after a preemption in chunks of 6 and 6 (its prompt and 2
  * sampled tokens): each samples, from its last chunk on, the tokens it samples alone after one
@@ -1486,6 +1506,7 @@ int main(void)
     RUN(chunked_prompt_matches_alone);
     RUN(preempted_sequences_sample_what_they_would_alone);
     RUN(chunked_prefills_sample_what_whole_ones_do);
+    RUN(fresh_executor_knows_no_sequence);
     RUN(iterations_csv_records_each_batch);
     RUN(greedy_sampling_takes_the_argmax);
     RUN(live_new_refuses_empty_limits_and_lack_of_memory);

@@ -455,6 +455,59 @@ TEST(trace_prompts_are_not_clamped)
     ASSERT_EQ(res.sum.clamped_prompt, 0);
 }
 
+#define ASSERT_STR_EQ(a, b)                                      \
+    do {                                                         \
+        if (strcmp((a), (b)))                                    \
+            TEST_FAIL_("got \"%s\", expected \"%s\"", (a), (b)); \
+    } while (0)
+
+/* The whole line of path that starts with prefix, without its newline, in out; 0 if none. */
+static int line_of(const char *path, const char *prefix, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    ASSERT_TRUE(f != NULL);
+    char line[512];
+    int  found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        if (!strncmp(line, prefix, strlen(prefix))) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(out, cap, "%s", line);
+            found = 1;
+        }
+    fclose(f);
+    return found;
+}
+
+/*
+ * manifest.yaml names the experiment, the run and the seed on lines of their own, and its memory
+ * block reports the run's own peak bytes and allocation count (run.h, struct run_result), each
+ * on its own line: an experiment "mani" of one run (its name is "run", cfg.c) with seed 4242.
+ */
+TEST(manifest_names_the_run_and_its_memory)
+{
+    struct run_result res;
+    run_yaml("name: mani\nseed: 4242\nworkload: {source: csv, path: %s}\n"
+             "engine: {max_seq_len: 128}\n",
+             "0,10,5\n0,20,3\n", "mani", &res);
+    char path[600], got[512], want[128];
+    snprintf(path, sizeof path, "%s/mani/manifest.yaml", tmpdir);
+    ASSERT_TRUE(line_of(path, "experiment:", got, sizeof got));
+    ASSERT_STR_EQ(got, "experiment: \"mani\"");
+    ASSERT_TRUE(line_of(path, "run:", got, sizeof got));
+    ASSERT_STR_EQ(got, "run: \"run\"");
+    ASSERT_TRUE(line_of(path, "seed:", got, sizeof got));
+    ASSERT_STR_EQ(got, "seed: 4242");
+    ASSERT_TRUE(line_of(path, "memory:", got, sizeof got));
+    ASSERT_STR_EQ(got, "memory:");
+    ASSERT_TRUE(res.peak_bytes > 0 && res.allocations > 0);
+    snprintf(want, sizeof want, "  peak_bytes: %zu", res.peak_bytes);
+    ASSERT_TRUE(line_of(path, "  peak_bytes:", got, sizeof got));
+    ASSERT_STR_EQ(got, want);
+    snprintf(want, sizeof want, "  allocations: %llu", (unsigned long long)res.allocations);
+    ASSERT_TRUE(line_of(path, "  allocations:", got, sizeof got));
+    ASSERT_STR_EQ(got, want);
+}
+
 /*
  * timeline.csv's kv_used_tokens is memory in tokens: paged blocks x block size. One request of
  * 10 prompt and 5 output tokens on paged memory with blocks of 16 tokens: its prefill holds
@@ -797,6 +850,7 @@ int main(int argc, char **argv)
         RUN(s3_largest_reservation_is_a_class_of_its_own);
         RUN(replay_file_with_a_header);
         RUN(vllm_v0_waits_for_blocks);
+        RUN(manifest_names_the_run_and_its_memory);
     }
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

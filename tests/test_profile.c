@@ -226,6 +226,17 @@ TEST(sha256_vectors)
     const char *p = write_file("empty.txt", "");
     ASSERT_EQ(cal_sha256_file(p, hex), 0);
     ASSERT_STR_CONTAINS(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    /* A file of odd length over two read buffers (16 KiB): bytes (7 i + 3) mod 256 for
+     * i < 40,001. Its digest from Python's hashlib (equal to sha256sum's):
+     * hashlib.sha256(bytes((i * 7 + 3) % 256 for i in range(40001))).hexdigest(). */
+    const char *big = path_of("odd.bin");
+    FILE       *f = fopen(big, "wb");
+    ASSERT_TRUE(f != NULL);
+    for (int i = 0; i < 40001; i++)
+        fputc((i * 7 + 3) % 256, f);
+    ASSERT_EQ(fclose(f), 0);
+    ASSERT_EQ(cal_sha256_file(big, hex), 0);
+    ASSERT_STR_CONTAINS(hex, "22a21fb719616b47b8e12972a9fcbb690c7268df33eb66bb132f96146f5eacdc");
 }
 
 /* Driver device names map to their presets; names of other devices map to none. */

@@ -625,6 +625,28 @@ static void refused(const char *yaml, const char *want)
         TEST_FAIL_("wanted \"%s\", got %d \"%s\"", want, rc, err.text);
 }
 
+/* Prefix caching needs Mooncake's block hashes (cfg.c, check_rule): a trace whose format is told
+ * by its name and header (workload.source auto, the default when a path is given) may be one,
+ * so the configuration is accepted there, as for source mooncake; the file decides when it is
+ * opened. Other named formats are refused above. */
+TEST(prefix_caching_accepts_a_trace_of_either_mooncake_source)
+{
+    static const char *const src[] = {"{source: auto, path: x.jsonl}", "{path: x.jsonl}",
+                                      "{source: mooncake, path: x.jsonl}"};
+    for (size_t i = 0; i < 3; i++) {
+        char yaml[300];
+        snprintf(yaml, sizeof yaml,
+                 "name: r\nworkload: %s\nengine:\n  scheduler: vllm_v1\n  prefix_caching: true\n",
+                 src[i]);
+        cfg_exp_t     *e = NULL;
+        struct cfg     c;
+        struct sim_msg err = {{0}};
+        if (cfg_load_string(yaml, "test.yaml", &e, &err) || cfg_resolve(e, 0, &c, &err))
+            TEST_FAIL_("%s: %s", src[i], err.text);
+        cfg_free(e);
+    }
+}
+
 TEST(unsupported_combinations_are_refused_where_set)
 {
     refused("name: r\nworkload: {requests: 5}\nengine:\n  memory: max\n  scheduler: vllm_v0\n",
@@ -697,6 +719,7 @@ int main(void)
     RUN(conservation_every_rule_and_policy);
     RUN(rules_are_deterministic);
     RUN(unsupported_combinations_are_refused_where_set);
+    RUN(prefix_caching_accepts_a_trace_of_either_mooncake_source);
     RUN(rule_defaults);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

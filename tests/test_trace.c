@@ -432,6 +432,11 @@ static const struct bad_case bad_cases[] = {
      2, 1},
     {TRACE_FMT_BURSTGPT, BG BG_ROW1 "10,,300,20,320,API log\n" BG_ROW3, 3, "Model: empty field", 2,
      1},
+    /* The first and last fields empty: each named as empty, not as "not a number". */
+    {TRACE_FMT_BURSTGPT, BG BG_ROW1 "10,ChatGPT,300,20,320,\n" BG_ROW3, 3, "Log Type: empty field",
+     2, 1},
+    {TRACE_FMT_BURSTGPT, BG BG_ROW1 ",ChatGPT,300,20,320,API log\n" BG_ROW3, 3,
+     "Timestamp: empty field", 2, 1},
     {TRACE_FMT_BURSTGPT, BG BG_ROW1 "ten,GPT-4,300,20,320,API log\n" BG_ROW3, 3,
      "Timestamp: not a number: \"ten\"", 2, 1},
     {TRACE_FMT_BURSTGPT, BG BG_ROW1 "4,GPT-4,300,20,320,API log\n" BG_ROW3, 3,
